@@ -1,0 +1,62 @@
+// Package target defines where a stage's functions run. A Target is told the
+// whole set of functions a stage must serve and makes it so; the local target
+// (package local) runs them as supervised processes on this machine.
+package target
+
+import (
+	"context"
+	"time"
+
+	"github.com/seedbed/seedbed/pipelines/stack"
+)
+
+// StageRef names one stage of one app.
+type StageRef struct {
+	App   string
+	Stage string
+}
+
+// String renders the reference as "app/stage".
+func (s StageRef) String() string { return s.App + "/" + s.Stage }
+
+// Function is everything a target needs to run one function of a release.
+type Function struct {
+	Service string            `json:"service"`
+	Name    string            `json:"name"`
+	Runtime string            `json:"runtime"`
+	Handler string            `json:"handler"`
+	Digest  string            `json:"digest"` // artifact sha256, "sha256:<hex>"
+	Routes  []stack.Route     `json:"routes"`
+	Env     map[string]string `json:"env,omitempty"`
+	Timeout time.Duration     `json:"timeout,omitempty"`
+	Memory  int               `json:"memory,omitempty"`
+}
+
+// Key identifies the function within a stage: "service/name".
+func (f Function) Key() string { return f.Service + "/" + f.Name }
+
+// Logger receives progress lines of an apply, shown in the deploy's log.
+type Logger interface {
+	Printf(format string, args ...any)
+}
+
+// Target runs the functions of stages.
+//
+// The order of calls: Apply any number of times per stage, each call with the
+// complete set of functions the stage must serve afterwards; Remove when the
+// stage goes away. Calls for one stage are never made concurrently by the
+// pipelines package (it holds the stage's deploy lock), calls for different
+// stages may be.
+type Target interface {
+	// Apply makes stage serve exactly fns. It starts every new or changed
+	// function, waits until each is healthy, then switches the stage's routes
+	// to the new set in one step, and only then stops what is no longer
+	// needed. If any function fails to start, nothing is switched, the stage
+	// keeps serving what it served, and the error names the function and the
+	// cause (with its last output lines).
+	Apply(ctx context.Context, stage StageRef, fns []Function, log Logger) error
+	// Remove stops every function of stage; its routes answer 404.
+	Remove(ctx context.Context, stage StageRef) error
+	// Running returns the functions stage serves now, sorted by Key.
+	Running(stage StageRef) []Function
+}

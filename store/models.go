@@ -1,0 +1,156 @@
+package store
+
+import "time"
+
+// User is a person who signs in to the console or uses the CLI.
+type User struct {
+	ID           uint
+	Email        string
+	PasswordHash string `json:"-"`
+	IsAdmin      bool
+	CreatedAt    time.Time
+}
+
+// APIToken is a personal bearer token. Only its sha256 is kept.
+type APIToken struct {
+	ID         uint
+	UserID     uint
+	Name       string
+	Hash       string `json:"-"`
+	Prefix     string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// Session is a signed-in browser. Only the sha256 of its cookie is kept.
+type Session struct {
+	ID        uint
+	TokenHash string
+	UserID    uint
+	CSRFToken string
+	UserAgent string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// App is one connected Git repository.
+type App struct {
+	ID        uint
+	Name      string
+	RepoURL   string
+	Branch    string
+	DeployKey string `json:"-"` // PEM private key for ssh repositories
+	CreatedAt time.Time
+}
+
+// Stage is a named environment of an app; Position orders the pipeline.
+type Stage struct {
+	ID            uint
+	AppID         uint
+	Name          string
+	Position      int
+	Branch        string
+	LiveReleaseID *uint
+	LiveDeployID  *uint
+	LockOwner     string     `json:"-"`
+	LockExpiresAt *time.Time `json:"-"`
+	CreatedAt     time.Time
+}
+
+// Build statuses.
+const (
+	BuildQueued    = "queued"
+	BuildRunning   = "running"
+	BuildSucceeded = "succeeded"
+	BuildFailed    = "failed"
+)
+
+// Build is one immutable run for one commit.
+type Build struct {
+	ID            uint
+	AppID         uint
+	Ref           string
+	CommitSHA     string
+	CommitMessage string
+	CommitAuthor  string
+	Status        string
+	Error         string
+	TriggerKind   string
+	TriggeredBy   string
+	CreatedAt     time.Time
+	StartedAt     *time.Time
+	FinishedAt    *time.Time
+}
+
+// Finished reports whether the build has reached an end state.
+func (b Build) Finished() bool { return b.Status == BuildSucceeded || b.Status == BuildFailed }
+
+// Artifact records one packaged function of a build; the bytes live in the
+// content-addressed artifact store under Digest.
+type Artifact struct {
+	ID        uint
+	BuildID   uint
+	Service   string
+	Function  string
+	Digest    string
+	Size      int64
+	CreatedAt time.Time
+}
+
+// Release is the manifest a build produced: the thing that is deployed.
+// Manifest is JSON owned by the pipelines package.
+type Release struct {
+	ID        uint
+	AppID     uint
+	BuildID   uint
+	Manifest  string
+	CreatedAt time.Time
+}
+
+// Deploy statuses.
+const (
+	DeployQueued     = "queued"     // waiting for its build or for the stage
+	DeployRunning    = "running"    // planning or applying
+	DeploySucceeded  = "succeeded"  // the stage serves its release
+	DeployFailed     = "failed"     // the stage kept what it had
+	DeploySuperseded = "superseded" // a newer deploy of the stage won
+)
+
+// Deploy applies a release to a stage.
+type Deploy struct {
+	ID          uint
+	AppID       uint
+	StageID     uint
+	BuildID     *uint
+	ReleaseID   *uint
+	Status      string
+	TriggerKind string
+	TriggeredBy string
+	ChangeSet   string // JSON, owned by the pipelines package
+	Error       string
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+}
+
+// Finished reports whether the deploy has reached an end state.
+func (d Deploy) Finished() bool {
+	return d.Status == DeploySucceeded || d.Status == DeployFailed || d.Status == DeploySuperseded
+}
+
+// Log owner kinds.
+const (
+	LogBuild  = "build"
+	LogDeploy = "deploy"
+)
+
+// LogLine is one line of a build's or deploy's output, stored as it happens.
+type LogLine struct {
+	ID        uint
+	OwnerKind string
+	OwnerID   uint
+	Stream    string
+	Text      string
+	CreatedAt time.Time
+}

@@ -1,0 +1,177 @@
+// Package views holds the console's templ components and the view model each
+// page renders. Handlers in package web fill a model and render a component;
+// components never query anything themselves.
+package views
+
+import "time"
+
+// Page is what every console page's layout needs.
+type Page struct {
+	Title     string
+	UserEmail string // empty when signed out
+	CSRFToken string // put into every form as the hidden field "_csrf"
+	Flash     string // one-off notice shown at the top, e.g. "App created"
+	Nav       string // which top-level section is active: "apps"
+}
+
+// LoginModel is the sign-in form.
+type LoginModel struct {
+	Page  Page
+	Email string
+	Error string
+	Next  string // where to go after signing in
+}
+
+// AppRow is one app in the apps list.
+type AppRow struct {
+	Name    string
+	RepoURL string
+	Branch  string
+	Stages  []StageBadge
+}
+
+// StageBadge is a stage's name and the status of its newest deploy.
+type StageBadge struct {
+	Name   string
+	Status string // "", queued, running, succeeded, failed, superseded
+}
+
+// AppsModel is the apps list.
+type AppsModel struct {
+	Page Page
+	Apps []AppRow
+}
+
+// AppForm is the create-app form with its validation state.
+type AppForm struct {
+	Page      Page
+	Name      string
+	RepoURL   string
+	Branch    string
+	DeployKey string
+	Errors    map[string]string // field name ("name", "repo_url", "branch", "deploy_key") → message
+	Error     string            // a problem not tied to one field
+}
+
+// AppModel is an app's page.
+type AppModel struct {
+	Page    Page
+	Name    string
+	RepoURL string
+	Branch  string
+	Stages  []StageCard
+	Builds  []BuildRow
+	Deploys []DeployRow
+}
+
+// StageCard is one stage of an app's pipeline with what it serves.
+type StageCard struct {
+	Name       string
+	Branch     string
+	URL        string // gateway URL of the stage, e.g. http://127.0.0.1:8081/app/dev/
+	Live       *ReleaseInfo
+	LastDeploy *DeployRow
+	DeployURL  string // POST here (with _csrf and optional "ref") to deploy
+	Functions  []FunctionInfo
+}
+
+// ReleaseInfo describes a release.
+type ReleaseInfo struct {
+	ID            uint
+	BuildID       uint
+	CommitSHA     string // full; show the first 7
+	CommitMessage string
+	CommitAuthor  string
+	CreatedAt     time.Time
+}
+
+// FunctionInfo is a function of a live release.
+type FunctionInfo struct {
+	Key    string // "service/name"
+	Digest string
+	Routes []string
+}
+
+// BuildRow is one build in a list.
+type BuildRow struct {
+	ID            uint
+	URL           string
+	Ref           string
+	CommitSHA     string
+	CommitMessage string
+	Status        string // queued, running, succeeded, failed
+	Trigger       string
+	CreatedAt     time.Time
+	Duration      time.Duration // zero while unfinished
+}
+
+// DeployRow is one deploy in a list.
+type DeployRow struct {
+	ID        uint
+	URL       string
+	Stage     string
+	BuildID   uint
+	Status    string
+	Trigger   string
+	Error     string
+	CreatedAt time.Time
+	Duration  time.Duration
+}
+
+// ArtifactRow is one packaged function of a build.
+type ArtifactRow struct {
+	Service  string
+	Function string
+	Digest   string
+	Size     int64
+}
+
+// LogLine is one line of a log.
+type LogLine struct {
+	ID     uint
+	Stream string // stdout, stderr, seedbed
+	Text   string
+}
+
+// BuildModel is a build's page. While the build runs, the page subscribes to
+// StreamURL (server-sent events, see package web) and appends lines live.
+type BuildModel struct {
+	Page      Page
+	App       string
+	AppURL    string
+	Build     BuildRow
+	Error     string
+	Artifacts []ArtifactRow
+	Deploys   []DeployRow
+	Log       []LogLine
+	StreamURL string // SSE endpoint; empty once the build has finished
+}
+
+// ChangeItem is one entry of a change set.
+type ChangeItem struct {
+	Kind   string // "add", "change", "remove", "keep"
+	Key    string // function key "service/name"
+	Before string // digest (or "") before
+	After  string // digest (or "") after
+	Detail []string
+}
+
+// DeployModel is a deploy's page.
+type DeployModel struct {
+	Page      Page
+	App       string
+	AppURL    string
+	Deploy    DeployRow
+	BuildURL  string
+	Summary   string // e.g. "1 added, 1 changed, 0 removed" or "Nothing changes"
+	Changes   []ChangeItem
+	Log       []LogLine
+	StreamURL string // SSE endpoint for the deploy's log; empty once finished
+}
+
+// ErrorModel is an error page.
+type ErrorModel struct {
+	Page    Page
+	Status  int
+	Message string
+}
