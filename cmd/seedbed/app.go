@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/seedbed/seedbed/assets"
+	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/pipelines/queue"
+	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web"
+	"github.com/seedbed/seedbed/web/auth"
+)
+
+// App is a running Seedbed server process, wired by hand from its parts.
+// Tests boot it on port 0 with a temporary data dir.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	embed  *queue.Embedded
+	client *asynq.Client
+	worker *asynq.Server
+	target *local.Target
+	svc    *pipelines.Service
+
+	console, gateway         *http.Server
+	consoleLn, gatewayLn     net.Listener
+	consoleURL, functionsURL string
+}
+
+// NewApp opens the database, the queue and the target and wires them
+// together; Start makes it serve.
+func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("make data dir: %w", err)
+	}
+	a.store, err = store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	accounts := auth.New(a.store, 0)
+	if err := ensureAdmin(ctx, accounts, cfg, log); err != nil {
+		return nil, err
+	}
+
+	redisURL := cfg.RedisURL
+	if redisURL == "" {
+		a.embed, err = queue.StartEmbedded(ctx, queue.EmbeddedOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("start the in-process queue server: %w", err)
+		}
+		redisURL = a.embed.RedisURL()
+	}
+	redisOpt, err := queue.RedisOpt(redisURL)
+	if err != nil {
+		return nil, err
+	}
+	a.client = asynq.NewClient(redisOpt)
+
+	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	if err != nil {
+		return nil, err
+	}
+	builder := builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv})
+	if cfg.Deploys {
+		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain})
+		if err != nil {
+			return nil, err
+		}
+	}
+	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, WorkDir: filepath.Join(cfg.DataDir, "work"),
+		NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout}
+	if a.target != nil {
+		svcCfg.Target = a.target
+	}
+	a.svc = pipelines.New(svcCfg)
+
+	queues := map[string]int{pipelines.QueueBuilds: 1}
+	if cfg.Deploys {
+		queues[pipelines.QueueDeploys] = 2
+	}
+	a.worker = asynq.NewServer(redisOpt, asynq.Config{
+		Concurrency:     cfg.Workers,
+		Queues:          queues,
+		RetryDelayFunc:  queue.RetryDelay,
+		ShutdownTimeout: 10 * time.Second,
+		Logger:          asynqLogger{log.With("part", "queue")},
+		LogLevel:        asynq.WarnLevel,
+	})
+
+	if cfg.Deploys {
+		a.consoleLn, err = net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s for the console: %w", cfg.Addr, err)
+		}
+		a.gatewayLn, err = net.Listen("tcp", cfg.GatewayAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s for the gateway: %w", cfg.GatewayAddr, err)
+		}
+		a.consoleURL = cfg.PublicURL
+		if a.consoleURL == "" {
+			a.consoleURL = urlOf(a.consoleLn.Addr().String())
+		}
+		a.functionsURL = cfg.GatewayURL
+		if a.functionsURL == "" {
+			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
+		}
+		srv := web.New(web.Config{Store: a.store, Pipelines: a.svc, Accounts: accounts, Assets: assets.FS(),
+			GatewayURL: a.functionsURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web")})
+		a.console = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+		a.gateway = &http.Server{Handler: a.target.Gateway(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	return a, nil
+}
+
+// Start brings back what the stages served, queues unfinished work again,
+// and starts the workers and HTTP servers. It returns once they run.
+func (a *App) Start(ctx context.Context) error {
+	if a.cfg.Deploys {
+		if err := a.svc.Restore(ctx); err != nil {
+			// One broken stage must not keep the rest down; it is logged.
+			a.log.Error("some stages could not be restored", "err", err)
+		}
+	}
+	if err := a.svc.Recover(ctx); err != nil {
+		return err
+	}
+	mux := asynq.NewServeMux()
+	a.svc.Register(mux, a.cfg.Deploys)
+	if err := a.worker.Start(mux); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	if a.console != nil {
+		go a.serve(a.console, a.consoleLn, "console")
+		go a.serve(a.gateway, a.gatewayLn, "gateway")
+	}
+	return nil
+}
+
+func (a *App) serve(srv *http.Server, ln net.Listener, name string) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.log.Error("server stopped", "server", name, "err", err)
+	}
+}
+
+// ConsoleURL is where the console and API answer.
+func (a *App) ConsoleURL() string { return a.consoleURL }
+
+// GatewayURL is where functions answer.
+func (a *App) GatewayURL() string { return a.functionsURL }
+
+// Close stops everything in the reverse order of starting.
+func (a *App) Close(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if a.console != nil {
+		_ = a.console.Shutdown(ctx)
+		_ = a.gateway.Shutdown(ctx)
+	} else {
+		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}
+	if a.worker != nil {
+		a.worker.Shutdown()
+	}
+	if a.target != nil {
+		if err := a.target.Close(ctx); err != nil {
+			a.log.Error("stop functions", "err", err)
+		}
+	}
+	if a.client != nil {
+		a.client.Close()
+	}
+	if a.embed != nil {
+		a.embed.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+func ensureAdmin(ctx context.Context, accounts *auth.Accounts, cfg Config, log *slog.Logger) error {
+	if cfg.AdminEmail == "" && cfg.AdminPassword == "" {
+		return nil
+	}
+	if cfg.AdminEmail == "" || cfg.AdminPassword == "" {
+		return errors.New("set both SEEDBED_ADMIN_EMAIL and SEEDBED_ADMIN_PASSWORD, or neither")
+	}
+	n, err := accounts.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil // only the first admin comes from the environment
+	}
+	if _, err := accounts.CreateUser(ctx, cfg.AdminEmail, cfg.AdminPassword, true, false); err != nil {
+		return fmt.Errorf("create the first admin from SEEDBED_ADMIN_EMAIL: %w", err)
+	}
+	log.Info("created the first admin", "email", cfg.AdminEmail)
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is how a Seedbed server process is set up. Every field has a flag
+// and an environment variable; flags win.
+type Config struct {
+	Addr          string // console and API
+	GatewayAddr   string // functions
+	DataDir       string
+	DatabaseURL   string // empty: SQLite in DataDir
+	RedisURL      string // empty: the in-process queue server
+	PublicURL     string // how users reach the console; default from Addr
+	GatewayURL    string // how users reach functions; default from GatewayAddr
+	Domain        string // host routing: STAGE--APP.<Domain>
+	Workers       int
+	NodeID        string
+	AdminEmail    string
+	AdminPassword string
+	SecureCookies bool
+	BuildTimeout  time.Duration
+	// BuildEnv is the environment build commands start from: a scrubbed
+	// copy of Seedbed's own, without its secrets.
+	BuildEnv []string
+	// Deploys says whether this process applies deploys (serve does;
+	// a build-only worker does not).
+	Deploys bool
+}
+
+// configFlags registers the server flags on fs, defaulting from getenv.
+func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
+	c := &Config{}
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Addr, "addr", env("SEEDBED_ADDR", "127.0.0.1:8080"), "console and API listen address (SEEDBED_ADDR)")
+	fs.StringVar(&c.GatewayAddr, "gateway-addr", env("SEEDBED_GATEWAY_ADDR", "127.0.0.1:8081"), "function gateway listen address (SEEDBED_GATEWAY_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("SEEDBED_DATA_DIR", "data"), "where the SQLite database, artifacts, caches and running functions live (SEEDBED_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("SEEDBED_DATABASE_URL", ""), "postgres://… to use PostgreSQL; empty for SQLite in the data dir (SEEDBED_DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("SEEDBED_REDIS_URL", ""), "redis://… to use Redis for the queue; empty for the in-process queue server (SEEDBED_REDIS_URL)")
+	fs.StringVar(&c.PublicURL, "public-url", env("SEEDBED_PUBLIC_URL", ""), "URL users reach the console at; default http://<addr> (SEEDBED_PUBLIC_URL)")
+	fs.StringVar(&c.GatewayURL, "gateway-url", env("SEEDBED_GATEWAY_URL", ""), "URL users reach functions at; default http://<gateway-addr> (SEEDBED_GATEWAY_URL)")
+	fs.StringVar(&c.Domain, "domain", env("SEEDBED_DOMAIN", "localhost"), "gateway host routing: STAGE--APP.<domain> (SEEDBED_DOMAIN)")
+	workers, _ := strconv.Atoi(env("SEEDBED_WORKERS", "4"))
+	fs.IntVar(&c.Workers, "workers", workers, "how many builds and deploys run at once in this process (SEEDBED_WORKERS)")
+	fs.StringVar(&c.NodeID, "node-id", env("SEEDBED_NODE_ID", ""), "name of this process in stage locks; default from host name and data dir (SEEDBED_NODE_ID)")
+	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
+	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
+	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
+	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
+	return c
+}
+
+// finish fills what derives from other settings.
+func (c *Config) finish(environ []string) error {
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir %q: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = filepath.Join(c.DataDir, "seedbed.db")
+	}
+	if c.NodeID == "" {
+		host, _ := os.Hostname()
+		sum := sha256.Sum256([]byte(c.DataDir))
+		c.NodeID = host + "-" + hex.EncodeToString(sum[:4])
+	}
+	if c.Workers < 1 {
+		return fmt.Errorf("--workers must be at least 1, not %d", c.Workers)
+	}
+	if c.BuildEnv == nil {
+		c.BuildEnv = buildEnv(environ)
+	}
+	return nil
+}
+
+// buildEnv keeps what toolchains need from Seedbed's environment and drops
+// everything else, Seedbed's own settings and credentials first of all.
+func buildEnv(environ []string) []string {
+	keep := map[string]bool{"PATH": true, "HOME": true, "LANG": true, "TMPDIR": true, "USER": true,
+		"GOPROXY": true, "GOPRIVATE": true, "GONOSUMDB": true, "GONOPROXY": true, "GOSUMDB": true, "GOCACHE": true,
+		"GOMODCACHE": true, "GOPATH": true, "GOTOOLCHAIN": true, "HTTP_PROXY": true, "HTTPS_PROXY": true, "NO_PROXY": true}
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if keep[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func urlOf(addr string) string {
+	host, port, ok := strings.Cut(addr, ":")
+	if !ok {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" || host == "[::]" {
+		host = "127.0.0.1"
+	}
+	return "http://" + host + ":" + port
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+const usage = `seedbed — from Git to running functions, on your own machines.
+
+Server:
+  seedbed serve            console, API, gateway and workers in one process
+  seedbed worker           extra build workers (PostgreSQL + Redis setups)
+  seedbed migrate          apply database migrations
+  seedbed admin create     create an admin user (--email, --password)
+
+Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the saved login):
+  seedbed login --server URL --email E --password P
+  seedbed apps list
+  seedbed apps create NAME --repo URL [--branch main]
+  seedbed deploy APP [--stage dev] [--ref REF] [--wait]
+  seedbed builds list APP
+  seedbed builds logs BUILD_ID [--follow]
+
+Run "seedbed COMMAND --help" for a command's flags.
+`
+
+// errUsage marks a wrongly called command: the usage is printed, exit 2.
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return "usage: " + e.msg }
+
+func usageError(msg string) error { return errUsage{msg} }
+
+// exitError carries an exit code without a message, e.g. a failed deploy
+// whose story was already printed.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// run is the whole program; main only passes in the process's world.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, rest, getenv, stdout, stderr, true)
+	case "worker":
+		err = cmdServe(ctx, rest, getenv, stdout, stderr, false)
+	case "migrate":
+		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "admin":
+		err = cmdAdmin(ctx, rest, getenv, stdout, stderr)
+	case "login":
+		err = cmdLogin(ctx, rest, getenv, stdout, stderr)
+	case "apps":
+		err = cmdApps(ctx, rest, getenv, stdout, stderr)
+	case "deploy":
+		err = cmdDeploy(ctx, rest, getenv, stdout, stderr)
+	case "builds":
+		err = cmdBuilds(ctx, rest, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "seedbed: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	var ee exitError
+	var ue errUsage
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "seedbed: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "seedbed %s: %v\n", cmd, err)
+	return 1
+}

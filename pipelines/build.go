@@ -1,0 +1,174 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/store"
+)
+
+// RunBuild runs one recorded build: checkout, hooks, build, package, then
+// records its artifacts and release and queues the deploys that wait for it.
+// Running it again for a finished build does nothing; for a build that was
+// interrupted, it starts over.
+func (s *Service) RunBuild(ctx context.Context, id uint) error {
+	b, err := s.cfg.Store.BuildByID(ctx, id)
+	if err != nil {
+		return fmt.Errorf("run build %d: %w", id, err)
+	}
+	if b.Finished() {
+		return s.queueWaitingDeploys(ctx, b)
+	}
+	app, err := s.cfg.Store.AppByID(ctx, b.AppID)
+	if err != nil {
+		return fmt.Errorf("run build %d: %w", id, err)
+	}
+	log := newLogSink(s.cfg.Store, store.LogBuild, b.ID, s.log)
+	defer log.Close()
+	if b.Status == store.BuildRunning {
+		log.Printf("Seedbed restarted while this build ran; starting it over.")
+	}
+	now := time.Now().UTC()
+	b.Status, b.StartedAt, b.Error = store.BuildRunning, &now, ""
+	if err := s.cfg.Store.SaveBuild(ctx, &b); err != nil {
+		return fmt.Errorf("run build %d: %w", id, err)
+	}
+
+	buildErr := s.build(ctx, app, &b, log)
+	if buildErr != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Shutting down, not failing: leave it running for Recover.
+		return fmt.Errorf("build %d interrupted: %w", id, ctx.Err())
+	}
+	end := time.Now().UTC()
+	b.FinishedAt = &end
+	if buildErr != nil {
+		b.Status, b.Error = store.BuildFailed, buildErr.Error()
+		log.Printf("Build failed after %s: %s", end.Sub(*b.StartedAt).Round(time.Millisecond), firstLine(buildErr.Error()))
+	} else {
+		b.Status = store.BuildSucceeded
+		log.Printf("Build succeeded in %s", end.Sub(*b.StartedAt).Round(time.Millisecond))
+	}
+	// The outcome must be stored even if the job's time ran out.
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.SaveBuild(saveCtx, &b); err != nil {
+		return fmt.Errorf("run build %d: %w", id, err)
+	}
+	return s.queueWaitingDeploys(saveCtx, b)
+}
+
+func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log *logSink) error {
+	if err := os.MkdirAll(s.cfg.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("make work dir: %w", err)
+	}
+	dir, err := os.MkdirTemp(s.cfg.WorkDir, fmt.Sprintf("build-%d-", b.ID))
+	if err != nil {
+		return fmt.Errorf("make checkout dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	log.Printf("Build #%d of %s: %s at %s", b.ID, app.Name, app.RepoURL, b.Ref)
+	co, err := builders.Fetch(ctx, builders.FetchOptions{RepoURL: app.RepoURL, Ref: b.Ref, DeployKey: app.DeployKey, Dir: dir}, log)
+	if err != nil {
+		return fmt.Errorf("checkout: %w", err)
+	}
+	b.CommitSHA, b.CommitMessage, b.CommitAuthor = co.CommitSHA, co.Message, co.Author
+	if err := s.cfg.Store.SaveBuild(ctx, b); err != nil {
+		return err
+	}
+
+	st, err := stack.ParseFile(co.Dir)
+	if err != nil {
+		log.Printf("%s is not valid; nothing was built or deployed:", stack.FileName)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			log.Line("stderr", line)
+		}
+		return fmt.Errorf("%s is not valid: %w", stack.FileName, err)
+	}
+	outs, err := s.cfg.Builder.Build(ctx, co.Dir, st, log)
+	if err != nil {
+		return err
+	}
+	digests := map[string]builders.Output{}
+	var arts []store.Artifact
+	for _, o := range outs {
+		digests[o.Service+"/"+o.Function] = o
+		arts = append(arts, store.Artifact{Service: o.Service, Function: o.Function, Digest: o.Digest, Size: o.Size})
+	}
+	if err := s.cfg.Store.ReplaceArtifacts(ctx, b.ID, arts); err != nil {
+		return err
+	}
+	m := Manifest{App: app.Name, BuildID: b.ID, Commit: co.CommitSHA, Message: co.Message, Author: co.Author}
+	for _, svc := range st.Services {
+		for _, fn := range svc.Functions {
+			o, ok := digests[svc.Name+"/"+fn.Name]
+			if !ok {
+				return fmt.Errorf("service %s: function %s was not packaged", svc.Name, fn.Name)
+			}
+			m.Functions = append(m.Functions, target.Function{
+				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Handler: fn.Handler,
+				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, Memory: fn.Memory,
+			})
+		}
+	}
+	rel := store.Release{AppID: app.ID, BuildID: b.ID, Manifest: encodeJSON(m)}
+	if err := s.cfg.Store.CreateRelease(ctx, &rel); err != nil {
+		return err
+	}
+	log.Printf("Release #%d: %d functions", rel.ID, len(m.Functions))
+	return nil
+}
+
+// queueWaitingDeploys hands a finished build's release to the deploys that
+// wait for it, or fails them if the build failed.
+func (s *Service) queueWaitingDeploys(ctx context.Context, b store.Build) error {
+	deploys, err := s.cfg.Store.DeploysOfBuild(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	var rel *store.Release
+	for _, d := range deploys {
+		if d.Finished() {
+			continue
+		}
+		if b.Status == store.BuildFailed {
+			now := time.Now().UTC()
+			d.Status, d.Error, d.FinishedAt = store.DeployFailed, fmt.Sprintf("Build #%d failed: %s", b.ID, firstLine(b.Error)), &now
+			if err := s.cfg.Store.SaveDeploy(ctx, &d); err != nil {
+				return err
+			}
+			continue
+		}
+		if d.ReleaseID == nil {
+			if rel == nil {
+				r, err := s.cfg.Store.ReleaseByBuild(ctx, b.ID)
+				if err != nil {
+					return err
+				}
+				rel = &r
+			}
+			d.ReleaseID = &rel.ID
+			if err := s.cfg.Store.SaveDeploy(ctx, &d); err != nil {
+				return err
+			}
+		}
+		if err := s.enqueueDeploy(ctx, d.ID); err != nil {
+			return fmt.Errorf("queue deploy %d: %w", d.ID, err)
+		}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}

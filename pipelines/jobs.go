@@ -1,0 +1,112 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+)
+
+// Job kinds: stable names, because queued jobs outlive a deploy of Seedbed.
+const (
+	KindBuildRun    = "build:run"
+	KindDeployApply = "deploy:apply"
+)
+
+// Queues. Builds run on any worker; deploys to the local target run only in
+// the process that hosts the gateway, because that is where functions run.
+const (
+	QueueBuilds  = "builds"
+	QueueDeploys = "deploys"
+)
+
+// BuildArgs is the payload of a build:run job.
+type BuildArgs struct {
+	BuildID uint `json:"build_id"`
+}
+
+// DeployArgs is the payload of a deploy:apply job.
+type DeployArgs struct {
+	DeployID uint `json:"deploy_id"`
+}
+
+// Register adds the handlers of every job kind this process runs to mux.
+// A build-only worker passes deploys=false.
+func (s *Service) Register(mux *asynq.ServeMux, deploys bool) {
+	mux.HandleFunc(KindBuildRun, s.handleBuild)
+	if deploys {
+		mux.HandleFunc(KindDeployApply, s.handleDeploy)
+	}
+}
+
+func (s *Service) enqueueBuild(ctx context.Context, id uint) error {
+	payload, _ := json.Marshal(BuildArgs{BuildID: id})
+	_, err := s.cfg.Queue.EnqueueContext(ctx, asynq.NewTask(KindBuildRun, payload),
+		asynq.Queue(QueueBuilds), asynq.TaskID(fmt.Sprintf("build:%d", id)),
+		asynq.MaxRetry(3), asynq.Timeout(s.cfg.BuildTimeout))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil // already queued: the job is the same
+	}
+	return err
+}
+
+func (s *Service) enqueueDeploy(ctx context.Context, id uint) error {
+	payload, _ := json.Marshal(DeployArgs{DeployID: id})
+	_, err := s.cfg.Queue.EnqueueContext(ctx, asynq.NewTask(KindDeployApply, payload),
+		asynq.Queue(QueueDeploys), asynq.TaskID(fmt.Sprintf("deploy:%d", id)),
+		asynq.MaxRetry(3), asynq.Timeout(s.cfg.DeployTimeout))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) handleBuild(ctx context.Context, t *asynq.Task) error {
+	var args BuildArgs
+	if err := json.Unmarshal(t.Payload(), &args); err != nil {
+		return fmt.Errorf("decode %s payload: %w: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return s.RunBuild(ctx, args.BuildID)
+}
+
+func (s *Service) handleDeploy(ctx context.Context, t *asynq.Task) error {
+	var args DeployArgs
+	if err := json.Unmarshal(t.Payload(), &args); err != nil {
+		return fmt.Errorf("decode %s payload: %w: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return s.ApplyDeploy(ctx, args.DeployID)
+}
+
+// Recover queues again every build and deploy that is recorded but not
+// finished, e.g. after a crash or the loss of Redis. Jobs carry their record's
+// id as task id, so what is still queued is not queued twice.
+func (s *Service) Recover(ctx context.Context) error {
+	builds, err := s.cfg.Store.UnfinishedBuilds(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, b := range builds {
+		if err := s.enqueueBuild(ctx, b.ID); err != nil {
+			return fmt.Errorf("recover build %d: %w", b.ID, err)
+		}
+	}
+	deploys, err := s.cfg.Store.UnfinishedDeploys(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, d := range deploys {
+		// A deploy still waiting for its build is queued by that build.
+		if d.ReleaseID == nil {
+			continue
+		}
+		if err := s.enqueueDeploy(ctx, d.ID); err != nil {
+			return fmt.Errorf("recover deploy %d: %w", d.ID, err)
+		}
+	}
+	if len(builds)+len(deploys) > 0 {
+		s.log.Info("recovered unfinished work", "builds", len(builds), "deploys", len(deploys))
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package pipelines
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/seedbed/seedbed/store"
+)
+
+// Limits on what one build or deploy may write to its log; past them the
+// log says it was cut, so a runaway build cannot fill the database.
+const (
+	maxLogLines    = 100_000
+	maxLogLineSize = 4096
+)
+
+// logSink stores a build's or deploy's output line by line. Lines are written
+// in small batches (every flushEvery or batchSize lines), so a chatty build
+// costs few transactions while the console still sees lines within a blink.
+type logSink struct {
+	store   logStore
+	kind    string
+	ownerID uint
+	logger  *slog.Logger
+
+	mu      sync.Mutex
+	buf     []store.LogLine
+	written int
+	cut     bool
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+type logStore interface {
+	AppendLog(ctx context.Context, lines []store.LogLine) error
+}
+
+const (
+	flushEvery = 200 * time.Millisecond
+	batchSize  = 200
+)
+
+func newLogSink(s logStore, kind string, ownerID uint, logger *slog.Logger) *logSink {
+	l := &logSink{store: s, kind: kind, ownerID: ownerID, logger: logger, done: make(chan struct{}), stopped: make(chan struct{})}
+	go l.loop()
+	return l
+}
+
+func (l *logSink) loop() {
+	defer close(l.stopped)
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.flush()
+		case <-l.done:
+			l.flush()
+			return
+		}
+	}
+}
+
+// Line records one line of output (builders.Log).
+func (l *logSink) Line(stream, text string) {
+	text = strings.TrimRight(text, "\r\n")
+	if len(text) > maxLogLineSize {
+		cut := maxLogLineSize
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + fmt.Sprintf(" … [%d bytes cut]", len(text)-cut)
+	}
+	l.mu.Lock()
+	if l.written+len(l.buf) >= maxLogLines {
+		if !l.cut {
+			l.cut = true
+			l.buf = append(l.buf, store.LogLine{OwnerKind: l.kind, OwnerID: l.ownerID, Stream: "seedbed",
+				Text: fmt.Sprintf("The log reached %d lines; later lines are not stored.", maxLogLines), CreatedAt: time.Now().UTC()})
+		}
+		l.mu.Unlock()
+		return
+	}
+	l.buf = append(l.buf, store.LogLine{OwnerKind: l.kind, OwnerID: l.ownerID, Stream: stream, Text: text, CreatedAt: time.Now().UTC()})
+	full := len(l.buf) >= batchSize
+	l.mu.Unlock()
+	if full {
+		l.flush()
+	}
+}
+
+// Printf records one of Seedbed's own progress lines (target.Logger).
+func (l *logSink) Printf(format string, args ...any) {
+	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		l.Line("seedbed", line)
+	}
+}
+
+func (l *logSink) flush() {
+	l.mu.Lock()
+	lines := l.buf
+	l.buf = nil
+	l.written += len(lines)
+	l.mu.Unlock()
+	if len(lines) == 0 {
+		return
+	}
+	// The job's context may already be cancelled; the lines still belong in
+	// the log, so write them with a context of their own.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.store.AppendLog(ctx, lines); err != nil {
+		l.logger.Error("store log lines", "kind", l.kind, "id", l.ownerID, "lines", len(lines), "err", err)
+	}
+}
+
+// Close writes what is buffered and stops the sink.
+func (l *logSink) Close() {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	<-l.stopped
+}

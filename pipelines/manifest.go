@@ -1,0 +1,195 @@
+package pipelines
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/target"
+)
+
+// Manifest is what a release contains: the commit it came from and every
+// function with its artifact digest and resolved settings. It is stored as
+// JSON in the release and never changes once written.
+type Manifest struct {
+	App       string            `json:"app"`
+	BuildID   uint              `json:"build_id"`
+	Commit    string            `json:"commit"`
+	Message   string            `json:"message,omitempty"`
+	Author    string            `json:"author,omitempty"`
+	Functions []target.Function `json:"functions"`
+}
+
+func decodeManifest(s string) (Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return m, fmt.Errorf("decode release manifest: %w", err)
+	}
+	return m, nil
+}
+
+func encodeJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only plain data types are encoded here; failing is a programming error.
+		panic(fmt.Sprintf("encode %T: %v", v, err))
+	}
+	return string(b)
+}
+
+// Change kinds of one function in a change set.
+const (
+	ChangeAdd    = "add"
+	ChangeUpdate = "change"
+	ChangeRemove = "remove"
+	ChangeKeep   = "keep"
+)
+
+// FunctionChange is what a deploy does to one function of the stage.
+type FunctionChange struct {
+	Kind   string   `json:"kind"`
+	Key    string   `json:"key"`
+	Before string   `json:"before,omitempty"` // digest served now
+	After  string   `json:"after,omitempty"`  // digest served afterwards
+	Detail []string `json:"detail,omitempty"` // e.g. "route added: GET /hi"
+}
+
+// ChangeSet is what a deploy will do to a stage.
+type ChangeSet struct {
+	FromRelease uint             `json:"from_release,omitempty"`
+	ToRelease   uint             `json:"to_release"`
+	Functions   []FunctionChange `json:"functions"`
+}
+
+// Counts tells how many functions are added, changed and removed.
+func (c ChangeSet) Counts() (added, changed, removed int) {
+	for _, f := range c.Functions {
+		switch f.Kind {
+		case ChangeAdd:
+			added++
+		case ChangeUpdate:
+			changed++
+		case ChangeRemove:
+			removed++
+		}
+	}
+	return
+}
+
+// Summary says in words what the change set does.
+func (c ChangeSet) Summary() string {
+	a, ch, r := c.Counts()
+	if a+ch+r == 0 {
+		return "Nothing changes: the stage already serves these functions."
+	}
+	return fmt.Sprintf("%d added, %d changed, %d removed", a, ch, r)
+}
+
+// Plan compares what a stage serves (from, nil for an empty stage) with a
+// release's functions and lists the changes, sorted by function key.
+func Plan(from []target.Function, fromRelease uint, to []target.Function, toRelease uint) ChangeSet {
+	cs := ChangeSet{FromRelease: fromRelease, ToRelease: toRelease}
+	before := map[string]target.Function{}
+	for _, f := range from {
+		before[f.Key()] = f
+	}
+	seen := map[string]bool{}
+	for _, f := range to {
+		seen[f.Key()] = true
+		old, ok := before[f.Key()]
+		if !ok {
+			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeAdd, Key: f.Key(), After: f.Digest, Detail: routeLines("route added", f.Routes)})
+			continue
+		}
+		detail := functionDiff(old, f)
+		kind := ChangeKeep
+		if len(detail) > 0 {
+			kind = ChangeUpdate
+		}
+		cs.Functions = append(cs.Functions, FunctionChange{Kind: kind, Key: f.Key(), Before: old.Digest, After: f.Digest, Detail: detail})
+	}
+	for _, f := range from {
+		if !seen[f.Key()] {
+			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeRemove, Key: f.Key(), Before: f.Digest, Detail: routeLines("route removed", f.Routes)})
+		}
+	}
+	sort.Slice(cs.Functions, func(i, j int) bool { return cs.Functions[i].Key < cs.Functions[j].Key })
+	return cs
+}
+
+func routeLines(prefix string, routes []stack.Route) []string {
+	var out []string
+	for _, r := range routes {
+		out = append(out, prefix+": "+r.String())
+	}
+	return out
+}
+
+// functionDiff lists what differs between two versions of one function.
+// Env values are never shown, only their keys: they may be secrets.
+func functionDiff(a, b target.Function) []string {
+	var d []string
+	if a.Digest != b.Digest {
+		d = append(d, "code: "+shortDigest(a.Digest)+" → "+shortDigest(b.Digest))
+	}
+	if a.Runtime != b.Runtime {
+		d = append(d, "runtime: "+a.Runtime+" → "+b.Runtime)
+	}
+	if a.Handler != b.Handler {
+		d = append(d, "handler: "+a.Handler+" → "+b.Handler)
+	}
+	oldRoutes, newRoutes := map[string]bool{}, map[string]bool{}
+	for _, r := range a.Routes {
+		oldRoutes[r.String()] = true
+	}
+	for _, r := range b.Routes {
+		newRoutes[r.String()] = true
+		if !oldRoutes[r.String()] {
+			d = append(d, "route added: "+r.String())
+		}
+	}
+	for _, r := range a.Routes {
+		if !newRoutes[r.String()] {
+			d = append(d, "route removed: "+r.String())
+		}
+	}
+	var keys []string
+	for k := range a.Env {
+		keys = append(keys, k)
+	}
+	for k := range b.Env {
+		if _, ok := a.Env[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		av, inA := a.Env[k]
+		bv, inB := b.Env[k]
+		switch {
+		case !inA:
+			d = append(d, "env added: "+k)
+		case !inB:
+			d = append(d, "env removed: "+k)
+		case av != bv:
+			d = append(d, "env changed: "+k)
+		}
+	}
+	if a.Timeout != b.Timeout {
+		d = append(d, fmt.Sprintf("timeout: %s → %s", a.Timeout, b.Timeout))
+	}
+	if a.Memory != b.Memory {
+		d = append(d, fmt.Sprintf("memory: %d → %d MiB", a.Memory, b.Memory))
+	}
+	return d
+}
+
+func shortDigest(d string) string {
+	h := strings.TrimPrefix(d, "sha256:")
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return h
+}

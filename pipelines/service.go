@@ -1,0 +1,248 @@
+// Package pipelines is Seedbed's domain: it turns triggers into recorded
+// builds and deploys, runs them as queued jobs, plans change sets and applies
+// releases to stages through a target. The database is the source of truth:
+// every build and deploy is written before it is queued, and Recover queues
+// again whatever was recorded but not finished.
+package pipelines
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/store"
+)
+
+// Store is what the pipelines need from the database.
+type Store interface {
+	logStore
+	CreateApp(ctx context.Context, a *store.App, stages []store.Stage) error
+	Apps(ctx context.Context) ([]store.App, error)
+	AppByName(ctx context.Context, name string) (store.App, error)
+	AppByID(ctx context.Context, id uint) (store.App, error)
+	Stages(ctx context.Context, appID uint) ([]store.Stage, error)
+	AllStages(ctx context.Context) ([]store.Stage, error)
+	StageByName(ctx context.Context, appID uint, name string) (store.Stage, error)
+	StageByID(ctx context.Context, id uint) (store.Stage, error)
+	TryLockStage(ctx context.Context, stageID uint, owner string, ttl time.Duration) (bool, error)
+	UnlockStage(ctx context.Context, stageID uint, owner string) error
+	ReleaseStageLocks(ctx context.Context, prefix string) error
+	SetStageLive(ctx context.Context, stageID, releaseID, deployID uint) error
+	CreateBuild(ctx context.Context, b *store.Build) error
+	SaveBuild(ctx context.Context, b *store.Build) error
+	BuildByID(ctx context.Context, id uint) (store.Build, error)
+	UnfinishedBuilds(ctx context.Context) ([]store.Build, error)
+	ReplaceArtifacts(ctx context.Context, buildID uint, arts []store.Artifact) error
+	CreateRelease(ctx context.Context, r *store.Release) error
+	ReleaseByID(ctx context.Context, id uint) (store.Release, error)
+	ReleaseByBuild(ctx context.Context, buildID uint) (store.Release, error)
+	CreateDeploy(ctx context.Context, d *store.Deploy) error
+	SaveDeploy(ctx context.Context, d *store.Deploy) error
+	DeployByID(ctx context.Context, id uint) (store.Deploy, error)
+	DeploysOfBuild(ctx context.Context, buildID uint) ([]store.Deploy, error)
+	UnfinishedDeploys(ctx context.Context) ([]store.Deploy, error)
+	NewerDeploys(ctx context.Context, d store.Deploy) ([]store.Deploy, error)
+}
+
+// Enqueuer puts jobs on the queue (an *asynq.Client).
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Builder turns a checkout into artifacts (a *builders.Builder).
+type Builder interface {
+	Build(ctx context.Context, dir string, st *stack.Stack, log builders.Log) ([]builders.Output, error)
+}
+
+// Config is what a Service is made of.
+type Config struct {
+	Store   Store
+	Queue   Enqueuer
+	Builder Builder
+	Target  target.Target
+	// WorkDir holds the checkouts of running builds.
+	WorkDir string
+	// NodeID names this process in stage locks, so that a restarted
+	// process can free the locks its previous life held.
+	NodeID string
+	Logger *slog.Logger
+	// BuildTimeout bounds one build; DeployTimeout one deploy.
+	BuildTimeout  time.Duration
+	DeployTimeout time.Duration
+}
+
+// Service runs Seedbed's pipelines.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New makes a Service.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BuildTimeout == 0 {
+		cfg.BuildTimeout = 30 * time.Minute
+	}
+	if cfg.DeployTimeout == 0 {
+		cfg.DeployTimeout = 10 * time.Minute
+	}
+	return &Service{cfg: cfg, log: cfg.Logger}
+}
+
+// Trigger kinds recorded on builds and deploys.
+const (
+	TriggerConsole = "console"
+	TriggerAPI     = "api"
+	TriggerPush    = "push"
+)
+
+// DefaultStages is the pipeline a new app starts with.
+var defaultStages = []string{"dev", "staging", "prod"}
+
+var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// NewApp is what a user gives to connect a repository.
+type NewApp struct {
+	Name      string
+	RepoURL   string
+	Branch    string
+	DeployKey string
+}
+
+// Validate lists every problem with the input, by field name.
+func (in NewApp) Validate() map[string]string {
+	errs := map[string]string{}
+	if !nameRe.MatchString(in.Name) || strings.Contains(in.Name, "--") {
+		errs["name"] = "Use 1 to 63 lower-case letters, digits and single dashes, starting with a letter or digit (e.g. \"my-api\")."
+	}
+	if msg := checkRepoURL(in.RepoURL); msg != "" {
+		errs["repo_url"] = msg
+	}
+	if in.Branch == "" || strings.ContainsAny(in.Branch, " ~^:?*[\\") || strings.HasPrefix(in.Branch, "-") {
+		errs["branch"] = "Give the branch to deploy by default, e.g. \"main\"."
+	}
+	if in.DeployKey != "" && !strings.Contains(in.DeployKey, "PRIVATE KEY-----") {
+		errs["deploy_key"] = "A deploy key is an SSH private key in PEM form (\"-----BEGIN OPENSSH PRIVATE KEY-----\"). Leave it empty for public or local repositories."
+	}
+	return errs
+}
+
+func checkRepoURL(raw string) string {
+	const hint = "Give the repository's clone URL: https://host/owner/repo.git, ssh://git@host/owner/repo.git, git@host:owner/repo.git, file:///path or an absolute local path."
+	switch {
+	case raw == "":
+		return hint
+	case strings.HasPrefix(raw, "/"):
+		return ""
+	case strings.HasPrefix(raw, "git@") && strings.Contains(raw, ":"):
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return hint
+	}
+	switch u.Scheme {
+	case "http", "https", "ssh", "git":
+		if u.Host == "" {
+			return hint
+		}
+		return ""
+	case "file":
+		return ""
+	}
+	return hint
+}
+
+// CreateApp connects a repository as a new app with the default pipeline.
+func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	in.RepoURL = strings.TrimSpace(in.RepoURL)
+	in.Branch = strings.TrimSpace(in.Branch)
+	if in.Branch == "" {
+		in.Branch = "main"
+	}
+	if errs := in.Validate(); len(errs) > 0 {
+		var parts []string
+		for _, f := range []string{"name", "repo_url", "branch", "deploy_key"} {
+			if m, ok := errs[f]; ok {
+				parts = append(parts, f+": "+m)
+			}
+		}
+		return store.App{}, invalidf("%s", strings.Join(parts, " "))
+	}
+	a := store.App{Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: in.DeployKey}
+	var stages []store.Stage
+	for _, name := range defaultStages {
+		st := store.Stage{Name: name}
+		if name == "dev" {
+			st.Branch = in.Branch
+		}
+		stages = append(stages, st)
+	}
+	if err := s.cfg.Store.CreateApp(ctx, &a, stages); err != nil {
+		if ErrorCode(err) == EConflict {
+			return a, conflictf("An app named %q exists already; choose another name.", in.Name)
+		}
+		return a, err
+	}
+	return a, nil
+}
+
+// DeployRequest asks for a commit of an app to be built and deployed to a stage.
+type DeployRequest struct {
+	App     string
+	Stage   string
+	Ref     string // branch, tag or commit; empty means the stage's branch, else the app's
+	Trigger string
+	By      string // who asked: a user's email, or the forge
+}
+
+// RequestDeploy records a build and a deploy that waits for it, then queues
+// the build. It returns once both are recorded and queued.
+func (s *Service) RequestDeploy(ctx context.Context, req DeployRequest) (store.Build, store.Deploy, error) {
+	app, err := s.cfg.Store.AppByName(ctx, req.App)
+	if err != nil {
+		return store.Build{}, store.Deploy{}, notFoundf("No app named %q. `seedbed apps list` shows the apps.", req.App)
+	}
+	if req.Stage == "" {
+		req.Stage = "dev"
+	}
+	stage, err := s.cfg.Store.StageByName(ctx, app.ID, req.Stage)
+	if err != nil {
+		return store.Build{}, store.Deploy{}, notFoundf("App %q has no stage %q.", app.Name, req.Stage)
+	}
+	ref := strings.TrimSpace(req.Ref)
+	if ref == "" {
+		ref = stage.Branch
+	}
+	if ref == "" {
+		ref = app.Branch
+	}
+	if strings.ContainsAny(ref, " ~^:?*[\\") || strings.HasPrefix(ref, "-") || strings.Contains(ref, "..") {
+		return store.Build{}, store.Deploy{}, invalidf("%q is not a branch, tag or commit.", ref)
+	}
+	b := store.Build{AppID: app.ID, Ref: ref, Status: store.BuildQueued, TriggerKind: req.Trigger, TriggeredBy: req.By}
+	if err := s.cfg.Store.CreateBuild(ctx, &b); err != nil {
+		return b, store.Deploy{}, fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
+	}
+	d := store.Deploy{AppID: app.ID, StageID: stage.ID, BuildID: &b.ID, Status: store.DeployQueued, TriggerKind: req.Trigger, TriggeredBy: req.By}
+	if err := s.cfg.Store.CreateDeploy(ctx, &d); err != nil {
+		return b, d, fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
+	}
+	if err := s.enqueueBuild(ctx, b.ID); err != nil {
+		// Recorded but not queued: Recover picks it up at the next start.
+		return b, d, fmt.Errorf("deploy %s to %s: queue build %d: %w", app.Name, stage.Name, b.ID, err)
+	}
+	return b, d, nil
+}

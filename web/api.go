@@ -1,0 +1,229 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web/apiv1"
+	"github.com/seedbed/seedbed/web/auth"
+)
+
+func bindJSON(c echo.Context, v any) error {
+	if err := c.Bind(v); err != nil {
+		return errorf(http.StatusBadRequest, "invalid", "The request body is not the JSON this call takes; see docs/api.md.")
+	}
+	return nil
+}
+
+func (s *Server) apiLogin(c echo.Context) error {
+	var req apiv1.LoginRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := s.cfg.Accounts.Authenticate(c.Request().Context(), req.Email, req.Password)
+	if errors.Is(err, auth.ErrBadCredentials) {
+		return errorf(http.StatusUnauthorized, "unauthorized", "Wrong email or password.")
+	}
+	if err != nil {
+		return err
+	}
+	tok, _, err := s.cfg.Accounts.NewToken(c.Request().Context(), u, req.TokenName)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, apiv1.LoginResponse{Token: tok, Email: u.Email})
+}
+
+func (s *Server) apiMe(c echo.Context) error {
+	u := currentUser(c)
+	return c.JSON(http.StatusOK, apiv1.User{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin})
+}
+
+func (s *Server) apiApps(c echo.Context) error {
+	apps, err := s.cfg.Store.Apps(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := []apiv1.App{}
+	for _, a := range apps {
+		out = append(out, apiApp(a))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiCreateApp(c echo.Context) error {
+	var req apiv1.CreateAppRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	app, err := s.cfg.Pipelines.CreateApp(c.Request().Context(), pipelines.NewApp{Name: req.Name, RepoURL: req.RepoURL, Branch: req.Branch, DeployKey: req.DeployKey})
+	if err != nil {
+		return err
+	}
+	return s.writeApp(c, http.StatusCreated, app)
+}
+
+func (s *Server) apiApp(c echo.Context) error {
+	app, err := s.appParam(c)
+	if err != nil {
+		return err
+	}
+	return s.writeApp(c, http.StatusOK, app)
+}
+
+func (s *Server) writeApp(c echo.Context, status int, app store.App) error {
+	ctx := c.Request().Context()
+	recent, err := s.cfg.Store.Deploys(ctx, app.ID, 50)
+	if err != nil {
+		return err
+	}
+	stages, err := s.loadStages(ctx, app, recent)
+	if err != nil {
+		return err
+	}
+	out := apiApp(app)
+	for _, st := range stages {
+		as := apiv1.Stage{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL}
+		if st.Live != nil {
+			rel := &apiv1.Release{ID: st.Live.ID, BuildID: st.Live.BuildID, Commit: st.Manifest.Commit, Message: st.Manifest.Message, Functions: []apiv1.Function{}}
+			for _, f := range st.Manifest.Functions {
+				af := apiv1.Function{Key: f.Key(), Digest: f.Digest, Routes: []string{}}
+				for _, r := range f.Routes {
+					af.Routes = append(af.Routes, r.String())
+				}
+				rel.Functions = append(rel.Functions, af)
+			}
+			as.LiveRelease = rel
+		}
+		if st.LastDeploy != nil {
+			d := s.apiDeployOf(*st.LastDeploy, app.Name, st.Stage.Name)
+			as.LastDeploy = &d
+		}
+		out.Stages = append(out.Stages, as)
+	}
+	return c.JSON(status, out)
+}
+
+func apiApp(a store.App) apiv1.App {
+	return apiv1.App{Name: a.Name, RepoURL: a.RepoURL, Branch: a.Branch, CreatedAt: a.CreatedAt}
+}
+
+func (s *Server) apiDeploy(c echo.Context) error {
+	var req apiv1.DeployRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	app, err := s.appParam(c)
+	if err != nil {
+		return err
+	}
+	b, d, err := s.cfg.Pipelines.RequestDeploy(c.Request().Context(), pipelines.DeployRequest{
+		App: app.Name, Stage: req.Stage, Ref: req.Ref, Trigger: pipelines.TriggerAPI, By: currentUser(c).Email,
+	})
+	if err != nil {
+		return err
+	}
+	stage := req.Stage
+	if stage == "" {
+		stage = "dev"
+	}
+	return c.JSON(http.StatusAccepted, apiv1.DeployResponse{Build: apiBuild(b, app.Name), Deploy: s.apiDeployOf(d, app.Name, stage)})
+}
+
+func (s *Server) apiBuilds(c echo.Context) error {
+	app, err := s.appParam(c)
+	if err != nil {
+		return err
+	}
+	bs, err := s.cfg.Store.Builds(c.Request().Context(), app.ID, 50)
+	if err != nil {
+		return err
+	}
+	out := []apiv1.Build{}
+	for _, b := range bs {
+		out = append(out, apiBuild(b, app.Name))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiBuild(c echo.Context) error {
+	b, app, err := s.buildParam(c)
+	if err != nil {
+		return err
+	}
+	arts, err := s.cfg.Store.Artifacts(c.Request().Context(), b.ID)
+	if err != nil {
+		return err
+	}
+	out := apiBuild(b, app.Name)
+	for _, a := range arts {
+		out.Artifacts = append(out.Artifacts, apiv1.Artifact{Service: a.Service, Function: a.Function, Digest: a.Digest, Size: a.Size})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func apiBuild(b store.Build, app string) apiv1.Build {
+	return apiv1.Build{ID: b.ID, App: app, Ref: b.Ref, Commit: b.CommitSHA, CommitMessage: b.CommitMessage, Status: b.Status,
+		Error: b.Error, Trigger: b.TriggerKind, URL: buildURL(b.ID), CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
+}
+
+func (s *Server) apiGetDeploy(c echo.Context) error {
+	d, app, st, err := s.deployParam(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.apiDeployOf(d, app.Name, st.Name))
+}
+
+func (s *Server) apiDeployOf(d store.Deploy, app, stage string) apiv1.Deploy {
+	out := apiv1.Deploy{ID: d.ID, App: app, Stage: stage, Status: d.Status, Error: d.Error, Trigger: d.TriggerKind,
+		URL: deployURL(d.ID), CreatedAt: d.CreatedAt, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt}
+	if d.BuildID != nil {
+		out.BuildID = *d.BuildID
+	}
+	if d.ReleaseID != nil {
+		out.ReleaseID = *d.ReleaseID
+	}
+	if cs := decodeChangeSet(d); cs != nil {
+		acs := &apiv1.ChangeSet{Summary: cs.Summary(), Functions: []apiv1.FunctionChange{}}
+		for _, f := range cs.Functions {
+			acs.Functions = append(acs.Functions, apiv1.FunctionChange{Kind: f.Kind, Key: f.Key, Before: f.Before, After: f.After, Detail: f.Detail})
+		}
+		out.ChangeSet = acs
+	}
+	return out
+}
+
+func (s *Server) apiBuildLogs(c echo.Context) error {
+	b, _, err := s.buildParam(c)
+	if err != nil {
+		return err
+	}
+	return s.writeLogPage(c, store.LogBuild, b.ID, b.Status, b.Finished())
+}
+
+func (s *Server) apiDeployLogs(c echo.Context) error {
+	d, _, _, err := s.deployParam(c)
+	if err != nil {
+		return err
+	}
+	return s.writeLogPage(c, store.LogDeploy, d.ID, d.Status, d.Finished())
+}
+
+// writeLogPage answers with the lines after ?after=. The status is read
+// before the lines, so "finished" with no lines means the log is complete.
+func (s *Server) writeLogPage(c echo.Context, kind string, id uint, status string, finished bool) error {
+	lines, err := s.cfg.Store.LogLines(c.Request().Context(), kind, id, parseUint(c.QueryParam("after")), streamBatch)
+	if err != nil {
+		return err
+	}
+	out := apiv1.LogPage{Lines: []apiv1.LogLine{}, Status: status, Finished: finished && len(lines) < streamBatch}
+	for _, l := range lines {
+		out.Lines = append(out.Lines, apiv1.LogLine{ID: l.ID, Stream: l.Stream, Text: l.Text, Time: l.CreatedAt})
+	}
+	return c.JSON(http.StatusOK, out)
+}

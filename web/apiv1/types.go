@@ -1,0 +1,166 @@
+// Package apiv1 holds the JSON shapes of Seedbed's API v1 and a Go client for
+// it. The server (package web) and the CLI share these types, so the two
+// cannot drift apart.
+package apiv1
+
+import "time"
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Code    string `json:"code"`    // invalid, not_found, conflict, unauthorized, forbidden, internal
+	Message string `json:"message"` // what went wrong and what to do
+}
+
+// LoginRequest exchanges an email and password for an API token.
+type LoginRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	TokenName string `json:"token_name,omitempty"`
+}
+
+// LoginResponse carries the new token; it is shown only this once.
+type LoginResponse struct {
+	Token string `json:"token"`
+	Email string `json:"email"`
+}
+
+// User is the signed-in user.
+type User struct {
+	ID      uint   `json:"id"`
+	Email   string `json:"email"`
+	IsAdmin bool   `json:"is_admin"`
+}
+
+// CreateAppRequest connects a repository.
+type CreateAppRequest struct {
+	Name      string `json:"name"`
+	RepoURL   string `json:"repo_url"`
+	Branch    string `json:"branch,omitempty"`
+	DeployKey string `json:"deploy_key,omitempty"`
+}
+
+// App is a connected repository with its pipeline.
+type App struct {
+	Name      string    `json:"name"`
+	RepoURL   string    `json:"repo_url"`
+	Branch    string    `json:"branch"`
+	CreatedAt time.Time `json:"created_at"`
+	Stages    []Stage   `json:"stages,omitempty"`
+}
+
+// Stage is one stage of an app's pipeline and what it serves.
+type Stage struct {
+	Name        string   `json:"name"`
+	Branch      string   `json:"branch,omitempty"`
+	URL         string   `json:"url"`
+	LiveRelease *Release `json:"live_release,omitempty"`
+	LastDeploy  *Deploy  `json:"last_deploy,omitempty"`
+}
+
+// Release is what a build produced.
+type Release struct {
+	ID        uint       `json:"id"`
+	BuildID   uint       `json:"build_id"`
+	Commit    string     `json:"commit"`
+	Message   string     `json:"message,omitempty"`
+	Functions []Function `json:"functions"`
+}
+
+// Function is a function of a release.
+type Function struct {
+	Key    string   `json:"key"`
+	Digest string   `json:"digest"`
+	Routes []string `json:"routes"`
+}
+
+// DeployRequest asks for a build and deploy of a ref to a stage.
+type DeployRequest struct {
+	Stage string `json:"stage"`
+	Ref   string `json:"ref,omitempty"`
+}
+
+// DeployResponse names the build and deploy that were started.
+type DeployResponse struct {
+	Build  Build  `json:"build"`
+	Deploy Deploy `json:"deploy"`
+}
+
+// Build is one build.
+type Build struct {
+	ID            uint       `json:"id"`
+	App           string     `json:"app"`
+	Ref           string     `json:"ref"`
+	Commit        string     `json:"commit,omitempty"`
+	CommitMessage string     `json:"commit_message,omitempty"`
+	Status        string     `json:"status"`
+	Error         string     `json:"error,omitempty"`
+	Trigger       string     `json:"trigger"`
+	URL           string     `json:"url"`
+	CreatedAt     time.Time  `json:"created_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	Artifacts     []Artifact `json:"artifacts,omitempty"`
+}
+
+// Finished reports whether the build has ended.
+func (b Build) Finished() bool { return b.Status == "succeeded" || b.Status == "failed" }
+
+// Artifact is a packaged function.
+type Artifact struct {
+	Service  string `json:"service"`
+	Function string `json:"function"`
+	Digest   string `json:"digest"`
+	Size     int64  `json:"size"`
+}
+
+// Deploy is one deploy.
+type Deploy struct {
+	ID         uint       `json:"id"`
+	App        string     `json:"app"`
+	Stage      string     `json:"stage"`
+	BuildID    uint       `json:"build_id,omitempty"`
+	ReleaseID  uint       `json:"release_id,omitempty"`
+	Status     string     `json:"status"`
+	Error      string     `json:"error,omitempty"`
+	Trigger    string     `json:"trigger"`
+	URL        string     `json:"url"`
+	ChangeSet  *ChangeSet `json:"change_set,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// Finished reports whether the deploy has ended.
+func (d Deploy) Finished() bool {
+	return d.Status == "succeeded" || d.Status == "failed" || d.Status == "superseded"
+}
+
+// ChangeSet is what a deploy does to a stage.
+type ChangeSet struct {
+	Summary   string           `json:"summary"`
+	Functions []FunctionChange `json:"functions"`
+}
+
+// FunctionChange is what a deploy does to one function.
+type FunctionChange struct {
+	Kind   string   `json:"kind"` // add, change, remove, keep
+	Key    string   `json:"key"`
+	Before string   `json:"before,omitempty"`
+	After  string   `json:"after,omitempty"`
+	Detail []string `json:"detail,omitempty"`
+}
+
+// LogLine is one line of a build's or deploy's log.
+type LogLine struct {
+	ID     uint      `json:"id"`
+	Stream string    `json:"stream"`
+	Text   string    `json:"text"`
+	Time   time.Time `json:"time"`
+}
+
+// LogPage is a slice of a log, and whether more can come.
+type LogPage struct {
+	Lines    []LogLine `json:"lines"`
+	Status   string    `json:"status"`
+	Finished bool      `json:"finished"` // the owner ended; after the last line nothing more comes
+}

@@ -1,0 +1,156 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web/views"
+)
+
+func (s *Server) appsPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	apps, err := s.cfg.Store.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	m := views.AppsModel{Page: s.page(c, "Apps")}
+	m.Page.Nav = "apps"
+	for _, a := range apps {
+		recent, err := s.cfg.Store.Deploys(ctx, a.ID, 50)
+		if err != nil {
+			return err
+		}
+		stages, err := s.loadStages(ctx, a, recent)
+		if err != nil {
+			return err
+		}
+		row := views.AppRow{Name: a.Name, RepoURL: a.RepoURL, Branch: a.Branch}
+		for _, st := range stages {
+			b := views.StageBadge{Name: st.Stage.Name}
+			if st.LastDeploy != nil {
+				b.Status = st.LastDeploy.Status
+			}
+			row.Stages = append(row.Stages, b)
+		}
+		m.Apps = append(m.Apps, row)
+	}
+	return render(c, http.StatusOK, views.AppsPage(m))
+}
+
+func (s *Server) newAppForm(c echo.Context) error {
+	m := views.AppForm{Page: s.page(c, "Connect a repository"), Branch: "main"}
+	m.Page.Nav = "apps"
+	return render(c, http.StatusOK, views.NewAppPage(m))
+}
+
+func (s *Server) createApp(c echo.Context) error {
+	in := pipelines.NewApp{Name: c.FormValue("name"), RepoURL: c.FormValue("repo_url"), Branch: c.FormValue("branch"), DeployKey: c.FormValue("deploy_key")}
+	if in.Branch == "" {
+		in.Branch = "main"
+	}
+	form := views.AppForm{Page: s.page(c, "Connect a repository"), Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: in.DeployKey}
+	if errs := in.Validate(); len(errs) > 0 {
+		form.Errors = errs
+		return render(c, http.StatusUnprocessableEntity, views.NewAppPage(form))
+	}
+	app, err := s.cfg.Pipelines.CreateApp(c.Request().Context(), in)
+	if err != nil {
+		status, _, msg := statusOf(err)
+		if status >= 500 {
+			return err
+		}
+		form.Error = msg
+		return render(c, status, views.NewAppPage(form))
+	}
+	s.flash(c, "App "+app.Name+" is connected. Deploy it to a stage below.")
+	return c.Redirect(http.StatusSeeOther, "/apps/"+url.PathEscape(app.Name))
+}
+
+func (s *Server) appPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	app, err := s.appParam(c)
+	if err != nil {
+		return err
+	}
+	deploys, err := s.cfg.Store.Deploys(ctx, app.ID, 20)
+	if err != nil {
+		return err
+	}
+	builds, err := s.cfg.Store.Builds(ctx, app.ID, 20)
+	if err != nil {
+		return err
+	}
+	stages, err := s.loadStages(ctx, app, deploys)
+	if err != nil {
+		return err
+	}
+	names := map[uint]string{}
+	m := views.AppModel{Page: s.page(c, app.Name), Name: app.Name, RepoURL: app.RepoURL, Branch: app.Branch}
+	m.Page.Nav = "apps"
+	for _, st := range stages {
+		names[st.Stage.ID] = st.Stage.Name
+		card := views.StageCard{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL,
+			DeployURL: "/apps/" + url.PathEscape(app.Name) + "/stages/" + url.PathEscape(st.Stage.Name) + "/deploy"}
+		if st.Live != nil {
+			card.Live = &views.ReleaseInfo{ID: st.Live.ID, BuildID: st.Live.BuildID, CommitSHA: st.Manifest.Commit,
+				CommitMessage: st.Manifest.Message, CommitAuthor: st.Manifest.Author, CreatedAt: st.Live.CreatedAt}
+			for _, f := range st.Manifest.Functions {
+				fi := views.FunctionInfo{Key: f.Key(), Digest: f.Digest}
+				for _, r := range f.Routes {
+					fi.Routes = append(fi.Routes, r.String())
+				}
+				card.Functions = append(card.Functions, fi)
+			}
+		}
+		if st.LastDeploy != nil {
+			row := deployRow(*st.LastDeploy, st.Stage.Name)
+			card.LastDeploy = &row
+		}
+		m.Stages = append(m.Stages, card)
+	}
+	for _, b := range builds {
+		m.Builds = append(m.Builds, buildRow(b))
+	}
+	for _, d := range deploys {
+		m.Deploys = append(m.Deploys, deployRow(d, names[d.StageID]))
+	}
+	return render(c, http.StatusOK, views.AppPage(m))
+}
+
+func (s *Server) deployStage(c echo.Context) error {
+	u := currentUser(c)
+	_, d, err := s.cfg.Pipelines.RequestDeploy(c.Request().Context(), pipelines.DeployRequest{
+		App: c.Param("app"), Stage: c.Param("stage"), Ref: c.FormValue("ref"), Trigger: pipelines.TriggerConsole, By: u.Email,
+	})
+	if err != nil {
+		return err
+	}
+	if d.BuildID != nil {
+		return c.Redirect(http.StatusSeeOther, buildURL(*d.BuildID))
+	}
+	return c.Redirect(http.StatusSeeOther, deployURL(d.ID))
+}
+
+func buildRow(b store.Build) views.BuildRow {
+	r := views.BuildRow{ID: b.ID, URL: buildURL(b.ID), Ref: b.Ref, CommitSHA: b.CommitSHA, CommitMessage: b.CommitMessage,
+		Status: b.Status, Trigger: b.TriggerKind, CreatedAt: b.CreatedAt}
+	if b.StartedAt != nil && b.FinishedAt != nil {
+		r.Duration = b.FinishedAt.Sub(*b.StartedAt)
+	}
+	return r
+}
+
+func deployRow(d store.Deploy, stage string) views.DeployRow {
+	r := views.DeployRow{ID: d.ID, URL: deployURL(d.ID), Stage: stage, Status: d.Status, Trigger: d.TriggerKind, Error: d.Error, CreatedAt: d.CreatedAt}
+	if d.BuildID != nil {
+		r.BuildID = *d.BuildID
+	}
+	if d.StartedAt != nil && d.FinishedAt != nil {
+		r.Duration = d.FinishedAt.Sub(*d.StartedAt)
+	}
+	return r
+}

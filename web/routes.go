@@ -1,0 +1,59 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// routes lists every route Seedbed serves, grouped by who calls it.
+func (s *Server) routes() {
+	e := s.echo
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit("2M"))
+
+	e.GET("/healthz", s.healthz)
+	e.StaticFS("/assets", s.cfg.Assets)
+
+	// Console: signed-in browsers, CSRF-checked forms.
+	console := e.Group("", s.csrf(), s.loadSession)
+	console.GET("/login", s.loginForm)
+	console.POST("/login", s.login)
+	signedIn := console.Group("", s.requireSession)
+	signedIn.POST("/logout", s.logout)
+	signedIn.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/apps") })
+	signedIn.GET("/apps", s.appsPage)
+	signedIn.GET("/apps/new", s.newAppForm)
+	signedIn.POST("/apps", s.createApp)
+	signedIn.GET("/apps/:app", s.appPage)
+	signedIn.POST("/apps/:app/stages/:stage/deploy", s.deployStage)
+	signedIn.GET("/builds/:id", s.buildPage)
+	signedIn.GET("/builds/:id/events", s.buildEvents)
+	signedIn.GET("/deploys/:id", s.deployPage)
+	signedIn.GET("/deploys/:id/events", s.deployEvents)
+
+	// JSON API: bearer tokens; no cookies, so no CSRF.
+	api := e.Group("/api/v1")
+	api.POST("/login", s.apiLogin)
+	authed := api.Group("", s.requireToken)
+	authed.GET("/me", s.apiMe)
+	authed.GET("/apps", s.apiApps)
+	authed.POST("/apps", s.apiCreateApp)
+	authed.GET("/apps/:app", s.apiApp)
+	authed.POST("/apps/:app/deploys", s.apiDeploy)
+	authed.GET("/apps/:app/builds", s.apiBuilds)
+	authed.GET("/builds/:id", s.apiBuild)
+	authed.GET("/builds/:id/logs", s.apiBuildLogs)
+	authed.GET("/deploys/:id", s.apiGetDeploy)
+	authed.GET("/deploys/:id/logs", s.apiDeployLogs)
+	authed.GET("/builds/:id/events", s.buildEvents)
+	authed.GET("/deploys/:id/events", s.deployEvents)
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	if err := s.cfg.Store.Ping(c.Request().Context()); err != nil {
+		return errorf(http.StatusServiceUnavailable, "unavailable", "database unreachable")
+	}
+	return c.String(http.StatusOK, "ok\n")
+}

@@ -1,0 +1,163 @@
+// Package web is Seedbed's HTTP face: the server-rendered console (templ
+// components from package views), the JSON API under /api/v1 and the live log
+// streams. It owns routing, sessions, CSRF and the mapping of errors to HTTP
+// statuses; everything it does is asked of package pipelines or read from the
+// store.
+package web
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web/auth"
+	"github.com/seedbed/seedbed/web/views"
+)
+
+// Reader is what the pages and the API read from the database.
+type Reader interface {
+	Apps(ctx context.Context) ([]store.App, error)
+	AppByName(ctx context.Context, name string) (store.App, error)
+	AppByID(ctx context.Context, id uint) (store.App, error)
+	Stages(ctx context.Context, appID uint) ([]store.Stage, error)
+	StageByID(ctx context.Context, id uint) (store.Stage, error)
+	Builds(ctx context.Context, appID uint, limit int) ([]store.Build, error)
+	BuildByID(ctx context.Context, id uint) (store.Build, error)
+	Artifacts(ctx context.Context, buildID uint) ([]store.Artifact, error)
+	ReleaseByID(ctx context.Context, id uint) (store.Release, error)
+	Deploys(ctx context.Context, appID uint, limit int) ([]store.Deploy, error)
+	DeploysOfBuild(ctx context.Context, buildID uint) ([]store.Deploy, error)
+	DeployByID(ctx context.Context, id uint) (store.Deploy, error)
+	LogLines(ctx context.Context, kind string, ownerID, afterID uint, limit int) ([]store.LogLine, error)
+	Ping(ctx context.Context) error
+}
+
+// Pipelines is what the console and API ask to happen.
+type Pipelines interface {
+	CreateApp(ctx context.Context, in pipelines.NewApp) (store.App, error)
+	RequestDeploy(ctx context.Context, req pipelines.DeployRequest) (store.Build, store.Deploy, error)
+}
+
+// Config is what a Server is made of.
+type Config struct {
+	Store     Reader
+	Pipelines Pipelines
+	Accounts  *auth.Accounts
+	Assets    fs.FS
+	// GatewayURL is where users reach functions, e.g. http://127.0.0.1:8081.
+	GatewayURL string
+	// SecureCookies marks cookies Secure; set it when served over HTTPS.
+	SecureCookies bool
+	Logger        *slog.Logger
+	// Now returns the current time; tests fix it for stable pages.
+	Now func() time.Time
+}
+
+// Server serves the console and the API.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	echo *echo.Echo
+}
+
+// New makes a Server with all its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.GatewayURL = strings.TrimRight(cfg.GatewayURL, "/")
+	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New()}
+	s.echo.HideBanner = true
+	s.echo.HidePort = true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// render writes a templ component as an HTML page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return comp.Render(c.Request().Context(), c.Response())
+}
+
+// httpError is an error with the status and user-facing message to answer with.
+type httpError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+func errorf(status int, code, message string) error {
+	return &httpError{status: status, code: code, message: message}
+}
+
+// statusOf maps an error to its HTTP status, code and message: the one
+// place where errors become answers.
+func statusOf(err error) (int, string, string) {
+	var he *httpError
+	var ee *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return he.status, he.code, he.message
+	case errors.As(err, &ee):
+		msg, _ := ee.Message.(string)
+		if msg == "" {
+			msg = http.StatusText(ee.Code)
+		}
+		code := "invalid"
+		switch ee.Code {
+		case http.StatusNotFound:
+			code = "not_found"
+		case http.StatusForbidden:
+			code = "forbidden"
+		case http.StatusUnauthorized:
+			code = "unauthorized"
+		}
+		return ee.Code, code, msg
+	}
+	code := pipelines.ErrorCode(err)
+	status := map[string]int{
+		pipelines.EInvalid:  http.StatusUnprocessableEntity,
+		pipelines.ENotFound: http.StatusNotFound,
+		pipelines.EConflict: http.StatusConflict,
+	}[code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	return status, code, pipelines.ErrorMessage(err)
+}
+
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, code, msg := statusOf(err)
+	if status >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	if isAPI(c) {
+		_ = c.JSON(status, map[string]string{"code": code, "message": msg})
+		return
+	}
+	_ = render(c, status, views.ErrorPage(views.ErrorModel{Page: s.page(c, "Error"), Status: status, Message: msg}))
+}
+
+func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") }
