@@ -97,8 +97,19 @@ func (s *Service) Recover(ctx context.Context) error {
 		return fmt.Errorf("recover: %w", err)
 	}
 	for _, d := range deploys {
-		// A deploy still waiting for its build is queued by that build.
-		if d.ReleaseID == nil {
+		if d.ReleaseID == nil && d.BuildID != nil {
+			// Still waiting for its build: an unfinished build hands the
+			// release over when it ends (it was queued above); a finished
+			// one did not get to, so do it now.
+			b, err := s.cfg.Store.BuildByID(ctx, *d.BuildID)
+			if err != nil {
+				return fmt.Errorf("recover deploy %d: %w", d.ID, err)
+			}
+			if b.Finished() {
+				if err := s.queueWaitingDeploys(ctx, b); err != nil {
+					return fmt.Errorf("recover deploy %d: %w", d.ID, err)
+				}
+			}
 			continue
 		}
 		if err := s.enqueueDeploy(ctx, d.ID); err != nil {

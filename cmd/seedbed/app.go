@@ -98,14 +98,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
 	}
-	a.worker = asynq.NewServer(redisOpt, asynq.Config{
+	a.worker = asynq.NewServer(redisOpt, queue.ServerConfig(asynq.Config{
 		Concurrency:     cfg.Workers,
 		Queues:          queues,
-		RetryDelayFunc:  queue.RetryDelay,
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
-	})
+	}))
 
 	if cfg.Deploys {
 		a.consoleLn, err = net.Listen("tcp", cfg.Addr)

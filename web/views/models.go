@@ -8,10 +8,11 @@ import "time"
 // Page is what every console page's layout needs.
 type Page struct {
 	Title     string
-	UserEmail string // empty when signed out
-	CSRFToken string // put into every form as the hidden field "_csrf"
-	Flash     string // one-off notice shown at the top, e.g. "App created"
-	Nav       string // which top-level section is active: "apps"
+	UserEmail string    // empty when signed out
+	CSRFToken string    // put into every form as the hidden field "_csrf"
+	Flash     string    // one-off notice shown at the top, e.g. "App created"
+	Nav       string    // which top-level section is active: "apps"
+	Now       time.Time // the time relative times ("3m ago") are measured from; zero shows absolute times
 }
 
 // LoginModel is the sign-in form.

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/seedbed/seedbed/testutil"
+)
+
+// A person signs in, connects a repository, clicks Deploy, watches the
+// build log to the end, and finds the function live and the change set shown.
+func TestConsoleDeployInBrowser(t *testing.T) {
+	a := startApp(t, embedded)
+	repo := a.newAppRepoOnly()
+	ctx := testutil.Browser(t, 4*time.Minute)
+	base := a.ConsoleURL()
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/apps"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, adminEmail),
+		chromedp.SendKeys(`input[name=password]`, adminPassword),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitVisible(`[data-testid=new-app]`),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	testutil.Screenshot(t, ctx, "console-01-apps-empty")
+	err = chromedp.Do(ctx,
+		chromedp.Click(`[data-testid=new-app]`),
+		chromedp.WaitVisible(`input[name=name]`),
+		chromedp.SendKeys(`input[name=name]`, "web-shop"),
+		chromedp.SendKeys(`input[name=repo_url]`, repo.Dir),
+		chromedp.Submit(`input[name=name]`),
+		chromedp.WaitVisible(`[data-testid=deploy-dev]`),
+	)
+	if err != nil {
+		t.Fatalf("connect a repository: %v", err)
+	}
+	if url, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(url, "/apps/web-shop") {
+		t.Fatalf("after creating the app the browser is at %s (%v)", url, err)
+	}
+	testutil.Screenshot(t, ctx, "console-02-app-new")
+
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid=deploy-dev]`), chromedp.WaitVisible(`[data-testid=build-log]`)); err != nil {
+		t.Fatalf("click deploy: %v", err)
+	}
+	url, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.Contains(url, "/builds/") {
+		t.Fatalf("after Deploy the browser is at %s (%v)", url, err)
+	}
+	err = chromedp.Do(ctx,
+		testutil.Poll(`document.querySelector('[data-testid=build-log]').innerText.includes('Build succeeded')`, 2*time.Minute),
+		chromedp.WaitVisible(`[data-testid=build-status][data-status=succeeded]`),
+	)
+	if err != nil {
+		t.Fatalf("watch the build: %v", err)
+	}
+	logText, err := chromedp.Run(ctx, chromedp.Text(`[data-testid=build-log]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Checked out", "Packaged api/hello", "Build succeeded"} {
+		if !strings.Contains(logText, want) {
+			t.Errorf("the build log in the browser lacks %q:\n%s", want, logText)
+		}
+	}
+	testutil.Screenshot(t, ctx, "console-03-build")
+
+	// The deploy follows the build; the app page shows the live release.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if code, body := a.get("/web-shop/dev/hello"); code == 200 && body == "v1 hi /hello" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the function did not go live after deploying from the console")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/apps/web-shop"),
+		chromedp.WaitVisible(`[data-testid=live-dev]`),
+	)
+	if err != nil {
+		t.Fatalf("app page after the deploy: %v", err)
+	}
+	testutil.Screenshot(t, ctx, "console-04-app-live")
+	err = chromedp.Do(ctx,
+		chromedp.Click(`a[href^="/deploys/"]`),
+		chromedp.WaitVisible(`[data-testid=deploy-status][data-status=succeeded]`),
+	)
+	if err != nil {
+		t.Fatalf("open the deploy page: %v", err)
+	}
+	changeSet, err := chromedp.Run(ctx, chromedp.Text(`[data-testid=change-set]`))
+	if err != nil || !strings.Contains(changeSet, "api/hello") {
+		t.Fatalf("the change set on the deploy page lacks api/hello (%v):\n%s", err, changeSet)
+	}
+	testutil.Screenshot(t, ctx, "console-05-deploy")
+}

@@ -1,0 +1,80 @@
+package pipelines
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/target"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func fn(key, digest string, routes ...string) target.Function {
+	svc, name, _ := strings.Cut(key, "/")
+	f := target.Function{Service: svc, Name: name, Runtime: "go", Handler: "bootstrap", Digest: digest}
+	for _, r := range routes {
+		m, p, _ := strings.Cut(r, " ")
+		f.Routes = append(f.Routes, stack.Route{Method: m, Path: p})
+	}
+	return f
+}
+
+func withEnv(f target.Function, env map[string]string) target.Function {
+	f.Env = env
+	return f
+}
+
+func TestPlanGolden(t *testing.T) {
+	hello := fn("api/hello", "sha256:1111111111111111aaaa", "GET /hello")
+	tests := []struct {
+		name     string
+		from, to []target.Function
+	}{
+		{"first-deploy", nil, []target.Function{hello, fn("api/bye", "sha256:2222222222222222bbbb", "GET /bye")}},
+		{"nothing-changes", []target.Function{hello}, []target.Function{hello}},
+		{"code-and-routes", []target.Function{hello}, []target.Function{fn("api/hello", "sha256:3333333333333333cccc", "GET /hello", "POST /hello")}},
+		{"remove-and-add", []target.Function{hello}, []target.Function{fn("api/bye", "sha256:2222222222222222bbbb", "GET /bye")}},
+		{"env-values-never-shown",
+			[]target.Function{withEnv(hello, map[string]string{"API_KEY": "old-secret-value", "GONE": "x"})},
+			[]target.Function{withEnv(hello, map[string]string{"API_KEY": "new-secret-value", "NEW": "y"})}},
+		{"runtime-handler-timeout", []target.Function{hello}, []target.Function{func() target.Function {
+			f := hello
+			f.Runtime, f.Handler, f.Timeout = "process", "./serve", 5*time.Second
+			return f
+		}()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := Plan(tt.from, 1, tt.to, 2)
+			got, err := json.MarshalIndent(struct {
+				Summary string    `json:"summary"`
+				Plan    ChangeSet `json:"plan"`
+			}{cs.Summary(), cs}, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(got), "secret-value") {
+				t.Fatalf("an env value leaked into the change set:\n%s", got)
+			}
+			path := filepath.Join("testdata", "changesets", tt.name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to write it)", err)
+			}
+			if strings.TrimSpace(string(want)) != string(got) {
+				t.Fatalf("change set differs from %s:\n got: %s\nwant: %s", path, got, want)
+			}
+		})
+	}
+}

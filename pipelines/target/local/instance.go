@@ -1,0 +1,495 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/seedbed/seedbed/pipelines/target"
+)
+
+// outputLines is how many of its last output lines an instance keeps for
+// error messages.
+const outputLines = 50
+
+// maxLineBytes cuts overlong output lines so a function cannot make Seedbed
+// hold an unbounded line in memory.
+const maxLineBytes = 4096
+
+// instance is one function of one stage running as a supervised process.
+// Its port may change when it is restarted; routes point at the instance and
+// read the port on every request.
+type instance struct {
+	t      *Target
+	stage  target.StageRef
+	fn     target.Function // what was started; routes may change without a restart
+	dir    string          // the unpacked artifact, shared between instances
+	runDir string          // this instance's own HOME and TMPDIR
+	log    *slog.Logger
+	out    *ringBuffer
+	port   atomic.Int32
+
+	mu      sync.Mutex
+	cur     *proc
+	stopped bool
+	stopCh  chan struct{} // closed by stop
+	done    chan struct{} // closed when the supervisor has returned
+	superv  bool
+
+	reqMu    sync.Mutex
+	inflight int
+	draining bool
+	idle     chan struct{} // closed when draining and no request is in flight
+}
+
+// proc is one run of an instance's process.
+type proc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	exited  chan struct{} // closed once the process is reaped and its output read
+	err     error         // cmd.Wait's result; read only after exited is closed
+}
+
+// sameSpec reports whether a running instance of a can serve b unchanged:
+// only routes may differ, and those live in the route table.
+func sameSpec(a, b target.Function) bool {
+	return a.Digest == b.Digest && a.Runtime == b.Runtime && a.Handler == b.Handler &&
+		a.Timeout == b.Timeout && a.Memory == b.Memory && maps.Equal(a.Env, b.Env)
+}
+
+// env is the process environment: a minimal base, the function's own
+// variables, then what Seedbed promises every function.
+func (in *instance) env(port int) []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	vars := map[string]string{
+		"PATH":   path,
+		"HOME":   in.runDir,
+		"TMPDIR": filepath.Join(in.runDir, "tmp"),
+		"LANG":   "C.UTF-8",
+	}
+	if in.fn.Runtime == "go" && in.fn.Memory > 0 {
+		// A soft limit the Go runtime honours; hard limits need cgroups.
+		vars["GOMEMLIMIT"] = strconv.Itoa(in.fn.Memory) + "MiB"
+	}
+	maps.Copy(vars, in.fn.Env)
+	vars["PORT"] = strconv.Itoa(port)
+	vars["SEEDBED_APP"] = in.stage.App
+	vars["SEEDBED_STAGE"] = in.stage.Stage
+	vars["SEEDBED_FUNCTION"] = in.fn.Key()
+	env := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
+	}
+	return env
+}
+
+// command prepares the process of the instance.
+func (in *instance) command(port int) (*exec.Cmd, error) {
+	var cmd *exec.Cmd
+	switch in.fn.Runtime {
+	case "go":
+		cmd = exec.Command(filepath.Join(in.dir, filepath.FromSlash(in.fn.Handler)))
+	case "process":
+		cmd = exec.Command("/bin/sh", "-c", in.fn.Handler)
+	default:
+		return nil, fmt.Errorf("runtime %q is not supported by the local target", in.fn.Runtime)
+	}
+	cmd.Dir = in.dir
+	cmd.Env = in.env(port)
+	// Own process group, so stopping reaches the function's children too;
+	// killed with Seedbed, which restores its stages when it starts again.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd, nil
+}
+
+// spawn starts the process on port. The caller holds in.mu or owns the
+// instance alone.
+func (in *instance) spawn(port int) (*proc, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("output pipe: %w", err)
+	}
+	var cmd *exec.Cmd
+	// A binary just written while another goroutine forked is briefly "text
+	// file busy" (the child holds the write descriptor until it execs; see
+	// golang.org/issue/22315): try again for a moment.
+	for attempt := 1; ; attempt++ {
+		cmd, err = in.command(port)
+		if err != nil {
+			break
+		}
+		cmd.Stdout, cmd.Stderr = outW, errW
+		err = cmd.Start()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 10 {
+			break
+		}
+		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
+	}
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	in.port.Store(int32(port))
+
+	p := &proc{cmd: cmd, started: time.Now(), exited: make(chan struct{})}
+	var readers sync.WaitGroup
+	readers.Go(func() { in.capture(outR, "stdout") })
+	readers.Go(func() { in.capture(errR, "stderr") })
+	go func() {
+		p.err = cmd.Wait()
+		// Children left in the group would keep the port and the pipes.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		flushed := make(chan struct{})
+		go func() { readers.Wait(); close(flushed) }()
+		select {
+		case <-flushed:
+		case <-time.After(time.Second):
+			outR.Close() // unblocks the readers
+			errR.Close()
+			<-flushed
+		}
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// capture copies one output stream line by line into the ring buffer and
+// Seedbed's log.
+func (in *instance) capture(r *os.File, stream string) {
+	defer r.Close()
+	br := bufio.NewReaderSize(r, maxLineBytes)
+	for {
+		line, isPrefix, err := br.ReadLine()
+		if len(line) > 0 || (err == nil && !isPrefix) {
+			text := string(line)
+			for isPrefix && err == nil { // skip the rest of an overlong line
+				_, isPrefix, err = br.ReadLine()
+			}
+			in.out.add(text)
+			in.log.Info(text, "stream", stream)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				in.log.Warn("read function output", "stream", stream, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// waitHealthy waits until the process accepts connections on its port and
+// answers HTTP, or fails with an error that names the function and shows
+// its last output.
+func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duration) error {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	gap := 10 * time.Millisecond
+	for {
+		if in.probe(ctx) {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("function %s %s before listening on $PORT; %s",
+				in.fn.Key(), describeExit(p.err), in.out.lastOutput())
+		case <-deadline.C:
+			return fmt.Errorf("function %s did not listen on $PORT within %s; %s",
+				in.fn.Key(), limit, in.out.lastOutput())
+		case <-ctx.Done():
+			return fmt.Errorf("function %s: start interrupted: %w", in.fn.Key(), context.Cause(ctx))
+		case <-time.After(gap):
+			gap = min(gap*2, 200*time.Millisecond)
+		}
+	}
+}
+
+// probe reports whether the instance accepts a TCP connection and answers
+// an HTTP GET / with any status.
+func (in *instance) probe(ctx context.Context) bool {
+	addr := in.addr()
+	conn, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("User-Agent", "seedbed-health-check")
+	resp, err := in.t.probeClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return true
+}
+
+func (in *instance) addr() string {
+	return "127.0.0.1:" + strconv.Itoa(int(in.port.Load()))
+}
+
+// supervise restarts the process when it exits on its own, with exponential
+// back-off, until the instance is stopped.
+func (in *instance) supervise(p *proc) {
+	defer close(in.done)
+	cfg := in.t.timing
+	backoff := cfg.backoffMin
+	for {
+		select {
+		case <-p.exited:
+		case <-in.stopCh:
+			return
+		}
+		in.mu.Lock()
+		stopped := in.stopped
+		in.mu.Unlock()
+		if stopped {
+			return
+		}
+		if time.Since(p.started) >= cfg.backoffReset {
+			backoff = cfg.backoffMin
+		}
+		in.log.Error("function crashed; restarting",
+			"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))
+		select {
+		case <-time.After(backoff):
+		case <-in.stopCh:
+			return
+		}
+		backoff = min(backoff*2, cfg.backoffMax)
+
+		in.mu.Lock()
+		if in.stopped {
+			in.mu.Unlock()
+			return
+		}
+		port := int(in.port.Load())
+		if !portFree(port) {
+			if fresh, err := freePort(); err == nil {
+				port = fresh
+			}
+		}
+		next, err := in.spawn(port)
+		if err != nil {
+			in.mu.Unlock()
+			in.log.Error("restart function", "err", err)
+			// Try again after the next back-off, as if it had crashed.
+			p = &proc{started: time.Now(), exited: make(chan struct{}), err: err}
+			close(p.exited)
+			continue
+		}
+		in.cur = next
+		in.mu.Unlock()
+		in.log.Info("function restarted", "port", port, "pid", next.cmd.Process.Pid)
+		p = next
+	}
+}
+
+// acquire counts a request about to be proxied to the instance. It fails
+// once the instance drains; the gateway then looks the route up again.
+func (in *instance) acquire() bool {
+	in.reqMu.Lock()
+	defer in.reqMu.Unlock()
+	if in.draining {
+		return false
+	}
+	in.inflight++
+	return true
+}
+
+func (in *instance) release() {
+	in.reqMu.Lock()
+	defer in.reqMu.Unlock()
+	in.inflight--
+	if in.draining && in.inflight == 0 {
+		close(in.idle)
+	}
+}
+
+// startDraining refuses new requests and returns a channel closed when the
+// requests in flight have finished.
+func (in *instance) startDraining() <-chan struct{} {
+	in.reqMu.Lock()
+	defer in.reqMu.Unlock()
+	if !in.draining {
+		in.draining = true
+		in.idle = make(chan struct{})
+		if in.inflight == 0 {
+			close(in.idle)
+		}
+	}
+	return in.idle
+}
+
+func (in *instance) inFlight() int {
+	in.reqMu.Lock()
+	defer in.reqMu.Unlock()
+	return in.inflight
+}
+
+// stop drains the instance (waiting up to drain for requests in flight),
+// then stops its process: SIGTERM to the group, SIGKILL after the grace
+// period. A cancelled ctx cuts both waits short. A stopped instance is
+// never restarted. It reports how many requests were still in flight when
+// draining gave up.
+func (in *instance) stop(ctx context.Context, drain time.Duration) (abandoned int) {
+	idle := in.startDraining()
+	if drain > 0 {
+		timer := time.NewTimer(drain)
+		select {
+		case <-idle:
+		case <-timer.C:
+			abandoned = in.inFlight()
+		case <-ctx.Done():
+			abandoned = in.inFlight()
+		}
+		timer.Stop()
+	}
+
+	in.mu.Lock()
+	first := !in.stopped
+	in.stopped = true
+	p := in.cur
+	superv := in.superv
+	if first {
+		close(in.stopCh)
+	}
+	in.mu.Unlock()
+
+	if p != nil {
+		terminate(ctx, p, in.t.timing.killGrace)
+	}
+	if superv {
+		<-in.done
+	}
+	if first {
+		if err := os.RemoveAll(in.runDir); err != nil {
+			in.log.Warn("remove run dir", "dir", in.runDir, "err", err)
+		}
+	}
+	return abandoned
+}
+
+// terminate asks the process group to stop and kills it after grace.
+func terminate(ctx context.Context, p *proc, grace time.Duration) {
+	pgid := p.cmd.Process.Pid
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+		return
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-p.exited
+}
+
+// describeExit renders how a process ended: "exited with status 1" or
+// "was killed by signal killed".
+func describeExit(err error) string {
+	if err == nil {
+		return "exited with status 0"
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "was killed by signal " + ws.Signal().String()
+		}
+		return "exited with status " + strconv.Itoa(ee.ExitCode())
+	}
+	return "failed: " + err.Error()
+}
+
+// freePort asks the kernel for a port nobody listens on. Another process
+// could take it before the function binds it; the health check then fails
+// and says so.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// ringBuffer keeps the last lines of a function's output.
+type ringBuffer struct {
+	mu    sync.Mutex
+	lines []string
+	next  int
+}
+
+func (b *ringBuffer) add(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.lines) < outputLines {
+		b.lines = append(b.lines, line)
+		return
+	}
+	b.lines[b.next] = line
+	b.next = (b.next + 1) % outputLines
+}
+
+// last returns the kept lines, oldest first.
+func (b *ringBuffer) last() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append(slices.Clone(b.lines[b.next:]), b.lines[:b.next]...)
+}
+
+// lastOutput renders the kept lines for an error message.
+func (b *ringBuffer) lastOutput() string {
+	lines := b.last()
+	if len(lines) == 0 {
+		return "it printed nothing"
+	}
+	return "last output:\n" + strings.Join(lines, "\n")
+}

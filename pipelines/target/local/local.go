@@ -1,0 +1,576 @@
+// Package local is Seedbed's built-in target: it runs the functions of
+// stages as supervised processes on this machine and routes HTTP requests to
+// them through its gateway.
+//
+// Every function is a process that listens on $PORT (the Cloud Run / Heroku
+// contract). Apply starts new and changed functions beside the running ones,
+// waits until each answers HTTP, swaps the stage's route table in one step
+// and only then drains and stops what the stage no longer needs, so a stage
+// always serves one whole release and a deploy drops no request. A function
+// that crashes after it went live is restarted with back-off.
+//
+// Processes die with Seedbed (they get SIGKILL when it exits); Seedbed
+// applies every stage's live release again when it starts.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seedbed/seedbed/pipelines/target"
+)
+
+// Extractor unpacks an artifact. The artifact store implements it: it
+// writes the files of the gzip'd tar with the given digest ("sha256:<hex>")
+// into destDir, which exists and is empty.
+type Extractor interface {
+	Extract(ctx context.Context, digest, destDir string) error
+}
+
+// Config is what a Target is made of.
+type Config struct {
+	// Dir holds unpacked artifacts (Dir/artifacts/<hex>) and the run
+	// directories of instances (Dir/run). It is created if missing.
+	Dir string
+	// Artifacts unpacks artifacts; required.
+	Artifacts Extractor
+	// Logger receives the functions' output lines and crash reports;
+	// nil discards them.
+	Logger *slog.Logger
+	// StartTimeout bounds how long a new function may take to answer on
+	// $PORT; zero means 15s.
+	StartTimeout time.Duration
+	// Domain enables host routing: a request for STAGE--APP.<Domain> is
+	// routed to that stage with its full path. Empty disables it.
+	Domain string
+}
+
+// ErrClosed is returned by Apply and Remove after Close.
+var ErrClosed = errors.New("local target is closed")
+
+// defaultTimeout bounds a request to a function that sets no timeout.
+const defaultTimeout = 30 * time.Second
+
+// timing holds the waits of the target; tests shorten them.
+type timing struct {
+	drain        time.Duration // how long a replaced instance may finish requests
+	killGrace    time.Duration // between SIGTERM and SIGKILL
+	backoffMin   time.Duration // first restart delay after a crash
+	backoffMax   time.Duration
+	backoffReset time.Duration // uptime after which the delay starts over
+}
+
+var _ target.Target = (*Target)(nil)
+
+// Target runs functions as processes on this machine. It is safe for
+// concurrent use; see target.Target for the order of calls.
+type Target struct {
+	cfg         Config
+	log         *slog.Logger
+	timing      timing
+	transport   *http.Transport // shared by every proxied request
+	probeClient *http.Client    // health checks; no keep-alive, no redirects
+	proxy       http.Handler
+
+	// life is cancelled by Close, which cuts short starts, drains and
+	// grace periods.
+	life     context.Context
+	stopLife context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	stages map[target.StageRef]*stageState
+
+	unpackMu sync.Mutex
+	unpacks  map[string]*sync.Mutex // per artifact hex
+}
+
+// stageState is one stage's route table and instances.
+type stageState struct {
+	ref   target.StageRef
+	table atomic.Pointer[routeTable] // nil when nothing is deployed
+
+	// applyMu serialises Apply, Remove and Close for the stage and guards
+	// instances, the live instance of each function by key.
+	applyMu   sync.Mutex
+	instances map[string]*instance
+}
+
+// New makes a Target. It removes run directories and half-unpacked
+// artifacts left by an earlier life; unpacked artifacts are kept.
+func New(cfg Config) (*Target, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("local target: Config.Dir is required")
+	}
+	if cfg.Artifacts == nil {
+		return nil, errors.New("local target: Config.Artifacts is required")
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 15 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Domain = strings.ToLower(strings.Trim(cfg.Domain, "."))
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("local target dir: %w", err)
+	}
+	cfg.Dir = dir
+	if err := os.RemoveAll(filepath.Join(dir, "run")); err != nil {
+		return nil, fmt.Errorf("clean run dirs: %w", err)
+	}
+	for _, sub := range []string{"artifacts", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("local target dir: %w", err)
+		}
+	}
+	stale, _ := filepath.Glob(filepath.Join(dir, "artifacts", ".unpack-*"))
+	for _, s := range stale {
+		_ = os.RemoveAll(s)
+	}
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // functions are on loopback; never send them through a proxy
+	tr.MaxIdleConnsPerHost = 64
+	tr.DisableCompression = true // pass the function's encoding through untouched
+	life, stop := context.WithCancel(context.Background())
+	t := &Target{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		timing: timing{drain: 10 * time.Second, killGrace: 5 * time.Second, backoffMin: 200 * time.Millisecond, backoffMax: 30 * time.Second, backoffReset: 30 * time.Second},
+		probeClient: &http.Client{
+			Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		transport: tr,
+		life:      life,
+		stopLife:  stop,
+		stages:    map[target.StageRef]*stageState{},
+		unpacks:   map[string]*sync.Mutex{},
+	}
+	t.proxy = t.newProxy()
+	return t, nil
+}
+
+// stage returns the state of ref, creating it unless the target is closed.
+func (t *Target) stage(ref target.StageRef, create bool) (*stageState, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	st := t.stages[ref]
+	if st == nil && create {
+		st = &stageState{ref: ref, instances: map[string]*instance{}}
+		t.stages[ref] = st
+	}
+	return st, nil
+}
+
+// table returns the route table ref serves now, or nil.
+func (t *Target) table(ref target.StageRef) *routeTable {
+	t.mu.Lock()
+	st := t.stages[ref]
+	t.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return st.table.Load()
+}
+
+// swap installs a stage's new route table, unless the target was closed
+// meanwhile.
+func (t *Target) swap(st *stageState, table *routeTable) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	st.table.Store(table)
+	return nil
+}
+
+// withLife returns ctx, also cancelled when the target closes.
+func (t *Target) withLife(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(t.life, func() { cancel(ErrClosed) })
+	return ctx, func() { stop(); cancel(context.Canceled) }
+}
+
+// Apply makes stage serve exactly fns; see target.Target. Functions whose
+// artifact, runtime, handler, env, timeout and memory are unchanged keep
+// running; the others start beside them and replace them once healthy.
+func (t *Target) Apply(ctx context.Context, ref target.StageRef, fns []target.Function, log target.Logger) error {
+	if log == nil {
+		log = discardLogger{}
+	}
+	table, err := buildTable(fns)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, fn := range fns {
+		if seen[fn.Key()] {
+			return fmt.Errorf("function %s is listed twice", fn.Key())
+		}
+		seen[fn.Key()] = true
+		if err := checkFunction(fn); err != nil {
+			return err
+		}
+	}
+	st, err := t.stage(ref, true)
+	if err != nil {
+		return err
+	}
+	st.applyMu.Lock()
+	defer st.applyMu.Unlock()
+	ctx, cancel := t.withLife(ctx)
+	defer cancel()
+
+	next := map[string]*instance{}
+	var toStart []target.Function
+	for _, fn := range table.fns {
+		if old := st.instances[fn.Key()]; old != nil && sameSpec(old.fn, fn) {
+			next[fn.Key()] = old
+			continue
+		}
+		toStart = append(toStart, fn)
+	}
+	started, err := t.startAll(ctx, ref, toStart, log)
+	if err != nil {
+		return err
+	}
+	for _, in := range started {
+		next[in.fn.Key()] = in
+	}
+	table.bind(next)
+	if err := t.swap(st, table); err != nil {
+		t.stopAll(context.Background(), started, 0, nil)
+		return err
+	}
+	log.Printf("switched %s to %d functions", ref.Stage, len(table.fns))
+
+	var old []*instance
+	for key, in := range st.instances {
+		if next[key] != in {
+			old = append(old, in)
+		}
+	}
+	st.instances = next
+	t.stopAll(t.life, old, t.timing.drain, log)
+	return nil
+}
+
+// checkFunction refuses what could never start, before anything starts.
+func checkFunction(fn target.Function) error {
+	switch fn.Runtime {
+	case "go":
+		if !filepath.IsLocal(filepath.FromSlash(fn.Handler)) {
+			return fmt.Errorf("function %s: handler %q must be a file inside the artifact", fn.Key(), fn.Handler)
+		}
+	case "process":
+		if strings.TrimSpace(fn.Handler) == "" {
+			return fmt.Errorf("function %s: handler (the command to run) is empty", fn.Key())
+		}
+	default:
+		return fmt.Errorf("function %s: runtime %q is not supported by the local target (use go or process)", fn.Key(), fn.Runtime)
+	}
+	if _, err := artifactHex(fn.Digest); err != nil {
+		return fmt.Errorf("function %s: %w", fn.Key(), err)
+	}
+	return nil
+}
+
+// startAll starts fns in parallel and waits until each is healthy. If one
+// fails, the others are stopped too and the error says why.
+func (t *Target) startAll(ctx context.Context, ref target.StageRef, fns []target.Function, log target.Logger) ([]*instance, error) {
+	if len(fns) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errFailed := errors.New("another function failed to start")
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		started []*instance
+		errs    []error
+	)
+	for _, fn := range fns {
+		wg.Go(func() {
+			in, err := t.start(ctx, ref, fn, log)
+			mu.Lock()
+			defer mu.Unlock()
+			if in != nil {
+				started = append(started, in)
+			}
+			if err != nil && !errors.Is(context.Cause(ctx), errFailed) {
+				errs = append(errs, err)
+				cancel(errFailed)
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.stopAll(context.Background(), started, 0, nil)
+		return nil, errors.Join(errs...)
+	}
+	return started, nil
+}
+
+// start unpacks, launches and health-checks one function. On success the
+// instance is supervised; on failure nothing of it is left running.
+func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Function, log target.Logger) (*instance, error) {
+	dir, err := t.unpack(ctx, fn.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+	}
+	if fn.Runtime == "go" {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(fn.Handler))); err != nil {
+			return nil, fmt.Errorf("function %s: handler %q is not in artifact %s", fn.Key(), fn.Handler, shortDigest(fn.Digest))
+		}
+	}
+	runDir, err := os.MkdirTemp(filepath.Join(t.cfg.Dir, "run"), safeName(ref.App+"-"+ref.Stage+"-"+fn.Service+"-"+fn.Name)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
+	}
+	if err := os.Mkdir(filepath.Join(runDir, "tmp"), 0o700); err != nil {
+		os.RemoveAll(runDir)
+		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
+	}
+	in := &instance{
+		t:      t,
+		stage:  ref,
+		fn:     fn,
+		dir:    dir,
+		runDir: runDir,
+		log:    t.log.With("app", ref.App, "stage", ref.Stage, "function", fn.Key()),
+		out:    &ringBuffer{},
+		stopCh: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(runDir)
+		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+	}
+	log.Printf("starting %s (%s) on port %d", fn.Key(), shortDigest(fn.Digest), port)
+	began := time.Now()
+	p, err := in.spawn(port)
+	if err != nil {
+		os.RemoveAll(runDir)
+		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+	}
+	in.cur = p
+	if err := in.waitHealthy(ctx, p, t.cfg.StartTimeout); err != nil {
+		in.stop(context.Background(), 0)
+		return nil, err
+	}
+	log.Printf("%s healthy in %s", fn.Key(), time.Since(began).Round(time.Millisecond))
+	in.mu.Lock()
+	in.superv = true
+	in.mu.Unlock()
+	go in.supervise(p)
+	return in, nil
+}
+
+// stopAll stops instances in parallel, draining each for up to drain.
+func (t *Target) stopAll(ctx context.Context, instances []*instance, drain time.Duration, log target.Logger) {
+	var wg sync.WaitGroup
+	for _, in := range instances {
+		wg.Go(func() {
+			abandoned := in.stop(ctx, drain)
+			if log == nil {
+				return
+			}
+			if abandoned > 0 {
+				log.Printf("stopped %s (%d requests were still running after %s)", in.fn.Key(), abandoned, drain)
+			} else {
+				log.Printf("stopped %s", in.fn.Key())
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Remove stops every function of the stage after its requests in flight
+// finished; its routes answer 404 at once.
+func (t *Target) Remove(ctx context.Context, ref target.StageRef) error {
+	st, err := t.stage(ref, false)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return nil
+	}
+	st.applyMu.Lock()
+	defer st.applyMu.Unlock()
+	if err := t.swap(st, nil); err != nil {
+		return err
+	}
+	old := make([]*instance, 0, len(st.instances))
+	for _, in := range st.instances {
+		old = append(old, in)
+	}
+	st.instances = map[string]*instance{}
+	ctx, cancel := t.withLife(ctx)
+	defer cancel()
+	t.stopAll(ctx, old, t.timing.drain, nil)
+	return nil
+}
+
+// Running returns the functions the stage serves now, sorted by Key.
+func (t *Target) Running(ref target.StageRef) []target.Function {
+	table := t.table(ref)
+	if table == nil {
+		return nil
+	}
+	return append([]target.Function(nil), table.fns...)
+}
+
+// Close stops every function of every stage: SIGTERM to each process group,
+// SIGKILL after a grace period, or at once when ctx is done. Applies in
+// progress fail with ErrClosed. Requests in flight are not waited for: shut
+// the gateway's server down first.
+func (t *Target) Close(ctx context.Context) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	stages := make([]*stageState, 0, len(t.stages))
+	for _, st := range t.stages {
+		stages = append(stages, st)
+	}
+	t.mu.Unlock()
+	t.stopLife()
+
+	var wg sync.WaitGroup
+	for _, st := range stages {
+		wg.Go(func() {
+			st.applyMu.Lock()
+			defer st.applyMu.Unlock()
+			st.table.Store(nil)
+			old := make([]*instance, 0, len(st.instances))
+			for _, in := range st.instances {
+				old = append(old, in)
+			}
+			st.instances = map[string]*instance{}
+			t.stopAll(ctx, old, 0, nil)
+		})
+	}
+	wg.Wait()
+	t.transport.CloseIdleConnections()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("close local target: processes killed without grace: %w", err)
+	}
+	return nil
+}
+
+// pids returns the process ids of the stage's live instances, by key.
+func (t *Target) pids(ref target.StageRef) map[string]int {
+	st, _ := t.stage(ref, false)
+	if st == nil {
+		return nil
+	}
+	st.applyMu.Lock()
+	defer st.applyMu.Unlock()
+	pids := map[string]int{}
+	for key, in := range st.instances {
+		in.mu.Lock()
+		if in.cur != nil && in.cur.cmd != nil {
+			pids[key] = in.cur.cmd.Process.Pid
+		}
+		in.mu.Unlock()
+	}
+	return pids
+}
+
+// unpack returns the directory holding the artifact's files, unpacking it
+// on first use. Unpacking goes to a temporary directory renamed into place,
+// so a half-written artifact is never used.
+func (t *Target) unpack(ctx context.Context, digest string) (string, error) {
+	hex, err := artifactHex(digest)
+	if err != nil {
+		return "", err
+	}
+	final := filepath.Join(t.cfg.Dir, "artifacts", hex)
+	t.unpackMu.Lock()
+	mu := t.unpacks[hex]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		t.unpacks[hex] = mu
+	}
+	t.unpackMu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+
+	if fi, err := os.Stat(final); err == nil && fi.IsDir() {
+		return final, nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(t.cfg.Dir, "artifacts"), ".unpack-"+hex[:min(len(hex), 12)]+"-")
+	if err != nil {
+		return "", fmt.Errorf("unpack artifact %s: %w", shortDigest(digest), err)
+	}
+	if err := t.cfg.Artifacts.Extract(ctx, digest, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("unpack artifact %s: %w", shortDigest(digest), err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("unpack artifact %s: %w", shortDigest(digest), err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		if fi, statErr := os.Stat(final); statErr == nil && fi.IsDir() {
+			return final, nil // unpacked by someone else meanwhile
+		}
+		return "", fmt.Errorf("unpack artifact %s: %w", shortDigest(digest), err)
+	}
+	return final, nil
+}
+
+// artifactHex returns the hex part of "sha256:<hex>", refusing anything
+// that could escape the artifacts directory.
+func artifactHex(digest string) (string, error) {
+	hex, ok := strings.CutPrefix(digest, "sha256:")
+	if !ok || hex == "" || strings.Trim(hex, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("artifact digest %q is not of the form sha256:<hex>", digest)
+	}
+	return hex, nil
+}
+
+// shortDigest renders a digest the way logs show it: "sha256:abcd123".
+func shortDigest(digest string) string {
+	if hex, ok := strings.CutPrefix(digest, "sha256:"); ok && len(hex) > 7 {
+		return "sha256:" + hex[:7]
+	}
+	return digest
+}
+
+// safeName keeps a name usable as a single path element.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}

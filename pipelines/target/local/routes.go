@@ -1,0 +1,225 @@
+package local
+
+import (
+	"cmp"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/target"
+)
+
+// segKind orders path segments by how specific they are: a higher kind wins
+// when two routes match the same path.
+type segKind uint8
+
+const (
+	segGreedy segKind = iota // "{name+}": one or more trailing segments
+	segParam                 // "{name}": exactly one segment
+	segExact                 // a literal segment
+)
+
+type patternSeg struct {
+	kind segKind
+	lit  string // the literal, for segExact
+}
+
+// pattern is a parsed stack.Route.
+type pattern struct {
+	method string // upper case; "ANY" matches every method
+	segs   []patternSeg
+}
+
+// parseRoute checks a route the way the gateway understands it. The stack
+// package validates routes already; this is the target's own guard.
+func parseRoute(r stack.Route) (pattern, error) {
+	method := strings.ToUpper(strings.TrimSpace(r.Method))
+	if method == "" || strings.IndexFunc(method, func(c rune) bool { return c < 'A' || c > 'Z' }) >= 0 {
+		return pattern{}, fmt.Errorf("route %q: method must be a word like GET or ANY", r.String())
+	}
+	if !strings.HasPrefix(r.Path, "/") {
+		return pattern{}, fmt.Errorf("route %q: path must start with /", r.String())
+	}
+	p := pattern{method: method}
+	parts := splitPath(r.Path)
+	for i, part := range parts {
+		switch {
+		case strings.HasPrefix(part, "{") && strings.HasSuffix(part, "+}"):
+			if name := part[1 : len(part)-2]; name == "" || strings.ContainsAny(name, "{}+") {
+				return pattern{}, fmt.Errorf("route %q: bad parameter %q", r.String(), part)
+			}
+			if i != len(parts)-1 {
+				return pattern{}, fmt.Errorf("route %q: %s must be the last segment", r.String(), part)
+			}
+			p.segs = append(p.segs, patternSeg{kind: segGreedy})
+		case strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}"):
+			if name := part[1 : len(part)-1]; name == "" || strings.ContainsAny(name, "{}+") {
+				return pattern{}, fmt.Errorf("route %q: bad parameter %q", r.String(), part)
+			}
+			p.segs = append(p.segs, patternSeg{kind: segParam})
+		case strings.ContainsAny(part, "{}"):
+			return pattern{}, fmt.Errorf("route %q: segment %q mixes text and a parameter", r.String(), part)
+		default:
+			p.segs = append(p.segs, patternSeg{kind: segExact, lit: part})
+		}
+	}
+	return p, nil
+}
+
+// splitPath splits a path into its non-empty segments, so "/a//b/" and
+// "/a/b" are the same path.
+func splitPath(p string) []string {
+	var segs []string
+	for s := range strings.SplitSeq(p, "/") {
+		if s != "" {
+			segs = append(segs, s)
+		}
+	}
+	return segs
+}
+
+// splitEscapedPath splits an escaped request path into decoded segments, so
+// that an encoded slash (%2F) stays inside its segment.
+func splitEscapedPath(escaped string) []string {
+	segs := splitPath(escaped)
+	for i, s := range segs {
+		if d, err := url.PathUnescape(s); err == nil {
+			segs[i] = d
+		}
+	}
+	return segs
+}
+
+func (p pattern) matchPath(segs []string) bool {
+	for i, ps := range p.segs {
+		switch ps.kind {
+		case segGreedy:
+			return len(segs) > i // at least one segment, as in API Gateway
+		case segParam:
+			if i >= len(segs) {
+				return false
+			}
+		case segExact:
+			if i >= len(segs) || segs[i] != ps.lit {
+				return false
+			}
+		}
+	}
+	return len(segs) == len(p.segs)
+}
+
+// key renders the pattern without parameter names: two routes with the same
+// key and method answer exactly the same requests.
+func (p pattern) key() string {
+	var b strings.Builder
+	for _, s := range p.segs {
+		b.WriteByte('/')
+		switch s.kind {
+		case segGreedy:
+			b.WriteString("{+}")
+		case segParam:
+			b.WriteString("{}")
+		default:
+			b.WriteString(s.lit)
+		}
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
+}
+
+// compareSpecificity orders more specific patterns first: segment by
+// segment, exact beats parameter beats greedy; then a named method beats ANY.
+func compareSpecificity(a, b pattern) int {
+	for i := range min(len(a.segs), len(b.segs)) {
+		if c := cmp.Compare(b.segs[i].kind, a.segs[i].kind); c != 0 {
+			return c
+		}
+	}
+	if c := cmp.Compare(len(b.segs), len(a.segs)); c != 0 {
+		return c
+	}
+	if aa, ba := a.method == "ANY", b.method == "ANY"; aa != ba {
+		if aa {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Or(cmp.Compare(a.key(), b.key()), cmp.Compare(a.method, b.method))
+}
+
+// route is one pattern bound to the function (and its instance) that serves it.
+type route struct {
+	pattern
+	fn   target.Function
+	inst *instance
+}
+
+// routeTable is one whole release of a stage as the gateway sees it. It is
+// never changed once built: Apply builds a new one and swaps the pointer.
+type routeTable struct {
+	routes []route           // most specific first
+	fns    []target.Function // sorted by Key, for Running
+}
+
+// buildTable parses the routes of fns and checks that no two functions claim
+// the same route. Instances are bound later, once they are healthy.
+func buildTable(fns []target.Function) (*routeTable, error) {
+	t := &routeTable{fns: slices.Clone(fns)}
+	slices.SortFunc(t.fns, func(a, b target.Function) int { return cmp.Compare(a.Key(), b.Key()) })
+	owner := map[string]string{} // method + key → function key
+	for _, fn := range t.fns {
+		for _, r := range fn.Routes {
+			p, err := parseRoute(r)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+			}
+			k := p.method + " " + p.key()
+			if prev, ok := owner[k]; ok {
+				if prev == fn.Key() {
+					continue // the same route twice in one function
+				}
+				return nil, fmt.Errorf("route %s is claimed by both %s and %s", r.String(), prev, fn.Key())
+			}
+			owner[k] = fn.Key()
+			t.routes = append(t.routes, route{pattern: p, fn: fn})
+		}
+	}
+	slices.SortStableFunc(t.routes, func(a, b route) int { return compareSpecificity(a.pattern, b.pattern) })
+	return t, nil
+}
+
+// bind points every route at the instance now serving its function.
+func (t *routeTable) bind(instances map[string]*instance) {
+	for i := range t.routes {
+		t.routes[i].inst = instances[t.routes[i].fn.Key()]
+	}
+}
+
+// match finds the route for a request. When the path matches routes but
+// none accepts the method, it returns nil and the methods that would have
+// been accepted (for a 405); when nothing matches, nil and nil.
+func (t *routeTable) match(method string, segs []string) (*route, []string) {
+	var allowed []string
+	for i := range t.routes {
+		r := &t.routes[i]
+		if !r.matchPath(segs) {
+			continue
+		}
+		if r.method == "ANY" || r.method == method {
+			return r, nil
+		}
+		allowed = append(allowed, r.method)
+	}
+	if method == "HEAD" && len(allowed) > 0 {
+		// A HEAD request is a GET without the body; let GET routes answer it.
+		if r, _ := t.match("GET", segs); r != nil {
+			return r, nil
+		}
+	}
+	slices.Sort(allowed)
+	return nil, slices.Compact(allowed)
+}

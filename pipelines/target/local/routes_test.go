@@ -1,0 +1,104 @@
+package local
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/target"
+)
+
+func routedFn(name string, routes ...string) target.Function {
+	fn := target.Function{Service: "api", Name: name}
+	for _, r := range routes {
+		method, path, _ := strings.Cut(r, " ")
+		fn.Routes = append(fn.Routes, stack.Route{Method: method, Path: path})
+	}
+	return fn
+}
+
+func TestRouteMatching(t *testing.T) {
+	table, err := buildTable([]target.Function{
+		routedFn("root", "GET /"),
+		routedFn("me", "GET /users/me"),
+		routedFn("user", "GET /users/{id}", "DELETE /users/{id}"),
+		routedFn("users", "ANY /users/{rest+}"),
+		routedFn("files", "GET /files/{path+}"),
+		routedFn("things", "ANY /things"),
+		routedFn("create", "post /things"),
+		routedFn("left", "GET /a/{x}/c"),
+		routedFn("right", "GET /{y}/b/c"),
+	})
+	if err != nil {
+		t.Fatalf("buildTable: %v", err)
+	}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		want   string   // function key, or "" for no match
+		allow  []string // when want is "": methods for a 405, nil for a 404
+	}{
+		{name: "root", method: "GET", path: "/", want: "api/root"},
+		{name: "root wrong method", method: "POST", path: "/", allow: []string{"GET"}},
+		{name: "exact beats param", method: "GET", path: "/users/me", want: "api/me"},
+		{name: "trailing slash", method: "GET", path: "/users/me/", want: "api/me"},
+		{name: "param", method: "GET", path: "/users/42", want: "api/user"},
+		{name: "param other method", method: "DELETE", path: "/users/42", want: "api/user"},
+		{name: "param beats greedy, greedy takes other methods", method: "PUT", path: "/users/42", want: "api/users"},
+		{name: "greedy several segments", method: "GET", path: "/users/42/posts/7", want: "api/users"},
+		{name: "greedy needs a segment", method: "GET", path: "/users", want: ""},
+		{name: "greedy get", method: "GET", path: "/files/a/b/c.txt", want: "api/files"},
+		{name: "greedy wrong method", method: "POST", path: "/files/a", allow: []string{"GET"}},
+		{name: "head answered by get", method: "HEAD", path: "/files/a", want: "api/files"},
+		{name: "named method beats any", method: "POST", path: "/things", want: "api/create"},
+		{name: "any", method: "PATCH", path: "/things", want: "api/things"},
+		{name: "exact earlier segment wins", method: "GET", path: "/a/b/c", want: "api/left"},
+		{name: "param first segment", method: "GET", path: "/z/b/c", want: "api/right"},
+		{name: "no route", method: "GET", path: "/nope", want: ""},
+		{name: "too long", method: "GET", path: "/users/me/x", want: "api/users"},
+		{name: "encoded slash stays in its segment", method: "GET", path: "/users/a%2Fb", want: "api/user"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, allow := table.match(tc.method, splitEscapedPath(tc.path))
+			got := ""
+			if r != nil {
+				got = r.fn.Key()
+			}
+			if got != tc.want {
+				t.Errorf("%s %s matched %q, want %q", tc.method, tc.path, got, tc.want)
+			}
+			if !slices.Equal(allow, tc.allow) {
+				t.Errorf("%s %s allowed %v, want %v", tc.method, tc.path, allow, tc.allow)
+			}
+		})
+	}
+}
+
+func TestBuildTableRefusesBadRoutes(t *testing.T) {
+	tests := []struct {
+		name string
+		fns  []target.Function
+		want string
+	}{
+		{name: "greedy not last", fns: []target.Function{routedFn("a", "GET /{p+}/x")}, want: "must be the last segment"},
+		{name: "empty parameter", fns: []target.Function{routedFn("a", "GET /{}")}, want: "bad parameter"},
+		{name: "mixed segment", fns: []target.Function{routedFn("a", "GET /x{id}")}, want: "mixes text and a parameter"},
+		{name: "relative path", fns: []target.Function{routedFn("a", "GET x")}, want: "path must start with /"},
+		{name: "no method", fns: []target.Function{{Service: "api", Name: "a", Routes: []stack.Route{{Path: "/x"}}}}, want: "method must be a word"},
+		{name: "same route twice", fns: []target.Function{routedFn("a", "ANY /x/{p+}"), routedFn("b", "ANY /x/{q+}")}, want: "claimed by both api/a and api/b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := buildTable(tc.fns)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := buildTable([]target.Function{routedFn("a", "GET /x", "GET /x"), routedFn("b", "POST /x")}); err != nil {
+		t.Errorf("a route repeated in one function, or another method: %v", err)
+	}
+}

@@ -1,0 +1,98 @@
+// Command fn is the function the local target's tests run: an HTTP server on
+// $PORT that describes each request it gets. Its environment steers it:
+//
+//	GREETING      the greeting it answers with
+//	CRASH=1       print a line and exit with status 1 at once
+//	START_DELAY   wait this long (a Go duration) before listening
+//
+// Paths: /sleep?d=DURATION answers after a delay; /stream writes three
+// lines, DELAY apart (default 200ms); anything else answers at once.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Reply is what every request gets back.
+type Reply struct {
+	Greeting string            `json:"greeting"`
+	Method   string            `json:"method"`
+	Path     string            `json:"path"`
+	RawPath  string            `json:"raw_path"`
+	Query    string            `json:"query"`
+	Headers  map[string]string `json:"headers"`
+	Env      map[string]string `json:"env"`
+	PID      int               `json:"pid"`
+}
+
+func main() {
+	fmt.Println("fn starting")
+	if os.Getenv("CRASH") == "1" {
+		fmt.Fprintln(os.Stderr, "boom: crashing as told")
+		os.Exit(1)
+	}
+	if d, err := time.ParseDuration(os.Getenv("START_DELAY")); err == nil {
+		time.Sleep(d)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		time.Sleep(d)
+		reply(w, r)
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		if err != nil {
+			d = 200 * time.Millisecond
+		}
+		for i := range 3 {
+			fmt.Fprintf(w, "line %d\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(d)
+		}
+	})
+	mux.HandleFunc("/", reply)
+	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		<-sig
+		fmt.Println("fn stopping")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	fmt.Println("fn listening on", os.Getenv("PORT"))
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+}
+
+func reply(w http.ResponseWriter, r *http.Request) {
+	rep := Reply{
+		Greeting: os.Getenv("GREETING"),
+		Method:   r.Method,
+		Path:     r.URL.Path,
+		RawPath:  r.URL.EscapedPath(),
+		Query:    r.URL.RawQuery,
+		Headers:  map[string]string{},
+		Env:      map[string]string{},
+		PID:      os.Getpid(),
+	}
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix"} {
+		rep.Headers[h] = r.Header.Get(h)
+	}
+	for _, k := range []string{"PORT", "SEEDBED_APP", "SEEDBED_STAGE", "SEEDBED_FUNCTION", "HOME", "PATH", "LANG"} {
+		rep.Env[k] = os.Getenv(k)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rep)
+}

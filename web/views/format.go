@@ -1,0 +1,167 @@
+package views
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// shortDigest shows a content digest the way people compare them: the first
+// 12 hex characters after "sha256:". Anything else is shown whole.
+func shortDigest(digest string) string {
+	hex, ok := strings.CutPrefix(digest, "sha256:")
+	if !ok {
+		return digest
+	}
+	if len(hex) > 12 {
+		return hex[:12]
+	}
+	return hex
+}
+
+// sha7 abbreviates a commit hash the way git does by default.
+func sha7(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// humanSize formats a byte count with binary units: "512 B", "1.5 KiB".
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v >= 100 {
+		return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+}
+
+// relTime says how long before now t was: "just now", "42s ago", "3m ago",
+// "5h ago", "2d ago", and the date once it is more than a month old. It takes
+// now from the caller so pages render the same for the same model.
+func relTime(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if now.IsZero() {
+		return absTime(t)
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 5*time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d/time.Hour))
+	case d < 30*24*time.Hour:
+		return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
+	}
+	return t.UTC().Format("2 Jan 2006")
+}
+
+// absTime is the exact time, in UTC so every viewer reads the same value.
+func absTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// isoTime is the machine-readable form for <time datetime>.
+func isoTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}
+
+// fmtDuration formats how long a run took: "850ms", "4.2s", "3m 12s",
+// "1h 04m". Zero means the run has not finished and is shown as a dash.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d.Round(100*time.Millisecond) < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Round(100*time.Millisecond).Seconds())
+	}
+	if s := d.Round(time.Second); s < time.Minute {
+		return fmt.Sprintf("%ds", int(s/time.Second))
+	} else if s < time.Hour {
+		return fmt.Sprintf("%dm %02ds", int(s/time.Minute), int(s%time.Minute/time.Second))
+	}
+	m := d.Round(time.Minute)
+	return fmt.Sprintf("%dh %02dm", int(m/time.Hour), int(m%time.Hour/time.Minute))
+}
+
+// statusLabel is the words a status badge shows.
+func statusLabel(status string) string {
+	if status == "" {
+		return "not deployed"
+	}
+	return status
+}
+
+// statusClass keeps the badge's class to the known statuses so an unexpected
+// value cannot inject a class name; anything unknown is shown grey.
+func statusClass(status string) string {
+	switch status {
+	case "queued", "running", "succeeded", "failed", "superseded":
+		return "badge badge-" + status
+	}
+	return "badge badge-none"
+}
+
+// streamClass is the class of a log line; unknown streams look like stdout.
+func streamClass(stream string) string {
+	switch stream {
+	case "stdout", "stderr", "seedbed":
+		return "line stream-" + stream
+	}
+	return "line stream-stdout"
+}
+
+// buildPath is the console page of a build.
+func buildPath(id uint) string { return fmt.Sprintf("/builds/%d", id) }
+
+// appPath is the console page of an app.
+func appPath(name string) string { return "/apps/" + url.PathEscape(name) }
+
+// firstLine is the subject of a commit message.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(s)
+}
+
+// changeSign is the diff-style marker of a change kind.
+func changeSign(kind string) string {
+	switch kind {
+	case "add":
+		return "+"
+	case "change":
+		return "~"
+	case "remove":
+		return "-"
+	}
+	return "="
+}
+
+// isTerminal tells whether a status will not change any more.
+func isTerminal(status string) bool {
+	switch status {
+	case "succeeded", "failed", "superseded":
+		return true
+	}
+	return false
+}
