@@ -158,6 +158,9 @@ func (in *instance) spawn(port int) (*proc, error) {
 		return nil, fmt.Errorf("start: %w", err)
 	}
 	in.port.Store(int32(port))
+	if err := recordGroup(in.runDir, cmd.Process.Pid); err != nil {
+		in.log.Warn("record process group", "err", err)
+	}
 
 	p := &proc{cmd: cmd, started: time.Now(), exited: make(chan struct{})}
 	var readers sync.WaitGroup

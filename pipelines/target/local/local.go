@@ -126,6 +126,9 @@ func New(cfg Config) (*Target, error) {
 		return nil, fmt.Errorf("local target dir: %w", err)
 	}
 	cfg.Dir = dir
+	// Pdeathsig reaches a function's own process, not what it started; a
+	// Seedbed that was killed leaves those behind. Stop them first.
+	killLeftGroups(filepath.Join(dir, "run"), cfg.Logger)
 	if err := os.RemoveAll(filepath.Join(dir, "run")); err != nil {
 		return nil, fmt.Errorf("clean run dirs: %w", err)
 	}

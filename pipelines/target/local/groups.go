@@ -1,0 +1,76 @@
+package local
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// groupFile is where an instance's run dir records its process group, so
+// that a Seedbed restarted after a crash can stop what its previous life
+// left running.
+const groupFile = "pgid"
+
+// recordGroup writes the process group id and its start time (to tell a
+// reused pid from the same process) into runDir.
+func recordGroup(runDir string, pid int) error {
+	start, err := processStart(pid)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(runDir, groupFile), []byte(fmt.Sprintf("%d %s\n", pid, start)), 0o644)
+}
+
+// killLeftGroups kills every process group recorded under runRoot whose
+// leader is still the process that was recorded. Processes of the group
+// whose leader already died are found by scanning /proc for the group id.
+func killLeftGroups(runRoot string, log *slog.Logger) {
+	files, _ := filepath.Glob(filepath.Join(runRoot, "*", groupFile))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var pgid int
+		var start string
+		if _, err := fmt.Sscanf(string(b), "%d %s", &pgid, &start); err != nil || pgid <= 1 {
+			continue
+		}
+		if now, err := processStart(pgid); err == nil && now != start {
+			continue // the pid was reused by an unrelated process
+		}
+		if groupAlive(pgid) {
+			log.Warn("stopping processes a previous run of Seedbed left behind", "pgid", pgid)
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}
+}
+
+// processStart returns a process's start time in clock ticks since boot
+// (field 22 of /proc/PID/stat).
+func processStart(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", err
+	}
+	// The command name (field 2) may hold spaces; count after its ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return "", fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return fields[19], nil
+}
+
+// groupAlive reports whether any process is still in group pgid.
+func groupAlive(pgid int) bool {
+	return syscall.Kill(-pgid, 0) == nil
+}
+
