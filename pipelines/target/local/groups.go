@@ -73,4 +73,3 @@ func processStart(pid int) (string, error) {
 func groupAlive(pgid int) bool {
 	return syscall.Kill(-pgid, 0) == nil
 }
-
