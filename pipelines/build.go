@@ -113,7 +113,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 				return fmt.Errorf("service %s: function %s was not packaged", svc.Name, fn.Name)
 			}
 			m.Functions = append(m.Functions, target.Function{
-				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Handler: fn.Handler,
+				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Kind: fn.Kind, Handler: fn.Handler,
 				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, Memory: fn.Memory,
 			})
 		}

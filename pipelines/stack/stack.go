@@ -34,9 +34,16 @@ type Hooks struct {
 	AfterDeploy  []string
 }
 
+// Function kinds: how the target talks to a function.
+const (
+	KindHTTP   = "http"   // the process listens on $PORT and serves HTTP
+	KindLambda = "lambda" // an unchanged AWS Lambda handler behind the Lambda Runtime API
+)
+
 // Function is one deployable unit of a service.
 type Function struct {
 	Name    string
+	Kind    string // KindHTTP (the default) or KindLambda; yaml key "type"
 	Handler string // what the runtime starts; for go, the binary's name
 	Routes  []Route
 	Env     map[string]string

@@ -24,6 +24,7 @@ type Function struct {
 	Service string            `json:"service"`
 	Name    string            `json:"name"`
 	Runtime string            `json:"runtime"`
+	Kind    string            `json:"kind,omitempty"` // stack.KindHTTP ("" means http) or stack.KindLambda
 	Handler string            `json:"handler"`
 	Digest  string            `json:"digest"` // artifact sha256, "sha256:<hex>"
 	Routes  []stack.Route     `json:"routes"`
