@@ -30,7 +30,11 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	if err != nil {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
-	log := newLogSink(s.cfg.Store, store.LogBuild, b.ID, s.log)
+	secrets, err := s.appSecrets(ctx, app.ID)
+	if err != nil {
+		return fmt.Errorf("run build %d: %w", id, err)
+	}
+	log := newLogSink(s.cfg.Store, store.LogBuild, b.ID, s.log, secrets)
 	defer log.Close()
 	if b.Status == store.BuildRunning {
 		log.Printf("Seedbed restarted while this build ran; starting it over.")
@@ -41,17 +45,25 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
 
-	buildErr := s.build(ctx, app, &b, log)
-	if buildErr != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	var buildErr error
+	if !b.CancelRequested {
+		buildErr = s.build(ctx, app, &b, log)
+	}
+	cancelled := b.CancelRequested || (buildErr != nil && ctx.Err() != nil && s.buildCancelRequested(b.ID))
+	if !cancelled && buildErr != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// Shutting down, not failing: leave it running for Recover.
 		return fmt.Errorf("build %d interrupted: %w", id, ctx.Err())
 	}
 	end := time.Now().UTC()
 	b.FinishedAt = &end
-	if buildErr != nil {
+	switch {
+	case cancelled:
+		b.Status, b.Error = store.BuildCancelled, "Cancelled by request."
+		log.Printf("Build cancelled after %s; its processes were stopped.", end.Sub(*b.StartedAt).Round(time.Millisecond))
+	case buildErr != nil:
 		b.Status, b.Error = store.BuildFailed, buildErr.Error()
 		log.Printf("Build failed after %s: %s", end.Sub(*b.StartedAt).Round(time.Millisecond), firstLine(buildErr.Error()))
-	} else {
+	default:
 		b.Status = store.BuildSucceeded
 		log.Printf("Build succeeded in %s", end.Sub(*b.StartedAt).Round(time.Millisecond))
 	}
@@ -91,6 +103,9 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 			log.Line("stderr", line)
 		}
 		return fmt.Errorf("%s is not valid: %w", stack.FileName, err)
+	}
+	if err := s.syncStages(ctx, app, st.Stages, log); err != nil {
+		return err
 	}
 	outs, err := s.cfg.Builder.Build(ctx, co.Dir, st, log)
 	if err != nil {
@@ -138,9 +153,12 @@ func (s *Service) queueWaitingDeploys(ctx context.Context, b store.Build) error 
 		if d.Finished() {
 			continue
 		}
-		if b.Status == store.BuildFailed {
+		if b.Status == store.BuildFailed || b.Status == store.BuildCancelled {
 			now := time.Now().UTC()
 			d.Status, d.Error, d.FinishedAt = store.DeployFailed, fmt.Sprintf("Build #%d failed: %s", b.ID, firstLine(b.Error)), &now
+			if b.Status == store.BuildCancelled {
+				d.Status, d.Error = store.DeployCancelled, fmt.Sprintf("Build #%d was cancelled.", b.ID)
+			}
 			if err := s.cfg.Store.SaveDeploy(ctx, &d); err != nil {
 				return err
 			}
@@ -164,6 +182,15 @@ func (s *Service) queueWaitingDeploys(ctx context.Context, b store.Build) error 
 		}
 	}
 	return nil
+}
+
+// buildCancelRequested reads, with a context of its own, whether a user
+// asked for the build to stop: the job's context is already done by then.
+func (s *Service) buildCancelRequested(id uint) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := s.cfg.Store.BuildByID(ctx, id)
+	return err == nil && b.CancelRequested
 }
 
 func firstLine(s string) string {

@@ -2,6 +2,8 @@ package pipelines
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,7 +30,7 @@ func (s *Service) ApplyDeploy(ctx context.Context, id uint) error {
 	if err != nil {
 		return fmt.Errorf("apply deploy %d: %w", id, err)
 	}
-	if d.Finished() || d.ReleaseID == nil {
+	if d.Finished() || d.ReleaseID == nil || d.Status == store.DeployAwaiting {
 		return nil
 	}
 	app, err := s.cfg.Store.AppByID(ctx, d.AppID)
@@ -39,11 +41,21 @@ func (s *Service) ApplyDeploy(ctx context.Context, id uint) error {
 	if err != nil {
 		return fmt.Errorf("apply deploy %d: %w", id, err)
 	}
-	log := newLogSink(s.cfg.Store, store.LogDeploy, d.ID, s.log)
+	env, secrets, envErr := s.stageEnv(ctx, stage)
+	log := newLogSink(s.cfg.Store, store.LogDeploy, d.ID, s.log, secrets)
 	defer log.Close()
+	if envErr != nil {
+		return s.finishDeploy(ctx, &d, store.DeployFailed, envErr.Error(), log)
+	}
+	if d.CancelRequested {
+		return s.finishDeploy(ctx, &d, store.DeployCancelled, "Cancelled before it started; the stage kept what it served.", log)
+	}
 
 	owner := fmt.Sprintf("%s:deploy:%d", s.cfg.NodeID, d.ID)
 	locked, superseded, err := s.waitForStage(ctx, d, owner, log)
+	if errors.Is(err, errCancelled) {
+		return s.finishDeploy(ctx, &d, store.DeployCancelled, "Cancelled while it waited; the stage kept what it served.", log)
+	}
 	if err != nil {
 		return fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
 	}
@@ -73,8 +85,11 @@ func (s *Service) ApplyDeploy(ctx context.Context, id uint) error {
 		return fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
 	}
 
-	applyErr := s.apply(ctx, app, stage, &d, log)
+	applyErr := s.apply(ctx, app, stage, &d, env, log)
 	if applyErr != nil && ctx.Err() != nil && !isDeadline(ctx) {
+		if s.cancelRequested(d.ID) {
+			return s.finishDeploy(ctx, &d, store.DeployCancelled, "Cancelled while it ran; the stage kept serving its previous release.", log)
+		}
 		return fmt.Errorf("deploy %s to %s interrupted: %w", app.Name, stage.Name, ctx.Err())
 	}
 	if applyErr != nil {
@@ -85,53 +100,79 @@ func (s *Service) ApplyDeploy(ctx context.Context, id uint) error {
 
 func isDeadline(ctx context.Context) bool { return ctx.Err() == context.DeadlineExceeded }
 
-func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d *store.Deploy, log *logSink) error {
+// cancelRequested reads, with a context of its own, whether a user asked
+// for the deploy to stop: the job's context is already done by then.
+func (s *Service) cancelRequested(id uint) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := s.cfg.Store.DeployByID(ctx, id)
+	return err == nil && d.CancelRequested
+}
+
+// servedNow returns what a stage serves, as recorded by its live deploy,
+// with env values as digests.
+func (s *Service) servedNow(ctx context.Context, stage store.Stage) ([]target.Function, uint, error) {
+	if stage.LiveReleaseID == nil {
+		return nil, 0, nil
+	}
+	if stage.LiveDeployID != nil {
+		live, err := s.cfg.Store.DeployByID(ctx, *stage.LiveDeployID)
+		if err == nil && live.Applied != "" {
+			var fns []target.Function
+			if err := json.Unmarshal([]byte(live.Applied), &fns); err != nil {
+				return nil, 0, fmt.Errorf("decode what deploy %d applied: %w", live.ID, err)
+			}
+			return fns, *stage.LiveReleaseID, nil
+		}
+	}
+	rel, err := s.cfg.Store.ReleaseByID(ctx, *stage.LiveReleaseID)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := decodeManifest(rel.Manifest)
+	if err != nil {
+		return nil, 0, err
+	}
+	return redacted(m.Functions), rel.ID, nil
+}
+
+func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d *store.Deploy, env map[string]string, log *logSink) error {
 	rel, err := s.cfg.Store.ReleaseByID(ctx, *d.ReleaseID)
 	if err != nil {
 		return err
 	}
-	next, err := decodeManifest(rel.Manifest)
+	m, err := decodeManifest(rel.Manifest)
 	if err != nil {
 		return err
 	}
-	// Plan against the stage's recorded live release, fresh from the
-	// database now that the lock is held.
+	// Plan against the stage's recorded state, fresh from the database now
+	// that the lock is held.
 	stage, err = s.cfg.Store.StageByID(ctx, stage.ID)
 	if err != nil {
 		return err
 	}
-	var current []target.Function
-	var fromID uint
-	if stage.LiveReleaseID != nil {
-		live, err := s.cfg.Store.ReleaseByID(ctx, *stage.LiveReleaseID)
-		if err != nil {
-			return err
-		}
-		m, err := decodeManifest(live.Manifest)
-		if err != nil {
-			return err
-		}
-		current, fromID = m.Functions, live.ID
+	current, fromID, err := s.servedNow(ctx, stage)
+	if err != nil {
+		return err
 	}
-	cs := Plan(current, fromID, next.Functions, rel.ID)
+	next := resolve(m.Functions, env)
+	cs := Plan(current, fromID, redacted(next), rel.ID)
 	d.ChangeSet = encodeJSON(cs)
+	d.Applied = encodeJSON(redacted(next))
 	if err := s.cfg.Store.SaveDeploy(ctx, d); err != nil {
 		return err
 	}
-	log.Printf("Deploying release #%d (build #%d, %s) to %s: %s", rel.ID, rel.BuildID, short(next.Commit), stage.Name, cs.Summary())
+	log.Printf("Deploying release #%d (build #%d, %s) to %s: %s", rel.ID, rel.BuildID, short(m.Commit), stage.Name, cs.Summary())
 	for _, c := range cs.Functions {
 		if c.Kind != ChangeKeep {
 			log.Printf("  %s %s", c.Kind, c.Key)
 		}
 	}
 	ref := target.StageRef{App: app.Name, Stage: stage.Name}
-	if err := s.cfg.Target.Apply(ctx, ref, next.Functions, log); err != nil {
-		return fmt.Errorf("stage %s keeps serving its previous release: %w", stage.Name, err)
+	if err := s.cfg.Target.Apply(ctx, ref, next, log); err != nil {
+		return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
 	}
-	if err := s.cfg.Store.SetStageLive(ctx, stage.ID, rel.ID, d.ID); err != nil {
-		return err
-	}
-	return nil
+	return s.cfg.Store.SetStageLive(ctx, stage.ID, rel.ID, d.ID)
 }
 
 func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg string, log *logSink) error {
@@ -153,6 +194,9 @@ func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg
 	return nil
 }
 
+// errCancelled ends a wait that a user cancelled.
+var errCancelled = errors.New("cancelled")
+
 // waitForStage blocks until owner holds the stage's deploy lock, or a newer
 // deploy of the same stage with its release ready has overtaken d.
 func (s *Service) waitForStage(ctx context.Context, d store.Deploy, owner string, log *logSink) (bool, *store.Deploy, error) {
@@ -160,6 +204,9 @@ func (s *Service) waitForStage(ctx context.Context, d store.Deploy, owner string
 	for {
 		if newer, err := s.newerReady(ctx, d); err != nil || newer != nil {
 			return false, newer, err
+		}
+		if cur, err := s.cfg.Store.DeployByID(ctx, d.ID); err == nil && cur.CancelRequested {
+			return false, nil, errCancelled
 		}
 		ok, err := s.cfg.Store.TryLockStage(ctx, d.StageID, owner, lockTTL)
 		if err != nil {
@@ -253,8 +300,12 @@ func (s *Service) restoreStage(ctx context.Context, st store.Stage) error {
 	if err != nil {
 		return err
 	}
+	env, _, err := s.stageEnv(ctx, st)
+	if err != nil {
+		return err
+	}
 	ref := target.StageRef{App: app.Name, Stage: st.Name}
-	if err := s.cfg.Target.Apply(ctx, ref, m.Functions, slogPrinter{s.log.With("stage", ref.String())}); err != nil {
+	if err := s.cfg.Target.Apply(ctx, ref, resolve(m.Functions, env), slogPrinter{s.log.With("stage", ref.String())}); err != nil {
 		return fmt.Errorf("restore %s (release #%d): %w", ref, rel.ID, err)
 	}
 	s.log.Info("restored stage", "stage", ref.String(), "release", rel.ID, "functions", len(m.Functions))

@@ -28,6 +28,8 @@ type logSink struct {
 	ownerID uint
 	logger  *slog.Logger
 
+	mask    masker // secret values never reach the stored log
+
 	mu      sync.Mutex
 	buf     []store.LogLine
 	written int
@@ -45,8 +47,8 @@ const (
 	batchSize  = 200
 )
 
-func newLogSink(s logStore, kind string, ownerID uint, logger *slog.Logger) *logSink {
-	l := &logSink{store: s, kind: kind, ownerID: ownerID, logger: logger, done: make(chan struct{}), stopped: make(chan struct{})}
+func newLogSink(s logStore, kind string, ownerID uint, logger *slog.Logger, mask masker) *logSink {
+	l := &logSink{store: s, kind: kind, ownerID: ownerID, logger: logger, mask: mask, done: make(chan struct{}), stopped: make(chan struct{})}
 	go l.loop()
 	return l
 }
@@ -68,7 +70,7 @@ func (l *logSink) loop() {
 
 // Line records one line of output (builders.Log).
 func (l *logSink) Line(stream, text string) {
-	text = strings.TrimRight(text, "\r\n")
+	text = l.mask.mask(strings.TrimRight(text, "\r\n"))
 	if len(text) > maxLogLineSize {
 		cut := maxLogLineSize
 		for cut > 0 && !utf8.RuneStart(text[cut]) {

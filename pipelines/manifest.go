@@ -54,6 +54,9 @@ type FunctionChange struct {
 	Before string   `json:"before,omitempty"` // digest served now
 	After  string   `json:"after,omitempty"`  // digest served afterwards
 	Detail []string `json:"detail,omitempty"` // e.g. "route added: GET /hi"
+	// Major marks a change to the stage's shape: a function or route added
+	// or removed, a runtime or handler changed. Code and env changes are minor.
+	Major bool `json:"major,omitempty"`
 }
 
 // ChangeSet is what a deploy will do to a stage.
@@ -84,7 +87,21 @@ func (c ChangeSet) Summary() string {
 	if a+ch+r == 0 {
 		return "Nothing changes: the stage already serves these functions."
 	}
-	return fmt.Sprintf("%d added, %d changed, %d removed", a, ch, r)
+	kind := "Minor change (code or env only)"
+	if c.Major() {
+		kind = "Major change (functions, routes, runtimes or handlers)"
+	}
+	return fmt.Sprintf("%s: %d added, %d changed, %d removed", kind, a, ch, r)
+}
+
+// Major reports whether any function change is major.
+func (c ChangeSet) Major() bool {
+	for _, f := range c.Functions {
+		if f.Major {
+			return true
+		}
+	}
+	return false
 }
 
 // Plan compares what a stage serves (from, nil for an empty stage) with a
@@ -100,19 +117,19 @@ func Plan(from []target.Function, fromRelease uint, to []target.Function, toRele
 		seen[f.Key()] = true
 		old, ok := before[f.Key()]
 		if !ok {
-			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeAdd, Key: f.Key(), After: f.Digest, Detail: routeLines("route added", f.Routes)})
+			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeAdd, Key: f.Key(), After: f.Digest, Detail: routeLines("route added", f.Routes), Major: true})
 			continue
 		}
-		detail := functionDiff(old, f)
+		detail, major := functionDiff(old, f)
 		kind := ChangeKeep
 		if len(detail) > 0 {
 			kind = ChangeUpdate
 		}
-		cs.Functions = append(cs.Functions, FunctionChange{Kind: kind, Key: f.Key(), Before: old.Digest, After: f.Digest, Detail: detail})
+		cs.Functions = append(cs.Functions, FunctionChange{Kind: kind, Key: f.Key(), Before: old.Digest, After: f.Digest, Detail: detail, Major: major})
 	}
 	for _, f := range from {
 		if !seen[f.Key()] {
-			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeRemove, Key: f.Key(), Before: f.Digest, Detail: routeLines("route removed", f.Routes)})
+			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeRemove, Key: f.Key(), Before: f.Digest, Detail: routeLines("route removed", f.Routes), Major: true})
 		}
 	}
 	sort.Slice(cs.Functions, func(i, j int) bool { return cs.Functions[i].Key < cs.Functions[j].Key })
@@ -127,18 +144,21 @@ func routeLines(prefix string, routes []stack.Route) []string {
 	return out
 }
 
-// functionDiff lists what differs between two versions of one function.
-// Env values are never shown, only their keys: they may be secrets.
-func functionDiff(a, b target.Function) []string {
-	var d []string
+// functionDiff lists what differs between two versions of one function,
+// and whether any of it is major. Env values are never shown, only their
+// keys: they may be secrets.
+func functionDiff(a, b target.Function) (d []string, major bool) {
 	if a.Digest != b.Digest {
 		d = append(d, "code: "+shortDigest(a.Digest)+" → "+shortDigest(b.Digest))
 	}
 	if a.Runtime != b.Runtime {
-		d = append(d, "runtime: "+a.Runtime+" → "+b.Runtime)
+		d, major = append(d, "runtime: "+a.Runtime+" → "+b.Runtime), true
 	}
 	if a.Handler != b.Handler {
-		d = append(d, "handler: "+a.Handler+" → "+b.Handler)
+		d, major = append(d, "handler: "+a.Handler+" → "+b.Handler), true
+	}
+	if a.Kind != b.Kind {
+		d, major = append(d, "type: "+kindName(a.Kind)+" → "+kindName(b.Kind)), true
 	}
 	oldRoutes, newRoutes := map[string]bool{}, map[string]bool{}
 	for _, r := range a.Routes {
@@ -147,12 +167,12 @@ func functionDiff(a, b target.Function) []string {
 	for _, r := range b.Routes {
 		newRoutes[r.String()] = true
 		if !oldRoutes[r.String()] {
-			d = append(d, "route added: "+r.String())
+			d, major = append(d, "route added: "+r.String()), true
 		}
 	}
 	for _, r := range a.Routes {
 		if !newRoutes[r.String()] {
-			d = append(d, "route removed: "+r.String())
+			d, major = append(d, "route removed: "+r.String()), true
 		}
 	}
 	var keys []string
@@ -183,7 +203,14 @@ func functionDiff(a, b target.Function) []string {
 	if a.Memory != b.Memory {
 		d = append(d, fmt.Sprintf("memory: %d → %d MiB", a.Memory, b.Memory))
 	}
-	return d
+	return d, major
+}
+
+func kindName(k string) string {
+	if k == "" {
+		return "http"
+	}
+	return k
 }
 
 func shortDigest(d string) string {

@@ -51,11 +51,26 @@ type Store interface {
 	DeploysOfBuild(ctx context.Context, buildID uint) ([]store.Deploy, error)
 	UnfinishedDeploys(ctx context.Context) ([]store.Deploy, error)
 	NewerDeploys(ctx context.Context, d store.Deploy) ([]store.Deploy, error)
+	StageDeploys(ctx context.Context, stageID uint, limit int) ([]store.Deploy, error)
+	CreateStage(ctx context.Context, st *store.Stage, position int) error
+	SaveStageSettings(ctx context.Context, st store.Stage) error
+	DeleteStage(ctx context.Context, st store.Stage) error
+	ReorderStages(ctx context.Context, appID uint, ids []uint) error
+	StageVars(ctx context.Context, stageID uint) ([]store.StageVar, error)
+	SetStageVar(ctx context.Context, v store.StageVar) error
+	UnsetStageVar(ctx context.Context, stageID uint, key string) error
+	RequestBuildCancel(ctx context.Context, id uint) (bool, error)
+	RequestDeployCancel(ctx context.Context, id uint) (bool, error)
 }
 
 // Enqueuer puts jobs on the queue (an *asynq.Client).
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Canceller interrupts a job that a worker is running.
+type Canceller interface {
+	CancelProcessing(id string) error
 }
 
 // Builder turns a checkout into artifacts (a *builders.Builder).
@@ -69,6 +84,11 @@ type Config struct {
 	Queue   Enqueuer
 	Builder Builder
 	Target  target.Target
+	// Sealer encrypts stage secrets; without it, secrets cannot be set.
+	Sealer *Sealer
+	// Canceller stops a running job at once (an *asynq.Inspector); without
+	// it, a cancelled job stops at its next check.
+	Canceller Canceller
 	// WorkDir holds the checkouts of running builds.
 	WorkDir string
 	// NodeID names this process in stage locks, so that a restarted
@@ -102,9 +122,12 @@ func New(cfg Config) *Service {
 
 // Trigger kinds recorded on builds and deploys.
 const (
-	TriggerConsole = "console"
-	TriggerAPI     = "api"
-	TriggerPush    = "push"
+	TriggerConsole  = "console"
+	TriggerAPI      = "api"
+	TriggerPush     = "push"
+	TriggerCLI      = "cli"
+	TriggerPromote  = "promotion"
+	TriggerRollback = "rollback"
 )
 
 // DefaultStages is the pipeline a new app starts with.
@@ -221,6 +244,9 @@ func (s *Service) RequestDeploy(ctx context.Context, req DeployRequest) (store.B
 	stage, err := s.cfg.Store.StageByName(ctx, app.ID, req.Stage)
 	if err != nil {
 		return store.Build{}, store.Deploy{}, notFoundf("App %q has no stage %q.", app.Name, req.Stage)
+	}
+	if stage.Protected {
+		return store.Build{}, store.Deploy{}, conflictf("Stage %s is protected: it takes only promotions and rollbacks. Promote a release into it (`seedbed promote %s --to %s`) or change the stage's settings.", stage.Name, app.Name, stage.Name)
 	}
 	ref := strings.TrimSpace(req.Ref)
 	if ref == "" {

@@ -8,6 +8,7 @@ type User struct {
 	Email        string
 	PasswordHash string `json:"-"`
 	IsAdmin      bool
+	IsApprover   bool // may approve promotions into stages that need approval
 	CreatedAt    time.Time
 }
 
@@ -53,6 +54,9 @@ type Stage struct {
 	Branch        string
 	LiveReleaseID *uint
 	LiveDeployID  *uint
+	Approval      bool       // promotions into this stage wait for a person
+	Protected     bool       // only promotions and rollbacks, no direct deploys of a branch
+	Target        string     // where its functions run: "local"
 	LockOwner     string     `json:"-"`
 	LockExpiresAt *time.Time `json:"-"`
 	CreatedAt     time.Time
@@ -64,27 +68,31 @@ const (
 	BuildRunning   = "running"
 	BuildSucceeded = "succeeded"
 	BuildFailed    = "failed"
+	BuildCancelled = "cancelled"
 )
 
 // Build is one immutable run for one commit.
 type Build struct {
-	ID            uint
-	AppID         uint
-	Ref           string
-	CommitSHA     string
-	CommitMessage string
-	CommitAuthor  string
-	Status        string
-	Error         string
-	TriggerKind   string
-	TriggeredBy   string
-	CreatedAt     time.Time
-	StartedAt     *time.Time
-	FinishedAt    *time.Time
+	ID              uint
+	AppID           uint
+	Ref             string
+	CommitSHA       string
+	CommitMessage   string
+	CommitAuthor    string
+	Status          string
+	Error           string
+	TriggerKind     string
+	TriggeredBy     string
+	CancelRequested bool
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
 }
 
 // Finished reports whether the build has reached an end state.
-func (b Build) Finished() bool { return b.Status == BuildSucceeded || b.Status == BuildFailed }
+func (b Build) Finished() bool {
+	return b.Status == BuildSucceeded || b.Status == BuildFailed || b.Status == BuildCancelled
+}
 
 // Artifact records one packaged function of a build; the bytes live in the
 // content-addressed artifact store under Digest.
@@ -110,11 +118,14 @@ type Release struct {
 
 // Deploy statuses.
 const (
-	DeployQueued     = "queued"     // waiting for its build or for the stage
-	DeployRunning    = "running"    // planning or applying
-	DeploySucceeded  = "succeeded"  // the stage serves its release
-	DeployFailed     = "failed"     // the stage kept what it had
-	DeploySuperseded = "superseded" // a newer deploy of the stage won
+	DeployAwaiting   = "awaiting_approval" // a promotion waiting for a person
+	DeployQueued     = "queued"            // waiting for its build or for the stage
+	DeployRunning    = "running"           // planning or applying
+	DeploySucceeded  = "succeeded"         // the stage serves its release
+	DeployFailed     = "failed"            // the stage kept what it had
+	DeploySuperseded = "superseded"        // a newer deploy of the stage won
+	DeployRejected   = "rejected"          // a person turned the promotion down
+	DeployCancelled  = "cancelled"         // stopped on request; the stage kept what it had
 )
 
 // Deploy applies a release to a stage.
@@ -128,15 +139,26 @@ type Deploy struct {
 	TriggerKind string
 	TriggeredBy string
 	ChangeSet   string // JSON, owned by the pipelines package
-	Error       string
-	CreatedAt   time.Time
-	StartedAt   *time.Time
-	FinishedAt  *time.Time
+	// Applied is what the stage served after this deploy, as JSON owned by
+	// the pipelines package, with env values replaced by digests.
+	Applied         string
+	SourceStageID   *uint // the stage a promotion came from
+	DecidedBy       string
+	DecidedAt       *time.Time
+	CancelRequested bool
+	Error           string
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
 }
 
 // Finished reports whether the deploy has reached an end state.
 func (d Deploy) Finished() bool {
-	return d.Status == DeploySucceeded || d.Status == DeployFailed || d.Status == DeploySuperseded
+	switch d.Status {
+	case DeploySucceeded, DeployFailed, DeploySuperseded, DeployRejected, DeployCancelled:
+		return true
+	}
+	return false
 }
 
 // Log owner kinds.
@@ -153,4 +175,15 @@ type LogLine struct {
 	Stream    string
 	Text      string
 	CreatedAt time.Time
+}
+
+// StageVar is an environment variable of a stage. A secret's Value is
+// ciphertext, sealed by the pipelines package; it is never shown again.
+type StageVar struct {
+	ID        uint
+	StageID   uint
+	Key       string
+	Value     string `json:"-"`
+	Secret    bool
+	UpdatedAt time.Time
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -32,6 +35,8 @@ type App struct {
 	store  *store.Store
 	embed  *queue.Embedded
 	client *asynq.Client
+	// inspector interrupts running jobs when a user cancels them.
+	inspector *asynq.Inspector
 	worker *asynq.Server
 	target *local.Target
 	svc    *pipelines.Service
@@ -87,7 +92,12 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			return nil, err
 		}
 	}
-	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, WorkDir: filepath.Join(cfg.DataDir, "work"),
+	sealer, err := loadSealer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.inspector = asynq.NewInspector(redisOpt)
+	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Sealer: sealer, Canceller: a.inspector, WorkDir: filepath.Join(cfg.DataDir, "work"),
 		NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout}
 	if a.target != nil {
 		svcCfg.Target = a.target
@@ -192,6 +202,9 @@ func (a *App) Close(ctx context.Context) {
 	if a.client != nil {
 		a.client.Close()
 	}
+	if a.inspector != nil {
+		a.inspector.Close()
+	}
 	if a.embed != nil {
 		a.embed.Close()
 	}
@@ -219,4 +232,44 @@ func ensureAdmin(ctx context.Context, accounts *auth.Accounts, cfg Config, log *
 	}
 	log.Info("created the first admin", "email", cfg.AdminEmail)
 	return nil
+}
+
+// loadSealer reads the key that encrypts stage secrets: SEEDBED_SECRET_KEY
+// (64 hex characters) or the file secret.key in the data dir, made on first
+// start. Every process of one Seedbed must use the same key.
+func loadSealer(cfg Config) (*pipelines.Sealer, error) {
+	if cfg.SecretKey != "" {
+		key, err := hex.DecodeString(cfg.SecretKey)
+		if err != nil || len(key) != 32 {
+			return nil, errors.New("SEEDBED_SECRET_KEY must be 64 hex characters (32 bytes); make one with: openssl rand -hex 32")
+		}
+		return pipelines.NewSealer(key)
+	}
+	path := filepath.Join(cfg.DataDir, "secret.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("make secret key: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = f.WriteString(hex.EncodeToString(key) + "\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("write secret key %s: %w", path, err)
+		}
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret key %s: %w", path, err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("secret key %s is damaged: it must hold 64 hex characters", path)
+	}
+	return pipelines.NewSealer(key)
 }

@@ -28,6 +28,7 @@ type Config struct {
 	AdminEmail    string
 	AdminPassword string
 	SecureCookies bool
+	SecretKey     string // hex; empty: data dir's secret.key
 	BuildTimeout  time.Duration
 	// BuildEnv is the environment build commands start from: a scrubbed
 	// copy of Seedbed's own, without its secrets.
@@ -60,6 +61,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
+	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
 	return c

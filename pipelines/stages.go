@@ -1,0 +1,331 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/store"
+)
+
+var envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+
+// reservedEnv are names Seedbed sets itself for every function.
+func reservedEnv(key string) bool {
+	return key == "PORT" || strings.HasPrefix(key, "SEEDBED_") || strings.HasPrefix(key, "AWS_LAMBDA_") || key == "_HANDLER"
+}
+
+// Var is a stage variable as users see it: a secret's value is never shown.
+type Var struct {
+	Key       string
+	Value     string // empty for secrets
+	Secret    bool
+	UpdatedAt time.Time
+}
+
+func (s *Service) appStage(ctx context.Context, appName, stageName string) (store.App, store.Stage, error) {
+	app, err := s.cfg.Store.AppByName(ctx, appName)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return app, store.Stage{}, notFoundf("No app named %q. `seedbed apps list` shows the apps.", appName)
+		}
+		return app, store.Stage{}, err
+	}
+	st, err := s.cfg.Store.StageByName(ctx, app.ID, stageName)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return app, st, notFoundf("App %q has no stage %q. `seedbed stages list %s` shows its stages.", app.Name, stageName, app.Name)
+		}
+		return app, st, err
+	}
+	return app, st, nil
+}
+
+// Vars lists a stage's variables, secrets without their values.
+func (s *Service) Vars(ctx context.Context, appName, stageName string) ([]Var, error) {
+	_, st, err := s.appStage(ctx, appName, stageName)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := s.cfg.Store.StageVars(ctx, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Var, 0, len(vs))
+	for _, v := range vs {
+		view := Var{Key: v.Key, Secret: v.Secret, UpdatedAt: v.UpdatedAt}
+		if !v.Secret {
+			view.Value = v.Value
+		}
+		out = append(out, view)
+	}
+	return out, nil
+}
+
+// SetVar sets one variable of a stage; a secret is sealed before it is
+// stored. It takes effect with the stage's next deploy.
+func (s *Service) SetVar(ctx context.Context, appName, stageName, key, value string, secret bool) error {
+	_, st, err := s.appStage(ctx, appName, stageName)
+	if err != nil {
+		return err
+	}
+	if !envKeyRe.MatchString(key) {
+		return invalidf("%q is not a valid variable name: use letters, digits and _, not starting with a digit (e.g. DATABASE_URL).", key)
+	}
+	if reservedEnv(key) {
+		return invalidf("%s is set by Seedbed itself (PORT, SEEDBED_*, AWS_LAMBDA_*); choose another name.", key)
+	}
+	if len(value) > 32<<10 {
+		return invalidf("The value of %s is %d bytes; at most 32 KiB fit in a variable.", key, len(value))
+	}
+	v := store.StageVar{StageID: st.ID, Key: key, Value: value, Secret: secret}
+	if secret {
+		if s.cfg.Sealer == nil {
+			return fmt.Errorf("set secret %s: no secret key configured", key)
+		}
+		if v.Value, err = s.cfg.Sealer.Seal(value, secretAAD(st.ID, key)); err != nil {
+			return err
+		}
+	}
+	return s.cfg.Store.SetStageVar(ctx, v)
+}
+
+// UnsetVar removes one variable of a stage.
+func (s *Service) UnsetVar(ctx context.Context, appName, stageName, key string) error {
+	_, st, err := s.appStage(ctx, appName, stageName)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.UnsetStageVar(ctx, st.ID, key); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundf("Stage %s has no variable %s.", stageName, key)
+		}
+		return err
+	}
+	return nil
+}
+
+func secretAAD(stageID uint, key string) string { return fmt.Sprintf("stage:%d:%s", stageID, key) }
+
+// stageEnv opens a stage's variables: the env every function of the stage
+// gets on top of its own, and the secret values to mask in logs.
+func (s *Service) stageEnv(ctx context.Context, st store.Stage) (map[string]string, masker, error) {
+	vs, err := s.cfg.Store.StageVars(ctx, st.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := map[string]string{}
+	var secrets masker
+	for _, v := range vs {
+		if !v.Secret {
+			env[v.Key] = v.Value
+			continue
+		}
+		if s.cfg.Sealer == nil {
+			return nil, nil, fmt.Errorf("stage %s has secret %s but no secret key is configured", st.Name, v.Key)
+		}
+		plain, err := s.cfg.Sealer.Open(v.Value, secretAAD(st.ID, v.Key))
+		if err != nil {
+			return nil, nil, fmt.Errorf("stage %s, secret %s: %w", st.Name, v.Key, err)
+		}
+		env[v.Key] = plain
+		secrets = append(secrets, plain)
+	}
+	return env, secrets, nil
+}
+
+// appSecrets is every secret value of an app's stages: builds are not tied
+// to one stage, so their logs mask all of them.
+func (s *Service) appSecrets(ctx context.Context, appID uint) (masker, error) {
+	stages, err := s.cfg.Store.Stages(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	var all masker
+	for _, st := range stages {
+		_, secrets, err := s.stageEnv(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, secrets...)
+	}
+	return all, nil
+}
+
+// resolve gives each function of a release the stage's variables on top of
+// the function's own env from seedbed.yml: the stage wins.
+func resolve(fns []target.Function, stageEnv map[string]string) []target.Function {
+	out := make([]target.Function, len(fns))
+	for i, f := range fns {
+		env := maps.Clone(f.Env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		maps.Copy(env, stageEnv)
+		f.Env = env
+		out[i] = f
+	}
+	return out
+}
+
+// redacted replaces env values by digests, for change sets and history.
+func redacted(fns []target.Function) []target.Function {
+	out := make([]target.Function, len(fns))
+	for i, f := range fns {
+		env := make(map[string]string, len(f.Env))
+		for k, v := range f.Env {
+			env[k] = redact(v)
+		}
+		f.Env = env
+		out[i] = f
+	}
+	return out
+}
+
+// StageSettings is what a user sets on a stage.
+type StageSettings struct {
+	Name      string
+	Branch    string // exact branch or a glob such as "release/*"
+	Approval  bool
+	Protected bool
+	Position  int // -1: at the end
+}
+
+func checkBranchPattern(p string) error {
+	if p == "" {
+		return nil
+	}
+	if _, err := path.Match(p, "x"); err != nil || strings.ContainsAny(p, " ~^:\\") {
+		return invalidf("%q is not a branch name or glob (e.g. main, release/*).", p)
+	}
+	return nil
+}
+
+// CreateStage adds a stage to an app's pipeline.
+func (s *Service) CreateStage(ctx context.Context, appName string, in StageSettings) (store.Stage, error) {
+	app, err := s.cfg.Store.AppByName(ctx, appName)
+	if err != nil {
+		return store.Stage{}, notFoundf("No app named %q.", appName)
+	}
+	if !nameRe.MatchString(in.Name) || strings.Contains(in.Name, "--") {
+		return store.Stage{}, invalidf("%q is not a valid stage name: use lower-case letters, digits and single dashes (e.g. qa, eu-prod).", in.Name)
+	}
+	if err := checkBranchPattern(in.Branch); err != nil {
+		return store.Stage{}, err
+	}
+	st := store.Stage{AppID: app.ID, Name: in.Name, Branch: in.Branch, Approval: in.Approval, Protected: in.Protected, Target: "local"}
+	if err := s.cfg.Store.CreateStage(ctx, &st, in.Position); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return st, conflictf("App %s has a stage %s already.", app.Name, in.Name)
+		}
+		return st, err
+	}
+	return st, nil
+}
+
+// UpdateStage changes a stage's branch, approval and protection.
+func (s *Service) UpdateStage(ctx context.Context, appName, stageName string, in StageSettings) (store.Stage, error) {
+	_, st, err := s.appStage(ctx, appName, stageName)
+	if err != nil {
+		return st, err
+	}
+	if err := checkBranchPattern(in.Branch); err != nil {
+		return st, err
+	}
+	st.Branch, st.Approval, st.Protected = in.Branch, in.Approval, in.Protected
+	return st, s.cfg.Store.SaveStageSettings(ctx, st)
+}
+
+// DeleteStage stops a stage's functions and removes it with its history.
+func (s *Service) DeleteStage(ctx context.Context, appName, stageName string) error {
+	app, st, err := s.appStage(ctx, appName, stageName)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Target != nil {
+		if err := s.cfg.Target.Remove(ctx, target.StageRef{App: app.Name, Stage: st.Name}); err != nil {
+			return fmt.Errorf("stop the functions of %s/%s: %w", app.Name, st.Name, err)
+		}
+	}
+	return s.cfg.Store.DeleteStage(ctx, st)
+}
+
+// ReorderStages sets the pipeline order; names lists every stage once.
+func (s *Service) ReorderStages(ctx context.Context, appName string, names []string) error {
+	app, err := s.cfg.Store.AppByName(ctx, appName)
+	if err != nil {
+		return notFoundf("No app named %q.", appName)
+	}
+	stages, err := s.cfg.Store.Stages(ctx, app.ID)
+	if err != nil {
+		return err
+	}
+	byName := map[string]uint{}
+	for _, st := range stages {
+		byName[st.Name] = st.ID
+	}
+	var ids []uint
+	seen := map[string]bool{}
+	for _, n := range names {
+		id, ok := byName[n]
+		if !ok || seen[n] {
+			return invalidf("List every stage of %s exactly once; %q is unknown or repeated.", app.Name, n)
+		}
+		seen[n] = true
+		ids = append(ids, id)
+	}
+	if len(ids) != len(stages) {
+		var all []string
+		for _, st := range stages {
+			all = append(all, st.Name)
+		}
+		return invalidf("List every stage of %s exactly once: %s.", app.Name, strings.Join(all, ", "))
+	}
+	return s.cfg.Store.ReorderStages(ctx, app.ID, ids)
+}
+
+// syncStages creates the stages seedbed.yml declares that the app lacks,
+// in the file's order, and applies the file's settings to stages it creates.
+// Existing stages keep the settings users gave them in the console.
+func (s *Service) syncStages(ctx context.Context, app store.App, specs []stack.StageSpec, log *logSink) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	stages, err := s.cfg.Store.Stages(ctx, app.ID)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, st := range stages {
+		have[st.Name] = true
+	}
+	for _, spec := range specs {
+		if have[spec.Name] {
+			continue
+		}
+		st := store.Stage{AppID: app.ID, Name: spec.Name, Branch: spec.Branch, Approval: spec.Approval, Target: "local"}
+		if err := s.cfg.Store.CreateStage(ctx, &st, -1); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		log.Printf("Added stage %s, declared in %s.", spec.Name, stack.FileName)
+	}
+	return nil
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
