@@ -1,5 +1,6 @@
-// Seedbed console script: live logs over server-sent events, confirmation
-// prompts for forms with data-confirm, and the CSRF header for htmx requests.
+// Seedbed console script: live logs and statuses over server-sent events
+// (hiding actions a new status makes moot), confirmation prompts for forms
+// with data-confirm, and the CSRF header for htmx requests.
 // Plain browser JavaScript, no build step.
 (function () {
   "use strict";
@@ -48,15 +49,32 @@
     });
   });
 
-  var TERMINAL = { succeeded: true, failed: true, superseded: true };
-  var KNOWN = { queued: true, running: true, succeeded: true, failed: true, superseded: true };
+  // Keep these in step with statusClass, statusLabel and isTerminal in
+  // web/views/format.go.
+  var TERMINAL = { succeeded: true, failed: true, superseded: true, rejected: true, cancelled: true };
+  var KNOWN = {
+    queued: true, running: true, succeeded: true, failed: true, superseded: true,
+    awaiting_approval: true, rejected: true, cancelled: true
+  };
+  var LABELS = { "": "not deployed", awaiting_approval: "awaiting approval" };
   var STREAMS = { stdout: true, stderr: true, seedbed: true };
 
   function setStatus(badge, status) {
     if (!badge) return;
     badge.setAttribute("data-status", status);
     badge.className = "badge badge-" + (KNOWN[status] ? status : "none");
-    badge.textContent = status || "not deployed";
+    badge.textContent = LABELS.hasOwnProperty(status) ? LABELS[status] : status;
+  }
+
+  // Actions that only make sense in some states (approve while awaiting
+  // approval, cancel while unfinished) carry data-live-while="status ...";
+  // they hide as soon as the stream reports another status, before the page
+  // refreshes.
+  function showActionsFor(status) {
+    document.querySelectorAll("[data-live-while]").forEach(function (el) {
+      var states = el.getAttribute("data-live-while").split(/\s+/);
+      el.hidden = states.indexOf(status) < 0;
+    });
   }
 
   function showError(message) {
@@ -116,6 +134,7 @@
       var st;
       try { st = JSON.parse(e.data); } catch (err) { return; }
       setStatus(badge, st.status || "");
+      showActionsFor(st.status || "");
       if (st.error) showError(st.error);
     });
 

@@ -249,8 +249,8 @@ func (s *Service) RequestDeploy(ctx context.Context, req DeployRequest) (store.B
 		return store.Build{}, store.Deploy{}, conflictf("Stage %s is protected: it takes only promotions and rollbacks. Promote a release into it (`seedbed promote %s --to %s`) or change the stage's settings.", stage.Name, app.Name, stage.Name)
 	}
 	ref := strings.TrimSpace(req.Ref)
-	if ref == "" {
-		ref = stage.Branch
+	if ref == "" && !strings.ContainsAny(stage.Branch, "*?[") {
+		ref = stage.Branch // a glob names many branches, so it is no default
 	}
 	if ref == "" {
 		ref = app.Branch

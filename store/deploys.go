@@ -57,11 +57,11 @@ func (s *Store) UnfinishedDeploys(ctx context.Context) ([]Deploy, error) {
 	return ds, nil
 }
 
-// NewerDeploys lists deploys of the same stage requested after d that have
-// not finished: the ones that would supersede it.
+// NewerDeploys lists deploys of the same stage requested after d that are
+// queued, running or already succeeded: the ones that supersede it.
 func (s *Store) NewerDeploys(ctx context.Context, d Deploy) ([]Deploy, error) {
 	var ds []Deploy
-	err := s.db.WithContext(ctx).Where("stage_id = ? AND id > ? AND status IN ?", d.StageID, d.ID, []string{DeployQueued, DeployRunning}).
+	err := s.db.WithContext(ctx).Where("stage_id = ? AND id > ? AND status IN ?", d.StageID, d.ID, []string{DeployQueued, DeployRunning, DeploySucceeded}).
 		Order("id").Find(&ds).Error
 	if err != nil {
 		return nil, fmt.Errorf("list deploys newer than %d: %w", d.ID, err)

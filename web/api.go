@@ -87,25 +87,22 @@ func (s *Server) writeApp(c echo.Context, status int, app store.App) error {
 	}
 	out := apiApp(app)
 	for _, st := range stages {
-		as := apiv1.Stage{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL}
-		if st.Live != nil {
-			rel := &apiv1.Release{ID: st.Live.ID, BuildID: st.Live.BuildID, Commit: st.Manifest.Commit, Message: st.Manifest.Message, Functions: []apiv1.Function{}}
-			for _, f := range st.Manifest.Functions {
-				af := apiv1.Function{Key: f.Key(), Digest: f.Digest, Routes: []string{}}
-				for _, r := range f.Routes {
-					af.Routes = append(af.Routes, r.String())
-				}
-				rel.Functions = append(rel.Functions, af)
-			}
-			as.LiveRelease = rel
-		}
-		if st.LastDeploy != nil {
-			d := s.apiDeployOf(*st.LastDeploy, app.Name, st.Stage.Name)
-			as.LastDeploy = &d
-		}
-		out.Stages = append(out.Stages, as)
+		out.Stages = append(out.Stages, s.apiStage(st, app.Name))
 	}
 	return c.JSON(status, out)
+}
+
+func (s *Server) apiStage(st stageState, app string) apiv1.Stage {
+	as := apiv1.Stage{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL, Approval: st.Stage.Approval, Protected: st.Stage.Protected}
+	if st.Live != nil {
+		rel := apiRelease(*st.Live, *st.Manifest)
+		as.LiveRelease = &rel
+	}
+	if st.LastDeploy != nil {
+		d := s.apiDeployOf(*st.LastDeploy, app, st.Stage.Name, "")
+		as.LastDeploy = &d
+	}
+	return as
 }
 
 func apiApp(a store.App) apiv1.App {
@@ -122,7 +119,7 @@ func (s *Server) apiDeploy(c echo.Context) error {
 		return err
 	}
 	b, d, err := s.cfg.Pipelines.RequestDeploy(c.Request().Context(), pipelines.DeployRequest{
-		App: app.Name, Stage: req.Stage, Ref: req.Ref, Trigger: pipelines.TriggerAPI, By: currentUser(c).Email,
+		App: app.Name, Stage: req.Stage, Ref: req.Ref, Trigger: trigger(c), By: currentUser(c).Email,
 	})
 	if err != nil {
 		return err
@@ -131,7 +128,7 @@ func (s *Server) apiDeploy(c echo.Context) error {
 	if stage == "" {
 		stage = "dev"
 	}
-	return c.JSON(http.StatusAccepted, apiv1.DeployResponse{Build: apiBuild(b, app.Name), Deploy: s.apiDeployOf(d, app.Name, stage)})
+	return c.JSON(http.StatusAccepted, apiv1.DeployResponse{Build: apiBuild(b, app.Name), Deploy: s.apiDeployOf(d, app.Name, stage, "")})
 }
 
 func (s *Server) apiBuilds(c echo.Context) error {
@@ -176,11 +173,16 @@ func (s *Server) apiGetDeploy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.apiDeployOf(d, app.Name, st.Name))
+	stages, err := s.cfg.Store.Stages(c.Request().Context(), app.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.apiDeployOf(d, app.Name, st.Name, sourceName(stages, d)))
 }
 
-func (s *Server) apiDeployOf(d store.Deploy, app, stage string) apiv1.Deploy {
+func (s *Server) apiDeployOf(d store.Deploy, app, stage, source string) apiv1.Deploy {
 	out := apiv1.Deploy{ID: d.ID, App: app, Stage: stage, Status: d.Status, Error: d.Error, Trigger: d.TriggerKind,
+		TriggeredBy: d.TriggeredBy, SourceStage: source, DecidedBy: d.DecidedBy, DecidedAt: d.DecidedAt,
 		URL: deployURL(d.ID), CreatedAt: d.CreatedAt, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt}
 	if d.BuildID != nil {
 		out.BuildID = *d.BuildID
@@ -189,11 +191,7 @@ func (s *Server) apiDeployOf(d store.Deploy, app, stage string) apiv1.Deploy {
 		out.ReleaseID = *d.ReleaseID
 	}
 	if cs := decodeChangeSet(d); cs != nil {
-		acs := &apiv1.ChangeSet{Summary: cs.Summary(), Functions: []apiv1.FunctionChange{}}
-		for _, f := range cs.Functions {
-			acs.Functions = append(acs.Functions, apiv1.FunctionChange{Kind: f.Kind, Key: f.Key, Before: f.Before, After: f.After, Detail: f.Detail})
-		}
-		out.ChangeSet = acs
+		out.ChangeSet = apiChangeSet(*cs)
 	}
 	return out
 }

@@ -93,8 +93,34 @@ func (s *Server) appPage(c echo.Context) error {
 	m.Page.Nav = "apps"
 	for _, st := range stages {
 		names[st.Stage.ID] = st.Stage.Name
+	}
+	for i, st := range stages {
+		base := stageURLPath(app.Name, st.Stage.Name)
 		card := views.StageCard{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL,
-			DeployURL: "/apps/" + url.PathEscape(app.Name) + "/stages/" + url.PathEscape(st.Stage.Name) + "/deploy"}
+			Approval: st.Stage.Approval, Protected: st.Stage.Protected, SettingsURL: base + "/settings"}
+		if !st.Stage.Protected {
+			card.DeployURL = base + "/deploy"
+		}
+		if st.Live != nil && i+1 < len(stages) {
+			next := stages[i+1].Stage.Name
+			card.PromoteTo = next
+			card.PromoteURL = appURL(app.Name) + "/promote?" + url.Values{"from": {st.Stage.Name}, "to": {next}}.Encode()
+		}
+		history, err := s.cfg.Store.StageDeploys(ctx, st.Stage.ID, 50)
+		if err != nil {
+			return err
+		}
+		for _, d := range history {
+			if d.Status == store.DeploySucceeded && d.ReleaseID != nil && st.Live != nil && *d.ReleaseID != st.Live.ID {
+				card.RollbackURL = base + "/rollback"
+				break
+			}
+		}
+		for _, d := range history {
+			if d.Status == store.DeployAwaiting {
+				card.Awaiting = append(card.Awaiting, deployRow(d, st.Stage.Name))
+			}
+		}
 		if st.Live != nil {
 			card.Live = &views.ReleaseInfo{ID: st.Live.ID, BuildID: st.Live.BuildID, CommitSHA: st.Manifest.Commit,
 				CommitMessage: st.Manifest.Message, CommitAuthor: st.Manifest.Author, CreatedAt: st.Live.CreatedAt}
@@ -145,7 +171,11 @@ func buildRow(b store.Build) views.BuildRow {
 }
 
 func deployRow(d store.Deploy, stage string) views.DeployRow {
-	r := views.DeployRow{ID: d.ID, URL: deployURL(d.ID), Stage: stage, Status: d.Status, Trigger: d.TriggerKind, Error: d.Error, CreatedAt: d.CreatedAt}
+	r := views.DeployRow{ID: d.ID, URL: deployURL(d.ID), Stage: stage, Status: d.Status, Trigger: d.TriggerKind, TriggeredBy: d.TriggeredBy,
+		Error: d.Error, CreatedAt: d.CreatedAt}
+	if d.ReleaseID != nil {
+		r.ReleaseID = *d.ReleaseID
+	}
 	if d.BuildID != nil {
 		r.BuildID = *d.BuildID
 	}

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/views"
 )
@@ -52,6 +54,9 @@ func (s *Server) buildPage(c echo.Context) error {
 	if !b.Finished() || len(lines) == pageLogLines {
 		m.StreamURL = fmt.Sprintf("/builds/%d/events?after=%d", b.ID, lastID(lines))
 	}
+	if !b.Finished() {
+		m.CancelURL = buildURL(b.ID) + "/cancel"
+	}
 	return render(c, http.StatusOK, views.BuildPage(m))
 }
 
@@ -73,14 +78,32 @@ func (s *Server) deployPage(c echo.Context) error {
 	}
 	if cs := decodeChangeSet(d); cs != nil {
 		m.Summary = cs.Summary()
-		for _, f := range cs.Functions {
-			m.Changes = append(m.Changes, views.ChangeItem{Kind: f.Kind, Key: f.Key, Before: f.Before, After: f.After, Detail: f.Detail})
-		}
+		m.Changes = changeItems(cs.Functions)
 	} else if !d.Finished() {
 		m.Summary = "The change set is planned when the release is ready and the stage is free."
 	}
 	if !d.Finished() || len(lines) == pageLogLines {
 		m.StreamURL = fmt.Sprintf("/deploys/%d/events?after=%d", d.ID, lastID(lines))
+	}
+	if !d.Finished() {
+		m.CancelURL = deployURL(d.ID) + "/cancel"
+	}
+	if u := currentUser(c); d.Status == store.DeployAwaiting && (u.IsAdmin || u.IsApprover) {
+		m.ApproveURL, m.RejectURL = deployURL(d.ID)+"/approve", deployURL(d.ID)+"/reject"
+	}
+	m.DecidedBy, m.DecidedAt = d.DecidedBy, d.DecidedAt
+	if d.SourceStageID != nil {
+		if src, err := s.cfg.Store.StageByID(ctx, *d.SourceStageID); err == nil {
+			m.SourceStage = src.Name
+		}
+	}
+	if d.ReleaseID != nil {
+		if rel, err := s.cfg.Store.ReleaseByID(ctx, *d.ReleaseID); err == nil {
+			var man pipelines.Manifest
+			if json.Unmarshal([]byte(rel.Manifest), &man) == nil {
+				m.CommitSHA, m.CommitMessage = man.Commit, man.Message
+			}
+		}
 	}
 	return render(c, http.StatusOK, views.DeployPage(m))
 }

@@ -30,6 +30,8 @@ type Reader interface {
 	AppByID(ctx context.Context, id uint) (store.App, error)
 	Stages(ctx context.Context, appID uint) ([]store.Stage, error)
 	StageByID(ctx context.Context, id uint) (store.Stage, error)
+	StageByName(ctx context.Context, appID uint, name string) (store.Stage, error)
+	StageDeploys(ctx context.Context, stageID uint, limit int) ([]store.Deploy, error)
 	Builds(ctx context.Context, appID uint, limit int) ([]store.Build, error)
 	BuildByID(ctx context.Context, id uint) (store.Build, error)
 	Artifacts(ctx context.Context, buildID uint) ([]store.Artifact, error)
@@ -45,6 +47,20 @@ type Reader interface {
 type Pipelines interface {
 	CreateApp(ctx context.Context, in pipelines.NewApp) (store.App, error)
 	RequestDeploy(ctx context.Context, req pipelines.DeployRequest) (store.Build, store.Deploy, error)
+	CreateStage(ctx context.Context, app string, in pipelines.StageSettings) (store.Stage, error)
+	UpdateStage(ctx context.Context, app, stage string, in pipelines.StageSettings) (store.Stage, error)
+	DeleteStage(ctx context.Context, app, stage string) error
+	ReorderStages(ctx context.Context, app string, names []string) error
+	Vars(ctx context.Context, app, stage string) ([]pipelines.Var, error)
+	SetVar(ctx context.Context, app, stage, key, value string, secret bool) error
+	UnsetVar(ctx context.Context, app, stage, key string) error
+	PlanPromotion(ctx context.Context, app, from, to string) (pipelines.PromotionPlan, error)
+	Promote(ctx context.Context, req pipelines.PromoteRequest) (store.Deploy, pipelines.PromotionPlan, error)
+	Rollback(ctx context.Context, req pipelines.RollbackRequest) (store.Deploy, error)
+	Approve(ctx context.Context, id uint, who pipelines.Approver) (store.Deploy, error)
+	Reject(ctx context.Context, id uint, who pipelines.Approver, reason string) (store.Deploy, error)
+	CancelDeploy(ctx context.Context, id uint) (store.Deploy, error)
+	CancelBuild(ctx context.Context, id uint) (store.Build, error)
 }
 
 // Config is what a Server is made of.
@@ -135,9 +151,10 @@ func statusOf(err error) (int, string, string) {
 	}
 	code := pipelines.ErrorCode(err)
 	status := map[string]int{
-		pipelines.EInvalid:  http.StatusUnprocessableEntity,
-		pipelines.ENotFound: http.StatusNotFound,
-		pipelines.EConflict: http.StatusConflict,
+		pipelines.EInvalid:   http.StatusUnprocessableEntity,
+		pipelines.ENotFound:  http.StatusNotFound,
+		pipelines.EConflict:  http.StatusConflict,
+		pipelines.EForbidden: http.StatusForbidden,
 	}[code]
 	if status == 0 {
 		status = http.StatusInternalServerError

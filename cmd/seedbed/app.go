@@ -37,9 +37,9 @@ type App struct {
 	client *asynq.Client
 	// inspector interrupts running jobs when a user cancels them.
 	inspector *asynq.Inspector
-	worker *asynq.Server
-	target *local.Target
-	svc    *pipelines.Service
+	worker    *asynq.Server
+	target    *local.Target
+	svc       *pipelines.Service
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -246,24 +246,10 @@ func loadSealer(cfg Config) (*pipelines.Sealer, error) {
 		return pipelines.NewSealer(key)
 	}
 	path := filepath.Join(cfg.DataDir, "secret.key")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("make secret key: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			_, err = f.WriteString(hex.EncodeToString(key) + "\n")
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("write secret key %s: %w", path, err)
-		}
-		b, err = os.ReadFile(path)
+	if err := writeNewKey(path); err != nil {
+		return nil, err
 	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read secret key %s: %w", path, err)
 	}
@@ -272,4 +258,28 @@ func loadSealer(cfg Config) (*pipelines.Sealer, error) {
 		return nil, fmt.Errorf("secret key %s is damaged: it must hold 64 hex characters", path)
 	}
 	return pipelines.NewSealer(key)
+}
+
+// writeNewKey makes a random key file at path unless one exists. O_EXCL
+// keeps two processes starting at once from writing different keys.
+func writeNewKey(path string) error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("make secret key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write secret key %s: %w", path, err)
+	}
+	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write secret key %s: %w", path, err)
+	}
+	return nil
 }

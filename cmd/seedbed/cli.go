@@ -59,7 +59,9 @@ func client(getenv func(string) string) (*apiv1.Client, error) {
 	if cfg.Server == "" || cfg.Token == "" {
 		return nil, errors.New("not signed in: run `seedbed login --server URL --email E --password P`, or set SEEDBED_SERVER and SEEDBED_TOKEN")
 	}
-	return apiv1.NewClient(cfg.Server, cfg.Token), nil
+	c := apiv1.NewClient(cfg.Server, cfg.Token)
+	c.UserAgent = "seedbed-cli"
+	return c, nil
 }
 
 // parseArgs parses flags that may stand before, between or after the

@@ -23,6 +23,12 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed deploy APP [--stage dev] [--ref REF] [--wait]
   seedbed builds list APP
   seedbed builds logs BUILD_ID [--follow]
+  seedbed promote APP --from dev [--to staging] [--yes]
+  seedbed rollback APP --stage prod [--to RELEASE]
+  seedbed approve DEPLOY_ID | seedbed reject DEPLOY_ID [--reason TEXT]
+  seedbed cancel DEPLOY_ID | seedbed cancel --build BUILD_ID
+  seedbed stages list|create|update|delete|order APP ...
+  seedbed env list|set|unset APP --stage S [--secret] KEY[=VALUE]
 
 Run "seedbed COMMAND --help" for a command's flags.
 `
@@ -65,6 +71,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdDeploy(ctx, rest, getenv, stdout, stderr)
 	case "builds":
 		err = cmdBuilds(ctx, rest, getenv, stdout, stderr)
+	case "promote":
+		err = cmdPromote(ctx, rest, getenv, stdin, stdout, stderr)
+	case "rollback":
+		err = cmdRollback(ctx, rest, getenv, stdout, stderr)
+	case "approve", "reject", "cancel":
+		err = cmdDecide(ctx, cmd, rest, getenv, stdout, stderr)
+	case "stages":
+		err = cmdStages(ctx, rest, getenv, stdout, stderr)
+	case "env":
+		err = cmdEnv(ctx, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -17,11 +17,14 @@ type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:8080
 	Token   string
 	HTTP    *http.Client
+	// UserAgent names the caller; the server records "seedbed-cli/…" calls
+	// as triggered by the CLI.
+	UserAgent string
 }
 
 // NewClient makes a client for the server at baseURL.
 func NewClient(baseURL, token string) *Client {
-	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}, UserAgent: "seedbed-api-client"}
 }
 
 // APIError is a non-2xx answer.
@@ -55,6 +58,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.UserAgent)
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
@@ -154,5 +158,116 @@ func (c *Client) GetDeploy(ctx context.Context, id uint) (Deploy, error) {
 func (c *Client) DeployLogs(ctx context.Context, id, after uint) (LogPage, error) {
 	var out LogPage
 	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/deploys/%d/logs?after=%d", id, after), nil, &out)
+	return out, err
+}
+
+func appPath(app string) string { return "/api/v1/apps/" + url.PathEscape(app) }
+
+func stagePath(app, stage string) string { return appPath(app) + "/stages/" + url.PathEscape(stage) }
+
+// Stages lists an app's stages in pipeline order.
+func (c *Client) Stages(ctx context.Context, app string) ([]Stage, error) {
+	var out []Stage
+	err := c.do(ctx, http.MethodGet, appPath(app)+"/stages", nil, &out)
+	return out, err
+}
+
+// CreateStage adds a stage to an app's pipeline.
+func (c *Client) CreateStage(ctx context.Context, app string, req StageRequest) (Stage, error) {
+	var out Stage
+	err := c.do(ctx, http.MethodPost, appPath(app)+"/stages", req, &out)
+	return out, err
+}
+
+// UpdateStage changes a stage's settings.
+func (c *Client) UpdateStage(ctx context.Context, app, stage string, req StageRequest) (Stage, error) {
+	var out Stage
+	err := c.do(ctx, http.MethodPatch, stagePath(app, stage), req, &out)
+	return out, err
+}
+
+// DeleteStage removes a stage and stops its functions.
+func (c *Client) DeleteStage(ctx context.Context, app, stage string) error {
+	return c.do(ctx, http.MethodDelete, stagePath(app, stage), nil, nil)
+}
+
+// ReorderStages sets the pipeline order.
+func (c *Client) ReorderStages(ctx context.Context, app string, stages []string) ([]Stage, error) {
+	var out []Stage
+	err := c.do(ctx, http.MethodPut, appPath(app)+"/stages", OrderRequest{Stages: stages}, &out)
+	return out, err
+}
+
+// Vars lists a stage's variables.
+func (c *Client) Vars(ctx context.Context, app, stage string) ([]Var, error) {
+	var out []Var
+	err := c.do(ctx, http.MethodGet, stagePath(app, stage)+"/vars", nil, &out)
+	return out, err
+}
+
+// SetVar sets a stage variable.
+func (c *Client) SetVar(ctx context.Context, app, stage, key string, req SetVarRequest) error {
+	return c.do(ctx, http.MethodPut, stagePath(app, stage)+"/vars/"+url.PathEscape(key), req, nil)
+}
+
+// UnsetVar removes a stage variable.
+func (c *Client) UnsetVar(ctx context.Context, app, stage, key string) error {
+	return c.do(ctx, http.MethodDelete, stagePath(app, stage)+"/vars/"+url.PathEscape(key), nil, nil)
+}
+
+// PlanPromotion shows what a promotion would do, changing nothing.
+func (c *Client) PlanPromotion(ctx context.Context, app string, req PromoteRequest) (PromotionPlan, error) {
+	var out PromotionPlan
+	q := url.Values{"from": {req.From}, "to": {req.To}}
+	err := c.do(ctx, http.MethodGet, appPath(app)+"/promotions?"+q.Encode(), nil, &out)
+	return out, err
+}
+
+// Promote deploys the release live in From to To without building.
+func (c *Client) Promote(ctx context.Context, app string, req PromoteRequest) (Deploy, error) {
+	var out Deploy
+	err := c.do(ctx, http.MethodPost, appPath(app)+"/promotions", req, &out)
+	return out, err
+}
+
+// Rollback deploys an earlier release of a stage again.
+func (c *Client) Rollback(ctx context.Context, app, stage string, req RollbackRequest) (Deploy, error) {
+	var out Deploy
+	err := c.do(ctx, http.MethodPost, stagePath(app, stage)+"/rollback", req, &out)
+	return out, err
+}
+
+// Deploys lists an app's newest deploys.
+func (c *Client) Deploys(ctx context.Context, app string) ([]Deploy, error) {
+	var out []Deploy
+	err := c.do(ctx, http.MethodGet, appPath(app)+"/deploys", nil, &out)
+	return out, err
+}
+
+// Approve lets a promotion that awaits approval go ahead.
+func (c *Client) Approve(ctx context.Context, id uint) (Deploy, error) {
+	var out Deploy
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/deploys/%d/approve", id), struct{}{}, &out)
+	return out, err
+}
+
+// Reject turns a promotion down.
+func (c *Client) Reject(ctx context.Context, id uint, reason string) (Deploy, error) {
+	var out Deploy
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/deploys/%d/reject", id), RejectRequest{Reason: reason}, &out)
+	return out, err
+}
+
+// CancelDeploy stops a deploy.
+func (c *Client) CancelDeploy(ctx context.Context, id uint) (Deploy, error) {
+	var out Deploy
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/deploys/%d/cancel", id), struct{}{}, &out)
+	return out, err
+}
+
+// CancelBuild stops a build.
+func (c *Client) CancelBuild(ctx context.Context, id uint) (Build, error) {
+	var out Build
+	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/builds/%d/cancel", id), struct{}{}, &out)
 	return out, err
 }

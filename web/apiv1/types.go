@@ -52,6 +52,8 @@ type App struct {
 type Stage struct {
 	Name        string   `json:"name"`
 	Branch      string   `json:"branch,omitempty"`
+	Approval    bool     `json:"approval"`
+	Protected   bool     `json:"protected"`
 	URL         string   `json:"url"`
 	LiveRelease *Release `json:"live_release,omitempty"`
 	LastDeploy  *Deploy  `json:"last_deploy,omitempty"`
@@ -103,7 +105,9 @@ type Build struct {
 }
 
 // Finished reports whether the build has ended.
-func (b Build) Finished() bool { return b.Status == "succeeded" || b.Status == "failed" }
+func (b Build) Finished() bool {
+	return b.Status == "succeeded" || b.Status == "failed" || b.Status == "cancelled"
+}
 
 // Artifact is a packaged function.
 type Artifact struct {
@@ -115,29 +119,38 @@ type Artifact struct {
 
 // Deploy is one deploy.
 type Deploy struct {
-	ID         uint       `json:"id"`
-	App        string     `json:"app"`
-	Stage      string     `json:"stage"`
-	BuildID    uint       `json:"build_id,omitempty"`
-	ReleaseID  uint       `json:"release_id,omitempty"`
-	Status     string     `json:"status"`
-	Error      string     `json:"error,omitempty"`
-	Trigger    string     `json:"trigger"`
-	URL        string     `json:"url"`
-	ChangeSet  *ChangeSet `json:"change_set,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	ID          uint       `json:"id"`
+	App         string     `json:"app"`
+	Stage       string     `json:"stage"`
+	BuildID     uint       `json:"build_id,omitempty"`
+	ReleaseID   uint       `json:"release_id,omitempty"`
+	Status      string     `json:"status"`
+	Error       string     `json:"error,omitempty"`
+	Trigger     string     `json:"trigger"`
+	TriggeredBy string     `json:"triggered_by,omitempty"`
+	SourceStage string     `json:"source_stage,omitempty"` // where a promotion came from
+	DecidedBy   string     `json:"decided_by,omitempty"`
+	DecidedAt   *time.Time `json:"decided_at,omitempty"`
+	URL         string     `json:"url"`
+	ChangeSet   *ChangeSet `json:"change_set,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
 }
 
 // Finished reports whether the deploy has ended.
 func (d Deploy) Finished() bool {
-	return d.Status == "succeeded" || d.Status == "failed" || d.Status == "superseded"
+	switch d.Status {
+	case "succeeded", "failed", "superseded", "rejected", "cancelled":
+		return true
+	}
+	return false
 }
 
 // ChangeSet is what a deploy does to a stage.
 type ChangeSet struct {
 	Summary   string           `json:"summary"`
+	Major     bool             `json:"major"`
 	Functions []FunctionChange `json:"functions"`
 }
 
@@ -148,6 +161,7 @@ type FunctionChange struct {
 	Before string   `json:"before,omitempty"`
 	After  string   `json:"after,omitempty"`
 	Detail []string `json:"detail,omitempty"`
+	Major  bool     `json:"major,omitempty"`
 }
 
 // LogLine is one line of a build's or deploy's log.
@@ -163,4 +177,66 @@ type LogPage struct {
 	Lines    []LogLine `json:"lines"`
 	Status   string    `json:"status"`
 	Finished bool      `json:"finished"` // the owner ended; after the last line nothing more comes
+}
+
+// StageRequest creates a stage or changes its settings.
+type StageRequest struct {
+	Name      string `json:"name,omitempty"`
+	Branch    string `json:"branch"`
+	Approval  bool   `json:"approval"`
+	Protected bool   `json:"protected"`
+	Position  *int   `json:"position,omitempty"` // create only; default the end
+}
+
+// OrderRequest sets the pipeline order: every stage once, first to last.
+type OrderRequest struct {
+	Stages []string `json:"stages"`
+}
+
+// Var is a stage variable; a secret's value is never returned.
+type Var struct {
+	Key       string    `json:"key"`
+	Value     string    `json:"value,omitempty"`
+	Secret    bool      `json:"secret"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SetVarRequest sets a stage variable.
+type SetVarRequest struct {
+	Value  string `json:"value"`
+	Secret bool   `json:"secret"`
+}
+
+// PromoteRequest promotes the release live in From to To (empty: the next stage).
+type PromoteRequest struct {
+	From string `json:"from"`
+	To   string `json:"to,omitempty"`
+}
+
+// Commit is one commit of a promotion.
+type Commit struct {
+	SHA     string `json:"sha"`
+	Message string `json:"message"`
+	Author  string `json:"author"`
+}
+
+// PromotionPlan is what a promotion would do.
+type PromotionPlan struct {
+	From          string    `json:"from"`
+	To            string    `json:"to"`
+	Release       Release   `json:"release"`
+	ChangeSet     ChangeSet `json:"change_set"`
+	Commits       []Commit  `json:"commits"`
+	CommitsError  string    `json:"commits_error,omitempty"`
+	NeedsApproval bool      `json:"needs_approval"`
+}
+
+// RollbackRequest rolls a stage back; ReleaseID 0 means the previous release.
+type RollbackRequest struct {
+	ReleaseID uint `json:"release_id,omitempty"`
+}
+
+// RejectRequest turns a promotion down.
+type RejectRequest struct {
+	Reason string `json:"reason,omitempty"`
 }

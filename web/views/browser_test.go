@@ -141,6 +141,103 @@ func TestBuildPageStreamsInBrowser(t *testing.T) {
 	shoot(t, ctx, "build-failed")
 }
 
+// A promotion awaiting approval follows its stream too: the badge reads
+// "awaiting approval", and when another status arrives (here: someone
+// cancelled it) the badge changes and the approve / reject / cancel actions
+// hide at once, before the refresh after the end brings the finished page.
+func TestDeployApprovalStreamsInBrowser(t *testing.T) {
+	var renders atomic.Int32
+	step := make(chan struct{})
+	opened := make(chan struct{}, 1)
+	srv := consoleServer(t, map[string]http.HandlerFunc{
+		"/deploys/12": page(func() templ.Component {
+			m := awaitingDeployFixture()
+			if renders.Add(1) > 1 {
+				m.Deploy.Status, m.StreamURL = "cancelled", ""
+				m.ApproveURL, m.RejectURL, m.CancelURL = "", "", ""
+			}
+			return DeployPage(m)
+		}),
+		"/deploys/12/events": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "event: status\ndata: {\"status\":\"awaiting_approval\",\"error\":\"\"}\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case opened <- struct{}{}:
+			default:
+			}
+			for _, ev := range []string{
+				"event: status\ndata: {\"status\":\"cancelled\",\"error\":\"\"}\n\n",
+				"event: end\ndata: {}\n\n",
+			} {
+				select {
+				case <-step:
+				case <-r.Context().Done():
+					return
+				}
+				fmt.Fprint(w, ev)
+				w.(http.Flusher).Flush()
+			}
+			<-r.Context().Done()
+		},
+	})
+	ctx := browser(t)
+	next := func() {
+		select {
+		case step <- struct{}{}:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the page never opened the stream")
+		}
+	}
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/deploys/12"),
+		chromedp.WaitVisible(`[data-testid=approve]`),
+		chromedp.WaitVisible(`[data-testid=cancel]`),
+	)
+	if err != nil {
+		t.Fatalf("open the waiting promotion: %v", err)
+	}
+	select { // the streamed status must keep the label, not only the server's
+	case <-opened:
+		time.Sleep(300 * time.Millisecond)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the page never opened the stream")
+	}
+	if label, err := chromedp.Run(ctx, chromedp.Text(`[data-testid=deploy-status]`)); err != nil || label != "awaiting approval" {
+		t.Errorf("badge = %q, %v; want \"awaiting approval\"", label, err)
+	}
+	shoot(t, ctx, "deploy-awaiting")
+
+	next()
+	if err := chromedp.Do(ctx, poll(`document.querySelector('[data-testid=deploy-status]').dataset.status === 'cancelled'`)); err != nil {
+		t.Fatalf("wait for the cancelled status: %v", err)
+	}
+	state, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[
+		document.querySelector('[data-testid=deploy-status]').className,
+		document.querySelector('[data-testid=deploy-status]').textContent,
+		String(document.querySelector('[data-testid=approval]').hidden),
+		String(document.querySelector('[data-testid=cancel]').closest('form').hidden),
+	]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"badge badge-cancelled", "cancelled", "true", "true"}; strings.Join(state, "|") != strings.Join(want, "|") {
+		t.Errorf("after the cancelled status: class, label, approval hidden, cancel hidden = %q, want %q", state, want)
+	}
+	if n := renders.Load(); n != 1 {
+		t.Errorf("the page refreshed before the end (%d renders)", n)
+	}
+
+	next()
+	if err := chromedp.Do(ctx, poll(`document.querySelector('[data-testid=approval]') === null && !document.querySelector('#log').hasAttribute('data-stream-url')`)); err != nil {
+		t.Fatalf("wait for the refresh after the end: %v", err)
+	}
+	if n := renders.Load(); n != 2 {
+		t.Errorf("the page was rendered %d times, want 2", n)
+	}
+}
+
 // Forms with data-confirm ask first, and htmx requests carry the CSRF token
 // from the page's meta tag.
 func TestScriptConfirmAndCSRFInBrowser(t *testing.T) {
@@ -203,7 +300,13 @@ func TestAppPageLayoutInBrowser(t *testing.T) {
 			return AppsPage(AppsModel{Page: testPage("Apps"), Apps: []AppRow{{Name: "shop", RepoURL: "https://git.example.com/acme/shop.git", Branch: "main",
 				Stages: []StageBadge{{Name: "dev", Status: "succeeded"}, {Name: "staging", Status: "running"}, {Name: "prod"}}}}})
 		}),
-		"/login": page(func() templ.Component { return LoginPage(LoginModel{Page: Page{Title: "Sign in"}}) }),
+		"/login":         page(func() templ.Component { return LoginPage(LoginModel{Page: Page{Title: "Sign in"}}) }),
+		"/apps/pipeline": page(func() templ.Component { return AppPage(pipelineFixture()) }),
+		"/deploys/12":    page(func() templ.Component { m := awaitingDeployFixture(); m.StreamURL = ""; return DeployPage(m) }),
+		"/builds/7":      page(func() templ.Component { m := cancellableBuildFixture(); m.StreamURL = ""; return BuildPage(m) }),
+		"/promote":       page(func() templ.Component { return PromotePage(promoteFixture()) }),
+		"/promote-none":  page(func() templ.Component { return PromotePage(promoteNothingFixture()) }),
+		"/stage":         page(func() templ.Component { return StageSettingsPage(stageSettingsFixture()) }),
 		"/error": page(func() templ.Component {
 			return ErrorPage(ErrorModel{Page: testPage("Error"), Status: 404, Message: `No app named "x". seedbed apps list shows the apps.`})
 		}),
@@ -263,7 +366,32 @@ func TestAppPageLayoutInBrowser(t *testing.T) {
 				t.Errorf("page background %s, want dark = %v", bg, tt.dark)
 			}
 			shoot(t, ctx, tt.name+"-app")
-			for _, p := range []string{"/deploys/4", "/apps/new", "/apps", "/login", "/error"} {
+
+			// Three stages, one protected: still side by side (or stacked),
+			// with the actions of every card at its bottom.
+			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/apps/pipeline"), chromedp.WaitVisible(`[data-testid=promote-staging]`)); err != nil {
+				t.Fatal(err)
+			}
+			tops, err = chromedp.Run(ctx, chromedp.Evaluate[[]float64](`Array.from(document.querySelectorAll('.stage')).map(e => e.getBoundingClientRect().top)`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tops) != 3 || (tops[0] == tops[1] && tops[1] == tops[2]) != tt.sideBySide {
+				t.Errorf("pipeline stage card tops = %v, want side by side = %v", tops, tt.sideBySide)
+			}
+			if tt.sideBySide {
+				// The actions line up across the cards.
+				bottoms, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`Array.from(document.querySelectorAll('.stage-actions')).map(e => e.getBoundingClientRect().bottom)`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(bottoms) != 3 || bottoms[0] != bottoms[1] || bottoms[1] != bottoms[2] {
+					t.Errorf("stage action rows end at %v, want one line", bottoms)
+				}
+			}
+			shoot(t, ctx, tt.name+"-pipeline")
+
+			for _, p := range []string{"/deploys/4", "/deploys/12", "/builds/7", "/promote", "/promote-none", "/stage", "/apps/new", "/apps", "/login", "/error"} {
 				if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+p), chromedp.WaitReady(`body`)); err != nil {
 					t.Fatal(err)
 				}

@@ -107,17 +107,22 @@ func fmtDuration(d time.Duration) string {
 
 // statusLabel is the words a status badge shows.
 func statusLabel(status string) string {
-	if status == "" {
+	switch status {
+	case "":
 		return "not deployed"
+	case "awaiting_approval":
+		return "awaiting approval"
 	}
 	return status
 }
 
 // statusClass keeps the badge's class to the known statuses so an unexpected
 // value cannot inject a class name; anything unknown is shown grey.
+// assets/app.js keeps the same list for badges it updates live.
 func statusClass(status string) string {
 	switch status {
-	case "queued", "running", "succeeded", "failed", "superseded":
+	case "queued", "running", "succeeded", "failed", "superseded",
+		"awaiting_approval", "rejected", "cancelled":
 		return "badge badge-" + status
 	}
 	return "badge badge-none"
@@ -160,8 +165,52 @@ func changeSign(kind string) string {
 // isTerminal tells whether a status will not change any more.
 func isTerminal(status string) bool {
 	switch status {
-	case "succeeded", "failed", "superseded":
+	case "succeeded", "failed", "superseded", "rejected", "cancelled":
 		return true
 	}
 	return false
+}
+
+// summaryKind sorts a change set's summary sentence (see
+// pipelines.ChangeSet.Summary) into "nothing", "major" or "minor", so the
+// page can make a no-op plainly visible and a major change stand out.
+func summaryKind(summary string) string {
+	switch {
+	case strings.HasPrefix(summary, "Nothing changes"):
+		return "nothing"
+	case strings.HasPrefix(summary, "Major"):
+		return "major"
+	}
+	return "minor"
+}
+
+// isGlob tells whether a stage's branch setting is a pattern such as
+// "release/*" rather than one branch.
+func isGlob(branch string) bool { return strings.ContainsAny(branch, "*?[") }
+
+// plural is "1 function" or "3 functions".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// decisionVerb says what the person who decided on a promotion did.
+func decisionVerb(status string) string {
+	if status == "rejected" {
+		return "Rejected"
+	}
+	return "Approved"
+}
+
+// triggerText says what started a run and who: "promotion by ada@example.com".
+func triggerText(trigger, by string) string {
+	switch {
+	case by == "":
+		return trigger
+	case trigger == "":
+		return "by " + by
+	}
+	return trigger + " by " + by
 }

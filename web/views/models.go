@@ -74,6 +74,20 @@ type StageCard struct {
 	LastDeploy *DeployRow
 	DeployURL  string // POST here (with _csrf and optional "ref") to deploy
 	Functions  []FunctionInfo
+	// Settings of the stage, shown as small tags on the card.
+	Approval  bool // promotions into it wait for a person
+	Protected bool // no direct deploys; DeployURL is empty then
+	// PromoteURL is a GET link to the promotion preview into the next stage
+	// (empty for the last stage or when this stage serves nothing);
+	// PromoteTo names that next stage.
+	PromoteURL string
+	PromoteTo  string
+	// RollbackURL: POST here (with _csrf) to roll back to the previous
+	// release; empty when there is none. Ask for confirmation.
+	RollbackURL string
+	SettingsURL string // GET: the stage's settings page
+	// Awaiting lists promotions into this stage that wait for approval.
+	Awaiting []DeployRow
 }
 
 // ReleaseInfo describes a release.
@@ -108,15 +122,17 @@ type BuildRow struct {
 
 // DeployRow is one deploy in a list.
 type DeployRow struct {
-	ID        uint
-	URL       string
-	Stage     string
-	BuildID   uint
-	Status    string
-	Trigger   string
-	Error     string
-	CreatedAt time.Time
-	Duration  time.Duration
+	ID          uint
+	URL         string
+	Stage       string
+	BuildID     uint
+	ReleaseID   uint
+	Status      string // also awaiting_approval, rejected, cancelled
+	Trigger     string // console, api, cli, push, promotion, rollback
+	TriggeredBy string
+	Error       string
+	CreatedAt   time.Time
+	Duration    time.Duration
 }
 
 // ArtifactRow is one packaged function of a build.
@@ -146,6 +162,7 @@ type BuildModel struct {
 	Deploys   []DeployRow
 	Log       []LogLine
 	StreamURL string // SSE endpoint; empty once the build has finished
+	CancelURL string // POST (with _csrf) to cancel; empty once finished. Ask for confirmation.
 }
 
 // ChangeItem is one entry of a change set.
@@ -168,6 +185,18 @@ type DeployModel struct {
 	Changes   []ChangeItem
 	Log       []LogLine
 	StreamURL string // SSE endpoint for the deploy's log; empty once finished
+	// Actions, each a POST form with _csrf; empty when not possible.
+	ApproveURL string // awaiting approval and the user may approve
+	RejectURL  string // same; the form has an optional "reason" text field
+	CancelURL  string // unfinished; ask for confirmation
+	// Approval facts, when a person decided.
+	DecidedBy string
+	DecidedAt *time.Time
+	// SourceStage is where a promotion came from ("" otherwise).
+	SourceStage string
+	// Commit of the deployed release.
+	CommitSHA     string
+	CommitMessage string
 }
 
 // ErrorModel is an error page.
@@ -175,4 +204,63 @@ type ErrorModel struct {
 	Page    Page
 	Status  int
 	Message string
+}
+
+// CommitRow is one commit a promotion brings.
+type CommitRow struct {
+	SHA     string
+	Message string
+	Author  string
+}
+
+// PromoteModel is the preview of a promotion, shown before the user confirms.
+type PromoteModel struct {
+	Page          Page
+	App           string
+	AppURL        string
+	From, To      string
+	ReleaseID     uint
+	BuildID       uint
+	CommitSHA     string
+	CommitMessage string
+	Summary       string       // "Nothing changes: …" or "Major change …: 1 added, …"
+	Major         []ChangeItem // functions or routes added/removed, runtime/handler changed
+	Minor         []ChangeItem // code or env only
+	Unchanged     []ChangeItem
+	Commits       []CommitRow
+	CommitsError  string // why commits could not be listed, if so
+	NeedsApproval bool   // the deploy will wait as "awaiting approval"
+	ConfirmURL    string // POST (with _csrf, "from" and "to" hidden fields) to promote; data-testid="confirm-promote"
+}
+
+// VarRow is one stage variable; a secret's Value is empty and never shown.
+type VarRow struct {
+	Key       string
+	Value     string
+	Secret    bool
+	UpdatedAt time.Time
+	DeleteURL string // POST with _csrf to remove it; ask for confirmation
+}
+
+// StageSettingsModel is a stage's settings page: branch, approval,
+// protection, and its env vars and secrets.
+type StageSettingsModel struct {
+	Page      Page
+	App       string
+	AppURL    string
+	Stage     string
+	Branch    string
+	Approval  bool
+	Protected bool
+	Target    string
+	// SaveURL: POST with _csrf, "branch", "approval" (checkbox "on"),
+	// "protected" (checkbox "on").
+	SaveURL string
+	Vars    []VarRow
+	// SetVarURL: POST with _csrf, "key", "value", "secret" (checkbox "on").
+	SetVarURL string
+	// DeleteURL: POST with _csrf to delete the stage; ask for confirmation.
+	DeleteURL string
+	Errors    map[string]string // "branch", "key", "value" → message
+	Error     string
 }

@@ -144,6 +144,12 @@ func TestGolden(t *testing.T) {
 		{name: "app page with two stages, one live", golden: "app.golden.html", c: AppPage(appFixture())},
 		{name: "running build with escaped log", golden: "build.golden.html", c: BuildPage(buildFixture())},
 		{name: "finished deploy with change set", golden: "deploy.golden.html", c: DeployPage(deployFixture())},
+		{name: "pipeline with a protected stage", golden: "app-pipeline.golden.html", c: AppPage(pipelineFixture())},
+		{name: "promotion awaiting approval", golden: "deploy-awaiting.golden.html", c: DeployPage(awaitingDeployFixture())},
+		{name: "cancellable build", golden: "build-cancel.golden.html", c: BuildPage(cancellableBuildFixture())},
+		{name: "promotion preview", golden: "promote.golden.html", c: PromotePage(promoteFixture())},
+		{name: "promotion preview, nothing changes", golden: "promote-nothing.golden.html", c: PromotePage(promoteNothingFixture())},
+		{name: "stage settings with a secret", golden: "stage.golden.html", c: StageSettingsPage(stageSettingsFixture())},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,227 @@
+//go:build unix
+
+package gitremote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestRunHookRefusesWithoutServer(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantCode int
+		wantErr  string
+	}{
+		{name: "no descriptors", args: []string{"pre-receive"}, wantCode: 1, wantErr: "takes pushes only through Seedbed's git remote"},
+		{name: "bad descriptors", args: []string{"pre-receive"}, env: map[string]string{hookFDsEnv: "x,4"}, wantCode: 1, wantErr: "not two file descriptors"},
+		{name: "no hook name", args: nil, wantCode: 2, wantErr: "usage"},
+		{name: "other hook", args: []string{"post-receive"}, wantCode: 2, wantErr: "usage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := RunHook(context.Background(), tt.args, strings.NewReader(ZeroID+" "+ZeroID+" refs/heads/main\n"),
+				&stdout, &stderr, func(k string) string { return tt.env[k] })
+			if code != tt.wantCode || !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("RunHook = %d, stderr %q; want %d and %q", code, stderr.String(), tt.wantCode, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestHookConversation runs both ends of the hook protocol in-process over
+// real pipes: the request reaches OnPush, progress reaches the hook's
+// stdout, and the verdict its exit code. Each case runs RunHook once; its
+// descriptors are closed when it returns.
+func TestHookConversation(t *testing.T) {
+	tests := []struct {
+		name     string
+		onPush   func(ctx context.Context, push Push, progress io.Writer) error
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{name: "accept", onPush: func(_ context.Context, _ Push, w io.Writer) error {
+			_, _ = io.WriteString(w, "one\n")
+			_, _ = io.WriteString(w, "two\n")
+			return nil
+		}, wantCode: 0, wantOut: "one\ntwo\n"},
+		{name: "refuse", onPush: func(_ context.Context, _ Push, w io.Writer) error {
+			_, _ = io.WriteString(w, "checking\n")
+			return errors.New("stage prod is locked")
+		}, wantCode: 1, wantOut: "checking\n", wantErr: "error: stage prod is locked\n"},
+		{name: "refuse without a message", onPush: func(context.Context, Push, io.Writer) error {
+			return errors.New("")
+		}, wantCode: 1, wantErr: "error: push refused\n"},
+		{name: "panic", onPush: func(context.Context, Push, io.Writer) error {
+			panic("boom")
+		}, wantCode: 1, wantErr: "internal error while accepting this push"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got Push
+			srv := &Server{log: discardLogger(), cfg: Config{OnPush: func(ctx context.Context, push Push, w io.Writer) error {
+				got = push
+				return tt.onPush(ctx, push, w)
+			}}}
+			toHookR, toHookW := pipe(t)
+			fromHookR, fromHookW := pipe(t)
+			verdict := make(chan hookVerdict, 1)
+			go func() { verdict <- srv.serveHook(context.Background(), Push{App: "app"}, fromHookR, toHookW) }()
+
+			// The hook owns duplicates of the descriptors, as a child would.
+			env := map[string]string{
+				hookFDsEnv:              fmt.Sprintf("%d,%d", dupFD(t, toHookR), dupFD(t, fromHookW)),
+				"GIT_PUSH_OPTION_COUNT": "1",
+				"GIT_PUSH_OPTION_0":     "nowait",
+			}
+			_ = toHookR.Close()
+			_ = fromHookW.Close()
+			stdin := strings.Repeat("0", 40) + " " + strings.Repeat("a", 40) + " refs/heads/main\n"
+			var stdout, stderr bytes.Buffer
+			code := RunHook(context.Background(), []string{"pre-receive"}, strings.NewReader(stdin), &stdout, &stderr, func(k string) string { return env[k] })
+			v := <-verdict
+			if code != tt.wantCode || stdout.String() != tt.wantOut || !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("hook exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout.String(), stderr.String(), tt.wantCode, tt.wantOut, tt.wantErr)
+			}
+			want := Push{App: "app", Updates: []RefUpdate{{Ref: "refs/heads/main", Old: ZeroID, New: strings.Repeat("a", 40)}}, Options: []string{"nowait"}}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("OnPush got %+v, want %+v", got, want)
+			}
+			if !v.ran || (v.err == nil) != (tt.wantCode == 0) {
+				t.Errorf("verdict %+v for exit code %d", v, code)
+			}
+		})
+	}
+}
+
+// dupFD duplicates f's descriptor, as a child process inherits it, for
+// RunHook to own and close.
+func dupFD(t *testing.T, f *os.File) int {
+	t.Helper()
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func pipe(t *testing.T) (*os.File, *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.Close()
+		_ = w.Close()
+	})
+	return r, w
+}
+
+func TestEnsureRepo(t *testing.T) {
+	dir := t.TempDir()
+	newServer := func(hook ...string) *Server {
+		t.Helper()
+		s, err := New(Config{
+			ReposDir:     dir,
+			Authenticate: func(context.Context, string, string) (string, error) { return "", errors.New("no") },
+			AppExists:    func(context.Context, string) bool { return true },
+			HookCommand:  hook,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := newServer("/bin/sh", "-c", "echo it's me")
+	repo, err := s.EnsureRepo("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo != filepath.Join(dir, "app.git") {
+		t.Errorf("EnsureRepo = %q", repo)
+	}
+	hook := filepath.Join(repo, "hooks", "pre-receive")
+	script, err := os.ReadFile(hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "exec '/bin/sh' '-c' 'echo it'\\''s me' pre-receive\n"; !strings.HasSuffix(string(script), want) {
+		t.Errorf("hook script %q does not end with %q", script, want)
+	}
+	if info, err := os.Stat(hook); err != nil || info.Mode()&0o111 == 0 {
+		t.Errorf("hook is not executable: %v %v", info.Mode(), err)
+	}
+	if head, err := os.ReadFile(filepath.Join(repo, "HEAD")); err != nil || string(head) != "ref: refs/heads/main\n" {
+		t.Errorf("HEAD = %q, %v", head, err)
+	}
+	if _, err := s.EnsureRepo("app"); err != nil {
+		t.Errorf("second EnsureRepo: %v", err)
+	}
+
+	// A new binary path (an upgrade) rewrites the hook of existing repositories.
+	if _, err := newServer("/bin/true").EnsureRepo("app"); err != nil {
+		t.Fatal(err)
+	}
+	if script, _ := os.ReadFile(hook); !strings.HasSuffix(string(script), "exec '/bin/true' pre-receive\n") {
+		t.Errorf("hook not updated: %q", script)
+	}
+
+	for _, bad := range []string{"", "..", "../x", "/etc", "a/b", "App", "-a"} {
+		if _, err := s.EnsureRepo(bad); err == nil {
+			t.Errorf("EnsureRepo(%q) succeeded", bad)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("ReposDir holds %d entries, want only app.git", len(entries))
+	}
+}
+
+func TestRejectReport(t *testing.T) {
+	var req bytes.Buffer
+	writePkt(&req, ZeroID+" "+strings.Repeat("b", 40)+" refs/heads/main\x00 report-status side-band-64k agent=git/2.39\n")
+	writePkt(&req, ZeroID+" "+strings.Repeat("c", 40)+" refs/tags/v1\n")
+	req.WriteString("0000PACK...")
+	refs, caps, err := readCommands(&req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(refs, []string{"refs/heads/main", "refs/tags/v1"}) || !caps["side-band-64k"] || !caps["report-status"] {
+		t.Fatalf("readCommands = %q, %v", refs, caps)
+	}
+	got := string(rejectReport(refs, map[string]bool{}, "too big", "msg\n"))
+	want := "0013unpack too big\n" + "001fng refs/heads/main too big\n" + "001cng refs/tags/v1 too big\n" + "0000"
+	if got != want {
+		t.Errorf("report without side band = %q, want %q", got, want)
+	}
+	got = string(rejectReport(refs, caps, "too big", "msg\n"))
+	want = "0009\x02msg\n" + "0057\x01" + want + "0000"
+	if got != want {
+		t.Errorf("report with side band = %q, want %q", got, want)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{512 << 20: "512 MiB", 1 << 20: "1 MiB", 1536 << 10: "1.5 MiB", 2 << 30: "2 GiB", 1000: "1000 bytes", 4096: "4 KiB"} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
