@@ -28,7 +28,7 @@ type logSink struct {
 	ownerID uint
 	logger  *slog.Logger
 
-	mask    masker // secret values never reach the stored log
+	mask masker // secret values never reach the stored log
 
 	mu      sync.Mutex
 	buf     []store.LogLine

@@ -21,15 +21,12 @@ import (
 	"github.com/seedbed/seedbed/web/auth"
 )
 
-// fakePipelines records what the web layer asks for.
+// fakePipelines is the real pipelines on a store with no queue, except that
+// deploy requests are recorded instead of queued.
 type fakePipelines struct {
-	store    *store.Store
-	deploys  []pipelines.DeployRequest
-	realApps *pipelines.Service
-}
-
-func (f *fakePipelines) CreateApp(ctx context.Context, in pipelines.NewApp) (store.App, error) {
-	return f.realApps.CreateApp(ctx, in)
+	*pipelines.Service
+	store   *store.Store
+	deploys []pipelines.DeployRequest
 }
 
 func (f *fakePipelines) RequestDeploy(ctx context.Context, req pipelines.DeployRequest) (store.Build, store.Deploy, error) {
@@ -75,7 +72,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := &fakePipelines{store: st, realApps: pipelines.New(pipelines.Config{Store: st})}
+	fake := &fakePipelines{Service: pipelines.New(pipelines.Config{Store: st}), store: st}
 	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
 		t.Fatal(err)
 	}
