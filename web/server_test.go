@@ -159,6 +159,17 @@ func TestMutatingRoutesNeedCSRFAndSession(t *testing.T) {
 		{"create app", "/apps", url.Values{"name": {"x"}, "repo_url": {"/src/x"}, "branch": {"main"}}},
 		{"deploy", "/apps/shop/stages/dev/deploy", url.Values{}},
 		{"logout", "/logout", url.Values{}},
+		{"promote", "/apps/shop/promote", url.Values{"from": {"dev"}, "to": {"staging"}}},
+		{"rollback", "/apps/shop/stages/dev/rollback", url.Values{}},
+		{"create stage", "/apps/shop/stages", url.Values{"name": {"qa"}}},
+		{"stage settings", "/apps/shop/stages/dev/settings", url.Values{"branch": {"main"}}},
+		{"set variable", "/apps/shop/stages/dev/vars", url.Values{"key": {"A"}, "value": {"b"}}},
+		{"unset variable", "/apps/shop/stages/dev/vars/A/delete", url.Values{}},
+		{"delete stage", "/apps/shop/stages/dev/delete", url.Values{}},
+		{"approve", "/deploys/1/approve", url.Values{}},
+		{"reject", "/deploys/1/reject", url.Values{}},
+		{"cancel deploy", "/deploys/1/cancel", url.Values{}},
+		{"cancel build", "/builds/1/cancel", url.Values{}},
 		{"login", "/login", url.Values{"email": {"ada@example.com"}, "password": {"correct-horse"}}},
 	}
 	for _, r := range routes {
@@ -193,6 +204,9 @@ func TestMutatingRoutesNeedCSRFAndSession(t *testing.T) {
 	}
 	if len(f.fake.deploys) != 0 {
 		t.Fatalf("refused requests still deployed: %+v", f.fake.deploys)
+	}
+	if stages, _ := f.store.Stages(context.Background(), 1); len(stages) != 3 {
+		t.Fatalf("refused requests changed the stages: %d stages", len(stages))
 	}
 
 	c, tok := f.signIn(t)
