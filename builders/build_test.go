@@ -166,14 +166,20 @@ func TestBuildHelloApp(t *testing.T) {
 // serveOnce starts bin with a free $PORT, GETs path and stops it.
 func serveOnce(t *testing.T, bin, path string) string {
 	t.Helper()
+	return serveCmd(t, exec.Command(bin), path)
+}
+
+// serveCmd starts cmd with a free $PORT added to its environment, GETs
+// path and stops it.
+func serveCmd(t *testing.T, cmd *exec.Cmd, path string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"PORT=" + strconv.Itoa(port)}
+	cmd.Env = append(cmd.Env, "PORT="+strconv.Itoa(port))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +207,7 @@ func TestBuildFailures(t *testing.T) {
 	outside := t.TempDir()
 	writeFiles(t, outside, map[string]string{"secret.txt": "do not pack me\n"})
 	goService := func(extra string) string {
-		return "services:\n  api:\n    path: api\n    runtime: go\n" + extra + "    functions:\n      hello: {}\n"
+		return "services:\n  api:\n    path: api\n    runtime: go\n" + extra + "    functions:\n      hello: {routes: [\"GET /hello\"]}\n"
 	}
 	apiFiles := map[string]string{"api/go.mod": "module example.com/api\n\ngo 1.22\n", "api/main.go": "package main\n\nfunc main() {}\n"}
 
@@ -259,21 +265,21 @@ func TestBuildFailures(t *testing.T) {
 		{
 			name:    "service folder missing",
 			files:   apiFiles,
-			yml:     "services:\n  api:\n    path: services/nope\n    runtime: process\n    functions:\n      f: {handler: ./x}\n",
+			yml:     "services:\n  api:\n    path: services/nope\n    runtime: process\n    functions:\n      f: {handler: ./x, routes: [\"GET /x\"]}\n",
 			wantErr: `build service api: path "services/nope" does not exist in the repository; fix path in seedbed.yml`,
 		},
 		{
 			name:    "service folder is a symlink leading outside the repository",
 			files:   apiFiles,
 			symlink: [2]string{"evil", outside},
-			yml:     "services:\n  api:\n    path: evil\n    runtime: process\n    functions:\n      f: {handler: ./x}\n",
+			yml:     "services:\n  api:\n    path: evil\n    runtime: process\n    functions:\n      f: {handler: ./x, routes: [\"GET /x\"]}\n",
 			wantErr: `build service api: path "evil": it leads outside the repository`,
 		},
 		{
 			name:    "process service with a symlink leading outside",
 			files:   map[string]string{"web/run.sh": "echo\n"},
 			symlink: [2]string{"web/secret", filepath.Join(outside, "secret.txt")},
-			yml:     "services:\n  web:\n    path: web\n    runtime: process\n    functions:\n      f: {handler: ./run.sh}\n",
+			yml:     "services:\n  web:\n    path: web\n    runtime: process\n    functions:\n      f: {handler: ./run.sh, routes: [\"GET /x\"]}\n",
 			wantErr: "build service web: function f: package: pack",
 		},
 		{
@@ -292,7 +298,7 @@ func TestBuildFailures(t *testing.T) {
 			name:    "unknown runtime in a hand-made stack",
 			files:   apiFiles,
 			st:      &stack.Stack{Services: []stack.Service{{Name: "api", Path: "api", Runtime: "rust"}}},
-			wantErr: `build service api: unknown runtime "rust"; valid runtimes: go, process`,
+			wantErr: `build service api: unknown runtime "rust"; valid runtimes: go, node, python, static, process`,
 		},
 	}
 	for _, tt := range tests {
@@ -370,6 +376,7 @@ func TestBuildEnv(t *testing.T) {
 		name    string
 		cfg     Config
 		runtime string
+		key     string
 		want    []string
 		notWant []string
 	}{
@@ -387,6 +394,50 @@ func TestBuildEnv(t *testing.T) {
 			notWant: []string{"GOCACHE=/cache/go-build", "GOMODCACHE=/cache/gomod"},
 		},
 		{
+			name:    "go runtime: per-app caches with a cache key",
+			cfg:     Config{CacheDir: "/cache"},
+			runtime: "go",
+			key:     "shop",
+			want:    []string{"GOCACHE=/cache/go/shop/build", "GOMODCACHE=/cache/go/shop/mod"},
+			notWant: []string{"GOCACHE=/cache/go-build", "GOMODCACHE=/cache/gomod"},
+		},
+		{
+			name:    "go runtime: the caller's caches win over a cache key",
+			cfg:     Config{CacheDir: "/cache", Env: []string{"GOCACHE=/mine", "GOMODCACHE=/mods"}},
+			runtime: "go",
+			key:     "shop",
+			want:    []string{"GOCACHE=/mine", "GOMODCACHE=/mods"},
+			notWant: []string{"GOCACHE=/cache/go/shop/build", "GOMODCACHE=/cache/go/shop/mod"},
+		},
+		{
+			name:    "node runtime: npm cache per app, no notifier, fund or audit requests",
+			cfg:     Config{CacheDir: "/cache", Env: []string{"PATH=/bin"}},
+			runtime: "node",
+			key:     "shop",
+			want:    []string{"PATH=/bin", "npm_config_cache=/cache/npm/shop", "npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false"},
+			notWant: []string{"CGO_ENABLED=0"},
+		},
+		{
+			name:    "node runtime: a shared npm cache without a key",
+			cfg:     Config{CacheDir: "/cache"},
+			runtime: "node",
+			want:    []string{"npm_config_cache=/cache/npm/_shared"},
+		},
+		{
+			name:    "node runtime: the caller's npm cache wins, whatever its case",
+			cfg:     Config{CacheDir: "/cache", Env: []string{"NPM_CONFIG_CACHE=/mine"}},
+			runtime: "node",
+			key:     "shop",
+			want:    []string{"NPM_CONFIG_CACHE=/mine"},
+			notWant: []string{"npm_config_cache=/cache/npm/shop"},
+		},
+		{
+			name:    "python runtime: no bytecode written",
+			cfg:     Config{CacheDir: "/cache"},
+			runtime: "python",
+			want:    []string{"SEEDBED_SERVICE=api", "PYTHONDONTWRITEBYTECODE=1"},
+		},
+		{
 			name:    "process runtime: just the base",
 			cfg:     Config{CacheDir: "/cache", Env: []string{"PATH=/bin"}},
 			runtime: "process",
@@ -396,7 +447,7 @@ func TestBuildEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := New(tt.cfg).env(stack.Service{Name: "api", Runtime: tt.runtime})
+			env := New(tt.cfg).env(stack.Service{Name: "api", Runtime: tt.runtime}, tt.key)
 			for _, w := range tt.want {
 				if !slices.Contains(env, w) {
 					t.Errorf("env %q lacks %q", env, w)

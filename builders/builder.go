@@ -26,12 +26,14 @@ const DefaultGoBuild = `go build -trimpath -buildvcs=false -ldflags="-s -w -buil
 type Config struct {
 	// Artifacts receives every packaged function.
 	Artifacts ArtifactStore
-	// CacheDir keeps toolchain caches between builds (Go's build and
-	// module caches). Empty means a folder under os.TempDir().
+	// CacheDir keeps toolchain caches between builds: Go's build and
+	// module caches and npm's cache, per app (see BuildOptions.CacheKey).
+	// Empty means a folder under os.TempDir().
 	CacheDir string
 	// Env is the environment build commands start from (PATH, HOME,
-	// GOPROXY, ...). Seedbed adds what each runtime needs; a GOCACHE or
-	// GOMODCACHE given here wins over CacheDir.
+	// GOPROXY, PIP_INDEX_URL, ...). Seedbed adds what each runtime needs;
+	// a GOCACHE, GOMODCACHE or npm_config_cache given here wins over
+	// CacheDir.
 	Env []string
 	// WorkDir holds the per-service workspaces while they build. Empty
 	// means os.TempDir().
@@ -63,18 +65,59 @@ type Output struct {
 	Size     int64
 }
 
-// Build builds every service of st from the checkout in dir, in order, and
-// returns one Output per function. Each service builds in a fresh copy of
-// the checkout (without .git), so the checkout itself is never changed
-// and services do not see each other's build output. The first failure
-// stops the build; its error names the service and the failing command.
+// BuildOptions says what BuildWith builds.
+type BuildOptions struct {
+	// Dir is the checkout to build. It is never changed.
+	Dir string
+	// Stack is the checkout's parsed stack file.
+	Stack *stack.Stack
+	// CacheKey keeps one app's toolchain caches apart from another's:
+	// with a key, Go's caches live in CacheDir/go/<key> and npm's in
+	// CacheDir/npm/<key>, so builds of one app reuse what its earlier
+	// builds downloaded and compiled, and never see another app's. Use
+	// the app's name. It must be a plain name: letters, digits, ".", "_"
+	// and "-", starting with a letter or digit. Empty shares one cache
+	// between every build without a key.
+	CacheKey string
+}
+
+// Build builds every service of st from the checkout in dir, without a
+// cache key; see BuildWith.
 func (b *Builder) Build(ctx context.Context, dir string, st *stack.Stack, log Log) ([]Output, error) {
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("build: checkout %s is not a folder", dir)
+	return b.BuildWith(ctx, BuildOptions{Dir: dir, Stack: st}, log)
+}
+
+// BuildWith builds every service of opts.Stack from the checkout in
+// opts.Dir, in order, and returns one Output per function. Each service
+// builds in a fresh copy of the checkout (without .git), so the checkout
+// itself is never changed and services do not see each other's build
+// output. The first failure stops the build; its error names the service
+// and the failing command.
+//
+// A service builds in these steps, each logged:
+//
+//  1. install dependencies: node, when the service folder has a
+//     package.json: npm ci (npm install without a package-lock.json);
+//     python, when it has a requirements.txt: pip installs them into the
+//     service folder, next to the code;
+//  2. the before_build hooks;
+//  3. the build command (go has a default, DefaultGoBuild);
+//  4. the after_build hooks;
+//  5. packaging, per runtime (see the package comment); node handlers
+//     are bundled here.
+func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]Output, error) {
+	if fi, err := os.Stat(opts.Dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("build: checkout %s is not a folder", opts.Dir)
+	}
+	if opts.Stack == nil {
+		return nil, errors.New("build: no stack given")
+	}
+	if opts.CacheKey != "" && !validCacheKey(opts.CacheKey) {
+		return nil, fmt.Errorf("build: cache key %q is not a plain name; use letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit", opts.CacheKey)
 	}
 	var outs []Output
-	for _, svc := range st.Services {
-		o, err := b.buildService(ctx, dir, svc, log)
+	for _, svc := range opts.Stack.Services {
+		o, err := b.buildService(ctx, opts.Dir, svc, opts.CacheKey, log)
 		if err != nil {
 			return nil, fmt.Errorf("build service %s: %w", svc.Name, err)
 		}
@@ -83,7 +126,22 @@ func (b *Builder) Build(ctx context.Context, dir string, st *stack.Stack, log Lo
 	return outs, nil
 }
 
-func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.Service, log Log) ([]Output, error) {
+// validCacheKey says whether key can name a cache folder: one path
+// element that is neither hidden nor "..".
+func validCacheKey(key string) bool {
+	if len(key) > 128 {
+		return false
+	}
+	for i, r := range key {
+		alnum := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !alnum && (i == 0 || !strings.ContainsRune("._-", r)) {
+			return false
+		}
+	}
+	return key != ""
+}
+
+func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.Service, cacheKey string, log Log) ([]Output, error) {
 	log.Line("seedbed", fmt.Sprintf("Building service %s (%s)", svc.Name, svc.Runtime))
 	start := time.Now()
 	if !slices.Contains(stack.Runtimes, svc.Runtime) {
@@ -96,11 +154,19 @@ func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.S
 	if err := os.MkdirAll(b.cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("make workspace: %w", err)
 	}
-	ws, err := os.MkdirTemp(b.cfg.WorkDir, "seedbed-"+svc.Name+"-")
+	root, err := os.MkdirTemp(b.cfg.WorkDir, "seedbed-"+svc.Name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("make workspace: %w", err)
 	}
-	defer removeAll(ws)
+	defer removeAll(root)
+	// The copy of the checkout goes in src; what the packaging makes
+	// (bundles) in out, where no build command looks.
+	ws, out := filepath.Join(root, "src"), filepath.Join(root, "out")
+	for _, d := range []string{ws, out} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("make workspace: %w", err)
+		}
+	}
 	if err := copyTree(checkout, ws); err != nil {
 		return nil, fmt.Errorf("copy the checkout to a workspace: %w", err)
 	}
@@ -115,7 +181,7 @@ func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.S
 		return nil, fmt.Errorf("path %q is not a folder; fix path in %s", svc.Path, stack.FileName)
 	}
 
-	env := b.env(svc)
+	env := b.env(svc, cacheKey)
 	run := func(what string, cmds ...string) error {
 		for _, c := range cmds {
 			if err := ctx.Err(); err != nil {
@@ -126,6 +192,9 @@ func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.S
 			}
 		}
 		return nil
+	}
+	if err := b.install(ctx, svcDir, env, svc, log); err != nil {
+		return nil, err
 	}
 	if err := run("before_build hook", svc.Hooks.BeforeBuild...); err != nil {
 		return nil, err
@@ -139,7 +208,7 @@ func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.S
 		return nil, err
 	}
 
-	outs, err := b.packageFunctions(ctx, ws, svcDir, svc, log)
+	outs, err := b.packageFunctions(ctx, ws, out, svcDir, svc, log)
 	if err != nil {
 		return nil, err
 	}
@@ -158,40 +227,142 @@ func buildCommand(svc stack.Service) string {
 }
 
 // env is the environment of svc's commands: the configured base, then
-// what the runtime needs (later entries win).
-func (b *Builder) env(svc stack.Service) []string {
+// what the runtime needs (later entries win). cacheKey picks the app's
+// own caches.
+func (b *Builder) env(svc stack.Service, cacheKey string) []string {
 	env := slices.Clone(b.cfg.Env)
-	lookup := func(key string) (string, bool) {
-		for i := len(env) - 1; i >= 0; i-- {
-			if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-				return v, true
-			}
-		}
-		return "", false
-	}
+	lookup := func(key string) (string, bool) { return lookupEnv(env, key) }
 	env = append(env, "SEEDBED_SERVICE="+svc.Name)
-	if svc.Runtime != "go" {
-		return env
-	}
-	// The local target runs the binaries on this machine, so they are
-	// built for it; no cgo, so they do not depend on its libc.
-	env = append(env, "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
-	flags, _ := lookup("GOFLAGS")
-	env = append(env, "GOFLAGS="+strings.TrimSpace(flags+" -mod=mod"))
-	if _, ok := lookup("GOCACHE"); !ok {
-		env = append(env, "GOCACHE="+filepath.Join(b.cfg.CacheDir, "go-build"))
-	}
-	if _, ok := lookup("GOMODCACHE"); !ok {
-		env = append(env, "GOMODCACHE="+filepath.Join(b.cfg.CacheDir, "gomod"))
+	switch svc.Runtime {
+	case "go":
+		// The local target runs the binaries on this machine, so they are
+		// built for it; no cgo, so they do not depend on its libc.
+		env = append(env, "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+		flags, _ := lookup("GOFLAGS")
+		env = append(env, "GOFLAGS="+strings.TrimSpace(flags+" -mod=mod"))
+		buildCache, modCache := filepath.Join(b.cfg.CacheDir, "go-build"), filepath.Join(b.cfg.CacheDir, "gomod")
+		if cacheKey != "" {
+			buildCache = filepath.Join(b.cfg.CacheDir, "go", cacheKey, "build")
+			modCache = filepath.Join(b.cfg.CacheDir, "go", cacheKey, "mod")
+		}
+		if _, ok := lookup("GOCACHE"); !ok {
+			env = append(env, "GOCACHE="+buildCache)
+		}
+		if _, ok := lookup("GOMODCACHE"); !ok {
+			env = append(env, "GOMODCACHE="+modCache)
+		}
+	case "node":
+		// npm reads its settings from npm_config_* in any case.
+		if _, ok := lookupEnvFold(env, "npm_config_cache"); !ok {
+			key := cacheKey
+			if key == "" {
+				key = "_shared" // no valid key starts with "_"
+			}
+			env = append(env, "npm_config_cache="+filepath.Join(b.cfg.CacheDir, "npm", key))
+		}
+		// A build has no one to read these, and they cost requests.
+		env = append(env, "npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")
+	case "python":
+		// __pycache__ folders are left out of artifacts anyway.
+		env = append(env, "PYTHONDONTWRITEBYTECODE=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")
 	}
 	return env
 }
 
-// packageFunctions packs and stores the artifact of every function of svc.
-// A go function's artifact is its handler binary alone; a process
-// function's is the whole service folder. Functions with the same
-// contents share one artifact.
-func (b *Builder) packageFunctions(ctx context.Context, ws, svcDir string, svc stack.Service, log Log) ([]Output, error) {
+// lookupEnv returns the value of key in env; the last entry wins, as in
+// exec.Cmd.
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// lookupEnvFold is lookupEnv ignoring case, for tools (npm) that do.
+func lookupEnvFold(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// install installs the dependencies of a node or python service.
+func (b *Builder) install(ctx context.Context, svcDir string, env []string, svc stack.Service, log Log) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	switch svc.Runtime {
+	case "node":
+		return npmInstall(ctx, svcDir, env, log)
+	case "python":
+		return pipInstall(ctx, svcDir, env, log)
+	}
+	return nil
+}
+
+// source is what one function's artifact is packed from.
+type source struct {
+	// key is the same for functions whose artifacts are the same, so
+	// that they are packed once.
+	key string
+	// prepare makes the files (if packaging makes any) and says where
+	// they are: paths inside dir.
+	prepare func() (dir string, paths []string, err error)
+}
+
+// files is the source of an artifact made of paths in dir as they are.
+func files(key, dir string, paths ...string) source {
+	return source{key: key, prepare: func() (string, []string, error) { return dir, paths, nil }}
+}
+
+// packageFunctions packs and stores the artifact of every function of
+// svc, from the service folder svcDir inside the workspace ws; out is an
+// empty folder for what packaging makes. Functions with the same
+// contents share one artifact. What an artifact holds, per runtime:
+//
+//   - go: the handler binary alone;
+//   - node: the handler bundled into one file (see nodeSource);
+//   - python, process: the whole service folder (python without
+//     __pycache__ and .venv folders);
+//   - static: the output folder.
+func (b *Builder) packageFunctions(ctx context.Context, ws, out, svcDir string, svc stack.Service, log Log) ([]Output, error) {
+	var sourceOf func(fn stack.Function) (source, error)
+	switch svc.Runtime {
+	case "go":
+		sourceOf = func(fn stack.Function) (source, error) {
+			if err := checkHandler(ws, svcDir, fn); err != nil {
+				return source{}, err
+			}
+			return files(fn.Handler, svcDir, filepath.FromSlash(fn.Handler)), nil
+		}
+	case "node":
+		sourceOf = func(fn stack.Function) (source, error) {
+			return nodeSource(ws, out, svcDir, fn, log)
+		}
+	case "python":
+		if err := cleanPython(svcDir); err != nil {
+			return nil, fmt.Errorf("package: %w", err)
+		}
+		sourceOf = func(fn stack.Function) (source, error) {
+			if err := checkPythonHandler(ws, svcDir, fn); err != nil {
+				return source{}, err
+			}
+			return files(".", svcDir, "."), nil
+		}
+	case "static":
+		dir, err := staticOutput(ws, svcDir, svc)
+		if err != nil {
+			return nil, err
+		}
+		sourceOf = func(stack.Function) (source, error) { return files(".", dir, "."), nil }
+	default:
+		sourceOf = func(stack.Function) (source, error) { return files(".", svcDir, "."), nil }
+	}
+
 	type stored struct {
 		digest string
 		size   int64
@@ -199,22 +370,25 @@ func (b *Builder) packageFunctions(ctx context.Context, ws, svcDir string, svc s
 	done := map[string]stored{}
 	var outs []Output
 	for _, fn := range svc.Functions {
-		paths := []string{"."}
-		if svc.Runtime == "go" {
-			if err := checkHandler(ws, svcDir, fn); err != nil {
+		src, err := sourceOf(fn)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn.Name, err)
+		}
+		s, ok := done[src.key]
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			dir, paths, err := src.prepare()
+			if err != nil {
 				return nil, fmt.Errorf("function %s: %w", fn.Name, err)
 			}
-			paths = []string{filepath.FromSlash(fn.Handler)}
-		}
-		key := strings.Join(paths, "\x00")
-		s, ok := done[key]
-		if !ok {
-			digest, size, err := b.pack(ctx, svcDir, paths)
+			digest, size, err := b.pack(ctx, dir, paths)
 			if err != nil {
 				return nil, fmt.Errorf("function %s: package: %w", fn.Name, err)
 			}
 			s = stored{digest, size}
-			done[key] = s
+			done[src.key] = s
 		}
 		log.Line("seedbed", fmt.Sprintf("Packaged %s/%s %s (%s)", svc.Name, fn.Name, shortDigest(s.digest), humanSize(s.size)))
 		outs = append(outs, Output{Service: svc.Name, Function: fn.Name, Digest: s.digest, Size: s.size})

@@ -107,7 +107,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	if err := s.syncStages(ctx, app, st.Stages, log); err != nil {
 		return err
 	}
-	outs, err := s.cfg.Builder.Build(ctx, co.Dir, st, log)
+	outs, err := s.cfg.Builder.BuildWith(ctx, builders.BuildOptions{Dir: co.Dir, Stack: st, CacheKey: app.Name}, log)
 	if err != nil {
 		return err
 	}

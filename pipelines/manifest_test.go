@@ -78,3 +78,37 @@ func TestPlanGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestStageFollows(t *testing.T) {
+	tests := []struct {
+		name string
+		rule string
+		push Push
+		want bool
+	}{
+		{"exact branch", "main", Push{Branch: "main"}, true},
+		{"other branch", "main", Push{Branch: "dev"}, false},
+		{"glob", "release/*", Push{Branch: "release/1.2"}, true},
+		{"glob stays in one segment", "release/*", Push{Branch: "release/1/2"}, false},
+		{"no rule follows nothing", "", Push{Branch: "main"}, false},
+		{"branch rule ignores tags", "main", Push{Tag: "main"}, false},
+		{"tag rule", "tag:v*", Push{Tag: "v1.0.0"}, true},
+		{"tag rule ignores branches", "tag:v*", Push{Branch: "v1"}, false},
+		{"tag rule mismatch", "tag:v*", Push{Tag: "nightly"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stageFollows(tt.rule, tt.push); got != tt.want {
+				t.Fatalf("stageFollows(%q, %+v) = %v, want %v", tt.rule, tt.push, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSkipDeploy(t *testing.T) {
+	for msg, want := range map[string]bool{"fix [skip deploy]": true, "[Deploy Skip] docs": true, "skip deploy": false, "": false} {
+		if SkipDeploy(msg) != want {
+			t.Errorf("SkipDeploy(%q) = %v", msg, !want)
+		}
+	}
+}

@@ -17,7 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/seedbed/seedbed/builders"
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/pipelines/forge"
 	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
 )
@@ -75,7 +75,7 @@ type Canceller interface {
 
 // Builder turns a checkout into artifacts (a *builders.Builder).
 type Builder interface {
-	Build(ctx context.Context, dir string, st *stack.Stack, log builders.Log) ([]builders.Output, error)
+	BuildWith(ctx context.Context, opts builders.BuildOptions, log builders.Log) ([]builders.Output, error)
 }
 
 // Config is what a Service is made of.
@@ -124,7 +124,8 @@ func New(cfg Config) *Service {
 const (
 	TriggerConsole  = "console"
 	TriggerAPI      = "api"
-	TriggerPush     = "push"
+	TriggerPush     = "push"    // the built-in git remote
+	TriggerWebhook  = "webhook" // a forge's webhook
 	TriggerCLI      = "cli"
 	TriggerPromote  = "promotion"
 	TriggerRollback = "rollback"
@@ -204,7 +205,11 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 		}
 		return store.App{}, invalidf("%s", strings.Join(parts, " "))
 	}
-	a := store.App{Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: in.DeployKey}
+	secret, err := forge.Secret()
+	if err != nil {
+		return store.App{}, err
+	}
+	a := store.App{Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: in.DeployKey, WebhookSecret: secret}
 	var stages []store.Stage
 	for _, name := range defaultStages {
 		st := store.Stage{Name: name}
@@ -258,17 +263,31 @@ func (s *Service) RequestDeploy(ctx context.Context, req DeployRequest) (store.B
 	if strings.ContainsAny(ref, " ~^:?*[\\") || strings.HasPrefix(ref, "-") || strings.Contains(ref, "..") {
 		return store.Build{}, store.Deploy{}, invalidf("%q is not a branch, tag or commit.", ref)
 	}
-	b := store.Build{AppID: app.ID, Ref: ref, Status: store.BuildQueued, TriggerKind: req.Trigger, TriggeredBy: req.By}
-	if err := s.cfg.Store.CreateBuild(ctx, &b); err != nil {
+	b, ds, err := s.buildAndDeploy(ctx, app, ref, []store.Stage{stage}, req.Trigger, req.By)
+	if err != nil {
 		return b, store.Deploy{}, fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
 	}
-	d := store.Deploy{AppID: app.ID, StageID: stage.ID, BuildID: &b.ID, Status: store.DeployQueued, TriggerKind: req.Trigger, TriggeredBy: req.By}
-	if err := s.cfg.Store.CreateDeploy(ctx, &d); err != nil {
-		return b, d, fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
+	return b, ds[0], nil
+}
+
+// buildAndDeploy records one build of ref and a deploy waiting for it in
+// each stage, then queues the build.
+func (s *Service) buildAndDeploy(ctx context.Context, app store.App, ref string, stages []store.Stage, trigger, by string) (store.Build, []store.Deploy, error) {
+	b := store.Build{AppID: app.ID, Ref: ref, Status: store.BuildQueued, TriggerKind: trigger, TriggeredBy: by}
+	if err := s.cfg.Store.CreateBuild(ctx, &b); err != nil {
+		return b, nil, err
+	}
+	var ds []store.Deploy
+	for _, st := range stages {
+		d := store.Deploy{AppID: app.ID, StageID: st.ID, BuildID: &b.ID, Status: store.DeployQueued, TriggerKind: trigger, TriggeredBy: by}
+		if err := s.cfg.Store.CreateDeploy(ctx, &d); err != nil {
+			return b, ds, err
+		}
+		ds = append(ds, d)
 	}
 	if err := s.enqueueBuild(ctx, b.ID); err != nil {
 		// Recorded but not queued: Recover picks it up at the next start.
-		return b, d, fmt.Errorf("deploy %s to %s: queue build %d: %w", app.Name, stage.Name, b.ID, err)
+		return b, ds, fmt.Errorf("queue build %d: %w", b.ID, err)
 	}
-	return b, d, nil
+	return b, ds, nil
 }

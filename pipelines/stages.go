@@ -200,11 +200,12 @@ type StageSettings struct {
 }
 
 func checkBranchPattern(p string) error {
+	p = strings.TrimPrefix(p, "tag:")
 	if p == "" {
 		return nil
 	}
 	if _, err := path.Match(p, "x"); err != nil || strings.ContainsAny(p, " ~^:\\") {
-		return invalidf("%q is not a branch name or glob (e.g. main, release/*).", p)
+		return invalidf("%q is not a branch name or glob (e.g. main, release/*, or tag:v* for tags).", p)
 	}
 	return nil
 }

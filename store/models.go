@@ -42,7 +42,9 @@ type App struct {
 	RepoURL   string
 	Branch    string
 	DeployKey string `json:"-"` // PEM private key for ssh repositories
-	CreatedAt time.Time
+	// WebhookSecret verifies deliveries from the app's forge.
+	WebhookSecret string `json:"-"`
+	CreatedAt     time.Time
 }
 
 // Stage is a named environment of an app; Position orders the pipeline.
@@ -186,4 +188,26 @@ type StageVar struct {
 	Value     string `json:"-"`
 	Secret    bool
 	UpdatedAt time.Time
+}
+
+// Webhook delivery outcomes.
+const (
+	DeliveryAccepted = "accepted" // it started builds
+	DeliveryIgnored  = "ignored"  // valid, but nothing to do; Reason says why
+	DeliveryRejected = "rejected" // forged, malformed or too large; Reason says why
+)
+
+// WebhookDelivery is one request a forge sent, with what Seedbed did.
+type WebhookDelivery struct {
+	ID         uint
+	AppID      uint
+	Forge      string
+	DeliveryID string
+	Event      string
+	Outcome    string
+	Reason     string
+	Summary    string
+	RemoteAddr string
+	BuildIDs   string // comma-separated
+	CreatedAt  time.Time
 }

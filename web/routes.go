@@ -46,6 +46,9 @@ func (s *Server) routes() {
 	signedIn.GET("/deploys/:id", s.deployPage)
 	signedIn.GET("/deploys/:id/events", s.deployEvents)
 
+	// Webhooks: verified by each app's secret, not by a session.
+	e.POST("/hooks/:forge/:app", s.webhook)
+
 	// JSON API: bearer tokens; no cookies, so no CSRF.
 	api := e.Group("/api/v1")
 	api.POST("/login", s.apiLogin)
@@ -57,6 +60,7 @@ func (s *Server) routes() {
 	authed.POST("/apps/:app/deploys", s.apiDeploy)
 	authed.GET("/apps/:app/builds", s.apiBuilds)
 	authed.GET("/apps/:app/deploys", s.apiAppDeploys)
+	authed.GET("/apps/:app/webhooks", s.apiWebhooks)
 	authed.GET("/apps/:app/stages", s.apiStages)
 	authed.POST("/apps/:app/stages", s.apiCreateStage)
 	authed.PUT("/apps/:app/stages", s.apiReorderStages)

@@ -61,16 +61,20 @@ type Pipelines interface {
 	Reject(ctx context.Context, id uint, who pipelines.Approver, reason string) (store.Deploy, error)
 	CancelDeploy(ctx context.Context, id uint) (store.Deploy, error)
 	CancelBuild(ctx context.Context, id uint) (store.Build, error)
+	HandlePush(ctx context.Context, app string, p pipelines.Push) (pipelines.PushResult, error)
 }
 
 // Config is what a Server is made of.
 type Config struct {
-	Store     Reader
-	Pipelines Pipelines
-	Accounts  *auth.Accounts
-	Assets    fs.FS
+	Store      Reader
+	Deliveries DeliveryStore
+	Pipelines  Pipelines
+	Accounts   *auth.Accounts
+	Assets     fs.FS
 	// GatewayURL is where users reach functions, e.g. http://127.0.0.1:8081.
 	GatewayURL string
+	// PublicURL is where forges and users reach the console and API.
+	PublicURL string
 	// SecureCookies marks cookies Secure; set it when served over HTTPS.
 	SecureCookies bool
 	Logger        *slog.Logger
@@ -80,9 +84,10 @@ type Config struct {
 
 // Server serves the console and the API.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	echo *echo.Echo
+	cfg      Config
+	log      *slog.Logger
+	echo     *echo.Echo
+	throttle *throttle
 }
 
 // New makes a Server with all its routes.
@@ -94,7 +99,8 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	cfg.GatewayURL = strings.TrimRight(cfg.GatewayURL, "/")
-	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New()}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle()}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError
@@ -177,4 +183,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	_ = render(c, status, views.ErrorPage(views.ErrorModel{Page: s.page(c, "Error"), Status: status, Message: msg}))
 }
 
-func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") }
+// isAPI tells callers that want JSON errors (API clients, forges) from browsers.
+func isAPI(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/hooks/")
+}

@@ -133,8 +133,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		srv := web.New(web.Config{Store: a.store, Pipelines: a.svc, Accounts: accounts, Assets: assets.FS(),
-			GatewayURL: a.functionsURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web")})
+		srv := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, Accounts: accounts, Assets: assets.FS(),
+			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web")})
 		a.console = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 		a.gateway = &http.Server{Handler: a.target.Gateway(), ReadHeaderTimeout: 10 * time.Second}
 	}

@@ -50,7 +50,7 @@ func ExampleProblems() {
 	}
 	// Output:
 	// seedbed.yml:3: services.api.path: "../../etc" leads outside the repository root; give a folder inside it, e.g. services/api (or . for the root)
-	// seedbed.yml:4: services.api.runtime: unknown runtime "rust"; valid runtimes: go, process
+	// seedbed.yml:4: services.api.runtime: unknown runtime "rust"; valid runtimes: go, node, python, static, process
 	// seedbed.yml:7: services.api.functions.hello.routes[1]: route "GET /hello" of function api/hello overlaps "GET /hello" of function api/hello (line 7); each method and path may be served by one function only
 	// 3 problems; the first is on line 3
 }

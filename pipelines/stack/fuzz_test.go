@@ -48,8 +48,14 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("service %s: runtime %q accepted", s.Name, s.Runtime)
 			}
 			for _, fn := range s.Functions {
-				if fn.Handler == "" {
-					t.Errorf("function %s/%s has no handler", s.Name, fn.Name)
+				if (fn.Handler == "") != (s.Runtime == "static") {
+					t.Errorf("function %s/%s of runtime %s has handler %q", s.Name, fn.Name, s.Runtime, fn.Handler)
+				}
+				if fn.Kind != KindHTTP && fn.Kind != KindLambda {
+					t.Errorf("function %s/%s: type %q accepted", s.Name, fn.Name, fn.Kind)
+				}
+				if len(fn.Routes) == 0 {
+					t.Errorf("function %s/%s has no routes", s.Name, fn.Name)
 				}
 				if fn.Timeout < 0 || fn.Timeout > MaxTimeout {
 					t.Errorf("function %s/%s: timeout %s accepted", s.Name, fn.Name, fn.Timeout)

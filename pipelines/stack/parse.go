@@ -45,8 +45,8 @@ var (
 	paramNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 	topKeys      = []string{"services", "stages"}
-	serviceKeys  = []string{"build", "functions", "hooks", "path", "runtime"}
-	functionKeys = []string{"env", "handler", "memory", "routes", "timeout"}
+	serviceKeys  = []string{"build", "functions", "hooks", "output", "path", "runtime"}
+	functionKeys = []string{"env", "handler", "memory", "routes", "timeout", "type"}
 	stageKeys    = []string{"approval", "branch", "name"}
 	hookKeys     = []string{"after_build", "after_deploy", "before_build", "before_deploy"}
 )
@@ -55,7 +55,7 @@ var (
 const exampleFile = `services:
   api:
     path: .            # the folder of the service in the repository
-    runtime: go        # go | process
+    runtime: go        # go | node | python | static | process
     functions:
       hello:
         routes: ["GET /hello"]
@@ -446,7 +446,7 @@ func (p *parser) service(key, val *yaml.Node) (Service, bool) {
 		p.add(key, field, "service %s is empty; give it a path, a runtime and functions", key.Value)
 		return svc, false
 	}
-	var fnKey, fnVal *yaml.Node
+	var fnKey, fnVal, outKey *yaml.Node
 	var hasPath, hasRuntime bool
 	for _, kv := range p.checkKeys(pairs, field, "service", serviceKeys) {
 		f := field + "." + kv.key.Value
@@ -462,6 +462,11 @@ func (p *parser) service(key, val *yaml.Node) (Service, bool) {
 			}
 		case "build":
 			svc.Build, _ = p.scalar(kv.val, f, "build: go build -o bootstrap .")
+		case "output":
+			outKey = kv.key
+			if out := p.relPath(kv.val, f, "folder", "the service folder", "output: dist"); out != "." {
+				svc.Output = out
+			}
 		case "hooks":
 			svc.Hooks = p.hooks(kv.val, f)
 		case "functions":
@@ -473,6 +478,10 @@ func (p *parser) service(key, val *yaml.Node) (Service, bool) {
 	}
 	if !hasRuntime {
 		p.add(key, field+".runtime", "runtime is missing; valid runtimes: %s", strings.Join(Runtimes, ", "))
+	}
+	if outKey != nil && hasRuntime && svc.Runtime != "static" && slices.Contains(Runtimes, svc.Runtime) {
+		p.add(outKey, field+".output", "output is only for runtime static (the folder its build leaves the site in); remove it, or use runtime: static")
+		svc.Output = ""
 	}
 	if fnKey == nil {
 		p.add(key, field+".functions", "no functions declared; add at least one, e.g. functions: {hello: {routes: [\"GET /hello\"]}}")
@@ -554,21 +563,23 @@ func (p *parser) hooks(n *yaml.Node, field string) Hooks {
 }
 
 func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Function, bool) {
-	fn := Function{Name: key.Value}
+	fn := Function{Name: key.Value, Kind: KindHTTP}
 	p.checkName(key, field, "function")
 	pairs, ok := p.mapping(val, field, "{handler: bootstrap, routes: [\"GET /hello\"]}")
 	if !ok {
 		return fn, false
 	}
-	var hasHandler bool
+	var handler, routes *yaml.Node
 	owner := svc.Name + "/" + fn.Name
 	for _, kv := range p.checkKeys(pairs, field, "function", functionKeys) {
 		f := field + "." + kv.key.Value
 		switch kv.key.Value {
+		case "type":
+			fn.Kind = p.kind(svc.Runtime, kv.val, f)
 		case "handler":
-			hasHandler = true
-			fn.Handler = p.handler(svc.Runtime, kv.val, f)
+			handler = kv.val
 		case "routes":
+			routes = kv.val
 			list, nodes := p.stringList(kv.val, f, `["GET /hello", "ANY /hello/{proxy+}"]`)
 			for i, s := range list {
 				if r, ok := p.route(nodes[i], fmt.Sprintf("%s[%d]", f, i), s, owner); ok {
@@ -583,37 +594,133 @@ func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Func
 			fn.Memory = p.memory(kv.val, f)
 		}
 	}
-	if !hasHandler {
-		switch svc.Runtime {
-		case "go":
-			fn.Handler = DefaultGoHandler
-		case "process":
-			p.add(key, field+".handler", "handler is missing; for runtime process it is the command that starts the function, e.g. handler: ./server or handler: node server.js")
-		}
+	// The handler is read once the type is known, wherever it was written.
+	fn.Handler = p.handler(svc.Runtime, fn.Kind, key, handler, field+".handler")
+	switch rn := p.resolve(routes); {
+	case routes == nil:
+		p.add(key, field+".routes", "routes are missing; a function is reached only through its routes, e.g. routes: [\"GET /hello\"]")
+	case rn != nil && (isNull(rn) || rn.Kind == yaml.SequenceNode && len(rn.Content) == 0):
+		p.add(rn, field+".routes", "routes is empty; give at least one, e.g. routes: [\"GET /hello\"]")
 	}
 	return fn, true
 }
 
-func (p *parser) handler(runtime string, n *yaml.Node, field string) string {
+// kind reads a function's type.
+func (p *parser) kind(runtime string, n *yaml.Node, field string) string {
+	kinds := []string{KindHTTP, KindLambda}
+	v, ok := p.scalar(n, field, "type: lambda")
+	n = p.resolve(n)
+	switch {
+	case !ok:
+		return KindHTTP
+	case v == "":
+		p.add(n, field, "type is empty; valid types: http (the function serves HTTP on $PORT, the default), lambda (an unchanged AWS Lambda handler)")
+		return KindHTTP
+	case !slices.Contains(kinds, v):
+		msg := fmt.Sprintf("unknown type %q", v)
+		if s := closest(v, kinds); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		p.add(n, field, "%s; valid types: http (the function serves HTTP on $PORT, the default), lambda (an unchanged AWS Lambda handler)", msg)
+		return KindHTTP
+	case v == KindLambda && (runtime == "static" || runtime == "process"):
+		p.add(n, field, "type lambda is for runtimes go, node and python; a %s function serves HTTP, so remove type or write type: http", runtime)
+		return KindHTTP
+	}
+	return v
+}
+
+// handler reads (or, when n is nil, defaults) a function's handler, which
+// means something else for each runtime and kind (see Function).
+func (p *parser) handler(runtime, kind string, key, n *yaml.Node, field string) string {
+	rn := p.resolve(n)
+	if n != nil && rn == nil {
+		return "" // an alias bomb, already reported
+	}
+	missing := n == nil || isNull(rn)
 	switch runtime {
 	case "go":
-		if isNull(p.resolve(n)) {
+		if missing {
 			return DefaultGoHandler
 		}
 		// The binary the build produced, inside the service folder.
 		h := p.relPath(n, field, "file", "the service folder", DefaultGoHandler)
 		if h == "." {
-			p.add(p.resolve(n), field, "handler names the service folder itself; give the file the build produces, e.g. %s", DefaultGoHandler)
+			p.add(rn, field, "handler names the service folder itself; give the file the build produces, e.g. %s", DefaultGoHandler)
 			return ""
 		}
 		return h
-	default:
+	case "static":
+		if !missing {
+			p.add(rn, field, "runtime static has no handler: the gateway serves the service's files (or its output folder) under the routes; remove handler")
+		}
+		return ""
+	case "node", "python":
+		return p.sourceHandler(runtime, kind, key, n, missing, field)
+	case "process":
+		if missing {
+			p.add(key, field, "handler is missing; for runtime process it is the command that starts the function, e.g. handler: ./server or handler: node server.js")
+			return ""
+		}
 		v, ok := p.scalar(n, field, "handler: ./server")
 		if ok && strings.TrimSpace(v) == "" {
-			p.add(p.resolve(n), field, "handler is empty; for runtime %s it is the command that starts the function, e.g. handler: ./server", runtime)
+			p.add(rn, field, "handler is empty; for runtime process it is the command that starts the function, e.g. handler: ./server")
+		}
+		return v
+	default:
+		// An unknown runtime is reported already; read what is there.
+		if missing {
+			return ""
+		}
+		v, _ := p.scalar(n, field, "handler: ./server")
+		return v
+	}
+}
+
+// sourceHandler reads the handler of a node or python function: a lambda
+// handler (file.export) or the entry file of an HTTP server.
+func (p *parser) sourceHandler(runtime, kind string, key, n *yaml.Node, missing bool, field string) string {
+	lambdaExample, entryExample, exts := nodeLambdaExample, "server.js (or src/server.ts); it is bundled and run with node", NodeSourceExts()
+	if runtime == "python" {
+		lambdaExample, entryExample, exts = pythonLambdaExample, "app.py; it is run with python3 from the service folder", []string{".py"}
+	}
+	if kind == KindLambda {
+		if missing {
+			p.add(key, field, "handler is missing; for a lambda function of runtime %s it is file.export, e.g. handler: %s", runtime, lambdaExample)
+			return ""
+		}
+		v, ok := p.scalar(n, field, "handler: "+lambdaExample)
+		if !ok {
+			return ""
+		}
+		if _, _, err := SplitLambdaHandler(runtime, v); err != nil {
+			p.add(p.resolve(n), field, "%s", err.Error())
+			return ""
 		}
 		return v
 	}
+	if missing {
+		p.add(key, field, "handler is missing; for an http function of runtime %s it is the entry file that serves HTTP on $PORT, e.g. handler: %s (or write type: lambda for an AWS Lambda handler)", runtime, entryExample)
+		return ""
+	}
+	v, ok := p.scalar(n, field, "handler: "+entryExample)
+	if !ok {
+		return ""
+	}
+	rn := p.resolve(n)
+	if !slices.Contains(exts, path.Ext(v)) || strings.ContainsAny(v, " \t") {
+		msg := fmt.Sprintf("handler %q is not a %s file; for an http function of runtime %s it is the entry file that serves HTTP on $PORT, e.g. handler: %s", v, runtime, runtime, entryExample)
+		if _, _, err := SplitLambdaHandler(runtime, v); err == nil {
+			msg = fmt.Sprintf("handler %q looks like an AWS Lambda handler; add type: lambda, or give the entry file that serves HTTP on $PORT, e.g. handler: %s", v, entryExample)
+		}
+		p.add(rn, field, "%s", msg)
+		return ""
+	}
+	h := p.relPath(n, field, "file", "the service folder", entryExample)
+	if h == "." {
+		return ""
+	}
+	return h
 }
 
 // route parses "METHOD /path" and reports a route some other function

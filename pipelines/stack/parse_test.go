@@ -36,18 +36,18 @@ func TestParseValid(t *testing.T) {
 						Hooks: Hooks{BeforeBuild: []string{"go vet ./...", "go test ./..."}, AfterDeploy: []string{"./smoke.sh"}},
 						Functions: []Function{
 							{
-								Name: "hello", Handler: "bootstrap",
+								Name: "hello", Kind: KindHTTP, Handler: "bootstrap",
 								Routes:  []Route{{"GET", "/hello"}, {"ANY", "/hello/{proxy+}"}},
 								Env:     map[string]string{"GREETING": "hi", "RETRIES": "3", "DEBUG": "true", "EMPTY": ""},
 								Timeout: 10 * time.Second,
 							},
-							{Name: "world", Handler: "bin/world", Routes: []Route{{"POST", "/hello"}, {"GET", "/users/{id}"}}},
+							{Name: "world", Kind: KindHTTP, Handler: "bin/world", Routes: []Route{{"POST", "/hello"}, {"GET", "/users/{id}"}}},
 						},
 					},
 					{
 						Name: "web", Path: "services/web", Runtime: "process", Build: "npm ci && npm run build",
 						Functions: []Function{
-							{Name: "site", Handler: "node server.js", Routes: []Route{{"GET", "/"}, {"ANY", "/assets/{file+}"}}, Memory: 256},
+							{Name: "site", Kind: KindHTTP, Handler: "node server.js", Routes: []Route{{"GET", "/"}, {"ANY", "/assets/{file+}"}}, Memory: 256},
 						},
 					},
 				},
@@ -59,7 +59,7 @@ func TestParseValid(t *testing.T) {
 			file: "minimal.yml",
 			want: &Stack{Services: []Service{{
 				Name: "api", Path: ".", Runtime: "go",
-				Functions: []Function{{Name: "hello", Handler: "bootstrap", Routes: []Route{{"GET", "/hello"}}}},
+				Functions: []Function{{Name: "hello", Kind: KindHTTP, Handler: "bootstrap", Routes: []Route{{"GET", "/hello"}}}},
 			}}},
 		},
 		{
@@ -67,7 +67,7 @@ func TestParseValid(t *testing.T) {
 			file: "anchors.yml",
 			want: &Stack{Services: []Service{{
 				Name: "api", Path: "services/api", Runtime: "go",
-				Functions: []Function{{Name: "hello", Handler: "bootstrap"}},
+				Functions: []Function{{Name: "hello", Kind: KindHTTP, Handler: "bootstrap", Routes: []Route{{"GET", "/hello"}}}},
 			}}},
 		},
 	}
@@ -139,20 +139,20 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "typo in a service key names the valid keys",
-			yaml: "services:\n  api:\n    path: .\n    runtme: go\n    functions: {hello: {}}\n",
+			yaml: "services:\n  api:\n    path: .\n    runtme: go\n    functions: {hello: {routes: [\"GET /hello\"]}}\n",
 			want: []wantProblem{
-				{2, "services.api.runtime", "runtime is missing; valid runtimes: go, process"},
-				{4, "services.api.runtme", `unknown service key "runtme"; did you mean "runtime"?; valid keys: build, functions, hooks, path, runtime`},
+				{2, "services.api.runtime", "runtime is missing; valid runtimes: go, node, python, static, process"},
+				{4, "services.api.runtme", `unknown service key "runtme"; did you mean "runtime"?; valid keys: build, functions, hooks, output, path, runtime`},
 			},
 		},
 		{
 			name: "typo in a function key",
-			yaml: api + "      hello:\n        handlr: x\n",
-			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: env, handler, memory, routes, timeout`}},
+			yaml: api + "      hello:\n        handlr: x\n        routes: [\"GET /hello\"]\n",
+			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: env, handler, memory, routes, timeout, type`}},
 		},
 		{
 			name: "bad service and function names",
-			yaml: "services:\n  My_API:\n    path: .\n    runtime: go\n    functions:\n      hello world: {}\n      -x: {}\n",
+			yaml: "services:\n  My_API:\n    path: .\n    runtime: go\n    functions:\n      hello world: {routes: [\"GET /a\"]}\n      -x: {routes: [\"GET /b\"]}\n",
 			want: []wantProblem{
 				{2, "services.My_API", `service name "My_API" is not valid; use up to 63 lower-case letters`},
 				{6, "services.My_API.functions.hello world", `function name "hello world" is not valid`},
@@ -164,13 +164,13 @@ func TestParseProblems(t *testing.T) {
 			yaml: "services:\n  api:\n    build: make\n",
 			want: []wantProblem{
 				{2, "services.api.path", "path is missing; give the service's folder relative to the repository root"},
-				{2, "services.api.runtime", "runtime is missing; valid runtimes: go, process"},
+				{2, "services.api.runtime", "runtime is missing; valid runtimes: go, node, python, static, process"},
 				{2, "services.api.functions", "no functions declared"},
 			},
 		},
 		{
 			name: "paths outside the repository",
-			yaml: "services:\n  a:\n    path: /srv/app\n    runtime: go\n    functions: {f: {}}\n  b:\n    path: ../../etc\n    runtime: go\n    functions: {f: {}}\n  c:\n    path: x/../../y\n    runtime: go\n    functions: {f: {handler: ../up}}\n",
+			yaml: "services:\n  a:\n    path: /srv/app\n    runtime: go\n    functions: {f: {routes: [\"GET /a\"]}}\n  b:\n    path: ../../etc\n    runtime: go\n    functions: {f: {routes: [\"GET /b\"]}}\n  c:\n    path: x/../../y\n    runtime: go\n    functions: {f: {handler: ../up, routes: [\"GET /c\"]}}\n",
 			want: []wantProblem{
 				{3, "services.a.path", `"/srv/app" is absolute; give a folder relative to the repository root`},
 				{7, "services.b.path", `"../../etc" leads outside the repository root`},
@@ -180,12 +180,12 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "unknown runtime suggests the closest",
-			yaml: "services:\n  api:\n    path: .\n    runtime: goo\n    functions: {hello: {}}\n",
-			want: []wantProblem{{4, "services.api.runtime", `unknown runtime "goo" (did you mean "go"?); valid runtimes: go, process`}},
+			yaml: "services:\n  api:\n    path: .\n    runtime: goo\n    functions: {hello: {routes: [\"GET /hello\"]}}\n",
+			want: []wantProblem{{4, "services.api.runtime", `unknown runtime "goo" (did you mean "go"?); valid runtimes: go, node, python, static, process`}},
 		},
 		{
 			name: "process function needs a handler",
-			yaml: "services:\n  web:\n    path: web\n    runtime: process\n    functions:\n      site:\n        routes: [\"GET /\"]\n      blank:\n        handler: \"\"\n",
+			yaml: "services:\n  web:\n    path: web\n    runtime: process\n    functions:\n      site:\n        routes: [\"GET /\"]\n      blank:\n        handler: \"\"\n        routes: [\"GET /blank\"]\n",
 			want: []wantProblem{
 				{6, "services.web.functions.site.handler", "handler is missing; for runtime process it is the command that starts the function"},
 				{9, "services.web.functions.blank.handler", "handler is empty"},
@@ -238,7 +238,7 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "timeouts",
-			yaml: api + "      a: {timeout: 10}\n      b: {timeout: 0s}\n      c: {timeout: -1s}\n      d: {timeout: 16m}\n      e: {timeout: 15m}\n",
+			yaml: api + "      a: {routes: [\"GET /a\"], timeout: 10}\n      b: {routes: [\"GET /b\"], timeout: 0s}\n      c: {routes: [\"GET /c\"], timeout: -1s}\n      d: {routes: [\"GET /d\"], timeout: 16m}\n      e: {routes: [\"GET /e\"], timeout: 15m}\n",
 			want: []wantProblem{
 				{6, "services.api.functions.a.timeout", `timeout "10" is not a duration; write it like 10s, 500ms or 1m30s (at most 15m)`},
 				{7, "services.api.functions.b.timeout", `timeout "0s" must be more than zero`},
@@ -248,7 +248,7 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "memory",
-			yaml: api + "      a: {memory: 0}\n      b: {memory: -5}\n      c: {memory: lots}\n      d: {memory: 1.5}\n      e: {memory: 128}\n",
+			yaml: api + "      a: {routes: [\"GET /a\"], memory: 0}\n      b: {routes: [\"GET /b\"], memory: -5}\n      c: {routes: [\"GET /c\"], memory: lots}\n      d: {routes: [\"GET /d\"], memory: 1.5}\n      e: {routes: [\"GET /e\"], memory: 128}\n",
 			want: []wantProblem{
 				{6, "services.api.functions.a.memory", `memory "0" must be a whole number of MiB`},
 				{7, "services.api.functions.b.memory", `memory "-5" must be a whole number of MiB`},
@@ -258,17 +258,17 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "env",
-			yaml: api + "      a:\n        env: [A, B]\n      b:\n        env:\n          1X: y\n          PORT: 80\n          LIST: [1, 2]\n          OK: 1.5\n",
+			yaml: api + "      a:\n        env: [A, B]\n        routes: [\"GET /a\"]\n      b:\n        routes: [\"GET /b\"]\n        env:\n          1X: y\n          PORT: 80\n          LIST: [1, 2]\n          OK: 1.5\n",
 			want: []wantProblem{
 				{7, "services.api.functions.a.env", `must be a mapping of keys to values, e.g. {GREETING: hi}; got a list`},
-				{10, "services.api.functions.b.env.1X", `"1X" is not a valid variable name`},
-				{11, "services.api.functions.b.env.PORT", `PORT is set by Seedbed`},
-				{12, "services.api.functions.b.env.LIST", `must be a string, number or boolean, e.g. LIST: hi; got a list`},
+				{12, "services.api.functions.b.env.1X", `"1X" is not a valid variable name`},
+				{13, "services.api.functions.b.env.PORT", `PORT is set by Seedbed`},
+				{14, "services.api.functions.b.env.LIST", `must be a string, number or boolean, e.g. LIST: hi; got a list`},
 			},
 		},
 		{
 			name: "hooks",
-			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    hooks:\n      before_buld: [\"make\"]\n      after_build: make\n      before_deploy: [\"\", {a: b}]\n    functions: {hello: {}}\n",
+			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    hooks:\n      before_buld: [\"make\"]\n      after_build: make\n      before_deploy: [\"\", {a: b}]\n    functions: {hello: {routes: [\"GET /hello\"]}}\n",
 			want: []wantProblem{
 				{6, "services.api.hooks.before_buld", `unknown hook key "before_buld"; did you mean "before_build"?; valid keys: after_build, after_deploy, before_build, before_deploy`},
 				{7, "services.api.hooks.after_build", `must be a list, e.g. ["go test ./..."]; got "make"`},
@@ -278,7 +278,7 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "stages",
-			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    functions: {hello: {}}\nstages:\n" +
+			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    functions: {hello: {routes: [\"GET /hello\"]}}\nstages:\n" +
 				"  - name: dev\n    branch: main\n" +
 				"  - name: dev\n" +
 				"  - name: Prod\n" +
@@ -299,12 +299,12 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "stages must be a list",
-			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    functions: {hello: {}}\nstages: dev\n",
+			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    functions: {hello: {routes: [\"GET /hello\"]}}\nstages: dev\n",
 			want: []wantProblem{{6, "stages", "must be a list of stages in pipeline order"}},
 		},
 		{
 			name: "duplicate keys",
-			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    path: other\n    functions: {hello: {}}\n",
+			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    path: other\n    functions: {hello: {routes: [\"GET /hello\"]}}\n",
 			want: []wantProblem{{5, "services.api.path", `key "path" appears twice (first on line 3); keep one`}},
 		},
 		{
@@ -348,12 +348,12 @@ func checkProblems(t *testing.T, err error, want []wantProblem) {
 func TestParseReportsEveryProblem(t *testing.T) {
 	_, err := Parse(readFixture(t, "four-problems.yml"))
 	checkProblems(t, err, []wantProblem{
-		{4, "services.api.runtime", `unknown runtime "rust"; valid runtimes: go, process`},
+		{4, "services.api.runtime", `unknown runtime "rust"; valid runtimes: go, node, python, static, process`},
 		{12, "services.worker.functions.jobs.handler", "handler is missing"},
 		{13, "services.worker.functions.jobs.routes[0]", `route "GET /hello" of function worker/jobs overlaps "GET /hello" of function api/hello (line 7)`},
 		{16, "services.worker.functions.cron.timeout", `timeout "1h" is too long`},
 	})
-	want := `seedbed.yml:4: services.api.runtime: unknown runtime "rust"; valid runtimes: go, process`
+	want := `seedbed.yml:4: services.api.runtime: unknown runtime "rust"; valid runtimes: go, node, python, static, process`
 	if first := strings.Split(err.Error(), "\n")[0]; first != want {
 		t.Errorf("first line of the error = %q, want %q", first, want)
 	}

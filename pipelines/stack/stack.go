@@ -8,7 +8,7 @@ import "time"
 const FileName = "seedbed.yml"
 
 // Runtimes known to this version of Seedbed.
-var Runtimes = []string{"go", "process"}
+var Runtimes = []string{"go", "node", "python", "static", "process"}
 
 // Stack is a parsed and validated seedbed.yml.
 type Stack struct {
@@ -22,6 +22,7 @@ type Service struct {
 	Path      string // clean, relative, never escaping the repository
 	Runtime   string
 	Build     string // shell command; empty means the runtime's default
+	Output    string // static only: the folder the build leaves the site in, relative to Path ("" is Path)
 	Hooks     Hooks
 	Functions []Function // sorted by name
 }
@@ -41,10 +42,27 @@ const (
 )
 
 // Function is one deployable unit of a service.
+//
+// What Handler means depends on the service's runtime and the function's
+// Kind:
+//
+//	runtime  http (serves HTTP on $PORT)         lambda (an AWS Lambda handler)
+//	go       the binary the build produced       the same (aws-lambda-go)
+//	         ("bootstrap" when left out)
+//	node     the entry file, e.g. server.js or   "file.export", e.g. index.handler
+//	         src/server.ts; bundled, run by node (index.js or index.ts exporting handler)
+//	python   the entry file, e.g. app.py, run    "module.function", e.g. app.handler
+//	         by python3 from the artifact root   (app.py defining handler(event, context))
+//	static   none: the files are served          not allowed
+//	process  a shell command, e.g. ./server      not allowed
+//
+// Node handlers name the source; the artifact holds the bundle, see
+// NodeEntry. Lambda handlers follow AWS's rules; SplitLambdaHandler
+// takes them apart.
 type Function struct {
 	Name    string
 	Kind    string // KindHTTP (the default) or KindLambda; yaml key "type"
-	Handler string // what the runtime starts; for go, the binary's name
+	Handler string // what the runtime starts; see above
 	Routes  []Route
 	Env     map[string]string
 	Timeout time.Duration // per request; zero means the default

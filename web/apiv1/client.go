@@ -271,3 +271,10 @@ func (c *Client) CancelBuild(ctx context.Context, id uint) (Build, error) {
 	err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/builds/%d/cancel", id), struct{}{}, &out)
 	return out, err
 }
+
+// Webhooks returns an app's webhook secret, URLs and recent deliveries.
+func (c *Client) Webhooks(ctx context.Context, app string) (Webhooks, error) {
+	var out Webhooks
+	err := c.do(ctx, http.MethodGet, appPath(app)+"/webhooks", nil, &out)
+	return out, err
+}

@@ -240,3 +240,25 @@ type RollbackRequest struct {
 type RejectRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
+
+// Webhooks is how to connect an app's forge, and what it sent lately.
+type Webhooks struct {
+	Secret     string            `json:"secret"`
+	URLs       map[string]string `json:"urls"` // forge → payload URL
+	RemoteURL  string            `json:"remote_url,omitempty"`
+	Deliveries []Delivery        `json:"deliveries"`
+}
+
+// Delivery is one webhook delivery and what Seedbed did with it.
+type Delivery struct {
+	ID         uint      `json:"id"`
+	Forge      string    `json:"forge"`
+	DeliveryID string    `json:"delivery_id"`
+	Event      string    `json:"event,omitempty"`
+	Outcome    string    `json:"outcome"` // accepted, ignored, rejected
+	Reason     string    `json:"reason,omitempty"`
+	Summary    string    `json:"summary,omitempty"`
+	RemoteAddr string    `json:"remote_addr,omitempty"`
+	Builds     string    `json:"builds,omitempty"`
+	Time       time.Time `json:"time"`
+}

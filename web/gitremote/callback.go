@@ -50,18 +50,9 @@ func (s *Server) serveHook(ctx context.Context, push Push, from, to *os.File) ho
 	v := hookVerdict{ran: true, updates: req.Updates, options: req.Options}
 	out := &progressWriter{enc: json.NewEncoder(to)}
 	refuse := ""
-	var err error
-	if err = checkUpdates(req.Updates); err != nil {
-		v.err = err
-		refuse = "Seedbed could not read this push: " + err.Error()
-	} else if v.quarantine, err = quarantineDir(push.RepoDir, req.Quarantine); err != nil {
-		s.log.Error("git remote: pushed objects", "app", push.App, "err", err)
-		v.err = err
-		refuse = "Seedbed could not store the pushed objects; see the server log."
-	} else if err := moveObjects(v.quarantine, filepath.Dir(v.quarantine)); v.quarantine != "" && err != nil {
-		s.log.Error("git remote: move pushed objects out of quarantine", "app", push.App, "err", err)
-		v.err = err
-		refuse = "Seedbed could not store the pushed objects; see the server log."
+	if v.quarantine, v.err = takeObjects(push.RepoDir, req); v.err != nil {
+		s.log.Error("git remote: take the pushed objects", "app", push.App, "err", v.err)
+		refuse = "Seedbed could not take the pushed objects; see the server log."
 	} else if v.err = s.onPush(ctx, push, out); v.err != nil {
 		refuse = v.err.Error()
 		if refuse == "" {
@@ -145,6 +136,20 @@ func isObjectName(s string) bool {
 		}
 	}
 	return true
+}
+
+// takeObjects checks the hook's request and moves the pushed objects from
+// git's quarantine into the repository's object store, returning the
+// quarantine directory ("" for a push without objects).
+func takeObjects(repoDir string, req hookRequest) (string, error) {
+	if err := checkUpdates(req.Updates); err != nil {
+		return "", err
+	}
+	q, err := quarantineDir(repoDir, req.Quarantine)
+	if err != nil || q == "" {
+		return q, err
+	}
+	return q, moveObjects(q, filepath.Dir(q))
 }
 
 // quarantineDir checks that quarantine, which the hook reports, is a

@@ -92,7 +92,7 @@ func (s *Server) uploadPack(q *request) {
 		cancel()
 	}
 	waitErr := cmd.Wait()
-	level, msg := levelOf(copyErr, waitErr)
+	level, msg := levelOf(q.r.Context(), copyErr, waitErr)
 	s.log.Log(q.r.Context(), level, "git remote: "+msg+"fetch", "app", q.app, "user", q.user,
 		"sent", sent, "encoding", q.r.Header.Get("Content-Encoding"), "protocol", strings.Join(proto, " "),
 		"duration", time.Since(q.start).Round(time.Millisecond), "err", errors.Join(copyErr, waitErr), "stderr", stderr.String())
@@ -138,10 +138,11 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
 		// One byte more tells "exactly at the limit" from "over it".
 		var one [1]byte
-		if n, _ := b.r.Read(one[:]); n > 0 {
+		n, err := b.r.Read(one[:])
+		if n > 0 {
 			return 0, errBodyTooLarge
 		}
-		return b.r.Read(p[:0])
+		return 0, err
 	}
 	if int64(len(p)) > b.left {
 		p = p[:b.left]
@@ -244,9 +245,9 @@ func (t *tailBuffer) String() string {
 
 // levelOf is how to log a served request: failures of the client
 // connection are the client's business, failures of git are ours.
-func levelOf(copyErr, waitErr error) (slog.Level, string) {
+func levelOf(ctx context.Context, copyErr, waitErr error) (slog.Level, string) {
 	switch {
-	case errors.Is(copyErr, errClientGone):
+	case errors.Is(copyErr, errClientGone) || ctx.Err() != nil && (copyErr != nil || waitErr != nil):
 		return slog.LevelWarn, "client went away during "
 	case copyErr != nil || waitErr != nil:
 		return slog.LevelError, "failed "

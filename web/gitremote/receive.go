@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -121,7 +122,10 @@ func (s *Server) receivePack(q *request) {
 			s.log.Error("git remote: point HEAD at a branch", "app", q.app, "err", err)
 		}
 	}
-	level, msg := levelOf(copyErr, waitErr)
+	level, msg := levelOf(q.r.Context(), copyErr, waitErr)
+	if !v.ran && level == slog.LevelInfo {
+		level = slog.LevelDebug // git's probe before a large push, or nothing to update
+	}
 	s.log.Log(q.r.Context(), level, "git remote: "+msg+"push", "app", q.app, "user", q.user,
 		"received", size, "content_length", q.r.ContentLength, "sent", sent, "updates", len(v.updates), "options", v.options, "accepted", v.ran && v.err == nil,
 		"refused", errString(v.err), "duration", time.Since(q.start).Round(time.Millisecond),

@@ -1,0 +1,2 @@
+def greet(path):
+    return "hello from python at " + path

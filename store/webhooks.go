@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// RecordDelivery stores a webhook delivery. A delivery id seen before for
+// the same app and forge (and not rejected then) gives ErrConflict: a replay.
+func (s *Store) RecordDelivery(ctx context.Context, d *WebhookDelivery) error {
+	if err := s.db.WithContext(ctx).Create(d).Error; err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("delivery %s: %w", d.DeliveryID, ErrConflict)
+		}
+		return fmt.Errorf("record delivery %s: %w", d.DeliveryID, err)
+	}
+	return nil
+}
+
+// SaveDelivery writes every field of a recorded delivery.
+func (s *Store) SaveDelivery(ctx context.Context, d *WebhookDelivery) error {
+	if err := s.db.WithContext(ctx).Save(d).Error; err != nil {
+		return fmt.Errorf("save delivery %d: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Deliveries lists an app's webhook deliveries, newest first.
+func (s *Store) Deliveries(ctx context.Context, appID uint, limit int) ([]WebhookDelivery, error) {
+	var ds []WebhookDelivery
+	if err := s.db.WithContext(ctx).Where("app_id = ?", appID).Order("id DESC").Limit(limit).Find(&ds).Error; err != nil {
+		return nil, fmt.Errorf("list deliveries of app %d: %w", appID, err)
+	}
+	return ds, nil
+}
+
+// SetWebhookSecret replaces an app's webhook secret.
+func (s *Store) SetWebhookSecret(ctx context.Context, appID uint, secret string) error {
+	if err := s.db.WithContext(ctx).Model(&App{}).Where("id = ?", appID).Update("webhook_secret", secret).Error; err != nil {
+		return fmt.Errorf("set webhook secret of app %d: %w", appID, err)
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/pipelines/forge"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web/apiv1"
+)
+
+// DeliveryStore records webhook deliveries.
+type DeliveryStore interface {
+	RecordDelivery(ctx context.Context, d *store.WebhookDelivery) error
+	SaveDelivery(ctx context.Context, d *store.WebhookDelivery) error
+	Deliveries(ctx context.Context, appID uint, limit int) ([]store.WebhookDelivery, error)
+}
+
+// throttle counts failed deliveries per address; past a limit an address
+// is refused for a while, so a misconfigured or hostile sender cannot make
+// Seedbed verify signatures all day.
+type throttle struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time
+	limit    int
+	window   time.Duration
+}
+
+func newThrottle() *throttle {
+	return &throttle{failures: map[string][]time.Time{}, limit: 20, window: 10 * time.Minute}
+}
+
+func (t *throttle) recent(addr string, now time.Time) []time.Time {
+	kept := t.failures[addr][:0]
+	for _, at := range t.failures[addr] {
+		if now.Sub(at) < t.window {
+			kept = append(kept, at)
+		}
+	}
+	if len(kept) == 0 {
+		delete(t.failures, addr)
+		return nil
+	}
+	t.failures[addr] = kept
+	return kept
+}
+
+// blocked reports whether addr failed too often lately.
+func (t *throttle) blocked(addr string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.recent(addr, time.Now())) >= t.limit
+}
+
+func (t *throttle) fail(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	t.failures[addr] = append(t.recent(addr, now), now)
+}
+
+// webhookAnswer is the body of every answer to a forge.
+type webhookAnswer struct {
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	Builds  []uint `json:"builds,omitempty"`
+}
+
+// webhook takes a delivery from a forge: verified with the app's secret,
+// refused when forged, malformed, too large or replayed, recorded with its
+// outcome, and turned into builds for the stages that follow the ref.
+func (s *Server) webhook(c echo.Context) error {
+	ctx := c.Request().Context()
+	addr := c.RealIP()
+	if s.throttle.blocked(addr) {
+		return errorf(http.StatusTooManyRequests, "throttled", "Too many failed deliveries from this address; try again in a few minutes.")
+	}
+	kind, err := forge.ParseKind(c.Param("forge"))
+	if err != nil {
+		return errorf(http.StatusNotFound, "not_found", err.Error())
+	}
+	app, err := s.cfg.Store.AppByName(ctx, c.Param("app"))
+	if err != nil {
+		s.throttle.fail(addr)
+		return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("No app named %q.", c.Param("app")))
+	}
+	header := c.Request().Header
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, forge.MaxBody+1))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "invalid", "The request body could not be read.")
+	}
+	rec := store.WebhookDelivery{AppID: app.ID, Forge: string(kind), DeliveryID: forge.DeliveryID(kind, header), RemoteAddr: addr}
+	events, err := forge.ParseAll(kind, app.WebhookSecret, header, body)
+	if err != nil {
+		status := http.StatusBadRequest
+		switch {
+		case errors.Is(err, forge.ErrUnsupported):
+			rec.Outcome, rec.Reason = store.DeliveryIgnored, err.Error()
+			if rec.DeliveryID == "" {
+				rec.DeliveryID = "unknown-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			}
+			if err := s.recordNew(ctx, &rec); err != nil {
+				return err
+			}
+			return c.JSON(http.StatusAccepted, webhookAnswer{Outcome: rec.Outcome, Reason: rec.Reason})
+		case errors.Is(err, forge.ErrSignature):
+			status = http.StatusUnauthorized
+		case errors.Is(err, forge.ErrTooLarge):
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.throttle.fail(addr)
+		rec.Outcome, rec.Reason = store.DeliveryRejected, err.Error()
+		if err := s.cfg.Deliveries.RecordDelivery(ctx, &rec); err != nil {
+			s.log.Error("record rejected delivery", "app", app.Name, "err", err)
+		}
+		return errorf(status, "rejected", err.Error())
+	}
+	answer := webhookAnswer{Outcome: store.DeliveryIgnored}
+	var reasons []string
+	for i, ev := range events {
+		rec := rec
+		rec.ID = 0
+		rec.Event, rec.Summary = string(ev.Type), ev.Summary()
+		if i > 0 { // a Bitbucket push may carry several refs under one id
+			rec.DeliveryID = fmt.Sprintf("%s#%d", ev.DeliveryID, i)
+		}
+		rec.Outcome = store.DeliveryIgnored
+		if err := s.recordNew(ctx, &rec); err != nil {
+			return err
+		}
+		res, err := s.act(ctx, app.Name, ev)
+		if err != nil {
+			rec.Outcome, rec.Reason = store.DeliveryRejected, pipelines.ErrorMessage(err)
+			_ = s.cfg.Deliveries.SaveDelivery(ctx, &rec)
+			return err
+		}
+		if res.Build != nil {
+			rec.Outcome, rec.Reason = store.DeliveryAccepted, "deploys to "+strings.Join(res.Stages, ", ")
+			rec.BuildIDs = strconv.FormatUint(uint64(res.Build.ID), 10)
+			answer.Outcome = store.DeliveryAccepted
+			answer.Builds = append(answer.Builds, res.Build.ID)
+		} else {
+			rec.Reason = res.Ignored
+		}
+		reasons = append(reasons, rec.Reason)
+		if err := s.cfg.Deliveries.SaveDelivery(ctx, &rec); err != nil {
+			return err
+		}
+	}
+	answer.Reason = strings.Join(reasons, "; ")
+	status := http.StatusAccepted
+	if answer.Outcome == store.DeliveryAccepted {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, answer)
+}
+
+// recordNew stores a delivery, refusing one whose id was seen before.
+func (s *Server) recordNew(ctx context.Context, rec *store.WebhookDelivery) error {
+	if rec.DeliveryID == "" {
+		return errorf(http.StatusBadRequest, "invalid", "The delivery has no id header; Seedbed needs one to refuse replays.")
+	}
+	if err := s.cfg.Deliveries.RecordDelivery(ctx, rec); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return errorf(http.StatusConflict, "replayed", fmt.Sprintf("Delivery %s was received already; nothing was done again.", rec.DeliveryID))
+		}
+		return err
+	}
+	return nil
+}
+
+// act turns one verified event into builds.
+func (s *Server) act(ctx context.Context, app string, ev forge.Event) (pipelines.PushResult, error) {
+	switch ev.Type {
+	case forge.Ping:
+		return pipelines.PushResult{Ignored: "ping received: the webhook works"}, nil
+	case forge.PullRequest:
+		return pipelines.PushResult{Ignored: "pull request events need preview stages, which this app does not have"}, nil
+	}
+	commit := ev.HeadCommit.SHA
+	if commit == "" {
+		commit = ev.After
+	}
+	return s.cfg.Pipelines.HandlePush(ctx, app, pipelines.Push{Branch: ev.Branch, Tag: ev.Tag, Commit: commit,
+		Message: ev.HeadCommit.Message, Deleted: ev.Deleted, Trigger: pipelines.TriggerWebhook, By: ev.Sender})
+}
+
+// hookURLs are the payload URLs to give each forge.
+func (s *Server) hookURLs(app string) map[string]string {
+	out := map[string]string{}
+	for _, k := range forge.Kinds() {
+		out[string(k)] = s.cfg.PublicURL + "/hooks/" + string(k) + "/" + app
+	}
+	return out
+}
+
+func (s *Server) apiWebhooks(c echo.Context) error {
+	app, err := s.appParam(c)
+	if err != nil {
+		return err
+	}
+	ds, err := s.cfg.Deliveries.Deliveries(c.Request().Context(), app.ID, 50)
+	if err != nil {
+		return err
+	}
+	out := apiv1.Webhooks{Secret: app.WebhookSecret, URLs: s.hookURLs(app.Name), Deliveries: []apiv1.Delivery{}}
+	for _, d := range ds {
+		out.Deliveries = append(out.Deliveries, apiv1.Delivery{ID: d.ID, Forge: d.Forge, DeliveryID: d.DeliveryID, Event: d.Event,
+			Outcome: d.Outcome, Reason: d.Reason, Summary: d.Summary, RemoteAddr: d.RemoteAddr, Builds: d.BuildIDs, Time: d.CreatedAt})
+	}
+	return c.JSON(http.StatusOK, out)
+}
