@@ -33,6 +33,10 @@ type FetchOptions struct {
 	// DeployKey is an unencrypted SSH private key in PEM form, used for
 	// ssh URLs.
 	DeployKey string
+	// SourceBranch, when set, is the only branch fetched: the built-in
+	// remote pins a commit whose push waits for its build at a hidden
+	// branch, before any ordinary branch points at it.
+	SourceBranch string
 	// KnownHosts holds known_hosts lines to check an SSH server's host
 	// key against. Empty means the machine's known_hosts files
 	// ($SSH_KNOWN_HOSTS, ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts).
@@ -78,12 +82,16 @@ func Fetch(ctx context.Context, opts FetchOptions, log Log) (Checkout, error) {
 	}
 	defer cleanup()
 
-	repo, err := git.PlainCloneContext(ctx, opts.Dir, false, &git.CloneOptions{
+	clone := &git.CloneOptions{
 		URL:        repoURL,
 		Auth:       auth,
 		NoCheckout: true,
 		Tags:       git.AllTags,
-	})
+	}
+	if opts.SourceBranch != "" {
+		clone.ReferenceName, clone.SingleBranch, clone.Tags = plumbing.NewBranchReferenceName(opts.SourceBranch), true, git.NoTags
+	}
+	repo, err := git.PlainCloneContext(ctx, opts.Dir, false, clone)
 	if err != nil {
 		return Checkout{}, cloneError(ctx, shown, ep, err)
 	}

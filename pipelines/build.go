@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -86,8 +87,13 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	}
 	defer os.RemoveAll(dir)
 
-	log.Printf("Build #%d of %s: %s at %s", b.ID, app.Name, app.RepoURL, b.Ref)
-	co, err := builders.Fetch(ctx, builders.FetchOptions{RepoURL: app.RepoURL, Ref: b.Ref, DeployKey: app.DeployKey, Dir: dir}, log)
+	source := s.repoOf(app, *b)
+	log.Printf("Build #%d of %s: %s at %s", b.ID, app.Name, source, b.Ref)
+	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: app.DeployKey, Dir: dir}
+	if b.Source != "" {
+		fetch.SourceBranch = b.SourceBranch
+	}
+	co, err := builders.Fetch(ctx, fetch, log)
 	if err != nil {
 		return fmt.Errorf("checkout: %w", err)
 	}
@@ -182,6 +188,19 @@ func (s *Service) queueWaitingDeploys(ctx context.Context, b store.Build) error 
 		}
 	}
 	return nil
+}
+
+// repoOf tells where a build fetches from: its own source (a push to the
+// built-in remote), the app's repository, or for an app without one the
+// built-in remote's bare repository.
+func (s *Service) repoOf(app store.App, b store.Build) string {
+	switch {
+	case b.Source != "":
+		return b.Source
+	case app.RepoURL != "":
+		return app.RepoURL
+	}
+	return filepath.Join(s.cfg.GitReposDir, app.Name+".git")
 }
 
 // buildCancelRequested reads, with a context of its own, whether a user

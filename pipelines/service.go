@@ -89,6 +89,9 @@ type Config struct {
 	// Canceller stops a running job at once (an *asynq.Inspector); without
 	// it, a cancelled job stops at its next check.
 	Canceller Canceller
+	// GitReposDir holds the bare repositories of the built-in git remote
+	// (<app>.git); an app with no repository URL builds from there.
+	GitReposDir string
 	// WorkDir holds the checkouts of running builds.
 	WorkDir string
 	// NodeID names this process in stage locks, so that a restarted
@@ -166,7 +169,7 @@ func checkRepoURL(raw string) string {
 	const hint = "Give the repository's clone URL: https://host/owner/repo.git, ssh://git@host/owner/repo.git, git@host:owner/repo.git, file:///path or an absolute local path."
 	switch {
 	case raw == "":
-		return hint
+		return "" // the app's code comes by git push to Seedbed's built-in remote
 	case strings.HasPrefix(raw, "/"):
 		return ""
 	case strings.HasPrefix(raw, "git@") && strings.Contains(raw, ":"):
@@ -263,17 +266,17 @@ func (s *Service) RequestDeploy(ctx context.Context, req DeployRequest) (store.B
 	if strings.ContainsAny(ref, " ~^:?*[\\") || strings.HasPrefix(ref, "-") || strings.Contains(ref, "..") {
 		return store.Build{}, store.Deploy{}, invalidf("%q is not a branch, tag or commit.", ref)
 	}
-	b, ds, err := s.buildAndDeploy(ctx, app, ref, []store.Stage{stage}, req.Trigger, req.By)
+	b, ds, err := s.buildAndDeploy(ctx, app, store.Build{Ref: ref}, []store.Stage{stage}, req.Trigger, req.By)
 	if err != nil {
 		return b, store.Deploy{}, fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
 	}
 	return b, ds[0], nil
 }
 
-// buildAndDeploy records one build of ref and a deploy waiting for it in
+// buildAndDeploy records the build b and a deploy waiting for it in
 // each stage, then queues the build.
-func (s *Service) buildAndDeploy(ctx context.Context, app store.App, ref string, stages []store.Stage, trigger, by string) (store.Build, []store.Deploy, error) {
-	b := store.Build{AppID: app.ID, Ref: ref, Status: store.BuildQueued, TriggerKind: trigger, TriggeredBy: by}
+func (s *Service) buildAndDeploy(ctx context.Context, app store.App, b store.Build, stages []store.Stage, trigger, by string) (store.Build, []store.Deploy, error) {
+	b.AppID, b.Status, b.TriggerKind, b.TriggeredBy = app.ID, store.BuildQueued, trigger, by
 	if err := s.cfg.Store.CreateBuild(ctx, &b); err != nil {
 		return b, nil, err
 	}

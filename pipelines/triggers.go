@@ -17,6 +17,11 @@ type Push struct {
 	Deleted bool
 	Trigger string // TriggerPush or TriggerWebhook
 	By      string
+	// Source is where to fetch the commit from when it is not the app's
+	// repository: the built-in remote's bare repository, and the only
+	// branch to fetch from it.
+	Source       string
+	SourceBranch string
 }
 
 // PushResult is what a push started, or why it started nothing.
@@ -91,7 +96,7 @@ func (s *Service) HandlePush(ctx context.Context, appName string, p Push) (PushR
 	if ref == "" {
 		ref = p.Branch + p.Tag
 	}
-	b, ds, err := s.buildAndDeploy(ctx, app, ref, follow, p.Trigger, p.By)
+	b, ds, err := s.buildAndDeploy(ctx, app, store.Build{Ref: ref, Source: p.Source, SourceBranch: p.SourceBranch}, follow, p.Trigger, p.By)
 	if err != nil {
 		return PushResult{}, err
 	}

@@ -86,9 +86,13 @@ type Build struct {
 	TriggerKind     string
 	TriggeredBy     string
 	CancelRequested bool
-	CreatedAt       time.Time
-	StartedAt       *time.Time
-	FinishedAt      *time.Time
+	// Source is where the build fetches from when that is not the app's
+	// repository (the built-in git remote).
+	Source       string
+	SourceBranch string // the only branch to fetch from Source
+	CreatedAt    time.Time
+	StartedAt    *time.Time
+	FinishedAt   *time.Time
 }
 
 // Finished reports whether the build has reached an end state.

@@ -8,6 +8,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/auth"
+	"github.com/seedbed/seedbed/web/gitremote"
 	"github.com/seedbed/seedbed/web/views"
 )
 
@@ -80,6 +82,11 @@ type Config struct {
 	Logger        *slog.Logger
 	// Now returns the current time; tests fix it for stable pages.
 	Now func() time.Time
+	// GitReposDir holds the built-in git remote's bare repositories;
+	// empty turns the remote off. GitHookCommand runs its pre-receive
+	// hook (default: this executable with "git-hook").
+	GitReposDir    string
+	GitHookCommand []string
 }
 
 // Server serves the console and the API.
@@ -88,10 +95,11 @@ type Server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	throttle *throttle
+	git      *gitremote.Server // the built-in git remote at /git/, or nil
 }
 
-// New makes a Server with all its routes.
-func New(cfg Config) *Server {
+// newServer makes a Server with all its routes but the git remote.
+func newServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -108,8 +116,43 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP makes the Server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// New makes a Server with all its routes, and the built-in git remote when
+// cfg.GitReposDir is set.
+func New(cfg Config) (*Server, error) {
+	s := newServer(cfg)
+	if cfg.GitReposDir == "" {
+		return s, nil
+	}
+	remote, err := gitremote.New(gitremote.Config{
+		ReposDir: cfg.GitReposDir,
+		Authenticate: func(ctx context.Context, _, password string) (string, error) {
+			u, err := s.cfg.Accounts.TokenUser(ctx, password)
+			return u.Email, err
+		},
+		AppExists: func(ctx context.Context, app string) bool {
+			_, err := s.cfg.Store.AppByName(ctx, app)
+			return err == nil
+		},
+		OnPush:      s.onPush,
+		HookCommand: cfg.GitHookCommand,
+		Logger:      s.log.With("part", "git"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("built-in git remote: %w", err)
+	}
+	s.git = remote
+	return s, nil
+}
+
+// ServeHTTP makes the Server an http.Handler. The git remote is served
+// beside echo, not through it: pushes stream far past echo's body limit.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.git != nil && strings.HasPrefix(r.URL.Path, "/git/") {
+		s.git.ServeHTTP(w, r)
+		return
+	}
+	s.echo.ServeHTTP(w, r)
+}
 
 // render writes a templ component as an HTML page.
 func render(c echo.Context, status int, comp templ.Component) error {

@@ -76,8 +76,12 @@ func setup(t *testing.T) *fixture {
 	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.New(web.Config{Store: st, Pipelines: fake, Accounts: accounts,
-		Assets: fstest.MapFS{"app.css": {Data: []byte("body{}")}}, GatewayURL: "http://gw.example"}))
+	handler, err := web.New(web.Config{Store: st, Pipelines: fake, Accounts: accounts,
+		Assets: fstest.MapFS{"app.css": {Data: []byte("body{}")}}, GatewayURL: "http://gw.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	return &fixture{srv: srv, store: st, accounts: accounts, fake: fake, token: tok}
 }

@@ -97,7 +97,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		return nil, err
 	}
 	a.inspector = asynq.NewInspector(redisOpt)
-	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Sealer: sealer, Canceller: a.inspector, WorkDir: filepath.Join(cfg.DataDir, "work"),
+	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Sealer: sealer, Canceller: a.inspector,
+		GitReposDir: filepath.Join(cfg.DataDir, "git"), WorkDir: filepath.Join(cfg.DataDir, "work"),
 		NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout}
 	if a.target != nil {
 		svcCfg.Target = a.target
@@ -133,8 +134,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		srv := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, Accounts: accounts, Assets: assets.FS(),
+		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web")})
+		if err != nil {
+			return nil, err
+		}
 		a.console = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 		a.gateway = &http.Server{Handler: a.target.Gateway(), ReadHeaderTimeout: 10 * time.Second}
 	}

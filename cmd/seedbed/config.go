@@ -33,6 +33,9 @@ type Config struct {
 	// BuildEnv is the environment build commands start from: a scrubbed
 	// copy of Seedbed's own, without its secrets.
 	BuildEnv []string
+	// GitHookCommand runs the built-in remote's pre-receive hook; empty:
+	// this executable with "git-hook".
+	GitHookCommand []string
 	// Deploys says whether this process applies deploys (serve does;
 	// a build-only worker does not).
 	Deploys bool

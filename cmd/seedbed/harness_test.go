@@ -14,6 +14,7 @@ import (
 
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
+	"github.com/seedbed/seedbed/web/gitremote"
 )
 
 const (
@@ -250,6 +251,13 @@ func (a *testApp) newAppRepo(name string) *testutil.Repo {
 	return repo
 }
 
+// TestMain lets the test binary stand in for seedbed as the built-in git
+// remote's hook: the server runs this executable with "git-hook".
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "git-hook" {
+		os.Exit(gitremote.RunHook(context.Background(), os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	}
+	// Race-enabled binaries wait a second at exit; the hook need not.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	os.Exit(m.Run())
 }

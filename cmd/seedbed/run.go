@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/seedbed/seedbed/web/gitremote"
 )
 
 const usage = `seedbed — from Git to running functions, on your own machines.
@@ -55,6 +57,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
+	case "git-hook":
+		// Run by git inside a push to the built-in remote; not for people.
+		return gitremote.RunHook(ctx, rest, stdin, stdout, stderr, getenv)
 	case "serve":
 		err = cmdServe(ctx, rest, getenv, stdout, stderr, true)
 	case "worker":

@@ -35,6 +35,10 @@ func serveConfig(dir string) []string {
 		// commit by hash (see the package documentation).
 		"uploadpack.allowFilter=true",
 		"uploadpack.allowAnySHA1InWant=true",
+		// Commits waiting for their build are pinned under PushRefPrefix;
+		// pushers and cloners never see those refs.
+		"uploadpack.hideRefs=" + PushRefPrefix,
+		"receive.hideRefs=" + PushRefPrefix,
 	}
 }
 
@@ -150,6 +154,21 @@ func hookScript(cmd []string) []byte {
 	return []byte(b.String())
 }
 
+// PushRefPrefix holds a hidden branch per pushed commit, so builds can
+// fetch a commit whose push waits for them (a branch moves only once the
+// push is accepted). Hidden from git clients by uploadpack.hideRefs.
+const PushRefPrefix = "refs/heads/seedbed-push/"
+
+// PinCommit makes a pushed commit fetchable as branch
+// "seedbed-push/<sha>" before the push is accepted.
+func (s *Server) PinCommit(ctx context.Context, dir, sha string) error {
+	env := []string{"GIT_DIR=" + dir}
+	if out, err := s.git(ctx, dir, env, "update-ref", PushRefPrefix+sha, sha).CombinedOutput(); err != nil {
+		return fmt.Errorf("pin commit %s: %w: %s", sha, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
 // fixHead points HEAD at a branch that exists when it points at none, as it
 // does after the first push of a branch other than main or after main is
 // deleted: without it, clones would have nothing to check out.
@@ -174,11 +193,18 @@ func (s *Server) fixHead(ctx context.Context, dir string, updates []RefUpdate) e
 	if exists("HEAD") {
 		return nil
 	}
-	out, err := s.git(ctx, dir, env, "for-each-ref", "--count=1", "--format=%(refname)", "refs/heads/").Output()
+	out, err := s.git(ctx, dir, env, "for-each-ref", "--format=%(refname)", "refs/heads/").Output()
 	if err != nil {
 		return fmt.Errorf("list branches: %w", err)
 	}
-	candidates = append([]string{"refs/heads/main", "refs/heads/master"}, append(candidates, strings.TrimSpace(string(out)))...)
+	var first string
+	for _, ref := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(ref, PushRefPrefix) {
+			first = ref
+			break
+		}
+	}
+	candidates = append([]string{"refs/heads/main", "refs/heads/master"}, append(candidates, first)...)
 	for _, ref := range candidates {
 		if ref != "" && exists(ref) {
 			if out, err := s.git(ctx, dir, env, "symbolic-ref", "HEAD", ref).CombinedOutput(); err != nil {

@@ -25,9 +25,13 @@ import (
 //   - by host, when Config.Domain is set: STAGE--APP.<Domain>/path is
 //     matched and proxied with its full path.
 //
+// An HTTP function gets the request proxied; a Lambda-style function gets
+// it as an API Gateway HTTP API (payload 2.0) event (see serveLambda); a
+// static function's files are served from its artifact (see static.go).
+//
 // It answers 404 when no stage or route matches, 405 when a route matches
-// the path but not the method, 502 when the function does not answer and
-// 504 when it takes longer than its timeout (default 30s).
+// the path but not the method, 502 when the function does not answer (or
+// fails) and 504 when it takes longer than its timeout (default 30s).
 func (t *Target) Gateway() http.Handler { return gateway{t} }
 
 type gateway struct{ t *Target }
@@ -73,18 +77,23 @@ func (g gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.inst == nil || !rt.inst.acquire() {
 			continue
 		}
-		g.serve(w, r, rt, rest, prefix)
+		g.serve(w, r, ref, rt, segs, rest, prefix)
 		return
 	}
 	plainError(w, http.StatusServiceUnavailable, fmt.Sprintf("stage %s is switching releases; try again", ref))
 }
 
-func (g gateway) serve(w http.ResponseWriter, r *http.Request, rt *route, rest, prefix string) {
+func (g gateway) serve(w http.ResponseWriter, r *http.Request, ref target.StageRef, rt *route, segs []string, rest, prefix string) {
 	defer rt.inst.release()
-	timeout := rt.fn.Timeout
-	if timeout <= 0 {
-		timeout = defaultTimeout
+	switch {
+	case rt.inst.site != nil:
+		rt.inst.site.serve(w, r, rt, segs)
+		return
+	case rt.inst.api != nil:
+		g.serveLambda(w, r, ref, rt, segs, rest, prefix)
+		return
 	}
+	timeout := functionTimeout(rt.fn)
 	path, err := url.PathUnescape(rest)
 	if err != nil {
 		path = rest

@@ -32,18 +32,22 @@ const outputLines = 50
 // hold an unbounded line in memory.
 const maxLineBytes = 4096
 
-// instance is one function of one stage running as a supervised process.
-// Its port may change when it is restarted; routes point at the instance and
-// read the port on every request.
+// instance is one function of one stage. An HTTP function is a supervised
+// process on a port, which may change when it is restarted; routes point
+// at the instance and read the port on every request. A Lambda-style
+// function is a supervised process behind its own Runtime API (api); a
+// static function is no process, only files (site).
 type instance struct {
 	t      *Target
 	stage  target.StageRef
 	fn     target.Function // what was started; routes may change without a restart
 	dir    string          // the unpacked artifact, shared between instances
-	runDir string          // this instance's own HOME and TMPDIR
+	runDir string          // this instance's own HOME and TMPDIR; "" for static
 	log    *slog.Logger
 	out    *ringBuffer
 	port   atomic.Int32
+	api    *runtimeAPI // Lambda-style functions only
+	site   *staticSite // static functions only
 
 	mu      sync.Mutex
 	cur     *proc
@@ -60,21 +64,24 @@ type instance struct {
 
 // proc is one run of an instance's process.
 type proc struct {
-	cmd     *exec.Cmd
-	started time.Time
-	exited  chan struct{} // closed once the process is reaped and its output read
-	err     error         // cmd.Wait's result; read only after exited is closed
+	cmd       *exec.Cmd
+	started   time.Time
+	exited    chan struct{} // closed once the process is reaped and its output read
+	err       error         // cmd.Wait's result; read only after exited is closed
+	killedFor string        // why Seedbed killed it to start afresh; guarded by instance.mu
+	gen       uint64        // its Runtime API generation (Lambda-style functions)
 }
 
 // sameSpec reports whether a running instance of a can serve b unchanged:
 // only routes may differ, and those live in the route table.
 func sameSpec(a, b target.Function) bool {
-	return a.Digest == b.Digest && a.Runtime == b.Runtime && a.Handler == b.Handler &&
+	return a.Digest == b.Digest && a.Runtime == b.Runtime && kindOf(a) == kindOf(b) && a.Handler == b.Handler &&
 		a.Timeout == b.Timeout && a.Memory == b.Memory && maps.Equal(a.Env, b.Env)
 }
 
 // env is the process environment: a minimal base, the function's own
-// variables, then what Seedbed promises every function.
+// variables, then what Seedbed promises every function: PORT for HTTP
+// functions, the Lambda environment for Lambda-style ones.
 func (in *instance) env(port int) []string {
 	path := os.Getenv("PATH")
 	if path == "" {
@@ -90,8 +97,35 @@ func (in *instance) env(port int) []string {
 		// A soft limit the Go runtime honours; hard limits need cgroups.
 		vars["GOMEMLIMIT"] = strconv.Itoa(in.fn.Memory) + "MiB"
 	}
+	if in.fn.Runtime == "python" {
+		// Keep compiled files out of the shared, immutable artifact.
+		vars["PYTHONPYCACHEPREFIX"] = filepath.Join(in.runDir, "pycache")
+	}
+	if in.api != nil {
+		vars["AWS_REGION"] = lambdaRegion // the function may name a real one
+		vars["AWS_DEFAULT_REGION"] = lambdaRegion
+	}
 	maps.Copy(vars, in.fn.Env)
-	vars["PORT"] = strconv.Itoa(port)
+	if in.api != nil {
+		name := lambdaName(in.stage, in.fn)
+		memory := in.fn.Memory
+		if memory <= 0 {
+			memory = lambdaDefaultMemory
+		}
+		vars["AWS_LAMBDA_RUNTIME_API"] = in.api.addr
+		vars["AWS_LAMBDA_FUNCTION_NAME"] = name
+		vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(memory)
+		vars["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST"
+		vars["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + name
+		vars["AWS_LAMBDA_LOG_STREAM_NAME"] = filepath.Base(in.runDir)
+		vars["_HANDLER"] = in.fn.Handler
+		vars["LAMBDA_TASK_ROOT"] = in.dir
+		vars["LAMBDA_RUNTIME_DIR"] = in.runDir
+		vars["TZ"] = ":UTC"
+		delete(vars, "PORT")
+	} else {
+		vars["PORT"] = strconv.Itoa(port)
+	}
 	vars["SEEDBED_APP"] = in.stage.App
 	vars["SEEDBED_STAGE"] = in.stage.Stage
 	vars["SEEDBED_FUNCTION"] = in.fn.Key()
@@ -100,25 +134,6 @@ func (in *instance) env(port int) []string {
 		env = append(env, k+"="+vars[k])
 	}
 	return env
-}
-
-// command prepares the process of the instance.
-func (in *instance) command(port int) (*exec.Cmd, error) {
-	var cmd *exec.Cmd
-	switch in.fn.Runtime {
-	case "go":
-		cmd = exec.Command(filepath.Join(in.dir, filepath.FromSlash(in.fn.Handler)))
-	case "process":
-		cmd = exec.Command("/bin/sh", "-c", in.fn.Handler)
-	default:
-		return nil, fmt.Errorf("runtime %q is not supported by the local target", in.fn.Runtime)
-	}
-	cmd.Dir = in.dir
-	cmd.Env = in.env(port)
-	// Own process group, so stopping reaches the function's children too;
-	// killed with Seedbed, which restores its stages when it starts again.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	return cmd, nil
 }
 
 // spawn starts the process on port. The caller holds in.mu or owns the
@@ -134,7 +149,10 @@ func (in *instance) spawn(port int) (*proc, error) {
 		outW.Close()
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	var cmd *exec.Cmd
+	var (
+		cmd *exec.Cmd
+		gen uint64
+	)
 	// A binary just written while another goroutine forked is briefly "text
 	// file busy" (the child holds the write descriptor until it execs; see
 	// golang.org/issue/22315): try again for a moment.
@@ -142,6 +160,9 @@ func (in *instance) spawn(port int) (*proc, error) {
 		cmd, err = in.command(port)
 		if err != nil {
 			break
+		}
+		if in.api != nil {
+			gen = in.api.begin() // before the process can connect
 		}
 		cmd.Stdout, cmd.Stderr = outW, errW
 		err = cmd.Start()
@@ -162,7 +183,7 @@ func (in *instance) spawn(port int) (*proc, error) {
 		in.log.Warn("record process group", "err", err)
 	}
 
-	p := &proc{cmd: cmd, started: time.Now(), exited: make(chan struct{})}
+	p := &proc{cmd: cmd, started: time.Now(), exited: make(chan struct{}), gen: gen}
 	var readers sync.WaitGroup
 	readers.Go(func() { in.capture(outR, "stdout") })
 	readers.Go(func() { in.capture(errR, "stderr") })
@@ -212,6 +233,9 @@ func (in *instance) capture(r *os.File, stream string) {
 // answers HTTP, or fails with an error that names the function and shows
 // its last output.
 func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duration) error {
+	if in.api != nil {
+		return in.waitLambdaReady(ctx, p, limit)
+	}
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	gap := 10 * time.Millisecond
@@ -277,21 +301,31 @@ func (in *instance) supervise(p *proc) {
 		}
 		in.mu.Lock()
 		stopped := in.stopped
+		killedFor := p.killedFor
 		in.mu.Unlock()
 		if stopped {
 			return
 		}
-		if time.Since(p.started) >= cfg.backoffReset {
-			backoff = cfg.backoffMin
+		if in.api != nil {
+			in.api.processExited(describeExit(p.err))
 		}
-		in.log.Error("function crashed; restarting",
-			"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))
-		select {
-		case <-time.After(backoff):
-		case <-in.stopCh:
-			return
+		if killedFor != "" {
+			// Seedbed killed it (a Lambda handler that timed out): start
+			// afresh at once, without counting it as a crash.
+			in.log.Warn("function process killed: " + killedFor + "; restarting")
+		} else {
+			if time.Since(p.started) >= cfg.backoffReset {
+				backoff = cfg.backoffMin
+			}
+			in.log.Error("function crashed; restarting",
+				"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))
+			select {
+			case <-time.After(backoff):
+			case <-in.stopCh:
+				return
+			}
+			backoff = min(backoff*2, cfg.backoffMax)
 		}
-		backoff = min(backoff*2, cfg.backoffMax)
 
 		in.mu.Lock()
 		if in.stopped {
@@ -299,7 +333,7 @@ func (in *instance) supervise(p *proc) {
 			return
 		}
 		port := int(in.port.Load())
-		if !portFree(port) {
+		if in.api == nil && !portFree(port) {
 			if fresh, err := freePort(); err == nil {
 				port = fresh
 			}
@@ -315,7 +349,11 @@ func (in *instance) supervise(p *proc) {
 		}
 		in.cur = next
 		in.mu.Unlock()
-		in.log.Info("function restarted", "port", port, "pid", next.cmd.Process.Pid)
+		if in.api != nil {
+			in.log.Info("function restarted", "pid", next.cmd.Process.Pid)
+		} else {
+			in.log.Info("function restarted", "port", port, "pid", next.cmd.Process.Pid)
+		}
 		p = next
 	}
 }
@@ -397,12 +435,37 @@ func (in *instance) stop(ctx context.Context, drain time.Duration) (abandoned in
 	if superv {
 		<-in.done
 	}
-	if first {
+	if in.api != nil {
+		in.api.close()
+	}
+	if in.site != nil && first {
+		in.site.close()
+	}
+	if first && in.runDir != "" {
 		if err := os.RemoveAll(in.runDir); err != nil {
 			in.log.Warn("remove run dir", "dir", in.runDir, "err", err)
 		}
 	}
 	return abandoned
+}
+
+// killForRestart kills the running process of Runtime API generation gen
+// so that the supervisor starts a fresh one at once: a Lambda handler that
+// timed out is not reused. A process of another generation is left alone.
+func (in *instance) killForRestart(reason string, gen uint64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	p := in.cur
+	if in.stopped || p == nil || p.cmd == nil || p.gen != gen {
+		return
+	}
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.killedFor = reason
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 }
 
 // terminate asks the process group to stop and kills it after grace.

@@ -2,12 +2,29 @@
 // stages as supervised processes on this machine and routes HTTP requests to
 // them through its gateway.
 //
-// Every function is a process that listens on $PORT (the Cloud Run / Heroku
-// contract). Apply starts new and changed functions beside the running ones,
-// waits until each answers HTTP, swaps the stage's route table in one step
-// and only then drains and stops what the stage no longer needs, so a stage
-// always serves one whole release and a deploy drops no request. A function
-// that crashes after it went live is restarted with back-off.
+// A function is one of three things:
+//
+//   - an HTTP function (kind http): a process that listens on $PORT (the
+//     Cloud Run / Heroku contract); the gateway proxies requests to it. It
+//     is healthy once it answers HTTP.
+//   - a Lambda-style function (kind lambda): an unchanged AWS Lambda
+//     handler. Its process gets AWS_LAMBDA_RUNTIME_API and the rest of
+//     Lambda's environment and talks to a Runtime API the target serves it
+//     (runtimeapi.go); go binaries do so through aws-lambda-go, node and
+//     python handlers through a small bootstrap shipped in this package
+//     (bootstrap/). The gateway turns requests into API Gateway HTTP API
+//     payload 2.0 events and results back into responses (apigw.go). It is
+//     healthy once it asks for its first event. One process per instance
+//     handles one event at a time; the others queue.
+//   - a static function (runtime static): no process; the gateway serves
+//     the artifact's files (static.go). It is healthy at once.
+//
+// Apply starts new and changed functions beside the running ones, waits
+// until each is healthy, swaps the stage's route table in one step and only
+// then drains and stops what the stage no longer needs, so a stage always
+// serves one whole release and a deploy drops no request. A function that
+// crashes after it went live is restarted with back-off; a Lambda handler
+// that times out is killed and started afresh at once.
 //
 // Processes die with Seedbed (they get SIGKILL when it exits); Seedbed
 // applies every stage's live release again when it starts.
@@ -274,26 +291,6 @@ func (t *Target) Apply(ctx context.Context, ref target.StageRef, fns []target.Fu
 	return nil
 }
 
-// checkFunction refuses what could never start, before anything starts.
-func checkFunction(fn target.Function) error {
-	switch fn.Runtime {
-	case "go":
-		if !filepath.IsLocal(filepath.FromSlash(fn.Handler)) {
-			return fmt.Errorf("function %s: handler %q must be a file inside the artifact", fn.Key(), fn.Handler)
-		}
-	case "process":
-		if strings.TrimSpace(fn.Handler) == "" {
-			return fmt.Errorf("function %s: handler (the command to run) is empty", fn.Key())
-		}
-	default:
-		return fmt.Errorf("function %s: runtime %q is not supported by the local target (use go or process)", fn.Key(), fn.Runtime)
-	}
-	if _, err := artifactHex(fn.Digest); err != nil {
-		return fmt.Errorf("function %s: %w", fn.Key(), err)
-	}
-	return nil
-}
-
 // startAll starts fns in parallel and waits until each is healthy. If one
 // fails, the others are stopped too and the error says why.
 func (t *Target) startAll(ctx context.Context, ref target.StageRef, fns []target.Function, log target.Logger) ([]*instance, error) {
@@ -333,45 +330,69 @@ func (t *Target) startAll(ctx context.Context, ref target.StageRef, fns []target
 }
 
 // start unpacks, launches and health-checks one function. On success the
-// instance is supervised; on failure nothing of it is left running.
+// instance is supervised; on failure nothing of it is left running. A
+// static function only needs its files.
 func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Function, log target.Logger) (*instance, error) {
 	dir, err := t.unpack(ctx, fn.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 	}
-	if fn.Runtime == "go" {
-		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(fn.Handler))); err != nil {
-			return nil, fmt.Errorf("function %s: handler %q is not in artifact %s", fn.Key(), fn.Handler, shortDigest(fn.Digest))
-		}
-	}
-	runDir, err := os.MkdirTemp(filepath.Join(t.cfg.Dir, "run"), safeName(ref.App+"-"+ref.Stage+"-"+fn.Service+"-"+fn.Name)+"-")
-	if err != nil {
-		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
-	}
-	if err := os.Mkdir(filepath.Join(runDir, "tmp"), 0o700); err != nil {
-		os.RemoveAll(runDir)
-		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
+	if err := checkArtifact(fn, dir); err != nil {
+		return nil, err
 	}
 	in := &instance{
 		t:      t,
 		stage:  ref,
 		fn:     fn,
 		dir:    dir,
-		runDir: runDir,
 		log:    t.log.With("app", ref.App, "stage", ref.Stage, "function", fn.Key()),
 		out:    &ringBuffer{},
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	port, err := freePort()
+	if fn.Runtime == "static" {
+		site, err := openSite(filepath.Join(dir, filepath.FromSlash(fn.Handler)))
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+		}
+		in.site = site
+		log.Printf("serving %s (%s) as static files", fn.Key(), shortDigest(fn.Digest))
+		return in, nil
+	}
+
+	runDir, err := os.MkdirTemp(filepath.Join(t.cfg.Dir, "run"), safeName(ref.App+"-"+ref.Stage+"-"+fn.Service+"-"+fn.Name)+"-")
 	if err != nil {
+		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
+	}
+	in.runDir = runDir
+	if err := os.Mkdir(filepath.Join(runDir, "tmp"), 0o700); err != nil {
+		os.RemoveAll(runDir)
+		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
+	}
+	if err := writeBootstrap(fn, runDir); err != nil {
 		os.RemoveAll(runDir)
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 	}
-	log.Printf("starting %s (%s) on port %d", fn.Key(), shortDigest(fn.Digest), port)
+	var port int
+	if isLambda(fn) {
+		if in.api, err = newRuntimeAPI(in.log, lambdaARN(ref, fn)); err != nil {
+			os.RemoveAll(runDir)
+			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+		}
+		log.Printf("starting %s (%s) with the Lambda Runtime API on %s", fn.Key(), shortDigest(fn.Digest), in.api.addr)
+	} else {
+		if port, err = freePort(); err != nil {
+			os.RemoveAll(runDir)
+			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+		}
+		log.Printf("starting %s (%s) on port %d", fn.Key(), shortDigest(fn.Digest), port)
+	}
 	began := time.Now()
 	p, err := in.spawn(port)
 	if err != nil {
+		if in.api != nil {
+			in.api.close()
+		}
 		os.RemoveAll(runDir)
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 	}

@@ -27,8 +27,9 @@ import (
 	"github.com/seedbed/seedbed/pipelines/target"
 )
 
-// fnBin is the test function's binary, built once by TestMain.
-var fnBin string
+// fnBin is the test function's binary, lambdaBin the Lambda-style one
+// (testdata/lambda), both built once by TestMain.
+var fnBin, lambdaBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
@@ -44,12 +45,15 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		fnBin = filepath.Join(dir, "fn")
+		lambdaBin = filepath.Join(dir, "lambda")
 		// The developer's environment (GOCACHE included) makes this fast.
-		cmd := exec.Command(goTool, "build", "-o", fnBin, "./testdata/fn")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build the test function:", err)
-			return 1
+		for bin, pkg := range map[string]string{fnBin: "./testdata/fn", lambdaBin: "./testdata/lambda"} {
+			cmd := exec.Command(goTool, "build", "-o", bin, pkg)
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "build the test function %s: %v\n", pkg, err)
+				return 1
+			}
 		}
 		return m.Run()
 	}())
@@ -121,7 +125,7 @@ type bundle struct {
 	dir       string
 }
 
-func setup(t *testing.T, mutate ...func(*Config)) *bundle {
+func setup(t testing.TB, mutate ...func(*Config)) *bundle {
 	t.Helper()
 	b := &bundle{
 		artifacts: &fakeArtifacts{calls: map[string]int{}, fail: map[string]error{}},
@@ -179,7 +183,7 @@ func goFn(name, artifact string, env map[string]string, routes ...string) target
 	return fn
 }
 
-func (b *bundle) apply(t *testing.T, ref target.StageRef, fns ...target.Function) *progress {
+func (b *bundle) apply(t testing.TB, ref target.StageRef, fns ...target.Function) *progress {
 	t.Helper()
 	log := &progress{}
 	if err := b.target.Apply(t.Context(), ref, fns, log); err != nil {

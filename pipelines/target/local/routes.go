@@ -24,6 +24,7 @@ const (
 type patternSeg struct {
 	kind segKind
 	lit  string // the literal, for segExact
+	name string // the parameter's name, for segParam and segGreedy
 }
 
 // pattern is a parsed stack.Route.
@@ -47,18 +48,20 @@ func parseRoute(r stack.Route) (pattern, error) {
 	for i, part := range parts {
 		switch {
 		case strings.HasPrefix(part, "{") && strings.HasSuffix(part, "+}"):
-			if name := part[1 : len(part)-2]; name == "" || strings.ContainsAny(name, "{}+") {
+			name := part[1 : len(part)-2]
+			if name == "" || strings.ContainsAny(name, "{}+") {
 				return pattern{}, fmt.Errorf("route %q: bad parameter %q", r.String(), part)
 			}
 			if i != len(parts)-1 {
 				return pattern{}, fmt.Errorf("route %q: %s must be the last segment", r.String(), part)
 			}
-			p.segs = append(p.segs, patternSeg{kind: segGreedy})
+			p.segs = append(p.segs, patternSeg{kind: segGreedy, name: name})
 		case strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}"):
-			if name := part[1 : len(part)-1]; name == "" || strings.ContainsAny(name, "{}+") {
+			name := part[1 : len(part)-1]
+			if name == "" || strings.ContainsAny(name, "{}+") {
 				return pattern{}, fmt.Errorf("route %q: bad parameter %q", r.String(), part)
 			}
-			p.segs = append(p.segs, patternSeg{kind: segParam})
+			p.segs = append(p.segs, patternSeg{kind: segParam, name: name})
 		case strings.ContainsAny(part, "{}"):
 			return pattern{}, fmt.Errorf("route %q: segment %q mixes text and a parameter", r.String(), part)
 		default:
@@ -110,6 +113,38 @@ func (p pattern) matchPath(segs []string) bool {
 	return len(segs) == len(p.segs)
 }
 
+// params returns the values of the pattern's parameters in segs, a path
+// the pattern matched (decoded segments), or nil when it has none. A
+// greedy parameter gets the rest of the path joined with "/", as API
+// Gateway's {proxy+} does.
+func (p pattern) params(segs []string) map[string]string {
+	var params map[string]string
+	for i, ps := range p.segs {
+		if ps.kind == segExact || i >= len(segs) {
+			continue
+		}
+		if params == nil {
+			params = map[string]string{}
+		}
+		if ps.kind == segGreedy {
+			params[ps.name] = strings.Join(segs[i:], "/")
+			break
+		}
+		params[ps.name] = segs[i]
+	}
+	return params
+}
+
+// tail returns the segments of segs (a path the pattern matched) that its
+// trailing greedy parameter took, or all of segs when it has none: the
+// file a static function serves.
+func (p pattern) tail(segs []string) []string {
+	if n := len(p.segs); n > 0 && p.segs[n-1].kind == segGreedy && len(segs) >= n {
+		return segs[n-1:]
+	}
+	return segs
+}
+
 // key renders the pattern without parameter names: two routes with the same
 // key and method answer exactly the same requests.
 func (p pattern) key() string {
@@ -151,9 +186,14 @@ func compareSpecificity(a, b pattern) int {
 	return cmp.Or(cmp.Compare(a.key(), b.key()), cmp.Compare(a.method, b.method))
 }
 
+// routeKey renders the route the way API Gateway names it in an event:
+// "GET /users/{id}".
+func (r *route) routeKey() string { return r.method + " " + r.spec.Path }
+
 // route is one pattern bound to the function (and its instance) that serves it.
 type route struct {
 	pattern
+	spec stack.Route // as the stack file wrote it, for API Gateway's routeKey
 	fn   target.Function
 	inst *instance
 }
@@ -185,7 +225,7 @@ func buildTable(fns []target.Function) (*routeTable, error) {
 				return nil, fmt.Errorf("route %s is claimed by both %s and %s", r.String(), prev, fn.Key())
 			}
 			owner[k] = fn.Key()
-			t.routes = append(t.routes, route{pattern: p, fn: fn})
+			t.routes = append(t.routes, route{pattern: p, spec: r, fn: fn})
 		}
 	}
 	slices.SortStableFunc(t.routes, func(a, b route) int { return compareSpecificity(a.pattern, b.pattern) })

@@ -102,3 +102,38 @@ func TestBuildTableRefusesBadRoutes(t *testing.T) {
 		t.Errorf("a route repeated in one function, or another method: %v", err)
 	}
 }
+
+func TestRouteParamsAndTail(t *testing.T) {
+	tests := []struct {
+		route      string
+		path       string
+		wantParams map[string]string
+		wantTail   []string
+	}{
+		{route: "GET /hello", path: "/hello", wantTail: []string{"hello"}},
+		{route: "GET /", path: "/", wantTail: nil},
+		{route: "GET /users/{id}", path: "/users/42", wantParams: map[string]string{"id": "42"}, wantTail: []string{"users", "42"}},
+		{route: "GET /users/{id}/posts/{post}", path: "/users/a%20b/posts/7", wantParams: map[string]string{"id": "a b", "post": "7"}, wantTail: []string{"users", "a b", "posts", "7"}},
+		{route: "ANY /files/{path+}", path: "/files/a/b%2Fc/d.txt", wantParams: map[string]string{"path": "a/b/c/d.txt"}, wantTail: []string{"a", "b/c", "d.txt"}},
+		{route: "GET /{proxy+}", path: "/x", wantParams: map[string]string{"proxy": "x"}, wantTail: []string{"x"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.route, func(t *testing.T) {
+			method, path, _ := strings.Cut(tc.route, " ")
+			p, err := parseRoute(stack.Route{Method: method, Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs := splitEscapedPath(tc.path)
+			if !p.matchPath(segs) {
+				t.Fatalf("%s does not match %s", tc.route, tc.path)
+			}
+			if got := p.params(segs); !mapsEqual(got, tc.wantParams) || (got == nil) != (tc.wantParams == nil) {
+				t.Errorf("params = %v, want %v", got, tc.wantParams)
+			}
+			if got := p.tail(segs); !slices.Equal(got, tc.wantTail) {
+				t.Errorf("tail = %q, want %q", got, tc.wantTail)
+			}
+		})
+	}
+}

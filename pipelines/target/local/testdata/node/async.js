@@ -1,0 +1,4 @@
+// An unchanged async Lambda handler.
+const { respond } = require('./app');
+
+exports.handler = async (event, context) => respond(event, context, 'node-async');

@@ -1,0 +1,3 @@
+// A handler whose module throws while it loads.
+console.log('initfail loading');
+throw new Error('boom: cannot load as told');

@@ -1,0 +1,167 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web/gitremote"
+)
+
+// pushPoll is how often a waiting push looks at its build and deploys.
+const pushPoll = 200 * time.Millisecond
+
+// onPush is the built-in remote's pre-receive step. It starts a build for
+// every pushed branch or tag that a stage follows and, unless the pusher
+// said `git push -o nowait`, waits for the builds and their deploys,
+// relaying their progress as "remote:" lines. A failed build or deploy
+// refuses the push, so `git push` exits non-zero, as with `git push heroku`.
+func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Writer) error {
+	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
+	var started []pipelines.PushResult
+	for _, u := range push.Updates {
+		p := pipelines.Push{Commit: u.New, Trigger: pipelines.TriggerPush, By: push.User, Source: push.RepoDir, Deleted: u.New == gitremote.ZeroID}
+		name := u.Ref
+		switch {
+		case strings.HasPrefix(u.Ref, "refs/heads/"):
+			p.Branch = strings.TrimPrefix(u.Ref, "refs/heads/")
+			name = "branch " + p.Branch
+		case strings.HasPrefix(u.Ref, "refs/tags/"):
+			p.Tag = strings.TrimPrefix(u.Ref, "refs/tags/")
+			name = "tag " + p.Tag
+		default:
+			continue
+		}
+		if !p.Deleted {
+			p.Message = commitMessage(ctx, push.RepoDir, u.New)
+			if err := s.git.PinCommit(ctx, push.RepoDir, u.New); err != nil {
+				return err
+			}
+			p.SourceBranch = strings.TrimPrefix(gitremote.PushRefPrefix, "refs/heads/") + u.New
+		}
+		res, err := s.cfg.Pipelines.HandlePush(ctx, push.App, p)
+		if err != nil {
+			return fmt.Errorf("%s: %s", name, pipelines.ErrorMessage(err))
+		}
+		if res.Ignored != "" {
+			say("Seedbed: %s: %s.", name, res.Ignored)
+			continue
+		}
+		say("Seedbed: %s → build #%d, then deploy to %s", name, res.Build.ID, strings.Join(res.Stages, ", "))
+		say("Seedbed: %s%s", s.cfg.PublicURL, buildURL(res.Build.ID))
+		started = append(started, res)
+	}
+	if len(started) == 0 {
+		return nil
+	}
+	if slices.Contains(push.Options, "nowait") {
+		say("Seedbed: not waiting (-o nowait); follow the build in the console or with `seedbed builds logs ID --follow`.")
+		return nil
+	}
+	for _, res := range started {
+		if err := s.followPush(ctx, res, say); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// followPush relays a build's and its deploys' progress lines until they
+// end, and fails if any of them did not succeed.
+func (s *Server) followPush(ctx context.Context, res pipelines.PushResult, say func(string, ...any)) error {
+	var after uint
+	relay := func(kind string, id uint) error {
+		lines, err := s.cfg.Store.LogLines(ctx, kind, id, after, 500)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			after = l.ID
+			if l.Stream == "seedbed" {
+				say("  %s", l.Text)
+			}
+		}
+		return nil
+	}
+	for {
+		b, err := s.cfg.Store.BuildByID(ctx, res.Build.ID)
+		if err != nil {
+			return err
+		}
+		if err := relay(store.LogBuild, b.ID); err != nil {
+			return err
+		}
+		if b.Finished() {
+			if b.Status != store.BuildSucceeded {
+				return fmt.Errorf("build #%d %s: %s (log: %s%s)", b.ID, b.Status, firstLine(b.Error), s.cfg.PublicURL, buildURL(b.ID))
+			}
+			break
+		}
+		if err := sleep(ctx, pushPoll); err != nil {
+			return err
+		}
+	}
+	for _, d := range res.Deploys {
+		after = 0
+		for {
+			cur, err := s.cfg.Store.DeployByID(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			if err := relay(store.LogDeploy, cur.ID); err != nil {
+				return err
+			}
+			if cur.Finished() {
+				switch cur.Status {
+				case store.DeploySucceeded:
+					st, err := s.cfg.Store.StageByID(ctx, cur.StageID)
+					if err == nil {
+						app, _ := s.cfg.Store.AppByID(ctx, cur.AppID)
+						say("Seedbed: live on %s: %s", st.Name, s.stageURL(app.Name, st.Name))
+					}
+				case store.DeploySuperseded:
+					say("Seedbed: deploy #%d was superseded by a newer one.", cur.ID)
+				default:
+					return fmt.Errorf("deploy #%d %s: %s (log: %s%s)", cur.ID, cur.Status, firstLine(cur.Error), s.cfg.PublicURL, deployURL(cur.ID))
+				}
+				break
+			}
+			if err := sleep(ctx, pushPoll); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// commitMessage reads a pushed commit's message from the bare repository,
+// for "[skip deploy]".
+func commitMessage(ctx context.Context, repoDir, sha string) string {
+	out, err := exec.CommandContext(ctx, "git", "--git-dir", repoDir, "log", "-1", "--format=%B", sha).Output()
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
