@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -76,20 +77,30 @@ func (s *Server) apiApp(c echo.Context) error {
 }
 
 func (s *Server) writeApp(c echo.Context, status int, app store.App) error {
-	ctx := c.Request().Context()
-	recent, err := s.cfg.Store.Deploys(ctx, app.ID, 50)
-	if err != nil {
-		return err
-	}
-	stages, err := s.loadStages(ctx, app, recent)
+	stages, err := s.stagesOf(c.Request().Context(), app)
 	if err != nil {
 		return err
 	}
 	out := apiApp(app)
-	for _, st := range stages {
-		out.Stages = append(out.Stages, s.apiStage(st, app.Name))
-	}
+	out.Stages = stages
 	return c.JSON(status, out)
+}
+
+// stagesOf is an app's pipeline as the API shows it.
+func (s *Server) stagesOf(ctx context.Context, app store.App) ([]apiv1.Stage, error) {
+	recent, err := s.cfg.Store.Deploys(ctx, app.ID, 50)
+	if err != nil {
+		return nil, err
+	}
+	stages, err := s.loadStages(ctx, app, recent)
+	if err != nil {
+		return nil, err
+	}
+	out := []apiv1.Stage{}
+	for _, st := range stages {
+		out = append(out, s.apiStage(st, app.Name))
+	}
+	return out, nil
 }
 
 func (s *Server) apiStage(st stageState, app string) apiv1.Stage {

@@ -33,18 +33,9 @@ func (s *Server) apiStages(c echo.Context) error {
 }
 
 func (s *Server) writeStages(c echo.Context, status int, app store.App) error {
-	ctx := c.Request().Context()
-	recent, err := s.cfg.Store.Deploys(ctx, app.ID, 50)
+	out, err := s.stagesOf(c.Request().Context(), app)
 	if err != nil {
 		return err
-	}
-	stages, err := s.loadStages(ctx, app, recent)
-	if err != nil {
-		return err
-	}
-	out := []apiv1.Stage{}
-	for _, st := range stages {
-		out = append(out, s.apiStage(st, app.Name))
 	}
 	return c.JSON(status, out)
 }
