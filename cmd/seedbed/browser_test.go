@@ -11,7 +11,8 @@ import (
 )
 
 // A person signs in, connects a repository, clicks Deploy, watches the
-// build log to the end, and finds the function live and the change set shown.
+// build log to the end, finds the function live and the change set shown,
+// promotes dev to staging and rolls dev back, all by clicking.
 func TestConsoleDeployInBrowser(t *testing.T) {
 	a := startApp(t, embedded)
 	repo := a.newAppRepoOnly()
@@ -102,4 +103,66 @@ func TestConsoleDeployInBrowser(t *testing.T) {
 		t.Fatalf("the change set on the deploy page lacks api/hello (%v):\n%s", err, changeSet)
 	}
 	testutil.Screenshot(t, ctx, "console-05-deploy")
+
+	// Promote dev to staging: the preview shows the change set, confirming
+	// deploys the same release.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/apps/web-shop"),
+		chromedp.Click(`[data-testid=promote-dev]`),
+		chromedp.WaitVisible(`[data-testid=confirm-promote]`),
+	)
+	if err != nil {
+		t.Fatalf("open the promotion preview: %v", err)
+	}
+	summary, err := chromedp.Run(ctx, chromedp.Text(`[data-testid=promote-summary]`))
+	if err != nil || !strings.Contains(summary, "1 added") {
+		t.Fatalf("promotion summary %q (%v)", summary, err)
+	}
+	testutil.Screenshot(t, ctx, "console-06-promote")
+	err = chromedp.Do(ctx,
+		chromedp.Click(`[data-testid=confirm-promote]`),
+		chromedp.WaitVisible(`[data-testid=deploy-status][data-status=succeeded]`),
+	)
+	if err != nil {
+		t.Fatalf("confirm the promotion: %v", err)
+	}
+	if code, body := a.get("/web-shop/staging/hello"); code != 200 || body != "v1 hi /hello" {
+		t.Fatalf("after promoting in the browser staging answers %d %q", code, body)
+	}
+
+	// Deploy a second version to dev, then roll back from the stage card.
+	repo.Commit("v2", map[string]string{"services/api/main.go": goFunction("v2")})
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/apps/web-shop"),
+		chromedp.Click(`[data-testid=deploy-dev]`),
+		chromedp.WaitVisible(`[data-testid=build-log]`),
+		testutil.Poll(`document.querySelector('[data-testid=build-log]').innerText.includes('Build succeeded')`, 2*time.Minute),
+	)
+	if err != nil {
+		t.Fatalf("deploy v2: %v", err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, body := a.get("/web-shop/dev/hello"); body == "v2 hi /hello" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("v2 did not go live on dev")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/apps/web-shop"),
+		chromedp.WaitVisible(`[data-testid=rollback-dev]`),
+		// The button asks for confirmation; this person says yes.
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(`[data-testid=rollback-dev]`),
+		chromedp.WaitVisible(`[data-testid=deploy-status][data-status=succeeded]`),
+	)
+	if err != nil {
+		t.Fatalf("roll back: %v", err)
+	}
+	testutil.Screenshot(t, ctx, "console-07-rollback")
+	if code, body := a.get("/web-shop/dev/hello"); code != 200 || body != "v1 hi /hello" {
+		t.Fatalf("after rolling back in the browser dev answers %d %q", code, body)
+	}
 }
