@@ -105,9 +105,15 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.svc = pipelines.New(svcCfg)
 
-	queues := map[string]int{pipelines.QueueBuilds: 1}
+	queues := map[string]int{}
+	if cfg.Builds {
+		queues[pipelines.QueueBuilds] = 1
+	}
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
+	}
+	if len(queues) == 0 {
+		return nil, errors.New("this process would run neither builds nor deploys: a worker always builds; serve with --builds=false still deploys")
 	}
 	a.worker = asynq.NewServer(redisOpt, queue.ServerConfig(asynq.Config{
 		Concurrency:     cfg.Workers,

@@ -36,6 +36,9 @@ type Config struct {
 	// GitHookCommand runs the built-in remote's pre-receive hook; empty:
 	// this executable with "git-hook".
 	GitHookCommand []string
+	// Builds says whether this process runs builds; serve can leave them
+	// to `seedbed worker` processes.
+	Builds bool
 	// Deploys says whether this process applies deploys (serve does;
 	// a build-only worker does not).
 	Deploys bool
@@ -63,6 +66,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.NodeID, "node-id", env("SEEDBED_NODE_ID", ""), "name of this process in stage locks; default from host name and data dir (SEEDBED_NODE_ID)")
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
+	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")

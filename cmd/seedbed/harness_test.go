@@ -55,7 +55,7 @@ func startApp(t *testing.T, be backend) *testApp {
 		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
 		DatabaseURL: be.database(t, dir), RedisURL: be.redis(t), Domain: "localhost",
 		Workers: 4, AdminEmail: adminEmail, AdminPassword: adminPassword,
-		BuildTimeout: 5 * time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true,
+		BuildTimeout: 5 * time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
 	}
 	return bootApp(t, cfg)
 }

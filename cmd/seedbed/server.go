@@ -45,6 +45,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.Deploys = deploys
+	if !deploys {
+		cfg.Builds = true // a worker exists to build
+	}
 	if err := cfg.finish(os.Environ()); err != nil {
 		return err
 	}
