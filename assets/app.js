@@ -198,4 +198,24 @@
   } else {
     init();
   }
+  // Buttons with data-copy put the value of the element with that id on the
+  // clipboard (the settings page's secret, webhook and remote URLs).
+  document.addEventListener("click", function (e) {
+    var btn = e.target instanceof Element ? e.target.closest("[data-copy]") : null;
+    if (!btn) return;
+    var el = document.getElementById(btn.getAttribute("data-copy"));
+    if (!el) return;
+    var text = "value" in el ? el.value : el.textContent;
+    var done = function () {
+      var label = btn.textContent;
+      btn.textContent = "Copied";
+      window.setTimeout(function () { btn.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () {});
+    } else if (el.select) {
+      el.select();
+      try { document.execCommand("copy"); done(); } catch (err) { /* the text stays selected */ }
+    }
+  });
 })();

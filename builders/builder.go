@@ -79,6 +79,17 @@ type BuildOptions struct {
 	// and "-", starting with a letter or digit. Empty shares one cache
 	// between every build without a key.
 	CacheKey string
+	// Only, when not nil, names the services to build; the others are
+	// left out (their artifacts are reused by the caller).
+	Only []string
+	// Vars are the SEEDBED_* variables of every build command and hook,
+	// SEEDBED_SERVICE aside (set per service).
+	Vars Vars
+	// Env is added to the environment of every build command and hook
+	// after Config.Env (a stage's env and secrets).
+	Env []string
+	// Phase, when set, is called as each phase of a service ends.
+	Phase func(Phase)
 }
 
 // Build builds every service of st from the checkout in dir, without a
@@ -117,7 +128,10 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 	}
 	var outs []Output
 	for _, svc := range opts.Stack.Services {
-		o, err := b.buildService(ctx, opts.Dir, svc, opts.CacheKey, log)
+		if opts.Only != nil && !slices.Contains(opts.Only, svc.Name) {
+			continue
+		}
+		o, err := b.buildService(ctx, opts, svc, log)
 		if err != nil {
 			return nil, fmt.Errorf("build service %s: %w", svc.Name, err)
 		}
@@ -141,9 +155,11 @@ func validCacheKey(key string) bool {
 	return key != ""
 }
 
-func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.Service, cacheKey string, log Log) ([]Output, error) {
+func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack.Service, log Log) ([]Output, error) {
+	checkout, cacheKey := opts.Dir, opts.CacheKey
 	log.Line("seedbed", fmt.Sprintf("Building service %s (%s)", svc.Name, svc.Runtime))
 	start := time.Now()
+	phase := phaseTimer(opts.Phase, svc.Name)
 	if !slices.Contains(stack.Runtimes, svc.Runtime) {
 		return nil, fmt.Errorf("unknown runtime %q; valid runtimes: %s", svc.Runtime, strings.Join(stack.Runtimes, ", "))
 	}
@@ -181,7 +197,8 @@ func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.S
 		return nil, fmt.Errorf("path %q is not a folder; fix path in %s", svc.Path, stack.FileName)
 	}
 
-	env := b.env(svc, cacheKey)
+	env := append(b.env(svc, cacheKey), opts.Env...)
+	env = append(env, opts.Vars.environ(svc.Name)...)
 	run := func(what string, cmds ...string) error {
 		for _, c := range cmds {
 			if err := ctx.Err(); err != nil {
@@ -193,22 +210,40 @@ func (b *Builder) buildService(ctx context.Context, checkout string, svc stack.S
 		}
 		return nil
 	}
-	if err := b.install(ctx, svcDir, env, svc, log); err != nil {
+	end := phase(PhaseInstall)
+	err = b.install(ctx, svcDir, env, svc, log)
+	end()
+	if err != nil {
 		return nil, err
 	}
-	if err := run("before_build hook", svc.Hooks.BeforeBuild...); err != nil {
-		return nil, err
-	}
-	if build := buildCommand(svc); build != "" {
-		if err := run("build command", build); err != nil {
+	if len(svc.Hooks.BeforeBuild) > 0 {
+		end = phase(PhaseHooks)
+		err = run("before_build hook", svc.Hooks.BeforeBuild...)
+		end()
+		if err != nil {
 			return nil, err
 		}
 	}
-	if err := run("after_build hook", svc.Hooks.AfterBuild...); err != nil {
-		return nil, err
+	if build := buildCommand(svc); build != "" {
+		end = phase(PhaseCompile)
+		err = run("build command", build)
+		end()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(svc.Hooks.AfterBuild) > 0 {
+		end = phase(PhaseHooks)
+		err = run("after_build hook", svc.Hooks.AfterBuild...)
+		end()
+		if err != nil {
+			return nil, err
+		}
 	}
 
+	end = phase(PhasePackage)
 	outs, err := b.packageFunctions(ctx, ws, out, svcDir, svc, log)
+	end()
 	if err != nil {
 		return nil, err
 	}

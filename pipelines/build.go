@@ -74,6 +74,7 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	if err := s.cfg.Store.SaveBuild(saveCtx, &b); err != nil {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
+	s.reportBuild(saveCtx, app, b)
 	return s.queueWaitingDeploys(saveCtx, b)
 }
 
@@ -93,7 +94,11 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	if b.Source != "" {
 		fetch.SourceBranch = b.SourceBranch
 	}
+	phases := &phaseRecorder{}
+	defer func() { b.Phases = phases.encode() }()
+	checkoutStart := time.Now().UTC()
 	co, err := builders.Fetch(ctx, fetch, log)
+	phases.add(builders.Phase{Name: builders.PhaseCheckout, Start: checkoutStart, End: time.Now().UTC()})
 	if err != nil {
 		return fmt.Errorf("checkout: %w", err)
 	}
@@ -101,6 +106,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	if err := s.cfg.Store.SaveBuild(ctx, b); err != nil {
 		return err
 	}
+	s.reportBuild(ctx, app, *b) // pending, now that the commit is known
 
 	st, err := stack.ParseFile(co.Dir)
 	if err != nil {
@@ -113,9 +119,30 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	if err := s.syncStages(ctx, app, st.Stages, log); err != nil {
 		return err
 	}
-	outs, err := s.cfg.Builder.BuildWith(ctx, builders.BuildOptions{Dir: co.Dir, Stack: st, CacheKey: app.Name}, log)
+	stage, err := s.buildStage(ctx, *b)
 	if err != nil {
 		return err
+	}
+	plan, err := s.planIncremental(ctx, *b, stage, co, st, log)
+	if err != nil {
+		return err
+	}
+	vars := builders.Vars{App: app.Name, BuildID: b.ID, Commit: co.CommitSHA}
+	prefer := []string{app.Branch}
+	if stage != nil {
+		vars.Stage = stage.Name
+		prefer = append([]string{stage.Branch}, prefer...)
+	}
+	vars.Branch = builders.BranchOf(co.Dir, b.Ref, co.CommitSHA, prefer...)
+	var outs []builders.Output
+	if plan.only == nil || len(plan.only) > 0 {
+		outs, err = s.cfg.Builder.BuildWith(ctx, builders.BuildOptions{Dir: co.Dir, Stack: st, CacheKey: app.Name,
+			Only: plan.only, Vars: vars, Phase: phases.add}, log)
+		if err != nil {
+			return err
+		}
+	} else {
+		log.Printf("Nothing changed since the live release: every artifact is reused.")
 	}
 	digests := map[string]builders.Output{}
 	var arts []store.Artifact
@@ -123,11 +150,22 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 		digests[o.Service+"/"+o.Function] = o
 		arts = append(arts, store.Artifact{Service: o.Service, Function: o.Function, Digest: o.Digest, Size: o.Size})
 	}
+	for _, svc := range st.Services {
+		for _, fn := range svc.Functions {
+			if a, ok := plan.reused[svc.Name+"/"+fn.Name]; ok {
+				digests[a.Service+"/"+a.Function] = builders.Output{Service: a.Service, Function: a.Function, Digest: a.Digest, Size: a.Size}
+				arts = append(arts, a)
+			}
+		}
+	}
 	if err := s.cfg.Store.ReplaceArtifacts(ctx, b.ID, arts); err != nil {
 		return err
 	}
-	m := Manifest{App: app.Name, BuildID: b.ID, Commit: co.CommitSHA, Message: co.Message, Author: co.Author}
+	m := Manifest{App: app.Name, BuildID: b.ID, Commit: co.CommitSHA, Message: co.Message, Author: co.Author, Branch: vars.Branch}
 	for _, svc := range st.Services {
+		if spec := serviceSpecOf(svc); spec != nil {
+			m.Services = append(m.Services, *spec)
+		}
 		for _, fn := range svc.Functions {
 			o, ok := digests[svc.Name+"/"+fn.Name]
 			if !ok {

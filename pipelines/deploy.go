@@ -84,6 +84,7 @@ func (s *Service) ApplyDeploy(ctx context.Context, id uint) error {
 	if err := s.cfg.Store.SaveDeploy(ctx, &d); err != nil {
 		return fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
 	}
+	s.reportDeploy(ctx, d)
 
 	applyErr := s.apply(ctx, app, stage, &d, env, log)
 	if applyErr != nil && ctx.Err() != nil && !isDeadline(ctx) {
@@ -151,6 +152,9 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 	if err != nil {
 		return err
 	}
+	if stage.ClosedAt != nil {
+		return fmt.Errorf("preview stage %s is closed; open it again to deploy to it", stage.Name)
+	}
 	current, fromID, err := s.servedNow(ctx, stage)
 	if err != nil {
 		return err
@@ -168,11 +172,20 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 			log.Printf("  %s %s", c.Kind, c.Key)
 		}
 	}
+	if err := s.runDeployHooks(ctx, hookBeforeDeploy, app, stage, rel, m, env, log); err != nil {
+		return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
+	}
 	ref := target.StageRef{App: app.Name, Stage: stage.Name}
 	if err := s.cfg.Target.Apply(ctx, ref, next, log); err != nil {
 		return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
 	}
-	return s.cfg.Store.SetStageLive(ctx, stage.ID, rel.ID, d.ID)
+	if err := s.cfg.Store.SetStageLive(ctx, stage.ID, rel.ID, d.ID); err != nil {
+		return err
+	}
+	if err := s.runDeployHooks(ctx, hookAfterDeploy, app, stage, rel, m, env, log); err != nil {
+		return fmt.Errorf("stage %s already serves release #%d; its after_deploy hook failed: %s", stage.Name, rel.ID, log.mask.mask(err.Error()))
+	}
+	return nil
 }
 
 func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg string, log *logSink) error {
@@ -191,6 +204,7 @@ func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg
 	if err := s.cfg.Store.SaveDeploy(saveCtx, d); err != nil {
 		return fmt.Errorf("record end of deploy %d: %w", d.ID, err)
 	}
+	s.reportDeploy(saveCtx, *d)
 	return nil
 }
 

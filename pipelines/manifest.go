@@ -20,6 +20,11 @@ type Manifest struct {
 	Message   string            `json:"message,omitempty"`
 	Author    string            `json:"author,omitempty"`
 	Functions []target.Function `json:"functions"`
+	// Branch is the branch the release was built from, when known.
+	Branch string `json:"branch,omitempty"`
+	// Services holds what deploys need of the services beyond their
+	// functions: deploy hooks and dependencies (only services with some).
+	Services []ServiceSpec `json:"services,omitempty"`
 }
 
 func decodeManifest(s string) (Manifest, error) {

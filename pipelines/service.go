@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -25,6 +26,7 @@ import (
 // Store is what the pipelines need from the database.
 type Store interface {
 	logStore
+	previewStore
 	CreateApp(ctx context.Context, a *store.App, stages []store.Stage) error
 	Apps(ctx context.Context) ([]store.App, error)
 	AppByName(ctx context.Context, name string) (store.App, error)
@@ -42,6 +44,7 @@ type Store interface {
 	BuildByID(ctx context.Context, id uint) (store.Build, error)
 	UnfinishedBuilds(ctx context.Context) ([]store.Build, error)
 	ReplaceArtifacts(ctx context.Context, buildID uint, arts []store.Artifact) error
+	Artifacts(ctx context.Context, buildID uint) ([]store.Artifact, error)
 	CreateRelease(ctx context.Context, r *store.Release) error
 	ReleaseByID(ctx context.Context, id uint) (store.Release, error)
 	ReleaseByBuild(ctx context.Context, buildID uint) (store.Release, error)
@@ -61,6 +64,7 @@ type Store interface {
 	UnsetStageVar(ctx context.Context, stageID uint, key string) error
 	RequestBuildCancel(ctx context.Context, id uint) (bool, error)
 	RequestDeployCancel(ctx context.Context, id uint) (bool, error)
+	forgeStore
 }
 
 // Enqueuer puts jobs on the queue (an *asynq.Client).
@@ -86,6 +90,10 @@ type Config struct {
 	Target  target.Target
 	// Sealer encrypts stage secrets; without it, secrets cannot be set.
 	Sealer *Sealer
+	// Artifacts holds the packaged functions (an *artifact.Store); deploy
+	// hooks run in an unpacked copy of their service's artifact. Without
+	// it, a release with deploy hooks cannot be deployed.
+	Artifacts Artifacts
 	// Canceller stops a running job at once (an *asynq.Inspector); without
 	// it, a cancelled job stops at its next check.
 	Canceller Canceller
@@ -101,6 +109,12 @@ type Config struct {
 	// BuildTimeout bounds one build; DeployTimeout one deploy.
 	BuildTimeout  time.Duration
 	DeployTimeout time.Duration
+	// PublicURL is where people reach the console; commit statuses link
+	// to builds and deploys there. Empty: statuses carry no link.
+	PublicURL string
+	// StatusClient sends commit statuses to forges; nil: one with a 10 s
+	// timeout.
+	StatusClient *http.Client
 }
 
 // Service runs Seedbed's pipelines.
@@ -232,9 +246,12 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 
 // DeployRequest asks for a commit of an app to be built and deployed to a stage.
 type DeployRequest struct {
-	App     string
-	Stage   string
-	Ref     string // branch, tag or commit; empty means the stage's branch, else the app's
+	App   string
+	Stage string
+	Ref   string // branch, tag or commit; empty means the stage's branch, else the app's
+	// Full rebuilds every service, reusing no artifact of the stage's
+	// live release.
+	Full    bool
 	Trigger string
 	By      string // who asked: a user's email, or the forge
 }
@@ -266,7 +283,7 @@ func (s *Service) RequestDeploy(ctx context.Context, req DeployRequest) (store.B
 	if strings.ContainsAny(ref, " ~^:?*[\\") || strings.HasPrefix(ref, "-") || strings.Contains(ref, "..") {
 		return store.Build{}, store.Deploy{}, invalidf("%q is not a branch, tag or commit.", ref)
 	}
-	b, ds, err := s.buildAndDeploy(ctx, app, store.Build{Ref: ref}, []store.Stage{stage}, req.Trigger, req.By)
+	b, ds, err := s.buildAndDeploy(ctx, app, store.Build{Ref: ref, FullBuild: req.Full}, []store.Stage{stage}, req.Trigger, req.By)
 	if err != nil {
 		return b, store.Deploy{}, fmt.Errorf("deploy %s to %s: %w", app.Name, stage.Name, err)
 	}

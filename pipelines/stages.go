@@ -149,6 +149,11 @@ func (s *Service) appSecrets(ctx context.Context, appID uint) (masker, error) {
 	if err != nil {
 		return nil, err
 	}
+	previews, err := s.cfg.Store.PreviewStages(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	stages = append(stages, previews...)
 	var all masker
 	for _, st := range stages {
 		_, secrets, err := s.stageEnv(ctx, st)

@@ -60,10 +60,11 @@ func (s *Store) AppByID(ctx context.Context, id uint) (App, error) {
 	return a, nil
 }
 
-// Stages lists an app's stages in pipeline order.
+// Stages lists an app's pipeline stages in order. Preview stages are not
+// part of the pipeline: PreviewStages lists them.
 func (s *Store) Stages(ctx context.Context, appID uint) ([]Stage, error) {
 	var st []Stage
-	if err := s.db.WithContext(ctx).Where("app_id = ?", appID).Order("position, id").Find(&st).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("app_id = ? AND pr_number IS NULL", appID).Order("position, id").Find(&st).Error; err != nil {
 		return nil, fmt.Errorf("list stages of app %d: %w", appID, err)
 	}
 	return st, nil

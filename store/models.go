@@ -44,7 +44,18 @@ type App struct {
 	DeployKey string `json:"-"` // PEM private key for ssh repositories
 	// WebhookSecret verifies deliveries from the app's forge.
 	WebhookSecret string `json:"-"`
-	CreatedAt     time.Time
+	// Forge settings: where commit statuses go and how often to poll.
+	// ForgeToken is sealed by the pipelines package; PollSeconds 0 means
+	// no polling.
+	Forge       string
+	ForgeAPIURL string `gorm:"column:forge_api_url"`
+	ForgeRepo   string
+	ForgeToken  string `json:"-"`
+	PollSeconds int
+	// PreviewTemplateID is the stage preview stages are cloned from; nil
+	// when the app has no preview stages.
+	PreviewTemplateID *uint `gorm:"column:preview_template_id"`
+	CreatedAt         time.Time
 }
 
 // Stage is a named environment of an app; Position orders the pipeline.
@@ -61,7 +72,13 @@ type Stage struct {
 	Target        string     // where its functions run: "local"
 	LockOwner     string     `json:"-"`
 	LockExpiresAt *time.Time `json:"-"`
-	CreatedAt     time.Time
+	// A preview stage (pr-N) belongs to pull request PRNumber and is not
+	// part of the pipeline; ClosedAt is set once the request closed.
+	PRNumber  *int   `gorm:"column:pr_number"`
+	PRBranch  string `gorm:"column:pr_branch"`
+	PRTitle   string `gorm:"column:pr_title"`
+	ClosedAt  *time.Time
+	CreatedAt time.Time
 }
 
 // Build statuses.
@@ -90,9 +107,14 @@ type Build struct {
 	// repository (the built-in git remote).
 	Source       string
 	SourceBranch string // the only branch to fetch from Source
-	CreatedAt    time.Time
-	StartedAt    *time.Time
-	FinishedAt   *time.Time
+	// FullBuild asks for every service to be rebuilt, none reused.
+	FullBuild bool
+	// Phases is the timing of the build's phases, JSON owned by the
+	// pipelines package (see pipelines.BuildPhases).
+	Phases     string
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
 }
 
 // Finished reports whether the build has reached an end state.
@@ -103,13 +125,17 @@ func (b Build) Finished() bool {
 // Artifact records one packaged function of a build; the bytes live in the
 // content-addressed artifact store under Digest.
 type Artifact struct {
-	ID        uint
-	BuildID   uint
-	Service   string
-	Function  string
-	Digest    string
-	Size      int64
-	CreatedAt time.Time
+	ID       uint
+	BuildID  uint
+	Service  string
+	Function string
+	Digest   string
+	Size     int64
+	// ReusedFrom is the build this artifact was reused from, unchanged,
+	// or 0 when this build packaged it; ReuseReason says why.
+	ReusedFrom  uint
+	ReuseReason string
+	CreatedAt   time.Time
 }
 
 // Release is the manifest a build produced: the thing that is deployed.

@@ -25,7 +25,7 @@ func (s *Server) apiLogin(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	u, err := s.cfg.Accounts.Authenticate(c.Request().Context(), req.Email, req.Password)
+	u, err := s.authenticate(c, req.Email, req.Password)
 	if errors.Is(err, auth.ErrBadCredentials) {
 		return errorf(http.StatusUnauthorized, "unauthorized", "Wrong email or password.")
 	}
@@ -45,7 +45,7 @@ func (s *Server) apiMe(c echo.Context) error {
 }
 
 func (s *Server) apiApps(c echo.Context) error {
-	apps, err := s.cfg.Store.Apps(c.Request().Context())
+	apps, err := s.visibleApps(c.Request().Context(), currentUser(c))
 	if err != nil {
 		return err
 	}
@@ -63,6 +63,9 @@ func (s *Server) apiCreateApp(c echo.Context) error {
 	}
 	app, err := s.cfg.Pipelines.CreateApp(c.Request().Context(), pipelines.NewApp{Name: req.Name, RepoURL: req.RepoURL, Branch: req.Branch, DeployKey: req.DeployKey})
 	if err != nil {
+		return err
+	}
+	if err := s.addOwner(c.Request().Context(), currentUser(c), app); err != nil {
 		return err
 	}
 	return s.writeApp(c, http.StatusCreated, app)
@@ -130,7 +133,7 @@ func (s *Server) apiDeploy(c echo.Context) error {
 		return err
 	}
 	b, d, err := s.cfg.Pipelines.RequestDeploy(c.Request().Context(), pipelines.DeployRequest{
-		App: app.Name, Stage: req.Stage, Ref: req.Ref, Trigger: trigger(c), By: currentUser(c).Email,
+		App: app.Name, Stage: req.Stage, Ref: req.Ref, Full: req.Full, Trigger: trigger(c), By: currentUser(c).Email,
 	})
 	if err != nil {
 		return err
@@ -169,14 +172,17 @@ func (s *Server) apiBuild(c echo.Context) error {
 	}
 	out := apiBuild(b, app.Name)
 	for _, a := range arts {
-		out.Artifacts = append(out.Artifacts, apiv1.Artifact{Service: a.Service, Function: a.Function, Digest: a.Digest, Size: a.Size})
+		out.Artifacts = append(out.Artifacts, apiv1.Artifact{Service: a.Service, Function: a.Function, Digest: a.Digest, Size: a.Size,
+			ReusedFrom: a.ReusedFrom, ReuseReason: a.ReuseReason})
 	}
+	out.Phases = apiPhases(b)
 	return c.JSON(http.StatusOK, out)
 }
 
 func apiBuild(b store.Build, app string) apiv1.Build {
 	return apiv1.Build{ID: b.ID, App: app, Ref: b.Ref, Commit: b.CommitSHA, CommitMessage: b.CommitMessage, Status: b.Status,
-		Error: b.Error, Trigger: b.TriggerKind, URL: buildURL(b.ID), CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
+		Error: b.Error, Trigger: b.TriggerKind, URL: buildURL(b.ID), CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt,
+		Full: b.FullBuild}
 }
 
 func (s *Server) apiGetDeploy(c echo.Context) error {

@@ -196,7 +196,7 @@ func (s *Server) apiAppDeploys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	stages, err := s.cfg.Store.Stages(ctx, app.ID)
+	stages, err := s.stagesWithPreviews(ctx, app.ID)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (s *Server) deployAction(c echo.Context, act func(id uint) (store.Deploy, e
 	if err != nil {
 		return err
 	}
-	stages, err := s.cfg.Store.Stages(ctx, app.ID)
+	stages, err := s.stagesWithPreviews(ctx, app.ID)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 
 func (s *Server) appsPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	apps, err := s.cfg.Store.Apps(ctx)
+	apps, err := s.visibleApps(ctx, currentUser(c))
 	if err != nil {
 		return err
 	}
@@ -65,6 +65,9 @@ func (s *Server) createApp(c echo.Context) error {
 		}
 		form.Error = msg
 		return render(c, status, views.NewAppPage(form))
+	}
+	if err := s.addOwner(c.Request().Context(), currentUser(c), app); err != nil {
+		return err
 	}
 	s.flash(c, "App "+app.Name+" is connected. Deploy it to a stage below.")
 	return c.Redirect(http.StatusSeeOther, "/apps/"+url.PathEscape(app.Name))
@@ -136,7 +139,13 @@ func (s *Server) appPage(c echo.Context) error {
 			row := deployRow(*st.LastDeploy, st.Stage.Name)
 			card.LastDeploy = &row
 		}
+		if !canDo(c, store.RoleDeployer) { // viewers see the pipeline, not its buttons
+			card.DeployURL, card.PromoteURL, card.RollbackURL = "", "", ""
+		}
 		m.Stages = append(m.Stages, card)
+	}
+	if err := s.addPreviews(ctx, app, &m, names); err != nil {
+		return err
 	}
 	for _, b := range builds {
 		m.Builds = append(m.Builds, buildRow(b))
@@ -150,7 +159,7 @@ func (s *Server) appPage(c echo.Context) error {
 func (s *Server) deployStage(c echo.Context) error {
 	u := currentUser(c)
 	_, d, err := s.cfg.Pipelines.RequestDeploy(c.Request().Context(), pipelines.DeployRequest{
-		App: c.Param("app"), Stage: c.Param("stage"), Ref: c.FormValue("ref"), Trigger: pipelines.TriggerConsole, By: u.Email,
+		App: c.Param("app"), Stage: c.Param("stage"), Ref: c.FormValue("ref"), Full: c.FormValue("full") != "", Trigger: pipelines.TriggerConsole, By: u.Email,
 	})
 	if err != nil {
 		return err

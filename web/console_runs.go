@@ -34,7 +34,7 @@ func (s *Server) buildPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	stages, err := s.cfg.Store.Stages(ctx, app.ID)
+	stages, err := s.stagesWithPreviews(ctx, app.ID)
 	if err != nil {
 		return err
 	}
@@ -48,13 +48,14 @@ func (s *Server) buildPage(c echo.Context) error {
 	for _, a := range arts {
 		m.Artifacts = append(m.Artifacts, views.ArtifactRow{Service: a.Service, Function: a.Function, Digest: a.Digest, Size: a.Size})
 	}
+	m.Phases = buildPhasesView(b, arts)
 	for _, d := range deploys {
 		m.Deploys = append(m.Deploys, deployRow(d, stageName(stages, d.StageID)))
 	}
 	if !b.Finished() || len(lines) == pageLogLines {
 		m.StreamURL = fmt.Sprintf("/builds/%d/events?after=%d", b.ID, lastID(lines))
 	}
-	if !b.Finished() {
+	if !b.Finished() && canDo(c, store.RoleDeployer) {
 		m.CancelURL = buildURL(b.ID) + "/cancel"
 	}
 	return render(c, http.StatusOK, views.BuildPage(m))
@@ -85,10 +86,10 @@ func (s *Server) deployPage(c echo.Context) error {
 	if !d.Finished() || len(lines) == pageLogLines {
 		m.StreamURL = fmt.Sprintf("/deploys/%d/events?after=%d", d.ID, lastID(lines))
 	}
-	if !d.Finished() {
+	if !d.Finished() && canDo(c, store.RoleDeployer) {
 		m.CancelURL = deployURL(d.ID) + "/cancel"
 	}
-	if u := currentUser(c); d.Status == store.DeployAwaiting && (u.IsAdmin || u.IsApprover) {
+	if u := currentUser(c); d.Status == store.DeployAwaiting && (u.IsAdmin || u.IsApprover) && canDo(c, store.RoleDeployer) {
 		m.ApproveURL, m.RejectURL = deployURL(d.ID)+"/approve", deployURL(d.ID)+"/reject"
 	}
 	m.DecidedBy, m.DecidedAt = d.DecidedBy, d.DecidedAt

@@ -24,6 +24,9 @@ const pushPoll = 200 * time.Millisecond
 // refuses the push, so `git push` exits non-zero, as with `git push heroku`.
 func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Writer) error {
 	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
+	if err := s.authorizePush(ctx, push.User, push.App); err != nil {
+		return err
+	}
 	var started []pipelines.PushResult
 	for _, u := range push.Updates {
 		p := pipelines.Push{Commit: u.New, Trigger: pipelines.TriggerPush, By: push.User, Source: push.RepoDir, Deleted: u.New == gitremote.ZeroID}

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/pipelines/forge"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/auth"
 	"github.com/seedbed/seedbed/web/gitremote"
@@ -31,6 +32,7 @@ type Reader interface {
 	AppByName(ctx context.Context, name string) (store.App, error)
 	AppByID(ctx context.Context, id uint) (store.App, error)
 	Stages(ctx context.Context, appID uint) ([]store.Stage, error)
+	PreviewStages(ctx context.Context, appID uint) ([]store.Stage, error)
 	StageByID(ctx context.Context, id uint) (store.Stage, error)
 	StageByName(ctx context.Context, appID uint, name string) (store.Stage, error)
 	StageDeploys(ctx context.Context, stageID uint, limit int) ([]store.Deploy, error)
@@ -64,6 +66,14 @@ type Pipelines interface {
 	CancelDeploy(ctx context.Context, id uint) (store.Deploy, error)
 	CancelBuild(ctx context.Context, id uint) (store.Build, error)
 	HandlePush(ctx context.Context, app string, p pipelines.Push) (pipelines.PushResult, error)
+	ForgeSettings(ctx context.Context, app string) (pipelines.ForgeSettings, error)
+	SaveForgeSettings(ctx context.Context, app string, upd pipelines.ForgeSettingsUpdate) (pipelines.ForgeSettings, error)
+	HandlePullRequest(ctx context.Context, app string, ev forge.Event) (pipelines.PushResult, error)
+	Previews(ctx context.Context, app string) (pipelines.Previews, error)
+	EnablePreviews(ctx context.Context, app, template string) (pipelines.Previews, error)
+	OpenPreview(ctx context.Context, app string, req pipelines.PreviewRequest) (pipelines.PreviewResult, error)
+	UpdatePreview(ctx context.Context, app string, req pipelines.PreviewRequest) (pipelines.PreviewResult, error)
+	ClosePreview(ctx context.Context, app string, number int) (store.Stage, error)
 }
 
 // Config is what a Server is made of.
@@ -87,6 +97,10 @@ type Config struct {
 	// hook (default: this executable with "git-hook").
 	GitReposDir    string
 	GitHookCommand []string
+
+	// Access keeps app roles, tokens and sessions; when nil, Store is used
+	// if it has them, and otherwise only admins reach any app.
+	Access AccessStore
 }
 
 // Server serves the console and the API.
@@ -96,6 +110,8 @@ type Server struct {
 	echo     *echo.Echo
 	throttle *throttle
 	git      *gitremote.Server // the built-in git remote at /git/, or nil
+
+	logins *throttle // failed sign-ins per address and email
 }
 
 // newServer makes a Server with all its routes but the git remote.
@@ -108,7 +124,11 @@ func newServer(cfg Config) *Server {
 	}
 	cfg.GatewayURL = strings.TrimRight(cfg.GatewayURL, "/")
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle()}
+	if cfg.Access == nil {
+		cfg.Access, _ = cfg.Store.(AccessStore)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle(20, 10*time.Minute),
+		logins: newThrottle(loginLimit, loginWindow)}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError

@@ -122,10 +122,14 @@ func (s *Server) loginForm(c echo.Context) error {
 
 func (s *Server) login(c echo.Context) error {
 	email, password, next := c.FormValue("email"), c.FormValue("password"), c.FormValue("next")
-	u, err := s.cfg.Accounts.Authenticate(c.Request().Context(), email, password)
-	if errors.Is(err, auth.ErrBadCredentials) {
-		m := views.LoginModel{Page: s.page(c, "Sign in"), Email: email, Next: next, Error: "Wrong email or password."}
-		return render(c, http.StatusUnauthorized, views.LoginPage(m))
+	u, err := s.authenticate(c, email, password)
+	if errors.Is(err, auth.ErrBadCredentials) || errors.Is(err, errLoginThrottled) {
+		status, _, msg := statusOf(err)
+		if errors.Is(err, auth.ErrBadCredentials) {
+			status, msg = http.StatusUnauthorized, "Wrong email or password."
+		}
+		m := views.LoginModel{Page: s.page(c, "Sign in"), Email: email, Next: next, Error: msg}
+		return render(c, status, views.LoginPage(m))
 	}
 	if err != nil {
 		return err

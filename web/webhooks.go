@@ -36,8 +36,9 @@ type throttle struct {
 	window   time.Duration
 }
 
-func newThrottle() *throttle {
-	return &throttle{failures: map[string][]time.Time{}, limit: 20, window: 10 * time.Minute}
+// newThrottle refuses a key after limit failures within window.
+func newThrottle(limit int, window time.Duration) *throttle {
+	return &throttle{failures: map[string][]time.Time{}, limit: limit, window: window}
 }
 
 func (t *throttle) recent(addr string, now time.Time) []time.Time {
@@ -67,6 +68,13 @@ func (t *throttle) fail(addr string) {
 	defer t.mu.Unlock()
 	now := time.Now()
 	t.failures[addr] = append(t.recent(addr, now), now)
+}
+
+// reset forgets the failures of key, e.g. after a successful sign-in.
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.failures, key)
 }
 
 // webhookAnswer is the body of every answer to a forge.
@@ -185,7 +193,7 @@ func (s *Server) act(ctx context.Context, app string, ev forge.Event) (pipelines
 	case forge.Ping:
 		return pipelines.PushResult{Ignored: "ping received: the webhook works"}, nil
 	case forge.PullRequest:
-		return pipelines.PushResult{Ignored: "pull request events need preview stages, which this app does not have"}, nil
+		return s.cfg.Pipelines.HandlePullRequest(ctx, app, ev)
 	}
 	commit := ev.HeadCommit.SHA
 	if commit == "" {

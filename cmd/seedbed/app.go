@@ -40,6 +40,10 @@ type App struct {
 	worker    *asynq.Server
 	target    *local.Target
 	svc       *pipelines.Service
+	// stopPoll stops the poller that finds pushes to repositories that
+	// send no webhooks; pollDone closes when it has stopped.
+	stopPoll context.CancelFunc
+	pollDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -97,9 +101,21 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		return nil, err
 	}
 	a.inspector = asynq.NewInspector(redisOpt)
-	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Sealer: sealer, Canceller: a.inspector,
+	// The console listens before the pipelines are made: commit statuses
+	// link to its pages.
+	a.consoleURL = cfg.PublicURL
+	if cfg.Deploys {
+		a.consoleLn, err = net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s for the console: %w", cfg.Addr, err)
+		}
+		if a.consoleURL == "" {
+			a.consoleURL = urlOf(a.consoleLn.Addr().String())
+		}
+	}
+	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
 		GitReposDir: filepath.Join(cfg.DataDir, "git"), WorkDir: filepath.Join(cfg.DataDir, "work"),
-		NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout}
+		NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}
 	if a.target != nil {
 		svcCfg.Target = a.target
 	}
@@ -124,17 +140,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}))
 
 	if cfg.Deploys {
-		a.consoleLn, err = net.Listen("tcp", cfg.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("listen on %s for the console: %w", cfg.Addr, err)
-		}
 		a.gatewayLn, err = net.Listen("tcp", cfg.GatewayAddr)
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s for the gateway: %w", cfg.GatewayAddr, err)
-		}
-		a.consoleURL = cfg.PublicURL
-		if a.consoleURL == "" {
-			a.consoleURL = urlOf(a.consoleLn.Addr().String())
 		}
 		a.functionsURL = cfg.GatewayURL
 		if a.functionsURL == "" {
@@ -172,6 +180,14 @@ func (a *App) Start(ctx context.Context) error {
 		go a.serve(a.console, a.consoleLn, "console")
 		go a.serve(a.gateway, a.gatewayLn, "gateway")
 	}
+	if a.cfg.Deploys { // only serve polls: one poller per Seedbed
+		pollCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopPoll, a.pollDone = stop, make(chan struct{})
+		go func() {
+			defer close(a.pollDone)
+			a.svc.NewPoller(time.Second).Run(pollCtx)
+		}()
+	}
 	return nil
 }
 
@@ -191,6 +207,10 @@ func (a *App) GatewayURL() string { return a.functionsURL }
 func (a *App) Close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
+	if a.stopPoll != nil {
+		a.stopPoll()
+		<-a.pollDone
+	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
 		_ = a.gateway.Shutdown(ctx)

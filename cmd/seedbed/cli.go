@@ -165,27 +165,30 @@ func cmdApps(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		fmt.Fprintf(stdout, "Deploy it with: seedbed deploy %s --stage dev --wait\n", app.Name)
 		return nil
+	case "settings":
+		return cmdAppSettings(ctx, c, args[1:], stdout, stderr)
 	}
-	return usageError("seedbed apps list | seedbed apps create NAME --repo URL [--branch main]")
+	return usageError("seedbed apps list | seedbed apps create NAME --repo URL [--branch main] | seedbed apps settings APP [flags]")
 }
 
 func cmdDeploy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("deploy", "seedbed deploy APP [--stage dev] [--ref REF] [--wait]\n\nBuilds a commit of the app and deploys it to a stage.", stderr)
+	fs := newFlagSet("deploy", "seedbed deploy APP [--stage dev] [--ref REF] [--full] [--wait]\n\nBuilds a commit of the app and deploys it to a stage. Services unchanged since the\nstage's live release reuse its artifacts; --full rebuilds them all.", stderr)
 	stage := fs.String("stage", "dev", "the stage to deploy to")
 	ref := fs.String("ref", "", "branch, tag or commit; default the stage's branch")
 	wait := fs.Bool("wait", false, "follow the build and deploy; exit non-zero if either fails")
+	full := fs.Bool("full", false, "rebuild every service, reusing no artifact of the stage's live release")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("seedbed deploy APP [--stage dev] [--ref REF] [--wait]")
+		return usageError("seedbed deploy APP [--stage dev] [--ref REF] [--full] [--wait]")
 	}
 	c, err := client(getenv)
 	if err != nil {
 		return err
 	}
-	resp, err := c.Deploy(ctx, pos[0], apiv1.DeployRequest{Stage: *stage, Ref: *ref})
+	resp, err := c.Deploy(ctx, pos[0], apiv1.DeployRequest{Stage: *stage, Ref: *ref, Full: *full})
 	if err != nil {
 		return err
 	}

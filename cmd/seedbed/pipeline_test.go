@@ -39,7 +39,8 @@ func digests(r *apiv1.Release) map[string]string {
 	return out
 }
 
-// userClient signs in a user who is neither admin nor approver.
+// userClient signs in a user who is neither admin nor approver, and has no
+// role on any app until one is given.
 func (a *testApp) userClient(email string) *apiv1.Client {
 	a.t.Helper()
 	ctx := context.Background()
@@ -121,7 +122,11 @@ func TestApprovalGate(t *testing.T) {
 	if code, _ := a.get("/gate/staging/hello"); code != 404 {
 		t.Fatalf("staging serves before approval: %d", code)
 	}
+	// A deployer of the app who is not an approver may not decide.
 	viewer := a.userClient("dev@example.com")
+	if _, err := a.api.SetMember(ctx, "gate", "dev@example.com", "deployer"); err != nil {
+		t.Fatal(err)
+	}
 	var ae *apiv1.APIError
 	if _, err := viewer.Approve(ctx, d.ID); !errors.As(err, &ae) || ae.Status != 403 {
 		t.Fatalf("approval by a user who may not approve: %v, want 403", err)

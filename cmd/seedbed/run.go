@@ -31,6 +31,11 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed cancel DEPLOY_ID | seedbed cancel --build BUILD_ID
   seedbed stages list|create|update|delete|order APP ...
   seedbed env list|set|unset APP --stage S [--secret] KEY[=VALUE]
+  seedbed members list|set|remove APP [EMAIL --role viewer|deployer|owner]
+  seedbed users create --email E --password P [--admin] [--approver]
+  seedbed tokens list|create NAME|revoke ID
+  seedbed sessions list|revoke ID
+  seedbed previews list|enable|disable|open|close APP ...
 
 Run "seedbed COMMAND --help" for a command's flags.
 `
@@ -86,6 +91,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdStages(ctx, rest, getenv, stdout, stderr)
 	case "env":
 		err = cmdEnv(ctx, rest, getenv, stdin, stdout, stderr)
+	case "members":
+		err = cmdMembers(ctx, rest, getenv, stdout, stderr)
+	case "users":
+		err = cmdUsers(ctx, rest, getenv, stdout, stderr)
+	case "tokens":
+		err = cmdTokens(ctx, rest, getenv, stdout, stderr)
+	case "sessions":
+		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
+	case "previews":
+		err = cmdPreviews(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -45,7 +45,7 @@ var (
 	paramNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 	topKeys      = []string{"services", "stages"}
-	serviceKeys  = []string{"build", "functions", "hooks", "output", "path", "runtime"}
+	serviceKeys  = []string{"build", "depends_on", "functions", "hooks", "output", "path", "runtime"}
 	functionKeys = []string{"env", "handler", "memory", "routes", "timeout", "type"}
 	stageKeys    = []string{"approval", "branch", "name"}
 	hookKeys     = []string{"after_build", "after_deploy", "before_build", "before_deploy"}
@@ -194,6 +194,9 @@ type parser struct {
 	// routes holds every route seen so far by its normalised path, to
 	// find duplicates across all functions of the stack.
 	routes map[string][]routeSite
+	// deps holds the depends_on entries of every service, by service
+	// name, with their nodes for the lines of problems.
+	deps map[string][]*yaml.Node
 }
 
 type routeSite struct {
@@ -425,6 +428,7 @@ func (p *parser) stack(root *yaml.Node) *Stack {
 		}
 	}
 	slices.SortFunc(st.Services, func(a, b Service) int { return strings.Compare(a.Name, b.Name) })
+	p.checkDependencies(st.Services)
 	return st
 }
 
@@ -469,6 +473,8 @@ func (p *parser) service(key, val *yaml.Node) (Service, bool) {
 			}
 		case "hooks":
 			svc.Hooks = p.hooks(kv.val, f)
+		case "depends_on":
+			p.dependsOn(&svc, kv.val, f)
 		case "functions":
 			fnKey, fnVal = kv.key, kv.val
 		}

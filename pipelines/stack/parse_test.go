@@ -142,7 +142,7 @@ func TestParseProblems(t *testing.T) {
 			yaml: "services:\n  api:\n    path: .\n    runtme: go\n    functions: {hello: {routes: [\"GET /hello\"]}}\n",
 			want: []wantProblem{
 				{2, "services.api.runtime", "runtime is missing; valid runtimes: go, node, python, static, process"},
-				{4, "services.api.runtme", `unknown service key "runtme"; did you mean "runtime"?; valid keys: build, functions, hooks, output, path, runtime`},
+				{4, "services.api.runtme", `unknown service key "runtme"; did you mean "runtime"?; valid keys: build, depends_on, functions, hooks, output, path, runtime`},
 			},
 		},
 		{

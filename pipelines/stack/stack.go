@@ -18,12 +18,15 @@ type Stack struct {
 
 // Service is a folder of the repository with its own build and functions.
 type Service struct {
-	Name      string
-	Path      string // clean, relative, never escaping the repository
-	Runtime   string
-	Build     string // shell command; empty means the runtime's default
-	Output    string // static only: the folder the build leaves the site in, relative to Path ("" is Path)
-	Hooks     Hooks
+	Name    string
+	Path    string // clean, relative, never escaping the repository
+	Runtime string
+	Build   string // shell command; empty means the runtime's default
+	Output  string // static only: the folder the build leaves the site in, relative to Path ("" is Path)
+	Hooks   Hooks
+	// DependsOn names the services this one builds and deploys after;
+	// a rebuild of one of them rebuilds this one too.
+	DependsOn []string
 	Functions []Function // sorted by name
 }
 

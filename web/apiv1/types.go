@@ -79,6 +79,9 @@ type Function struct {
 type DeployRequest struct {
 	Stage string `json:"stage"`
 	Ref   string `json:"ref,omitempty"`
+	// Full rebuilds every service instead of reusing the artifacts of
+	// services unchanged since the stage's live release.
+	Full bool `json:"full,omitempty"`
 }
 
 // DeployResponse names the build and deploy that were started.
@@ -102,6 +105,20 @@ type Build struct {
 	StartedAt     *time.Time `json:"started_at,omitempty"`
 	FinishedAt    *time.Time `json:"finished_at,omitempty"`
 	Artifacts     []Artifact `json:"artifacts,omitempty"`
+	// Full says the build was asked to rebuild every service.
+	Full bool `json:"full,omitempty"`
+	// Phases are the timed steps of the build (only on GET /builds/{id}).
+	Phases []BuildPhase `json:"phases,omitempty"`
+}
+
+// BuildPhase is one timed step of a build: checkout, then per service
+// install, hooks, compile and package.
+type BuildPhase struct {
+	Name       string    `json:"name"`
+	Service    string    `json:"service,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	DurationMS int64     `json:"duration_ms"`
 }
 
 // Finished reports whether the build has ended.
@@ -115,6 +132,10 @@ type Artifact struct {
 	Function string `json:"function"`
 	Digest   string `json:"digest"`
 	Size     int64  `json:"size"`
+	// ReusedFrom is the build whose artifact this build reused unchanged
+	// (0: built by this build); ReuseReason says why.
+	ReusedFrom  uint   `json:"reused_from,omitempty"`
+	ReuseReason string `json:"reuse_reason,omitempty"`
 }
 
 // Deploy is one deploy.

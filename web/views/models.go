@@ -63,6 +63,10 @@ type AppModel struct {
 	Stages  []StageCard
 	Builds  []BuildRow
 	Deploys []DeployRow
+	// PreviewTemplate is the stage preview stages are cloned from (empty:
+	// previews are off); Previews lists them, apart from the pipeline.
+	PreviewTemplate string
+	Previews        []PreviewRow
 }
 
 // StageCard is one stage of an app's pipeline with what it serves.
@@ -159,6 +163,9 @@ type BuildModel struct {
 	Build     BuildRow
 	Error     string
 	Artifacts []ArtifactRow
+	// Phases has the build's timed phases and its artifacts' reuse (see
+	// build_phases.go).
+	Phases    BuildPhases
 	Deploys   []DeployRow
 	Log       []LogLine
 	StreamURL string // SSE endpoint; empty once the build has finished
