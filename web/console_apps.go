@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -146,6 +147,14 @@ func (s *Server) appPage(c echo.Context) error {
 	}
 	if err := s.addPreviews(ctx, app, &m, names); err != nil {
 		return err
+	}
+	if canDo(c, store.RoleOwner) {
+		m.AddStageURL, m.OrderURL = appURL(app.Name)+"/stages", appURL(app.Name)+"/stages/order"
+		var order []string
+		for _, st := range stages {
+			order = append(order, st.Stage.Name)
+		}
+		m.StageOrder = strings.Join(order, " ")
 	}
 	for _, b := range builds {
 		m.Builds = append(m.Builds, buildRow(b))

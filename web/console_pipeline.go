@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -82,6 +83,15 @@ func (s *Server) createStage(c echo.Context) error {
 	}
 	s.flash(c, "Stage "+st.Name+" added.")
 	return c.Redirect(http.StatusSeeOther, stageURLPath(c.Param("app"), st.Name)+"/settings")
+}
+
+func (s *Server) reorderStages(c echo.Context) error {
+	names := strings.FieldsFunc(c.FormValue("order"), func(r rune) bool { return r == ' ' || r == ',' || r == '→' || r == '>' })
+	if err := s.cfg.Pipelines.ReorderStages(c.Request().Context(), c.Param("app"), names); err != nil {
+		return err
+	}
+	s.flash(c, "Pipeline order saved: "+strings.Join(names, " → ")+".")
+	return c.Redirect(http.StatusSeeOther, appURL(c.Param("app")))
 }
 
 // stageSettingsModel reads what the settings page shows.

@@ -38,6 +38,7 @@ func (s *Server) routes() {
 	signedIn.POST("/apps/:app/settings", s.saveAppSettings)
 	signedIn.POST("/apps/:app/promote", s.promote)
 	signedIn.POST("/apps/:app/stages", s.createStage)
+	signedIn.POST("/apps/:app/stages/order", s.reorderStages)
 	signedIn.POST("/apps/:app/stages/:stage/rollback", s.rollback)
 	signedIn.GET("/apps/:app/stages/:stage/settings", s.stageSettingsPage)
 	signedIn.POST("/apps/:app/stages/:stage/settings", s.saveStageSettings)

@@ -305,3 +305,40 @@ func asAPIError(err error, target **apiv1.APIError) bool {
 	}
 	return ok
 }
+
+// Owners add and reorder stages from the app page.
+func TestStageFormsOnAppPage(t *testing.T) {
+	f := setup(t)
+	c, tok := f.signIn(t)
+	resp, err := c.Get(f.srv.URL + "/apps/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`data-testid="add-stage-form"`, `value="dev staging prod"`} {
+		if !strings.Contains(string(page), want) {
+			t.Fatalf("app page lacks %s", want)
+		}
+	}
+	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages", url.Values{"_csrf": {tok}, "name": {"qa"}, "branch": {"release/*"}, "approval": {"on"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add stage: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages/order", url.Values{"_csrf": {tok}, "order": {"dev qa staging prod"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reorder: %d", resp.StatusCode)
+	}
+	stages, _ := f.store.Stages(context.Background(), 1)
+	var names []string
+	for _, st := range stages {
+		names = append(names, st.Name)
+	}
+	if strings.Join(names, " ") != "dev qa staging prod" || !stages[1].Approval || stages[1].Branch != "release/*" {
+		t.Fatalf("stages after the forms: %v %+v", names, stages[1])
+	}
+	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages/order", url.Values{"_csrf": {tok}, "order": {"dev prod"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("an order that leaves stages out: %d, want 422", resp.StatusCode)
+	}
+}

@@ -67,6 +67,12 @@ type AppModel struct {
 	// previews are off); Previews lists them, apart from the pipeline.
 	PreviewTemplate string
 	Previews        []PreviewRow
+	// Stages are managed by owners: AddStageURL (POST _csrf, name, branch,
+	// approval, protected) and OrderURL (POST _csrf, order: the stage names
+	// in pipeline order, separated by spaces) are empty for others.
+	AddStageURL string
+	OrderURL    string
+	StageOrder  string // the current order, "dev staging prod"
 }
 
 // StageCard is one stage of an app's pipeline with what it serves.
