@@ -47,8 +47,17 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	}
 
 	var buildErr error
+	timedOut := false
 	if !b.CancelRequested {
-		buildErr = s.build(ctx, app, &b, log)
+		// The job's own deadline (asynq's Timeout) is the same limit; this
+		// one also holds when RunBuild is called without a queue.
+		buildCtx, cancel := ctx, context.CancelFunc(func() {})
+		if s.cfg.BuildTimeout > 0 {
+			buildCtx, cancel = context.WithTimeout(ctx, s.cfg.BuildTimeout)
+		}
+		buildErr = s.build(buildCtx, app, &b, log)
+		timedOut = buildErr != nil && errors.Is(buildCtx.Err(), context.DeadlineExceeded)
+		cancel()
 	}
 	cancelled := b.CancelRequested || (buildErr != nil && ctx.Err() != nil && s.buildCancelRequested(b.ID))
 	if !cancelled && buildErr != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -61,6 +70,11 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	case cancelled:
 		b.Status, b.Error = store.BuildCancelled, "Cancelled by request."
 		log.Printf("Build cancelled after %s; its processes were stopped.", end.Sub(*b.StartedAt).Round(time.Millisecond))
+	case timedOut:
+		b.Status = store.BuildFailed
+		b.Error = fmt.Sprintf("The build exceeded its time limit of %s (SEEDBED_BUILD_TIMEOUT) and was stopped with every process it started. It was at: %s",
+			shortDuration(s.cfg.BuildTimeout), buildErr)
+		log.Printf("%s", b.Error)
 	case buildErr != nil:
 		b.Status, b.Error = store.BuildFailed, buildErr.Error()
 		log.Printf("Build failed after %s: %s", end.Sub(*b.StartedAt).Round(time.Millisecond), firstLine(buildErr.Error()))
@@ -253,6 +267,18 @@ func (s *Service) buildCancelRequested(id uint) bool {
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i] + " …"
+	}
+	return s
+}
+
+// shortDuration prints d the way people write it: 30m, not 30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }

@@ -172,6 +172,13 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 			log.Printf("  %s %s", c.Kind, c.Key)
 		}
 	}
+	removed, err := s.plannedRemoval(ctx, stage, m)
+	if err != nil {
+		return err
+	}
+	if err := s.runRemoveHooks(ctx, hookBeforeRemove, app, stage, removed, env, log); err != nil {
+		return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
+	}
 	if err := s.runDeployHooks(ctx, hookBeforeDeploy, app, stage, rel, m, env, log); err != nil {
 		return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
 	}
@@ -181,6 +188,9 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 	}
 	if err := s.cfg.Store.SetStageLive(ctx, stage.ID, rel.ID, d.ID); err != nil {
 		return err
+	}
+	if err := s.runRemoveHooks(ctx, hookAfterRemove, app, stage, removed, env, log); err != nil {
+		return fmt.Errorf("stage %s already serves release #%d; its after_remove hook failed: %s", stage.Name, rel.ID, log.mask.mask(err.Error()))
 	}
 	if err := s.runDeployHooks(ctx, hookAfterDeploy, app, stage, rel, m, env, log); err != nil {
 		return fmt.Errorf("stage %s already serves release #%d; its after_deploy hook failed: %s", stage.Name, rel.ID, log.mask.mask(err.Error()))

@@ -21,16 +21,19 @@ type ServiceSpec struct {
 	DependsOn    []string `json:"depends_on,omitempty"`
 	BeforeDeploy []string `json:"before_deploy,omitempty"`
 	AfterDeploy  []string `json:"after_deploy,omitempty"`
+	BeforeRemove []string `json:"before_remove,omitempty"`
+	AfterRemove  []string `json:"after_remove,omitempty"`
 }
 
 // serviceSpecOf returns svc's spec, or nil when it has neither deploy
 // hooks nor dependencies.
 func serviceSpecOf(svc stack.Service) *ServiceSpec {
-	if len(svc.Hooks.BeforeDeploy) == 0 && len(svc.Hooks.AfterDeploy) == 0 && len(svc.DependsOn) == 0 {
+	h := svc.Hooks
+	if len(h.BeforeDeploy)+len(h.AfterDeploy)+len(h.BeforeRemove)+len(h.AfterRemove)+len(svc.DependsOn) == 0 {
 		return nil
 	}
 	return &ServiceSpec{Name: svc.Name, Path: svc.Path, DependsOn: svc.DependsOn,
-		BeforeDeploy: svc.Hooks.BeforeDeploy, AfterDeploy: svc.Hooks.AfterDeploy}
+		BeforeDeploy: h.BeforeDeploy, AfterDeploy: h.AfterDeploy, BeforeRemove: h.BeforeRemove, AfterRemove: h.AfterRemove}
 }
 
 // Deploy hook kinds.

@@ -48,7 +48,7 @@ var (
 	serviceKeys  = []string{"build", "depends_on", "functions", "hooks", "output", "path", "runtime"}
 	functionKeys = []string{"env", "handler", "memory", "routes", "timeout", "type"}
 	stageKeys    = []string{"approval", "branch", "name"}
-	hookKeys     = []string{"after_build", "after_deploy", "before_build", "before_deploy"}
+	hookKeys     = []string{"after_build", "after_deploy", "after_remove", "before_build", "before_deploy", "before_remove"}
 )
 
 // exampleFile is the smallest useful stack file, shown when there is none.
@@ -563,6 +563,10 @@ func (p *parser) hooks(n *yaml.Node, field string) Hooks {
 			h.BeforeDeploy = list
 		case "after_deploy":
 			h.AfterDeploy = list
+		case "before_remove":
+			h.BeforeRemove = list
+		case "after_remove":
+			h.AfterRemove = list
 		}
 	}
 	return h

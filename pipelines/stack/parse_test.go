@@ -270,7 +270,7 @@ func TestParseProblems(t *testing.T) {
 			name: "hooks",
 			yaml: "services:\n  api:\n    path: .\n    runtime: go\n    hooks:\n      before_buld: [\"make\"]\n      after_build: make\n      before_deploy: [\"\", {a: b}]\n    functions: {hello: {routes: [\"GET /hello\"]}}\n",
 			want: []wantProblem{
-				{6, "services.api.hooks.before_buld", `unknown hook key "before_buld"; did you mean "before_build"?; valid keys: after_build, after_deploy, before_build, before_deploy`},
+				{6, "services.api.hooks.before_buld", `unknown hook key "before_buld"; did you mean "before_build"?; valid keys: after_build, after_deploy, after_remove, before_build, before_deploy, before_remove`},
 				{7, "services.api.hooks.after_build", `must be a list, e.g. ["go test ./..."]; got "make"`},
 				{8, "services.api.hooks.before_deploy[0]", `is empty`},
 				{8, "services.api.hooks.before_deploy[1]", `must be a string`},

@@ -36,6 +36,11 @@ type Hooks struct {
 	AfterBuild   []string
 	BeforeDeploy []string
 	AfterDeploy  []string
+	// BeforeRemove and AfterRemove run when a deploy removes the
+	// service's last function from a stage; they are taken from the
+	// release the stage served until then.
+	BeforeRemove []string
+	AfterRemove  []string
 }
 
 // Function kinds: how the target talks to a function.

@@ -1,0 +1,2 @@
+// Only greet is used; the bundle keeps what server.js needs.
+exports.greet = (who) => `hello from ${who}`;

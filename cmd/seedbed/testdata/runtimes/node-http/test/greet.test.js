@@ -1,0 +1,4 @@
+const assert = require("node:assert");
+const { greet } = require("../lib/greet");
+
+assert.strictEqual(greet("x"), "hello from x");
