@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -283,6 +284,35 @@ func TestTokensAndSessions(t *testing.T) {
 		}
 		if _, err := s.SessionByTokenHash(ctx, "new"); err != nil {
 			t.Fatalf("live session: %v", err)
+		}
+	})
+}
+
+func TestStageStatuses(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a, stages := newApp(t, s, "overview")
+		b, _ := newApp(t, s, "other")
+		for i, status := range []string{store.DeployFailed, store.DeploySucceeded} {
+			d := store.Deploy{AppID: a.ID, StageID: stages[0].ID, Status: status, TriggerKind: "api"}
+			if err := s.CreateDeploy(ctx, &d); err != nil {
+				t.Fatalf("deploy %d: %v", i, err)
+			}
+		}
+		got, err := s.StageStatuses(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.StageStatus{
+			{AppID: a.ID, Name: "dev", Position: 0, Status: store.DeploySucceeded},
+			{AppID: a.ID, Name: "staging", Position: 1},
+			{AppID: a.ID, Name: "prod", Position: 2},
+			{AppID: b.ID, Name: "dev", Position: 0},
+			{AppID: b.ID, Name: "staging", Position: 1},
+			{AppID: b.ID, Name: "prod", Position: 2},
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("StageStatuses =\n%v\nwant\n%v", got, want)
 		}
 	})
 }

@@ -20,24 +20,16 @@ func (s *Server) appsPage(c echo.Context) error {
 	}
 	m := views.AppsModel{Page: s.page(c, "Apps")}
 	m.Page.Nav = "apps"
+	statuses, err := s.cfg.Store.StageStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	byApp := map[uint][]views.StageBadge{}
+	for _, st := range statuses {
+		byApp[st.AppID] = append(byApp[st.AppID], views.StageBadge{Name: st.Name, Status: st.Status})
+	}
 	for _, a := range apps {
-		recent, err := s.cfg.Store.Deploys(ctx, a.ID, 50)
-		if err != nil {
-			return err
-		}
-		stages, err := s.loadStages(ctx, a, recent)
-		if err != nil {
-			return err
-		}
-		row := views.AppRow{Name: a.Name, RepoURL: a.RepoURL, Branch: a.Branch}
-		for _, st := range stages {
-			b := views.StageBadge{Name: st.Stage.Name}
-			if st.LastDeploy != nil {
-				b.Status = st.LastDeploy.Status
-			}
-			row.Stages = append(row.Stages, b)
-		}
-		m.Apps = append(m.Apps, row)
+		m.Apps = append(m.Apps, views.AppRow{Name: a.Name, RepoURL: a.RepoURL, Branch: a.Branch, Stages: byApp[a.ID]})
 	}
 	return render(c, http.StatusOK, views.AppsPage(m))
 }

@@ -35,6 +35,7 @@ type Reader interface {
 	PreviewStages(ctx context.Context, appID uint) ([]store.Stage, error)
 	StageByID(ctx context.Context, id uint) (store.Stage, error)
 	StageByName(ctx context.Context, appID uint, name string) (store.Stage, error)
+	StageStatuses(ctx context.Context) ([]store.StageStatus, error)
 	StageDeploys(ctx context.Context, stageID uint, limit int) ([]store.Deploy, error)
 	Builds(ctx context.Context, appID uint, limit int) ([]store.Build, error)
 	BuildByID(ctx context.Context, id uint) (store.Build, error)
