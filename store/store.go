@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/plugin/dbresolver"
 
 	"github.com/seedbed/seedbed/migrations"
 )
@@ -33,6 +35,7 @@ var ErrConflict = errors.New("already exists")
 type Store struct {
 	db      *gorm.DB
 	dialect migrations.Dialect
+	readers *sql.DB // SQLite's read-only connections, or nil
 }
 
 // Open connects to the database named by url and applies pending migrations.
@@ -89,7 +92,26 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	return &Store{db: db, dialect: dialect}, nil
+	st := &Store{db: db, dialect: dialect}
+	if dialect == migrations.SQLite {
+		// Writes keep their single connection; reads get a small pool of
+		// read-only connections beside it (WAL lets them run during a
+		// write), so console pages do not queue behind each other.
+		path := strings.TrimPrefix(url, "sqlite://")
+		readers, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=foreign_keys(1)")
+		if err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("open sqlite readers %s: %w", path, err)
+		}
+		readers.SetMaxOpenConns(4)
+		if err := db.Use(dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{sqlite.Dialector{Conn: readers}}})); err != nil {
+			readers.Close()
+			sqlDB.Close()
+			return nil, fmt.Errorf("open sqlite readers %s: %w", path, err)
+		}
+		st.readers = readers
+	}
+	return st, nil
 }
 
 // Dialect tells which database the store runs on.
@@ -97,6 +119,9 @@ func (s *Store) Dialect() migrations.Dialect { return s.dialect }
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	if s.readers != nil {
+		s.readers.Close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
