@@ -1,4 +1,5 @@
-// Seedbed console script: live logs and statuses over server-sent events
+// Seedbed console script: live logs and statuses over server-sent events,
+// a filter box for logs
 // (hiding actions a new status makes moot), confirmation prompts for forms
 // with data-confirm, and the CSRF header for htmx requests.
 // Plain browser JavaScript, no build step.
@@ -124,9 +125,15 @@
       var span = document.createElement("span");
       span.className = "line stream-" + (STREAMS[line.stream] ? line.stream : "stdout");
       span.setAttribute("data-id", id);
-      span.textContent = line.text == null ? "" : String(line.text);
+      // html is rendered and escaped by the server (web/views/ansi.go).
+      if (typeof line.html === "string") {
+        span.innerHTML = line.html;
+      } else {
+        span.textContent = line.text == null ? "" : String(line.text);
+      }
+      if (filterText(log) && !lineMatches(span, filterText(log))) span.hidden = true;
       log.appendChild(span);
-      log.appendChild(document.createTextNode("\n"));
+      log.appendChild(document.createTextNode(span.hidden ? "" : "\n"));
       if (stick) log.scrollTop = log.scrollHeight;
     });
 
@@ -189,7 +196,59 @@
       });
   }
 
+  // Log filter: the box in a log's header hides the lines that do not
+  // contain its text (ignoring case); streamed lines are filtered as they
+  // arrive. The box is hidden in the HTML so pages without JavaScript do not
+  // show a box that does nothing.
+  function filterText(log) {
+    var box = log.__filterBox;
+    return box ? box.value.trim().toLowerCase() : "";
+  }
+
+  function lineMatches(span, q) {
+    return span.textContent.toLowerCase().indexOf(q) >= 0;
+  }
+
+  function applyFilter(log, box, count) {
+    var q = box.value.trim().toLowerCase();
+    var spans = log.querySelectorAll("span[data-id]");
+    var shown = 0;
+    for (var i = 0; i < spans.length; i++) {
+      var match = !q || lineMatches(spans[i], q);
+      spans[i].hidden = !match;
+      // The newline after a line is a text node; hide it with the line.
+      var nl = spans[i].nextSibling;
+      if (nl && nl.nodeType === 3) nl.textContent = match ? "\n" : "";
+      if (match) shown++;
+    }
+    if (count) {
+      count.hidden = !q;
+      count.textContent = q ? shown + " of " + spans.length + " lines" : "";
+    }
+  }
+
+  function setupFilter(box) {
+    var log = document.getElementById(box.getAttribute("data-log-filter"));
+    if (!log) return;
+    log.__filterBox = box;
+    box.hidden = false;
+    var count = box.parentNode.querySelector("[data-log-filter-count]");
+    var timer = 0;
+    box.addEventListener("input", function () {
+      // Debounced: a 100,000-line log takes a moment to walk.
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { applyFilter(log, box, count); }, 120);
+    });
+    box.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") {
+        box.value = "";
+        applyFilter(log, box, count);
+      }
+    });
+  }
+
   function init(root) {
+    (root || document).querySelectorAll("input[data-log-filter]").forEach(setupFilter);
     (root || document).querySelectorAll("pre[data-stream-url]").forEach(follow);
   }
 

@@ -145,22 +145,6 @@ func (s *Server) apiDeploy(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, apiv1.DeployResponse{Build: apiBuild(b, app.Name), Deploy: s.apiDeployOf(d, app.Name, stage, "")})
 }
 
-func (s *Server) apiBuilds(c echo.Context) error {
-	app, err := s.appParam(c)
-	if err != nil {
-		return err
-	}
-	bs, err := s.cfg.Store.Builds(c.Request().Context(), app.ID, 50)
-	if err != nil {
-		return err
-	}
-	out := []apiv1.Build{}
-	for _, b := range bs {
-		out = append(out, apiBuild(b, app.Name))
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
 func (s *Server) apiBuild(c echo.Context) error {
 	b, app, err := s.buildParam(c)
 	if err != nil {

@@ -69,6 +69,13 @@ var routeRoles = map[string]string{
 	"POST /builds/:id/cancel":                        store.RoleDeployer,
 	"POST /apps/:app/previews":                       store.RoleDeployer,
 	"DELETE /apps/:app/previews/:number":             store.RoleDeployer,
+	// Reads a viewer may do, listed so the table names every route:
+	// the builds list and raw logs. Activity and invites touch no one app
+	// (the feed filters by role; invites are for admins, checked in the
+	// handler; an invite link needs no account).
+	"GET /apps/:app/builds":    store.RoleViewer,
+	"GET /builds/:id/log.txt":  store.RoleViewer,
+	"GET /deploys/:id/log.txt": store.RoleViewer,
 	// App settings and the webhook secret are the owners' to read.
 	"GET /apps/:app/webhooks": store.RoleOwner,
 	"GET /apps/:app/settings": store.RoleOwner,

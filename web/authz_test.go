@@ -206,6 +206,8 @@ var unscoped = map[string]bool{
 	"POST /api/v1/login": true, "POST /api/v1/apps": true, "POST /api/v1/users": true,
 	"POST /api/v1/tokens": true, "DELETE /api/v1/tokens/:id": true, "DELETE /api/v1/sessions/:id": true,
 	"POST /hooks/:forge/:app": true,
+	// Invites: admins only (checked in the handler); accepting needs none.
+	"POST /account/invites": true, "POST /api/v1/invites": true, "POST /invite/:token": true,
 }
 
 func rank(role string) int {

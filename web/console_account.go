@@ -19,6 +19,9 @@ func (s *Server) accountModel(c echo.Context) (views.AccountModel, error) {
 	ctx := c.Request().Context()
 	u := currentUser(c)
 	m := views.AccountModel{Page: s.page(c, "Account"), Email: u.Email, IsAdmin: u.IsAdmin, IsApprover: u.IsApprover, CreateURL: "/account/tokens"}
+	if u.IsAdmin {
+		m.InviteURL = "/account/invites"
+	}
 	tokens, err := acc.APITokens(ctx, u.ID)
 	if err != nil {
 		return m, err

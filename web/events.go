@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web/views"
 )
 
 // How often a live log looks for new lines, and how often it sends a
@@ -79,7 +80,9 @@ func (s *Server) streamLog(c echo.Context, kind string, ownerID uint, status sta
 				return nil
 			}
 			for _, l := range lines {
-				data, _ := json.Marshal(map[string]any{"id": l.ID, "stream": l.Stream, "text": l.Text})
+				// html is the line with its colours rendered and all else
+				// escaped, so the browser shows it as the page did.
+				data, _ := json.Marshal(map[string]any{"id": l.ID, "stream": l.Stream, "text": l.Text, "html": views.ANSIHTML(l.Text)})
 				if _, err := fmt.Fprintf(w, "id: %d\nevent: line\ndata: %s\n\n", l.ID, data); err != nil {
 					return nil
 				}

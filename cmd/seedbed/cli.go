@@ -261,33 +261,18 @@ func followLog(ctx context.Context, w io.Writer, what string, page func(after ui
 }
 
 func cmdBuilds(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const use = "seedbed builds list APP | seedbed builds logs BUILD_ID [--follow]"
+	const use = "seedbed builds list APP [--status S] [--ref R] | seedbed builds logs BUILD_ID [--follow]"
 	if len(args) == 0 {
 		return usageError(use)
+	}
+	if args[0] == "list" || args[0] == "ls" {
+		return cmdBuildsList(ctx, args[1:], getenv, stdout, stderr)
 	}
 	c, err := client(getenv)
 	if err != nil {
 		return err
 	}
 	switch args[0] {
-	case "list", "ls":
-		if len(args) != 2 {
-			return usageError(use)
-		}
-		bs, err := c.Builds(ctx, args[1])
-		if err != nil {
-			return err
-		}
-		if len(bs) == 0 {
-			fmt.Fprintf(stdout, "No builds of %s yet. Start one with: seedbed deploy %s --stage dev\n", args[1], args[1])
-			return nil
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATUS\tREF\tCOMMIT\tTRIGGER\tSTARTED\tMESSAGE")
-		for _, b := range bs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, b.Ref, shortSHA(b.Commit), b.Trigger, b.CreatedAt.Local().Format("2006-01-02 15:04:05"), b.CommitMessage)
-		}
-		return tw.Flush()
 	case "logs", "log":
 		fs := newFlagSet("builds logs", "seedbed builds logs BUILD_ID [--follow]", stderr)
 		follow := fs.Bool("follow", false, "keep printing until the build ends")

@@ -71,8 +71,11 @@ func cmdMembers(ctx context.Context, args []string, getenv func(string) string, 
 
 // cmdUsers adds users; only admins may.
 func cmdUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "invite" {
+		return cmdUsersInvite(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return usageError(usersUse)
+		return usageError(usersUse + "\n       " + usersInviteUse)
 	}
 	fs := newFlagSet("users create", usersUse+"\n\nAdds a user (admins only). Give them roles on apps with `seedbed members set`.", stderr)
 	email := fs.String("email", "", "the new user's email")

@@ -23,7 +23,7 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed apps list
   seedbed apps create NAME --repo URL [--branch main]
   seedbed deploy APP [--stage dev] [--ref REF] [--wait]
-  seedbed builds list APP
+  seedbed builds list APP [--status failed] [--ref main] [--trigger push] [--before ID]
   seedbed builds logs BUILD_ID [--follow]
   seedbed promote APP --from dev [--to staging] [--yes]
   seedbed rollback APP --stage prod [--to RELEASE]
@@ -33,6 +33,8 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed env list|set|unset APP --stage S [--secret] KEY[=VALUE]
   seedbed members list|set|remove APP [EMAIL --role viewer|deployer|owner]
   seedbed users create --email E --password P [--admin] [--approver]
+  seedbed users invite EMAIL [--admin] [--approver]
+  seedbed activity [--limit 50]
   seedbed tokens list|create NAME|revoke ID
   seedbed sessions list|revoke ID
   seedbed previews list|enable|disable|open|close APP ...
@@ -95,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdMembers(ctx, rest, getenv, stdout, stderr)
 	case "users":
 		err = cmdUsers(ctx, rest, getenv, stdout, stderr)
+	case "activity":
+		err = cmdActivity(ctx, rest, getenv, stdout, stderr)
 	case "tokens":
 		err = cmdTokens(ctx, rest, getenv, stdout, stderr)
 	case "sessions":

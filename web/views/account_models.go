@@ -16,6 +16,13 @@ type AccountModel struct {
 	Sessions     []SessionRow
 	CreateURL    string // where the "new token" form posts
 	Error        string // what was wrong with the new token's name
+	// Invites, for admins: InviteURL is where the invite form posts (empty
+	// hides it); NewInviteURL is a link just made, shown this once.
+	InviteURL      string
+	InviteEmail    string // the form's email after an error
+	InviteError    string
+	NewInviteURL   string
+	NewInviteEmail string
 }
 
 // TokenRow is one personal API token.

@@ -536,7 +536,7 @@ func BuildPage(m BuildModel) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = logPanel(m.Log, m.StreamURL, "build-log").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = logPanel(m.Log, m.StreamURL, buildPath(m.Build.ID)+"/log.txt", "build-log").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -443,7 +443,7 @@ func DeployPage(m DeployModel) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = logPanel(m.Log, m.StreamURL, "deploy-log").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = logPanel(m.Log, m.StreamURL, "/deploys/"+uintStr(m.Deploy.ID)+"/log.txt", "deploy-log").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

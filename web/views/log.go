@@ -2,7 +2,6 @@ package views
 
 import (
 	"context"
-	"html"
 	"io"
 	"strconv"
 	"strings"
@@ -23,7 +22,7 @@ func logLines(lines []LogLine) templ.Component {
 			b.WriteString(`" data-id="`)
 			b.WriteString(strconv.FormatUint(uint64(l.ID), 10))
 			b.WriteString(`">`)
-			b.WriteString(html.EscapeString(l.Text))
+			b.WriteString(ANSIHTML(l.Text))
 			b.WriteString("</span>\n")
 		}
 		_, err := io.WriteString(w, b.String())
