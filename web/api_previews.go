@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -37,17 +36,9 @@ func (s *Server) loadPreviews(ctx context.Context, app store.App) ([]stageState,
 	}
 	out := make([]stageState, 0, len(stages))
 	for _, st := range stages {
-		ss := stageState{Stage: st, URL: s.stageURL(app.Name, st.Name)}
-		if st.LiveReleaseID != nil {
-			rel, err := s.cfg.Store.ReleaseByID(ctx, *st.LiveReleaseID)
-			if err != nil {
-				return nil, fmt.Errorf("preview stage %s: %w", st.Name, err)
-			}
-			var m pipelines.Manifest
-			if err := json.Unmarshal([]byte(rel.Manifest), &m); err != nil {
-				return nil, fmt.Errorf("preview stage %s: decode release %d: %w", st.Name, rel.ID, err)
-			}
-			ss.Live, ss.Manifest = &rel, &m
+		ss, err := s.stageWithLive(ctx, app, st)
+		if err != nil {
+			return nil, err
 		}
 		last, err := s.cfg.Store.StageDeploys(ctx, st.ID, 1)
 		if err != nil {

@@ -36,17 +36,9 @@ func (s *Server) loadStages(ctx context.Context, app store.App, recent []store.D
 	}
 	var out []stageState
 	for _, st := range stages {
-		ss := stageState{Stage: st, URL: s.stageURL(app.Name, st.Name)}
-		if st.LiveReleaseID != nil {
-			rel, err := s.cfg.Store.ReleaseByID(ctx, *st.LiveReleaseID)
-			if err != nil {
-				return nil, fmt.Errorf("stage %s: %w", st.Name, err)
-			}
-			var m pipelines.Manifest
-			if err := json.Unmarshal([]byte(rel.Manifest), &m); err != nil {
-				return nil, fmt.Errorf("stage %s: decode release %d: %w", st.Name, rel.ID, err)
-			}
-			ss.Live, ss.Manifest = &rel, &m
+		ss, err := s.stageWithLive(ctx, app, st)
+		if err != nil {
+			return nil, err
 		}
 		for i := range recent {
 			if recent[i].StageID == st.ID {
@@ -57,6 +49,24 @@ func (s *Server) loadStages(ctx context.Context, app store.App, recent []store.D
 		out = append(out, ss)
 	}
 	return out, nil
+}
+
+// stageWithLive reads what a stage serves: its live release and manifest.
+func (s *Server) stageWithLive(ctx context.Context, app store.App, st store.Stage) (stageState, error) {
+	ss := stageState{Stage: st, URL: s.stageURL(app.Name, st.Name)}
+	if st.LiveReleaseID == nil {
+		return ss, nil
+	}
+	rel, err := s.cfg.Store.ReleaseByID(ctx, *st.LiveReleaseID)
+	if err != nil {
+		return ss, fmt.Errorf("stage %s: %w", st.Name, err)
+	}
+	var m pipelines.Manifest
+	if err := json.Unmarshal([]byte(rel.Manifest), &m); err != nil {
+		return ss, fmt.Errorf("stage %s: decode release %d: %w", st.Name, rel.ID, err)
+	}
+	ss.Live, ss.Manifest = &rel, &m
+	return ss, nil
 }
 
 func (s *Server) appParam(c echo.Context) (store.App, error) {
