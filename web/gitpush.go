@@ -15,7 +15,7 @@ import (
 )
 
 // pushPoll is how often a waiting push looks at its build and deploys.
-const pushPoll = 200 * time.Millisecond
+const pushPoll = 50 * time.Millisecond
 
 // onPush is the built-in remote's pre-receive step. It starts a build for
 // every pushed branch or tag that a stage follows and, unless the pusher

@@ -97,7 +97,7 @@ func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 // retries and scheduled tasks, and for new tasks while its queues are empty.
 // asynq's defaults (5s and 1s) would add seconds to every retry and to the
 // start of every build and deploy; each poll is one small script per queue.
-const PollInterval = 250 * time.Millisecond
+const PollInterval = 50 * time.Millisecond
 
 // ServerConfig returns cfg with Seedbed's queue timings filled in where cfg
 // leaves them zero: RetryDelayFunc is RetryDelay, and DelayedTaskCheckInterval
