@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -71,43 +72,38 @@ func (s *Server) apiMembers(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// memberUser finds the user an :email parameter names.
-func (s *Server) memberUser(c echo.Context, acc AccessStore) (store.User, error) {
-	email := strings.ToLower(strings.TrimSpace(c.Param("email")))
-	u, err := acc.UserByEmail(c.Request().Context(), email)
+// memberUser finds the user an email names.
+func (s *Server) memberUser(ctx context.Context, acc AccessStore, email string) (store.User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := acc.UserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
-		return u, errorf(http.StatusNotFound, "not_found", fmt.Sprintf("No user with email %q; an admin can add one with `seedbed users create --email %s`.", email, email))
+		return u, errorf(http.StatusNotFound, "not_found", fmt.Sprintf("No user with email %q; an admin can add one with `seedbed users create --email %s` or an invite.", email, email))
 	}
 	return u, err
 }
 
-func (s *Server) apiSetMember(c echo.Context) error {
+// setMember gives a user a role on the app of the request.
+func (s *Server) setMember(c echo.Context, email, role string) (store.User, error) {
 	acc, err := s.access()
 	if err != nil {
-		return err
+		return store.User{}, err
 	}
-	var req apiv1.SetMemberRequest
-	if err := bindJSON(c, &req); err != nil {
-		return err
-	}
-	if !validRole(req.Role) {
-		return errorf(http.StatusUnprocessableEntity, "invalid", fmt.Sprintf("%q is not a role; use viewer, deployer or owner.", req.Role))
+	if !validRole(role) {
+		return store.User{}, errorf(http.StatusUnprocessableEntity, "invalid", fmt.Sprintf("%q is not a role; use viewer, deployer or owner.", role))
 	}
 	app, err := s.appParam(c)
 	if err != nil {
-		return err
+		return store.User{}, err
 	}
-	u, err := s.memberUser(c, acc)
+	u, err := s.memberUser(c.Request().Context(), acc, email)
 	if err != nil {
-		return err
+		return u, err
 	}
-	if err := acc.SetMember(c.Request().Context(), app.ID, u.ID, req.Role); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, apiv1.Member{Email: u.Email, Role: req.Role, Since: s.cfg.Now()})
+	return u, acc.SetMember(c.Request().Context(), app.ID, u.ID, role)
 }
 
-func (s *Server) apiRemoveMember(c echo.Context) error {
+// removeMember takes a user's role on the app of the request away.
+func (s *Server) removeMember(c echo.Context, email string) error {
 	acc, err := s.access()
 	if err != nil {
 		return err
@@ -116,7 +112,7 @@ func (s *Server) apiRemoveMember(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.memberUser(c, acc)
+	u, err := s.memberUser(c.Request().Context(), acc, email)
 	if err != nil {
 		return err
 	}
@@ -124,7 +120,23 @@ func (s *Server) apiRemoveMember(c echo.Context) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("%s holds no role on app %s.", u.Email, app.Name))
 	}
+	return err
+}
+
+func (s *Server) apiSetMember(c echo.Context) error {
+	var req apiv1.SetMemberRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := s.setMember(c, c.Param("email"), req.Role)
 	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, apiv1.Member{Email: u.Email, Role: req.Role, Since: s.cfg.Now()})
+}
+
+func (s *Server) apiRemoveMember(c echo.Context) error {
+	if err := s.removeMember(c, c.Param("email")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

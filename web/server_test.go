@@ -342,3 +342,47 @@ func TestStageFormsOnAppPage(t *testing.T) {
 		t.Fatalf("an order that leaves stages out: %d, want 422", resp.StatusCode)
 	}
 }
+
+// Owners give, change and take away roles on the members page.
+func TestMembersPage(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	if _, err := f.accounts.CreateUser(ctx, "bob@example.com", "bob-password", false, false); err != nil {
+		t.Fatal(err)
+	}
+	c, tok := f.signIn(t)
+	post := func(path string, form url.Values) (int, string) {
+		form.Set("_csrf", tok)
+		resp, err := c.PostForm(f.srv.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := post("/apps/shop/members", url.Values{"email": {"bob@example.com"}, "role": {"viewer"}}); code != http.StatusSeeOther {
+		t.Fatalf("give a role: %d", code)
+	}
+	if code, _ := post("/apps/shop/members", url.Values{"email": {"bob@example.com"}, "role": {"deployer"}}); code != http.StatusSeeOther {
+		t.Fatalf("change a role: %d", code)
+	}
+	resp, _ := c.Get(f.srv.URL + "/apps/shop/members")
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `data-testid="member-bob@example.com"`) || !strings.Contains(string(page), "<code>deployer</code>") {
+		t.Fatalf("members page lacks bob as deployer:\n%s", page)
+	}
+	if code, body := post("/apps/shop/members", url.Values{"email": {"nobody@example.com"}, "role": {"viewer"}}); code != http.StatusNotFound || !strings.Contains(body, "No user with email") {
+		t.Fatalf("unknown user: %d", code)
+	}
+	if code, body := post("/apps/shop/members", url.Values{"email": {"bob@example.com"}, "role": {"god"}}); code != http.StatusUnprocessableEntity || !strings.Contains(body, "not a role") {
+		t.Fatalf("bad role: %d", code)
+	}
+	if code, _ := post("/apps/shop/members/bob@example.com/delete", url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("remove: %d", code)
+	}
+	if code, _ := post("/apps/shop/members/bob@example.com/delete", url.Values{}); code != http.StatusNotFound {
+		t.Fatalf("remove twice: %d, want 404", code)
+	}
+}
