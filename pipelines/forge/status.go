@@ -106,6 +106,30 @@ func newStatusClient(forge, baseURL, defaultBase, apiPath, token string, client 
 	return statusClient{forge: forge, base: base, token: token, client: client}
 }
 
+// reportOwnerRepo posts a status to {apiPrefix}/repos/{owner}/{repo}/statuses/{sha},
+// the shape GitHub's and Gitea's APIs share (same states, same body).
+func (c statusClient) reportOwnerRepo(ctx context.Context, apiPrefix string, repo RepoRef, sha string, st Status) error {
+	owner, name, err := splitRepo(c.forge, repo)
+	if err != nil {
+		return err
+	}
+	if err := checkSHA(c.forge, sha); err != nil {
+		return err
+	}
+	switch st.State {
+	case Pending, Success, Failure, Error:
+	default:
+		return fmt.Errorf("report status to %s: unknown state %q", c.forge, st.State)
+	}
+	body := statusBody{
+		State:       string(st.State),
+		TargetURL:   st.TargetURL,
+		Description: description(st.Description),
+		Context:     statusContext(st.Context),
+	}
+	return c.post(ctx, what(c.forge, repo, sha, st), apiPrefix+"/repos"+escapeAll(owner, name)+"/statuses"+escapeAll(sha), body)
+}
+
 // post sends body as JSON to c.base+path. path must be escaped already.
 func (c statusClient) post(ctx context.Context, what, path string, body any) error {
 	if c.base == "" {

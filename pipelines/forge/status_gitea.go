@@ -2,7 +2,6 @@ package forge
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 )
 
@@ -26,25 +25,5 @@ func NewGiteaStatuses(baseURL, token string, client *http.Client) *GiteaStatuses
 
 // Report implements StatusReporter. repo.FullName must be "owner/name".
 func (g *GiteaStatuses) Report(ctx context.Context, repo RepoRef, sha string, st Status) error {
-	owner, name, err := splitRepo("Gitea/Forgejo", repo)
-	if err != nil {
-		return err
-	}
-	if err := checkSHA("Gitea/Forgejo", sha); err != nil {
-		return err
-	}
-	var state string
-	switch st.State {
-	case Pending, Success, Failure, Error:
-		state = string(st.State)
-	default:
-		return fmt.Errorf("report status to Gitea/Forgejo: unknown state %q", st.State)
-	}
-	body := statusBody{
-		State:       state,
-		TargetURL:   st.TargetURL,
-		Description: description(st.Description),
-		Context:     statusContext(st.Context),
-	}
-	return g.c.post(ctx, what("Gitea/Forgejo", repo, sha, st), "/api/v1/repos"+escapeAll(owner, name)+"/statuses"+escapeAll(sha), body)
+	return g.c.reportOwnerRepo(ctx, "/api/v1", repo, sha, st)
 }

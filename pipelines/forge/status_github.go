@@ -2,7 +2,6 @@ package forge
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 )
 
@@ -28,25 +27,5 @@ func NewGitHubStatuses(baseURL, token string, client *http.Client) *GitHubStatus
 
 // Report implements StatusReporter. repo.FullName must be "owner/name".
 func (g *GitHubStatuses) Report(ctx context.Context, repo RepoRef, sha string, st Status) error {
-	owner, name, err := splitRepo("GitHub", repo)
-	if err != nil {
-		return err
-	}
-	if err := checkSHA("GitHub", sha); err != nil {
-		return err
-	}
-	var state string
-	switch st.State {
-	case Pending, Success, Failure, Error:
-		state = string(st.State)
-	default:
-		return fmt.Errorf("report status to GitHub: unknown state %q", st.State)
-	}
-	body := statusBody{
-		State:       state,
-		TargetURL:   st.TargetURL,
-		Description: description(st.Description),
-		Context:     statusContext(st.Context),
-	}
-	return g.c.post(ctx, what("GitHub", repo, sha, st), "/repos"+escapeAll(owner, name)+"/statuses"+escapeAll(sha), body)
+	return g.c.reportOwnerRepo(ctx, "", repo, sha, st)
 }
