@@ -113,7 +113,7 @@ func cmdLogin(ctx context.Context, args []string, getenv func(string) string, st
 
 func cmdApps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError("seedbed apps list | seedbed apps create NAME --repo URL [--branch main]")
+		return usageError("seedbed apps list | seedbed apps create NAME [--repo URL] [--branch main]")
 	}
 	c, err := client(getenv)
 	if err != nil {
@@ -136,16 +136,16 @@ func cmdApps(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return tw.Flush()
 	case "create":
-		fs := newFlagSet("apps create", "seedbed apps create NAME --repo URL [--branch main] [--deploy-key FILE]", stderr)
-		repo := fs.String("repo", "", "the repository's clone URL or local path")
+		fs := newFlagSet("apps create", "seedbed apps create NAME [--repo URL] [--branch main] [--deploy-key FILE]\n\nWithout --repo the app's code comes only by git push to Seedbed's built-in remote.", stderr)
+		repo := fs.String("repo", "", "the repository's clone URL or local path; empty: code comes by git push to the built-in remote")
 		branch := fs.String("branch", "main", "the branch deployed by default")
 		keyFile := fs.String("deploy-key", "", "file with an SSH private key for ssh repositories")
 		pos, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
 		}
-		if len(pos) != 1 || *repo == "" {
-			return usageError("seedbed apps create NAME --repo URL [--branch main]")
+		if len(pos) != 1 {
+			return usageError("seedbed apps create NAME [--repo URL] [--branch main]")
 		}
 		var key string
 		if *keyFile != "" {
@@ -159,16 +159,24 @@ func cmdApps(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Created app %s (%s, branch %s).\n", app.Name, app.RepoURL, app.Branch)
+		source := app.RepoURL
+		if source == "" {
+			source = "code by git push"
+		}
+		fmt.Fprintf(stdout, "Created app %s (%s, branch %s).\n", app.Name, source, app.Branch)
 		for _, st := range app.Stages {
 			fmt.Fprintf(stdout, "  %-8s %s\n", st.Name, st.URL)
 		}
-		fmt.Fprintf(stdout, "Deploy it with: seedbed deploy %s --stage dev --wait\n", app.Name)
+		if app.RepoURL == "" {
+			fmt.Fprintf(stdout, "Push to deploy (the password is an API token, e.g. the one `seedbed login` saved):\n  git remote add seedbed %s/git/%s.git\n  git push seedbed %s\n", c.BaseURL, app.Name, app.Branch)
+		} else {
+			fmt.Fprintf(stdout, "Deploy it with: seedbed deploy %s --stage dev --wait\n", app.Name)
+		}
 		return nil
 	case "settings":
 		return cmdAppSettings(ctx, c, args[1:], stdout, stderr)
 	}
-	return usageError("seedbed apps list | seedbed apps create NAME --repo URL [--branch main] | seedbed apps settings APP [flags]")
+	return usageError("seedbed apps list | seedbed apps create NAME [--repo URL] [--branch main] | seedbed apps settings APP [flags]")
 }
 
 func cmdDeploy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -92,3 +92,17 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("apps list with a bad SEEDBED_TOKEN: exit %d, %q", code, errOut)
 	}
 }
+
+// An app without a repository is created from the CLI too, and told how to
+// push to it.
+func TestCLIAppWithoutRepository(t *testing.T) {
+	a := startApp(t, embedded)
+	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
+	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)
+	out := c.must("apps", "create", "pushonly")
+	for _, want := range []string{"code by git push", "git remote add seedbed " + a.ConsoleURL() + "/git/pushonly.git", "git push seedbed main"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apps create without --repo lacks %q:\n%s", want, out)
+		}
+	}
+}

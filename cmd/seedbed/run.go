@@ -21,7 +21,7 @@ Server:
 Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the saved login):
   seedbed login --server URL --email E --password P
   seedbed apps list
-  seedbed apps create NAME --repo URL [--branch main]
+  seedbed apps create NAME [--repo URL] [--branch main]   (no --repo: push to the built-in remote)
   seedbed deploy APP [--stage dev] [--ref REF] [--wait]
   seedbed builds list APP [--status failed] [--ref main] [--trigger push] [--before ID]
   seedbed builds logs BUILD_ID [--follow]
