@@ -444,6 +444,31 @@ func TestBuildEnv(t *testing.T) {
 			want:    []string{"PATH=/bin", "SEEDBED_SERVICE=api"},
 			notWant: []string{"CGO_ENABLED=0", "GOFLAGS=-mod=mod"},
 		},
+		{
+			name: "another user: its own caches, HOME and USER win over Seedbed's",
+			cfg: Config{CacheDir: "/cache", User: &User{Name: "nobody", UID: 65534, GID: 65534, Switch: true},
+				Env: []string{"PATH=/bin", "HOME=/root", "USER=root", "GOCACHE=/root/.cache/go-build", "GOMODCACHE=/root/go/pkg/mod", "GOPATH=/root/go"}},
+			runtime: "go",
+			key:     "shop",
+			want:    []string{"PATH=/bin", "HOME=/cache/home/shop", "USER=nobody", "GOCACHE=/cache/go/shop/build", "GOMODCACHE=/cache/go/shop/mod"},
+			notWant: []string{"HOME=/root", "USER=root", "GOCACHE=/root/.cache/go-build", "GOMODCACHE=/root/go/pkg/mod", "GOPATH=/root/go"},
+		},
+		{
+			name: "another user without a name or cache key: a shared HOME, USER is the uid",
+			cfg: Config{CacheDir: "/cache", User: &User{UID: 1234, GID: 1234, Switch: true},
+				Env: []string{"NPM_CONFIG_CACHE=/root/.npm"}},
+			runtime: "node",
+			want:    []string{"HOME=/cache/home/_shared", "USER=1234", "npm_config_cache=/cache/npm/_shared"},
+			notWant: []string{"NPM_CONFIG_CACHE=/root/.npm"},
+		},
+		{
+			name:    "Seedbed's own user, not switching: HOME as given",
+			cfg:     Config{CacheDir: "/cache", User: &User{Name: "ada", UID: 1000, GID: 1000}, Env: []string{"HOME=/home/ada"}},
+			runtime: "process",
+			key:     "shop",
+			want:    []string{"HOME=/home/ada"},
+			notWant: []string{"HOME=/cache/home/shop"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

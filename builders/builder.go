@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,11 +34,19 @@ type Config struct {
 	// Env is the environment build commands start from (PATH, HOME,
 	// GOPROXY, PIP_INDEX_URL, ...). Seedbed adds what each runtime needs;
 	// a GOCACHE, GOMODCACHE or npm_config_cache given here wins over
-	// CacheDir.
+	// CacheDir, unless commands run as another user (User): that user
+	// cannot write Seedbed's caches, so its own under CacheDir win, and
+	// its HOME is CacheDir/home/<cache key>.
 	Env []string
 	// WorkDir holds the per-service workspaces while they build. Empty
 	// means os.TempDir().
 	WorkDir string
+	// User is who build commands, install steps and hooks run as (see
+	// ResolveUser); nil is Seedbed's own user. When it is another user,
+	// every workspace (a copy of the checkout), the per-app caches and
+	// HOME are made that user's, and the user must be able to pass
+	// through to CacheDir and WorkDir (see Check).
+	User *User
 }
 
 // Builder turns a checkout into artifacts, one per function. It is safe
@@ -51,10 +60,46 @@ func New(cfg Config) *Builder {
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(os.TempDir(), "seedbed-cache")
 	}
+	if abs, err := filepath.Abs(cfg.CacheDir); err == nil {
+		cfg.CacheDir = abs
+	}
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = os.TempDir()
 	}
+	if cfg.User == nil {
+		cfg.User, _ = ResolveUser(UserNone)
+		cfg.User.Setting = ""
+	}
 	return &Builder{cfg: cfg}
+}
+
+// Check makes sure build commands can run as the build user in dirs
+// (CacheDir and WorkDir are always checked): that the user can pass
+// through to each, and that this process can start commands as that
+// user at all. It makes the dirs that are missing. The error says what
+// stops it; nothing is checked when commands run as Seedbed's own user.
+func (b *Builder) Check(ctx context.Context, dirs ...string) error {
+	u := b.cfg.User
+	if !u.switches() {
+		return nil
+	}
+	dirs = append([]string{b.cfg.CacheDir, b.cfg.WorkDir}, dirs...)
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return fmt.Errorf("builds run as %s: make %s: %w", u, d, err)
+		}
+		if err := u.CheckReach(d); err != nil {
+			return fmt.Errorf("builds run as %s, who %w: put the folder where other users may pass through (for Seedbed's data dir, e.g. --data-dir /var/lib/seedbed), or run builds as Seedbed's own user with SEEDBED_BUILD_USER=none", u, err)
+		}
+	}
+	// The real thing, once: switching users can be refused (a container
+	// without the capability, an id the user namespace does not map).
+	for _, d := range dirs {
+		if err := runShell(ctx, u, d, []string{"PATH=/usr/bin:/bin"}, "user check", ":", discardLog{}); err != nil {
+			return fmt.Errorf("builds run as %s, but a command could not start as that user in %s (%w): this process may not switch to that user; choose another with SEEDBED_BUILD_USER, or run builds as Seedbed's own user with SEEDBED_BUILD_USER=none", u, d, err)
+		}
+	}
+	return nil
 }
 
 // Output is the artifact of one function.
@@ -126,6 +171,7 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 	if opts.CacheKey != "" && !validCacheKey(opts.CacheKey) {
 		return nil, fmt.Errorf("build: cache key %q is not a plain name; use letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit", opts.CacheKey)
 	}
+	log.Line("seedbed", b.cfg.User.Describe())
 	var outs []Output
 	for _, svc := range opts.Stack.Services {
 		if opts.Only != nil && !slices.Contains(opts.Only, svc.Name) {
@@ -176,15 +222,25 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 	}
 	defer removeAll(root)
 	// The copy of the checkout goes in src; what the packaging makes
-	// (bundles) in out, where no build command looks.
+	// (bundles) in out, where no build command looks. When commands
+	// run as another user, src is theirs and closed to everyone else;
+	// root and out stay Seedbed's.
 	ws, out := filepath.Join(root, "src"), filepath.Join(root, "out")
 	for _, d := range []string{ws, out} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+		if err := os.Mkdir(d, 0o700); err != nil {
 			return nil, fmt.Errorf("make workspace: %w", err)
 		}
 	}
 	if err := copyTree(checkout, ws); err != nil {
 		return nil, fmt.Errorf("copy the checkout to a workspace: %w", err)
+	}
+	if u := b.cfg.User; u.switches() {
+		if err := os.Chmod(root, 0o711); err != nil {
+			return nil, fmt.Errorf("make workspace: %w", err)
+		}
+		if err := giveTree(ws, u.UID, u.GID); err != nil {
+			return nil, fmt.Errorf("make workspace: %w", err)
+		}
 	}
 	svcDir, err := within(ws, filepath.Join(ws, rel))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -197,14 +253,18 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 		return nil, fmt.Errorf("path %q is not a folder; fix path in %s", svc.Path, stack.FileName)
 	}
 
-	env := append(b.env(svc, cacheKey), opts.Env...)
+	base := b.env(svc, cacheKey)
+	if err := b.userDirs(base, log); err != nil {
+		return nil, err
+	}
+	env := append(base, opts.Env...)
 	env = append(env, opts.Vars.environ(svc.Name)...)
 	run := func(what string, cmds ...string) error {
 		for _, c := range cmds {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := runShell(ctx, svcDir, env, what, c, log); err != nil {
+			if err := runShell(ctx, b.cfg.User, svcDir, env, what, c, log); err != nil {
 				return err
 			}
 		}
@@ -266,6 +326,27 @@ func buildCommand(svc stack.Service) string {
 // own caches.
 func (b *Builder) env(svc stack.Service, cacheKey string) []string {
 	env := slices.Clone(b.cfg.Env)
+	if u := b.cfg.User; u.switches() {
+		// Seedbed's own caches, HOME and GOPATH are not the user's to
+		// write: it gets its own, under CacheDir.
+		env = slices.DeleteFunc(env, func(kv string) bool {
+			k, _, _ := strings.Cut(kv, "=")
+			switch k {
+			case "GOCACHE", "GOMODCACHE", "GOPATH", "HOME", "USER", "LOGNAME":
+				return true
+			}
+			return strings.EqualFold(k, "npm_config_cache")
+		})
+		home := cacheKey
+		if home == "" {
+			home = "_shared" // no valid key starts with "_"
+		}
+		name := u.Name
+		if name == "" {
+			name = strconv.Itoa(u.UID)
+		}
+		env = append(env, "HOME="+filepath.Join(b.cfg.CacheDir, "home", home), "USER="+name, "LOGNAME="+name)
+	}
 	lookup := func(key string) (string, bool) { return lookupEnv(env, key) }
 	env = append(env, "SEEDBED_SERVICE="+svc.Name)
 	switch svc.Runtime {
@@ -304,6 +385,31 @@ func (b *Builder) env(svc stack.Service, cacheKey string) []string {
 	return env
 }
 
+// userDirs makes the caches and HOME that env, as b.env made it, names
+// the build user's when commands run as another user. Only folders
+// Seedbed chose: those are inside CacheDir, under folders only Seedbed
+// may change; a folder a stage's env names is left as it is, since a
+// build could have put a symlink on its way.
+func (b *Builder) userDirs(env []string, log Log) error {
+	if !b.cfg.User.switches() {
+		return nil
+	}
+	for _, key := range []string{"HOME", "GOCACHE", "GOMODCACHE", "npm_config_cache"} {
+		dir, ok := lookupEnvFold(env, key)
+		if !ok || dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		rel, err := filepath.Rel(b.cfg.CacheDir, dir)
+		if err != nil || rel == "." || !filepath.IsLocal(rel) {
+			continue
+		}
+		if err := b.userDir(dir, log); err != nil {
+			return fmt.Errorf("prepare %s for %s: %w", key, b.cfg.User, err)
+		}
+	}
+	return nil
+}
+
 // lookupEnv returns the value of key in env; the last entry wins, as in
 // exec.Cmd.
 func lookupEnv(env []string, key string) (string, bool) {
@@ -332,9 +438,9 @@ func (b *Builder) install(ctx context.Context, svcDir string, env []string, svc 
 	}
 	switch svc.Runtime {
 	case "node":
-		return npmInstall(ctx, svcDir, env, log)
+		return npmInstall(ctx, b.cfg.User, svcDir, env, log)
 	case "python":
-		return pipInstall(ctx, svcDir, env, log)
+		return pipInstall(ctx, b.cfg.User, svcDir, env, log)
 	}
 	return nil
 }

@@ -17,17 +17,18 @@ import (
 // longer line is dropped and the line marked as truncated.
 const MaxLineBytes = 1 << 20
 
-// runShell runs command with sh -c in dir, streaming its output line by line
-// to log as it comes. Cancelling ctx kills the command and everything it
+// runShell runs command with sh -c in dir, as u (see User; nil is
+// Seedbed's own user), streaming its output line by line to log as it
+// comes. Cancelling ctx kills the command and everything it
 // started (its whole process group); so does the command ending, so that a
 // hook cannot leave a background process running. what ("before_build
 // hook", "build command") names the command in errors. The command's stdin
 // is empty.
-func runShell(ctx context.Context, dir string, env []string, what, command string, log Log) error {
+func runShell(ctx context.Context, u *User, dir string, env []string, what, command string, log Log) error {
 	log.Line("seedbed", "$ "+command)
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Dir, cmd.Env = dir, env
-	setProcessGroup(cmd)
+	setProcessGroup(cmd, u)
 
 	// Our own pipes rather than io.Writers: exec would then wait for every
 	// process holding the pipes, and a hook's background process would

@@ -44,11 +44,12 @@ const (
 
 // runDeployHooks runs the before_deploy or after_deploy hooks of every
 // service of the release, services after those they depend on. Each
-// command runs with sh -c in a fresh folder holding the unpacked artifact
-// of the service's first function (a deploy has no checkout), with the
-// stage's env and secrets and the SEEDBED_* variables. The first failing
-// command stops them; its output is in the deploy's log.
-func (s *Service) runDeployHooks(ctx context.Context, kind string, app store.App, stage store.Stage, rel store.Release, m Manifest, env map[string]string, log *logSink) error {
+// command runs with sh -c, as the build user, in a fresh folder holding
+// the unpacked artifact of the service's first function (a deploy has no
+// checkout), with the stage's env and secrets and the SEEDBED_*
+// variables. The first failing command stops them; its output is in the
+// deploy's log.
+func (s *Service) runDeployHooks(ctx context.Context, kind string, app store.App, stage store.Stage, rel store.Release, m Manifest, env map[string]string, log hookLog) error {
 	for _, spec := range specOrder(m.Services) {
 		cmds := spec.BeforeDeploy
 		if kind == hookAfterDeploy {
@@ -64,7 +65,7 @@ func (s *Service) runDeployHooks(ctx context.Context, kind string, app store.App
 	return nil
 }
 
-func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.App, stage store.Stage, rel store.Release, m Manifest, spec ServiceSpec, cmds []string, env map[string]string, log *logSink) error {
+func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.App, stage store.Stage, rel store.Release, m Manifest, spec ServiceSpec, cmds []string, env map[string]string, log hookLog) error {
 	digest := ""
 	for _, f := range m.Functions {
 		if f.Service == spec.Name {
@@ -75,8 +76,8 @@ func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.Ap
 	if digest == "" {
 		return fmt.Errorf("%s hooks: the release has no function of this service to run them in", kind)
 	}
-	if s.cfg.Artifacts == nil {
-		return fmt.Errorf("%s hooks: this Seedbed has no artifact store to run them in; run the deploy on a process with deploys enabled", kind)
+	if s.cfg.Artifacts == nil || s.cfg.Builder == nil {
+		return fmt.Errorf("%s hooks: this Seedbed has no artifact store or builder to run them with; run the deploy on a process with deploys enabled", kind)
 	}
 	if err := os.MkdirAll(s.cfg.WorkDir, 0o755); err != nil && s.cfg.WorkDir != "" {
 		return fmt.Errorf("make work dir: %w", err)
@@ -88,6 +89,9 @@ func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.Ap
 	defer os.RemoveAll(dir)
 	if err := s.cfg.Artifacts.Extract(ctx, digest, dir); err != nil {
 		return fmt.Errorf("%s hooks: unpack artifact %s: %w", kind, shortDigest(digest), err)
+	}
+	if err := s.cfg.Builder.HandOver(dir); err != nil {
+		return fmt.Errorf("%s hooks: %w", kind, err)
 	}
 	vars := builders.Vars{App: app.Name, Stage: stage.Name, BuildID: rel.BuildID, Commit: m.Commit, Branch: m.Branch}
 	hookEnv := builders.HookEnv(dir)
@@ -102,7 +106,7 @@ func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.Ap
 	hookEnv = append(hookEnv, vars.Environ(spec.Name)...)
 	log.Printf("Running the %s hooks of service %s", kind, spec.Name)
 	for _, c := range cmds {
-		if err := builders.RunHook(ctx, dir, hookEnv, kind+" hook", c, log); err != nil {
+		if err := s.cfg.Builder.RunHook(ctx, dir, hookEnv, kind+" hook", c, log); err != nil {
 			return err
 		}
 	}

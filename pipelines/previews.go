@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/pipelines/forge"
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
 )
 
@@ -253,9 +252,11 @@ func (s *Service) clonePreview(ctx context.Context, app store.App, req PreviewRe
 
 // ClosePreview stops the functions of a pull request's preview stage and
 // marks it closed: its row and deploys stay as history, its routes answer
-// 404, and deploys still waiting for it are cancelled. Closing a closed
-// preview stage again does no harm.
-func (s *Service) ClosePreview(ctx context.Context, appName string, number int) (store.Stage, error) {
+// 404, and deploys still waiting for it are cancelled. The remove hooks of
+// the release it served run around the stop, unless opt says not to; a
+// failing before_remove hook leaves the preview open and serving. Closing
+// a closed preview stage again does no harm.
+func (s *Service) ClosePreview(ctx context.Context, appName string, number int, opt RemoveOptions) (store.Stage, error) {
 	app, err := s.previewApp(ctx, appName)
 	if err != nil {
 		return store.Stage{}, err
@@ -267,6 +268,8 @@ func (s *Service) ClosePreview(ctx context.Context, appName string, number int) 
 		}
 		return st, err
 	}
+	// What it serves, for the remove hooks: closing clears it.
+	wasOpen, liveRelease, liveDeploy := st.ClosedAt == nil, st.LiveReleaseID, st.LiveDeployID
 	if st.ClosedAt == nil {
 		now := time.Now().UTC()
 		st.ClosedAt = &now
@@ -315,16 +318,40 @@ func (s *Service) ClosePreview(ctx context.Context, appName string, number int) 
 			s.log.Error("unlock stage", "stage", st.ID, "err", err)
 		}
 	}()
-	if s.cfg.Target != nil {
-		if err := s.cfg.Target.Remove(ctx, target.StageRef{App: app.Name, Stage: st.Name}); err != nil {
-			return st, fmt.Errorf("stop the functions of %s/%s: %w", app.Name, st.Name, err)
-		}
+	// Fresh: a deploy that ended while we waited set the live release,
+	// whose remove hooks are the ones to run.
+	fresh, err := s.cfg.Store.StageByID(ctx, st.ID)
+	if err != nil {
+		return st, err
 	}
-	// Again: a deploy that ended while we waited set the live release.
+	if fresh.LiveReleaseID != nil {
+		liveRelease, liveDeploy = fresh.LiveReleaseID, fresh.LiveDeployID
+	}
+	fresh.LiveReleaseID, fresh.LiveDeployID = liveRelease, liveDeploy
+	downErr := s.takeDown(ctx, "close", app, fresh, opt)
+	var after *afterRemoveError
+	if downErr != nil && !errors.As(downErr, &after) {
+		if wasOpen { // nothing was taken down: the preview stays open
+			st.ClosedAt = nil
+			if err := s.cfg.Store.SavePreview(ctx, st); err != nil {
+				return st, fmt.Errorf("%w; opening it again failed: %v", downErr, err)
+			}
+			if liveRelease != nil && liveDeploy != nil {
+				if err := s.cfg.Store.SetStageLive(ctx, st.ID, *liveRelease, *liveDeploy); err != nil {
+					return st, fmt.Errorf("%w; restoring its live release failed: %v", downErr, err)
+				}
+			}
+		}
+		return st, downErr
+	}
 	if err := s.cfg.Store.SavePreview(ctx, st); err != nil {
 		return st, err
 	}
-	return s.cfg.Store.StageByID(ctx, st.ID)
+	closed, err := s.cfg.Store.StageByID(ctx, st.ID)
+	if err != nil {
+		return closed, err
+	}
+	return closed, finishedDespite(downErr, fmt.Sprintf("Preview %s is closed.", st.Name))
 }
 
 // HandlePullRequest turns a verified pull request event into a preview
@@ -358,7 +385,7 @@ func (s *Service) HandlePullRequest(ctx context.Context, appName string, ev forg
 	case forge.Updated:
 		res, err = s.UpdatePreview(ctx, app.Name, req)
 	case forge.Closed:
-		st, err := s.ClosePreview(ctx, app.Name, pr.Number)
+		st, err := s.ClosePreview(ctx, app.Name, pr.Number, RemoveOptions{})
 		if ErrorCode(err) == ENotFound {
 			return PushResult{Ignored: fmt.Sprintf("pull request #%d closed; it had no preview stage", pr.Number)}, nil
 		}

@@ -2,8 +2,11 @@ package pipelines
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
@@ -70,7 +73,7 @@ func removalOf(rel store.Release, old, next Manifest) *removal {
 // the unpacked artifact of the service's first function, with the stage's
 // env and secrets. before_remove runs in reverse deploy order, so that a
 // service goes before those it depends on; after_remove in deploy order.
-func (s *Service) runRemoveHooks(ctx context.Context, kind string, app store.App, stage store.Stage, r *removal, env map[string]string, log *logSink) error {
+func (s *Service) runRemoveHooks(ctx context.Context, kind string, app store.App, stage store.Stage, r *removal, env map[string]string, log hookLog) error {
 	if r == nil {
 		return nil
 	}
@@ -91,4 +94,114 @@ func (s *Service) runRemoveHooks(ctx context.Context, kind string, app store.App
 		}
 	}
 	return nil
+}
+
+// hookLog is where deploy and remove hooks write: a deploy's log, or the
+// output kept while a stage is taken down (see stageLog).
+type hookLog interface {
+	Printf(format string, args ...any)
+	Line(stream, text string)
+}
+
+// RemoveOptions says how a stage is taken down.
+type RemoveOptions struct {
+	// SkipHooks takes the stage down without running the before_remove
+	// and after_remove hooks of its live release: the way out when a
+	// hook keeps failing.
+	SkipHooks bool
+}
+
+// stageLog keeps the output of the remove hooks run while a stage is
+// deleted or a preview closed, which have no log of their own: the last
+// lines go into the error when a hook fails, and every line to Seedbed's
+// own log. Secret values are masked.
+type stageLog struct {
+	logger *slog.Logger
+	mask   masker
+	lines  []string
+}
+
+const stageLogKeep = 30
+
+func (l *stageLog) Line(stream, text string) {
+	text = l.mask.mask(text)
+	l.logger.Info(text, "stream", stream)
+	l.lines = append(l.lines, text)
+	if len(l.lines) > stageLogKeep {
+		l.lines = l.lines[len(l.lines)-stageLogKeep:]
+	}
+}
+
+func (l *stageLog) Printf(format string, args ...any) {
+	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		l.Line("seedbed", line)
+	}
+}
+
+// takeDown stops every function of a stage, running the remove hooks of
+// the services of its live release around it: before_remove in reverse
+// deploy order, then the functions stop, then after_remove. A failing
+// before_remove hook leaves the stage serving; a failing after_remove
+// hook is reported after the functions are gone. what ("delete", "close")
+// names the action in errors. The caller holds whatever keeps deploys
+// away from the stage.
+func (s *Service) takeDown(ctx context.Context, what string, app store.App, st store.Stage, opt RemoveOptions) error {
+	ref := target.StageRef{App: app.Name, Stage: st.Name}
+	var (
+		r   *removal
+		env map[string]string
+		log = &stageLog{logger: s.log.With("app", app.Name, "stage", st.Name, "action", what)}
+	)
+	if !opt.SkipHooks && st.LiveReleaseID != nil {
+		rel, err := s.cfg.Store.ReleaseByID(ctx, *st.LiveReleaseID)
+		if err != nil {
+			return fmt.Errorf("%s %s/%s: load its live release: %w", what, app.Name, st.Name, err)
+		}
+		m, err := decodeManifest(rel.Manifest)
+		if err != nil {
+			return fmt.Errorf("%s %s/%s: %w", what, app.Name, st.Name, err)
+		}
+		r = removalOf(rel, m, Manifest{})
+		if r != nil {
+			var secrets masker
+			if env, secrets, err = s.stageEnv(ctx, st); err != nil {
+				return fmt.Errorf("%s %s/%s: %w", what, app.Name, st.Name, err)
+			}
+			log.mask = secrets
+		}
+	}
+	hookFailed := func(kind string, err error) error {
+		return invalidf("Could not %s %s/%s: its %s hook failed: %s\nLast output:\n%s\nFix the hook and try again, or %s it without running remove hooks (API force=true, CLI --force).",
+			what, app.Name, st.Name, kind, log.mask.mask(err.Error()), strings.Join(log.lines, "\n"), what)
+	}
+	if err := s.runRemoveHooks(ctx, hookBeforeRemove, app, st, r, env, log); err != nil {
+		return hookFailed(hookBeforeRemove, err)
+	}
+	if s.cfg.Target != nil {
+		if err := s.cfg.Target.Remove(ctx, ref); err != nil {
+			return fmt.Errorf("stop the functions of %s: %w", ref, err)
+		}
+	}
+	if err := s.runRemoveHooks(ctx, hookAfterRemove, app, st, r, env, log); err != nil {
+		return &afterRemoveError{msg: fmt.Sprintf("The functions of %s/%s are stopped, but its %s hook failed: %s\nLast output:\n%s",
+			app.Name, st.Name, hookAfterRemove, log.mask.mask(err.Error()), strings.Join(log.lines, "\n"))}
+	}
+	return nil
+}
+
+// afterRemoveError is an after_remove hook's failure: the stage's
+// functions are already gone, so the caller finishes what it was doing
+// and reports this after.
+type afterRemoveError struct{ msg string }
+
+func (e *afterRemoveError) Error() string { return e.msg }
+
+// finishedDespite returns the error a delete or close reports after it
+// went through: nil, or an after_remove hook's failure, said as such.
+func finishedDespite(err error, done string) error {
+	var after *afterRemoveError
+	if errors.As(err, &after) {
+		return invalidf("%s %s", done, after.msg)
+	}
+	return err
 }

@@ -77,9 +77,14 @@ type Canceller interface {
 	CancelProcessing(id string) error
 }
 
-// Builder turns a checkout into artifacts (a *builders.Builder).
+// Builder turns a checkout into artifacts and runs the commands of deploy
+// and remove hooks, as the build user (a *builders.Builder).
 type Builder interface {
 	BuildWith(ctx context.Context, opts builders.BuildOptions, log builders.Log) ([]builders.Output, error)
+	// HandOver makes a folder Seedbed made, and what is in it, the
+	// build user's, before hooks run in it.
+	HandOver(dir string) error
+	RunHook(ctx context.Context, dir string, env []string, what, command string, log builders.Log) error
 }
 
 // Config is what a Service is made of.

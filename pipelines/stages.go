@@ -250,18 +250,23 @@ func (s *Service) UpdateStage(ctx context.Context, appName, stageName string, in
 	return st, s.cfg.Store.SaveStageSettings(ctx, st)
 }
 
-// DeleteStage stops a stage's functions and removes it with its history.
-func (s *Service) DeleteStage(ctx context.Context, appName, stageName string) error {
+// DeleteStage stops a stage's functions, running the remove hooks of its
+// live release around that unless opt says not to, and removes the stage
+// with its history. A failing before_remove hook keeps the stage as it is.
+func (s *Service) DeleteStage(ctx context.Context, appName, stageName string, opt RemoveOptions) error {
 	app, st, err := s.appStage(ctx, appName, stageName)
 	if err != nil {
 		return err
 	}
-	if s.cfg.Target != nil {
-		if err := s.cfg.Target.Remove(ctx, target.StageRef{App: app.Name, Stage: st.Name}); err != nil {
-			return fmt.Errorf("stop the functions of %s/%s: %w", app.Name, st.Name, err)
-		}
+	downErr := s.takeDown(ctx, "delete", app, st, opt)
+	var after *afterRemoveError
+	if downErr != nil && !errors.As(downErr, &after) {
+		return downErr
 	}
-	return s.cfg.Store.DeleteStage(ctx, st)
+	if err := s.cfg.Store.DeleteStage(ctx, st); err != nil {
+		return err
+	}
+	return finishedDespite(downErr, fmt.Sprintf("Stage %s/%s is deleted.", app.Name, st.Name))
 }
 
 // ReorderStages sets the pipeline order; names lists every stage once.

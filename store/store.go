@@ -63,7 +63,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		dialect = migrations.SQLite
 		path := strings.TrimPrefix(url, "sqlite://")
 		if dir := filepath.Dir(path); dir != "" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+			}
+		}
+		// The database holds password hashes, tokens and sealed secrets:
+		// readable by Seedbed alone. SQLite makes its -wal and -shm files
+		// with the database's mode.
+		if plainFile := path != ":memory:" && !strings.HasPrefix(path, "file:") && !strings.Contains(path, "?"); plainFile {
+			if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+				f.Close()
+			} else if !errors.Is(err, os.ErrExist) {
 				return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 			}
 		}

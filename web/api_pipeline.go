@@ -73,10 +73,20 @@ func (s *Server) apiUpdateStage(c echo.Context) error {
 }
 
 func (s *Server) apiDeleteStage(c echo.Context) error {
-	if err := s.cfg.Pipelines.DeleteStage(c.Request().Context(), c.Param("app"), c.Param("stage")); err != nil {
+	if err := s.cfg.Pipelines.DeleteStage(c.Request().Context(), c.Param("app"), c.Param("stage"), removeOptions(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// removeOptions reads force=true (query or form): take a stage down
+// without running its remove hooks.
+func removeOptions(c echo.Context) pipelines.RemoveOptions {
+	force := c.QueryParam("force")
+	if force == "" {
+		force = c.FormValue("force")
+	}
+	return pipelines.RemoveOptions{SkipHooks: force == "true" || force == "1" || force == "on"}
 }
 
 func (s *Server) apiReorderStages(c echo.Context) error {

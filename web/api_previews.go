@@ -153,7 +153,7 @@ func (s *Server) apiClosePreview(c echo.Context) error {
 		return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("%q is not a pull request number.", c.Param("number")))
 	}
 	ctx := c.Request().Context()
-	st, err := s.cfg.Pipelines.ClosePreview(ctx, app.Name, n)
+	st, err := s.cfg.Pipelines.ClosePreview(ctx, app.Name, n, removeOptions(c))
 	if err != nil {
 		return err
 	}

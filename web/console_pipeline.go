@@ -171,7 +171,7 @@ func (s *Server) unsetVar(c echo.Context) error {
 }
 
 func (s *Server) deleteStage(c echo.Context) error {
-	if err := s.cfg.Pipelines.DeleteStage(c.Request().Context(), c.Param("app"), c.Param("stage")); err != nil {
+	if err := s.cfg.Pipelines.DeleteStage(c.Request().Context(), c.Param("app"), c.Param("stage"), removeOptions(c)); err != nil {
 		return err
 	}
 	s.flash(c, "Stage "+c.Param("stage")+" deleted.")

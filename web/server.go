@@ -54,7 +54,7 @@ type Pipelines interface {
 	RequestDeploy(ctx context.Context, req pipelines.DeployRequest) (store.Build, store.Deploy, error)
 	CreateStage(ctx context.Context, app string, in pipelines.StageSettings) (store.Stage, error)
 	UpdateStage(ctx context.Context, app, stage string, in pipelines.StageSettings) (store.Stage, error)
-	DeleteStage(ctx context.Context, app, stage string) error
+	DeleteStage(ctx context.Context, app, stage string, opt pipelines.RemoveOptions) error
 	ReorderStages(ctx context.Context, app string, names []string) error
 	Vars(ctx context.Context, app, stage string) ([]pipelines.Var, error)
 	SetVar(ctx context.Context, app, stage, key, value string, secret bool) error
@@ -74,7 +74,7 @@ type Pipelines interface {
 	EnablePreviews(ctx context.Context, app, template string) (pipelines.Previews, error)
 	OpenPreview(ctx context.Context, app string, req pipelines.PreviewRequest) (pipelines.PreviewResult, error)
 	UpdatePreview(ctx context.Context, app string, req pipelines.PreviewRequest) (pipelines.PreviewResult, error)
-	ClosePreview(ctx context.Context, app string, number int) (store.Stage, error)
+	ClosePreview(ctx context.Context, app string, number int, opt pipelines.RemoveOptions) (store.Stage, error)
 }
 
 // Config is what a Server is made of.

@@ -103,6 +103,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return nil, err
 	}
+	// The benchmarks' temporary folders are 0700; builds run as an
+	// unprivileged user when Seedbed is root, who must pass through
+	// to the caches under the data dir.
+	if err := os.Chmod(filepath.Dir(o.DataDir), 0o711); err != nil {
+		return nil, err
+	}
 	logPath := filepath.Join(o.DataDir, "..", filepath.Base(o.DataDir)+"-server.log")
 	logf, err := os.Create(logPath)
 	if err != nil {

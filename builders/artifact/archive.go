@@ -25,18 +25,23 @@ import (
 //
 // Symlinks are kept as symlinks and must point inside srcDir; other special
 // files (sockets, devices) are refused.
+//
+// Every file is read through an os.Root: srcDir may belong to a build's
+// unprivileged user, whose processes could turn a file into a symlink
+// while it is packed, and nothing outside srcDir may end up inside.
 func Pack(w io.Writer, srcDir string, paths []string) error {
-	root, err := filepath.Abs(srcDir)
+	r, err := os.OpenRoot(srcDir)
 	if err != nil {
 		return fmt.Errorf("pack %s: %w", srcDir, err)
 	}
+	defer r.Close()
 	entries := map[string]fs.FileInfo{}
 	for _, p := range paths {
 		rel := filepath.Clean(filepath.FromSlash(p))
 		if !filepath.IsLocal(rel) && rel != "." {
 			return fmt.Errorf("pack %s: %q is not inside the folder", srcDir, p)
 		}
-		if err := collect(root, rel, entries); err != nil {
+		if err := collect(r, rel, entries); err != nil {
 			return fmt.Errorf("pack %s: %w", srcDir, err)
 		}
 	}
@@ -54,7 +59,7 @@ func Pack(w io.Writer, srcDir string, paths []string) error {
 	}
 	tw := tar.NewWriter(zw)
 	for _, name := range names {
-		if err := writeEntry(tw, root, name, entries[name]); err != nil {
+		if err := writeEntry(tw, r, name, entries[name]); err != nil {
 			return fmt.Errorf("pack %s: %w", srcDir, err)
 		}
 	}
@@ -69,9 +74,8 @@ func Pack(w io.Writer, srcDir string, paths []string) error {
 
 // collect adds rel (and, for a folder, everything below it) to entries,
 // keyed by slash-separated name relative to root.
-func collect(root, rel string, entries map[string]fs.FileInfo) error {
-	full := filepath.Join(root, rel)
-	fi, err := os.Lstat(full)
+func collect(root *os.Root, rel string, entries map[string]fs.FileInfo) error {
+	fi, err := root.Lstat(rel)
 	if err != nil {
 		return err
 	}
@@ -79,29 +83,25 @@ func collect(root, rel string, entries map[string]fs.FileInfo) error {
 		entries[filepath.ToSlash(rel)] = fi
 		return nil
 	}
-	return filepath.WalkDir(full, func(p string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(root.FS(), filepath.ToSlash(rel), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		r, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		if r == "." {
+		if p == "." {
 			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		entries[filepath.ToSlash(r)] = info
+		entries[p] = info
 		return nil
 	})
 }
 
-func writeEntry(tw *tar.Writer, root, name string, fi fs.FileInfo) error {
+func writeEntry(tw *tar.Writer, root *os.Root, name string, fi fs.FileInfo) error {
 	hdr := &tar.Header{Name: name, ModTime: time.Unix(0, 0), Mode: 0o644}
-	full := filepath.Join(root, filepath.FromSlash(name))
+	full := filepath.FromSlash(name)
 	switch mode := fi.Mode(); {
 	case mode.IsDir():
 		hdr.Typeflag, hdr.Name, hdr.Mode = tar.TypeDir, name+"/", 0o755
@@ -111,7 +111,7 @@ func writeEntry(tw *tar.Writer, root, name string, fi fs.FileInfo) error {
 			hdr.Mode = 0o755
 		}
 	case mode&fs.ModeSymlink != 0:
-		target, err := os.Readlink(full)
+		target, err := root.Readlink(full)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func writeEntry(tw *tar.Writer, root, name string, fi fs.FileInfo) error {
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
 	}
-	f, err := os.Open(full)
+	f, err := root.Open(full)
 	if err != nil {
 		return err
 	}

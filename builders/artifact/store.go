@@ -36,7 +36,9 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("artifact store %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, "sha256"), 0o755); err != nil {
+	// Artifacts are apps' code, with whatever their builds put in: for
+	// Seedbed's eyes only.
+	if err := os.MkdirAll(filepath.Join(abs, "sha256"), 0o700); err != nil {
 		return nil, fmt.Errorf("artifact store: %w", err)
 	}
 	return &Store{dir: abs}, nil

@@ -59,8 +59,18 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			a.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("make data dir: %w", err)
+	// Builds and deploy hooks run user code: as an unprivileged user when
+	// Seedbed is root, kept out of the data dir but for cache/ and work/.
+	userSetting := cfg.BuildUser
+	if userSetting == "" {
+		userSetting = builders.UserNone
+	}
+	buildUser, err := builders.ResolveUser(userSetting)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareDataDir(cfg.DataDir, buildUser.Switch, log); err != nil {
+		return nil, err
 	}
 	a.store, err = store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -89,9 +99,31 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err != nil {
 		return nil, err
 	}
-	builder := builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv})
+	workDir := filepath.Join(cfg.DataDir, "work")
+	builder := builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv, User: buildUser})
+	if err := builder.Check(ctx, workDir); err != nil {
+		// auto means "where the machine allows it": say why not, and build
+		// as Seedbed's own user rather than refuse to start (make run as
+		// root from a checkout under /root must still work).
+		if userSetting != builders.UserAuto {
+			return nil, err
+		}
+		log.Warn("builds cannot run as an unprivileged user here; they run as Seedbed's own user", "reason", err)
+		own, ownErr := builders.ResolveUser(builders.UserNone)
+		if ownErr != nil {
+			return nil, ownErr
+		}
+		own.Why = "the unprivileged user could not be used (" + err.Error() + ")"
+		buildUser = own
+		builder = builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv, User: buildUser})
+	}
+	log.Info(buildUser.Describe())
 	if cfg.Deploys {
-		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain})
+		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain,
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits)})
+		if errors.Is(err, local.ErrNoCgroup) {
+			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +146,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 	}
 	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
-		GitReposDir: filepath.Join(cfg.DataDir, "git"), WorkDir: filepath.Join(cfg.DataDir, "work"),
+		GitReposDir: filepath.Join(cfg.DataDir, "git"), WorkDir: workDir,
 		NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}
 	if a.target != nil {
 		svcCfg.Target = a.target

@@ -163,7 +163,7 @@ func cmdDecide(ctx context.Context, verb string, args []string, getenv func(stri
 }
 
 func cmdStages(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const use = "seedbed stages list APP | create APP NAME [--branch B] [--approval] [--protected] | update APP NAME [...] | delete APP NAME | order APP STAGE..."
+	const use = "seedbed stages list APP | create APP NAME [--branch B] [--approval] [--protected] | update APP NAME [...] | delete APP NAME [--force] | order APP STAGE..."
 	if len(args) == 0 {
 		return usageError(use)
 	}
@@ -175,6 +175,7 @@ func cmdStages(ctx context.Context, args []string, getenv func(string) string, s
 	branch := fs.String("branch", "", "branch (or glob) whose pushes deploy here")
 	approval := fs.Bool("approval", false, "promotions into the stage wait for approval")
 	protected := fs.Bool("protected", false, "only promotions and rollbacks, no direct deploys")
+	force := fs.Bool("force", false, "delete without running the remove hooks of the stage's live release")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -218,7 +219,7 @@ func cmdStages(ctx context.Context, args []string, getenv func(string) string, s
 		if len(pos) != 2 {
 			return usageError(use)
 		}
-		if err := c.DeleteStage(ctx, pos[0], pos[1]); err != nil {
+		if err := c.DeleteStage(ctx, pos[0], pos[1], apiv1.RemoveOptions{Force: *force}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "Stage %s deleted; its functions are stopped.\n", pos[1])

@@ -13,7 +13,7 @@ import (
 // cmdPreviews manages an app's preview stages: one stage pr-N per pull
 // request, cloned from a template stage.
 func cmdPreviews(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const use = "seedbed previews list APP | enable APP --template STAGE | disable APP | open APP NUMBER (--commit SHA | --branch B) [--title T] | close APP NUMBER"
+	const use = "seedbed previews list APP | enable APP --template STAGE | disable APP | open APP NUMBER (--commit SHA | --branch B) [--title T] | close APP NUMBER [--force]"
 	if len(args) == 0 {
 		return usageError(use)
 	}
@@ -22,6 +22,7 @@ func cmdPreviews(ctx context.Context, args []string, getenv func(string) string,
 	commit := fs.String("commit", "", "the commit to deploy")
 	branch := fs.String("branch", "", "the pull request's head branch (deployed when no --commit is given)")
 	title := fs.String("title", "", "the pull request's title")
+	force := fs.Bool("force", false, "close without running the remove hooks of the preview's live release")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ func cmdPreviews(ctx context.Context, args []string, getenv func(string) string,
 		if err != nil {
 			return err
 		}
-		p, err := c.ClosePreview(ctx, pos[0], n)
+		p, err := c.ClosePreview(ctx, pos[0], n, apiv1.RemoveOptions{Force: *force})
 		if err != nil {
 			return err
 		}

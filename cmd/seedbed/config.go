@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/pipelines/target/local"
 )
 
 // Config is how a Seedbed server process is set up. Every field has a flag
@@ -30,6 +33,10 @@ type Config struct {
 	SecureCookies bool
 	SecretKey     string // hex; empty: data dir's secret.key
 	BuildTimeout  time.Duration
+	// BuildUser is who build commands and deploy hooks run as: auto,
+	// none, a user name or uid:gid (see builders.ResolveUser). The flag
+	// defaults to auto; empty (a Config made in code) means none.
+	BuildUser string
 	// BuildEnv is the environment build commands start from: a scrubbed
 	// copy of Seedbed's own, without its secrets.
 	BuildEnv []string
@@ -42,6 +49,9 @@ type Config struct {
 	// Deploys says whether this process applies deploys (serve does;
 	// a build-only worker does not).
 	Deploys bool
+	// MemoryLimits is how functions are held to their memory: auto,
+	// cgroup or soft (see local.MemoryLimits); empty means auto.
+	MemoryLimits string
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -61,11 +71,13 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.PublicURL, "public-url", env("SEEDBED_PUBLIC_URL", ""), "URL users reach the console at; default http://<addr> (SEEDBED_PUBLIC_URL)")
 	fs.StringVar(&c.GatewayURL, "gateway-url", env("SEEDBED_GATEWAY_URL", ""), "URL users reach functions at; default http://<gateway-addr> (SEEDBED_GATEWAY_URL)")
 	fs.StringVar(&c.Domain, "domain", env("SEEDBED_DOMAIN", "localhost"), "gateway host routing: STAGE--APP.<domain> (SEEDBED_DOMAIN)")
+	fs.StringVar(&c.MemoryLimits, "memory-limits", env("SEEDBED_MEMORY_LIMITS", "auto"), "how functions are held to their memory: auto (hard with cgroups where usable, else soft), cgroup (hard; refuse to start without a usable cgroup) or soft (the runtimes' own knobs only) (SEEDBED_MEMORY_LIMITS)")
 	workers, _ := strconv.Atoi(env("SEEDBED_WORKERS", "4"))
 	fs.IntVar(&c.Workers, "workers", workers, "how many builds and deploys run at once in this process (SEEDBED_WORKERS)")
 	fs.StringVar(&c.NodeID, "node-id", env("SEEDBED_NODE_ID", ""), "name of this process in stage locks; default from host name and data dir (SEEDBED_NODE_ID)")
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
+	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (seedbed-build or nobody when Seedbed runs as root, else Seedbed's own user), a user name, uid:gid, or none for Seedbed's own user (SEEDBED_BUILD_USER)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
@@ -95,6 +107,11 @@ func (c *Config) finish(environ []string) error {
 	if c.BuildEnv == nil {
 		c.BuildEnv = buildEnv(environ)
 	}
+	limits, err := local.ParseMemoryLimits(c.MemoryLimits)
+	if err != nil {
+		return fmt.Errorf("--memory-limits (SEEDBED_MEMORY_LIMITS): %w", err)
+	}
+	c.MemoryLimits = string(limits)
 	return nil
 }
 

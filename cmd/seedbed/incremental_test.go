@@ -216,6 +216,53 @@ func TestIncrementalMonorepoBuilds(t *testing.T) {
 		t.Errorf("GET /api = %q after a failed before_deploy hook, want api-v2 still served", body)
 	}
 	_ = b6
+
+	// 6. web depends on api, so api goes live in a phase of its own before
+	// web's before_deploy hook runs: the hook sees the new api.
+	if err := a.api.SetVar(ctx, "mono", "dev", "GATEWAY", apiv1.SetVarRequest{Value: a.gateway}); err != nil {
+		t.Fatal(err)
+	}
+	seen := filepath.Join(counts, "web-saw")
+	withWebHook := strings.Replace(monorepoStack(counts, "[api]", ""), "    depends_on: [api]\n",
+		"    depends_on: [api]\n    hooks:\n      before_deploy: [\"curl -fsS $GATEWAY/mono/dev/api > "+seen+"\"]\n", 1)
+	repo.Commit("web's hook calls api", map[string]string{"seedbed.yml": withWebHook})
+	d7, b7 := deploy(false)
+	mustSucceed(d7, b7)
+	dlog7 := a.logText("deploy", d7.ID)
+	for _, want := range []string{"Deploying in 2 phases, each after the one before it succeeded: 1. api; 2. web", "Phase 1 of 2: api", "Phase 1 of 2 is live.", "Phase 2 of 2: web"} {
+		if !strings.Contains(dlog7, want) {
+			t.Errorf("deploy %d log lacks %q:\n%s", d7.ID, want, dlog7)
+		}
+	}
+	if got, err := os.ReadFile(seen); err != nil || !strings.Contains(string(got), "api-v3") {
+		t.Errorf("web's before_deploy hook saw %q (%v), want api-v3 already live", got, err)
+	}
+
+	// 7. When phase 2 fails, phase 1 is put back: the stage serves its
+	// previous release whole.
+	repo.Commit("api v4, web that cannot start", map[string]string{
+		"services/api/main.go": goFunction("api-v4"),
+		"services/web/main.go": "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(7) }\n",
+	})
+	d8, _ := deploy(false)
+	if d8.Status != "failed" || !strings.Contains(d8.Error, "put back after a later phase failed") || !strings.Contains(d8.Error, "phase 2 (web)") {
+		t.Errorf("deploy %d: %s: %q, want failed in phase 2 and put back", d8.ID, d8.Status, d8.Error)
+	}
+	if _, body := a.get("/mono/dev/api"); !strings.Contains(body, "api-v3") {
+		t.Errorf("GET /api = %q after phase 2 failed, want api-v3 put back", body)
+	}
+	if _, body := a.get("/mono/dev/web"); !strings.Contains(body, "web-v2") {
+		t.Errorf("GET /web = %q after phase 2 failed, want web-v2 still served", body)
+	}
+	stages, err := a.api.Stages(ctx, "mono")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stages {
+		if st.Name == "dev" && (st.LiveRelease == nil || st.LiveRelease.ID != d7.ReleaseID) {
+			t.Errorf("dev's live release = %+v, want release %d of deploy %d", st.LiveRelease, d7.ReleaseID, d7.ID)
+		}
+	}
 }
 
 func newMonorepo(t *testing.T, counts string) *testutil.Repo {

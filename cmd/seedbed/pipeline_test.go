@@ -379,7 +379,7 @@ func TestStageManagement(t *testing.T) {
 	if len(stages) != 5 || stages[4].Name != "canary" || !stages[4].Approval {
 		t.Fatalf("stages after a build of a stack that declares canary: %+v", stages)
 	}
-	if err := a.api.DeleteStage(ctx, "stagey", "dev"); err != nil {
+	if err := a.api.DeleteStage(ctx, "stagey", "dev", apiv1.RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := a.get("/stagey/dev/hello"); code != 404 {

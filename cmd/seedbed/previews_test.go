@@ -87,7 +87,7 @@ func TestPreviewStageLife(t *testing.T) {
 		t.Fatalf("previews list:\n%s", out)
 	}
 
-	closed, err := a.api.ClosePreview(ctx, "pr-app", 7)
+	closed, err := a.api.ClosePreview(ctx, "pr-app", 7, apiv1.RemoveOptions{})
 	if err != nil || closed.Status != "closed" || closed.ClosedAt == nil {
 		t.Fatalf("close: %+v, %v", closed, err)
 	}
@@ -120,7 +120,7 @@ func TestPreviewStageLife(t *testing.T) {
 	if page := consolePage(t, a, "/apps/pr-app"); strings.Contains(page, `data-testid="preview-url-pr-7"`) || !strings.Contains(page, `data-testid="preview-pr-7"`) {
 		t.Fatalf("the app page still links the closed pr-7, or no longer lists it:\n%s", page)
 	}
-	if _, err := a.api.ClosePreview(ctx, "pr-app", 8); err == nil || !strings.Contains(err.Error(), "no preview stage") {
+	if _, err := a.api.ClosePreview(ctx, "pr-app", 8, apiv1.RemoveOptions{}); err == nil || !strings.Contains(err.Error(), "no preview stage") {
 		t.Fatalf("closing a preview that does not exist: %v", err)
 	}
 

@@ -101,4 +101,64 @@ func TestRemoveHooks(t *testing.T) {
 	if log := a.logText("deploy", d.ID); !strings.Contains(log, "not yet") {
 		t.Errorf("the failing hook's output is not in the log:\n%s", log)
 	}
+
+	// Deleting the stage runs the hooks of the release it serves: the
+	// failing before_remove keeps the stage; --force skips it.
+	err = a.api.DeleteStage(ctx, "rm", "dev", apiv1.RemoveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "before_remove hook failed") || !strings.Contains(err.Error(), "not yet") || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("delete with a failing before_remove: %v, want refused with the hook's output and how to force", err)
+	}
+	if code, _ := a.get("/rm/dev/work"); code != 200 {
+		t.Errorf("GET /rm/dev/work = %d after a refused delete, want 200", code)
+	}
+	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
+	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)
+	c.must("stages", "delete", "rm", "dev", "--force")
+	if code, _ := a.get("/rm/dev/hello"); code != 404 {
+		t.Errorf("GET /rm/dev/hello = %d after a forced delete, want 404", code)
+	}
+
+	// Closing a preview stage runs them too; while before_remove fails
+	// the preview stays open and serving.
+	if _, err := a.api.CreateStage(ctx, "rm", apiv1.StageRequest{Name: "qa"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.api.SetPreviews(ctx, "rm", apiv1.PreviewSettings{TemplateStage: "qa"}); err != nil {
+		t.Fatal(err)
+	}
+	closed, block := filepath.Join(t.TempDir(), "closed.txt"), filepath.Join(t.TempDir(), "block")
+	if err := os.WriteFile(block, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commit := repo.Commit("worker with close hooks", map[string]string{"seedbed.yml": removeStack(`      before_remove: ["echo before $SEEDBED_STAGE >> ` + closed + `; test ! -e ` + block + ` || { echo blocked; exit 4; }"]
+      after_remove: ["echo after $SEEDBED_STAGE >> ` + closed + `"]
+`)})
+	res, err := a.api.OpenPreview(ctx, "rm", apiv1.PreviewRequest{Number: 3, Commit: commit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pd := a.waitDeploy(res.Deploy.ID); pd.Status != "succeeded" {
+		t.Fatalf("preview deploy: %s %s", pd.Status, pd.Error)
+	}
+	if _, err := a.api.ClosePreview(ctx, "rm", 3, apiv1.RemoveOptions{}); err == nil || !strings.Contains(err.Error(), "blocked") {
+		t.Errorf("close with a failing before_remove: %v, want refused with the hook's output", err)
+	}
+	if code, _ := a.get("/rm/pr-3/work"); code != 200 {
+		t.Errorf("GET /rm/pr-3/work = %d after a refused close, want 200", code)
+	}
+	if p, err := a.api.Previews(ctx, "rm"); err != nil || len(p.Previews) != 1 || p.Previews[0].Status != "open" || p.Previews[0].LiveRelease == nil {
+		t.Errorf("previews after a refused close = %+v, %v; want pr-3 open with its live release", p, err)
+	}
+	if err := os.Remove(block); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.api.ClosePreview(ctx, "rm", 3, apiv1.RemoveOptions{}); err != nil || p.Status != "closed" {
+		t.Fatalf("close: %+v, %v", p, err)
+	}
+	if code, _ := a.get("/rm/pr-3/work"); code != 404 {
+		t.Errorf("GET /rm/pr-3/work = %d after close, want 404", code)
+	}
+	if b, err := os.ReadFile(closed); err != nil || string(b) != "before pr-3\nbefore pr-3\nafter pr-3\n" {
+		t.Errorf("close hooks wrote %q (%v), want two before_remove runs and one after_remove", b, err)
+	}
 }

@@ -186,9 +186,23 @@ func (c *Client) UpdateStage(ctx context.Context, app, stage string, req StageRe
 	return out, err
 }
 
-// DeleteStage removes a stage and stops its functions.
-func (c *Client) DeleteStage(ctx context.Context, app, stage string) error {
-	return c.do(ctx, http.MethodDelete, stagePath(app, stage), nil, nil)
+// RemoveOptions says how a stage is taken down.
+type RemoveOptions struct {
+	// Force skips the remove hooks of the stage's live release.
+	Force bool
+}
+
+func (o RemoveOptions) query() string {
+	if o.Force {
+		return "?force=true"
+	}
+	return ""
+}
+
+// DeleteStage removes a stage and stops its functions, running the
+// remove hooks of its live release unless opt.Force.
+func (c *Client) DeleteStage(ctx context.Context, app, stage string, opt RemoveOptions) error {
+	return c.do(ctx, http.MethodDelete, stagePath(app, stage)+opt.query(), nil, nil)
 }
 
 // ReorderStages sets the pipeline order.

@@ -78,9 +78,10 @@ func (c *Client) OpenPreview(ctx context.Context, app string, req PreviewRequest
 	return out, err
 }
 
-// ClosePreview stops a pull request's preview stage; its history stays.
-func (c *Client) ClosePreview(ctx context.Context, app string, number int) (Preview, error) {
+// ClosePreview stops a pull request's preview stage, running the remove
+// hooks of its live release unless opt.Force; its history stays.
+func (c *Client) ClosePreview(ctx context.Context, app string, number int, opt RemoveOptions) (Preview, error) {
 	var out Preview
-	err := c.do(ctx, http.MethodDelete, fmt.Sprintf("%s/%d", previewsPath(app), number), nil, &out)
+	err := c.do(ctx, http.MethodDelete, fmt.Sprintf("%s/%d", previewsPath(app), number)+opt.query(), nil, &out)
 	return out, err
 }

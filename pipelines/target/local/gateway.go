@@ -31,7 +31,8 @@ import (
 //
 // It answers 404 when no stage or route matches, 405 when a route matches
 // the path but not the method, 502 when the function does not answer (or
-// fails) and 504 when it takes longer than its timeout (default 30s).
+// fails; the body says so when the kernel stopped it for exceeding its
+// memory) and 504 when it takes longer than its timeout (default 30s).
 func (t *Target) Gateway() http.Handler { return gateway{t} }
 
 type gateway struct{ t *Target }
@@ -44,6 +45,7 @@ type proxyTarget struct {
 	rawPath string // the same, as the client escaped it
 	prefix  string // for X-Forwarded-Prefix; empty with host routing
 	timeout time.Duration
+	began   time.Time
 }
 
 type proxyTargetKey struct{}
@@ -98,7 +100,7 @@ func (g gateway) serve(w http.ResponseWriter, r *http.Request, ref target.StageR
 	if err != nil {
 		path = rest
 	}
-	pt := &proxyTarget{inst: rt.inst, fn: rt.fn, path: path, rawPath: rest, prefix: prefix, timeout: timeout}
+	pt := &proxyTarget{inst: rt.inst, fn: rt.fn, path: path, rawPath: rest, prefix: prefix, timeout: timeout, began: time.Now()}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	g.t.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, proxyTargetKey{}, pt)))
@@ -170,6 +172,11 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 				return
 			}
 			if r.Context().Err() == nil {
+				if oom := pt.inst.outOfMemory(pt.began, false); oom != "" {
+					pt.inst.log.Error("request failed: "+oom, "method", r.Method, "path", pt.path, "err", err)
+					plainError(w, http.StatusBadGateway, oom)
+					return
+				}
 				t.log.Warn("function not answering", "app", pt.inst.stage.App, "stage", pt.inst.stage.Stage,
 					"function", pt.fn.Key(), "err", err)
 			}

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,9 +48,11 @@ func TestNewStopsWhatAKilledRunLeftBehind(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
 
-	if _, err := New(Config{Dir: dir, Artifacts: &fakeArtifacts{}}); err != nil {
+	tgt, err := New(Config{Dir: dir, Artifacts: &fakeArtifacts{}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = tgt.Close(context.Background()) })
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if !processRunning(child) {
 			return

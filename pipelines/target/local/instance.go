@@ -48,6 +48,7 @@ type instance struct {
 	port   atomic.Int32
 	api    *runtimeAPI // Lambda-style functions only
 	site   *staticSite // static functions only
+	cg     *fnCgroup   // with hard memory limits; nil otherwise and for static functions
 
 	mu      sync.Mutex
 	cur     *proc
@@ -94,8 +95,14 @@ func (in *instance) env(port int) []string {
 		"LANG":   "C.UTF-8",
 	}
 	if in.fn.Runtime == "go" && in.fn.Memory > 0 {
-		// A soft limit the Go runtime honours; hard limits need cgroups.
-		vars["GOMEMLIMIT"] = strconv.Itoa(in.fn.Memory) + "MiB"
+		// A soft limit the Go runtime honours. Under a hard limit it is
+		// set a tenth lower, so that the garbage collector works hard
+		// before the kernel stops the process, not at the same point.
+		limit := in.fn.Memory
+		if in.cg != nil {
+			limit = max(limit*9/10, 1)
+		}
+		vars["GOMEMLIMIT"] = strconv.Itoa(limit) + "MiB"
 	}
 	if in.fn.Runtime == "python" {
 		// Keep compiled files out of the shared, immutable artifact.
@@ -165,7 +172,14 @@ func (in *instance) spawn(port int) (*proc, error) {
 			gen = in.api.begin() // before the process can connect
 		}
 		cmd.Stdout, cmd.Stderr = outW, errW
-		err = cmd.Start()
+		if in.cg != nil {
+			err = in.cg.start(cmd) // errRetryStart: once, at most
+		} else {
+			err = cmd.Start()
+		}
+		if errors.Is(err, errRetryStart) && attempt < 10 {
+			continue
+		}
 		if !errors.Is(err, syscall.ETXTBSY) || attempt == 10 {
 			break
 		}
@@ -306,8 +320,16 @@ func (in *instance) supervise(p *proc) {
 		if stopped {
 			return
 		}
+		var oom string // the kernel stopped it for its memory
+		if killedFor == "" {
+			oom = in.outOfMemory(p.started, killedBy(p.err, syscall.SIGKILL))
+		}
 		if in.api != nil {
-			in.api.processExited(describeExit(p.err))
+			exit := &lambdaError{Type: "Runtime.ExitError", Message: "the function's process " + describeExit(p.err) + " during the invocation"}
+			if oom != "" {
+				exit = &lambdaError{Type: "Runtime.OutOfMemory", Message: oom}
+			}
+			in.api.processExited(exit)
 		}
 		if killedFor != "" {
 			// Seedbed killed it (a Lambda handler that timed out): start
@@ -317,7 +339,11 @@ func (in *instance) supervise(p *proc) {
 			if time.Since(p.started) >= cfg.backoffReset {
 				backoff = cfg.backoffMin
 			}
-			in.log.Error("function crashed; restarting",
+			msg := "function crashed; restarting"
+			if oom != "" {
+				msg = oom + "; restarting"
+			}
+			in.log.Error(msg,
 				"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))
 			select {
 			case <-time.After(backoff):
@@ -441,6 +467,11 @@ func (in *instance) stop(ctx context.Context, drain time.Duration) (abandoned in
 	if in.site != nil && first {
 		in.site.close()
 	}
+	if in.cg != nil && first {
+		if err := in.cg.remove(); err != nil {
+			in.log.Warn("remove the function's cgroup", "err", err)
+		}
+	}
 	if first && in.runDir != "" {
 		if err := os.RemoveAll(in.runDir); err != nil {
 			in.log.Warn("remove run dir", "dir", in.runDir, "err", err)
@@ -503,6 +534,16 @@ func describeExit(err error) string {
 		return "exited with status " + strconv.Itoa(ee.ExitCode())
 	}
 	return "failed: " + err.Error()
+}
+
+// killedBy reports whether the process ended by signal sig.
+func killedBy(err error, sig syscall.Signal) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
 }
 
 // freePort asks the kernel for a port nobody listens on. Another process

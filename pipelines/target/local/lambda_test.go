@@ -333,8 +333,10 @@ func TestLambdaHandlers(t *testing.T) {
 						if _, ok := e.Env["PORT"]; ok {
 							t.Errorf("a lambda function got PORT")
 						}
-						if rt.runtime == "go" && e.Env["GOMEMLIMIT"] != "256MiB" {
-							t.Errorf("GOMEMLIMIT = %q, want 256MiB", e.Env["GOMEMLIMIT"])
+						// A tenth lower under a hard limit.
+						wantLimit := map[bool]string{false: "256MiB", true: "230MiB"}[b.target.cgroups != nil]
+						if rt.runtime == "go" && e.Env["GOMEMLIMIT"] != wantLimit {
+							t.Errorf("GOMEMLIMIT = %q, want %s", e.Env["GOMEMLIMIT"], wantLimit)
 						}
 						if !strings.HasPrefix(e.Env["LAMBDA_TASK_ROOT"], filepath.Join(b.dir, "artifacts")) {
 							t.Errorf("LAMBDA_TASK_ROOT = %q", e.Env["LAMBDA_TASK_ROOT"])
@@ -608,20 +610,37 @@ func TestLambdaUpdateWithoutDowntime(t *testing.T) {
 	t.Logf("%d requests during the update, greetings %v", requests.Load(), seen)
 }
 
+// TestPythonLambdaMemoryLimit: past its memory, a python handler gets a
+// MemoryError with soft limits (RLIMIT_AS) and is stopped by the kernel
+// with hard ones.
 func TestPythonLambdaMemoryLimit(t *testing.T) {
 	need(t, "python3")
-	b := setup(t, withTrees)
-	fn := lambdaFn("python", "handler.handler", "python", nil)
-	fn.Memory = 128
-	b.apply(t, shopDev, fn)
-	if a := b.call(t, call{path: "/shop/dev/hog?mb=16"}); a.status != http.StatusOK {
-		t.Errorf("16 MiB within a 128 MiB limit: %d %s", a.status, a.body)
+	tests := []struct {
+		limits  MemoryLimits
+		wantLog string
+	}{
+		{limits: MemoryLimitsSoft, wantLog: "invocation failed: MemoryError"},
+		{limits: MemoryLimitsCgroup, wantLog: "invocation failed: Runtime.OutOfMemory: out of memory: function api/fn exceeded its 128 MiB memory limit"},
 	}
-	if a := b.call(t, call{path: "/shop/dev/hog?mb=256"}); a.status != http.StatusBadGateway {
-		t.Errorf("256 MiB over a 128 MiB limit: %d %s, want 502", a.status, a.body)
-	}
-	if logs := b.logs.String(); !strings.Contains(logs, "invocation failed: MemoryError") {
-		t.Errorf("logs lack the MemoryError:\n%s", logs)
+	for _, tc := range tests {
+		t.Run(string(tc.limits), func(t *testing.T) {
+			if tc.limits == MemoryLimitsCgroup {
+				needCgroups(t)
+			}
+			b := setup(t, withTrees, func(c *Config) { c.MemoryLimits = tc.limits })
+			fn := lambdaFn("python", "handler.handler", "python", nil)
+			fn.Memory = 128
+			b.apply(t, shopDev, fn)
+			if a := b.call(t, call{path: "/shop/dev/hog?mb=16"}); a.status != http.StatusOK {
+				t.Errorf("16 MiB within a 128 MiB limit: %d %s", a.status, a.body)
+			}
+			if a := b.call(t, call{path: "/shop/dev/hog?mb=256"}); a.status != http.StatusBadGateway {
+				t.Errorf("256 MiB over a 128 MiB limit: %d %s, want 502", a.status, a.body)
+			}
+			if logs := b.logs.String(); !strings.Contains(logs, tc.wantLog) {
+				t.Errorf("logs lack %q:\n%s", tc.wantLog, logs)
+			}
+		})
 	}
 }
 

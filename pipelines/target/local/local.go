@@ -26,6 +26,12 @@
 // crashes after it went live is restarted with back-off; a Lambda handler
 // that times out is killed and started afresh at once.
 //
+// A function's memory is a hard limit where Linux cgroups allow it: each
+// instance runs in a cgroup of its own, and a process that allocates past
+// its memory is stopped by the kernel, logged as out of memory and
+// restarted as a crash is. Elsewhere the limits are soft (see
+// MemoryLimits).
+//
 // Processes die with Seedbed (they get SIGKILL when it exits); Seedbed
 // applies every stage's live release again when it starts.
 package local
@@ -69,6 +75,9 @@ type Config struct {
 	// Domain enables host routing: a request for STAGE--APP.<Domain> is
 	// routed to that stage with its full path. Empty disables it.
 	Domain string
+	// MemoryLimits chooses hard (cgroup) or soft memory limits; empty
+	// means MemoryLimitsAuto.
+	MemoryLimits MemoryLimits
 }
 
 // ErrClosed is returned by Apply and Remove after Close.
@@ -97,6 +106,7 @@ type Target struct {
 	transport   *http.Transport // shared by every proxied request
 	probeClient *http.Client    // health checks; no keep-alive, no redirects
 	proxy       http.Handler
+	cgroups     *cgroups // nil with soft memory limits
 
 	// life is cancelled by Close, which cuts short starts, drains and
 	// grace periods.
@@ -122,8 +132,10 @@ type stageState struct {
 	instances map[string]*instance
 }
 
-// New makes a Target. It removes run directories and half-unpacked
-// artifacts left by an earlier life; unpacked artifacts are kept.
+// New makes a Target. It removes run directories, half-unpacked artifacts
+// and instance cgroups left by an earlier life; unpacked artifacts are
+// kept. It logs whether memory limits are hard or soft, and fails with
+// ErrNoCgroup when hard ones were asked for and cannot be had.
 func New(cfg Config) (*Target, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("local target: Config.Dir is required")
@@ -138,6 +150,11 @@ func New(cfg Config) (*Target, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Domain = strings.ToLower(strings.Trim(cfg.Domain, "."))
+	limits, err := ParseMemoryLimits(string(cfg.MemoryLimits))
+	if err != nil {
+		return nil, fmt.Errorf("local target: %w", err)
+	}
+	cfg.MemoryLimits = limits
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("local target dir: %w", err)
@@ -158,6 +175,17 @@ func New(cfg Config) (*Target, error) {
 	for _, s := range stale {
 		_ = os.RemoveAll(s)
 	}
+	var cg *cgroups
+	if limits == MemoryLimitsSoft {
+		cfg.Logger.Info("memory limits: soft (as configured)")
+	} else if cg, err = detectCgroups(dir, cfg.Logger); err != nil {
+		if limits == MemoryLimitsCgroup {
+			return nil, fmt.Errorf("local target: %w: %v", ErrNoCgroup, err)
+		}
+		cfg.Logger.Info("memory limits: soft (no writable cgroup: " + err.Error() + ")")
+	} else {
+		cfg.Logger.Info("memory limits: "+cg.String()+" (hard)", "cgroup", cg.dir)
+	}
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // functions are on loopback; never send them through a proxy
@@ -173,6 +201,7 @@ func New(cfg Config) (*Target, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		transport: tr,
+		cgroups:   cg,
 		life:      life,
 		stopLife:  stop,
 		stages:    map[target.StageRef]*stageState{},
@@ -387,11 +416,23 @@ func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Funct
 		}
 		log.Printf("starting %s (%s) on port %d", fn.Key(), shortDigest(fn.Digest), port)
 	}
+	if t.cgroups != nil {
+		if in.cg, err = t.cgroups.create(cgroupName(runDir), fn.Memory); err != nil {
+			if in.api != nil {
+				in.api.close()
+			}
+			os.RemoveAll(runDir)
+			return nil, fmt.Errorf("function %s: cgroup: %w", fn.Key(), err)
+		}
+	}
 	began := time.Now()
 	p, err := in.spawn(port)
 	if err != nil {
 		if in.api != nil {
 			in.api.close()
+		}
+		if in.cg != nil {
+			_ = in.cg.remove()
 		}
 		os.RemoveAll(runDir)
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
@@ -496,6 +537,9 @@ func (t *Target) Close(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if t.cgroups != nil {
+		t.cgroups.close()
+	}
 	t.transport.CloseIdleConnections()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("close local target: processes killed without grace: %w", err)

@@ -270,17 +270,15 @@ func (a *runtimeAPI) invoke(ctx context.Context, inv *invocation) (invokeResult,
 	return <-inv.done, nil
 }
 
-// processExited fails the invocation the process had, if any; the events
-// still queued wait for its successor.
-func (a *runtimeAPI) processExited(how string) {
+// processExited fails the invocation the process had, if any, with why
+// (Runtime.ExitError, or Runtime.OutOfMemory); the events still queued
+// wait for its successor.
+func (a *runtimeAPI) processExited(why *lambdaError) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.gen++
 	if a.current != nil {
-		a.finishLocked(invokeResult{err: &lambdaError{
-			Type:    "Runtime.ExitError",
-			Message: "the function's process " + how + " during the invocation",
-		}})
+		a.finishLocked(invokeResult{err: why})
 	}
 	a.notifyLocked()
 }

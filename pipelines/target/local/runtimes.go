@@ -143,10 +143,15 @@ func writeBootstrap(fn target.Function, runDir string) error {
 //	python   python3 ENTRY, or python3 seedbed_runtime.py MODULE FUNCTION MiB
 //	process  /bin/sh -c HANDLER
 //
-// Memory is enforced where a runtime offers a knob: GOMEMLIMIT for go (a
-// soft limit, see env), V8's --max-old-space-size (the JavaScript heap)
-// for node, RLIMIT_AS set by the bootstrap for python lambdas. Hard limits
-// for everything need cgroups, which the local target does not use.
+// Memory is a hard limit where the target has cgroups (see MemoryLimits):
+// the instance's cgroup holds every process of it to the function's
+// memory, whatever the runtime. The runtimes' own knobs are set too, as
+// they make a process live within its memory rather than be stopped for
+// it: GOMEMLIMIT for go (see env), V8's --max-old-space-size (the
+// JavaScript heap) for node. Without cgroups they are all there is, with
+// RLIMIT_AS set by the bootstrap for python lambdas; under a cgroup the
+// bootstrap is given 0 instead, as an address-space limit counts memory
+// merely reserved and would fail a handler well within its real limit.
 func (in *instance) command(port int) (*exec.Cmd, error) {
 	fn := in.fn
 	var cmd *exec.Cmd
@@ -176,7 +181,11 @@ func (in *instance) command(port int) (*exec.Cmd, error) {
 			if err != nil {
 				return nil, err
 			}
-			cmd = exec.Command("python3", "-u", filepath.Join(in.runDir, pythonBootstrap), module, function, strconv.Itoa(fn.Memory))
+			rlimit := fn.Memory
+			if in.cg != nil {
+				rlimit = 0 // the cgroup holds it to its memory
+			}
+			cmd = exec.Command("python3", "-u", filepath.Join(in.runDir, pythonBootstrap), module, function, strconv.Itoa(rlimit))
 		} else {
 			cmd = exec.Command("python3", "-u", filepath.Join(in.dir, filepath.FromSlash(fn.Handler)))
 		}
@@ -214,6 +223,6 @@ const (
 	lambdaAccount = "000000000000"
 	// lambdaDefaultMemory is what AWS_LAMBDA_FUNCTION_MEMORY_SIZE says
 	// when the function sets no memory (Lambda's default); it is not
-	// enforced.
+	// enforced: a function without memory has no limit.
 	lambdaDefaultMemory = 128
 )

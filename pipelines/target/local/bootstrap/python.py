@@ -9,7 +9,8 @@ the run directory of a function and starts it as
 MODULE is the handler's module as a slash-separated path relative to
 LAMBDA_TASK_ROOT ("app" or "pkg/mod"), FUNCTION the function it defines.
 MEMORY_MB, when above zero, caps the process's address space
-(RLIMIT_AS): an allocation past it raises MemoryError in the handler.
+(RLIMIT_AS): an allocation past it raises MemoryError in the handler. The
+target passes 0 when a cgroup enforces the function's memory instead.
 """
 
 import http.client

@@ -6,7 +6,8 @@
 //	START_DELAY   wait this long (a Go duration) before listening
 //
 // Paths: /sleep?d=DURATION answers after a delay; /stream writes three
-// lines, DELAY apart (default 200ms); anything else answers at once.
+// lines, DELAY apart (default 200ms); /hog?mb=N allocates and touches N
+// MiB before it answers; anything else answers at once.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -58,6 +60,10 @@ func main() {
 			time.Sleep(d)
 		}
 	})
+	mux.HandleFunc("/hog", func(w http.ResponseWriter, r *http.Request) {
+		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+		fmt.Fprintf(w, "touched %d bytes\n", len(hog(mb)))
+	})
 	mux.HandleFunc("/", reply)
 	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}
 	go func() {
@@ -74,6 +80,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+}
+
+// hog allocates mb MiB and writes to every page of it, so that it is
+// really used, not only reserved.
+func hog(mb int) []byte {
+	b := make([]byte, mb<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	return b
 }
 
 func reply(w http.ResponseWriter, r *http.Request) {

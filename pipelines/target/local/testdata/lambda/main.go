@@ -10,6 +10,7 @@
 //	/object   an object without statusCode (inferred too)
 //	/sleep    answers after ?ms=N milliseconds
 //	/ping     a small response, for benchmarks
+//	/hog      allocates and touches ?mb=N MiB
 //	anything  else an echo of the event (see echo)
 //
 // CRASH=1 makes it exit before it starts the runtime loop.
@@ -99,6 +100,13 @@ func handle(ctx context.Context, e events.APIGatewayV2HTTPRequest) (any, error) 
 		ms, _ := strconv.Atoi(e.QueryStringParameters["ms"])
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: "slept"}, nil
+	case "/hog":
+		mb, _ := strconv.Atoi(e.QueryStringParameters["mb"])
+		b := make([]byte, mb<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: "touched " + strconv.Itoa(len(b)) + " bytes"}, nil
 	case "/ping":
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "text/plain"}, Body: "pong"}, nil
 	}

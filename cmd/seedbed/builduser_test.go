@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/testutil"
+	"github.com/seedbed/seedbed/web/apiv1"
+)
+
+// When Seedbed runs as root, builds and deploy hooks run as an
+// unprivileged user (SEEDBED_BUILD_USER=auto): a static site whose build
+// records `id -u` serves another uid than 0, the build log names the
+// user, the deploy hook runs as it too, and the data dir's secrets are
+// closed to it.
+func TestBuildsRunAsBuildUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skipf("builds switch users only when Seedbed runs as root; this test runs as uid %d", os.Geteuid())
+	}
+	u, err := builders.ResolveUser(builders.UserAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Right in the temp dir: the build user must pass through the data
+	// dir's parents, and t.TempDir()'s is closed to other users.
+	dir, err := os.MkdirTemp("", "seedbed-builduser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfg := Config{
+		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
+		DatabaseURL: embedded.database(t, dir), Domain: "localhost",
+		Workers: 2, AdminEmail: adminEmail, AdminPassword: adminPassword,
+		BuildTimeout: time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
+		BuildUser: builders.UserAuto,
+	}
+	a := bootApp(t, cfg)
+
+	repo := testutil.NewRepo(t)
+	repo.Commit("a site that says who built it", map[string]string{
+		"seedbed.yml": `services:
+  site:
+    path: site
+    runtime: static
+    build: >-
+      mkdir -p public && cp index.html public/ && id -u > public/uid.txt &&
+      { cat ` + filepath.Join(dir, "secret.key") + ` >/dev/null && echo read || echo denied; } > public/secret.txt
+    output: public
+    hooks:
+      after_deploy: ["echo deploy hook uid $(id -u)"]
+    functions:
+      pages:
+        routes: ["GET /site/{file+}"]
+`,
+		"site/index.html": "<h1>who built me?</h1>\n",
+	})
+	if _, err := a.api.CreateApp(context.Background(), apiv1.CreateAppRequest{Name: "whoami", RepoURL: repo.Dir, Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	d := a.mustDeploy("whoami", "dev", "")
+
+	uid := strconv.Itoa(u.UID)
+	if code, body := a.get("/whoami/dev/site/uid.txt"); code != 200 || strings.TrimSpace(body) != uid || uid == "0" {
+		t.Errorf("the build recorded uid %q (%d), want %s's, %s", body, code, u, uid)
+	}
+	if code, body := a.get("/whoami/dev/site/secret.txt"); code != 200 || strings.TrimSpace(body) != "denied" {
+		t.Errorf("the build's attempt to read secret.key: %d %q, want denied", code, body)
+	}
+	if log := a.logText("build", d.BuildID); !strings.Contains(log, "Running build commands as "+u.String()) {
+		t.Errorf("the build log does not name the user %s:\n%s", u, log)
+	}
+	if log := a.logText("deploy", d.ID); !strings.Contains(log, "deploy hook uid "+uid) {
+		t.Errorf("the deploy log does not show the hook running as uid %s:\n%s", uid, log)
+	}
+
+	// Closed to other users: the data dir may only be passed through, to
+	// cache/ and work/.
+	for name, want := range map[string]fs.FileMode{
+		".": 0o711, "cache": 0o711, "work": 0o711,
+		"seedbed.db": 0o600, "secret.key": 0o600, "artifacts": 0o700, "git": 0o700, "run": 0o700,
+	} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("data dir: %v", err)
+			continue
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("data dir entry %s has mode %04o, want %04o", name, got, want)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err == nil && fi.Mode().Perm()&0o066 != 0 {
+			t.Errorf("data dir entry %s has mode %04o: others may read or write it", e.Name(), fi.Mode().Perm())
+		}
+	}
+}
+
+// With auto, a root Seedbed whose data dir the unprivileged user cannot
+// reach (a checkout under /root, mode 0700) still starts, and builds run
+// as its own user with the reason in the build log; an explicit user in
+// the same place is refused at start.
+func TestBuildUserAutoFallsBack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skipf("builds switch users only when Seedbed runs as root; this test runs as uid %d", os.Geteuid())
+	}
+	closed := t.TempDir() // 0700
+	if err := os.Chmod(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(user string) Config {
+		dir := filepath.Join(closed, user, "data")
+		return Config{
+			Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
+			DatabaseURL: embedded.database(t, dir), Domain: "localhost",
+			Workers: 2, AdminEmail: adminEmail, AdminPassword: adminPassword,
+			BuildTimeout: time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
+			BuildUser: user,
+		}
+	}
+	explicit := cfg("nobody")
+	if err := explicit.finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	if app, err := NewApp(context.Background(), explicit, slog.New(slog.DiscardHandler)); err == nil {
+		app.Close(context.Background())
+		t.Fatal("SEEDBED_BUILD_USER=nobody with a data dir nobody cannot reach: started, want refused")
+	} else if !strings.Contains(err.Error(), "SEEDBED_BUILD_USER=none") {
+		t.Errorf("refusal %q does not say what to do", err)
+	}
+
+	a := bootApp(t, cfg(builders.UserAuto))
+	a.newAppRepo("fallback")
+	d := a.mustDeploy("fallback", "dev", "")
+	if log := a.logText("build", d.BuildID); !strings.Contains(log, "Running build commands as Seedbed's own user") || !strings.Contains(log, "could not be used") {
+		t.Errorf("build log does not say builds fell back to Seedbed's own user, and why:\n%s", log)
+	}
+}
