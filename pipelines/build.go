@@ -85,6 +85,7 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	// The outcome must be stored even if the job's time ran out.
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	log.Sync()
 	if err := s.cfg.Store.SaveBuild(saveCtx, &b); err != nil {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}

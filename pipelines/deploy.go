@@ -218,6 +218,7 @@ func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg
 	}
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	log.Sync()
 	if err := s.cfg.Store.SaveDeploy(saveCtx, d); err != nil {
 		return fmt.Errorf("record end of deploy %d: %w", d.ID, err)
 	}

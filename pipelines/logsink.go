@@ -30,6 +30,7 @@ type logSink struct {
 
 	mask masker // secret values never reach the stored log
 
+	flushMu sync.Mutex // one flush at a time, so batches land in order
 	mu      sync.Mutex
 	buf     []store.LogLine
 	written int
@@ -103,7 +104,14 @@ func (l *logSink) Printf(format string, args ...any) {
 	}
 }
 
+// Sync writes what is buffered now. A run calls it before it stores its
+// end: whoever reads the log after seeing the run finished (the CLI's
+// --wait, the console) must find every line there.
+func (l *logSink) Sync() { l.flush() }
+
 func (l *logSink) flush() {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	lines := l.buf
 	l.buf = nil
