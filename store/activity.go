@@ -11,12 +11,15 @@ import (
 const (
 	ActivityBuild  = "build"
 	ActivityDeploy = "deploy"
+	ActivityInvite = "invite" // an invite an admin revoked
 )
 
 // Activity is one entry of the activity feed: a build or a deploy, with who
-// started it and, for a deploy that waited for approval, who decided.
+// started it and, for a deploy that waited for approval, who decided; or an
+// invite an admin revoked, with who revoked it (TriggeredBy) and when
+// (CreatedAt).
 type Activity struct {
-	Kind        string // ActivityBuild or ActivityDeploy
+	Kind        string // ActivityBuild, ActivityDeploy or ActivityInvite
 	ID          uint   // the build's or deploy's id
 	AppID       uint
 	App         string
@@ -29,6 +32,7 @@ type Activity struct {
 	TriggeredBy string
 	DecidedBy   string
 	DecidedAt   *time.Time
+	Email       string // invites only: who was invited
 	CreatedAt   time.Time
 }
 
@@ -41,6 +45,9 @@ type ActivityFilter struct {
 	Before time.Time
 	// Limit caps the answer; 0 means 50.
 	Limit int
+	// Invites adds the invites that were revoked, which belong to no app:
+	// only admins see them.
+	Invites bool
 }
 
 // Activity lists builds and deploys of the filter's apps, newest first.
@@ -48,10 +55,24 @@ func (s *Store) Activity(ctx context.Context, f ActivityFilter) ([]Activity, err
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	if f.AppIDs != nil && len(f.AppIDs) == 0 {
-		return nil, nil
-	}
 	var out []Activity
+	if f.Invites {
+		q := s.db.WithContext(ctx).Table("invites").
+			Select("invites.id, invites.email, 'revoked' AS status, invites.revoked_by AS triggered_by, invites.revoked_at AS created_at").
+			Where("invites.revoked_at IS NOT NULL")
+		if !f.Before.IsZero() {
+			q = q.Where("invites.revoked_at < ?", f.Before.UTC())
+		}
+		if err := q.Order("invites.revoked_at DESC, invites.id DESC").Limit(f.Limit).Scan(&out).Error; err != nil {
+			return nil, fmt.Errorf("read invite activity: %w", err)
+		}
+		for i := range out {
+			out[i].Kind = ActivityInvite
+		}
+	}
+	if f.AppIDs != nil && len(f.AppIDs) == 0 {
+		return out, nil
+	}
 
 	bq := s.db.WithContext(ctx).Table("builds").
 		Select("builds.id, builds.app_id, apps.name AS app, builds.ref, builds.commit_sha, builds.status, builds.trigger_kind, builds.triggered_by, builds.created_at").

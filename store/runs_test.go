@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,87 @@ func TestAcceptInvite(t *testing.T) {
 		}
 		if left, _ := s.InviteByTokenHash(ctx, "h3"); left.UsedAt != nil {
 			t.Error("a failed accept used the invite up")
+		}
+	})
+}
+
+// Pending invites are the unused, unrevoked, unexpired ones; revoking one
+// makes its link fail, may be done once and not after use, and puts an
+// entry in the feed for admins (Invites) only.
+func TestRevokeInviteAndPending(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Second)
+		mk := func(hash, email string, created time.Time, ttl time.Duration) store.Invite {
+			t.Helper()
+			inv := store.Invite{TokenHash: hash, Email: email, CreatedBy: "ada@example.com", CreatedAt: created, ExpiresAt: created.Add(ttl)}
+			if err := s.CreateInvite(ctx, &inv); err != nil {
+				t.Fatal(err)
+			}
+			return inv
+		}
+		used := mk("used", "used@example.com", now.Add(-time.Hour), 2*time.Hour)
+		if _, err := s.AcceptInvite(ctx, "used", now, &store.User{PasswordHash: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		mk("late", "late@example.com", now.Add(-3*time.Hour), time.Hour)
+		a := mk("a", "a@example.com", now.Add(-2*time.Minute), time.Hour)
+		mk("b", "b@example.com", now.Add(-time.Minute), time.Hour)
+
+		pending := func() string {
+			invs, err := s.PendingInvites(ctx, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, inv := range invs {
+				out = append(out, inv.Email)
+			}
+			return strings.Join(out, " ")
+		}
+		if got := pending(); got != "b@example.com a@example.com" {
+			t.Fatalf("pending = %q, want the unused unexpired ones, newest first", got)
+		}
+
+		inv, err := s.RevokeInvite(ctx, a.ID, "grace@example.com", now)
+		if err != nil || inv.RevokedAt == nil || inv.RevokedBy != "grace@example.com" || inv.Pending(now) {
+			t.Fatalf("revoke: %+v, %v", inv, err)
+		}
+		if _, err := s.RevokeInvite(ctx, a.ID, "ada@example.com", now); !errors.Is(err, store.ErrInviteRevoked) {
+			t.Errorf("revoke twice: %v", err)
+		}
+		if _, err := s.RevokeInvite(ctx, used.ID, "ada@example.com", now); !errors.Is(err, store.ErrInviteUsed) {
+			t.Errorf("revoke a used invite: %v", err)
+		}
+		if _, err := s.RevokeInvite(ctx, 9999, "ada@example.com", now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("revoke an unknown invite: %v", err)
+		}
+		if got := pending(); got != "b@example.com" {
+			t.Errorf("pending after revoking a = %q", got)
+		}
+		if _, err := s.AcceptInvite(ctx, "a", now, &store.User{PasswordHash: "y"}); !errors.Is(err, store.ErrInviteRevoked) {
+			t.Errorf("accept a revoked invite: %v", err)
+		}
+		if _, err := s.UserByEmail(ctx, "a@example.com"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a revoked invite made a user: %v", err)
+		}
+		if left, _ := s.InviteByTokenHash(ctx, "a"); left.UsedAt != nil || left.RevokedAt == nil {
+			t.Errorf("revoked invite as stored: %+v", left)
+		}
+
+		feed, err := s.Activity(ctx, store.ActivityFilter{AppIDs: []uint{}, Invites: true})
+		if err != nil || len(feed) != 1 {
+			t.Fatalf("admin feed with no apps: %+v, %v", feed, err)
+		}
+		if e := feed[0]; e.Kind != store.ActivityInvite || e.ID != a.ID || e.Email != "a@example.com" || e.TriggeredBy != "grace@example.com" ||
+			e.Status != "revoked" || !e.CreatedAt.Equal(now) {
+			t.Errorf("invite entry = %+v", e)
+		}
+		if feed, _ := s.Activity(ctx, store.ActivityFilter{Invites: true, Before: now}); len(feed) != 0 {
+			t.Errorf("paging before the revocation still shows it: %+v", feed)
+		}
+		if feed, _ := s.Activity(ctx, store.ActivityFilter{}); len(feed) != 0 {
+			t.Errorf("a feed without invites shows %+v", feed)
 		}
 	})
 }

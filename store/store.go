@@ -36,6 +36,10 @@ type Store struct {
 	db      *gorm.DB
 	dialect migrations.Dialect
 	readers *sql.DB // SQLite's read-only connections, or nil
+	// reads is where hand-written reads go (see query): the SQLite
+	// readers, or PostgreSQL's pool.
+	reads    *sql.DB
+	overview overviewCache
 }
 
 // Open connects to the database named by url and applies pending migrations.
@@ -92,7 +96,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if dialect == migrations.SQLite {
 		sqlDB.SetMaxOpenConns(1)
 	} else {
+		// As many kept idle as may be open: with database/sql's default of
+		// two, a burst of page views closes and reopens connections.
 		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
@@ -102,7 +109,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	st := &Store{db: db, dialect: dialect}
+	st := &Store{db: db, dialect: dialect, reads: sqlDB}
 	if dialect == migrations.SQLite {
 		// Writes keep their single connection; reads get a small pool of
 		// read-only connections beside it (WAL lets them run during a
@@ -114,12 +121,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite readers %s: %w", path, err)
 		}
 		readers.SetMaxOpenConns(4)
+		readers.SetMaxIdleConns(4) // a reopened connection starts with a cold page cache
 		if err := db.Use(dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{sqlite.Dialector{Conn: readers}}})); err != nil {
 			readers.Close()
 			sqlDB.Close()
 			return nil, fmt.Errorf("open sqlite readers %s: %w", path, err)
 		}
-		st.readers = readers
+		st.readers, st.reads = readers, readers
 	}
 	return st, nil
 }

@@ -121,6 +121,37 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash string) (Session, e
 	return sess, nil
 }
 
+// SessionUser finds a session that has not expired together with its user,
+// in one query: every console request asks.
+func (s *Store) SessionUser(ctx context.Context, hash string) (User, Session, error) {
+	var (
+		u    User
+		sess Session
+	)
+	rows, err := s.db.WithContext(ctx).Raw(`
+		SELECT s.id, s.token_hash, s.user_id, s.csrf_token, s.user_agent, s.created_at, s.expires_at,
+		       u.id, u.email, u.password_hash, u.is_admin, u.is_approver, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = ? AND s.expires_at > ?`, hash, time.Now().UTC()).Rows()
+	if err != nil {
+		return u, sess, fmt.Errorf("session: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return u, sess, fmt.Errorf("session: %w", err)
+		}
+		return u, sess, fmt.Errorf("session: %w", ErrNotFound)
+	}
+	var sid, suid, uid int64 // database/sql converts to uint through strings
+	if err := rows.Scan(&sid, &sess.TokenHash, &suid, &sess.CSRFToken, &sess.UserAgent, &sess.CreatedAt, &sess.ExpiresAt,
+		&uid, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.IsApprover, &u.CreatedAt); err != nil {
+		return User{}, Session{}, fmt.Errorf("session: %w", err)
+	}
+	sess.ID, sess.UserID, u.ID = uint(sid), uint(suid), uint(uid)
+	return u, sess, nil
+}
+
 // DeleteSession signs a browser out.
 func (s *Store) DeleteSession(ctx context.Context, id uint) error {
 	if err := s.db.WithContext(ctx).Delete(&Session{}, id).Error; err != nil {

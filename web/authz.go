@@ -33,6 +33,13 @@ const (
 	ctxRole = "seedbed.role"
 )
 
+// roleAdmin marks routes about no app that only admins may use (invites).
+// It is no role on an app: admins own every app.
+const roleAdmin = "admin"
+
+// errAdminsOnly refuses a route that is for admins to anyone else.
+var errAdminsOnly = errorf(http.StatusForbidden, "forbidden", "Only admins manage invites; ask an admin to invite someone or to revoke an invite.")
+
 // roleRank orders roles: each can do what the ones below it can; 0 is no role.
 func roleRank(role string) int {
 	switch role {
@@ -53,6 +60,8 @@ func validRole(r string) bool { return roleRank(r) > 0 }
 // route path with any /api/v1 prefix cut off, so a console form and its API
 // twin share one line. Routes not listed need viewer to read (GET) and owner
 // to change anything else: a new route is closed until it is listed here.
+// Routes about no app are open to every signed-in user unless listed as
+// roleAdmin.
 var routeRoles = map[string]string{
 	"POST /apps/:app/deploys":                        store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/deploy":           store.RoleDeployer,
@@ -69,10 +78,16 @@ var routeRoles = map[string]string{
 	"POST /builds/:id/cancel":                        store.RoleDeployer,
 	"POST /apps/:app/previews":                       store.RoleDeployer,
 	"DELETE /apps/:app/previews/:number":             store.RoleDeployer,
+	// Invites touch no app and are for admins (an invite link itself
+	// needs no account).
+	"GET /invites":                     roleAdmin,
+	"POST /invites":                    roleAdmin,
+	"DELETE /invites/:id":              roleAdmin,
+	"POST /account/invites":            roleAdmin,
+	"POST /account/invites/:id/revoke": roleAdmin,
 	// Reads a viewer may do, listed so the table names every route:
-	// the builds list and raw logs. Activity and invites touch no one app
-	// (the feed filters by role; invites are for admins, checked in the
-	// handler; an invite link needs no account).
+	// the builds list and raw logs. Activity touches no one app (the feed
+	// filters by role).
 	"GET /apps/:app/builds":    store.RoleViewer,
 	"GET /builds/:id/log.txt":  store.RoleViewer,
 	"GET /deploys/:id/log.txt": store.RoleViewer,
@@ -140,7 +155,8 @@ func (s *Server) roleOf(ctx context.Context, u store.User, appID uint) (string, 
 // :app name, or the build or deploy an :id names), answers 404 to a user
 // who is no member (as if the app did not exist) and 403 to one whose role
 // is too weak, and leaves the app and role in the context. Requests that
-// touch no app pass through.
+// touch no app pass through, but for the admins' routes (roleAdmin), which
+// answer 403 to anyone else.
 func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -148,10 +164,13 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		u := currentUser(c)
 		if app == nil {
+			if routeRoles[c.Request().Method+" "+strings.TrimPrefix(c.Path(), "/api/v1")] == roleAdmin && !u.IsAdmin {
+				return errAdminsOnly
+			}
 			return next(c)
 		}
-		u := currentUser(c)
 		role, err := s.roleOf(ctx, u, app.ID)
 		if err != nil {
 			return err

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 
+	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web"
@@ -38,7 +38,7 @@ type roleUser struct {
 }
 
 // setupFull is setup with everything every page needs: the delivery log,
-// a sealer for secrets and a public URL.
+// a sealer for secrets, a public URL and the real assets (for browsers).
 func setupFull(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -65,7 +65,7 @@ func setupFull(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	handler, err := web.New(web.Config{Store: st, Deliveries: st, Pipelines: fake, Accounts: accounts,
-		Assets: fstest.MapFS{"app.css": {Data: []byte("body{}")}}, GatewayURL: "http://gw.example", PublicURL: "https://seedbed.example"})
+		Assets: assets.FS(), GatewayURL: "http://gw.example", PublicURL: "https://seedbed.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +206,10 @@ var unscoped = map[string]bool{
 	"POST /api/v1/login": true, "POST /api/v1/apps": true, "POST /api/v1/users": true,
 	"POST /api/v1/tokens": true, "DELETE /api/v1/tokens/:id": true, "DELETE /api/v1/sessions/:id": true,
 	"POST /hooks/:forge/:app": true,
-	// Invites: admins only (checked in the handler); accepting needs none.
+	// Invites: admins only (see TestInviteRoutesAreForAdmins); accepting
+	// needs none.
 	"POST /account/invites": true, "POST /api/v1/invites": true, "POST /invite/:token": true,
+	"POST /account/invites/:id/revoke": true, "DELETE /api/v1/invites/:id": true,
 }
 
 func rank(role string) int {

@@ -21,6 +21,14 @@ func (s *Server) accountModel(c echo.Context) (views.AccountModel, error) {
 	m := views.AccountModel{Page: s.page(c, "Account"), Email: u.Email, IsAdmin: u.IsAdmin, IsApprover: u.IsApprover, CreateURL: "/account/tokens"}
 	if u.IsAdmin {
 		m.InviteURL = "/account/invites"
+		invs, err := s.pendingInvites(c)
+		if err != nil {
+			return m, err
+		}
+		for _, inv := range invs {
+			m.Invites = append(m.Invites, views.InviteRow{ID: inv.ID, Email: inv.Email, IsAdmin: inv.IsAdmin, IsApprover: inv.IsApprover,
+				CreatedBy: inv.CreatedBy, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt, RevokeURL: fmt.Sprintf("/account/invites/%d/revoke", inv.ID)})
+		}
 	}
 	tokens, err := acc.APITokens(ctx, u.ID)
 	if err != nil {
@@ -92,6 +100,10 @@ func (s *Server) consoleRevokeSession(c echo.Context) error {
 	}
 	if current, ok := c.Get(ctxSession).(store.Session); ok && current.ID == parseUint(c.Param("id")) {
 		c.SetCookie(&http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true})
+		if isHTMX(c) { // a whole new page, top bar and all: htmx navigates
+			c.Response().Header().Set("HX-Redirect", "/login")
+			return c.NoContent(http.StatusNoContent)
+		}
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
 	s.flash(c, "That browser is signed out.")

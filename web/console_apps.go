@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,25 +14,57 @@ import (
 )
 
 func (s *Server) appsPage(c echo.Context) error {
-	ctx := c.Request().Context()
-	apps, err := s.visibleApps(ctx, currentUser(c))
+	apps, statuses, err := s.overview(c.Request().Context(), currentUser(c))
 	if err != nil {
 		return err
 	}
-	m := views.AppsModel{Page: s.page(c, "Apps")}
+	m := views.AppsModel{Page: s.page(c, "Apps"), Apps: make([]views.AppRow, 0, len(apps))}
 	m.Page.Nav = "apps"
-	statuses, err := s.cfg.Store.StageStatuses(ctx)
-	if err != nil {
-		return err
-	}
-	byApp := map[uint][]views.StageBadge{}
-	for _, st := range statuses {
-		byApp[st.AppID] = append(byApp[st.AppID], views.StageBadge{Name: st.Name, Status: st.Status})
+	// statuses come ordered by app: each app's stages are one run of them.
+	badges := make([]views.StageBadge, len(statuses))
+	byApp := make(map[uint][]views.StageBadge, len(apps))
+	for i := 0; i < len(statuses); {
+		j := i
+		for ; j < len(statuses) && statuses[j].AppID == statuses[i].AppID; j++ {
+			badges[j] = views.StageBadge{Name: statuses[j].Name, Status: statuses[j].Status}
+		}
+		byApp[statuses[i].AppID] = badges[i:j:j]
+		i = j
 	}
 	for _, a := range apps {
 		m.Apps = append(m.Apps, views.AppRow{Name: a.Name, RepoURL: a.RepoURL, Branch: a.Branch, Stages: byApp[a.ID]})
 	}
+	m.Live = views.Live{URL: "/events/apps", Version: overviewVersion(apps, statuses)}
 	return render(c, http.StatusOK, views.AppsPage(m))
+}
+
+// overview reads what the apps overview shows u, for the page and for its
+// live stream alike: the apps u may see (all for an admin, else those u is
+// a member of) and the stage statuses of every app, to be matched by id.
+// The store keeps the rows while nothing in them changes; membership is
+// read on every call.
+func (s *Server) overview(ctx context.Context, u store.User) ([]store.AppSummary, []store.StageStatus, error) {
+	o, err := s.cfg.Store.Overview(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.IsAdmin {
+		return o.Apps, o.Statuses, nil
+	}
+	if s.cfg.Access == nil {
+		return nil, nil, nil
+	}
+	mine, err := s.cfg.Access.MemberApps(ctx, u.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var apps []store.AppSummary // o's slices are shared: filter into a new one
+	for _, a := range o.Apps {
+		if _, ok := mine[a.ID]; ok {
+			apps = append(apps, a)
+		}
+	}
+	return apps, o.Statuses, nil
 }
 
 func (s *Server) newAppForm(c echo.Context) error {
@@ -72,11 +105,11 @@ func (s *Server) appPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	deploys, err := s.cfg.Store.Deploys(ctx, app.ID, 20)
+	deploys, err := s.cfg.Store.Deploys(ctx, app.ID, boardRuns)
 	if err != nil {
 		return err
 	}
-	builds, err := s.cfg.Store.Builds(ctx, app.ID, 20)
+	builds, err := s.cfg.Store.Builds(ctx, app.ID, boardRuns)
 	if err != nil {
 		return err
 	}
@@ -85,7 +118,8 @@ func (s *Server) appPage(c echo.Context) error {
 		return err
 	}
 	names := map[uint]string{}
-	m := views.AppModel{Page: s.page(c, app.Name), Name: app.Name, RepoURL: app.RepoURL, Branch: app.Branch}
+	m := views.AppModel{Page: s.page(c, app.Name), Name: app.Name, RepoURL: app.RepoURL, Branch: app.Branch,
+		Live: views.Live{URL: appURL(app.Name) + "/events", Version: boardVersion(deploys, builds)}}
 	m.Page.Nav = "apps"
 	for _, st := range stages {
 		names[st.Stage.ID] = st.Stage.Name

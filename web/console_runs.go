@@ -54,6 +54,8 @@ func (s *Server) buildPage(c echo.Context) error {
 	}
 	if !b.Finished() || len(lines) == pageLogLines {
 		m.StreamURL = fmt.Sprintf("/builds/%d/events?after=%d", b.ID, lastID(lines))
+	} else if len(deploys) > 0 {
+		m.Live = views.Live{URL: buildURL(b.ID) + "/deploys/events", Version: buildVersion(b, deploys)}
 	}
 	if !b.Finished() && canDo(c, store.RoleDeployer) {
 		m.CancelURL = buildURL(b.ID) + "/cancel"

@@ -26,6 +26,8 @@ type InviteStore interface {
 	InviteByTokenHash(ctx context.Context, hash string) (store.Invite, error)
 	AcceptInvite(ctx context.Context, hash string, now time.Time, u *store.User) (store.Invite, error)
 	UserByEmail(ctx context.Context, email string) (store.User, error)
+	PendingInvites(ctx context.Context, now time.Time) ([]store.Invite, error)
+	RevokeInvite(ctx context.Context, id uint, by string, now time.Time) (store.Invite, error)
 }
 
 func (s *Server) invites() (InviteStore, error) {
@@ -40,7 +42,7 @@ func (s *Server) invites() (InviteStore, error) {
 // admins may; an email that is a user already is refused.
 func (s *Server) createInvite(c echo.Context, email string, admin, approver bool) (store.Invite, string, error) {
 	if !currentUser(c).IsAdmin {
-		return store.Invite{}, "", errorf(http.StatusForbidden, "forbidden", "Only admins invite users; ask an admin.")
+		return store.Invite{}, "", errAdminsOnly
 	}
 	is, err := s.invites()
 	if err != nil {
@@ -87,7 +89,81 @@ func (s *Server) apiCreateInvite(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, apiv1.Invite{Email: inv.Email, IsAdmin: inv.IsAdmin, IsApprover: inv.IsApprover, URL: link, ExpiresAt: inv.ExpiresAt})
+	out := apiInvite(inv)
+	out.URL = link
+	return c.JSON(http.StatusCreated, out)
+}
+
+func apiInvite(inv store.Invite) apiv1.Invite {
+	return apiv1.Invite{ID: inv.ID, Email: inv.Email, IsAdmin: inv.IsAdmin, IsApprover: inv.IsApprover,
+		CreatedBy: inv.CreatedBy, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
+}
+
+// pendingInvites lists the invites whose links still work. Only admins may
+// (authorize checks it too).
+func (s *Server) pendingInvites(c echo.Context) ([]store.Invite, error) {
+	if !currentUser(c).IsAdmin {
+		return nil, errAdminsOnly
+	}
+	is, err := s.invites()
+	if err != nil {
+		return nil, err
+	}
+	return is.PendingInvites(c.Request().Context(), s.cfg.Now())
+}
+
+func (s *Server) apiInvites(c echo.Context) error {
+	invs, err := s.pendingInvites(c)
+	if err != nil {
+		return err
+	}
+	out := []apiv1.Invite{}
+	for _, inv := range invs {
+		out = append(out, apiInvite(inv))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// revokeInvite makes the invite the route's :id names stop working, for
+// the console and the API alike.
+func (s *Server) revokeInvite(c echo.Context) (store.Invite, error) {
+	if !currentUser(c).IsAdmin {
+		return store.Invite{}, errAdminsOnly
+	}
+	is, err := s.invites()
+	if err != nil {
+		return store.Invite{}, err
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return store.Invite{}, err
+	}
+	inv, err := is.RevokeInvite(c.Request().Context(), id, currentUser(c).Email, s.cfg.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return inv, errorf(http.StatusNotFound, "not_found", fmt.Sprintf("No invite #%d. `seedbed invites list` shows the pending ones.", id))
+	case errors.Is(err, store.ErrInviteUsed):
+		return inv, errorf(http.StatusConflict, "conflict", fmt.Sprintf("The invite for %s was used already: they are a user now. Take their roles away with `seedbed members remove APP %s`.", inv.Email, inv.Email))
+	case errors.Is(err, store.ErrInviteRevoked):
+		return inv, errorf(http.StatusConflict, "conflict", fmt.Sprintf("The invite for %s was revoked already, by %s.", inv.Email, inv.RevokedBy))
+	}
+	return inv, err
+}
+
+func (s *Server) apiRevokeInvite(c echo.Context) error {
+	if _, err := s.revokeInvite(c); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) consoleRevokeInvite(c echo.Context) error {
+	inv, err := s.revokeInvite(c)
+	if err != nil {
+		return err
+	}
+	s.flash(c, "The invite for "+inv.Email+" is revoked: its link no longer works.")
+	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
 // consoleCreateInvite makes an invite from the account page and shows its
@@ -120,10 +196,14 @@ func (s *Server) inviteProblem(inv store.Invite, err error) (string, error) {
 		return "This invite link was used already. Sign in, or ask an admin for a new one.", nil
 	case errors.Is(err, store.ErrInviteExpired):
 		return "This invite link has expired. Ask an admin for a new one.", nil
+	case errors.Is(err, store.ErrInviteRevoked):
+		return "This invite link was revoked by an admin and no longer works. Ask an admin for a new one if you still need an account.", nil
 	case err != nil:
 		return "", err
 	case inv.UsedAt != nil:
 		return s.inviteProblem(inv, store.ErrInviteUsed)
+	case inv.RevokedAt != nil:
+		return s.inviteProblem(inv, store.ErrInviteRevoked)
 	case !inv.ExpiresAt.After(s.cfg.Now()):
 		return s.inviteProblem(inv, store.ErrInviteExpired)
 	}

@@ -70,6 +70,9 @@ func (s *Server) stageWithLive(ctx context.Context, app store.App, st store.Stag
 }
 
 func (s *Server) appParam(c echo.Context) (store.App, error) {
+	if app, ok := c.Get(ctxApp).(store.App); ok { // authorize read it for this route
+		return app, nil
+	}
 	app, err := s.cfg.Store.AppByName(c.Request().Context(), c.Param("app"))
 	if err != nil {
 		return app, errorf(http.StatusNotFound, "not_found", fmt.Sprintf("No app named %q.", c.Param("app")))
@@ -93,6 +96,9 @@ func (s *Server) buildParam(c echo.Context) (store.Build, store.App, error) {
 	b, err := s.cfg.Store.BuildByID(c.Request().Context(), id)
 	if err != nil {
 		return b, store.App{}, errorf(http.StatusNotFound, "not_found", fmt.Sprintf("No build #%d.", id))
+	}
+	if app, ok := c.Get(ctxApp).(store.App); ok && app.ID == b.AppID { // authorize read it for this route
+		return b, app, nil
 	}
 	app, err := s.cfg.Store.AppByID(c.Request().Context(), b.AppID)
 	return b, app, err

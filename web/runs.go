@@ -242,12 +242,8 @@ func (s *Server) activityPage(c echo.Context) error {
 	m.Page.Nav = "activity"
 	for _, e := range entries {
 		row := views.ActivityRow{Kind: e.Kind, ID: e.ID, App: e.App, AppURL: "/apps/" + url.PathEscape(e.App), Stage: e.Stage,
-			Ref: e.Ref, Status: e.Status, Trigger: e.TriggerKind, Who: e.TriggeredBy, DecidedBy: e.DecidedBy, CreatedAt: e.CreatedAt}
-		if e.Kind == store.ActivityBuild {
-			row.URL = buildURL(e.ID)
-		} else {
-			row.URL = deployURL(e.ID)
-		}
+			Ref: e.Ref, Status: e.Status, Trigger: e.TriggerKind, Who: e.TriggeredBy, DecidedBy: e.DecidedBy, Email: e.Email, CreatedAt: e.CreatedAt}
+		row.URL = activityURL(e)
 		if e.BuildID != nil {
 			row.BuildID = *e.BuildID
 		}
@@ -267,14 +263,10 @@ func (s *Server) apiActivity(c echo.Context) error {
 	out := []apiv1.ActivityEntry{}
 	for _, e := range entries {
 		a := apiv1.ActivityEntry{Kind: e.Kind, ID: e.ID, App: e.App, Stage: e.Stage, Ref: e.Ref, Commit: e.CommitSHA,
-			Status: e.Status, Trigger: e.TriggerKind, TriggeredBy: e.TriggeredBy, DecidedBy: e.DecidedBy, DecidedAt: e.DecidedAt, CreatedAt: e.CreatedAt}
+			Status: e.Status, Trigger: e.TriggerKind, TriggeredBy: e.TriggeredBy, DecidedBy: e.DecidedBy, DecidedAt: e.DecidedAt,
+			Email: e.Email, URL: activityURL(e), CreatedAt: e.CreatedAt}
 		if e.BuildID != nil {
 			a.BuildID = *e.BuildID
-		}
-		if e.Kind == store.ActivityBuild {
-			a.URL = buildURL(e.ID)
-		} else {
-			a.URL = deployURL(e.ID)
 		}
 		out = append(out, a)
 	}
@@ -284,9 +276,20 @@ func (s *Server) apiActivity(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// activityURL is the console page of a feed entry.
+func activityURL(e store.Activity) string {
+	switch e.Kind {
+	case store.ActivityBuild:
+		return buildURL(e.ID)
+	case store.ActivityInvite:
+		return "/account#invites"
+	}
+	return deployURL(e.ID)
+}
+
 // activity reads one page of the feed for the signed-in user: only the apps
-// they hold a role on (every app for an admin). next is the before= of the
-// following page, "" on the last.
+// they hold a role on (every app and the revoked invites for an admin).
+// next is the before= of the following page, "" on the last.
 func (s *Server) activity(c echo.Context) ([]store.Activity, string, error) {
 	r, err := s.runs()
 	if err != nil {
@@ -309,6 +312,7 @@ func (s *Server) activity(c echo.Context) ([]store.Activity, string, error) {
 		f.Limit = n
 	}
 	u := currentUser(c)
+	f.Invites = u.IsAdmin
 	if !u.IsAdmin {
 		apps, err := s.visibleApps(ctx, u)
 		if err != nil {

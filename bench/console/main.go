@@ -7,6 +7,10 @@
 //
 //	go run ./bench/console -db sqlite
 //	go run ./bench/console -db postgres -pg postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+//
+// Seeding takes most of a run. To measure again without it, keep the
+// database: -keep-db FILE for SQLite (PostgreSQL's is kept anyway; its
+// name is printed), then -reuse-db FILE or -reuse-db URL.
 package main
 
 import (
@@ -46,7 +50,8 @@ func main() {
 	rate := flag.Int("rate", 200, "requests per second of the fixed-rate run")
 	dur := flag.Duration("duration", 10*time.Second, "length of the fixed-rate run per page")
 	capDur := flag.Duration("capacity", 5*time.Second, "length of the closed-loop (capacity) run per page; 0 skips it")
-	reuse := flag.String("reuse-db", "", "a PostgreSQL database seeded by an earlier run: skip seeding")
+	reuse := flag.String("reuse-db", "", "a database seeded by an earlier run, to skip seeding: a PostgreSQL URL, or with -db sqlite a file kept by -keep-db")
+	keep := flag.String("keep-db", "", "with -db sqlite: seed this file (it must not exist) instead of one in the temporary data dir, and leave it for -reuse-db")
 	whatIf := flag.Bool("what-if-index", false, "experiment, not the product: add an index on deploys(app_id, id) to the benchmark database before starting")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -64,14 +69,29 @@ func main() {
 	}
 	dataDir := filepath.Join(tmp, "data")
 	dbURL := filepath.Join(dataDir, "seedbed.db")
-	if *db == "postgres" && *reuse != "" {
+	switch {
+	case *db != "sqlite" && *db != "postgres":
+		harness.Fatalf("-db %q: want sqlite or postgres", *db)
+	case *reuse != "":
 		dbURL = *reuse
-	} else if *db == "postgres" {
+		if *db == "sqlite" {
+			if _, err := os.Stat(*reuse); err != nil {
+				harness.Fatalf("-reuse-db: %v", err)
+			}
+		}
+	case *db == "postgres":
 		dbURL, err = freshDatabase(*pg)
 		if err != nil {
 			harness.Fatalf("PostgreSQL at %s: %v", *pg, err)
 		}
 		fmt.Println("fresh database:", redact(dbURL))
+	case *keep != "":
+		if _, err := os.Stat(*keep); err == nil {
+			harness.Fatalf("-keep-db %s exists: measure on it with -reuse-db %[1]s, or remove it", *keep)
+		}
+		if dbURL, err = filepath.Abs(*keep); err != nil {
+			harness.Fatal(err)
+		}
 	}
 	t := time.Now()
 	st, err := store.Open(ctx, dbURL)
@@ -102,7 +122,7 @@ func main() {
 	}
 
 	opts := harness.Options{Binary: bin, DataDir: dataDir, NoLogin: true}
-	if *db == "postgres" {
+	if dbURL != filepath.Join(dataDir, "seedbed.db") { // PostgreSQL, or a kept SQLite file
 		opts.DatabaseURL = dbURL
 	}
 	t = time.Now()

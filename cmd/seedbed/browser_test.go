@@ -119,12 +119,20 @@ func TestConsoleDeployInBrowser(t *testing.T) {
 		t.Fatalf("promotion summary %q (%v)", summary, err)
 	}
 	testutil.Screenshot(t, ctx, "console-06-promote")
+	// The buttons act in place (htmx): a marker set now survives the click.
 	err = chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`window.__marker = 1`),
 		chromedp.Click(`[data-testid=confirm-promote]`),
 		chromedp.WaitVisible(`[data-testid=deploy-status][data-status=succeeded]`),
 	)
 	if err != nil {
 		t.Fatalf("confirm the promotion: %v", err)
+	}
+	if kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__marker === 1`)); err != nil || !kept {
+		t.Errorf("confirming the promotion loaded a whole page (%v)", err)
+	}
+	if url, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.Contains(url, "/deploys/") {
+		t.Errorf("after promoting the browser is at %s (%v)", url, err)
 	}
 	if code, body := a.get("/web-shop/staging/hello"); code != 200 || body != "v1 hi /hello" {
 		t.Fatalf("after promoting in the browser staging answers %d %q", code, body)
@@ -154,12 +162,15 @@ func TestConsoleDeployInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/apps/web-shop"),
 		chromedp.WaitVisible(`[data-testid=rollback-dev]`),
 		// The button asks for confirmation; this person says yes.
-		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true; window.__marker = 1`),
 		chromedp.Click(`[data-testid=rollback-dev]`),
 		chromedp.WaitVisible(`[data-testid=deploy-status][data-status=succeeded]`),
 	)
 	if err != nil {
 		t.Fatalf("roll back: %v", err)
+	}
+	if kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__marker === 1`)); err != nil || !kept {
+		t.Errorf("rolling back loaded a whole page (%v)", err)
 	}
 	testutil.Screenshot(t, ctx, "console-07-rollback")
 	if code, body := a.get("/web-shop/dev/hello"); code != 200 || body != "v1 hi /hello" {

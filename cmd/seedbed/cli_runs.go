@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 const (
 	buildsListUse  = "seedbed builds list APP [--status failed] [--ref main] [--trigger push] [--before ID] [--limit 50]"
 	usersInviteUse = "seedbed users invite EMAIL [--admin] [--approver]"
+	invitesUse     = "seedbed invites list | seedbed invites create EMAIL [--admin] [--approver] | seedbed invites revoke ID"
 	activityUse    = "seedbed activity [--limit 50]"
 )
 
@@ -76,14 +78,75 @@ func cmdUsersInvite(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Invite for %s (admin: %t, approver: %t), valid until %s. Send them this link; it works once:\n%s\n",
-		inv.Email, inv.IsAdmin, inv.IsApprover, inv.ExpiresAt.Local().Format("2006-01-02 15:04"), inv.URL)
+	fmt.Fprintf(stdout, "Invite #%d for %s (admin: %t, approver: %t), valid until %s. Send them this link; it works once:\n%s\n",
+		inv.ID, inv.Email, inv.IsAdmin, inv.IsApprover, inv.ExpiresAt.Local().Format("2006-01-02 15:04"), inv.URL)
 	return nil
+}
+
+// cmdInvites lists the pending invites, makes one, or revokes one (admins
+// only).
+func cmdInvites(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "create" {
+		return cmdUsersInvite(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		return usageError(invitesUse)
+	}
+	c, err := client(getenv)
+	if err != nil {
+		return err
+	}
+	switch {
+	case args[0] == "list" && len(args) == 1:
+		invs, err := c.Invites(ctx)
+		if err != nil {
+			return err
+		}
+		if len(invs) == 0 {
+			fmt.Fprintln(stdout, "No pending invites. Invite someone with: seedbed invites create EMAIL")
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tJOINS AS\tINVITED BY\tCREATED\tEXPIRES")
+		for _, inv := range invs {
+			by := inv.CreatedBy
+			if by == "" {
+				by = "-"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", inv.ID, inv.Email, joinsAs(inv), by,
+				inv.CreatedAt.Local().Format("2006-01-02 15:04"), inv.ExpiresAt.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case args[0] == "revoke" && len(args) == 2:
+		id, err := strconv.ParseUint(args[1], 10, 64)
+		if err != nil {
+			return usageError(invitesUse)
+		}
+		if err := c.RevokeInvite(ctx, uint(id)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Invite #%d revoked; its link no longer works.\n", id)
+		return nil
+	}
+	return usageError(invitesUse)
+}
+
+// joinsAs says what an invite makes its user.
+func joinsAs(inv apiv1.Invite) string {
+	switch {
+	case inv.IsAdmin && inv.IsApprover:
+		return "admin,approver"
+	case inv.IsAdmin:
+		return "admin"
+	case inv.IsApprover:
+		return "approver"
+	}
+	return "user"
 }
 
 // cmdActivity prints who did what on the apps the user sees.
 func cmdActivity(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("activity", activityUse+"\n\nBuilds and deploys on the apps you hold a role on, newest first.", stderr)
+	fs := newFlagSet("activity", activityUse+"\n\nBuilds and deploys on the apps you hold a role on, newest first; for admins also the invites revoked.", stderr)
 	limit := fs.Int("limit", 0, "how many to show, 1 to 200 (default 50)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -107,6 +170,11 @@ func cmdActivity(ctx context.Context, args []string, getenv func(string) string,
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tWHO\tWHAT\tAPP\tSTAGE/REF\tTRIGGER\tSTATUS\tDECIDED BY")
 	for _, e := range entries {
+		if e.Kind == "invite" {
+			fmt.Fprintf(tw, "%s\t%s\tinvite #%d\t-\t%s\t-\t%s\t-\n", e.CreatedAt.Local().Format("2006-01-02 15:04:05"), orDash(e.TriggeredBy), e.ID,
+				e.Email, e.Status)
+			continue
+		}
 		who, where := e.TriggeredBy, e.Ref
 		if who == "" {
 			who = "-"

@@ -34,6 +34,7 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed members list|set|remove APP [EMAIL --role viewer|deployer|owner]
   seedbed users create --email E --password P [--admin] [--approver]
   seedbed users invite EMAIL [--admin] [--approver]
+  seedbed invites list|create EMAIL|revoke ID
   seedbed activity [--limit 50]
   seedbed tokens list|create NAME|revoke ID
   seedbed sessions list|revoke ID
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdMembers(ctx, rest, getenv, stdout, stderr)
 	case "users":
 		err = cmdUsers(ctx, rest, getenv, stdout, stderr)
+	case "invites":
+		err = cmdInvites(ctx, rest, getenv, stdout, stderr)
 	case "activity":
 		err = cmdActivity(ctx, rest, getenv, stdout, stderr)
 	case "tokens":

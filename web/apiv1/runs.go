@@ -2,6 +2,7 @@ package apiv1
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,9 +42,11 @@ func (c *Client) ListBuilds(ctx context.Context, app string, q BuildsQuery) ([]B
 	return out, err
 }
 
-// ActivityEntry is one build or deploy in the activity feed.
+// ActivityEntry is one build or deploy in the activity feed, or (for
+// admins) an invite that was revoked: Email is who was invited, TriggeredBy
+// who revoked it, CreatedAt when.
 type ActivityEntry struct {
-	Kind        string     `json:"kind"` // "build" or "deploy"
+	Kind        string     `json:"kind"` // "build", "deploy" or "invite"
 	ID          uint       `json:"id"`
 	App         string     `json:"app"`
 	Stage       string     `json:"stage,omitempty"`  // deploys
@@ -55,6 +58,7 @@ type ActivityEntry struct {
 	TriggeredBy string     `json:"triggered_by,omitempty"`
 	DecidedBy   string     `json:"decided_by,omitempty"`
 	DecidedAt   *time.Time `json:"decided_at,omitempty"`
+	Email       string     `json:"email,omitempty"` // invites
 	URL         string     `json:"url"`
 	CreatedAt   time.Time  `json:"created_at"`
 }
@@ -87,10 +91,13 @@ type CreateInviteRequest struct {
 
 // Invite is a one-time sign-up link; URL is shown only when it is made.
 type Invite struct {
+	ID         uint      `json:"id"`
 	Email      string    `json:"email"`
 	IsAdmin    bool      `json:"is_admin"`
 	IsApprover bool      `json:"is_approver"`
 	URL        string    `json:"url,omitempty"`
+	CreatedBy  string    `json:"created_by,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
 }
 
@@ -99,4 +106,18 @@ func (c *Client) CreateInvite(ctx context.Context, req CreateInviteRequest) (Inv
 	var out Invite
 	err := c.do(ctx, http.MethodPost, "/api/v1/invites", req, &out)
 	return out, err
+}
+
+// Invites lists the invites whose links still work: unused, not revoked,
+// not expired; newest first (admins only).
+func (c *Client) Invites(ctx context.Context) ([]Invite, error) {
+	var out []Invite
+	err := c.do(ctx, http.MethodGet, "/api/v1/invites", nil, &out)
+	return out, err
+}
+
+// RevokeInvite makes an unused invite's link stop working at once (admins
+// only).
+func (c *Client) RevokeInvite(ctx context.Context, id uint) error {
+	return c.do(ctx, http.MethodDelete, fmt.Sprintf("/api/v1/invites/%d", id), nil, nil)
 }

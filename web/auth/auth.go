@@ -41,7 +41,7 @@ type Store interface {
 	CreateAPIToken(ctx context.Context, t *store.APIToken) error
 	UserByTokenHash(ctx context.Context, hash string) (store.User, store.APIToken, error)
 	CreateSession(ctx context.Context, s *store.Session) error
-	SessionByTokenHash(ctx context.Context, hash string) (store.Session, error)
+	SessionUser(ctx context.Context, hash string) (store.User, store.Session, error)
 	DeleteSession(ctx context.Context, id uint) error
 }
 
@@ -142,12 +142,7 @@ func (a *Accounts) NewSession(ctx context.Context, u store.User, userAgent strin
 
 // Session finds the signed-in user behind a session cookie value.
 func (a *Accounts) Session(ctx context.Context, cookie string) (store.User, store.Session, error) {
-	s, err := a.store.SessionByTokenHash(ctx, Hash(cookie))
-	if err != nil {
-		return store.User{}, s, err
-	}
-	u, err := a.store.UserByID(ctx, s.UserID)
-	return u, s, err
+	return a.store.SessionUser(ctx, Hash(cookie))
 }
 
 // EndSession signs a browser out.

@@ -23,6 +23,21 @@ type AccountModel struct {
 	InviteError    string
 	NewInviteURL   string
 	NewInviteEmail string
+	// Invites are the pending invites (unused, not revoked, not expired),
+	// newest first.
+	Invites []InviteRow
+}
+
+// InviteRow is one pending invite an admin may revoke.
+type InviteRow struct {
+	ID         uint
+	Email      string
+	IsAdmin    bool
+	IsApprover bool
+	CreatedBy  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RevokeURL  string
 }
 
 // TokenRow is one personal API token.
@@ -44,4 +59,17 @@ type SessionRow struct {
 	ExpiresAt time.Time
 	Current   bool   // the browser looking at the page
 	RevokeURL string // signs that browser out
+}
+
+// inviteJoinsAs says what an invite makes its user.
+func inviteJoinsAs(inv InviteRow) string {
+	switch {
+	case inv.IsAdmin && inv.IsApprover:
+		return "admin, approver"
+	case inv.IsAdmin:
+		return "admin"
+	case inv.IsApprover:
+		return "approver"
+	}
+	return "user"
 }

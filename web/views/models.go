@@ -41,6 +41,14 @@ type StageBadge struct {
 type AppsModel struct {
 	Page Page
 	Apps []AppRow
+	Live Live // the stage statuses follow the stream
+}
+
+// Live names the stream a page follows to stay fresh (see liveWatch):
+// empty URL, a page as fresh as its last load.
+type Live struct {
+	URL     string // server-sent events saying "changed"
+	Version string // what the page shows, as the stream words it
 }
 
 // AppForm is the create-app form with its validation state.
@@ -57,6 +65,7 @@ type AppForm struct {
 // AppModel is an app's page.
 type AppModel struct {
 	Page    Page
+	Live    Live // the pipeline, previews, builds and deploys follow the stream
 	Name    string
 	RepoURL string
 	Branch  string
@@ -176,6 +185,9 @@ type BuildModel struct {
 	Log       []LogLine
 	StreamURL string // SSE endpoint; empty once the build has finished
 	CancelURL string // POST (with _csrf) to cancel; empty once finished. Ask for confirmation.
+	// Live follows the deploys of a finished build (while it runs, the
+	// log's stream refreshes the page when it ends).
+	Live Live
 }
 
 // ChangeItem is one entry of a change set.

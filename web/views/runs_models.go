@@ -26,9 +26,10 @@ type ActivityModel struct {
 	NextURL string // older entries; empty on the last page
 }
 
-// ActivityRow is one build or deploy in the feed.
+// ActivityRow is one build or deploy in the feed, or an invite an admin
+// revoked (Who revoked the invite for Email).
 type ActivityRow struct {
-	Kind      string // "build" or "deploy"
+	Kind      string // "build", "deploy" or "invite"
 	ID        uint
 	URL       string
 	App       string
@@ -40,6 +41,7 @@ type ActivityRow struct {
 	Trigger   string // console, push, webhook, poll, promotion, rollback, ...
 	Who       string // who triggered it; "" for Seedbed itself
 	DecidedBy string // who approved or rejected a promotion
+	Email     string // invites: who was invited
 	CreatedAt time.Time
 }
 

@@ -31,14 +31,14 @@ func stageAdmin(m AppModel) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"section\" data-testid=\"stage-admin\"><h2>Pipeline</h2><div class=\"card\"><form method=\"post\" action=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"section\" data-testid=\"stage-admin\"><h2>Pipeline</h2><div class=\"card\"><form method=\"post\" hx-boost=\"true\" action=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var2 templ.SafeURL
 		templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinURLErrs(templ.URL(m.AddStageURL))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/views/stage_admin.templ`, Line: 9, Col: 56}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/views/stage_admin.templ`, Line: 9, Col: 72}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 		if templ_7745c5c3_Err != nil {
@@ -52,14 +52,14 @@ func stageAdmin(m AppModel) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<h3>Add a stage</h3><div class=\"field\"><label for=\"new-stage-name\">Name</label> <input id=\"new-stage-name\" name=\"name\" type=\"text\" required placeholder=\"qa\" autocomplete=\"off\" spellcheck=\"false\"></div><div class=\"field\"><label for=\"new-stage-branch\">Branch</label> <input id=\"new-stage-branch\" name=\"branch\" type=\"text\" placeholder=\"release/* or tag:v* — empty: no automatic deploys\" autocomplete=\"off\" spellcheck=\"false\"></div><label class=\"check\"><input type=\"checkbox\" name=\"approval\"> Promotions into it need approval</label> <label class=\"check\"><input type=\"checkbox\" name=\"protected\"> Protected: only promotions and rollbacks</label><p class=\"hint\">New stages go at the end of the pipeline.</p><button type=\"submit\" class=\"btn btn-primary\" data-testid=\"add-stage\">Add stage</button></form><form method=\"post\" action=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<h3>Add a stage</h3><div class=\"field\"><label for=\"new-stage-name\">Name</label> <input id=\"new-stage-name\" name=\"name\" type=\"text\" required placeholder=\"qa\" autocomplete=\"off\" spellcheck=\"false\"></div><div class=\"field\"><label for=\"new-stage-branch\">Branch</label> <input id=\"new-stage-branch\" name=\"branch\" type=\"text\" placeholder=\"release/* or tag:v* — empty: no automatic deploys\" autocomplete=\"off\" spellcheck=\"false\"></div><label class=\"check\"><input type=\"checkbox\" name=\"approval\"> Promotions into it need approval</label> <label class=\"check\"><input type=\"checkbox\" name=\"protected\"> Protected: only promotions and rollbacks</label><p class=\"hint\">New stages go at the end of the pipeline.</p><button type=\"submit\" class=\"btn btn-primary\" data-testid=\"add-stage\">Add stage</button></form><form method=\"post\" hx-boost=\"true\" action=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var3 templ.SafeURL
 		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinURLErrs(templ.URL(m.OrderURL))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/views/stage_admin.templ`, Line: 25, Col: 53}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/views/stage_admin.templ`, Line: 25, Col: 69}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {
