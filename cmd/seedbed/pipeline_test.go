@@ -283,7 +283,10 @@ func TestConcurrentDeploysToOneStage(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
+	// The newest request is the one with the highest deploy id: under load
+	// the requests, a moment apart, may still arrive out of order.
 	var newest apiv1.Deploy
+	newestVersion := -1
 	var spans [][2]time.Time
 	statuses := map[string]int{}
 	for i, id := range ids {
@@ -295,8 +298,8 @@ func TestConcurrentDeploysToOneStage(t *testing.T) {
 		if d.StartedAt != nil && d.FinishedAt != nil {
 			spans = append(spans, [2]time.Time{*d.StartedAt, *d.FinishedAt})
 		}
-		if i == n-1 || d.ID > newest.ID {
-			newest = d
+		if d.ID > newest.ID {
+			newest, newestVersion = d, i
 		}
 	}
 	for i := range spans {
@@ -309,8 +312,8 @@ func TestConcurrentDeploysToOneStage(t *testing.T) {
 	if newest.Status != "succeeded" {
 		t.Fatalf("the newest deploy #%d ended %s", newest.ID, newest.Status)
 	}
-	if code, body := a.get("/busy/dev/version.txt"); code != 200 || strings.TrimSpace(body) != fmt.Sprintf("v%d", n-1) {
-		t.Fatalf("the stage serves %d %q, want the newest release v%d", code, body, n-1)
+	if code, body := a.get("/busy/dev/version.txt"); code != 200 || strings.TrimSpace(body) != fmt.Sprintf("v%d", newestVersion) {
+		t.Fatalf("the stage serves %d %q, want v%d of the newest deploy #%d", code, body, newestVersion, newest.ID)
 	}
 	t.Logf("%d requests: %v", n, statuses)
 }
