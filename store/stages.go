@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/seedbed/seedbed/migrations"
 	"time"
 
 	"gorm.io/gorm"
@@ -125,6 +126,41 @@ func (s *Store) StageDeploys(ctx context.Context, stageID uint, limit int) ([]De
 	var ds []Deploy
 	if err := s.db.WithContext(ctx).Where("stage_id = ?", stageID).Order("id DESC").Limit(limit).Find(&ds).Error; err != nil {
 		return nil, fmt.Errorf("list deploys of stage %d: %w", stageID, err)
+	}
+	return ds, nil
+}
+
+// HasRollbackTarget says whether a stage has a succeeded deploy of another
+// release than live: the pipeline board offers Rollback only then. One
+// index walk over the stage's deploys, newest first, stopping at the first.
+func (s *Store) HasRollbackTarget(ctx context.Context, stageID, liveReleaseID uint) (bool, error) {
+	var ids []uint
+	err := s.db.WithContext(ctx).Table(s.deploysByStage()).
+		Where("stage_id = ? AND status = ? AND release_id IS NOT NULL AND release_id <> ?", stageID, DeploySucceeded, liveReleaseID).
+		Order("id DESC").Limit(1).Pluck("id", &ids).Error
+	if err != nil {
+		return false, fmt.Errorf("look for a release to roll stage %d back to: %w", stageID, err)
+	}
+	return len(ids) > 0, nil
+}
+
+// deploysByStage names the deploys table for a query by stage and status.
+// Without statistics SQLite picks the index on status alone, which for
+// "succeeded" walks most of the table; the stage's index is the one to use.
+// PostgreSQL's planner has statistics and needs no hint.
+func (s *Store) deploysByStage() string {
+	if s.dialect == migrations.SQLite {
+		return "deploys INDEXED BY deploys_stage_status"
+	}
+	return "deploys"
+}
+
+// AwaitingDeploys returns a stage's deploys waiting for approval, newest
+// first.
+func (s *Store) AwaitingDeploys(ctx context.Context, stageID uint) ([]Deploy, error) {
+	var ds []Deploy
+	if err := s.db.WithContext(ctx).Table(s.deploysByStage()).Where("stage_id = ? AND status = ?", stageID, DeployAwaiting).Order("id DESC").Find(&ds).Error; err != nil {
+		return nil, fmt.Errorf("list deploys awaiting approval on stage %d: %w", stageID, err)
 	}
 	return ds, nil
 }

@@ -316,3 +316,64 @@ func TestStageStatuses(t *testing.T) {
 		}
 	})
 }
+
+// The pipeline board's two questions about a stage: is there a release to
+// roll back to, and which promotions await approval.
+func TestRollbackTargetAndAwaiting(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a, stages := newApp(t, s, "board")
+		dev, staging := stages[0].ID, stages[1].ID
+		release := func() uint {
+			b := store.Build{AppID: a.ID, Ref: "main", Status: store.BuildSucceeded, TriggerKind: "api"}
+			if err := s.CreateBuild(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+			r := store.Release{AppID: a.ID, BuildID: b.ID, Manifest: "{}"}
+			if err := s.CreateRelease(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
+			return r.ID
+		}
+		deploy := func(stage, rel uint, status string) store.Deploy {
+			d := store.Deploy{AppID: a.ID, StageID: stage, ReleaseID: &rel, Status: status, TriggerKind: "api"}
+			if err := s.CreateDeploy(ctx, &d); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		r1, r2 := release(), release()
+		has := func(stage, live uint) bool {
+			t.Helper()
+			ok, err := s.HasRollbackTarget(ctx, stage, live)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		deploy(dev, r1, store.DeploySucceeded)
+		if has(dev, r1) {
+			t.Error("one release deployed: a rollback target, want none")
+		}
+		deploy(dev, r2, store.DeployFailed)
+		deploy(staging, r2, store.DeploySucceeded)
+		if has(dev, r1) {
+			t.Error("a failed deploy and another stage's release count as rollback targets")
+		}
+		deploy(dev, r2, store.DeploySucceeded)
+		if !has(dev, r2) || !has(dev, r1) {
+			t.Error("two releases succeeded on dev: no rollback target found")
+		}
+
+		w1 := deploy(staging, r1, store.DeployAwaiting)
+		deploy(dev, r1, store.DeployAwaiting)
+		w2 := deploy(staging, r2, store.DeployAwaiting)
+		got, err := s.AwaitingDeploys(ctx, staging)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != w2.ID || got[1].ID != w1.ID {
+			t.Errorf("awaiting on staging = %+v, want deploys %d and %d, newest first", got, w2.ID, w1.ID)
+		}
+	})
+}

@@ -136,20 +136,21 @@ func (s *Server) appPage(c echo.Context) error {
 			card.PromoteTo = next
 			card.PromoteURL = appURL(app.Name) + "/promote?" + url.Values{"from": {st.Stage.Name}, "to": {next}}.Encode()
 		}
-		history, err := s.cfg.Store.StageDeploys(ctx, st.Stage.ID, 50)
+		if st.Live != nil {
+			ok, err := s.cfg.Store.HasRollbackTarget(ctx, st.Stage.ID, st.Live.ID)
+			if err != nil {
+				return err
+			}
+			if ok {
+				card.RollbackURL = base + "/rollback"
+			}
+		}
+		awaiting, err := s.cfg.Store.AwaitingDeploys(ctx, st.Stage.ID)
 		if err != nil {
 			return err
 		}
-		for _, d := range history {
-			if d.Status == store.DeploySucceeded && d.ReleaseID != nil && st.Live != nil && *d.ReleaseID != st.Live.ID {
-				card.RollbackURL = base + "/rollback"
-				break
-			}
-		}
-		for _, d := range history {
-			if d.Status == store.DeployAwaiting {
-				card.Awaiting = append(card.Awaiting, deployRow(d, st.Stage.Name))
-			}
+		for _, d := range awaiting {
+			card.Awaiting = append(card.Awaiting, deployRow(d, st.Stage.Name))
 		}
 		if st.Live != nil {
 			card.Live = &views.ReleaseInfo{ID: st.Live.ID, BuildID: st.Live.BuildID, CommitSHA: st.Manifest.Commit,

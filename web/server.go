@@ -41,6 +41,8 @@ type Reader interface {
 	StageByName(ctx context.Context, appID uint, name string) (store.Stage, error)
 	StageStatuses(ctx context.Context) ([]store.StageStatus, error)
 	StageDeploys(ctx context.Context, stageID uint, limit int) ([]store.Deploy, error)
+	HasRollbackTarget(ctx context.Context, stageID, liveReleaseID uint) (bool, error)
+	AwaitingDeploys(ctx context.Context, stageID uint) ([]store.Deploy, error)
 	Builds(ctx context.Context, appID uint, limit int) ([]store.Build, error)
 	BuildByID(ctx context.Context, id uint) (store.Build, error)
 	Artifacts(ctx context.Context, buildID uint) ([]store.Artifact, error)
