@@ -132,25 +132,25 @@ func (s *Store) StageDeploys(ctx context.Context, stageID uint, limit int) ([]De
 
 // HasRollbackTarget says whether a stage has a succeeded deploy of another
 // release than live: the pipeline board offers Rollback only then. One
-// index walk over the stage's deploys, newest first, stopping at the first.
+// range of the (stage_id, status, release_id) index answers it.
 func (s *Store) HasRollbackTarget(ctx context.Context, stageID, liveReleaseID uint) (bool, error) {
 	var ids []uint
-	err := s.db.WithContext(ctx).Table(s.deploysByStage()).
+	err := s.db.WithContext(ctx).Table(s.deploysIndexedBy("deploys_stage_status_release")).
 		Where("stage_id = ? AND status = ? AND release_id IS NOT NULL AND release_id <> ?", stageID, DeploySucceeded, liveReleaseID).
-		Order("id DESC").Limit(1).Pluck("id", &ids).Error
+		Limit(1).Pluck("release_id", &ids).Error
 	if err != nil {
 		return false, fmt.Errorf("look for a release to roll stage %d back to: %w", stageID, err)
 	}
 	return len(ids) > 0, nil
 }
 
-// deploysByStage names the deploys table for a query by stage and status.
-// Without statistics SQLite picks the index on status alone, which for
-// "succeeded" walks most of the table; the stage's index is the one to use.
+// deploysIndexedBy names the deploys table for a query by stage and
+// status, with the index SQLite must use: without statistics it picks the
+// index on status alone, which for "succeeded" walks most of the table.
 // PostgreSQL's planner has statistics and needs no hint.
-func (s *Store) deploysByStage() string {
+func (s *Store) deploysIndexedBy(index string) string {
 	if s.dialect == migrations.SQLite {
-		return "deploys INDEXED BY deploys_stage_status"
+		return "deploys INDEXED BY " + index
 	}
 	return "deploys"
 }
@@ -159,7 +159,7 @@ func (s *Store) deploysByStage() string {
 // first.
 func (s *Store) AwaitingDeploys(ctx context.Context, stageID uint) ([]Deploy, error) {
 	var ds []Deploy
-	if err := s.db.WithContext(ctx).Table(s.deploysByStage()).Where("stage_id = ? AND status = ?", stageID, DeployAwaiting).Order("id DESC").Find(&ds).Error; err != nil {
+	if err := s.db.WithContext(ctx).Table(s.deploysIndexedBy("deploys_stage_status_release")).Where("stage_id = ? AND status = ?", stageID, DeployAwaiting).Order("id DESC").Find(&ds).Error; err != nil {
 		return nil, fmt.Errorf("list deploys awaiting approval on stage %d: %w", stageID, err)
 	}
 	return ds, nil
