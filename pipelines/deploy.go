@@ -179,19 +179,9 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 	if err := s.runRemoveHooks(ctx, hookBeforeRemove, app, stage, removed, env, log); err != nil {
 		return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
 	}
-	afterDeploy := func() error { return s.runDeployHooks(ctx, hookAfterDeploy, app, stage, rel, m, env, log) }
-	if phases := phasesOf(m); len(phases) > 1 {
-		if afterDeploy, err = s.applyInPhases(ctx, app, stage, rel, m, phases, next, env, log); err != nil {
-			return err
-		}
-	} else {
-		if err := s.runDeployHooks(ctx, hookBeforeDeploy, app, stage, rel, m, env, log); err != nil {
-			return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
-		}
-		ref := target.StageRef{App: app.Name, Stage: stage.Name}
-		if err := s.cfg.Target.Apply(ctx, ref, next, log); err != nil {
-			return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(err.Error()))
-		}
+	phases := phasesOf(m)
+	if err := s.applyInPhases(ctx, app, stage, rel, m, phases, next, env, log); err != nil {
+		return err
 	}
 	if err := s.cfg.Store.SetStageLive(ctx, stage.ID, rel.ID, d.ID); err != nil {
 		return err
@@ -199,7 +189,9 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 	if err := s.runRemoveHooks(ctx, hookAfterRemove, app, stage, removed, env, log); err != nil {
 		return fmt.Errorf("stage %s already serves release #%d; its after_remove hook failed: %s", stage.Name, rel.ID, log.mask.mask(err.Error()))
 	}
-	if err := afterDeploy(); err != nil {
+	// The last phase's after_deploy hooks run once the stage is recorded
+	// live, as they would in a deploy of one phase.
+	if err := s.runDeployHooks(ctx, hookAfterDeploy, app, stage, rel, manifestOf(m, phases[len(phases)-1].services), env, log); err != nil {
 		return fmt.Errorf("stage %s already serves release #%d; its after_deploy hook failed: %s", stage.Name, rel.ID, log.mask.mask(err.Error()))
 	}
 	return nil

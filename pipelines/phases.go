@@ -22,7 +22,7 @@ func (p deployPhase) String() string { return strings.Join(p.services, ", ") }
 // the phase after the last of the services it depends on (dependencies the
 // release does not contain are ignored, as the stack parser already said),
 // so that nothing starts before what it needs is live. A release without
-// dependencies has one phase.
+// dependencies has one phase; so has one without functions.
 func phasesOf(m Manifest) []deployPhase {
 	deps := map[string][]string{}
 	for _, sp := range m.Services {
@@ -65,6 +65,9 @@ func phasesOf(m Manifest) []deployPhase {
 	for i := range phases {
 		slices.Sort(phases[i].services)
 	}
+	if len(phases) == 0 { // a release without functions still gets applied
+		phases = []deployPhase{{}}
+	}
 	return phases
 }
 
@@ -99,29 +102,35 @@ func phaseFunctions(phases []deployPhase, upTo int, next, running []target.Funct
 
 // applyInPhases applies the release phase by phase: each phase's
 // before_deploy hooks, the target switch that puts its services live, then
-// its after_deploy hooks; a phase starts only after the one before it
-// succeeded. If a phase fails after an earlier one went live, the target is
-// put back to what it served before the deploy, so the stage keeps serving
-// its previous release as a whole rather than half of each. The after_deploy
-// hooks of the last phase run after the stage is recorded live, as in a
-// deploy of one phase (see apply).
-func (s *Service) applyInPhases(ctx context.Context, app store.App, stage store.Stage, rel store.Release, m Manifest, phases []deployPhase, next []target.Function, env map[string]string, log *logSink) (lastHooks func() error, err error) {
+// its after_deploy hooks, except the last phase's, which the caller runs
+// once the stage is recorded live; a phase starts only after the one before
+// it succeeded. If a phase fails after an earlier one went live, the target
+// is put back to what it served before the deploy, so the stage keeps
+// serving its previous release as a whole rather than half of each. A
+// release without dependencies is one phase, applied in one step.
+func (s *Service) applyInPhases(ctx context.Context, app store.App, stage store.Stage, rel store.Release, m Manifest, phases []deployPhase, next []target.Function, env map[string]string, log *logSink) error {
 	ref := target.StageRef{App: app.Name, Stage: stage.Name}
-	before := s.cfg.Target.Running(ref)
-	names := make([]string, len(phases))
-	for i, p := range phases {
-		names[i] = fmt.Sprintf("%d. %s", i+1, p)
+	many := len(phases) > 1
+	var before []target.Function
+	if many {
+		before = s.cfg.Target.Running(ref)
+		names := make([]string, len(phases))
+		for i, p := range phases {
+			names[i] = fmt.Sprintf("%d. %s", i+1, p)
+		}
+		log.Printf("Deploying in %d phases, each after the one before it succeeded: %s", len(phases), strings.Join(names, "; "))
 	}
-	log.Printf("Deploying in %d phases, each after the one before it succeeded: %s", len(phases), strings.Join(names, "; "))
 
 	wentLive := false
-	putBack := func(cause error) error {
+	fail := func(i int, cause error) error {
+		if many {
+			cause = fmt.Errorf("phase %d (%s): %w", i+1, phases[i], cause)
+		}
 		if !wentLive {
 			return fmt.Errorf("stage %s keeps serving its previous release: %s", stage.Name, log.mask.mask(cause.Error()))
 		}
 		log.Printf("Putting back what stage %s served before this deploy.", stage.Name)
-		backCtx := context.WithoutCancel(ctx)
-		if err := s.cfg.Target.Apply(backCtx, ref, before, log); err != nil {
+		if err := s.cfg.Target.Apply(context.WithoutCancel(ctx), ref, before, log); err != nil {
 			return fmt.Errorf("stage %s serves part of release #%d: %s; putting back its previous functions failed too: %s; deploy again or roll back",
 				stage.Name, rel.ID, log.mask.mask(cause.Error()), log.mask.mask(err.Error()))
 		}
@@ -130,24 +139,26 @@ func (s *Service) applyInPhases(ctx context.Context, app store.App, stage store.
 
 	for i, p := range phases {
 		last := i == len(phases)-1
-		log.Printf("Phase %d of %d: %s", i+1, len(phases), p)
+		if many {
+			log.Printf("Phase %d of %d: %s", i+1, len(phases), p)
+		}
 		in := manifestOf(m, p.services)
 		if err := s.runDeployHooks(ctx, hookBeforeDeploy, app, stage, rel, in, env, log); err != nil {
-			return nil, putBack(fmt.Errorf("phase %d (%s): %w", i+1, p, err))
+			return fail(i, err)
 		}
 		if err := s.cfg.Target.Apply(ctx, ref, phaseFunctions(phases, i, next, before), log); err != nil {
-			return nil, putBack(fmt.Errorf("phase %d (%s): %w", i+1, p, err))
+			return fail(i, err)
 		}
 		wentLive = true
 		if last {
-			return func() error { return s.runDeployHooks(ctx, hookAfterDeploy, app, stage, rel, in, env, log) }, nil
+			return nil
 		}
 		if err := s.runDeployHooks(ctx, hookAfterDeploy, app, stage, rel, in, env, log); err != nil {
-			return nil, putBack(fmt.Errorf("phase %d (%s): %w", i+1, p, err))
+			return fail(i, err)
 		}
 		log.Printf("Phase %d of %d is live.", i+1, len(phases))
 	}
-	return func() error { return nil }, nil
+	return nil
 }
 
 // manifestOf returns m restricted to the given services: their functions

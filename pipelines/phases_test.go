@@ -16,6 +16,7 @@ func TestPhasesOf(t *testing.T) {
 		want     [][]string
 	}{
 		{"no dependencies", nil, []string{"web", "api"}, [][]string{{"api", "web"}}},
+		{"no functions: one empty phase, so the stage is still applied", nil, nil, [][]string{nil}},
 		{"chain", []ServiceSpec{{Name: "web", DependsOn: []string{"api"}}, {Name: "api", DependsOn: []string{"db"}}},
 			[]string{"web", "api", "db"}, [][]string{{"db"}, {"api"}, {"web"}}},
 		{"diamond", []ServiceSpec{{Name: "web", DependsOn: []string{"api", "auth"}}, {Name: "api", DependsOn: []string{"db"}}, {Name: "auth", DependsOn: []string{"db"}}},
