@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -74,23 +73,9 @@ func main() {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	tmp, err := os.MkdirTemp("", "seedbed-bench-gateway-")
-	if err != nil {
-		harness.Fatal(err)
-	}
-	harness.OnFatal(func() { os.RemoveAll(tmp) })
-	defer os.RemoveAll(tmp)
-	bin, err := harness.BuildBinary(tmp)
-	if err != nil {
-		harness.Fatal(err)
-	}
 	modcache, _ := exec.Command("go", "env", "GOMODCACHE").Output()
-	srv, err := harness.Start(ctx, harness.Options{Binary: bin, DataDir: filepath.Join(tmp, "data"),
-		Env: []string{"GOMODCACHE=" + strings.TrimSpace(string(modcache)), "GOPROXY=off"}})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	defer srv.Stop()
+	srv, tmp, done := harness.Boot(ctx, "gateway", "GOMODCACHE="+strings.TrimSpace(string(modcache)), "GOPROXY=off")
+	defer done()
 	fmt.Printf("seedbed at %s, %s, %d workers × %s per target\n", srv.Console, time.Now().UTC().Format(time.RFC3339), *workers, *dur)
 	repo, err := harness.NewRepo(filepath.Join(tmp, "repo"))
 	if err != nil {

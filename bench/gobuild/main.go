@@ -36,25 +36,12 @@ func main() {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	tmp, err := os.MkdirTemp("", "seedbed-bench-gobuild-")
-	if err != nil {
-		harness.Fatal(err)
-	}
-	harness.OnFatal(func() { os.RemoveAll(tmp) })
-	defer os.RemoveAll(tmp)
-	bin, err := harness.BuildBinary(tmp)
-	if err != nil {
-		harness.Fatal(err)
-	}
 	// Keep the builder on its per-app caches: no GOCACHE from our env.
 	for _, k := range []string{"GOCACHE", "GOMODCACHE"} {
 		os.Unsetenv(k)
 	}
-	srv, err := harness.Start(ctx, harness.Options{Binary: bin, DataDir: filepath.Join(tmp, "data")})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	defer srv.Stop()
+	srv, tmp, done := harness.Boot(ctx, "gobuild")
+	defer done()
 	fmt.Printf("seedbed at %s, %s\n", srv.Console, time.Now().UTC().Format(time.RFC3339))
 	var cold, unchanged, full, changed, coldCmd, unchangedCmd, fullCmd, changedCmd []time.Duration
 	for a := 1; a <= *apps; a++ {

@@ -302,3 +302,24 @@ func Summarise(ds []time.Duration) Stats {
 
 // Ms formats a duration in milliseconds with one decimal.
 func Ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// Boot is how a benchmark begins: a temporary folder named for it, the
+// binary built into it and a server started on a data dir inside it, with
+// env added to the server's environment. Any failure ends the program
+// (Fatal). done stops the server and removes the folder; defer it.
+func Boot(ctx context.Context, name string, env ...string) (srv *Server, tmp string, done func()) {
+	tmp, err := os.MkdirTemp("", "seedbed-bench-"+name+"-")
+	if err != nil {
+		Fatal(err)
+	}
+	OnFatal(func() { os.RemoveAll(tmp) })
+	bin, err := BuildBinary(tmp)
+	if err != nil {
+		Fatal(err)
+	}
+	srv, err = Start(ctx, Options{Binary: bin, DataDir: filepath.Join(tmp, "data"), Env: env})
+	if err != nil {
+		Fatal(err)
+	}
+	return srv, tmp, func() { srv.Stop(); os.RemoveAll(tmp) }
+}

@@ -15,7 +15,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -33,21 +32,8 @@ func main() {
 	flag.Parse()
 	ctx := context.Background()
 
-	tmp, err := os.MkdirTemp("", "seedbed-logpage-")
-	if err != nil {
-		harness.Fatal(err)
-	}
-	harness.OnFatal(func() { os.RemoveAll(tmp) })
-	defer os.RemoveAll(tmp)
-	bin, err := harness.BuildBinary(tmp)
-	if err != nil {
-		harness.Fatal(err)
-	}
-	srv, err := harness.Start(ctx, harness.Options{Binary: bin, DataDir: filepath.Join(tmp, "data")})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	defer srv.Stop()
+	srv, tmp, shutdown := harness.Boot(ctx, "logpage")
+	defer shutdown()
 
 	repo, err := harness.NewRepo(filepath.Join(tmp, "repo"))
 	if err != nil {

@@ -45,21 +45,8 @@ func main() {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	tmp, err := os.MkdirTemp("", "seedbed-bench-push-")
-	if err != nil {
-		harness.Fatal(err)
-	}
-	harness.OnFatal(func() { os.RemoveAll(tmp) })
-	defer os.RemoveAll(tmp)
-	bin, err := harness.BuildBinary(tmp)
-	if err != nil {
-		harness.Fatal(err)
-	}
-	srv, err := harness.Start(ctx, harness.Options{Binary: bin, DataDir: filepath.Join(tmp, "data")})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	defer srv.Stop()
+	srv, tmp, done := harness.Boot(ctx, "push")
+	defer done()
 	fmt.Printf("seedbed at %s, %s\n", srv.Console, time.Now().UTC().Format(time.RFC3339))
 	if _, err := srv.API.CreateApp(ctx, apiv1.CreateAppRequest{Name: "pushy"}); err != nil {
 		harness.Fatal(err)
