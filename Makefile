@@ -27,6 +27,17 @@ run: build ## Start Seedbed with embedded defaults (SQLite, in-process queue) in
 test: ## Run every test (PostgreSQL, Redis and Chromium tests skip if missing, fail under CI=true)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz test briefly (FUZZTIME=10s each)
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for fn in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/'); do \
+	    echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
 .PHONY: generate
 generate: ## Regenerate templ components
 	$(GO) tool templ generate
