@@ -199,6 +199,7 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 
 func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg string, log *logSink) error {
 	now := time.Now().UTC()
+	msg = log.mask.mask(msg) // the console shows it beside the log
 	d.Status, d.Error, d.FinishedAt = status, msg, &now
 	switch status {
 	case store.DeploySucceeded:

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/store"
 )
 
@@ -43,6 +44,9 @@ type logStore interface {
 	AppendLog(ctx context.Context, lines []store.LogLine) error
 }
 
+// builderCutMark ends a line the builder cut at builders.MaxLineBytes.
+var builderCutMark = fmt.Sprintf(" … [line cut at %d bytes]", builders.MaxLineBytes)
+
 const (
 	flushEvery = 200 * time.Millisecond
 	batchSize  = 200
@@ -51,6 +55,9 @@ const (
 func newLogSink(s logStore, kind string, ownerID uint, logger *slog.Logger, mask masker) *logSink {
 	l := &logSink{store: s, kind: kind, ownerID: ownerID, logger: logger, mask: mask, done: make(chan struct{}), stopped: make(chan struct{})}
 	go l.loop()
+	for _, w := range mask.warnings() {
+		l.Line("seedbed", w)
+	}
 	return l
 }
 
@@ -71,7 +78,14 @@ func (l *logSink) loop() {
 
 // Line records one line of output (builders.Log).
 func (l *logSink) Line(stream, text string) {
-	text = l.mask.mask(strings.TrimRight(text, "\r\n"))
+	text = strings.TrimRight(text, "\r\n")
+	if head, ok := strings.CutSuffix(text, builderCutMark); ok {
+		// The builder cut a very long line: a secret may have been
+		// cut in two, its start left at the end of what remains.
+		text = l.mask.maskCut(l.mask.mask(head)) + builderCutMark
+	} else {
+		text = l.mask.mask(text)
+	}
 	if len(text) > maxLogLineSize {
 		cut := maxLogLineSize
 		for cut > 0 && !utf8.RuneStart(text[cut]) {

@@ -88,6 +88,9 @@ func (s *Service) SetVar(ctx context.Context, appName, stageName, key, value str
 	}
 	v := store.StageVar{StageID: st.ID, Key: key, Value: value, Secret: secret}
 	if secret {
+		if err := checkSecretValue(key, value); err != nil {
+			return err
+		}
 		if s.cfg.Sealer == nil {
 			return fmt.Errorf("set secret %s: no secret key configured", key)
 		}
@@ -120,7 +123,7 @@ func secretAAD(stageID uint, key string) string { return fmt.Sprintf("stage:%d:%
 func (s *Service) stageEnv(ctx context.Context, st store.Stage) (map[string]string, masker, error) {
 	vs, err := s.cfg.Store.StageVars(ctx, st.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, masker{}, err
 	}
 	env := map[string]string{}
 	var secrets masker
@@ -130,14 +133,14 @@ func (s *Service) stageEnv(ctx context.Context, st store.Stage) (map[string]stri
 			continue
 		}
 		if s.cfg.Sealer == nil {
-			return nil, nil, fmt.Errorf("stage %s has secret %s but no secret key is configured", st.Name, v.Key)
+			return nil, masker{}, fmt.Errorf("stage %s has secret %s but no secret key is configured", st.Name, v.Key)
 		}
 		plain, err := s.cfg.Sealer.Open(v.Value, secretAAD(st.ID, v.Key))
 		if err != nil {
-			return nil, nil, fmt.Errorf("stage %s, secret %s: %w", st.Name, v.Key, err)
+			return nil, masker{}, fmt.Errorf("stage %s, secret %s: %w", st.Name, v.Key, err)
 		}
 		env[v.Key] = plain
-		secrets = append(secrets, plain)
+		secrets = secrets.add(fmt.Sprintf("%s of stage %s", v.Key, st.Name), plain)
 	}
 	return env, secrets, nil
 }
@@ -147,20 +150,20 @@ func (s *Service) stageEnv(ctx context.Context, st store.Stage) (map[string]stri
 func (s *Service) appSecrets(ctx context.Context, appID uint) (masker, error) {
 	stages, err := s.cfg.Store.Stages(ctx, appID)
 	if err != nil {
-		return nil, err
+		return masker{}, err
 	}
 	previews, err := s.cfg.Store.PreviewStages(ctx, appID)
 	if err != nil {
-		return nil, err
+		return masker{}, err
 	}
 	stages = append(stages, previews...)
 	var all masker
 	for _, st := range stages {
 		_, secrets, err := s.stageEnv(ctx, st)
 		if err != nil {
-			return nil, err
+			return masker{}, err
 		}
-		all = append(all, secrets...)
+		all = all.merge(secrets)
 	}
 	return all, nil
 }
