@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/store"
 )
 
@@ -44,9 +43,6 @@ type logStore interface {
 	AppendLog(ctx context.Context, lines []store.LogLine) error
 }
 
-// builderCutMark ends a line the builder cut at builders.MaxLineBytes.
-var builderCutMark = fmt.Sprintf(" … [line cut at %d bytes]", builders.MaxLineBytes)
-
 const (
 	flushEvery = 200 * time.Millisecond
 	batchSize  = 200
@@ -78,14 +74,10 @@ func (l *logSink) loop() {
 
 // Line records one line of output (builders.Log).
 func (l *logSink) Line(stream, text string) {
-	text = strings.TrimRight(text, "\r\n")
-	if head, ok := strings.CutSuffix(text, builderCutMark); ok {
-		// The builder cut a very long line: a secret may have been
-		// cut in two, its start left at the end of what remains.
-		text = l.mask.maskCut(l.mask.mask(head)) + builderCutMark
-	} else {
-		text = l.mask.mask(text)
-	}
+	// Masked before it is cut, so a secret across the cut is hidden
+	// whole. Lines come whole: builders join what a command writes in
+	// pieces up to its newline.
+	text = l.mask.mask(strings.TrimRight(text, "\r\n"))
 	if len(text) > maxLogLineSize {
 		cut := maxLogLineSize
 		for cut > 0 && !utf8.RuneStart(text[cut]) {

@@ -283,25 +283,6 @@ func (m masker) mask(s string) string {
 	return s
 }
 
-// maskCut hides the end of a line that was cut at a length limit when that
-// end is the start of a secret: the rest of the secret was cut away, so
-// mask cannot recognise it.
-func (m masker) maskCut(before string) string {
-	best := 0
-	for _, n := range m.needles {
-		for k := min(len(n)-1, len(before)); k > best; k-- {
-			if strings.HasSuffix(before, n[:k]) {
-				best = k
-				break
-			}
-		}
-	}
-	if best == 0 {
-		return before
-	}
-	return before[:len(before)-best] + maskText
-}
-
 // deployKeyAAD binds a sealed deploy key to its app. Apps cannot be
 // renamed, and the name is known before the app has an id.
 func deployKeyAAD(appName string) string { return "deploy-key:app:" + appName }
