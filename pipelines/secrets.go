@@ -397,3 +397,27 @@ func RotateSecrets(ctx context.Context, st SecretStore, from, to *Sealer, check 
 	r.Resealed = n
 	return r, nil
 }
+
+// OpenSecrets opens every sealed value in the database with s and changes
+// nothing: what opened, by where it is kept (store.SealedValue.Where), and
+// what did not, with why. For checks and tests: never log the values.
+func OpenSecrets(ctx context.Context, st SecretStore, s *Sealer) (opened map[string]string, failed map[string]error, err error) {
+	opened, failed = map[string]string{}, map[string]error{}
+	_, err = st.ResealSecrets(ctx, nil, func(v store.SealedValue) (string, error) {
+		if !IsSealed(v.Value) {
+			failed[v.Where()] = errors.New("stored in clear")
+			return v.Value, nil
+		}
+		plain, err := s.Open(v.Value, aadOf(v))
+		if err != nil {
+			failed[v.Where()] = err
+		} else {
+			opened[v.Where()] = plain
+		}
+		return v.Value, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return opened, failed, nil
+}
