@@ -31,7 +31,7 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	if err != nil {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
-	secrets, err := s.appSecrets(ctx, app.ID)
+	secrets, err := s.appSecrets(ctx, app)
 	if err != nil {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}

@@ -172,12 +172,23 @@ const maskFloor = 4
 // maskText is what a secret turns into in a log.
 const maskText = "••••••"
 
+// ErrSecretTooShort is wrapped by the error that refuses a secret too
+// short to be masked safely (an invalid-input Error): forms show it at
+// the value.
+var ErrSecretTooShort = errors.New("secret too short to mask")
+
+// tooShort is an invalid-input Error that also wraps ErrSecretTooShort.
+type tooShort struct{ err error }
+
+func (e tooShort) Error() string   { return e.err.Error() }
+func (e tooShort) Unwrap() []error { return []error{e.err, ErrSecretTooShort} }
+
 // checkSecretValue refuses a secret that cannot be masked safely in logs.
 func checkSecretValue(key, value string) error {
 	trimmed := strings.TrimSpace(value)
 	if n := len([]rune(trimmed)); n < MinSecretLength {
-		return invalidf("The secret %s is %d characters long; a secret needs at least %d, or it cannot be hidden in logs (a short value turns up in ordinary output and is easy to guess). "+
-			"Use a longer value, or store it as a plain variable if it need not be hidden.", key, n, MinSecretLength)
+		return tooShort{invalidf("The secret %s is %d characters long; a secret needs at least %d, or it cannot be hidden in logs (a short value turns up in ordinary output and is easy to guess). "+
+			"Use a longer value, or store it as a plain variable if it need not be hidden.", key, n, MinSecretLength)}
 	}
 	if strings.Contains(trimmed, "\n") {
 		long := false
@@ -188,8 +199,8 @@ func checkSecretValue(key, value string) error {
 			}
 		}
 		if !long {
-			return invalidf("The secret %s has several lines, none of them %d characters long: logs show output line by line, so each line is masked on its own, and lines this short cannot be. "+
-				"Put the value on one line, or use a longer value.", key, MinSecretLength)
+			return tooShort{invalidf("The secret %s has several lines, none of them %d characters long: logs show output line by line, so each line is masked on its own, and lines this short cannot be. "+
+				"Put the value on one line, or use a longer value.", key, MinSecretLength)}
 		}
 	}
 	return nil

@@ -145,14 +145,14 @@ func (s *Service) stageEnv(ctx context.Context, st store.Stage) (map[string]stri
 	return env, secrets, nil
 }
 
-// appSecrets is every secret value of an app's stages: builds are not tied
-// to one stage, so their logs mask all of them.
-func (s *Service) appSecrets(ctx context.Context, appID uint) (masker, error) {
-	stages, err := s.cfg.Store.Stages(ctx, appID)
+// appSecrets is every secret value of an app's stages, and its deploy key:
+// builds are not tied to one stage, so their logs mask all of them.
+func (s *Service) appSecrets(ctx context.Context, app store.App) (masker, error) {
+	stages, err := s.cfg.Store.Stages(ctx, app.ID)
 	if err != nil {
 		return masker{}, err
 	}
-	previews, err := s.cfg.Store.PreviewStages(ctx, appID)
+	previews, err := s.cfg.Store.PreviewStages(ctx, app.ID)
 	if err != nil {
 		return masker{}, err
 	}
@@ -164,6 +164,13 @@ func (s *Service) appSecrets(ctx context.Context, appID uint) (masker, error) {
 			return masker{}, err
 		}
 		all = all.merge(secrets)
+	}
+	key, err := s.deployKey(app)
+	if err != nil {
+		return masker{}, err
+	}
+	if key != "" {
+		all = all.add("deploy key", key)
 	}
 	return all, nil
 }
