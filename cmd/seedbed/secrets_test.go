@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/testutil"
+	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 const testDeployKey = `-----BEGIN OPENSSH PRIVATE KEY-----
@@ -283,5 +285,92 @@ func TestRotateKeyErrors(t *testing.T) {
 				t.Fatalf("exit %d, %q; want %d and %q", code, errOut, tt.wantCode, tt.wantErr)
 			}
 		})
+	}
+}
+
+// tlsKey is a multi-line stage secret, different from the deploy key.
+const tlsKey = `-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj
+MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu
+NMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ
+-----END PRIVATE KEY-----`
+
+// The whole path on the real binary's wiring: a multi-line secret that a
+// build and a deploy hook print (whole, line by line in pieces, as JSON)
+// shows in neither log; the deploy key is masked in the build log and
+// never returned; a 2-character secret is refused through the API and the
+// CLI with the same clear error.
+func TestSecretsMaskedEndToEnd(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
+	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)
+
+	leak := `printf '%s\n' "$TLS_KEY"
+printf '%s\n' "$TLS_KEY" | while IFS= read -r line; do
+	printf 'piece:%s' "$(printf '%s' "$line" | cut -c1-9)"; sleep 0.05
+	printf '%s\n' "$(printf '%s' "$line" | cut -c10-)"
+done
+printf '%s' "$TLS_KEY" | python3 -c 'import json,sys; print(json.dumps({"key": sys.stdin.read()}))'
+echo leak-done
+`
+	repo := testutil.NewRepo(t)
+	repo.Commit("leaky", map[string]string{
+		"seedbed.yml": `services:
+  web:
+    path: web
+    runtime: process
+    hooks:
+      before_build: ["cat committed.txt"]
+      before_deploy: ["sh leak.sh"]
+    functions:
+      page:
+        handler: python3 -m http.server $PORT --bind 127.0.0.1
+        routes: ["GET /{file+}"]
+`,
+		// A build has no stage secrets, but it may print a committed copy.
+		"web/committed.txt": tlsKey + "\n" + testDeployKey + "\n",
+		"web/leak.sh":       leak,
+		"web/index.html":    "hi",
+	})
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "vault", RepoURL: repo.Dir, Branch: "main", DeployKey: testDeployKey}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.api.SetVar(ctx, "vault", "dev", "TLS_KEY", apiv1.SetVarRequest{Value: tlsKey, Secret: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	const want = "The secret PIN is 2 characters long; a secret needs at least 8"
+	var ae *apiv1.APIError
+	if err := a.api.SetVar(ctx, "vault", "dev", "PIN", apiv1.SetVarRequest{Value: "ab", Secret: true}); !errors.As(err, &ae) || ae.Status != 422 || !strings.Contains(ae.Body.Message, want) {
+		t.Fatalf("API: a 2-character secret: %v", err)
+	}
+	if code, _, errOut := c.run("env", "set", "vault", "--stage", "dev", "--secret", "PIN=ab"); code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("CLI: a 2-character secret: exit %d, %q", code, errOut)
+	}
+
+	d, b := a.deploy("vault", "dev", "")
+	buildLog, deployLog := a.logText("build", b.ID), a.logText("deploy", d.ID)
+	if d.Status != "succeeded" {
+		t.Fatalf("deploy %s: %s\n%s\n%s", d.Status, d.Error, buildLog, deployLog)
+	}
+	if !strings.Contains(deployLog, "leak-done") || !strings.Contains(deployLog, "piece:") || !strings.Contains(buildLog, "committed.txt") {
+		t.Fatalf("the hooks did not print as expected:\nbuild:\n%s\ndeploy:\n%s", buildLog, deployLog)
+	}
+	for _, secret := range []string{tlsKey, testDeployKey} {
+		for _, line := range strings.Split(secret, "\n") {
+			for name, text := range map[string]string{"build log": buildLog, "deploy log": deployLog} {
+				if strings.Contains(text, line) {
+					t.Errorf("the %s shows the secret's line %q", name, line)
+				}
+			}
+		}
+	}
+	apps, err := a.api.Apps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprintf("%+v", apps); strings.Contains(s, "PRIVATE KEY") || strings.Contains(s, "v2:") {
+		t.Fatalf("the API returns the deploy key: %s", s)
 	}
 }
