@@ -350,20 +350,28 @@ func aadOf(v store.SealedValue) string {
 }
 
 // SealDeployKeys seals the deploy keys an older Seedbed stored in clear.
-// Sealed keys are left alone, so every start runs it; two processes
-// starting at once do not seal one key twice (the store rewrites a value
-// only if it is still the one read). It returns how many keys it sealed.
+// Sealed keys are left alone, so every start runs it. Two processes
+// starting at once do not seal one key twice: the store rewrites a value
+// only if it is still the one read, and the one that lost the race looks
+// again and finds the key sealed. It returns how many keys it sealed.
 func SealDeployKeys(ctx context.Context, st SecretStore, sealer *Sealer) (int, error) {
-	n, err := st.ResealSecrets(ctx, []string{store.SealedDeployKey}, func(v store.SealedValue) (string, error) {
-		if IsSealed(v.Value) {
-			return v.Value, nil
+	var err error
+	for try := 0; try < 3; try++ {
+		var n int
+		n, err = st.ResealSecrets(ctx, []string{store.SealedDeployKey}, func(v store.SealedValue) (string, error) {
+			if IsSealed(v.Value) {
+				return v.Value, nil
+			}
+			return sealer.Seal(v.Value, aadOf(v))
+		})
+		if err == nil {
+			return n, nil
 		}
-		return sealer.Seal(v.Value, aadOf(v))
-	})
-	if err != nil {
-		return 0, fmt.Errorf("seal deploy keys stored in clear: %w", err)
+		if !errors.Is(err, store.ErrChangedMeanwhile) {
+			break
+		}
 	}
-	return n, nil
+	return 0, fmt.Errorf("seal deploy keys stored in clear: %w", err)
 }
 
 // Rotation is what RotateSecrets did.

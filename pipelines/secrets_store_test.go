@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	_ "github.com/glebarez/go-sqlite"  // "sqlite", to read the database as an attacker with a copy would
@@ -98,9 +99,28 @@ func TestDeployKeysAreSealed(t *testing.T) {
 				t.Fatalf("select deploy_key from apps shows %q for a new app", k)
 			}
 
-			n, err := SealDeployKeys(ctx, st, sealer)
-			if err != nil || n != 1 {
-				t.Fatalf("SealDeployKeys = %d, %v; want the one key in clear sealed", n, err)
+			// Serve and workers start at once: each seals at start.
+			var (
+				wg    sync.WaitGroup
+				mu    sync.Mutex
+				total int
+			)
+			for i := 0; i < 4; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					n, err := SealDeployKeys(ctx, st, sealer)
+					if err != nil {
+						t.Errorf("SealDeployKeys at a concurrent start: %v", err)
+					}
+					mu.Lock()
+					total += n
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if total != 1 {
+				t.Fatalf("concurrent starts sealed %d keys, want the one key in clear sealed once", total)
 			}
 			sealed := storedKeys()
 			for name, k := range sealed {

@@ -374,3 +374,38 @@ echo leak-done
 		t.Fatalf("the API returns the deploy key: %s", s)
 	}
 }
+
+// A deploy key an older Seedbed stored in clear is sealed when serve
+// starts, and builds still get it.
+func TestServeSealsDeployKeysStoredInClear(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "seedbed.db")
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := store.App{Name: "old", RepoURL: "git@example.com:acme/old.git", Branch: "main", DeployKey: testDeployKey, WebhookSecret: "w"}
+	if err := st.CreateApp(ctx, &old, []store.Stage{{Name: "dev"}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	a := bootApp(t, Config{Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbPath, Domain: "localhost",
+		Workers: 1, AdminEmail: adminEmail, AdminPassword: adminPassword, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true})
+	app, err := a.store.AppByName(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pipelines.IsSealed(app.DeployKey) || strings.Contains(app.DeployKey, "PRIVATE KEY") {
+		t.Fatalf("after serve started, the deploy key is stored as %q", app.DeployKey)
+	}
+	sealer, _, err := loadSealer(a.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, failed, err := pipelines.OpenSecrets(ctx, a.store, sealer)
+	if err != nil || len(failed) > 0 || opened["deploy key of app old"] != testDeployKey {
+		t.Fatalf("the sealed deploy key does not open as before: %v %v", failed, err)
+	}
+}
