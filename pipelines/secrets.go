@@ -211,7 +211,7 @@ func checkSecretValue(key, value string) error {
 // (logs are stored line by line, so a printed multi-line secret never
 // appears whole in one line), and the forms a program commonly prints it
 // in: JSON- or Go-quoted (newlines as \n) and base64. Lines of a
-// multi-line secret shorter than maskFloor (a "{", a "-----") are not
+// multi-line secret shorter than maskFloor (a "{", a "}") are not
 // hidden.
 type masker struct {
 	needles []string
