@@ -31,7 +31,7 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	if err != nil {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
-	secrets, err := s.appSecrets(ctx, app.ID)
+	secrets, err := s.appSecrets(ctx, app)
 	if err != nil {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
@@ -73,10 +73,10 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 	case timedOut:
 		b.Status = store.BuildFailed
 		b.Error = fmt.Sprintf("The build exceeded its time limit of %s (SEEDBED_BUILD_TIMEOUT) and was stopped with every process it started. It was at: %s",
-			shortDuration(s.cfg.BuildTimeout), buildErr)
+			shortDuration(s.cfg.BuildTimeout), log.mask.mask(buildErr.Error()))
 		log.Printf("%s", b.Error)
 	case buildErr != nil:
-		b.Status, b.Error = store.BuildFailed, buildErr.Error()
+		b.Status, b.Error = store.BuildFailed, log.mask.mask(buildErr.Error())
 		log.Printf("Build failed after %s: %s", end.Sub(*b.StartedAt).Round(time.Millisecond), firstLine(buildErr.Error()))
 	default:
 		b.Status = store.BuildSucceeded
@@ -105,7 +105,11 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 
 	source := s.repoOf(app, *b)
 	log.Printf("Build #%d of %s: %s at %s", b.ID, app.Name, source, b.Ref)
-	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: app.DeployKey, Dir: dir}
+	deployKey, err := s.deployKey(app)
+	if err != nil {
+		return err
+	}
+	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: deployKey, Dir: dir}
 	if b.Source != "" {
 		fetch.SourceBranch = b.SourceBranch
 	}

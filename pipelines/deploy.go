@@ -199,6 +199,7 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 
 func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg string, log *logSink) error {
 	now := time.Now().UTC()
+	msg = log.mask.mask(msg) // the console shows it beside the log
 	d.Status, d.Error, d.FinishedAt = status, msg, &now
 	switch status {
 	case store.DeploySucceeded:
@@ -324,23 +325,28 @@ func (s *Service) restoreStage(ctx context.Context, st store.Stage) error {
 	if err != nil {
 		return err
 	}
-	env, _, err := s.stageEnv(ctx, st)
+	env, secrets, err := s.stageEnv(ctx, st)
 	if err != nil {
 		return err
 	}
 	ref := target.StageRef{App: app.Name, Stage: st.Name}
-	if err := s.cfg.Target.Apply(ctx, ref, resolve(m.Functions, env), slogPrinter{s.log.With("stage", ref.String())}); err != nil {
-		return fmt.Errorf("restore %s (release #%d): %w", ref, rel.ID, err)
+	if err := s.cfg.Target.Apply(ctx, ref, resolve(m.Functions, env), slogPrinter{s.log.With("stage", ref.String()), secrets}); err != nil {
+		return fmt.Errorf("restore %s (release #%d): %s", ref, rel.ID, secrets.mask(err.Error()))
 	}
 	s.log.Info("restored stage", "stage", ref.String(), "release", rel.ID, "functions", len(m.Functions))
 	return nil
 }
 
+// slogPrinter sends a target's progress lines to Seedbed's own log,
+// secrets masked.
 type slogPrinter struct {
-	log interface{ Info(string, ...any) }
+	log  interface{ Info(string, ...any) }
+	mask masker
 }
 
-func (p slogPrinter) Printf(format string, args ...any) { p.log.Info(fmt.Sprintf(format, args...)) }
+func (p slogPrinter) Printf(format string, args ...any) {
+	p.log.Info(p.mask.mask(fmt.Sprintf(format, args...)))
+}
 
 func short(sha string) string {
 	if len(sha) > 7 {

@@ -51,6 +51,9 @@ const (
 func newLogSink(s logStore, kind string, ownerID uint, logger *slog.Logger, mask masker) *logSink {
 	l := &logSink{store: s, kind: kind, ownerID: ownerID, logger: logger, mask: mask, done: make(chan struct{}), stopped: make(chan struct{})}
 	go l.loop()
+	for _, w := range mask.warnings() {
+		l.Line("seedbed", w)
+	}
 	return l
 }
 
@@ -71,6 +74,9 @@ func (l *logSink) loop() {
 
 // Line records one line of output (builders.Log).
 func (l *logSink) Line(stream, text string) {
+	// Masked before it is cut, so a secret across the cut is hidden
+	// whole. Lines come whole: builders join what a command writes in
+	// pieces up to its newline.
 	text = l.mask.mask(strings.TrimRight(text, "\r\n"))
 	if len(text) > maxLogLineSize {
 		cut := maxLogLineSize

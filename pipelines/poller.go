@@ -90,7 +90,11 @@ type PollResult struct {
 // polling on does not rebuild what is already there.
 func (p *Poller) PollApp(ctx context.Context, app store.App) (PollResult, error) {
 	var res PollResult
-	refs, err := builders.ListRefs(ctx, builders.FetchOptions{RepoURL: app.RepoURL, DeployKey: app.DeployKey})
+	deployKey, err := p.svc.deployKey(app)
+	if err != nil {
+		return res, fmt.Errorf("poll %s: %w", app.Name, err)
+	}
+	refs, err := builders.ListRefs(ctx, builders.FetchOptions{RepoURL: app.RepoURL, DeployKey: deployKey})
 	if err != nil {
 		return res, fmt.Errorf("poll %s: %w", app.Name, err)
 	}

@@ -231,7 +231,11 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 	if err != nil {
 		return store.App{}, err
 	}
-	a := store.App{Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: in.DeployKey, WebhookSecret: secret}
+	deployKey, err := s.sealDeployKey(in.Name, in.DeployKey)
+	if err != nil {
+		return store.App{}, err
+	}
+	a := store.App{Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: deployKey, WebhookSecret: secret}
 	var stages []store.Stage
 	for _, name := range defaultStages {
 		st := store.Stage{Name: name}

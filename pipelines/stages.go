@@ -88,6 +88,9 @@ func (s *Service) SetVar(ctx context.Context, appName, stageName, key, value str
 	}
 	v := store.StageVar{StageID: st.ID, Key: key, Value: value, Secret: secret}
 	if secret {
+		if err := checkSecretValue(key, value); err != nil {
+			return err
+		}
 		if s.cfg.Sealer == nil {
 			return fmt.Errorf("set secret %s: no secret key configured", key)
 		}
@@ -120,7 +123,7 @@ func secretAAD(stageID uint, key string) string { return fmt.Sprintf("stage:%d:%
 func (s *Service) stageEnv(ctx context.Context, st store.Stage) (map[string]string, masker, error) {
 	vs, err := s.cfg.Store.StageVars(ctx, st.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, masker{}, err
 	}
 	env := map[string]string{}
 	var secrets masker
@@ -130,37 +133,44 @@ func (s *Service) stageEnv(ctx context.Context, st store.Stage) (map[string]stri
 			continue
 		}
 		if s.cfg.Sealer == nil {
-			return nil, nil, fmt.Errorf("stage %s has secret %s but no secret key is configured", st.Name, v.Key)
+			return nil, masker{}, fmt.Errorf("stage %s has secret %s but no secret key is configured", st.Name, v.Key)
 		}
 		plain, err := s.cfg.Sealer.Open(v.Value, secretAAD(st.ID, v.Key))
 		if err != nil {
-			return nil, nil, fmt.Errorf("stage %s, secret %s: %w", st.Name, v.Key, err)
+			return nil, masker{}, fmt.Errorf("stage %s, secret %s: %w", st.Name, v.Key, err)
 		}
 		env[v.Key] = plain
-		secrets = append(secrets, plain)
+		secrets = secrets.add(fmt.Sprintf("%s of stage %s", v.Key, st.Name), plain)
 	}
 	return env, secrets, nil
 }
 
-// appSecrets is every secret value of an app's stages: builds are not tied
-// to one stage, so their logs mask all of them.
-func (s *Service) appSecrets(ctx context.Context, appID uint) (masker, error) {
-	stages, err := s.cfg.Store.Stages(ctx, appID)
+// appSecrets is every secret value of an app's stages, and its deploy key:
+// builds are not tied to one stage, so their logs mask all of them.
+func (s *Service) appSecrets(ctx context.Context, app store.App) (masker, error) {
+	stages, err := s.cfg.Store.Stages(ctx, app.ID)
 	if err != nil {
-		return nil, err
+		return masker{}, err
 	}
-	previews, err := s.cfg.Store.PreviewStages(ctx, appID)
+	previews, err := s.cfg.Store.PreviewStages(ctx, app.ID)
 	if err != nil {
-		return nil, err
+		return masker{}, err
 	}
 	stages = append(stages, previews...)
 	var all masker
 	for _, st := range stages {
 		_, secrets, err := s.stageEnv(ctx, st)
 		if err != nil {
-			return nil, err
+			return masker{}, err
 		}
-		all = append(all, secrets...)
+		all = all.merge(secrets)
+	}
+	key, err := s.deployKey(app)
+	if err != nil {
+		return masker{}, err
+	}
+	if key != "" {
+		all = all.add("deploy key", key)
 	}
 	return all, nil
 }

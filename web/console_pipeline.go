@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -155,6 +156,9 @@ func (s *Server) saveStageSettings(c echo.Context) error {
 func (s *Server) setVar(c echo.Context) error {
 	key := c.FormValue("key")
 	err := s.cfg.Pipelines.SetVar(c.Request().Context(), c.Param("app"), c.Param("stage"), key, c.FormValue("value"), c.FormValue("secret") == "on")
+	if errors.Is(err, pipelines.ErrSecretTooShort) {
+		return s.settingsFormError(c, err, "value")
+	}
 	if err != nil {
 		return s.settingsFormError(c, err, "key")
 	}

@@ -128,9 +128,17 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			return nil, err
 		}
 	}
-	sealer, err := loadSealer(cfg)
+	sealer, pendingRotation, err := loadSealer(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if pendingRotation {
+		log.Warn("a secret key rotation was interrupted; values sealed under either key open meanwhile. Stop Seedbed and run `seedbed secrets rotate-key` again to finish it", "file", filepath.Join(cfg.DataDir, newKeyFile))
+	}
+	if n, err := pipelines.SealDeployKeys(ctx, a.store, sealer); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("sealed deploy keys that were stored in clear", "count", n)
 	}
 	a.inspector = asynq.NewInspector(redisOpt)
 	// The console listens before the pipelines are made: commit statuses
@@ -296,30 +304,31 @@ func ensureAdmin(ctx context.Context, accounts *auth.Accounts, cfg Config, log *
 	return nil
 }
 
-// loadSealer reads the key that encrypts stage secrets: SEEDBED_SECRET_KEY
+// loadSealer reads the key that encrypts secrets: SEEDBED_SECRET_KEY
 // (64 hex characters) or the file secret.key in the data dir, made on first
-// start. Every process of one Seedbed must use the same key.
-func loadSealer(cfg Config) (*pipelines.Sealer, error) {
+// start. Every process of one Seedbed must use the same key. pending says
+// that an interrupted key rotation left a next key (see loadKeyRing).
+func loadSealer(cfg Config) (_ *pipelines.Sealer, pending bool, _ error) {
 	if cfg.SecretKey != "" {
 		key, err := hex.DecodeString(cfg.SecretKey)
 		if err != nil || len(key) != 32 {
-			return nil, errors.New("SEEDBED_SECRET_KEY must be 64 hex characters (32 bytes); make one with: openssl rand -hex 32")
+			return nil, false, errors.New("SEEDBED_SECRET_KEY must be 64 hex characters (32 bytes); make one with: openssl rand -hex 32")
 		}
-		return pipelines.NewSealer(key)
+		return loadKeyRing(cfg, key)
 	}
-	path := filepath.Join(cfg.DataDir, "secret.key")
+	path := filepath.Join(cfg.DataDir, keyFile)
 	if err := writeNewKey(path); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read secret key %s: %w", path, err)
+		return nil, false, fmt.Errorf("read secret key %s: %w", path, err)
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("secret key %s is damaged: it must hold 64 hex characters", path)
+		return nil, false, fmt.Errorf("secret key %s is damaged: it must hold 64 hex characters", path)
 	}
-	return pipelines.NewSealer(key)
+	return loadKeyRing(cfg, key)
 }
 
 // writeNewKey makes a random key file at path unless one exists. O_EXCL

@@ -17,6 +17,7 @@ Server:
   seedbed worker           extra build workers (PostgreSQL + Redis setups)
   seedbed migrate          apply database migrations
   seedbed admin create     create an admin user (--email, --password)
+  seedbed secrets rotate-key   re-seal every secret under a new key (serve stopped)
 
 Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the saved login):
   seedbed login --server URL --email E --password P
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "admin":
 		err = cmdAdmin(ctx, rest, getenv, stdout, stderr)
+	case "secrets":
+		err = cmdSecrets(ctx, rest, getenv, stdout, stderr)
 	case "login":
 		err = cmdLogin(ctx, rest, getenv, stdout, stderr)
 	case "apps":
