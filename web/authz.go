@@ -40,6 +40,17 @@ const roleAdmin = "admin"
 // errAdminsOnly refuses a route that is for admins to anyone else.
 var errAdminsOnly = errorf(http.StatusForbidden, "forbidden", "Only admins manage invites; ask an admin to invite someone or to revoke an invite.")
 
+// roleCreator marks the routes that create apps: for admins and for users
+// an admin marked as creators. Like roleAdmin it is no role on an app.
+const roleCreator = "creator"
+
+// errCreatorsOnly refuses creating an app to a user who may not.
+var errCreatorsOnly = errorf(http.StatusForbidden, "forbidden",
+	"Creating apps is for admins and for users an admin marks as creators; ask an admin to run `seedbed users update YOUR-EMAIL --creator`, or to create the app and give you a role on it.")
+
+// canCreateApps tells whether u may create apps.
+func canCreateApps(u store.User) bool { return u.IsAdmin || u.IsCreator }
+
 // roleRank orders roles: each can do what the ones below it can; 0 is no role.
 func roleRank(role string) int {
 	switch role {
@@ -61,7 +72,7 @@ func validRole(r string) bool { return roleRank(r) > 0 }
 // twin share one line. Routes not listed need viewer to read (GET) and owner
 // to change anything else: a new route is closed until it is listed here.
 // Routes about no app are open to every signed-in user unless listed as
-// roleAdmin.
+// roleAdmin or roleCreator.
 var routeRoles = map[string]string{
 	"POST /apps/:app/deploys":                        store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/deploy":           store.RoleDeployer,
@@ -78,6 +89,9 @@ var routeRoles = map[string]string{
 	"POST /builds/:id/cancel":                        store.RoleDeployer,
 	"POST /apps/:app/previews":                       store.RoleDeployer,
 	"DELETE /apps/:app/previews/:number":             store.RoleDeployer,
+	// Creating an app is for admins and creators.
+	"GET /apps/new": roleCreator,
+	"POST /apps":    roleCreator,
 	// Invites touch no app and are for admins (an invite link itself
 	// needs no account).
 	"GET /invites":                     roleAdmin,
@@ -155,8 +169,8 @@ func (s *Server) roleOf(ctx context.Context, u store.User, appID uint) (string, 
 // :app name, or the build or deploy an :id names), answers 404 to a user
 // who is no member (as if the app did not exist) and 403 to one whose role
 // is too weak, and leaves the app and role in the context. Requests that
-// touch no app pass through, but for the admins' routes (roleAdmin), which
-// answer 403 to anyone else.
+// touch no app pass through, but for the admins' routes (roleAdmin) and
+// app creation (roleCreator), which answer 403 to anyone else.
 func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -166,8 +180,15 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		u := currentUser(c)
 		if app == nil {
-			if routeRoles[c.Request().Method+" "+strings.TrimPrefix(c.Path(), "/api/v1")] == roleAdmin && !u.IsAdmin {
-				return errAdminsOnly
+			switch routeRoles[c.Request().Method+" "+strings.TrimPrefix(c.Path(), "/api/v1")] {
+			case roleAdmin:
+				if !u.IsAdmin {
+					return errAdminsOnly
+				}
+			case roleCreator:
+				if !canCreateApps(u) {
+					return errCreatorsOnly
+				}
 			}
 			return next(c)
 		}
