@@ -42,7 +42,7 @@ func (s *Server) apiLogin(c echo.Context) error {
 
 func (s *Server) apiMe(c echo.Context) error {
 	u := currentUser(c)
-	return c.JSON(http.StatusOK, apiv1.User{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin})
+	return c.JSON(http.StatusOK, apiv1.User{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin, IsCreator: u.IsCreator})
 }
 
 func (s *Server) apiApps(c echo.Context) error {

@@ -22,6 +22,8 @@ type AccessStore interface {
 	MemberApps(ctx context.Context, userID uint) (map[uint]string, error)
 	UserByEmail(ctx context.Context, email string) (store.User, error)
 	SetUserFlags(ctx context.Context, id uint, admin, approver bool) error
+	SetUserCreator(ctx context.Context, id uint, creator bool) error
+	Users(ctx context.Context) ([]store.User, error)
 	APITokens(ctx context.Context, userID uint) ([]store.APIToken, error)
 	RevokeAPIToken(ctx context.Context, userID, tokenID uint) error
 	UserSessions(ctx context.Context, userID uint) ([]store.Session, error)
