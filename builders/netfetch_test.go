@@ -104,7 +104,10 @@ func TestFetchRefusesPrivateAddresses(t *testing.T) {
 					return err
 				}},
 				{"list refs", func() error { _, err := ListRefs(context.Background(), tt.opts); return err }},
-				{"commits", func() error { _, err := Commits(context.Background(), tt.opts, "", strings.Repeat("0", 40), 1); return err }},
+				{"commits", func() error {
+					_, err := Commits(context.Background(), tt.opts, "", strings.Repeat("0", 40), 1)
+					return err
+				}},
 			} {
 				err := do.run()
 				if err == nil || !strings.Contains(err.Error(), "loopback") || !strings.Contains(err.Error(), "SEEDBED_ALLOW_PRIVATE_REPOS") {

@@ -105,7 +105,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 
 	source := s.repoOf(app, *b)
 	log.Printf("Build #%d of %s: %s at %s", b.ID, app.Name, source, b.Ref)
-	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: app.DeployKey, Dir: dir}
+	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: app.DeployKey, Dir: dir, Network: s.cfg.Network}
 	if b.Source != "" {
 		fetch.SourceBranch = b.SourceBranch
 	}

@@ -90,7 +90,7 @@ type PollResult struct {
 // polling on does not rebuild what is already there.
 func (p *Poller) PollApp(ctx context.Context, app store.App) (PollResult, error) {
 	var res PollResult
-	refs, err := builders.ListRefs(ctx, builders.FetchOptions{RepoURL: app.RepoURL, DeployKey: app.DeployKey})
+	refs, err := builders.ListRefs(ctx, builders.FetchOptions{RepoURL: app.RepoURL, DeployKey: app.DeployKey, Network: p.svc.cfg.Network})
 	if err != nil {
 		return res, fmt.Errorf("poll %s: %w", app.Name, err)
 	}

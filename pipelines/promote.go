@@ -102,7 +102,7 @@ func (s *Service) commitsBetween(ctx context.Context, app store.App, stage store
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	commits, err := builders.Commits(ctx, builders.FetchOptions{RepoURL: s.repoOf(app, store.Build{}), DeployKey: app.DeployKey}, base, head, 50)
+	commits, err := builders.Commits(ctx, builders.FetchOptions{RepoURL: s.repoOf(app, store.Build{}), DeployKey: app.DeployKey, Network: s.cfg.Network}, base, head, 50)
 	if err != nil {
 		return nil, "The commits could not be listed: " + err.Error()
 	}
