@@ -206,9 +206,6 @@ func (p Policy) CheckHost(ctx context.Context, r Resolver, host string) error {
 	if ip, ok := ParseHostIP(host); ok {
 		return p.CheckAddr(host, ip)
 	}
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") || strings.HasSuffix(strings.ToLower(strings.TrimSuffix(host, ".")), ".localhost") {
-		return &BlockedError{Host: host, Addr: netip.MustParseAddr("127.0.0.1"), Reason: "loopback"}
-	}
 	if r == nil {
 		r = net.DefaultResolver
 	}

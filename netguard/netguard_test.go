@@ -120,6 +120,7 @@ func TestRepoRules(t *testing.T) {
 		"internal.example": {"10.0.0.7"},
 		"mixed.example":    {"140.82.121.3", "192.168.0.9"},
 		"v6.example":       {"::1"},
+		"localhost":        {"127.0.0.1"},
 	}
 	type who int
 	const (

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines/target/local"
 )
 
@@ -57,6 +58,11 @@ type Config struct {
 	// users who may create apps cannot make the server reach its own
 	// ports or its network's.
 	AllowPrivateRepos bool
+	// RepoResolver looks repository hosts up when an app's URL is saved;
+	// nil: the system's. No flag: tests set it to stand for a DNS server
+	// that answers differently later (rebinding), which the fetch's own
+	// check after resolution must catch.
+	RepoResolver netguard.Resolver
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
