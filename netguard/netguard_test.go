@@ -144,6 +144,8 @@ func TestRepoRules(t *testing.T) {
 		{name: "local path", url: outside + "/repo", plain: "admins", creator: "admins"},
 		{name: "file URL", url: "file://" + outside + "/repo", plain: "admins", creator: "admins"},
 		{name: "relative path", url: "repo", plain: "admins", creator: "admins"},
+		{name: "file URL with a host", url: "file://localhost" + outside + "/repo", plain: "admins", creator: "admins"},
+		{name: "scp-like with a user", url: "deploy@10.0.0.1:x.git", plain: "private", creator: "private", admin: "private"},
 		{name: "data dir path", url: filepath.Join(data, "git", "other.git"), plain: "admins", creator: "admins", admin: "data dir"},
 		{name: "data dir itself", url: data, plain: "admins", creator: "admins", admin: "data dir"},
 		{name: "data dir by file URL", url: "file://" + data + "/git/other.git", plain: "admins", creator: "admins", admin: "data dir"},

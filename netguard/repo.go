@@ -3,9 +3,10 @@ package netguard
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // RepoRules say which repository URL an app may have, by who sets it.
@@ -69,29 +70,16 @@ func (r RepoRules) Check(ctx context.Context, raw string, admin bool) error {
 }
 
 // splitRepoURL tells the path of a local repository, or the host of a
-// remote one, the way go-git reads the URL.
+// remote one, as go-git, which fetches it, reads the URL.
 func splitRepoURL(raw string) (path, host string, local bool) {
-	if strings.HasPrefix(raw, "/") {
-		return raw, "", true
+	ep, err := transport.NewEndpoint(raw)
+	if err != nil {
+		return "", "", false // not a URL: the form check refuses it
 	}
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && strings.Contains(raw, "://") {
-		if strings.EqualFold(u.Scheme, "file") {
-			return u.Path, "", true
-		}
-		return "", u.Hostname(), false
+	if ep.Protocol == "file" {
+		return ep.Path, "", true
 	}
-	// scp-like: [user@]host:path
-	if before, _, ok := strings.Cut(raw, ":"); ok && !strings.ContainsAny(before, "/\\") {
-		if _, h, ok := strings.Cut(before, "@"); ok {
-			return "", h, false
-		}
-		return "", before, false
-	}
-	if u, err := url.Parse(raw); err == nil && strings.EqualFold(u.Scheme, "file") {
-		return u.Opaque + u.Path, "", true
-	}
-	// Anything else go-git reads as a path on the server's disk.
-	return raw, "", true
+	return "", ep.Host, false
 }
 
 // inDataDir tells whether path is the data dir or inside it, following
