@@ -46,9 +46,11 @@ var errAdminsOnly = errorf(http.StatusForbidden, "forbidden", "Only admins manag
 // an admin marked as creators. Like roleAdmin it is no role on an app.
 const roleCreator = "creator"
 
-// errCreatorsOnly refuses creating an app to a user who may not.
-var errCreatorsOnly = errorf(http.StatusForbidden, "forbidden",
-	"Creating apps is for admins and for users an admin marks as creators; ask an admin to run `seedbed users update YOUR-EMAIL --creator`, or to create the app and give you a role on it.")
+// errCreatorsOnly refuses creating an app to u, who may not.
+func errCreatorsOnly(u store.User) error {
+	return errorf(http.StatusForbidden, "forbidden", fmt.Sprintf(
+		"Creating apps is for admins and for users an admin marks as creators; ask an admin to make you one (seedbed users update %s --creator), or to create the app and give you a role on it.", u.Email))
+}
 
 // canCreateApps tells whether u may create apps.
 func canCreateApps(u store.User) bool { return u.IsAdmin || u.IsCreator }
@@ -189,7 +191,7 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			case roleCreator:
 				if !canCreateApps(u) {
-					return errCreatorsOnly
+					return errCreatorsOnly(u)
 				}
 			}
 			return next(c)
