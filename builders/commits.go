@@ -10,7 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Commit is one commit of a repository's history.
@@ -43,7 +42,7 @@ func Commits(ctx context.Context, opts FetchOptions, base, head string, limit in
 		return nil, fmt.Errorf("list commits of %s: %w", shown, err)
 	}
 	defer cleanup()
-	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{URL: opts.RepoURL, Auth: auth, NoCheckout: true, Tags: git.NoTags})
+	repo, err := cloneRepo(ctx, "", ep, opts.Network, &git.CloneOptions{URL: opts.RepoURL, Auth: auth, NoCheckout: true, Tags: git.NoTags})
 	if err != nil {
 		return nil, cloneError(ctx, shown, ep, err)
 	}

@@ -19,6 +19,8 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/seedbed/seedbed/netguard"
 )
 
 // FetchOptions says what to check out and where.
@@ -43,6 +45,10 @@ type FetchOptions struct {
 	KnownHosts string
 	// Dir is where the checkout goes; it must not exist or be empty.
 	Dir string
+	// Network says which addresses the fetch may connect to; the zero
+	// Policy refuses loopback, private and link-local ones, checked
+	// after DNS resolution (see netfetch.go).
+	Network netguard.Policy
 }
 
 // Checkout is the exact commit Fetch checked out.
@@ -91,7 +97,7 @@ func Fetch(ctx context.Context, opts FetchOptions, log Log) (Checkout, error) {
 	if opts.SourceBranch != "" {
 		clone.ReferenceName, clone.SingleBranch, clone.Tags = plumbing.NewBranchReferenceName(opts.SourceBranch), true, git.NoTags
 	}
-	repo, err := git.PlainCloneContext(ctx, opts.Dir, false, clone)
+	repo, err := cloneRepo(ctx, opts.Dir, ep, opts.Network, clone)
 	if err != nil {
 		return Checkout{}, cloneError(ctx, shown, ep, err)
 	}
@@ -163,7 +169,7 @@ func authFor(ep *transport.Endpoint, opts FetchOptions, log Log) (transport.Auth
 	if err != nil {
 		return nil, nothing, err
 	}
-	keys.HostKeyCallback, keys.HostKeyAlgorithms = cb, algos
+	keys.HostKeyCallback, keys.HostKeyAlgorithms = guardHostKey(cb, ep.Host, opts.Network), algos
 	return keys, cleanup, nil
 }
 
@@ -236,6 +242,10 @@ func cloneError(ctx context.Context, shown string, ep *transport.Endpoint, err e
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("fetch %s: stopped: %w", shown, ctx.Err())
+	case netguard.IsBlocked(err):
+		var b *netguard.BlockedError
+		errors.As(err, &b)
+		return fmt.Errorf("fetch %s: refused: %w", shown, b)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return fmt.Errorf("fetch %s: the repository is empty; push a commit first", shown)
 	case errors.Is(err, transport.ErrRepositoryNotFound):

@@ -142,6 +142,7 @@ func TestFetchTransports(t *testing.T) {
 			log := &testLog{}
 			tt.opts.Ref = "dev"
 			tt.opts.Dir = filepath.Join(t.TempDir(), "checkout")
+			tt.opts.Network = loopbackOK // the test servers listen on 127.0.0.1
 			co, err := Fetch(context.Background(), tt.opts, log)
 			if err != nil {
 				t.Fatalf("Fetch: %v\nlog:\n%s", err, log)
@@ -244,6 +245,7 @@ func TestFetchErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			log := &testLog{}
 			tt.opts.Dir = filepath.Join(t.TempDir(), "checkout")
+			tt.opts.Network = loopbackOK
 			_, err := Fetch(context.Background(), tt.opts, log)
 			if err == nil {
 				t.Fatal("Fetch succeeded")

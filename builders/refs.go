@@ -8,8 +8,11 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/seedbed/seedbed/netguard"
 )
 
 // ListRefs lists the branches and tags of opts.RepoURL without cloning it
@@ -32,8 +35,7 @@ func ListRefs(ctx context.Context, opts FetchOptions) (map[string]string, error)
 		return nil, fmt.Errorf("list refs of %s: %w", shown, err)
 	}
 	defer cleanup()
-	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{repoURL}})
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, PeelingOption: git.AppendPeeled})
+	refs, err := listRefs(ctx, repoURL, ep, auth, opts.Network)
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return map[string]string{}, nil
 	}
@@ -64,3 +66,27 @@ func ListRefs(ctx context.Context, opts FetchOptions) (map[string]string, error)
 type discard struct{}
 
 func (discard) Line(stream, text string) {}
+
+// listRefs lists the references the remote advertises, a peeled tag as
+// "refs/tags/NAME^{}", held to policy (see netfetch.go).
+func listRefs(ctx context.Context, repoURL string, ep *transport.Endpoint, auth transport.AuthMethod, policy netguard.Policy) ([]*plumbing.Reference, error) {
+	if err := checkEndpoint(ctx, ep, policy); err != nil {
+		return nil, err
+	}
+	if !isHTTP(ep) {
+		remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{repoURL}})
+		return remote.ListContext(ctx, &git.ListOptions{Auth: auth, PeelingOption: git.AppendPeeled})
+	}
+	ar, _, err := httpRefs(ctx, ep, auth, policy)
+	if err != nil {
+		return nil, err
+	}
+	var out []*plumbing.Reference
+	for name, h := range ar.References {
+		out = append(out, plumbing.NewHashReference(plumbing.ReferenceName(name), h))
+	}
+	for name, h := range ar.Peeled {
+		out = append(out, plumbing.NewHashReference(plumbing.ReferenceName(name+"^{}"), h))
+	}
+	return out, nil
+}

@@ -109,7 +109,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	if err != nil {
 		return err
 	}
-	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: deployKey, Dir: dir}
+	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: deployKey, Dir: dir, Network: s.cfg.Network}
 	if b.Source != "" {
 		fetch.SourceBranch = b.SourceBranch
 	}

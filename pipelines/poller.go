@@ -94,7 +94,7 @@ func (p *Poller) PollApp(ctx context.Context, app store.App) (PollResult, error)
 	if err != nil {
 		return res, fmt.Errorf("poll %s: %w", app.Name, err)
 	}
-	refs, err := builders.ListRefs(ctx, builders.FetchOptions{RepoURL: app.RepoURL, DeployKey: deployKey})
+	refs, err := builders.ListRefs(ctx, builders.FetchOptions{RepoURL: app.RepoURL, DeployKey: deployKey, Network: p.svc.cfg.Network})
 	if err != nil {
 		return res, fmt.Errorf("poll %s: %w", app.Name, err)
 	}

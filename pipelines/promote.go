@@ -106,7 +106,7 @@ func (s *Service) commitsBetween(ctx context.Context, app store.App, stage store
 	if err != nil {
 		return nil, "The commits could not be listed: " + err.Error()
 	}
-	commits, err := builders.Commits(ctx, builders.FetchOptions{RepoURL: s.repoOf(app, store.Build{}), DeployKey: deployKey}, base, head, 50)
+	commits, err := builders.Commits(ctx, builders.FetchOptions{RepoURL: s.repoOf(app, store.Build{}), DeployKey: deployKey, Network: s.cfg.Network}, base, head, 50)
 	if err != nil {
 		return nil, "The commits could not be listed: " + err.Error()
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines/forge"
 	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
@@ -118,8 +119,12 @@ type Config struct {
 	// to builds and deploys there. Empty: statuses carry no link.
 	PublicURL string
 	// StatusClient sends commit statuses to forges; nil: one with a 10 s
-	// timeout.
+	// timeout held to Network.
 	StatusClient *http.Client
+	// Network says which addresses fetching a repository and calling a
+	// forge may reach; the zero Policy refuses loopback, private and
+	// link-local ones (see netguard).
+	Network netguard.Policy
 }
 
 // Service runs Seedbed's pipelines.
@@ -138,6 +143,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.DeployTimeout == 0 {
 		cfg.DeployTimeout = 10 * time.Minute
+	}
+	if cfg.StatusClient == nil {
+		cfg.StatusClient = cfg.Network.HTTPClient(10 * time.Second)
 	}
 	return &Service{cfg: cfg, log: cfg.Logger}
 }

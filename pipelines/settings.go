@@ -92,6 +92,12 @@ func (s *Service) SaveForgeSettings(ctx context.Context, appName string, upd For
 		fs.APIURL = strings.TrimRight(strings.TrimSpace(*upd.APIURL), "/")
 		if u, err := url.Parse(fs.APIURL); fs.APIURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 			problems = append(problems, "api_url: give the forge's address as an http(s) URL, e.g. https://gitlab.example.com or https://github.example.com/api/v3; leave it empty for github.com or gitlab.com.")
+		} else if fs.APIURL != "" {
+			// Seedbed posts statuses there: the same rule as repositories
+			// (the client that posts checks again after resolution).
+			if err := s.cfg.Network.CheckHost(ctx, nil, u.Hostname()); err != nil {
+				problems = append(problems, "api_url: "+err.Error()+".")
+			}
 		}
 	}
 	if upd.Repo != nil {

@@ -24,6 +24,7 @@ type Invite struct {
 	Email      string
 	IsAdmin    bool
 	IsApprover bool
+	IsCreator  bool   // the user it signs up may create apps
 	CreatedBy  string // the admin's email
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
@@ -137,7 +138,7 @@ func (s *Store) AcceptInvite(ctx context.Context, hash string, now time.Time, u 
 		}
 		return fail(fmt.Errorf("invite for %s: %w", inv.Email, ErrInviteUsed))
 	}
-	u.Email, u.IsAdmin, u.IsApprover = inv.Email, inv.IsAdmin, inv.IsApprover
+	u.Email, u.IsAdmin, u.IsApprover, u.IsCreator = inv.Email, inv.IsAdmin, inv.IsApprover, inv.IsCreator
 	if err := tx.Create(u).Error; err != nil {
 		if isUniqueViolation(err) {
 			return fail(fmt.Errorf("create user %s: %w", u.Email, ErrConflict))

@@ -9,7 +9,10 @@ type User struct {
 	PasswordHash string `json:"-"`
 	IsAdmin      bool
 	IsApprover   bool // may approve promotions into stages that need approval
-	CreatedAt    time.Time
+	// IsCreator lets a user who is no admin create apps (and so own them);
+	// admins set it.
+	IsCreator bool
+	CreatedAt time.Time
 }
 
 // APIToken is a personal bearer token. Only its sha256 is kept.

@@ -44,6 +44,23 @@ func (s *Store) UserByID(ctx context.Context, id uint) (User, error) {
 	return u, nil
 }
 
+// SetUserCreator marks whether a user may create apps.
+func (s *Store) SetUserCreator(ctx context.Context, id uint, creator bool) error {
+	if err := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Update("is_creator", creator).Error; err != nil {
+		return fmt.Errorf("set creator of user %d: %w", id, err)
+	}
+	return nil
+}
+
+// Users lists every user by email.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	var us []User
+	if err := s.db.WithContext(ctx).Order("email").Find(&us).Error; err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
 // CountUsers tells how many users exist.
 func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	var n int64
@@ -130,7 +147,7 @@ func (s *Store) SessionUser(ctx context.Context, hash string) (User, Session, er
 	)
 	rows, err := s.db.WithContext(ctx).Raw(`
 		SELECT s.id, s.token_hash, s.user_id, s.csrf_token, s.user_agent, s.created_at, s.expires_at,
-		       u.id, u.email, u.password_hash, u.is_admin, u.is_approver, u.created_at
+		       u.id, u.email, u.password_hash, u.is_admin, u.is_approver, u.is_creator, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = ? AND s.expires_at > ?`, hash, time.Now().UTC()).Rows()
 	if err != nil {
@@ -145,7 +162,7 @@ func (s *Store) SessionUser(ctx context.Context, hash string) (User, Session, er
 	}
 	var sid, suid, uid int64 // database/sql converts to uint through strings
 	if err := rows.Scan(&sid, &sess.TokenHash, &suid, &sess.CSRFToken, &sess.UserAgent, &sess.CreatedAt, &sess.ExpiresAt,
-		&uid, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.IsApprover, &u.CreatedAt); err != nil {
+		&uid, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.IsApprover, &u.IsCreator, &u.CreatedAt); err != nil {
 		return User{}, Session{}, fmt.Errorf("session: %w", err)
 	}
 	sess.ID, sess.UserID, u.ID = uint(sid), uint(suid), uint(uid)

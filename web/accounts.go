@@ -175,7 +175,83 @@ func (s *Server) apiCreateUser(c echo.Context) error {
 		}
 		u.IsApprover = true
 	}
-	return c.JSON(http.StatusCreated, apiv1.Account{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin, IsApprover: u.IsApprover, CreatedAt: u.CreatedAt})
+	if req.Creator {
+		if err := acc.SetUserCreator(ctx, u.ID, true); err != nil {
+			return err
+		}
+		u.IsCreator = true
+	}
+	return c.JSON(http.StatusCreated, apiAccount(u))
+}
+
+func apiAccount(u store.User) apiv1.Account {
+	return apiv1.Account{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin, IsApprover: u.IsApprover, IsCreator: u.IsCreator, CreatedAt: u.CreatedAt}
+}
+
+// apiUsers lists every user with what they may do; only admins may.
+func (s *Server) apiUsers(c echo.Context) error {
+	if !currentUser(c).IsAdmin {
+		return errorf(http.StatusForbidden, "forbidden", "Only admins list users; ask an admin.")
+	}
+	acc, err := s.access()
+	if err != nil {
+		return err
+	}
+	us, err := acc.Users(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := []apiv1.Account{}
+	for _, u := range us {
+		out = append(out, apiAccount(u))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiUpdateUser changes whether a user is an admin, an approver or a
+// creator; only admins may, and none may take their own admin away (so
+// the last admin cannot lock everyone out by mistake).
+func (s *Server) apiUpdateUser(c echo.Context) error {
+	me := currentUser(c)
+	if !me.IsAdmin {
+		return errorf(http.StatusForbidden, "forbidden", "Only admins change what users may do; ask an admin.")
+	}
+	acc, err := s.access()
+	if err != nil {
+		return err
+	}
+	var req apiv1.UpdateUserRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	u, err := s.memberUser(ctx, acc, c.Param("email"))
+	if err != nil {
+		return err
+	}
+	if req.Admin != nil && !*req.Admin && u.ID == me.ID {
+		return errorf(http.StatusConflict, "conflict", "You cannot take your own admin away; ask another admin to.")
+	}
+	if req.Admin != nil || req.Approver != nil {
+		admin, approver := u.IsAdmin, u.IsApprover
+		if req.Admin != nil {
+			admin = *req.Admin
+		}
+		if req.Approver != nil {
+			approver = *req.Approver
+		}
+		if err := acc.SetUserFlags(ctx, u.ID, admin, approver); err != nil {
+			return err
+		}
+		u.IsAdmin, u.IsApprover = admin, approver
+	}
+	if req.Creator != nil {
+		if err := acc.SetUserCreator(ctx, u.ID, *req.Creator); err != nil {
+			return err
+		}
+		u.IsCreator = *req.Creator
+	}
+	return c.JSON(http.StatusOK, apiAccount(u))
 }
 
 func apiToken(t store.APIToken) apiv1.Token {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/apiv1"
@@ -41,7 +42,7 @@ func (s *Server) apiLogin(c echo.Context) error {
 
 func (s *Server) apiMe(c echo.Context) error {
 	u := currentUser(c)
-	return c.JSON(http.StatusOK, apiv1.User{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin})
+	return c.JSON(http.StatusOK, apiv1.User{ID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin, IsCreator: u.IsCreator})
 }
 
 func (s *Server) apiApps(c echo.Context) error {
@@ -61,6 +62,9 @@ func (s *Server) apiCreateApp(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
+	if err := s.checkRepoURL(c, req.RepoURL); err != nil {
+		return err
+	}
 	app, err := s.cfg.Pipelines.CreateApp(c.Request().Context(), pipelines.NewApp{Name: req.Name, RepoURL: req.RepoURL, Branch: req.Branch, DeployKey: req.DeployKey})
 	if err != nil {
 		return err
@@ -69,6 +73,23 @@ func (s *Server) apiCreateApp(c echo.Context) error {
 		return err
 	}
 	return s.writeApp(c, http.StatusCreated, app)
+}
+
+// checkRepoURL refuses a repository URL the signed-in user may not give
+// an app (see netguard.RepoRules): 403 for a local path from a user who is
+// no admin, 422 for one no one may use. Every place that sets an app's
+// repository URL calls it; today that is creating the app, the URL is not
+// changed afterwards.
+func (s *Server) checkRepoURL(c echo.Context, raw string) error {
+	err := s.cfg.RepoRules.Check(c.Request().Context(), raw, currentUser(c).IsAdmin)
+	var refused *netguard.RepoRefusedError
+	switch {
+	case errors.As(err, &refused) && refused.AdminsOnly:
+		return errorf(http.StatusForbidden, "forbidden", "repo_url: "+refused.Msg)
+	case errors.As(err, &refused):
+		return errorf(http.StatusUnprocessableEntity, "invalid", "repo_url: "+refused.Msg)
+	}
+	return err
 }
 
 func (s *Server) apiApp(c echo.Context) error {

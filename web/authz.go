@@ -22,6 +22,8 @@ type AccessStore interface {
 	MemberApps(ctx context.Context, userID uint) (map[uint]string, error)
 	UserByEmail(ctx context.Context, email string) (store.User, error)
 	SetUserFlags(ctx context.Context, id uint, admin, approver bool) error
+	SetUserCreator(ctx context.Context, id uint, creator bool) error
+	Users(ctx context.Context) ([]store.User, error)
 	APITokens(ctx context.Context, userID uint) ([]store.APIToken, error)
 	RevokeAPIToken(ctx context.Context, userID, tokenID uint) error
 	UserSessions(ctx context.Context, userID uint) ([]store.Session, error)
@@ -39,6 +41,19 @@ const roleAdmin = "admin"
 
 // errAdminsOnly refuses a route that is for admins to anyone else.
 var errAdminsOnly = errorf(http.StatusForbidden, "forbidden", "Only admins manage invites; ask an admin to invite someone or to revoke an invite.")
+
+// roleCreator marks the routes that create apps: for admins and for users
+// an admin marked as creators. Like roleAdmin it is no role on an app.
+const roleCreator = "creator"
+
+// errCreatorsOnly refuses creating an app to u, who may not.
+func errCreatorsOnly(u store.User) error {
+	return errorf(http.StatusForbidden, "forbidden", fmt.Sprintf(
+		"Creating apps is for admins and for users an admin marks as creators; ask an admin to make you one (seedbed users update %s --creator), or to create the app and give you a role on it.", u.Email))
+}
+
+// canCreateApps tells whether u may create apps.
+func canCreateApps(u store.User) bool { return u.IsAdmin || u.IsCreator }
 
 // roleRank orders roles: each can do what the ones below it can; 0 is no role.
 func roleRank(role string) int {
@@ -61,7 +76,7 @@ func validRole(r string) bool { return roleRank(r) > 0 }
 // twin share one line. Routes not listed need viewer to read (GET) and owner
 // to change anything else: a new route is closed until it is listed here.
 // Routes about no app are open to every signed-in user unless listed as
-// roleAdmin.
+// roleAdmin or roleCreator.
 var routeRoles = map[string]string{
 	"POST /apps/:app/deploys":                        store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/deploy":           store.RoleDeployer,
@@ -78,6 +93,9 @@ var routeRoles = map[string]string{
 	"POST /builds/:id/cancel":                        store.RoleDeployer,
 	"POST /apps/:app/previews":                       store.RoleDeployer,
 	"DELETE /apps/:app/previews/:number":             store.RoleDeployer,
+	// Creating an app is for admins and creators.
+	"GET /apps/new": roleCreator,
+	"POST /apps":    roleCreator,
 	// Invites touch no app and are for admins (an invite link itself
 	// needs no account).
 	"GET /invites":                     roleAdmin,
@@ -155,8 +173,8 @@ func (s *Server) roleOf(ctx context.Context, u store.User, appID uint) (string, 
 // :app name, or the build or deploy an :id names), answers 404 to a user
 // who is no member (as if the app did not exist) and 403 to one whose role
 // is too weak, and leaves the app and role in the context. Requests that
-// touch no app pass through, but for the admins' routes (roleAdmin), which
-// answer 403 to anyone else.
+// touch no app pass through, but for the admins' routes (roleAdmin) and
+// app creation (roleCreator), which answer 403 to anyone else.
 func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -166,8 +184,15 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		u := currentUser(c)
 		if app == nil {
-			if routeRoles[c.Request().Method+" "+strings.TrimPrefix(c.Path(), "/api/v1")] == roleAdmin && !u.IsAdmin {
-				return errAdminsOnly
+			switch routeRoles[c.Request().Method+" "+strings.TrimPrefix(c.Path(), "/api/v1")] {
+			case roleAdmin:
+				if !u.IsAdmin {
+					return errAdminsOnly
+				}
+			case roleCreator:
+				if !canCreateApps(u) {
+					return errCreatorsOnly(u)
+				}
 			}
 			return next(c)
 		}

@@ -204,7 +204,9 @@ var unscoped = map[string]bool{
 	"POST /login": true, "POST /logout": true, "POST /apps": true, "POST /account/tokens": true,
 	"POST /account/tokens/:id/revoke": true, "POST /account/sessions/:id/revoke": true,
 	"POST /api/v1/login": true, "POST /api/v1/apps": true, "POST /api/v1/users": true,
-	"POST /api/v1/tokens": true, "DELETE /api/v1/tokens/:id": true, "DELETE /api/v1/sessions/:id": true,
+	// Admins change what users may do (see TestUsersAPI).
+	"PATCH /api/v1/users/:email": true,
+	"POST /api/v1/tokens":        true, "DELETE /api/v1/tokens/:id": true, "DELETE /api/v1/sessions/:id": true,
 	"POST /hooks/:forge/:app": true,
 	// Invites: admins only (see TestInviteRoutesAreForAdmins); accepting
 	// needs none.
@@ -340,7 +342,15 @@ func TestAppsAreListedByMembership(t *testing.T) {
 		t.Fatalf("a viewer lists %+v, %v; want shop", apps, err)
 	}
 
-	if _, err := stranger.CreateApp(ctx, apiv1.CreateAppRequest{Name: "mine", RepoURL: "/src/mine", Branch: "main"}); err != nil {
+	// Creating apps needs the creator mark (see TestCreatingAppsNeedsCreator).
+	u, err := rf.store.UserByEmail(ctx, "stranger@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rf.store.SetUserCreator(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stranger.CreateApp(ctx, apiv1.CreateAppRequest{Name: "mine", RepoURL: "https://140.82.121.3/acme/mine.git", Branch: "main"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stranger.UpdateStage(ctx, "mine", "dev", apiv1.StageRequest{Branch: "main"}); err != nil {

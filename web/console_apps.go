@@ -18,7 +18,7 @@ func (s *Server) appsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m := views.AppsModel{Page: s.page(c, "Apps"), Apps: make([]views.AppRow, 0, len(apps))}
+	m := views.AppsModel{Page: s.page(c, "Apps"), Apps: make([]views.AppRow, 0, len(apps)), CanCreate: canCreateApps(currentUser(c))}
 	m.Page.Nav = "apps"
 	// statuses come ordered by app: each app's stages are one run of them.
 	badges := make([]views.StageBadge, len(statuses))
@@ -82,6 +82,14 @@ func (s *Server) createApp(c echo.Context) error {
 	if errs := in.Validate(); len(errs) > 0 {
 		form.Errors = errs
 		return render(c, http.StatusUnprocessableEntity, views.NewAppPage(form))
+	}
+	if err := s.checkRepoURL(c, in.RepoURL); err != nil {
+		status, _, msg := statusOf(err)
+		if status >= 500 {
+			return err
+		}
+		form.Errors = map[string]string{"repo_url": strings.TrimPrefix(msg, "repo_url: ")}
+		return render(c, status, views.NewAppPage(form))
 	}
 	app, err := s.cfg.Pipelines.CreateApp(c.Request().Context(), in)
 	if err != nil {

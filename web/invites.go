@@ -40,7 +40,7 @@ func (s *Server) invites() (InviteStore, error) {
 
 // createInvite makes an invite for email and returns it with its link. Only
 // admins may; an email that is a user already is refused.
-func (s *Server) createInvite(c echo.Context, email string, admin, approver bool) (store.Invite, string, error) {
+func (s *Server) createInvite(c echo.Context, email string, admin, approver, creator bool) (store.Invite, string, error) {
 	if !currentUser(c).IsAdmin {
 		return store.Invite{}, "", errAdminsOnly
 	}
@@ -63,7 +63,7 @@ func (s *Server) createInvite(c echo.Context, email string, admin, approver bool
 		return store.Invite{}, "", err
 	}
 	now := s.cfg.Now().UTC()
-	inv := store.Invite{TokenHash: hash, Email: email, IsAdmin: admin, IsApprover: approver, CreatedBy: currentUser(c).Email,
+	inv := store.Invite{TokenHash: hash, Email: email, IsAdmin: admin, IsApprover: approver, IsCreator: creator, CreatedBy: currentUser(c).Email,
 		CreatedAt: now, ExpiresAt: now.Add(InviteTTL)}
 	if err := is.CreateInvite(ctx, &inv); err != nil {
 		return inv, "", err
@@ -85,7 +85,7 @@ func (s *Server) apiCreateInvite(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	inv, link, err := s.createInvite(c, req.Email, req.Admin, req.Approver)
+	inv, link, err := s.createInvite(c, req.Email, req.Admin, req.Approver, req.Creator)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (s *Server) apiCreateInvite(c echo.Context) error {
 }
 
 func apiInvite(inv store.Invite) apiv1.Invite {
-	return apiv1.Invite{ID: inv.ID, Email: inv.Email, IsAdmin: inv.IsAdmin, IsApprover: inv.IsApprover,
+	return apiv1.Invite{ID: inv.ID, Email: inv.Email, IsAdmin: inv.IsAdmin, IsApprover: inv.IsApprover, IsCreator: inv.IsCreator,
 		CreatedBy: inv.CreatedBy, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
 }
 
@@ -169,7 +169,7 @@ func (s *Server) consoleRevokeInvite(c echo.Context) error {
 // consoleCreateInvite makes an invite from the account page and shows its
 // link there once, rendered rather than redirected to, like a new token.
 func (s *Server) consoleCreateInvite(c echo.Context) error {
-	inv, link, invErr := s.createInvite(c, c.FormValue("email"), c.FormValue("admin") != "", c.FormValue("approver") != "")
+	inv, link, invErr := s.createInvite(c, c.FormValue("email"), c.FormValue("admin") != "", c.FormValue("approver") != "", c.FormValue("creator") != "")
 	status, _, msg := statusOf(invErr)
 	if invErr != nil && status >= 500 {
 		return invErr

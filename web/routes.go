@@ -78,6 +78,8 @@ func (s *Server) routes() {
 	authed := api.Group("", s.requireToken, s.authorize)
 	authed.GET("/me", s.apiMe)
 	authed.POST("/users", s.apiCreateUser)
+	authed.GET("/users", s.apiUsers)
+	authed.PATCH("/users/:email", s.apiUpdateUser)
 	authed.GET("/invites", s.apiInvites)
 	authed.POST("/invites", s.apiCreateInvite)
 	authed.DELETE("/invites/:id", s.apiRevokeInvite)

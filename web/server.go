@@ -21,6 +21,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/forge"
 	"github.com/seedbed/seedbed/store"
@@ -104,6 +105,11 @@ type Config struct {
 	// hook (default: this executable with "git-hook").
 	GitReposDir    string
 	GitHookCommand []string
+
+	// RepoRules say which repository URL an app may have, by who sets
+	// it: local paths for admins only, none inside the data dir, private
+	// addresses only where the operator allows them.
+	RepoRules netguard.RepoRules
 
 	// Access keeps app roles, tokens and sessions; when nil, Store is used
 	// if it has them, and otherwise only admins reach any app.

@@ -1,10 +1,20 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"net/netip"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 // Roles, users and tokens through the CLI on the real app: an admin adds
@@ -79,5 +89,123 @@ func TestAccessCLI(t *testing.T) {
 	admin.must("members", "remove", "team-app", "vic@example.com")
 	if code, _, _ := vic.run("env", "list", "team-app", "--stage", "dev"); code != 1 {
 		t.Fatal("a removed member still reads the app")
+	}
+}
+
+// rebindingDNS is the resolver the server checks repository URLs with when
+// they are saved: it says localhost is a public address. The fetch then
+// resolves localhost for real, to 127.0.0.1, as a DNS-rebinding name would
+// answer once the URL was accepted.
+type rebindingDNS struct{}
+
+func (rebindingDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if host == "localhost" {
+		return []netip.Addr{netip.MustParseAddr("140.82.121.3")}, nil
+	}
+	return net.DefaultResolver.LookupNetIP(context.Background(), "ip", host)
+}
+
+// serveGitHTTP serves repo over http with the real git http-backend on
+// 127.0.0.1 and returns its clone URL's port and path.
+func serveGitHTTP(t *testing.T, repo string) (port, path string) {
+	t.Helper()
+	out, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
+	srv := httptest.NewServer(&cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(repo), "GIT_HTTP_EXPORT_ALL=1"}})
+	t.Cleanup(srv.Close)
+	_, port, _ = net.SplitHostPort(srv.Listener.Addr().String())
+	return port, "/" + filepath.Base(repo)
+}
+
+// Who may create apps, and from where, on the real server through the CLI
+// and the API: a plain user may not create apps; an admin marks them a
+// creator; a creator may not use a local path or a loopback URL; an admin
+// may use a local path but not one inside the data dir (another app's
+// built-in remote); and a name that resolved to a public address when the
+// app was created and resolves to 127.0.0.1 when it is fetched is refused
+// at fetch time, with an error naming the rule and the setting.
+func TestCreatorsAndRepositoryRules(t *testing.T) {
+	a := startAppWith(t, embedded, func(c *Config) { c.RepoResolver = rebindingDNS{} })
+	ctx := context.Background()
+	as := func(email, password string) cli {
+		c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
+		c.must("login", "--server", a.ConsoleURL(), "--email", email, "--password", password)
+		return c
+	}
+	admin := as(adminEmail, adminPassword)
+	repo := a.newAppRepoOnly()
+	port, path := serveGitHTTP(t, repo.Dir)
+	admin.must("users", "create", "--email", "pat@example.com", "--password", "long-enough")
+	pat := as("pat@example.com", "long-enough")
+	login, err := apiv1.NewClient(a.ConsoleURL(), "").Login(ctx, apiv1.LoginRequest{Email: "pat@example.com", Password: "long-enough"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patAPI := apiv1.NewClient(a.ConsoleURL(), login.Token)
+
+	// A plain user creates no app, by the CLI or the API.
+	if code, _, errOut := pat.run("apps", "create", "pats", "--repo", "https://140.82.121.3/acme/pats.git"); code != 1 || !strings.Contains(errOut, "creators") || !strings.Contains(errOut, "--creator") {
+		t.Fatalf("a plain user creates an app: exit %d, %q; want a refusal naming the creator mark", code, errOut)
+	}
+	var he *apiv1.APIError
+	if _, err := patAPI.CreateApp(ctx, apiv1.CreateAppRequest{Name: "pats", RepoURL: "https://140.82.121.3/acme/pats.git"}); !errors.As(err, &he) || he.Status != http.StatusForbidden {
+		t.Fatalf("a plain user creates an app by the API: %v, want 403", err)
+	}
+	if code, _, errOut := pat.run("users", "update", "pat@example.com", "--creator"); code != 1 || !strings.Contains(errOut, "Only admins") {
+		t.Fatalf("a plain user makes themself a creator: exit %d, %q", code, errOut)
+	}
+
+	// An admin marks them a creator.
+	if out := admin.must("users", "update", "pat@example.com", "--creator"); !strings.Contains(out, "creator: true") {
+		t.Fatalf("users update printed:\n%s", out)
+	}
+	if out := admin.must("users", "list"); !regexp.MustCompile(`pat@example\.com\s+no\s+no\s+yes`).MatchString(out) {
+		t.Fatalf("users list does not show pat as a creator:\n%s", out)
+	}
+
+	// A creator may not read the server's disk or its loopback.
+	for _, tt := range []struct{ name, repo, says string }{
+		{"local path", repo.Dir, "for admins only"},
+		{"file URL", "file://" + repo.Dir, "for admins only"},
+		{"loopback URL", "http://127.0.0.1:" + port + path, "SEEDBED_ALLOW_PRIVATE_REPOS"},
+		{"the server's own built-in remote", a.ConsoleURL() + "/git/pushonly.git", "loopback"},
+	} {
+		if code, _, errOut := pat.run("apps", "create", "pats", "--repo", tt.repo); code != 1 || !strings.Contains(errOut, tt.says) {
+			t.Fatalf("%s: a creator creates an app from %s: exit %d, %q; want a refusal saying %q", tt.name, tt.repo, code, errOut, tt.says)
+		}
+	}
+
+	// An admin may use a local path, but no app may read the data dir:
+	// another app's built-in remote is where the attack would point.
+	admin.must("apps", "create", "pushonly")
+	thief := filepath.Join(a.cfg.DataDir, "git", "pushonly.git")
+	if code, _, errOut := admin.run("apps", "create", "thief", "--repo", thief); code != 1 || !strings.Contains(errOut, "data dir") {
+		t.Fatalf("an admin points an app at another app's built-in remote: exit %d, %q", code, errOut)
+	}
+	admin.must("apps", "create", "local-ok", "--repo", repo.Dir)
+
+	// DNS rebinding: accepted when created, refused when fetched.
+	pat.must("apps", "create", "rebind", "--repo", "http://localhost:"+port+path)
+	code, out, errOut := pat.run("deploy", "rebind", "--stage", "dev", "--wait")
+	if code == 0 || !strings.Contains(out+errOut, "127.0.0.1 is a loopback address") || !strings.Contains(out+errOut, "SEEDBED_ALLOW_PRIVATE_REPOS") {
+		t.Fatalf("deploy of an app whose host now resolves to loopback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// With --allow-private-repos the operator lets apps fetch from this host
+// and its network: the same loopback repository builds.
+func TestAllowPrivateRepos(t *testing.T) {
+	a := startAppWith(t, embedded, func(c *Config) { c.AllowPrivateRepos = true })
+	repo := a.newAppRepoOnly()
+	port, path := serveGitHTTP(t, repo.Dir)
+	if _, err := a.api.CreateApp(context.Background(), apiv1.CreateAppRequest{Name: "lan", RepoURL: "http://localhost:" + port + path, Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	d, b := a.deploy("lan", "dev", "")
+	if d.Status != "succeeded" {
+		t.Fatalf("deploy from a loopback repository with the setting on: %s (build %s: %s)", d.Status, b.Status, b.Error)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
 	"github.com/seedbed/seedbed/pipelines/target/local"
@@ -159,6 +160,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if a.target != nil {
 		svcCfg.Target = a.target
 	}
+	svcCfg.Network = netguard.Policy{AllowPrivate: cfg.AllowPrivateRepos}
 	a.svc = pipelines.New(svcCfg)
 
 	queues := map[string]int{}
@@ -189,7 +191,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
 		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
-			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web")})
+			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
+			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver}})
 		if err != nil {
 			return nil, err
 		}

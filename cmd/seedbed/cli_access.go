@@ -13,7 +13,7 @@ import (
 
 const (
 	membersUse  = "seedbed members list APP | seedbed members set APP EMAIL --role viewer|deployer|owner | seedbed members remove APP EMAIL"
-	usersUse    = "seedbed users create --email E --password P [--admin] [--approver]"
+	usersUse    = "seedbed users list | seedbed users create --email E --password P [--admin] [--approver] [--creator] | seedbed users update EMAIL [--creator|--no-creator] [--approver|--no-approver] [--admin|--no-admin]"
 	tokensUse   = "seedbed tokens list | seedbed tokens create NAME | seedbed tokens revoke ID"
 	sessionsUse = "seedbed sessions list | seedbed sessions revoke ID"
 )
@@ -74,6 +74,12 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) > 0 && args[0] == "invite" {
 		return cmdUsersInvite(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "update" {
+		return cmdUsersUpdate(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) == 1 && args[0] == "list" {
+		return cmdUsersList(ctx, getenv, stdout)
+	}
 	if len(args) == 0 || args[0] != "create" {
 		return usageError(usersUse + "\n       " + usersInviteUse)
 	}
@@ -82,6 +88,7 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	password := fs.String("password", getenv("SEEDBED_NEW_PASSWORD"), "their first password, 8 to 72 bytes (or SEEDBED_NEW_PASSWORD)")
 	admin := fs.Bool("admin", false, "make them an admin: owner of every app, may add users")
 	approver := fs.Bool("approver", false, "let them approve promotions into stages that need approval")
+	creator := fs.Bool("creator", false, "let them create apps (and so own them); admins always may")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -93,11 +100,68 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	u, err := c.CreateUser(ctx, apiv1.CreateUserRequest{Email: *email, Password: *password, Admin: *admin, Approver: *approver})
+	u, err := c.CreateUser(ctx, apiv1.CreateUserRequest{Email: *email, Password: *password, Admin: *admin, Approver: *approver, Creator: *creator})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Created user %s (admin: %t, approver: %t). Give them a role with: seedbed members set APP %s --role deployer\n", u.Email, u.IsAdmin, u.IsApprover, u.Email)
+	fmt.Fprintf(stdout, "Created user %s (admin: %t, approver: %t, creator: %t). Give them a role with: seedbed members set APP %s --role deployer\n", u.Email, u.IsAdmin, u.IsApprover, u.IsCreator, u.Email)
+	return nil
+}
+
+// cmdUsersList lists every user with what they may do (admins only).
+func cmdUsersList(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	c, err := client(getenv)
+	if err != nil {
+		return err
+	}
+	us, err := c.Users(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EMAIL\tADMIN\tAPPROVER\tCREATOR\tSINCE")
+	for _, u := range us {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Email, yesNo(u.IsAdmin), yesNo(u.IsApprover), yesNo(u.IsCreator), u.CreatedAt.Local().Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// cmdUsersUpdate changes whether a user is a creator, an approver or an
+// admin (admins only); what no flag names is kept.
+func cmdUsersUpdate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const use = "seedbed users update EMAIL [--creator|--no-creator] [--approver|--no-approver] [--admin|--no-admin]"
+	fs := newFlagSet("users update", use+"\n\nChanges what a user may do beyond their roles on apps (admins only). A creator may create apps; admins always may.", stderr)
+	var req apiv1.UpdateUserRequest
+	pair := func(name, what string, dst **bool) {
+		fs.BoolFunc(name, "make them "+what, func(string) error { v := true; *dst = &v; return nil })
+		fs.BoolFunc("no-"+name, "stop them being "+what, func(string) error { v := false; *dst = &v; return nil })
+	}
+	pair("creator", "a creator: may create apps", &req.Creator)
+	pair("approver", "an approver: may approve promotions", &req.Approver)
+	pair("admin", "an admin: owner of every app, may add users", &req.Admin)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || (req.Creator == nil && req.Approver == nil && req.Admin == nil) {
+		return usageError(use)
+	}
+	c, err := client(getenv)
+	if err != nil {
+		return err
+	}
+	u, err := c.UpdateUser(ctx, pos[0], req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: admin: %t, approver: %t, creator: %t.\n", u.Email, u.IsAdmin, u.IsApprover, u.IsCreator)
 	return nil
 }
 

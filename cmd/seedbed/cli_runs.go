@@ -13,7 +13,7 @@ import (
 
 const (
 	buildsListUse  = "seedbed builds list APP [--status failed] [--ref main] [--trigger push] [--before ID] [--limit 50]"
-	usersInviteUse = "seedbed users invite EMAIL [--admin] [--approver]"
+	usersInviteUse = "seedbed users invite EMAIL [--admin] [--approver] [--creator]"
 	invitesUse     = "seedbed invites list | seedbed invites create EMAIL [--admin] [--approver] | seedbed invites revoke ID"
 	activityUse    = "seedbed activity [--limit 50]"
 )
@@ -63,6 +63,7 @@ func cmdUsersInvite(ctx context.Context, args []string, getenv func(string) stri
 	fs := newFlagSet("users invite", usersInviteUse+"\n\nMakes a one-time link, valid 7 days, with which EMAIL chooses a password. Send it to them.", stderr)
 	admin := fs.Bool("admin", false, "make them an admin: owner of every app, may add users")
 	approver := fs.Bool("approver", false, "let them approve promotions into stages that need approval")
+	creator := fs.Bool("creator", false, "let them create apps (and so own them)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -74,7 +75,7 @@ func cmdUsersInvite(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	inv, err := c.CreateInvite(ctx, apiv1.CreateInviteRequest{Email: pos[0], Admin: *admin, Approver: *approver})
+	inv, err := c.CreateInvite(ctx, apiv1.CreateInviteRequest{Email: pos[0], Admin: *admin, Approver: *approver, Creator: *creator})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines/target/local"
 )
 
@@ -52,6 +53,16 @@ type Config struct {
 	// MemoryLimits is how functions are held to their memory: auto,
 	// cgroup or soft (see local.MemoryLimits); empty means auto.
 	MemoryLimits string
+	// AllowPrivateRepos lets apps' repositories and forge API URLs be on
+	// loopback, private and link-local addresses (see netguard). Off,
+	// users who may create apps cannot make the server reach its own
+	// ports or its network's.
+	AllowPrivateRepos bool
+	// RepoResolver looks repository hosts up when an app's URL is saved;
+	// nil: the system's. No flag: tests set it to stand for a DNS server
+	// that answers differently later (rebinding), which the fetch's own
+	// check after resolution must catch.
+	RepoResolver netguard.Resolver
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -79,6 +90,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (seedbed-build or nobody when Seedbed runs as root, else Seedbed's own user), a user name, uid:gid, or none for Seedbed's own user (SEEDBED_BUILD_USER)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
+	fs.BoolVar(&c.AllowPrivateRepos, "allow-private-repos", getenv("SEEDBED_ALLOW_PRIVATE_REPOS") == "true", "let apps' repositories and forge API URLs be on loopback, private or link-local addresses (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), for every app: for a forge on this host or network (SEEDBED_ALLOW_PRIVATE_REPOS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")

@@ -50,12 +50,21 @@ type testApp struct {
 // startApp boots Seedbed on port 0 with a fresh data dir.
 func startApp(t *testing.T, be backend) *testApp {
 	t.Helper()
+	return startAppWith(t, be, nil)
+}
+
+// startAppWith is startApp with edit changing the configuration first.
+func startAppWith(t *testing.T, be backend, edit func(*Config)) *testApp {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := Config{
 		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
 		DatabaseURL: be.database(t, dir), RedisURL: be.redis(t), Domain: "localhost",
 		Workers: 4, AdminEmail: adminEmail, AdminPassword: adminPassword,
 		BuildTimeout: 5 * time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	return bootApp(t, cfg)
 }

@@ -35,6 +35,16 @@ type CreateUserRequest struct {
 	Password string `json:"password"`
 	Admin    bool   `json:"admin"`
 	Approver bool   `json:"approver"`
+	// Creator lets the user create apps (admins always may).
+	Creator bool `json:"creator"`
+}
+
+// UpdateUserRequest changes what a user may do; only admins may. Fields
+// left out (null) are kept.
+type UpdateUserRequest struct {
+	Admin    *bool `json:"admin,omitempty"`
+	Approver *bool `json:"approver,omitempty"`
+	Creator  *bool `json:"creator,omitempty"`
 }
 
 // Account is a user as admins see it.
@@ -43,6 +53,7 @@ type Account struct {
 	Email      string    `json:"email"`
 	IsAdmin    bool      `json:"is_admin"`
 	IsApprover bool      `json:"is_approver"`
+	IsCreator  bool      `json:"is_creator"`
 	CreatedAt  time.Time `json:"created_at"`
 }
 
@@ -100,6 +111,20 @@ func (c *Client) RemoveMember(ctx context.Context, app, email string) error {
 func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (Account, error) {
 	var out Account
 	err := c.do(ctx, http.MethodPost, "/api/v1/users", req, &out)
+	return out, err
+}
+
+// Users lists every user by email; only admins may.
+func (c *Client) Users(ctx context.Context) ([]Account, error) {
+	var out []Account
+	err := c.do(ctx, http.MethodGet, "/api/v1/users", nil, &out)
+	return out, err
+}
+
+// UpdateUser changes what the user with email may do; only admins may.
+func (c *Client) UpdateUser(ctx context.Context, email string, req UpdateUserRequest) (Account, error) {
+	var out Account
+	err := c.do(ctx, http.MethodPatch, "/api/v1/users/"+url.PathEscape(email), req, &out)
 	return out, err
 }
 

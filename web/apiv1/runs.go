@@ -87,6 +87,7 @@ type CreateInviteRequest struct {
 	Email    string `json:"email"`
 	Admin    bool   `json:"admin"`
 	Approver bool   `json:"approver"`
+	Creator  bool   `json:"creator"` // the user it signs up may create apps
 }
 
 // Invite is a one-time sign-up link; URL is shown only when it is made.
@@ -95,6 +96,7 @@ type Invite struct {
 	Email      string    `json:"email"`
 	IsAdmin    bool      `json:"is_admin"`
 	IsApprover bool      `json:"is_approver"`
+	IsCreator  bool      `json:"is_creator"`
 	URL        string    `json:"url,omitempty"`
 	CreatedBy  string    `json:"created_by,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`

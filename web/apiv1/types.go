@@ -29,6 +29,8 @@ type User struct {
 	ID      uint   `json:"id"`
 	Email   string `json:"email"`
 	IsAdmin bool   `json:"is_admin"`
+	// IsCreator tells that the user may create apps (admins may too).
+	IsCreator bool `json:"is_creator"`
 }
 
 // CreateAppRequest connects a repository.

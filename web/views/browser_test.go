@@ -244,7 +244,7 @@ func TestScriptConfirmAndCSRFInBrowser(t *testing.T) {
 	var posts atomic.Int32
 	gotToken := make(chan string, 1)
 	srv := consoleServer(t, map[string]http.HandlerFunc{
-		"/apps": page(func() templ.Component { return AppsPage(AppsModel{Page: testPage("Apps")}) }),
+		"/apps": page(func() templ.Component { return AppsPage(AppsModel{Page: testPage("Apps"), CanCreate: true}) }),
 		"/post": func(w http.ResponseWriter, r *http.Request) {
 			posts.Add(1)
 			http.Redirect(w, r, "/apps", http.StatusSeeOther)
@@ -297,7 +297,7 @@ func TestAppPageLayoutInBrowser(t *testing.T) {
 				Errors: map[string]string{"name": "Use 1 to 63 lower-case letters, digits and single dashes."}})
 		}),
 		"/apps": page(func() templ.Component {
-			return AppsPage(AppsModel{Page: testPage("Apps"), Apps: []AppRow{{Name: "shop", RepoURL: "https://git.example.com/acme/shop.git", Branch: "main",
+			return AppsPage(AppsModel{Page: testPage("Apps"), CanCreate: true, Apps: []AppRow{{Name: "shop", RepoURL: "https://git.example.com/acme/shop.git", Branch: "main",
 				Stages: []StageBadge{{Name: "dev", Status: "succeeded"}, {Name: "staging", Status: "running"}, {Name: "prod"}}}}})
 		}),
 		"/login":         page(func() templ.Component { return LoginPage(LoginModel{Page: Page{Title: "Sign in"}}) }),

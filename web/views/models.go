@@ -42,6 +42,9 @@ type AppsModel struct {
 	Page Page
 	Apps []AppRow
 	Live Live // the stage statuses follow the stream
+	// CanCreate shows the way to connect a repository: admins and
+	// creators may.
+	CanCreate bool
 }
 
 // Live names the stream a page follows to stay fresh (see liveWatch):

@@ -429,8 +429,15 @@ func TestLayout(t *testing.T) {
 }
 
 func TestAppsPage(t *testing.T) {
-	t.Run("empty", func(t *testing.T) {
+	t.Run("empty, for a user who may not create apps", func(t *testing.T) {
 		d := parse(t, AppsPage(AppsModel{Page: testPage("Apps")}))
+		links := all(d.root, func(n *html.Node) bool { v, _ := attr(n, "data-testid"); return v == "new-app" })
+		if len(links) != 0 || !strings.Contains(text(d.byTestID("no-create")), "creators") {
+			t.Errorf("a user who may not create apps is shown the way to, or not told why not")
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		d := parse(t, AppsPage(AppsModel{Page: testPage("Apps"), CanCreate: true}))
 		empty := text(d.byTestID("apps-empty"))
 		if !strings.Contains(empty, "seedbed apps create NAME --repo URL") {
 			t.Errorf("empty state lacks the CLI command: %q", empty)
