@@ -52,6 +52,9 @@ type Config struct {
 	// MemoryLimits is how functions are held to their memory: auto,
 	// cgroup or soft (see local.MemoryLimits); empty means auto.
 	MemoryLimits string
+	// ReconcileInterval is how often serve looks for builds and deploys
+	// whose job the queue lost; zero means pipelines.DefaultReconcileInterval.
+	ReconcileInterval time.Duration
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
