@@ -58,35 +58,41 @@ func buildTaskID(id uint) string  { return fmt.Sprintf("build:%d", id) }
 func deployTaskID(id uint) string { return fmt.Sprintf("deploy:%d", id) }
 
 func (s *Service) enqueueBuild(ctx context.Context, id uint) error {
-	payload, _ := json.Marshal(BuildArgs{BuildID: id})
-	ctx, cancel := context.WithTimeout(ctx, enqueueTimeout)
-	defer cancel()
-	_, err := s.cfg.Queue.EnqueueContext(ctx, asynq.NewTask(KindBuildRun, payload),
-		asynq.Queue(QueueBuilds), asynq.TaskID(buildTaskID(id)),
-		asynq.MaxRetry(3), asynq.Timeout(s.cfg.BuildTimeout))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil // already queued: the job is the same
-	}
-	if err != nil {
-		return queueDown(fmt.Sprintf("Build #%d", id), err)
-	}
-	return nil
+	_, err := s.enqueueBuildIfAbsent(ctx, id)
+	return err
 }
 
 func (s *Service) enqueueDeploy(ctx context.Context, id uint) error {
+	_, err := s.enqueueDeployIfAbsent(ctx, id)
+	return err
+}
+
+// enqueueBuildIfAbsent queues a build's job unless the queue holds it
+// already (in any state); queued says which.
+func (s *Service) enqueueBuildIfAbsent(ctx context.Context, id uint) (queued bool, err error) {
+	payload, _ := json.Marshal(BuildArgs{BuildID: id})
+	return s.enqueue(ctx, asynq.NewTask(KindBuildRun, payload), fmt.Sprintf("Build #%d", id),
+		asynq.Queue(QueueBuilds), asynq.TaskID(buildTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.BuildTimeout))
+}
+
+// enqueueDeployIfAbsent is enqueueBuildIfAbsent for a deploy.
+func (s *Service) enqueueDeployIfAbsent(ctx context.Context, id uint) (queued bool, err error) {
 	payload, _ := json.Marshal(DeployArgs{DeployID: id})
+	return s.enqueue(ctx, asynq.NewTask(KindDeployApply, payload), fmt.Sprintf("Deploy #%d", id),
+		asynq.Queue(QueueDeploys), asynq.TaskID(deployTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.DeployTimeout))
+}
+
+func (s *Service) enqueue(ctx context.Context, task *asynq.Task, what string, opts ...asynq.Option) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, enqueueTimeout)
 	defer cancel()
-	_, err := s.cfg.Queue.EnqueueContext(ctx, asynq.NewTask(KindDeployApply, payload),
-		asynq.Queue(QueueDeploys), asynq.TaskID(deployTaskID(id)),
-		asynq.MaxRetry(3), asynq.Timeout(s.cfg.DeployTimeout))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
+	_, err := s.cfg.Queue.EnqueueContext(ctx, task, opts...)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return false, nil // already queued: the job is the same
+	case err != nil:
+		return false, queueDown(what, err)
 	}
-	if err != nil {
-		return queueDown(fmt.Sprintf("Deploy #%d", id), err)
-	}
-	return nil
+	return true, nil
 }
 
 // queueDown wraps the queue's error in one whose message tells the user

@@ -164,10 +164,14 @@ func (r *Reconciler) reconcile(ctx context.Context) ([]string, error) {
 			}
 			continue
 		}
-		if err := r.svc.enqueueBuild(ctx, b.ID); err != nil {
+		queued, err := r.svc.enqueueBuildIfAbsent(ctx, b.ID)
+		if err != nil {
 			return requeued, err
 		}
 		delete(r.missing, id)
+		if !queued {
+			continue // it was there, in a queue the inspector did not list
+		}
 		requeued = append(requeued, id)
 		r.svc.log.Warn("the queue had lost a build's job; queued it again", "build", b.ID, "status", b.Status)
 	}
@@ -218,10 +222,14 @@ func (r *Reconciler) reconcile(ctx context.Context) ([]string, error) {
 			}
 			continue
 		}
-		if err := r.svc.enqueueDeploy(ctx, d.ID); err != nil {
+		queued, err := r.svc.enqueueDeployIfAbsent(ctx, d.ID)
+		if err != nil {
 			return requeued, err
 		}
 		delete(r.missing, id)
+		if !queued {
+			continue
+		}
 		requeued = append(requeued, id)
 		r.svc.log.Warn("the queue had lost a deploy's job; queued it again", "deploy", d.ID, "status", d.Status)
 	}
@@ -263,6 +271,11 @@ func (r *Reconciler) lost(now time.Time, queue, id string, running map[string]bo
 		delete(r.missing, id)
 		return false, nil
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		// "Queue not found" is no proof: after a FLUSHDB, asynq's clients
+		// add tasks without listing their queue again (they remember
+		// having listed it), and the inspector looks only in listed
+		// queues. The enqueue that follows is the proof: it is refused
+		// when the task exists.
 		return r.missingFor(now, id), nil
 	default:
 		return false, fmt.Errorf("look up job %s: %w", id, err)
