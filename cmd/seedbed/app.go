@@ -276,7 +276,7 @@ func checkQueue(ctx context.Context, opt asynq.RedisConnOpt, rawURL string) erro
 	return fmt.Errorf("cannot reach the queue at %s (tried %d times): %w\n"+
 		"Check that Redis runs there and accepts connections from this machine, and that --redis-url "+
 		"(SEEDBED_REDIS_URL) names the right host, port, password and database. Seedbed does not start without its queue: "+
-		"builds and deploys would stay queued", where, queueCheckAttempts, err)
+		"builds and deploys would stay queued.", where, queueCheckAttempts, err)
 }
 
 func (a *App) serve(srv *http.Server, ln net.Listener, name string) {
