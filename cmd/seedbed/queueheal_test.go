@@ -57,6 +57,9 @@ func TestFlushDBIsHealed(t *testing.T) {
 				BuildTimeout: 5 * time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
 				ReconcileInterval: 500 * time.Millisecond,
 			})
+			if a.embed != nil && (a.embed.Addr() != "" || a.embed.RedisURL() != "") {
+				t.Errorf("the in-process queue listens on %q; want no port or socket", a.embed.Addr())
+			}
 			repo := a.newAppRepoOnly()
 			repo.Commit("a slow build", map[string]string{"seedbed.yml": `services:
   api:
