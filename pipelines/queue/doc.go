@@ -47,4 +47,11 @@
 //   - Unique-task locks (asynq.Unique, whole seconds) and the servers' and
 //     workers' heartbeat records (10s) are keys with a TTL, and daily
 //     statistics end with EXPIREAT: these are what need Embedded's clock.
+//   - After a FLUSHDB, a task a worker is running has no key left; the
+//     worker's next heartbeat (within 5s) writes its list of running tasks
+//     again, and Inspector.Servers reports them. A client that enqueued to a
+//     queue before the flush does not list that queue again (it remembers
+//     having done so), so Inspector.GetTaskInfo answers ErrQueueNotFound for
+//     tasks that exist; an enqueue with the same TaskID is refused
+//     (ErrTaskIDConflict) all the same.
 package queue
