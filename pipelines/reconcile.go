@@ -25,12 +25,12 @@ const (
 	// are compared.
 	DefaultReconcileInterval = 5 * time.Second
 	// DefaultLostAfter is how long a job must stay missing, in every look,
-	// before it counts as lost. It exceeds asynq's heartbeat (5s, fixed):
-	// when Redis is emptied (FLUSHDB, a restart without persistence) the
-	// job a worker is running has no key left until that worker's next
-	// heartbeat writes its list of running jobs again, and queueing it
-	// then would run it twice at once.
-	DefaultLostAfter = 8 * time.Second
+	// before it counts as lost: twice asynq's heartbeat (5s, fixed). When
+	// Redis is emptied (FLUSHDB, a restart without persistence) the job a
+	// worker is running has no key left until that worker's next heartbeat
+	// writes its list of running jobs again, and queueing it before then
+	// would run it twice at once.
+	DefaultLostAfter = 10 * time.Second
 )
 
 // ReconcilerOptions configures a Reconciler; the zero value uses the
@@ -46,7 +46,8 @@ type ReconcilerOptions struct {
 // as queued or running but whose job the queue no longer has: Redis was
 // emptied or replaced, or was down when the work was recorded. Recover does
 // the same once at start-up; the Reconciler keeps doing it while the process
-// runs, so lost work resumes within Interval+LostAfter (13s by default).
+// runs, so lost work is queued again within about 2*Interval+LostAfter (20s
+// by default).
 //
 // A job counts as lost only when no look in LostAfter found it: not as a
 // task in its queue (in any state; a crashed worker's leased task is asynq's
