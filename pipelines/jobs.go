@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
@@ -41,26 +42,66 @@ func (s *Service) Register(mux *asynq.ServeMux, deploys bool) {
 	}
 }
 
+// EUnavailable is the code of an error that says the queue did not take a
+// job: the build or deploy is recorded, and the reconciler queues it once
+// the queue answers again.
+const EUnavailable = "unavailable"
+
+// enqueueTimeout bounds one enqueue, so that a request that records work
+// answers soon when the queue does not.
+const enqueueTimeout = 10 * time.Second
+
+// buildTaskID and deployTaskID are the asynq task ids of a build's and a
+// deploy's job. Being the record's id, they make a second enqueue of the
+// same work fail with asynq.ErrTaskIDConflict while the job exists.
+func buildTaskID(id uint) string  { return fmt.Sprintf("build:%d", id) }
+func deployTaskID(id uint) string { return fmt.Sprintf("deploy:%d", id) }
+
 func (s *Service) enqueueBuild(ctx context.Context, id uint) error {
-	payload, _ := json.Marshal(BuildArgs{BuildID: id})
-	_, err := s.cfg.Queue.EnqueueContext(ctx, asynq.NewTask(KindBuildRun, payload),
-		asynq.Queue(QueueBuilds), asynq.TaskID(fmt.Sprintf("build:%d", id)),
-		asynq.MaxRetry(3), asynq.Timeout(s.cfg.BuildTimeout))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil // already queued: the job is the same
-	}
+	_, err := s.enqueueBuildIfAbsent(ctx, id)
 	return err
 }
 
 func (s *Service) enqueueDeploy(ctx context.Context, id uint) error {
-	payload, _ := json.Marshal(DeployArgs{DeployID: id})
-	_, err := s.cfg.Queue.EnqueueContext(ctx, asynq.NewTask(KindDeployApply, payload),
-		asynq.Queue(QueueDeploys), asynq.TaskID(fmt.Sprintf("deploy:%d", id)),
-		asynq.MaxRetry(3), asynq.Timeout(s.cfg.DeployTimeout))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
+	_, err := s.enqueueDeployIfAbsent(ctx, id)
 	return err
+}
+
+// enqueueBuildIfAbsent queues a build's job unless the queue holds it
+// already (in any state); queued says which.
+func (s *Service) enqueueBuildIfAbsent(ctx context.Context, id uint) (queued bool, err error) {
+	payload, _ := json.Marshal(BuildArgs{BuildID: id})
+	return s.enqueue(ctx, asynq.NewTask(KindBuildRun, payload), fmt.Sprintf("Build #%d", id),
+		asynq.Queue(QueueBuilds), asynq.TaskID(buildTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.BuildTimeout))
+}
+
+// enqueueDeployIfAbsent is enqueueBuildIfAbsent for a deploy.
+func (s *Service) enqueueDeployIfAbsent(ctx context.Context, id uint) (queued bool, err error) {
+	payload, _ := json.Marshal(DeployArgs{DeployID: id})
+	return s.enqueue(ctx, asynq.NewTask(KindDeployApply, payload), fmt.Sprintf("Deploy #%d", id),
+		asynq.Queue(QueueDeploys), asynq.TaskID(deployTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.DeployTimeout))
+}
+
+func (s *Service) enqueue(ctx context.Context, task *asynq.Task, what string, opts ...asynq.Option) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, enqueueTimeout)
+	defer cancel()
+	_, err := s.cfg.Queue.EnqueueContext(ctx, task, opts...)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return false, nil // already queued: the job is the same
+	case err != nil:
+		return false, queueDown(what, err)
+	}
+	return true, nil
+}
+
+// queueDown wraps the queue's error in one whose message tells the user
+// what happened and that nothing is lost; the cause (which may name hosts)
+// stays in the log.
+func queueDown(what string, err error) error {
+	return fmt.Errorf("%w: %w", &Error{Code: EUnavailable, Message: what + " is recorded, but the queue did not take it: " +
+		"the queue server (Redis) is unreachable. It starts by itself within a minute of the queue coming back; " +
+		"if it stays queued, ask an admin to check that Redis runs and that SEEDBED_REDIS_URL points at it."}, err)
 }
 
 func (s *Service) handleBuild(ctx context.Context, t *asynq.Task) error {

@@ -129,10 +129,3 @@ func (s *Server) routes() {
 	authed.GET("/builds/:id/events", s.buildEvents)
 	authed.GET("/deploys/:id/events", s.deployEvents)
 }
-
-func (s *Server) healthz(c echo.Context) error {
-	if err := s.cfg.Store.Ping(c.Request().Context()); err != nil {
-		return errorf(http.StatusServiceUnavailable, "unavailable", "database unreachable")
-	}
-	return c.String(http.StatusOK, "ok\n")
-}

@@ -114,6 +114,10 @@ type Config struct {
 	// Access keeps app roles, tokens and sessions; when nil, Store is used
 	// if it has them, and otherwise only admins reach any app.
 	Access AccessStore
+
+	// Queue is the queue's server, which /healthz pings with the
+	// database; nil leaves it out of the report.
+	Queue Pinger
 }
 
 // Server serves the console and the API.
@@ -266,6 +270,8 @@ func statusOf(err error) (int, string, string) {
 		pipelines.ENotFound:  http.StatusNotFound,
 		pipelines.EConflict:  http.StatusConflict,
 		pipelines.EForbidden: http.StatusForbidden,
+		// The work is recorded; the queue takes it when it is back.
+		pipelines.EUnavailable: http.StatusServiceUnavailable,
 	}[code]
 	if status == 0 {
 		status = http.StatusInternalServerError

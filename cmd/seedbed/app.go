@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,8 @@ type App struct {
 	store  *store.Store
 	embed  *queue.Embedded
 	client *asynq.Client
+	// pinger asks the queue's server whether it answers, for /healthz.
+	pinger *queue.Pinger
 	// inspector interrupts running jobs when a user cancels them.
 	inspector *asynq.Inspector
 	worker    *asynq.Server
@@ -45,6 +48,10 @@ type App struct {
 	// send no webhooks; pollDone closes when it has stopped.
 	stopPoll context.CancelFunc
 	pollDone chan struct{}
+	// stopReconcile stops the reconciler that queues again the work the
+	// queue lost; reconcileDone closes when it has stopped.
+	stopReconcile context.CancelFunc
+	reconcileDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -82,15 +89,25 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		return nil, err
 	}
 
-	redisURL := cfg.RedisURL
-	if redisURL == "" {
+	var redisOpt asynq.RedisConnOpt
+	if cfg.RedisURL == "" {
+		// In-process and listening nowhere: builds and functions on this
+		// machine have no port or socket to reach the queue through.
 		a.embed, err = queue.StartEmbedded(ctx, queue.EmbeddedOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("start the in-process queue server: %w", err)
 		}
-		redisURL = a.embed.RedisURL()
+		redisOpt = a.embed.ConnOpt()
+	} else {
+		redisOpt, err = queue.RedisOpt(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url (SEEDBED_REDIS_URL): %w", err)
+		}
 	}
-	redisOpt, err := queue.RedisOpt(redisURL)
+	if err := checkQueue(ctx, redisOpt, cfg.RedisURL); err != nil {
+		return nil, err
+	}
+	a.pinger, err = queue.NewPinger(redisOpt)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +209,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
-			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver}})
+			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
+			Queue: a.pinger})
 		if err != nil {
 			return nil, err
 		}
@@ -230,8 +248,46 @@ func (a *App) Start(ctx context.Context) error {
 			defer close(a.pollDone)
 			a.svc.NewPoller(time.Second).Run(pollCtx)
 		}()
+		// Only serve reconciles too: one is enough, though more would do
+		// no harm (a job's task id is its record's, so it is queued once).
+		recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopReconcile, a.reconcileDone = stopRec, make(chan struct{})
+		rec := a.svc.NewReconciler(a.inspector, pipelines.ReconcilerOptions{Interval: a.cfg.ReconcileInterval})
+		go func() {
+			defer close(a.reconcileDone)
+			rec.Run(recCtx)
+		}()
 	}
 	return nil
+}
+
+// queueCheck is how a process checks its queue before it starts: a few
+// pings, each with a short timeout.
+const (
+	queueCheckAttempts = 3
+	queueCheckTimeout  = 1500 * time.Millisecond
+)
+
+// checkQueue refuses to go on when the queue's server does not answer:
+// serve would otherwise run, answer /healthz, and leave every build it
+// records queued. rawURL is the URL it was given ("" for the in-process
+// server); the message names it without its password.
+func checkQueue(ctx context.Context, opt asynq.RedisConnOpt, rawURL string) error {
+	err := queue.CheckReachable(ctx, opt, queueCheckAttempts, queueCheckTimeout)
+	if err == nil {
+		return nil
+	}
+	if rawURL == "" {
+		return fmt.Errorf("the in-process queue server does not answer: %w", err)
+	}
+	where := "the Redis URL given"
+	if u, perr := url.Parse(strings.TrimSpace(rawURL)); perr == nil {
+		where = u.Redacted()
+	}
+	return fmt.Errorf("cannot reach the queue at %s (tried %d times): %w\n"+
+		"Check that Redis runs there and accepts connections from this machine, and that --redis-url "+
+		"(SEEDBED_REDIS_URL) names the right host, port, password and database. Seedbed does not start without its queue: "+
+		"builds and deploys would stay queued.", where, queueCheckAttempts, err)
 }
 
 func (a *App) serve(srv *http.Server, ln net.Listener, name string) {
@@ -253,6 +309,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopPoll != nil {
 		a.stopPoll()
 		<-a.pollDone
+	}
+	if a.stopReconcile != nil {
+		a.stopReconcile()
+		<-a.reconcileDone
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
@@ -277,6 +337,9 @@ func (a *App) Close(ctx context.Context) {
 	}
 	if a.inspector != nil {
 		a.inspector.Close()
+	}
+	if a.pinger != nil {
+		a.pinger.Close()
 	}
 	if a.embed != nil {
 		a.embed.Close()

@@ -63,6 +63,9 @@ type Config struct {
 	// that answers differently later (rebinding), which the fetch's own
 	// check after resolution must catch.
 	RepoResolver netguard.Resolver
+	// ReconcileInterval is how often serve looks for builds and deploys
+	// whose job the queue lost; zero means pipelines.DefaultReconcileInterval.
+	ReconcileInterval time.Duration
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.

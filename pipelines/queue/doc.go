@@ -6,7 +6,15 @@
 //
 // The database is the source of truth and Redis only carries work: a job is
 // recorded before it is enqueued, and what is pending is enqueued again at
-// start-up. That is why the embedded server may keep nothing across restarts.
+// start-up and, while serve runs, by the pipelines' Reconciler. That is why
+// the embedded server may keep nothing across restarts.
+//
+// The embedded server listens on no port and no socket unless asked to:
+// asynq reaches it through Embedded.ConnOpt, in-memory connections only its
+// own process can open, so the builds and functions Seedbed runs cannot
+// read, delete or inject jobs. Asked for a port (tests, tools), it requires
+// a password, random unless given. Pinger and CheckReachable tell whether a
+// queue server answers, for /healthz and for the check at start-up.
 //
 // # asynq on the embedded server
 //
@@ -39,4 +47,11 @@
 //   - Unique-task locks (asynq.Unique, whole seconds) and the servers' and
 //     workers' heartbeat records (10s) are keys with a TTL, and daily
 //     statistics end with EXPIREAT: these are what need Embedded's clock.
+//   - After a FLUSHDB, a task a worker is running has no key left; the
+//     worker's next heartbeat (within 5s) writes its list of running tasks
+//     again, and Inspector.Servers reports them. A client that enqueued to a
+//     queue before the flush does not list that queue again (it remembers
+//     having done so), so Inspector.GetTaskInfo answers ErrQueueNotFound for
+//     tasks that exist; an enqueue with the same TaskID is refused
+//     (ErrTaskIDConflict) all the same.
 package queue

@@ -2,12 +2,18 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // DefaultTick is how often an Embedded server advances its clock when
@@ -15,14 +21,23 @@ import (
 // which asynq, counting its TTLs in whole seconds, does not notice.
 const DefaultTick = 100 * time.Millisecond
 
-// EmbeddedOptions configures StartEmbedded. The zero value is ready to use.
+// ErrEmbeddedClosed is returned when connecting to an Embedded server after
+// Close.
+var ErrEmbeddedClosed = errors.New("the embedded queue server is closed")
+
+// EmbeddedOptions configures StartEmbedded. The zero value is ready to use,
+// and is what `seedbed serve` uses: a server with no listener at all.
 type EmbeddedOptions struct {
-	// Addr is the address to listen on; empty means 127.0.0.1 on a free port.
-	// Keep it on loopback: the server is meant for one process's own workers.
+	// Addr, if set, makes the server also listen on a TCP address
+	// ("127.0.0.1:0" for a free loopback port), for tests and tools that
+	// run in another process. Empty means no listener: connections are
+	// in-memory pipes that only this process can open (ConnOpt).
 	Addr string
 
-	// Password, if set, is required from every connection (AUTH) and is part
-	// of RedisURL. Without it any local user who finds the port can queue work.
+	// Password is required from every connection through Addr (AUTH) and
+	// is part of RedisURL. When Addr is set and Password is empty, a random
+	// one is made: a port on loopback is open to every local user, builds
+	// included, and none of them may read, delete or inject jobs.
 	Password string
 
 	// Tick is how often expired keys are removed; zero means DefaultTick.
@@ -31,6 +46,13 @@ type EmbeddedOptions struct {
 
 // Embedded is an in-process Redis-compatible server (miniredis) that asynq
 // runs on when Seedbed is given no SEEDBED_REDIS_URL.
+//
+// By default it listens nowhere: asynq's clients and servers reach it
+// through ConnOpt, whose connections are in-memory pipes (net.Pipe) made
+// inside this process. A build or function, whatever user it runs as,
+// finds no port or socket to connect to. (A loopback port without a
+// password, as before, let a build running as nobody list, delete and
+// inject jobs.)
 //
 // miniredis never expires keys by itself: TTLs only shrink when its
 // FastForward is called. asynq relies on TTLs (unique-task locks, the
@@ -53,6 +75,9 @@ type Embedded struct {
 	addr     string
 	password string
 
+	mu     sync.Mutex
+	closed bool
+
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
@@ -66,27 +91,37 @@ func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start embedded queue server: %w", err)
 	}
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
 	tick := opts.Tick
 	if tick <= 0 {
 		tick = DefaultTick
 	}
 	m := miniredis.NewMiniRedis()
-	if opts.Password != "" {
-		m.RequireAuth(opts.Password)
-	}
-	if err := m.StartAddr(addr); err != nil {
-		return nil, fmt.Errorf("start embedded queue server on %s: %w", addr, err)
-	}
 	e := &Embedded{
-		m:        m,
-		addr:     m.Addr(),
-		password: opts.Password,
-		stop:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+		m:       m,
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if opts.Addr != "" {
+		e.password = opts.Password
+		if e.password == "" {
+			b := make([]byte, 24)
+			if _, err := rand.Read(b); err != nil {
+				return nil, fmt.Errorf("start embedded queue server: make a password: %w", err)
+			}
+			e.password = hex.EncodeToString(b)
+		}
+		m.RequireAuth(e.password)
+		if err := m.StartAddr(opts.Addr); err != nil {
+			return nil, fmt.Errorf("start embedded queue server on %s: %w", opts.Addr, err)
+		}
+		e.addr = m.Addr()
+	} else {
+		// Start the server without a listener: the first Dial does it.
+		c, err := m.Dial()
+		if err != nil {
+			return nil, fmt.Errorf("start embedded queue server: %w", err)
+		}
+		c.Close()
 	}
 	go e.advance(tick)
 	return e, nil
@@ -112,16 +147,48 @@ func (e *Embedded) advance(tick time.Duration) {
 	}
 }
 
-// Addr is the address the server listens on, host:port.
+// Dial opens an in-memory connection to the server. Connections made this
+// way need no password: only code in this process can make them.
+func (e *Embedded) Dial() (net.Conn, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		// miniredis would start a new, empty server for a Dial after Close.
+		return nil, ErrEmbeddedClosed
+	}
+	return e.m.Dial()
+}
+
+// ConnOpt is how asynq clients, servers and inspectors of this process
+// connect to the server: through Dial, with no network involved.
+func (e *Embedded) ConnOpt() asynq.RedisConnOpt { return embeddedConnOpt{e} }
+
+// embeddedConnOpt is an asynq.RedisConnOpt whose clients dial an Embedded.
+type embeddedConnOpt struct{ e *Embedded }
+
+// MakeRedisClient implements asynq.RedisConnOpt.
+func (o embeddedConnOpt) MakeRedisClient() any {
+	return redis.NewClient(&redis.Options{
+		Addr:     "embedded",
+		Password: o.e.password, // set only when the server also listens on TCP
+		Dialer: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return o.e.Dial()
+		},
+	})
+}
+
+// Addr is the TCP address the server listens on, host:port, or "" when it
+// was started without EmbeddedOptions.Addr.
 func (e *Embedded) Addr() string { return e.addr }
 
-// RedisURL is the server's URL, "redis://127.0.0.1:port", with the password
-// if one was set; pass it to RedisOpt.
+// RedisURL is the URL of the server's TCP listener, with its password,
+// "redis://:password@127.0.0.1:port"; pass it to RedisOpt. It is "" when
+// the server has no listener: use ConnOpt.
 func (e *Embedded) RedisURL() string {
-	u := url.URL{Scheme: "redis", Host: e.addr}
-	if e.password != "" {
-		u.User = url.UserPassword("", e.password)
+	if e.addr == "" {
+		return ""
 	}
+	u := url.URL{Scheme: "redis", Host: e.addr, User: url.UserPassword("", e.password)}
 	return u.String()
 }
 
@@ -129,6 +196,9 @@ func (e *Embedded) RedisURL() string {
 // data. It is safe to call more than once.
 func (e *Embedded) Close() error {
 	e.once.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
 		close(e.stop)
 		<-e.stopped
 		e.m.Close()

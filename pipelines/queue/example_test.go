@@ -11,7 +11,8 @@ import (
 )
 
 // Running asynq without Redis: start the embedded server, then connect
-// clients and servers through its URL as if it were Redis.
+// clients and servers through its ConnOpt, in-memory connections that only
+// this process can open.
 func ExampleStartEmbedded() {
 	ctx := context.Background()
 	e, err := queue.StartEmbedded(ctx, queue.EmbeddedOptions{})
@@ -20,10 +21,7 @@ func ExampleStartEmbedded() {
 	}
 	defer e.Close() // after the asynq server has shut down
 
-	opt, err := queue.RedisOpt(e.RedisURL())
-	if err != nil {
-		log.Fatal(err)
-	}
+	opt := e.ConnOpt()
 	done := make(chan string)
 	srv := asynq.NewServer(opt, queue.ServerConfig(asynq.Config{LogLevel: asynq.WarnLevel}))
 	mux := asynq.NewServeMux()

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // urlForm is the shape of a Redis URL, quoted in every parse error so the
@@ -113,4 +115,69 @@ func ServerConfig(cfg asynq.Config) asynq.Config {
 		cfg.TaskCheckInterval = PollInterval
 	}
 	return cfg
+}
+
+// Pinger asks a queue server whether it answers, over a pool of its own.
+// It is what /healthz and the start-up check use.
+type Pinger struct {
+	c redis.UniversalClient
+}
+
+// NewPinger makes a Pinger for the server opt points at; it connects on
+// the first Ping. Close it when done.
+func NewPinger(opt asynq.RedisConnOpt) (*Pinger, error) {
+	if o, ok := opt.(asynq.RedisClientOpt); ok {
+		// asynq's own client retries three times and bounds a read by
+		// ReadTimeout (3s) whatever the context says: a ping of a server
+		// that accepts and never answers took 15s. One try, bounded by
+		// the caller's context, and the cause (connection refused, wrong
+		// password) is the error rather than a deadline.
+		return &Pinger{c: redis.NewClient(&redis.Options{
+			Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB,
+			TLSConfig: o.TLSConfig, PoolSize: 2, MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true,
+		})}, nil
+	}
+	c, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("queue connection options %T make no Redis client", opt)
+	}
+	return &Pinger{c: c}, nil
+}
+
+// Ping sends PING and waits for the answer until ctx ends.
+func (p *Pinger) Ping(ctx context.Context) error {
+	if err := p.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping the queue server: %w", err)
+	}
+	return nil
+}
+
+// Close closes the Pinger's connections.
+func (p *Pinger) Close() error { return p.c.Close() }
+
+// CheckReachable pings the queue server opt points at up to attempts times,
+// each ping bounded by timeout, with a pause of timeout between them. It
+// returns nil at the first answer and the last error otherwise, so that a
+// process refuses to start on a queue it cannot reach instead of leaving
+// every build it records queued.
+func CheckReachable(ctx context.Context, opt asynq.RedisConnOpt, attempts int, timeout time.Duration) error {
+	p, err := NewPinger(opt)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	attempts = max(attempts, 1)
+	for i := 1; ; i++ {
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err = p.Ping(pctx)
+		cancel()
+		if err == nil || i == attempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(timeout):
+		}
+	}
 }

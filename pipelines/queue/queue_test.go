@@ -33,10 +33,12 @@ func testServers(t *testing.T) []server {
 	}
 }
 
-// startEmbedded starts an embedded server that is closed when t ends.
+// startEmbedded starts an embedded server that also listens on a loopback
+// port (so that URLs and child processes reach it, with its random
+// password), and closes it when t ends.
 func startEmbedded(t *testing.T) *queue.Embedded {
 	t.Helper()
-	e, err := queue.StartEmbedded(context.Background(), queue.EmbeddedOptions{})
+	e, err := queue.StartEmbedded(context.Background(), queue.EmbeddedOptions{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("start embedded server: %v", err)
 	}
