@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -16,6 +17,41 @@ import (
 
 // pushPoll is how often a waiting push looks at its build and deploys.
 const pushPoll = 50 * time.Millisecond
+
+// gitAccess is the built-in remote's Authorize: what the user behind a
+// token may do with an app's repository. Clone and fetch need the viewer
+// role, push the deployer role; admins may do both. A user with no role gets
+// NoAccess, as for an app that does not exist, so app names do not leak.
+func (s *Server) gitAccess(ctx context.Context, email, appName string) (gitremote.Access, error) {
+	app, err := s.cfg.Store.AppByName(ctx, appName)
+	if errors.Is(err, store.ErrNotFound) {
+		return gitremote.NoAccess, nil
+	}
+	if err != nil {
+		return gitremote.NoAccess, fmt.Errorf("git access to app %q: %w", appName, err)
+	}
+	if s.cfg.Access == nil {
+		return gitremote.NoAccess, nil // no roles without an access store: refuse rather than guess
+	}
+	u, err := s.cfg.Access.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return gitremote.NoAccess, nil // removed since the token was checked
+	}
+	if err != nil {
+		return gitremote.NoAccess, fmt.Errorf("git access of %s: %w", email, err)
+	}
+	role, err := s.roleOf(ctx, u, app.ID)
+	if err != nil {
+		return gitremote.NoAccess, fmt.Errorf("git access of %s to app %q: %w", email, appName, err)
+	}
+	switch {
+	case roleRank(role) >= roleRank(store.RoleDeployer):
+		return gitremote.WriteAccess, nil
+	case roleRank(role) >= roleRank(store.RoleViewer):
+		return gitremote.ReadAccess, nil
+	}
+	return gitremote.NoAccess, nil
+}
 
 // onPush is the built-in remote's pre-receive step. It starts a build for
 // every pushed branch or tag that a stage follows and, unless the pusher
