@@ -32,7 +32,9 @@ func TestAccessByRole(t *testing.T) {
 			args:   func(string) []string { return []string{"ls-remote", f.url("app", strangerToken)} },
 			wantOK: false, wantInErr: "not found"},
 		{name: "stranger pushes", token: strangerToken,
-			args:   func(string) []string { return []string{"-C", work, "push", f.url("app", strangerToken), "main:refs/heads/stranger"} },
+			args: func(string) []string {
+				return []string{"-C", work, "push", f.url("app", strangerToken), "main:refs/heads/stranger"}
+			},
 			wantOK: false, wantInErr: `Seedbed has no app "app"`},
 		{name: "viewer of another app clones", token: viewerToken,
 			args:   func(dir string) []string { return []string{"clone", f.url("other", viewerToken), dir} },
@@ -41,10 +43,14 @@ func TestAccessByRole(t *testing.T) {
 			args:   func(dir string) []string { return []string{"clone", f.url("app", viewerToken), dir} },
 			wantOK: true},
 		{name: "viewer pushes", token: viewerToken,
-			args:   func(string) []string { return []string{"-C", work, "push", f.url("app", viewerToken), "main:refs/heads/viewer"} },
+			args: func(string) []string {
+				return []string{"-C", work, "push", f.url("app", viewerToken), "main:refs/heads/viewer"}
+			},
 			wantOK: false, wantInErr: "needs the deployer role"},
 		{name: "deployer pushes", token: testToken,
-			args:   func(string) []string { return []string{"-C", work, "push", f.url("app", testToken), "main:refs/heads/deployer"} },
+			args: func(string) []string {
+				return []string{"-C", work, "push", f.url("app", testToken), "main:refs/heads/deployer"}
+			},
 			wantOK: true},
 	}
 	for _, tt := range tests {
