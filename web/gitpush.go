@@ -78,11 +78,19 @@ func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Wr
 			continue
 		}
 		if !p.Deleted {
-			p.Message = commitMessage(ctx, push.RepoDir, u.New)
-			if err := s.git.PinCommit(ctx, push.RepoDir, u.New); err != nil {
+			// An annotated tag names a tag object: build the commit it
+			// points to.
+			commit, err := peelCommit(ctx, push.RepoDir, u.New)
+			if err != nil {
+				say("Seedbed: %s does not point at a commit; nothing to build.", name)
+				continue
+			}
+			p.Commit = commit
+			p.Message = commitMessage(ctx, push.RepoDir, commit)
+			if err := s.git.PinCommit(ctx, push.RepoDir, commit); err != nil {
 				return err
 			}
-			p.SourceBranch = strings.TrimPrefix(gitremote.PushRefPrefix, "refs/heads/") + u.New
+			p.SourceBranch = strings.TrimPrefix(gitremote.PushRefPrefix, "refs/heads/") + commit
 		}
 		res, err := s.cfg.Pipelines.HandlePush(ctx, push.App, p)
 		if err != nil {
@@ -193,6 +201,16 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// peelCommit returns the commit an object names: itself for a commit, the
+// commit an annotated tag points to (through tags of tags) for a tag.
+func peelCommit(ctx context.Context, repoDir, sha string) (string, error) {
+	out, err := exec.CommandContext(ctx, "git", "--git-dir", repoDir, "rev-parse", "--verify", "--quiet", sha+"^{commit}").Output()
+	if err != nil {
+		return "", fmt.Errorf("peel %s to a commit: %w", sha, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // commitMessage reads a pushed commit's message from the bare repository,
