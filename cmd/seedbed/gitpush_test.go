@@ -203,7 +203,9 @@ func TestGitRemoteRoles(t *testing.T) {
 			wantOut: `Seedbed has no app "guarded"`},
 		{name: "stranger fetches", who: "stranger", args: func(string) []string { return []string{"-C", repo.Dir, "fetch", remote(tokens["stranger"]), "main"} },
 			wantOut: "not found"},
-		{name: "stranger pushes", who: "stranger", args: func(string) []string { return []string{"-C", repo.Dir, "push", remote(tokens["stranger"]), "main:refs/heads/x"} },
+		{name: "stranger pushes", who: "stranger", args: func(string) []string {
+			return []string{"-C", repo.Dir, "push", remote(tokens["stranger"]), "main:refs/heads/x"}
+		},
 			wantOut: `Seedbed has no app "guarded"`},
 		{name: "anonymous clones", args: func(dir string) []string { return []string{"clone", "http://" + host + "/git/guarded.git", dir} },
 			wantOut: "could not read Username"},
@@ -211,7 +213,9 @@ func TestGitRemoteRoles(t *testing.T) {
 			wantOK: true},
 		{name: "viewer fetches", who: "viewer", args: func(string) []string { return []string{"-C", repo.Dir, "fetch", remote(tokens["viewer"]), "main"} },
 			wantOK: true},
-		{name: "viewer pushes", who: "viewer", args: func(string) []string { return []string{"-C", repo.Dir, "push", remote(tokens["viewer"]), "main:refs/heads/x"} },
+		{name: "viewer pushes", who: "viewer", args: func(string) []string {
+			return []string{"-C", repo.Dir, "push", remote(tokens["viewer"]), "main:refs/heads/x"}
+		},
 			wantOut: "needs the deployer role"},
 	}
 	for _, tt := range tests {
