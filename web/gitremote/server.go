@@ -55,8 +55,10 @@ type Config struct {
 	// The new objects are already readable in push.RepoDir (see the package
 	// documentation). ctx is canceled when the pusher disconnects; OnPush
 	// must return soon after. Writes to progress fail once the push is over.
-	// OnPush may be called concurrently, also for the same app. Nil accepts
-	// every push.
+	// OnPush may be called concurrently for different apps; for one app the
+	// calls take turns, in the order the refs change, and git can make the
+	// ref updates of a push OnPush sees (see the package documentation).
+	// Nil accepts every push.
 	OnPush func(ctx context.Context, push Push, progress io.Writer) error
 
 	// MaxPushBytes bounds the body of one push (the pack, as sent). Zero
