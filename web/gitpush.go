@@ -94,6 +94,7 @@ func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Wr
 		}
 		res, err := s.cfg.Pipelines.HandlePush(ctx, push.App, p)
 		if err != nil {
+			s.abandonPush(ctx, started, say)
 			return fmt.Errorf("%s: %s", name, pipelines.ErrorMessage(err))
 		}
 		if res.Ignored != "" {
@@ -113,10 +114,30 @@ func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Wr
 	}
 	for _, res := range started {
 		if err := s.followPush(ctx, res, say); err != nil {
+			s.abandonPush(ctx, started, say)
 			return err
 		}
 	}
 	return nil
+}
+
+// abandonPush cancels what a push started before it was refused (a build
+// or deploy failed, another ref could not be handled, or the pusher went
+// away), so that nothing of a push whose branch does not move goes live
+// later. Builds and deploys that have ended already are left as they are.
+func (s *Server) abandonPush(ctx context.Context, started []pipelines.PushResult, say func(string, ...any)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, res := range started {
+		for _, d := range res.Deploys {
+			if _, err := s.cfg.Pipelines.CancelDeploy(ctx, d.ID); err == nil {
+				say("Seedbed: deploy #%d cancelled: the push is refused.", d.ID)
+			}
+		}
+		if _, err := s.cfg.Pipelines.CancelBuild(ctx, res.Build.ID); err == nil {
+			say("Seedbed: build #%d cancelled: the push is refused.", res.Build.ID)
+		}
+	}
 }
 
 // followPush relays a build's and its deploys' progress lines until they

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -411,5 +412,67 @@ func TestGitConcurrentPushesServeBranchTip(t *testing.T) {
 	}
 	if !tagged {
 		t.Errorf("no succeeded build of the tagged commit %s: %+v", commit, builds)
+	}
+}
+
+// A pusher who goes away while the push waits for its build refuses the
+// push (the branch does not move), so what it started is cancelled: the
+// stage keeps serving what the branch points to.
+func TestGitPushAbandonedByPusher(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "quitter"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := "http://admin:" + a.api.Token + "@" + host + "/git/quitter.git"
+	repo := testutil.NewRepo(t)
+	repo.Commit("v1", map[string]string{"seedbed.yml": staticSite, "site/version.txt": "v1\n"})
+	if out, err := gitPush(t, repo, remote, "main"); err != nil {
+		t.Fatalf("first push: %v\n%s", err, out)
+	}
+	before := remoteRefs(t, remote)
+
+	slow := strings.Replace(staticSite, "    runtime: static\n", "    runtime: static\n    build: sleep 30 && mkdir -p public && cp version.txt public/\n    output: public\n", 1)
+	repo.Commit("v2, slow to build", map[string]string{"seedbed.yml": slow, "site/version.txt": "v2\n"})
+	cmd := exec.Command("git", "push", remote, "main")
+	cmd.Dir = repo.Dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // git push and its git-remote-http
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var build apiv1.Build
+	deadline := time.Now().Add(time.Minute)
+	for build.Status != "running" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow build did not start: %+v", build)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if bs, _ := a.api.Builds(ctx, "quitter"); len(bs) == 2 {
+			build = bs[0]
+		}
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	var deploys []apiv1.Deploy
+	for deadline = time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		deploys, _ = a.api.Deploys(ctx, "quitter")
+		if len(deploys) == 2 && deploys[0].Finished() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned push's deploy did not end: %+v", deploys)
+		}
+	}
+	if deploys[0].Status != "cancelled" {
+		t.Errorf("the abandoned push's deploy ended %s (%s), want cancelled", deploys[0].Status, deploys[0].Error)
+	}
+	if after := remoteRefs(t, remote); after != before {
+		t.Errorf("an abandoned push moved refs:\nbefore %s\nafter %s", before, after)
+	}
+	if _, body := a.get("/quitter/dev/site/version.txt"); body != "v1\n" {
+		t.Errorf("after the abandoned push dev serves %q, want v1", body)
 	}
 }
