@@ -40,7 +40,7 @@ func TestConcurrentPushesAcceptOnlyWhatLands(t *testing.T) {
 		}()
 		fmt.Fprintln(progress, "Seedbed: deploying")
 		select {
-		case <-time.After(150 * time.Millisecond): // a deploy
+		case <-time.After(300 * time.Millisecond): // a deploy
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -90,6 +90,15 @@ func TestConcurrentPushesAcceptOnlyWhatLands(t *testing.T) {
 	if maxRunning != 1 {
 		t.Errorf("%d OnPush calls for the same app ran at once; want them one at a time", maxRunning)
 	}
+	waited := 0
+	for _, r := range results {
+		if strings.Contains(r.stderr, "remote: Seedbed: waiting for another push to app to finish...") {
+			waited++
+		}
+	}
+	if waited == 0 {
+		t.Errorf("no push said that it waited for another one")
+	}
 	ok := 0
 	for i, r := range results {
 		wasAccepted := false
@@ -104,8 +113,8 @@ func TestConcurrentPushesAcceptOnlyWhatLands(t *testing.T) {
 			}
 		case wasAccepted:
 			t.Errorf("push %d was accepted by OnPush (deployed), then rejected by git:\n%s", i, r.stderr)
-		case !strings.Contains(r.stderr, "[remote rejected]") && !strings.Contains(r.stderr, "rejected"):
-			t.Errorf("push %d failed without git's rejection:\n%s", i, r.stderr)
+		case !strings.Contains(r.stderr, "[remote rejected]") || !strings.Contains(r.stderr, "fetch, merge or rebase, and push again"):
+			t.Errorf("push %d failed without git's rejection saying what to do:\n%s", i, r.stderr)
 		}
 	}
 	if ok != len(accepted) {
