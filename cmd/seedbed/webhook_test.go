@@ -133,18 +133,18 @@ func TestWebhookPushDeploys(t *testing.T) {
 	}
 }
 
-// githubFixture reads a real GitHub delivery from the shared fixtures, with
-// every occurrence of the commit it names replaced by sha, so that the
-// build finds the commit in the app's repository.
+// githubFixture reads one of GitHub's own example deliveries (kept unchanged
+// in pipelines/forge/testdata/github), with every occurrence of the commit
+// it names replaced by sha, so that the build finds the commit in the app's
+// repository.
 func githubFixture(t *testing.T, name, sha string) []byte {
 	t.Helper()
-	dir := os.Getenv("SEEDBED_WEBHOOK_FIXTURES")
-	if dir == "" {
-		dir = "/work/shared/fixtures/webhooks/github"
-	}
-	body, err := os.ReadFile(filepath.Join(dir, name))
+	body, err := os.ReadFile(filepath.Join("..", "..", "pipelines", "forge", "testdata", "github", name))
 	if err != nil {
-		t.Skipf("the real GitHub deliveries are not here (%v); set SEEDBED_WEBHOOK_FIXTURES", err)
+		t.Fatal(err)
+	}
+	if !bytes.Contains(body, []byte("6113728f27ae82c7b1a177c8d03f9e96e0adf246")) {
+		t.Fatalf("%s no longer names the commit the test replaces", name)
 	}
 	return bytes.ReplaceAll(body, []byte("6113728f27ae82c7b1a177c8d03f9e96e0adf246"), []byte(sha))
 }
