@@ -57,7 +57,10 @@ func (s *Server) gitAccess(ctx context.Context, email, appName string) (gitremot
 // every pushed branch or tag that a stage follows and, unless the pusher
 // said `git push -o nowait`, waits for the builds and their deploys,
 // relaying their progress as "remote:" lines. A failed build or deploy
-// refuses the push, so `git push` exits non-zero, as with `git push heroku`.
+// refuses the push, so `git push` exits non-zero, as with `git push heroku`,
+// and cancels what it started. The remote calls it for one push of an app
+// at a time, once git is sure to make the push's ref updates if it accepts,
+// so a stage deploys only commits its branch then points to.
 func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Writer) error {
 	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
 	if err := s.authorizePush(ctx, push.User, push.App); err != nil {
