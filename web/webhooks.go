@@ -164,9 +164,6 @@ func (s *Server) webhook(c echo.Context) error {
 			_ = s.cfg.Deliveries.SaveDelivery(ctx, &rec)
 			return err
 		}
-		if res.Build == nil {
-			rec.PushKey = "" // nothing started: a later delivery of the push may act on it
-		}
 		if res.Build != nil {
 			rec.Outcome, rec.Reason = store.DeliveryAccepted, "deploys to "+strings.Join(res.Stages, ", ")
 			rec.BuildIDs = strconv.FormatUint(uint64(res.Build.ID), 10)
@@ -174,6 +171,7 @@ func (s *Server) webhook(c echo.Context) error {
 			answer.Builds = append(answer.Builds, res.Build.ID)
 		} else {
 			rec.Reason = res.Ignored
+			rec.PushKey = "" // nothing started: a later delivery of the push may act on it
 		}
 		reasons = append(reasons, rec.Reason)
 		if err := s.cfg.Deliveries.SaveDelivery(ctx, &rec); err != nil {
