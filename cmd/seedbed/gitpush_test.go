@@ -264,7 +264,13 @@ func TestGitRemoteRoles(t *testing.T) {
 // Then an annotated tag, which names a tag object, builds the commit it
 // points to.
 func TestGitConcurrentPushesServeBranchTip(t *testing.T) {
-	a := startApp(t, embedded)
+	for _, be := range []backend{embedded, servers} {
+		t.Run(be.name, func(t *testing.T) { testGitConcurrentPushesServeBranchTip(t, be) })
+	}
+}
+
+func testGitConcurrentPushesServeBranchTip(t *testing.T, be backend) {
+	a := startApp(t, be)
 	ctx := context.Background()
 	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "racy"}); err != nil {
 		t.Fatal(err)
