@@ -228,6 +228,10 @@ const (
 	DeliveryAccepted = "accepted" // it started builds
 	DeliveryIgnored  = "ignored"  // valid, but nothing to do; Reason says why
 	DeliveryRejected = "rejected" // forged, malformed or too large; Reason says why
+
+	// DeliveryDuplicate: a push (same ref, before and after) that another
+	// delivery took already; nothing was started again.
+	DeliveryDuplicate = "duplicate"
 )
 
 // WebhookDelivery is one request a forge sent, with what Seedbed did.
@@ -243,4 +247,8 @@ type WebhookDelivery struct {
 	RemoteAddr string
 	BuildIDs   string // comma-separated
 	CreatedAt  time.Time
+
+	// PushKey is "<ref> <before> <after>" while this delivery holds the
+	// push, unique per app; empty otherwise.
+	PushKey string
 }

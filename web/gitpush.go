@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -17,11 +18,49 @@ import (
 // pushPoll is how often a waiting push looks at its build and deploys.
 const pushPoll = 50 * time.Millisecond
 
+// gitAccess is the built-in remote's Authorize: what the user behind a
+// token may do with an app's repository. Clone and fetch need the viewer
+// role, push the deployer role; admins may do both. A user with no role gets
+// NoAccess, as for an app that does not exist, so app names do not leak.
+func (s *Server) gitAccess(ctx context.Context, email, appName string) (gitremote.Access, error) {
+	app, err := s.cfg.Store.AppByName(ctx, appName)
+	if errors.Is(err, store.ErrNotFound) {
+		return gitremote.NoAccess, nil
+	}
+	if err != nil {
+		return gitremote.NoAccess, fmt.Errorf("git access to app %q: %w", appName, err)
+	}
+	if s.cfg.Access == nil {
+		return gitremote.NoAccess, nil // no roles without an access store: refuse rather than guess
+	}
+	u, err := s.cfg.Access.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return gitremote.NoAccess, nil // removed since the token was checked
+	}
+	if err != nil {
+		return gitremote.NoAccess, fmt.Errorf("git access of %s: %w", email, err)
+	}
+	role, err := s.roleOf(ctx, u, app.ID)
+	if err != nil {
+		return gitremote.NoAccess, fmt.Errorf("git access of %s to app %q: %w", email, appName, err)
+	}
+	switch {
+	case roleRank(role) >= roleRank(store.RoleDeployer):
+		return gitremote.WriteAccess, nil
+	case roleRank(role) >= roleRank(store.RoleViewer):
+		return gitremote.ReadAccess, nil
+	}
+	return gitremote.NoAccess, nil
+}
+
 // onPush is the built-in remote's pre-receive step. It starts a build for
 // every pushed branch or tag that a stage follows and, unless the pusher
 // said `git push -o nowait`, waits for the builds and their deploys,
 // relaying their progress as "remote:" lines. A failed build or deploy
-// refuses the push, so `git push` exits non-zero, as with `git push heroku`.
+// refuses the push, so `git push` exits non-zero, as with `git push heroku`,
+// and cancels what it started. The remote calls it for one push of an app
+// at a time, once git is sure to make the push's ref updates if it accepts,
+// so a stage deploys only commits its branch then points to.
 func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Writer) error {
 	say := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
 	if err := s.authorizePush(ctx, push.User, push.App); err != nil {
@@ -42,14 +81,23 @@ func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Wr
 			continue
 		}
 		if !p.Deleted {
-			p.Message = commitMessage(ctx, push.RepoDir, u.New)
-			if err := s.git.PinCommit(ctx, push.RepoDir, u.New); err != nil {
+			// An annotated tag names a tag object: build the commit it
+			// points to.
+			commit, err := peelCommit(ctx, push.RepoDir, u.New)
+			if err != nil {
+				say("Seedbed: %s does not point at a commit; nothing to build.", name)
+				continue
+			}
+			p.Commit = commit
+			p.Message = commitMessage(ctx, push.RepoDir, commit)
+			if err := s.git.PinCommit(ctx, push.RepoDir, commit); err != nil {
 				return err
 			}
-			p.SourceBranch = strings.TrimPrefix(gitremote.PushRefPrefix, "refs/heads/") + u.New
+			p.SourceBranch = strings.TrimPrefix(gitremote.PushRefPrefix, "refs/heads/") + commit
 		}
 		res, err := s.cfg.Pipelines.HandlePush(ctx, push.App, p)
 		if err != nil {
+			s.abandonPush(ctx, started, say)
 			return fmt.Errorf("%s: %s", name, pipelines.ErrorMessage(err))
 		}
 		if res.Ignored != "" {
@@ -69,10 +117,30 @@ func (s *Server) onPush(ctx context.Context, push gitremote.Push, progress io.Wr
 	}
 	for _, res := range started {
 		if err := s.followPush(ctx, res, say); err != nil {
+			s.abandonPush(ctx, started, say)
 			return err
 		}
 	}
 	return nil
+}
+
+// abandonPush cancels what a push started before it was refused (a build
+// or deploy failed, another ref could not be handled, or the pusher went
+// away), so that nothing of a push whose branch does not move goes live
+// later. Builds and deploys that have ended already are left as they are.
+func (s *Server) abandonPush(ctx context.Context, started []pipelines.PushResult, say func(string, ...any)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, res := range started {
+		for _, d := range res.Deploys {
+			if _, err := s.cfg.Pipelines.CancelDeploy(ctx, d.ID); err == nil {
+				say("Seedbed: deploy #%d cancelled: the push is refused.", d.ID)
+			}
+		}
+		if _, err := s.cfg.Pipelines.CancelBuild(ctx, res.Build.ID); err == nil {
+			say("Seedbed: build #%d cancelled: the push is refused.", res.Build.ID)
+		}
+	}
 }
 
 // followPush relays a build's and its deploys' progress lines until they
@@ -157,6 +225,16 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// peelCommit returns the commit an object names: itself for a commit, the
+// commit an annotated tag points to (through tags of tags) for a tag.
+func peelCommit(ctx context.Context, repoDir, sha string) (string, error) {
+	out, err := exec.CommandContext(ctx, "git", "--git-dir", repoDir, "rev-parse", "--verify", "--quiet", sha+"^{commit}").Output()
+	if err != nil {
+		return "", fmt.Errorf("peel %s to a commit: %w", sha, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // commitMessage reads a pushed commit's message from the bare repository,

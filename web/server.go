@@ -166,10 +166,7 @@ func New(cfg Config) (*Server, error) {
 			u, err := s.cfg.Accounts.TokenUser(ctx, password)
 			return u.Email, err
 		},
-		AppExists: func(ctx context.Context, app string) bool {
-			_, err := s.cfg.Store.AppByName(ctx, app)
-			return err == nil
-		},
+		Authorize:   s.gitAccess,
 		OnPush:      s.onPush,
 		HookCommand: cfg.GitHookCommand,
 		Logger:      s.log.With("part", "git"),

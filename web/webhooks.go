@@ -22,6 +22,7 @@ import (
 // DeliveryStore records webhook deliveries.
 type DeliveryStore interface {
 	RecordDelivery(ctx context.Context, d *store.WebhookDelivery) error
+	DeliveryByPushKey(ctx context.Context, appID uint, key string) (store.WebhookDelivery, error)
 	SaveDelivery(ctx context.Context, d *store.WebhookDelivery) error
 	Deliveries(ctx context.Context, appID uint, limit int) ([]store.WebhookDelivery, error)
 }
@@ -135,6 +136,7 @@ func (s *Server) webhook(c echo.Context) error {
 	}
 	answer := webhookAnswer{Outcome: store.DeliveryIgnored}
 	var reasons []string
+	duplicates := 0
 	for i, ev := range events {
 		rec := rec
 		rec.ID = 0
@@ -143,12 +145,22 @@ func (s *Server) webhook(c echo.Context) error {
 			rec.DeliveryID = fmt.Sprintf("%s#%d", ev.DeliveryID, i)
 		}
 		rec.Outcome = store.DeliveryIgnored
-		if err := s.recordNew(ctx, &rec); err != nil {
+		// The delivery takes the push it reports (ref, before, after)
+		// before acting on it, so the same push delivered again, even
+		// under a new delivery id and at the same moment, builds once.
+		rec.PushKey = ev.PushKey()
+		taken, err := s.takePush(ctx, &rec)
+		if err != nil {
 			return err
+		}
+		if taken != "" {
+			duplicates++
+			reasons = append(reasons, taken)
+			continue
 		}
 		res, err := s.act(ctx, app.Name, ev)
 		if err != nil {
-			rec.Outcome, rec.Reason = store.DeliveryRejected, pipelines.ErrorMessage(err)
+			rec.Outcome, rec.Reason, rec.PushKey = store.DeliveryRejected, pipelines.ErrorMessage(err), ""
 			_ = s.cfg.Deliveries.SaveDelivery(ctx, &rec)
 			return err
 		}
@@ -159,6 +171,7 @@ func (s *Server) webhook(c echo.Context) error {
 			answer.Builds = append(answer.Builds, res.Build.ID)
 		} else {
 			rec.Reason = res.Ignored
+			rec.PushKey = "" // nothing started: a later delivery of the push may act on it
 		}
 		reasons = append(reasons, rec.Reason)
 		if err := s.cfg.Deliveries.SaveDelivery(ctx, &rec); err != nil {
@@ -167,10 +180,46 @@ func (s *Server) webhook(c echo.Context) error {
 	}
 	answer.Reason = strings.Join(reasons, "; ")
 	status := http.StatusAccepted
-	if answer.Outcome == store.DeliveryAccepted {
+	switch {
+	case answer.Outcome == store.DeliveryAccepted:
 		status = http.StatusCreated
+	case duplicates == len(events):
+		answer.Outcome, status = store.DeliveryDuplicate, http.StatusOK
 	}
 	return c.JSON(status, answer)
+}
+
+// takePush records a delivery that holds rec.PushKey, if it has one. When
+// another delivery of the app holds the key already, it records rec as a
+// duplicate instead and returns the reason to answer with; a delivery id
+// seen before is refused as a replay, as by recordNew.
+func (s *Server) takePush(ctx context.Context, rec *store.WebhookDelivery) (string, error) {
+	err := s.recordNew(ctx, rec)
+	if rec.PushKey == "" || err == nil {
+		return "", err
+	}
+	var he *httpError
+	if !errors.As(err, &he) || he.status != http.StatusConflict {
+		return "", err
+	}
+	first, lookErr := s.cfg.Deliveries.DeliveryByPushKey(ctx, rec.AppID, rec.PushKey)
+	if errors.Is(lookErr, store.ErrNotFound) {
+		return "", err // the conflict was the delivery id: a replay
+	}
+	if lookErr != nil {
+		return "", lookErr
+	}
+	taken := fmt.Sprintf("This push (%s) was already taken by delivery %s", rec.PushKey, first.DeliveryID)
+	if first.BuildIDs != "" {
+		taken += ", which started build #" + strings.ReplaceAll(first.BuildIDs, ",", ", #")
+	}
+	taken += "; nothing was built again."
+	rec.ID, rec.PushKey = 0, ""
+	rec.Outcome, rec.Reason = store.DeliveryDuplicate, taken
+	if err := s.recordNew(ctx, rec); err != nil {
+		return "", err
+	}
+	return taken, nil
 }
 
 // recordNew stores a delivery, refusing one whose id was seen before.

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
@@ -127,5 +132,353 @@ func TestGitPushDeploys(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "seedbed.yml")); err != nil {
 		t.Fatalf("the clone lacks seedbed.yml: %v", err)
+	}
+}
+
+// staticSite is a stack whose one function serves the site/ folder: a
+// build takes no compiler, so many pushes build quickly.
+const staticSite = `services:
+  site:
+    path: site
+    runtime: static
+    functions:
+      pages:
+        routes: ["GET /site/{file+}"]
+`
+
+// gitRun runs git with args in dir (none if empty) and returns its combined
+// output. It does not fail the test, so goroutines may call it.
+func gitRun(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.com",
+		"GIT_COMMITTER_NAME=Dev", "GIT_COMMITTER_EMAIL=dev@example.com")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// userToken makes a user with no admin rights, gives them role on app
+// ("" for none) and returns their API token.
+func (a *testApp) userToken(email, app, role string) string {
+	a.t.Helper()
+	c := a.userClient(email)
+	if role != "" {
+		if _, err := a.api.SetMember(context.Background(), app, email, role); err != nil {
+			a.t.Fatalf("make %s %s of %s: %v", email, role, app, err)
+		}
+	}
+	return c.Token
+}
+
+// The built-in remote asks for the role, with the real git client: a user
+// with no role is told the app does not exist (clone, fetch and push), a
+// viewer clones and fetches but may not push, a deployer pushes and
+// deploys; without credentials the answer is 401 with a Basic challenge.
+func TestGitRemoteRoles(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "guarded"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := func(token string) string { return "http://x:" + token + "@" + host + "/git/guarded.git" }
+	repo := testutil.NewRepo(t)
+	repo.Commit("v1", map[string]string{"seedbed.yml": staticSite, "site/version.txt": "v1\n"})
+	if out, err := gitPush(t, repo, remote(a.api.Token), "main"); err != nil {
+		t.Fatalf("the admin's push: %v\n%s", err, out)
+	}
+	tokens := map[string]string{
+		"stranger": a.userToken("nora@example.com", "guarded", ""),
+		"viewer":   a.userToken("vic@example.com", "guarded", "viewer"),
+		"deployer": a.userToken("dee@example.com", "guarded", "deployer"),
+	}
+
+	tests := []struct {
+		name    string
+		who     string
+		args    func(dir string) []string // dir: a fresh path for a clone
+		wantOK  bool
+		wantOut string
+	}{
+		{name: "stranger clones", who: "stranger", args: func(dir string) []string { return []string{"clone", remote(tokens["stranger"]), dir} },
+			wantOut: `Seedbed has no app "guarded"`},
+		{name: "stranger fetches", who: "stranger", args: func(string) []string { return []string{"-C", repo.Dir, "fetch", remote(tokens["stranger"]), "main"} },
+			wantOut: "not found"},
+		{name: "stranger pushes", who: "stranger", args: func(string) []string {
+			return []string{"-C", repo.Dir, "push", remote(tokens["stranger"]), "main:refs/heads/x"}
+		},
+			wantOut: `Seedbed has no app "guarded"`},
+		{name: "anonymous clones", args: func(dir string) []string { return []string{"clone", "http://" + host + "/git/guarded.git", dir} },
+			wantOut: "could not read Username"},
+		{name: "viewer clones", who: "viewer", args: func(dir string) []string { return []string{"clone", remote(tokens["viewer"]), dir} },
+			wantOK: true},
+		{name: "viewer fetches", who: "viewer", args: func(string) []string { return []string{"-C", repo.Dir, "fetch", remote(tokens["viewer"]), "main"} },
+			wantOK: true},
+		{name: "viewer pushes", who: "viewer", args: func(string) []string {
+			return []string{"-C", repo.Dir, "push", remote(tokens["viewer"]), "main:refs/heads/x"}
+		},
+			wantOut: "needs the deployer role"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "clone")
+			out, err := gitRun("", tt.args(dir)...)
+			if (err == nil) != tt.wantOK || !strings.Contains(out, tt.wantOut) {
+				t.Fatalf("git: %v (want success: %v), output lacks %q?\n%s", err, tt.wantOK, tt.wantOut, out)
+			}
+			_, statErr := os.Stat(filepath.Join(dir, "site", "version.txt"))
+			if cloned := statErr == nil; cloned != (tt.wantOK && strings.Contains(tt.name, "clones")) {
+				t.Errorf("clone has the files: %v", cloned)
+			}
+		})
+	}
+	if refs := remoteRefs(t, remote(a.api.Token)); strings.Contains(refs, "refs/heads/x") {
+		t.Fatalf("a refused push created a branch:\n%s", refs)
+	}
+
+	// Anonymous requests are challenged, as git expects.
+	resp, err := http.Get("http://" + host + "/git/guarded.git/info/refs?service=git-upload-pack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Errorf("anonymous info/refs: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+
+	// The deployer's push deploys.
+	repo.Commit("v2", map[string]string{"site/version.txt": "v2\n"})
+	if out, err := gitPush(t, repo, remote(tokens["deployer"]), "main"); err != nil || !strings.Contains(out, "live on dev") {
+		t.Fatalf("the deployer's push: %v\n%s", err, out)
+	}
+	if code, body := a.get("/guarded/dev/site/version.txt"); code != 200 || body != "v2\n" {
+		t.Fatalf("after the deployer's push: %d %q", code, body)
+	}
+}
+
+// Ten pushes to main at once, each from its own clone with a commit of its
+// own, half of them with -o nowait, each retried once after a fetch if git
+// rejects it: the stage ends up serving exactly the commit main points to,
+// and no commit whose push git rejected was built or deployed. Before
+// pushes took turns, rejected pushes ("cannot lock ref") had deployed.
+// Then an annotated tag, which names a tag object, builds the commit it
+// points to.
+func TestGitConcurrentPushesServeBranchTip(t *testing.T) {
+	for _, be := range []backend{embedded, servers} {
+		t.Run(be.name, func(t *testing.T) { testGitConcurrentPushesServeBranchTip(t, be) })
+	}
+}
+
+func testGitConcurrentPushesServeBranchTip(t *testing.T, be backend) {
+	a := startApp(t, be)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "racy"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := "http://admin:" + a.api.Token + "@" + host + "/git/racy.git"
+	repo := testutil.NewRepo(t)
+	repo.Commit("p0", map[string]string{"seedbed.yml": staticSite, "site/version.txt": "p0\n"})
+	if out, err := gitPush(t, repo, remote, "main"); err != nil {
+		t.Fatalf("first push: %v\n%s", err, out)
+	}
+
+	const n = 10
+	type attempt struct {
+		commit, version, out string
+		err                  error
+	}
+	attempts := make([][]attempt, n)
+	clones := make([]string, n)
+	for i := range n {
+		clones[i] = filepath.Join(t.TempDir(), "clone")
+		if out, err := gitRun("", "clone", "-q", remote, clones[i]); err != nil {
+			t.Fatalf("clone %d: %v\n%s", i, err, out)
+		}
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			dir := clones[i]
+			for try := range 2 {
+				if try > 0 {
+					if out, err := gitRun(dir, "fetch", "-q", "origin"); err != nil {
+						attempts[i] = append(attempts[i], attempt{out: out, err: err})
+						return
+					}
+					_, _ = gitRun(dir, "reset", "-q", "--hard", "origin/main")
+				}
+				version := fmt.Sprintf("p%d.%d\n", i+1, try)
+				if err := os.WriteFile(filepath.Join(dir, "site", "version.txt"), []byte(version), 0o644); err != nil {
+					attempts[i] = append(attempts[i], attempt{err: err})
+					return
+				}
+				_, _ = gitRun(dir, "commit", "-qam", "push "+strings.TrimSpace(version))
+				commit, _ := gitRun(dir, "rev-parse", "HEAD")
+				args := []string{"push", "--force", "origin", "main"}
+				if i%2 == 0 {
+					args = []string{"push", "--force", "-o", "nowait", "origin", "main"}
+				}
+				out, err := gitRun(dir, args...)
+				attempts[i] = append(attempts[i], attempt{commit: strings.TrimSpace(commit), version: version, out: out, err: err})
+				if err == nil {
+					return
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	landed, rejected := map[string]string{}, map[string]bool{}
+	for i, as := range attempts {
+		for _, at := range as {
+			switch {
+			case at.commit == "":
+				t.Fatalf("pusher %d: %v\n%s", i, at.err, at.out)
+			case at.err == nil:
+				landed[at.commit] = at.version
+			case strings.Contains(at.out, "[remote rejected]"):
+				rejected[at.commit] = true
+			default:
+				t.Fatalf("push of %s failed without git's rejection: %v\n%s", at.commit, at.err, at.out)
+			}
+		}
+	}
+	var tip []string
+	for _, l := range strings.Split(remoteRefs(t, remote), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[1] == "refs/heads/main" {
+			tip = f
+		}
+	}
+	if len(tip) == 0 {
+		t.Fatal("main is gone")
+	}
+	t.Logf("%d pushes landed, %d rejected; main at %.7s", len(landed), len(rejected), tip[0])
+	if len(rejected) == 0 || len(landed) < 2 {
+		t.Errorf("%d landed, %d rejected: the pushes did not race as intended", len(landed), len(rejected))
+	}
+
+	// Let the nowait pushes' deploys finish.
+	deadline := time.Now().Add(3 * time.Minute)
+	var deploys []apiv1.Deploy
+	for {
+		var err error
+		if deploys, err = a.api.Deploys(ctx, "racy"); err != nil {
+			t.Fatal(err)
+		}
+		busy := false
+		for _, d := range deploys {
+			busy = busy || !d.Finished()
+		}
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deploys still running after 3 minutes: %+v", deploys)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	builds, err := a.api.Builds(ctx, "racy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range builds {
+		if rejected[b.Ref] || rejected[b.Commit] {
+			t.Errorf("build #%d is of %.7s, whose push git rejected", b.ID, b.Commit)
+		}
+	}
+	if code, body := a.get("/racy/dev/site/version.txt"); code != 200 || body != landed[tip[0]] {
+		t.Fatalf("dev serves %d %q; main is at %.7s, which says %q", code, body, tip[0], landed[tip[0]])
+	}
+
+	// An annotated tag that a stage follows builds the commit it points to.
+	if _, err := a.api.UpdateStage(ctx, "racy", "dev", apiv1.StageRequest{Branch: "tag:v*"}); err != nil {
+		t.Fatal(err)
+	}
+	repo.Git("fetch", "-q", remote, "main")
+	repo.Git("reset", "-q", "--hard", "FETCH_HEAD")
+	commit := repo.Commit("tagged", map[string]string{"site/version.txt": "tagged\n"})
+	repo.Git("tag", "-a", "v1.0", "-m", "release 1.0")
+	out, err := gitPush(t, repo, remote, "main", "v1.0")
+	if err != nil || !strings.Contains(out, "tag v1.0 → build #") {
+		t.Fatalf("push of an annotated tag: %v\n%s", err, out)
+	}
+	if code, body := a.get("/racy/dev/site/version.txt"); code != 200 || body != "tagged\n" {
+		t.Fatalf("after the tag push dev serves %d %q", code, body)
+	}
+	builds, _ = a.api.Builds(ctx, "racy")
+	tagged := false
+	for _, b := range builds {
+		tagged = tagged || (b.Commit == commit && b.Status == "succeeded")
+	}
+	if !tagged {
+		t.Errorf("no succeeded build of the tagged commit %s: %+v", commit, builds)
+	}
+}
+
+// A pusher who goes away while the push waits for its build refuses the
+// push (the branch does not move), so what it started is cancelled: the
+// stage keeps serving what the branch points to.
+func TestGitPushAbandonedByPusher(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "quitter"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := "http://admin:" + a.api.Token + "@" + host + "/git/quitter.git"
+	repo := testutil.NewRepo(t)
+	repo.Commit("v1", map[string]string{"seedbed.yml": staticSite, "site/version.txt": "v1\n"})
+	if out, err := gitPush(t, repo, remote, "main"); err != nil {
+		t.Fatalf("first push: %v\n%s", err, out)
+	}
+	before := remoteRefs(t, remote)
+
+	slow := strings.Replace(staticSite, "    runtime: static\n", "    runtime: static\n    build: sleep 30 && mkdir -p public && cp version.txt public/\n    output: public\n", 1)
+	repo.Commit("v2, slow to build", map[string]string{"seedbed.yml": slow, "site/version.txt": "v2\n"})
+	cmd := exec.Command("git", "push", remote, "main")
+	cmd.Dir = repo.Dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // git push and its git-remote-http
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var build apiv1.Build
+	deadline := time.Now().Add(time.Minute)
+	for build.Status != "running" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow build did not start: %+v", build)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if bs, _ := a.api.Builds(ctx, "quitter"); len(bs) == 2 {
+			build = bs[0]
+		}
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	var deploys []apiv1.Deploy
+	for deadline = time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		deploys, _ = a.api.Deploys(ctx, "quitter")
+		if len(deploys) == 2 && deploys[0].Finished() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned push's deploy did not end: %+v", deploys)
+		}
+	}
+	if deploys[0].Status != "cancelled" {
+		t.Errorf("the abandoned push's deploy ended %s (%s), want cancelled", deploys[0].Status, deploys[0].Error)
+	}
+	if after := remoteRefs(t, remote); after != before {
+		t.Errorf("an abandoned push moved refs:\nbefore %s\nafter %s", before, after)
+	}
+	if _, body := a.get("/quitter/dev/site/version.txt"); body != "v1\n" {
+		t.Errorf("after the abandoned push dev serves %q, want v1", body)
 	}
 }

@@ -7,10 +7,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/seedbed/seedbed/testutil"
+	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 // githubPush is a push delivery shaped like GitHub's (see
@@ -123,5 +130,113 @@ func TestWebhookPushDeploys(t *testing.T) {
 		if outcomes[id] != o {
 			t.Errorf("delivery %s recorded as %q, want %q (all: %v)", id, outcomes[id], o, outcomes)
 		}
+	}
+}
+
+// githubFixture reads one of GitHub's own example deliveries (kept unchanged
+// in pipelines/forge/testdata/github), with every occurrence of the commit
+// it names replaced by sha, so that the build finds the commit in the app's
+// repository.
+func githubFixture(t *testing.T, name, sha string) []byte {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("..", "..", "pipelines", "forge", "testdata", "github", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(body, []byte("6113728f27ae82c7b1a177c8d03f9e96e0adf246")) {
+		t.Fatalf("%s no longer names the commit the test replaces", name)
+	}
+	return bytes.ReplaceAll(body, []byte("6113728f27ae82c7b1a177c8d03f9e96e0adf246"), []byte(sha))
+}
+
+// The same push delivered again under a new delivery id (a signed body
+// re-sent, or a forge that redelivers under a new id) builds nothing more:
+// it is recorded as a duplicate and answered 200, even when the copies
+// arrive at once. A delivery id seen before is still a replay (409).
+func TestWebhookSamePushBuildsOnce(t *testing.T) {
+	for _, be := range []backend{embedded, servers} {
+		t.Run(be.name, func(t *testing.T) { testWebhookSamePushBuildsOnce(t, be) })
+	}
+}
+
+func testWebhookSamePushBuildsOnce(t *testing.T, be backend) {
+	a := startApp(t, be)
+	ctx := context.Background()
+	repo := testutil.NewRepo(t)
+	sha1 := repo.Commit("v1", map[string]string{"seedbed.yml": staticSite, "site/version.txt": "v1\n"})
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "dupes", RepoURL: repo.Dir, Branch: "master"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.api.UpdateStage(ctx, "dupes", "dev", apiv1.StageRequest{Branch: "master"}); err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := a.api.Webhooks(ctx, "dupes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := hooks.URLs["github"]
+	builds := func() int { bs, _ := a.api.Builds(ctx, "dupes"); return len(bs) }
+
+	body := githubFixture(t, "push-new-branch.json", sha1)
+	steps := []struct {
+		name       string
+		id         string
+		wantStatus int
+		wantText   string
+		wantBuilds int
+	}{
+		{name: "first delivery", id: "gh-1", wantStatus: 201, wantText: `"accepted"`, wantBuilds: 1},
+		{name: "same push, new delivery id", id: "gh-2", wantStatus: 200, wantText: "already taken by delivery gh-1, which started build #", wantBuilds: 1},
+		{name: "same delivery again", id: "gh-2", wantStatus: 409, wantText: "received already", wantBuilds: 1},
+		{name: "first delivery again", id: "gh-1", wantStatus: 409, wantText: "received already", wantBuilds: 1},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			code, answer := deliver(t, url, hooks.Secret, st.id, "push", body)
+			if code != st.wantStatus || !strings.Contains(answer, st.wantText) {
+				t.Fatalf("got %d %s; want %d containing %q", code, answer, st.wantStatus, st.wantText)
+			}
+			if n := builds(); n != st.wantBuilds {
+				t.Fatalf("%d builds, want %d", n, st.wantBuilds)
+			}
+		})
+	}
+
+	// A new push, delivered five times at once under five ids: one build.
+	sha2 := repo.Commit("v2", map[string]string{"site/version.txt": "v2\n"})
+	body = githubFixture(t, "push-new-branch.json", sha2)
+	codes := make([]int, 5)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = deliver(t, url, hooks.Secret, fmt.Sprintf("gh-race-%d", i), "push", body)
+		}()
+	}
+	wg.Wait()
+	created, dup := 0, 0
+	for _, c := range codes {
+		switch c {
+		case 201:
+			created++
+		case 200:
+			dup++
+		}
+	}
+	if created != 1 || dup != 4 {
+		t.Errorf("five deliveries of one push at once answered %v; want one 201 and four 200", codes)
+	}
+	if n := builds(); n != 2 {
+		t.Errorf("%d builds after two pushes, each delivered several times; want 2", n)
+	}
+
+	hooks, _ = a.api.Webhooks(ctx, "dupes")
+	outcomes := map[string]string{}
+	for _, d := range hooks.Deliveries {
+		outcomes[d.DeliveryID] = d.Outcome
+	}
+	if outcomes["gh-1"] != "accepted" || outcomes["gh-2"] != "duplicate" {
+		t.Errorf("deliveries recorded as %v; want gh-1 accepted and gh-2 duplicate", outcomes)
 	}
 }

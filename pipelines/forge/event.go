@@ -118,6 +118,26 @@ type Event struct {
 	Sender string
 }
 
+// PushKey names the ref update a push or tag push event reports, as
+// "<ref> <before> <after>", the same whichever delivery carries it: a forge
+// redelivering it, or a signed body re-sent under a new delivery id. It is
+// empty for other events, and for a push without a ref or an after (nothing
+// to tell apart).
+func (e Event) PushKey() string {
+	if (e.Type != Push && e.Type != TagPush) || e.Ref == "" || (e.After == "" && !e.Deleted) {
+		return ""
+	}
+	before := e.Before
+	if before == "" {
+		before = "-"
+	}
+	after := e.After
+	if after == "" {
+		after = "-"
+	}
+	return e.Ref + " " + before + " " + after
+}
+
 // SkipDeploy reports whether the head commit asks Seedbed not to build:
 // its message contains "[skip deploy]" or "[deploy skip]", in any case.
 func (e Event) SkipDeploy() bool {

@@ -86,6 +86,11 @@ func ParseAll(kind Kind, secret string, header http.Header, body []byte) ([]Even
 	if err != nil {
 		return nil, err
 	}
+	for _, e := range events {
+		if err := checkEvent(kind, e); err != nil {
+			return nil, err
+		}
+	}
 	id := DeliveryID(kind, header)
 	sum := sha256.Sum256(body)
 	for i := range events {

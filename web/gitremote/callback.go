@@ -22,12 +22,25 @@ type hookVerdict struct {
 	options    []string
 	quarantine string // git's quarantine directory of the push, checked; "" if none
 	err        error  // why the push was refused; nil accepts it
+	unlock     func() // releases the app's push lock, once git is done; nil if not taken
 }
 
 // serveHook is the server's end of the pre-receive hook of one push: it
 // reads the hook's request, makes the pushed objects readable in the
-// repository, asks OnPush, streams its progress to the hook and sends the
-// verdict. It owns from and to and closes them.
+// repository, takes the app's push lock, checks that git will be able to
+// make the ref updates, asks OnPush, streams its progress to the hook and
+// sends the verdict. It owns from and to and closes them.
+//
+// The push lock makes the pushes of one app take turns from here until git
+// receive-pack has updated the refs and exited (the caller releases it
+// through the verdict). git runs pre-receive before it locks the refs, so
+// without it two pushes of main could both be accepted by OnPush, which
+// deploys, and then one of them fail to update main ("cannot lock ref"),
+// leaving the stage serving a commit that is not on the branch. Under the
+// lock, the ref updates are tried (and aborted) right before OnPush; nothing
+// else moves the refs until git has made the same updates, so a push that
+// OnPush accepts is one git applies, and the pushes that reach OnPush do so
+// in the order their refs change.
 func (s *Server) serveHook(ctx context.Context, push Push, from, to *os.File) hookVerdict {
 	defer from.Close() //nolint:errcheck // read end
 	defer to.Close()   //nolint:errcheck // nothing left to report to
@@ -53,6 +66,15 @@ func (s *Server) serveHook(ctx context.Context, push Push, from, to *os.File) ho
 	if v.quarantine, v.err = takeObjects(push.RepoDir, req); v.err != nil {
 		s.log.Error("git remote: take the pushed objects", "app", push.App, "err", v.err)
 		refuse = "Seedbed could not take the pushed objects; see the server log."
+	} else if v.unlock, v.err = lockPushes(ctx, push.RepoDir, func() {
+		_, _ = fmt.Fprintf(out, "Seedbed: waiting for another push to %s to finish...\n", push.App)
+	}); v.err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("git remote: push lock", "app", push.App, "err", v.err)
+		}
+		refuse = "Seedbed could not take the app's push lock; see the server log."
+	} else if v.err = s.checkRefUpdates(ctx, push.RepoDir, push.Updates); v.err != nil {
+		refuse = fmt.Sprintf("%s; the branch or tag moved since you fetched: fetch, merge or rebase, and push again", v.err)
 	} else if v.err = s.onPush(ctx, push, out); v.err != nil {
 		refuse = v.err.Error()
 		if refuse == "" {

@@ -8,9 +8,12 @@
 // The real git speaks the protocol: one `git upload-pack --stateless-rpc` or
 // `git receive-pack --stateless-rpc` per HTTP request, on a bare repository
 // kept at ReposDir/<app>.git. Go does everything around it: routing, HTTP
-// Basic authentication with a Seedbed API token, the push size limit, and the
-// pre-receive callback (Config.OnPush) that streams progress to the pusher and
-// can refuse the push.
+// Basic authentication with a Seedbed API token, authorization
+// (Config.Authorize: clone and fetch need ReadAccess, push WriteAccess; a
+// user with no access gets the 404 of an app that does not exist, so app
+// names do not leak; anonymous requests get 401 with a Basic challenge), the
+// push size limit, and the pre-receive callback (Config.OnPush) that streams
+// progress to the pusher and can refuse the push.
 //
 // The commands are run directly rather than through `git http-backend` and
 // net/http/cgi because the CGI path gets in the way of both things this
@@ -52,6 +55,33 @@
 // the push. A push that reaches the repository any other way (for example
 // `git push /path/to/app.git` on the server) finds no descriptors and is
 // refused, so every push passes through OnPush.
+//
+// # One push at a time per app
+//
+// git runs pre-receive before it locks the refs it updates, so a push that
+// OnPush accepts (and deploys) can still be rejected by git afterwards:
+// with ten pushes to main at once, each was built and deployed, and all but
+// one then failed with "cannot lock ref", leaving the stage serving a commit
+// that is not on the branch. So the pushes of one app take turns: once the
+// hook has handed over its request, the server takes the app's push lock
+// (an flock on ReposDir/<app>.git/seedbed-push.lock, so it also holds
+// between processes and is dropped if one dies), telling a push that has to
+// wait so; tries the ref updates in a git transaction that it prepares and
+// aborts (git checks each ref's old value and name, as it will when it
+// updates them), refusing the push with git's reason if they fail; and only
+// then calls OnPush. The lock is released when git receive-pack has exited,
+// after its ref updates. Nothing else moves the refs meanwhile, so a push
+// that OnPush accepts is one git applies, and OnPush sees the pushes of an
+// app in the order their refs change. The automatic gc after a push runs in
+// the foreground for the same reason.
+//
+// The other way, deploying from git's reference-transaction hook in its
+// "prepared" state (when git holds the ref locks), was not taken: git runs
+// that hook with its output going to receive-pack's stderr, not to the
+// pusher, so the build's and deploy's progress would have to be spliced
+// into the side-band stream by hand; it runs once per ref and per state,
+// also for git's internal transactions; and a second push of the branch
+// would fail at once with "cannot lock ref" instead of waiting its turn.
 //
 // # Objects of a pending push
 //

@@ -24,7 +24,7 @@ func Example() {
 		Authenticate: func(ctx context.Context, user, token string) (string, error) {
 			return "", errors.New("look the token up in the store")
 		},
-		AppExists: func(ctx context.Context, app string) bool { return false },
+		Authorize: func(ctx context.Context, user, app string) (gitremote.Access, error) { return gitremote.NoAccess, nil },
 		OnPush: func(ctx context.Context, push gitremote.Push, progress io.Writer) error {
 			fmt.Fprintf(progress, "Seedbed: %d ref(s) of %s received\n", len(push.Updates), push.App)
 			return nil // an error here refuses the push

@@ -33,7 +33,26 @@ func TestMain(m *testing.M) {
 const (
 	testToken = "sbt_good-token"
 	testUser  = "ann@example.com"
+	// A viewer may clone and fetch "app"; a stranger has no role on any app.
+	viewerToken   = "sbt_viewer-token"
+	viewerUser    = "vic@example.com"
+	strangerToken = "sbt_stranger-token"
+	strangerUser  = "nora@example.com"
 )
+
+// testAccess is the fixture's Authorize: ann may push to "app" and
+// "other", vic may read "app", nora nothing.
+func testAccess(_ context.Context, user, app string) (Access, error) {
+	switch {
+	case app != "app" && app != "other":
+		return NoAccess, nil
+	case user == testUser:
+		return WriteAccess, nil
+	case user == viewerUser && app == "app":
+		return ReadAccess, nil
+	}
+	return NoAccess, nil
+}
 
 // fixture is a Server on a loopback port, with the apps "app" and "other",
 // one valid token, and an OnPush that records every push and then does
@@ -67,12 +86,17 @@ func setup(t *testing.T, configure ...func(*Config)) *fixture {
 	cfg := Config{
 		ReposDir: f.reposDir,
 		Authenticate: func(_ context.Context, _, password string) (string, error) {
-			if password != testToken {
-				return "", errors.New("unknown token")
+			switch password {
+			case testToken:
+				return testUser, nil
+			case viewerToken:
+				return viewerUser, nil
+			case strangerToken:
+				return strangerUser, nil
 			}
-			return testUser, nil
+			return "", errors.New("unknown token")
 		},
-		AppExists: func(_ context.Context, app string) bool { return app == "app" || app == "other" },
+		Authorize: testAccess,
 		OnPush:    f.onPush,
 		// GORACE: a race-enabled hook would otherwise sleep 1 s at exit.
 		HookCommand: []string{"env", testHookEnv + "=1", "GORACE=atexit_sleep_ms=0", exe, "git-hook"},

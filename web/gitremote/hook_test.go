@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"syscall"
@@ -72,14 +73,27 @@ func TestHookConversation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got Push
-			srv := &Server{log: discardLogger(), cfg: Config{OnPush: func(ctx context.Context, push Push, w io.Writer) error {
-				got = push
-				return tt.onPush(ctx, push, w)
-			}}}
+			srv, err := New(Config{ReposDir: t.TempDir(), Logger: discardLogger(), HookCommand: []string{"true"},
+				Authenticate: func(context.Context, string, string) (string, error) { return "", errors.New("no") },
+				Authorize:    func(context.Context, string, string) (Access, error) { return NoAccess, nil },
+				OnPush: func(ctx context.Context, push Push, w io.Writer) error {
+					got = push
+					return tt.onPush(ctx, push, w)
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo, err := srv.EnsureRepo("app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			commit := emptyCommit(t, repo)
 			toHookR, toHookW := pipe(t)
 			fromHookR, fromHookW := pipe(t)
 			verdict := make(chan hookVerdict, 1)
-			go func() { verdict <- srv.serveHook(context.Background(), Push{App: "app"}, fromHookR, toHookW) }()
+			go func() {
+				verdict <- srv.serveHook(context.Background(), Push{App: "app", RepoDir: repo}, fromHookR, toHookW)
+			}()
 
 			// The hook owns duplicates of the descriptors, as a child would.
 			env := map[string]string{
@@ -89,14 +103,19 @@ func TestHookConversation(t *testing.T) {
 			}
 			_ = toHookR.Close()
 			_ = fromHookW.Close()
-			stdin := strings.Repeat("0", 40) + " " + strings.Repeat("a", 40) + " refs/heads/main\n"
+			stdin := ZeroID + " " + commit + " refs/heads/main\n"
 			var stdout, stderr bytes.Buffer
 			code := RunHook(context.Background(), []string{"pre-receive"}, strings.NewReader(stdin), &stdout, &stderr, func(k string) string { return env[k] })
 			v := <-verdict
+			if v.unlock == nil {
+				t.Errorf("the verdict holds no push lock to release")
+			} else {
+				v.unlock()
+			}
 			if code != tt.wantCode || stdout.String() != tt.wantOut || !strings.Contains(stderr.String(), tt.wantErr) {
 				t.Errorf("hook exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout.String(), stderr.String(), tt.wantCode, tt.wantOut, tt.wantErr)
 			}
-			want := Push{App: "app", Updates: []RefUpdate{{Ref: "refs/heads/main", Old: ZeroID, New: strings.Repeat("a", 40)}}, Options: []string{"nowait"}}
+			want := Push{App: "app", RepoDir: repo, Updates: []RefUpdate{{Ref: "refs/heads/main", Old: ZeroID, New: commit}}, Options: []string{"nowait"}}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("OnPush got %+v, want %+v", got, want)
 			}
@@ -105,6 +124,22 @@ func TestHookConversation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emptyCommit writes a commit of the empty tree into the bare repository
+// repo and returns its name.
+func emptyCommit(t *testing.T, repo string) string {
+	t.Helper()
+	cmd := exec.Command("git", "--git-dir", repo, "commit-tree", "-m", "empty", "4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ann", "GIT_AUTHOR_EMAIL=ann@example.com", "GIT_COMMITTER_NAME=Ann", "GIT_COMMITTER_EMAIL=ann@example.com")
+	if err := exec.Command("git", "--git-dir", repo, "hash-object", "-w", "-t", "tree", "/dev/null").Run(); err != nil {
+		t.Fatalf("write the empty tree: %v", err)
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git commit-tree: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // dupFD duplicates f's descriptor, as a child process inherits it, for

@@ -122,6 +122,9 @@ func (s *Server) receivePack(q *request) {
 			s.log.Error("git remote: point HEAD at a branch", "app", q.app, "err", err)
 		}
 	}
+	if v.unlock != nil {
+		v.unlock() // git has made the ref updates, or never will: the next push's turn
+	}
 	level, msg := levelOf(q.r.Context(), copyErr, waitErr)
 	if !v.ran && level == slog.LevelInfo {
 		level = slog.LevelDebug // git's probe before a large push, or nothing to update

@@ -31,6 +31,11 @@ func serveConfig(dir string) []string {
 		"receive.advertisePushOptions=true",
 		"receive.denyNonFastForwards=false",
 		"receive.denyDeletes=false",
+		// The automatic gc after a push runs inside receive-pack, under the
+		// app's push lock, rather than in the background where packing refs
+		// could hold a ref's lock when the next push updates it.
+		"gc.autoDetach=false",
+		"maintenance.autoDetach=false",
 		// Clone filters (--filter=blob:none) and fetching a pending push's
 		// commit by hash (see the package documentation).
 		"uploadpack.allowFilter=true",

@@ -19,7 +19,7 @@ func TestEnsureRepo(t *testing.T) {
 		s, err := New(Config{
 			ReposDir:     dir,
 			Authenticate: func(context.Context, string, string) (string, error) { return "", errors.New("no") },
-			AppExists:    func(context.Context, string) bool { return true },
+			Authorize:    func(context.Context, string, string) (Access, error) { return WriteAccess, nil },
 			HookCommand:  hook,
 		})
 		if err != nil {

@@ -36,10 +36,14 @@ type Config struct {
 	// Required.
 	Authenticate func(ctx context.Context, user, password string) (email string, err error)
 
-	// AppExists tells whether an app may be pushed to and fetched from; an
-	// unknown app answers 404. It is asked after authentication, so names of
-	// apps are not revealed to strangers. Required.
-	AppExists func(ctx context.Context, app string) bool
+	// Authorize tells what the user Authenticate returned may do with an
+	// app's repository: ReadAccess to clone and fetch, WriteAccess to push
+	// too. NoAccess, for an app that does not exist and for one the user has
+	// no role on alike, answers 404 with the same text in both cases, so
+	// that the names of apps do not leak; ReadAccess on a push answers 403.
+	// It is asked after authentication, for every request. An error answers
+	// 500 (a database outage is not "no such app") and is logged. Required.
+	Authorize func(ctx context.Context, user, app string) (Access, error)
 
 	// OnPush is called from the pre-receive hook with the ref updates of one
 	// push, after git has received and checked the objects and before it
@@ -51,8 +55,10 @@ type Config struct {
 	// The new objects are already readable in push.RepoDir (see the package
 	// documentation). ctx is canceled when the pusher disconnects; OnPush
 	// must return soon after. Writes to progress fail once the push is over.
-	// OnPush may be called concurrently, also for the same app. Nil accepts
-	// every push.
+	// OnPush may be called concurrently for different apps; for one app the
+	// calls take turns, in the order the refs change, and git can make the
+	// ref updates of a push OnPush sees (see the package documentation).
+	// Nil accepts every push.
 	OnPush func(ctx context.Context, push Push, progress io.Writer) error
 
 	// MaxPushBytes bounds the body of one push (the pack, as sent). Zero
@@ -70,6 +76,18 @@ type Config struct {
 	// not the client's. Nil discards.
 	Logger *slog.Logger
 }
+
+// Access is what a user may do with an app's repository.
+type Access int
+
+const (
+	// NoAccess: the app does not exist, or the user has no role on it.
+	NoAccess Access = iota
+	// ReadAccess allows clone and fetch (git upload-pack).
+	ReadAccess
+	// WriteAccess allows push (git receive-pack) as well.
+	WriteAccess
+)
 
 // RefUpdate is one ref a push changes. Old and New are full object names
 // (40 hex digits); Old is ZeroID when the ref is created, New is ZeroID when
@@ -112,8 +130,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReposDir == "" {
 		return nil, errors.New("gitremote: ReposDir is required")
 	}
-	if cfg.Authenticate == nil || cfg.AppExists == nil {
-		return nil, errors.New("gitremote: Authenticate and AppExists are required")
+	if cfg.Authenticate == nil || cfg.Authorize == nil {
+		return nil, errors.New("gitremote: Authenticate and Authorize are required")
 	}
 	if cfg.MaxPushBytes < 0 {
 		return nil, fmt.Errorf("gitremote: MaxPushBytes is %d; use 0 for the default of %d", cfg.MaxPushBytes, DefaultMaxPushBytes)
@@ -201,8 +219,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !s.cfg.AppExists(r.Context(), app) {
-		textError(w, http.StatusNotFound, fmt.Sprintf("Seedbed has no app %q: create it first, then push to it.", app))
+	if !s.authorize(w, r, user, app, action) {
 		return
 	}
 	dir, err := s.EnsureRepo(app)
@@ -286,6 +303,32 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 	w.Header().Set("WWW-Authenticate", `Basic realm="Seedbed", charset="UTF-8"`)
 	textError(w, http.StatusUnauthorized, "Authentication required: use a Seedbed API token as the password.")
 	return "", false
+}
+
+// authorize answers 404, 403 or 500 unless user may do what the request
+// asks of app: push (receive-pack, and its advertisement) needs
+// WriteAccess, anything else ReadAccess.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, user, app, action string) bool {
+	need := ReadAccess
+	if action == actionReceivePack || (action == actionInfoRefs && r.URL.Query().Get("service") == actionReceivePack) {
+		need = WriteAccess
+	}
+	has, err := s.cfg.Authorize(r.Context(), user, app)
+	switch {
+	case err != nil:
+		s.log.Error("git remote: check access", "app", app, "user", user, "err", err)
+		textError(w, http.StatusInternalServerError, "Seedbed could not check your access to this app; see the server log.")
+		return false
+	case has < ReadAccess:
+		// The same answer as for an app that does not exist.
+		textError(w, http.StatusNotFound, fmt.Sprintf("Seedbed has no app %q: create it first, then push to it.", app))
+		return false
+	case has < need:
+		s.log.Warn("git remote: push refused: read-only access", "app", app, "user", user, "remote", r.RemoteAddr)
+		textError(w, http.StatusForbidden, fmt.Sprintf("You may clone and fetch app %s but not push to it: a push deploys, which needs the deployer role. Ask an owner of %s.", app, app))
+		return false
+	}
+	return true
 }
 
 // textError answers with a plain-text message; git shows such a body of an
