@@ -472,7 +472,8 @@ func TestBuildEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := New(tt.cfg).env(stack.Service{Name: "api", Runtime: tt.runtime}, tt.key)
+			b := New(tt.cfg)
+			env := b.env(stack.Service{Name: "api", Runtime: tt.runtime}, tt.key, b.cfg.User)
 			for _, w := range tt.want {
 				if !slices.Contains(env, w) {
 					t.Errorf("env %q lacks %q", env, w)

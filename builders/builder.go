@@ -52,7 +52,8 @@ type Config struct {
 // Builder turns a checkout into artifacts, one per function. It is safe
 // for concurrent use; each Build works in folders of its own.
 type Builder struct {
-	cfg Config
+	cfg     Config
+	scratch *scratch
 }
 
 // New makes a Builder.
@@ -70,7 +71,7 @@ func New(cfg Config) *Builder {
 		cfg.User, _ = ResolveUser(UserNone)
 		cfg.User.Setting = ""
 	}
-	return &Builder{cfg: cfg}
+	return &Builder{cfg: cfg, scratch: &scratch{}}
 }
 
 // Check makes sure build commands can run as the build user in dirs
@@ -124,6 +125,11 @@ type BuildOptions struct {
 	// and "-", starting with a letter or digit. Empty shares one cache
 	// between every build without a key.
 	CacheKey string
+	// AppID is the id of the app the build is of. With per-app build
+	// users (UserAuto as root) its commands run as that app's own user
+	// (see User.ForApp); 0 is allowed only when commands do not switch
+	// to per-app users.
+	AppID uint
 	// Only, when not nil, names the services to build; the others are
 	// left out (their artifacts are reused by the caller).
 	Only []string
@@ -171,13 +177,17 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 	if opts.CacheKey != "" && !validCacheKey(opts.CacheKey) {
 		return nil, fmt.Errorf("build: cache key %q is not a plain name; use letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit", opts.CacheKey)
 	}
-	log.Line("seedbed", b.cfg.User.Describe())
+	u, err := b.cfg.User.ForApp(opts.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	log.Line("seedbed", u.Describe())
 	var outs []Output
 	for _, svc := range opts.Stack.Services {
 		if opts.Only != nil && !slices.Contains(opts.Only, svc.Name) {
 			continue
 		}
-		o, err := b.buildService(ctx, opts, svc, log)
+		o, err := b.buildService(ctx, opts, u, svc, log)
 		if err != nil {
 			return nil, fmt.Errorf("build service %s: %w", svc.Name, err)
 		}
@@ -201,7 +211,7 @@ func validCacheKey(key string) bool {
 	return key != ""
 }
 
-func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack.Service, log Log) ([]Output, error) {
+func (b *Builder) buildService(ctx context.Context, opts BuildOptions, u *User, svc stack.Service, log Log) ([]Output, error) {
 	checkout, cacheKey := opts.Dir, opts.CacheKey
 	log.Line("seedbed", fmt.Sprintf("Building service %s (%s)", svc.Name, svc.Runtime))
 	start := time.Now()
@@ -213,10 +223,7 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 	if rel == "" || !(rel == "." || filepath.IsLocal(rel)) {
 		return nil, fmt.Errorf("path %q is not a folder inside the repository", svc.Path)
 	}
-	if err := os.MkdirAll(b.cfg.WorkDir, 0o755); err != nil {
-		return nil, fmt.Errorf("make workspace: %w", err)
-	}
-	root, err := os.MkdirTemp(b.cfg.WorkDir, "seedbed-"+svc.Name+"-")
+	root, err := b.TempDir("service-" + svc.Name + "-")
 	if err != nil {
 		return nil, fmt.Errorf("make workspace: %w", err)
 	}
@@ -234,7 +241,7 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 	if err := copyTree(checkout, ws); err != nil {
 		return nil, fmt.Errorf("copy the checkout to a workspace: %w", err)
 	}
-	if u := b.cfg.User; u.switches() {
+	if u.switches() {
 		if err := os.Chmod(root, 0o711); err != nil {
 			return nil, fmt.Errorf("make workspace: %w", err)
 		}
@@ -253,8 +260,8 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 		return nil, fmt.Errorf("path %q is not a folder; fix path in %s", svc.Path, stack.FileName)
 	}
 
-	base := b.env(svc, cacheKey)
-	if err := b.userDirs(base, log); err != nil {
+	base := b.env(svc, cacheKey, u)
+	if err := b.userDirs(base, u, log); err != nil {
 		return nil, err
 	}
 	env := append(base, opts.Env...)
@@ -264,14 +271,14 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := runShell(ctx, b.cfg.User, svcDir, env, what, c, log); err != nil {
+			if err := runShell(ctx, u, svcDir, env, what, c, log); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	end := phase(PhaseInstall)
-	err = b.install(ctx, svcDir, env, svc, log)
+	err = install(ctx, u, svcDir, env, svc, log)
 	end()
 	if err != nil {
 		return nil, err
@@ -324,9 +331,9 @@ func buildCommand(svc stack.Service) string {
 // env is the environment of svc's commands: the configured base, then
 // what the runtime needs (later entries win). cacheKey picks the app's
 // own caches.
-func (b *Builder) env(svc stack.Service, cacheKey string) []string {
+func (b *Builder) env(svc stack.Service, cacheKey string, u *User) []string {
 	env := slices.Clone(b.cfg.Env)
-	if u := b.cfg.User; u.switches() {
+	if u.switches() {
 		// Seedbed's own caches, HOME and GOPATH are not the user's to
 		// write: it gets its own, under CacheDir.
 		env = slices.DeleteFunc(env, func(kv string) bool {
@@ -390,8 +397,8 @@ func (b *Builder) env(svc stack.Service, cacheKey string) []string {
 // Seedbed chose: those are inside CacheDir, under folders only Seedbed
 // may change; a folder a stage's env names is left as it is, since a
 // build could have put a symlink on its way.
-func (b *Builder) userDirs(env []string, log Log) error {
-	if !b.cfg.User.switches() {
+func (b *Builder) userDirs(env []string, u *User, log Log) error {
+	if !u.switches() {
 		return nil
 	}
 	for _, key := range []string{"HOME", "GOCACHE", "GOMODCACHE", "npm_config_cache"} {
@@ -403,8 +410,8 @@ func (b *Builder) userDirs(env []string, log Log) error {
 		if err != nil || rel == "." || !filepath.IsLocal(rel) {
 			continue
 		}
-		if err := b.userDir(dir, log); err != nil {
-			return fmt.Errorf("prepare %s for %s: %w", key, b.cfg.User, err)
+		if err := userDir(dir, u, log); err != nil {
+			return fmt.Errorf("prepare %s for %s: %w", key, u, err)
 		}
 	}
 	return nil
@@ -431,16 +438,16 @@ func lookupEnvFold(env []string, key string) (string, bool) {
 	return "", false
 }
 
-// install installs the dependencies of a node or python service.
-func (b *Builder) install(ctx context.Context, svcDir string, env []string, svc stack.Service, log Log) error {
+// install installs the dependencies of a node or python service, as u.
+func install(ctx context.Context, u *User, svcDir string, env []string, svc stack.Service, log Log) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	switch svc.Runtime {
 	case "node":
-		return npmInstall(ctx, b.cfg.User, svcDir, env, log)
+		return npmInstall(ctx, u, svcDir, env, log)
 	case "python":
-		return pipInstall(ctx, b.cfg.User, svcDir, env, log)
+		return pipInstall(ctx, u, svcDir, env, log)
 	}
 	return nil
 }

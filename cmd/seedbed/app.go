@@ -40,6 +40,7 @@ type App struct {
 	worker    *asynq.Server
 	target    *local.Target
 	svc       *pipelines.Service
+	builder   *builders.Builder
 	// stopPoll stops the poller that finds pushes to repositories that
 	// send no webhooks; pollDone closes when it has stopped.
 	stopPoll context.CancelFunc
@@ -100,7 +101,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		return nil, err
 	}
 	workDir := filepath.Join(cfg.DataDir, "work")
-	builder := builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv, User: buildUser})
+	builder := builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser})
 	if err := builder.Check(ctx, workDir); err != nil {
 		// auto means "where the machine allows it": say why not, and build
 		// as Seedbed's own user rather than refuse to start (make run as
@@ -115,9 +116,18 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		own.Why = "the unprivileged user could not be used (" + err.Error() + ")"
 		buildUser = own
-		builder = builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv, User: buildUser})
+		builder = builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser})
 	}
 	log.Info(buildUser.Describe())
+	// Workspaces a killed Seedbed left behind (other processes' are kept).
+	stale, err := builder.RemoveStale()
+	for _, d := range stale {
+		log.Info("removed a stale build workspace", "dir", d)
+	}
+	if err != nil {
+		log.Warn("could not remove every stale build workspace", "err", err)
+	}
+	a.builder = builder
 	if cfg.Deploys {
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain,
 			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits)})
@@ -259,6 +269,11 @@ func (a *App) Close(ctx context.Context) {
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {
 			a.log.Error("stop functions", "err", err)
+		}
+	}
+	if a.builder != nil {
+		if err := a.builder.Close(); err != nil {
+			a.log.Warn("remove build workspaces", "err", err)
 		}
 	}
 	if a.client != nil {
