@@ -531,7 +531,7 @@ func (b *Builder) packageFunctions(ctx context.Context, ws, out, svcDir string, 
 			if err != nil {
 				return nil, fmt.Errorf("function %s: %w", fn.Name, err)
 			}
-			digest, size, err := b.pack(ctx, dir, paths)
+			digest, size, err := b.pack(ctx, ws, dir, paths)
 			if err != nil {
 				return nil, fmt.Errorf("function %s: package: %w", fn.Name, err)
 			}
@@ -578,15 +578,23 @@ func fileKind(m fs.FileMode) string {
 	return "special file"
 }
 
-// pack streams Pack of paths into the artifact store.
-func (b *Builder) pack(ctx context.Context, dir string, paths []string) (string, int64, error) {
+// pack streams Pack of paths in dir into the artifact store. dir is in
+// the workspace ws (or a folder of Seedbed's, for bundles): it is opened
+// through a root on ws, so that a symlink the build put on the way to it
+// cannot make Seedbed pack a folder outside.
+func (b *Builder) pack(ctx context.Context, ws, dir string, paths []string) (string, int64, error) {
 	if b.cfg.Artifacts == nil {
 		return "", 0, errors.New("no artifact store configured")
 	}
+	src, err := openIn(ws, dir)
+	if err != nil {
+		return "", 0, err
+	}
+	defer src.Close()
 	pr, pw := io.Pipe()
 	packed := make(chan error, 1)
 	go func() {
-		err := artifact.Pack(pw, dir, paths)
+		err := artifact.PackRoot(pw, src, paths)
 		pw.CloseWithError(err)
 		packed <- err
 	}()
@@ -600,6 +608,29 @@ func (b *Builder) pack(ctx context.Context, dir string, paths []string) (string,
 		return "", 0, err
 	}
 	return digest, size, nil
+}
+
+// openIn opens dir as an os.Root: through a root on ws when dir lies in
+// ws (resolved, as within returns it), directly otherwise.
+func openIn(ws, dir string) (*os.Root, error) {
+	realWS, err := filepath.EvalSymlinks(ws)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(realWS, dir)
+	if err != nil || !(rel == "." || filepath.IsLocal(rel)) {
+		return os.OpenRoot(dir)
+	}
+	wsRoot, err := os.OpenRoot(realWS)
+	if err != nil {
+		return nil, err
+	}
+	defer wsRoot.Close()
+	r, err := wsRoot.OpenRoot(rel)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	return r, nil
 }
 
 func shortDigest(d string) string {

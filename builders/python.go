@@ -173,13 +173,21 @@ func (r *recordLog) lines() []string {
 
 // cleanPython removes junk folders (see isJunk) from the service folder (a
 // workspace copy) before it is packed.
+//
+// It works through an os.Root on svcDir, so that a folder the build
+// swapped for a symlink cannot make Seedbed remove anything outside.
 func cleanPython(svcDir string) error {
+	r, err := os.OpenRoot(svcDir)
+	if err != nil {
+		return fmt.Errorf("leave out caches: %w", err)
+	}
+	defer r.Close()
 	var junk []string
-	err := filepath.WalkDir(svcDir, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p != svcDir && d.IsDir() && isJunk(d.Name()) {
+		if p != "." && d.IsDir() && isJunk(d.Name()) {
 			junk = append(junk, p)
 			return filepath.SkipDir
 		}
@@ -189,7 +197,7 @@ func cleanPython(svcDir string) error {
 		return fmt.Errorf("leave out caches: %w", err)
 	}
 	for _, p := range junk {
-		if err := removeAll(p); err != nil {
+		if err := r.RemoveAll(p); err != nil {
 			return fmt.Errorf("leave out caches: %w", err)
 		}
 	}

@@ -319,7 +319,7 @@ func TestBuildNodeFailures(t *testing.T) {
 			if strings.Contains(log.String(), "do not pack me") {
 				t.Errorf("a file outside the repository was read")
 			}
-			if left, _ := os.ReadDir(work); len(left) > 0 {
+			if left := leftovers(t, builder); len(left) > 0 {
 				t.Errorf("workspaces left behind: %v", left)
 			}
 		})
