@@ -47,6 +47,14 @@ type Config struct {
 	// HOME are made that user's, and the user must be able to pass
 	// through to CacheDir and WorkDir (see Check).
 	User *User
+	// Isolation is whether commands run in a sandbox (bubblewrap; see
+	// box): IsolationAuto, IsolationSandbox or IsolationNone. Empty is
+	// IsolationNone.
+	Isolation string
+	// Hide are folders no sandboxed command may see: the data dir.
+	// CacheDir and WorkDir are hidden too, all but the folders of the
+	// build or hook run at hand.
+	Hide []string
 }
 
 // Builder turns a checkout into artifacts, one per function. It is safe
@@ -54,6 +62,11 @@ type Config struct {
 type Builder struct {
 	cfg     Config
 	scratch *scratch
+	// bwrap is the path of bubblewrap when commands run in a sandbox,
+	// else "", and noBox then says why not. isolationErr is a setting
+	// that is not valid, for Check to report.
+	bwrap, noBox string
+	isolationErr error
 }
 
 // New makes a Builder.
@@ -71,7 +84,53 @@ func New(cfg Config) *Builder {
 		cfg.User, _ = ResolveUser(UserNone)
 		cfg.User.Setting = ""
 	}
-	return &Builder{cfg: cfg, scratch: &scratch{}}
+	b := &Builder{cfg: cfg, scratch: &scratch{}}
+	b.findSandbox()
+	return b
+}
+
+// findSandbox settles whether commands run in a sandbox.
+func (b *Builder) findSandbox() {
+	iso, err := resolveIsolation(b.cfg.Isolation)
+	if err != nil {
+		b.isolationErr = err
+		return
+	}
+	b.cfg.Isolation = iso
+	if iso == IsolationNone {
+		b.noBox = "isolation is none (SEEDBED_ISOLATION)"
+		return
+	}
+	p, err := findBwrap()
+	if err != nil {
+		b.noBox = err.Error()
+		return
+	}
+	b.bwrap = p
+}
+
+// Sandboxed says whether commands run in a sandbox, and when they do not,
+// why.
+func (b *Builder) Sandboxed() (bool, string) {
+	return b.bwrap != "", b.noBox
+}
+
+// newBox returns an empty sandbox for one build or hook run, or nil when
+// commands are not sandboxed.
+func (b *Builder) newBox() *box {
+	if b.bwrap == "" {
+		return nil
+	}
+	hide := append(slices.Clone(b.cfg.Hide), b.cfg.CacheDir, b.cfg.WorkDir)
+	return &box{bwrap: b.bwrap, hide: hide}
+}
+
+// describeBox is the build log's line about the sandbox.
+func (b *Builder) describeBox() string {
+	if b.bwrap != "" {
+		return "Running build commands in a sandbox (bubblewrap): processes of their own, ended with the command; the system read-only; a private /tmp; of Seedbed's data only this build's workspace and its app's caches"
+	}
+	return "Build commands are NOT sandboxed: " + b.noBox + "; they see every process and every file their user may read, and a process they start with setsid outlives the build"
 }
 
 // Check makes sure build commands can run as the build user in dirs
@@ -81,6 +140,23 @@ func New(cfg Config) *Builder {
 // stops it; nothing is checked when commands run as Seedbed's own user.
 func (b *Builder) Check(ctx context.Context, dirs ...string) error {
 	u := b.cfg.User
+	if b.isolationErr != nil {
+		return b.isolationErr
+	}
+	if b.cfg.Isolation == IsolationSandbox && b.bwrap == "" {
+		return fmt.Errorf("builds must run in a sandbox (SEEDBED_ISOLATION=sandbox), but %s; or set SEEDBED_ISOLATION=auto to build without one where it is missing", b.noBox)
+	}
+	if b.bwrap != "" {
+		// Once for real: bubblewrap can be refused (no user namespaces,
+		// a seccomp profile), and auto then builds without it.
+		box := &box{bwrap: b.bwrap}
+		if err := runShell(ctx, runAs{user: u, box: box}, "/", []string{"PATH=/usr/bin:/bin"}, "sandbox check", "true", discardLog{}); err != nil {
+			if b.cfg.Isolation == IsolationSandbox {
+				return fmt.Errorf("builds must run in a sandbox (SEEDBED_ISOLATION=sandbox), but bubblewrap could not start one here as %s: %w", u, err)
+			}
+			b.bwrap, b.noBox = "", fmt.Sprintf("bubblewrap (%s) could not start a sandbox here (%v)", box.bwrap, err)
+		}
+	}
 	if !u.switches() {
 		return nil
 	}
@@ -96,7 +172,7 @@ func (b *Builder) Check(ctx context.Context, dirs ...string) error {
 	// The real thing, once: switching users can be refused (a container
 	// without the capability, an id the user namespace does not map).
 	for _, d := range dirs {
-		if err := runShell(ctx, u, d, []string{"PATH=/usr/bin:/bin"}, "user check", ":", discardLog{}); err != nil {
+		if err := runShell(ctx, runAs{user: u}, d, []string{"PATH=/usr/bin:/bin"}, "user check", ":", discardLog{}); err != nil {
 			return fmt.Errorf("builds run as %s, but a command could not start as that user in %s (%w): this process may not switch to that user; choose another with SEEDBED_BUILD_USER, or run builds as Seedbed's own user with SEEDBED_BUILD_USER=none", u, d, err)
 		}
 	}
@@ -182,6 +258,7 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	log.Line("seedbed", u.Describe())
+	log.Line("seedbed", b.describeBox())
 	var outs []Output
 	for _, svc := range opts.Stack.Services {
 		if opts.Only != nil && !slices.Contains(opts.Only, svc.Name) {
@@ -264,6 +341,12 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, u *User, 
 	if err := b.userDirs(base, u, log); err != nil {
 		return nil, err
 	}
+	r := runAs{user: u, box: b.newBox()}
+	if r.box != nil {
+		if err := b.furnish(r.box, ws, base, log); err != nil {
+			return nil, err
+		}
+	}
 	env := append(base, opts.Env...)
 	env = append(env, opts.Vars.environ(svc.Name)...)
 	run := func(what string, cmds ...string) error {
@@ -271,14 +354,14 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, u *User, 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := runShell(ctx, u, svcDir, env, what, c, log); err != nil {
+			if err := runShell(ctx, r, svcDir, env, what, c, log); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	end := phase(PhaseInstall)
-	err = install(ctx, u, svcDir, env, svc, log)
+	err = install(ctx, r, svcDir, env, svc, log)
 	end()
 	if err != nil {
 		return nil, err
@@ -417,6 +500,40 @@ func (b *Builder) userDirs(env []string, u *User, log Log) error {
 	return nil
 }
 
+// cacheKeys are the variables of a build's environment naming folders
+// its commands write, besides the workspace.
+var cacheKeys = []string{"HOME", "GOCACHE", "GOMODCACHE", "npm_config_cache"}
+
+// furnish gives box the workspace ws and the folders that base, the
+// environment b.env made (Seedbed's choice, or its configuration's, never
+// a stage's), names for caches and HOME. A missing one is made when it
+// lies in CacheDir and skipped otherwise; one that holds a folder the box
+// hides (HOME=/, say) is left out, and the log says so.
+func (b *Builder) furnish(x *box, ws string, base []string, log Log) error {
+	if err := x.give(ws); err != nil {
+		return fmt.Errorf("make the sandbox: %w", err)
+	}
+	for _, key := range cacheKeys {
+		dir, ok := lookupEnvFold(base, key)
+		if !ok || dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		dir = filepath.Clean(dir)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if !within2(b.cfg.CacheDir, dir) {
+				continue
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("make %s: %w", dir, err)
+			}
+		}
+		if err := x.give(dir); err != nil {
+			log.Line("seedbed", fmt.Sprintf("%s is not in the sandbox: %v", key, err))
+		}
+	}
+	return nil
+}
+
 // lookupEnv returns the value of key in env; the last entry wins, as in
 // exec.Cmd.
 func lookupEnv(env []string, key string) (string, bool) {
@@ -438,16 +555,17 @@ func lookupEnvFold(env []string, key string) (string, bool) {
 	return "", false
 }
 
-// install installs the dependencies of a node or python service, as u.
-func install(ctx context.Context, u *User, svcDir string, env []string, svc stack.Service, log Log) error {
+// install installs the dependencies of a node or python service, as r
+// says.
+func install(ctx context.Context, r runAs, svcDir string, env []string, svc stack.Service, log Log) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	switch svc.Runtime {
 	case "node":
-		return npmInstall(ctx, u, svcDir, env, log)
+		return npmInstall(ctx, r, svcDir, env, log)
 	case "python":
-		return pipInstall(ctx, u, svcDir, env, log)
+		return pipInstall(ctx, r, svcDir, env, log)
 	}
 	return nil
 }

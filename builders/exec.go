@@ -17,18 +17,31 @@ import (
 // longer line is dropped and the line marked as truncated.
 const MaxLineBytes = 1 << 20
 
-// runShell runs command with sh -c in dir, as u (see User; nil is
-// Seedbed's own user), streaming its output line by line to log as it
-// comes. Cancelling ctx kills the command and everything it
-// started (its whole process group); so does the command ending, so that a
-// hook cannot leave a background process running. what ("before_build
+// runAs is how the commands of one build or hook run run: as whom, and
+// in what sandbox.
+type runAs struct {
+	user *User // nil: Seedbed's own user
+	box  *box  // nil: not sandboxed
+}
+
+// runShell runs command with sh -c in dir, as r.user and in r.box,
+// streaming its output line by line to log as it comes. Cancelling ctx
+// kills the command and everything it started; so does the command
+// ending, so that a hook cannot leave a background process running. In a
+// box that is every process (the box's pid namespace ends); outside one,
+// the command's process group, which a process leaves with setsid. what ("before_build
 // hook", "build command") names the command in errors. The command's stdin
 // is empty.
-func runShell(ctx context.Context, u *User, dir string, env []string, what, command string, log Log) error {
+func runShell(ctx context.Context, r runAs, dir string, env []string, what, command string, log Log) error {
 	log.Line("seedbed", "$ "+command)
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	var cmd *exec.Cmd
+	if r.box != nil {
+		cmd = r.box.command(ctx, r.user, dir, env, []string{"sh", "-c", command})
+	} else {
+		cmd = exec.CommandContext(ctx, "sh", "-c", command)
+	}
 	cmd.Dir, cmd.Env = dir, env
-	setProcessGroup(cmd, u)
+	setProcessGroup(cmd, r.user)
 
 	// Our own pipes rather than io.Writers: exec would then wait for every
 	// process holding the pipes, and a hook's background process would

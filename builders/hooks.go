@@ -18,7 +18,14 @@ func (b *Builder) RunHook(ctx context.Context, app uint, dir string, env []strin
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", what, command, err)
 	}
-	return runShell(ctx, u, dir, env, what, command, log)
+	r := runAs{user: u, box: b.newBox()}
+	if r.box != nil {
+		if err := r.box.give(dir); err != nil {
+			return fmt.Errorf("%s %q: make the sandbox: %w", what, command, err)
+		}
+		log.Line("seedbed", "Running the hook in a sandbox (bubblewrap): processes of its own, the system read-only, a private /tmp, of Seedbed's data only this folder")
+	}
+	return runShell(ctx, r, dir, env, what, command, log)
 }
 
 // HandOver makes dir, a folder Seedbed made for hooks run outside a

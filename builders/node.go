@@ -27,7 +27,7 @@ const nodePackageJSON = `{"type":"commonjs"}` + "\n"
 // npmInstall installs a node service's dependencies when its folder has a
 // package.json: npm ci when there is a lockfile (exactly what it pins),
 // npm install otherwise. npm's cache is the one env names.
-func npmInstall(ctx context.Context, u *User, svcDir string, env []string, log Log) error {
+func npmInstall(ctx context.Context, r runAs, svcDir string, env []string, log Log) error {
 	if !isFile(filepath.Join(svcDir, "package.json")) {
 		return nil
 	}
@@ -38,7 +38,7 @@ func npmInstall(ctx context.Context, u *User, svcDir string, env []string, log L
 	if _, err := lookPath(env, "npm"); err != nil {
 		return fmt.Errorf("the service has a package.json, but npm is not installed on this machine (%w); install Node.js and npm, or remove package.json if the service needs no packages", err)
 	}
-	return runShell(ctx, u, svcDir, env, "install", command, log)
+	return runShell(ctx, r, svcDir, env, "install", command, log)
 }
 
 // nodeSource finds the source file of a node function and bundles it, with

@@ -28,7 +28,7 @@ const PipInstall = "python3 -m pip install -r requirements.txt --target . --no-c
 // pipInstall installs a python service's requirements.txt into the
 // service folder. When pip fails because no package index is reachable,
 // the error says so and what to do.
-func pipInstall(ctx context.Context, u *User, svcDir string, env []string, log Log) error {
+func pipInstall(ctx context.Context, r runAs, svcDir string, env []string, log Log) error {
 	if !isFile(filepath.Join(svcDir, "requirements.txt")) {
 		return nil
 	}
@@ -36,7 +36,7 @@ func pipInstall(ctx context.Context, u *User, svcDir string, env []string, log L
 		return fmt.Errorf("the service has a requirements.txt, but python3 is not installed on this machine (%w); install Python 3 with pip", err)
 	}
 	rec := &recordLog{Log: log}
-	err := runShell(ctx, u, svcDir, env, "install", PipInstall, rec)
+	err := runShell(ctx, r, svcDir, env, "install", PipInstall, rec)
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
