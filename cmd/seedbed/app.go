@@ -101,7 +101,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		return nil, err
 	}
 	workDir := filepath.Join(cfg.DataDir, "work")
-	builder := builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser})
+	builderCfg := builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser,
+		Isolation: cfg.Isolation, Hide: []string{cfg.DataDir}}
+	builder := builders.New(builderCfg)
 	if err := builder.Check(ctx, workDir); err != nil {
 		// auto means "where the machine allows it": say why not, and build
 		// as Seedbed's own user rather than refuse to start (make run as
@@ -116,9 +118,16 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		own.Why = "the unprivileged user could not be used (" + err.Error() + ")"
 		buildUser = own
-		builder = builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser})
+		builderCfg.User = own
+		builder = builders.New(builderCfg)
+		if err := builder.Check(ctx, workDir); err != nil {
+			return nil, err
+		}
 	}
 	log.Info(buildUser.Describe())
+	if boxed, why := builder.Sandboxed(); !boxed {
+		log.Warn("builds and hooks are NOT sandboxed: they see every process and every file their user may read, and a process they start with setsid outlives them", "reason", why)
+	}
 	// Workspaces a killed Seedbed left behind (other processes' are kept).
 	stale, err := builder.RemoveStale()
 	for _, d := range stale {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,11 +23,32 @@ import (
 // `id -u` serves that uid, the build log names the user, the deploy hook
 // runs as it too, the data dir's secrets are closed to it, and a second
 // app's build, as another uid, can neither read nor write the first
-// app's HOME.
+// app's HOME; with or without the sandbox. The build log says which.
 func TestBuildsRunAsBuildUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skipf("builds switch users only when Seedbed runs as root; this test runs as uid %d", os.Geteuid())
 	}
+	tests := []struct {
+		name      string
+		isolation string
+		log       string
+	}{
+		{name: "no sandbox", isolation: builders.IsolationNone, log: "Build commands are NOT sandboxed: isolation is none"},
+		{name: "in the sandbox", isolation: builders.IsolationSandbox, log: "Running build commands in a sandbox (bubblewrap)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.isolation == builders.IsolationSandbox {
+				if _, err := exec.LookPath("bwrap"); err != nil {
+					testutil.Unavailable(t, "bubblewrap (bwrap)", err)
+				}
+			}
+			testBuildUsers(t, tt.isolation, tt.log)
+		})
+	}
+}
+
+func testBuildUsers(t *testing.T, isolation, isolationLog string) {
 	// Right in the temp dir: the build user must pass through the data
 	// dir's parents, and t.TempDir()'s is closed to other users.
 	dir, err := os.MkdirTemp("", "seedbed-builduser-")
@@ -39,7 +61,7 @@ func TestBuildsRunAsBuildUser(t *testing.T) {
 		DatabaseURL: embedded.database(t, dir), Domain: "localhost",
 		Workers: 2, AdminEmail: adminEmail, AdminPassword: adminPassword,
 		BuildTimeout: time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
-		BuildUser: builders.UserAuto,
+		BuildUser: builders.UserAuto, Isolation: isolation,
 	}
 	a := bootApp(t, cfg)
 
@@ -94,11 +116,14 @@ func TestBuildsRunAsBuildUser(t *testing.T) {
 		"/other/dev/site/uid.txt":     uid2,
 		"/other/dev/site/read.txt":    "denied",
 		"/other/dev/site/write.txt":   "denied",
-		"/other/dev/site/list.txt":    "denied",
 	} {
 		if code, body := a.get(path); code != 200 || strings.TrimSpace(body) != want {
 			t.Errorf("GET %s = %d %q, want %q", path, code, body, want)
 		}
+	}
+	// Listing the HOMEs: refused (0711), or in the sandbox only its own.
+	if _, body := a.get("/other/dev/site/list.txt"); strings.Contains(body, "whoami") {
+		t.Errorf("the second app's build listed the first app's HOME: %q", body)
 	}
 	if _, err := os.Stat(filepath.Join(firstHome, "spoiled")); err == nil {
 		t.Errorf("the second app's build wrote into the first app's HOME")
@@ -108,6 +133,9 @@ func TestBuildsRunAsBuildUser(t *testing.T) {
 	}
 	if log := a.logText("build", d.BuildID); !strings.Contains(log, "Running build commands as uid "+uid+" (gid "+uid+"), the build user of this app alone") {
 		t.Errorf("the build log does not name the user uid %s:\n%s", uid, log)
+	}
+	if log := a.logText("build", d.BuildID); !strings.Contains(log, isolationLog) {
+		t.Errorf("the build log does not say %q:\n%s", isolationLog, log)
 	}
 	if log := a.logText("build", d2.BuildID); !strings.Contains(log, "Permission denied") && !strings.Contains(log, "No such file or directory") {
 		t.Errorf("the second app's build log does not show its attempts refused:\n%s", log)
@@ -184,5 +212,35 @@ func TestBuildUserAutoFallsBack(t *testing.T) {
 	d := a.mustDeploy("fallback", "dev", "")
 	if log := a.logText("build", d.BuildID); !strings.Contains(log, "Running build commands as Seedbed's own user") || !strings.Contains(log, "could not be used") {
 		t.Errorf("build log does not say builds fell back to Seedbed's own user, and why:\n%s", log)
+	}
+}
+
+// A Seedbed killed with -9 in the middle of a build leaves its workspace
+// folder in work/; the next start removes it (no process holds it), and
+// keeps what else is there.
+func TestStaleWorkspacesRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "work", "seedbed.scratch-1234", "service-api-99", "src")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stale, "main.go"), []byte("package main\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "work", "notes")
+	if err := os.WriteFile(other, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bootApp(t, Config{
+		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
+		DatabaseURL: embedded.database(t, dir), Domain: "localhost",
+		Workers: 1, AdminEmail: adminEmail, AdminPassword: adminPassword,
+		BuildTimeout: time.Minute, Deploys: true, Builds: true,
+	})
+	if _, err := os.Stat(filepath.Join(dir, "work", "seedbed.scratch-1234")); !os.IsNotExist(err) {
+		t.Errorf("the stale workspace folder is still there after start (%v)", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("start removed %s: %v", other, err)
 	}
 }

@@ -37,6 +37,10 @@ type Config struct {
 	// none, a user name or uid:gid (see builders.ResolveUser). The flag
 	// defaults to auto; empty (a Config made in code) means none.
 	BuildUser string
+	// Isolation is whether builds and hooks run in a sandbox: auto,
+	// sandbox or none (see builders.IsolationAuto). The flag defaults to
+	// auto; empty (a Config made in code) means none.
+	Isolation string
 	// BuildEnv is the environment build commands start from: a scrubbed
 	// copy of Seedbed's own, without its secrets.
 	BuildEnv []string
@@ -78,6 +82,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (as root, a user per app: uid and gid 1879048192 + the app's id; else Seedbed's own user), a user name or uid:gid (one user for every app), or none for Seedbed's own user (SEEDBED_BUILD_USER)")
+	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", builders.IsolationAuto), "whether builds and hooks run in a sandbox (bubblewrap): auto (where bwrap is installed; else not, and every build log says so), sandbox (refuse to start without one) or none (SEEDBED_ISOLATION)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
