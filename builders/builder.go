@@ -16,6 +16,7 @@ import (
 
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // DefaultGoBuild is the build command of a go service that names none. It
@@ -48,9 +49,10 @@ type Config struct {
 	// through to CacheDir and WorkDir (see Check).
 	User *User
 	// Isolation is whether commands run in a sandbox (bubblewrap; see
-	// box): IsolationAuto, IsolationSandbox or IsolationNone. Empty is
-	// IsolationNone.
-	Isolation string
+	// the sandbox package): IsolationAuto, IsolationSandbox or
+	// IsolationNone. Empty is IsolationNone. Commands that run as root
+	// are never sandboxed.
+	Isolation sandbox.Isolation
 	// Hide are folders no sandboxed command may see: the data dir.
 	// CacheDir and WorkDir are hidden too, all but the folders of the
 	// build or hook run at hand.
@@ -62,11 +64,7 @@ type Config struct {
 type Builder struct {
 	cfg     Config
 	scratch *scratch
-	// bwrap is the path of bubblewrap when commands run in a sandbox,
-	// else "", and noBox then says why not. isolationErr is a setting
-	// that is not valid, for Check to report.
-	bwrap, noBox string
-	isolationErr error
+	box     *sandboxState
 }
 
 // New makes a Builder.
@@ -84,53 +82,7 @@ func New(cfg Config) *Builder {
 		cfg.User, _ = ResolveUser(UserNone)
 		cfg.User.Setting = ""
 	}
-	b := &Builder{cfg: cfg, scratch: &scratch{}}
-	b.findSandbox()
-	return b
-}
-
-// findSandbox settles whether commands run in a sandbox.
-func (b *Builder) findSandbox() {
-	iso, err := resolveIsolation(b.cfg.Isolation)
-	if err != nil {
-		b.isolationErr = err
-		return
-	}
-	b.cfg.Isolation = iso
-	if iso == IsolationNone {
-		b.noBox = "isolation is none (SEEDBED_ISOLATION)"
-		return
-	}
-	p, err := findBwrap()
-	if err != nil {
-		b.noBox = err.Error()
-		return
-	}
-	b.bwrap = p
-}
-
-// Sandboxed says whether commands run in a sandbox, and when they do not,
-// why.
-func (b *Builder) Sandboxed() (bool, string) {
-	return b.bwrap != "", b.noBox
-}
-
-// newBox returns an empty sandbox for one build or hook run, or nil when
-// commands are not sandboxed.
-func (b *Builder) newBox() *box {
-	if b.bwrap == "" {
-		return nil
-	}
-	hide := append(slices.Clone(b.cfg.Hide), b.cfg.CacheDir, b.cfg.WorkDir)
-	return &box{bwrap: b.bwrap, hide: hide}
-}
-
-// describeBox is the build log's line about the sandbox.
-func (b *Builder) describeBox() string {
-	if b.bwrap != "" {
-		return "Running build commands in a sandbox (bubblewrap): processes of their own, ended with the command; the system read-only; a private /tmp; of Seedbed's data only this build's workspace and its app's caches"
-	}
-	return "Build commands are NOT sandboxed: " + b.noBox + "; they see every process and every file their user may read, and a process they start with setsid outlives the build"
+	return &Builder{cfg: cfg, scratch: &scratch{}, box: &sandboxState{}}
 }
 
 // Check makes sure build commands can run as the build user in dirs
@@ -140,22 +92,13 @@ func (b *Builder) describeBox() string {
 // stops it; nothing is checked when commands run as Seedbed's own user.
 func (b *Builder) Check(ctx context.Context, dirs ...string) error {
 	u := b.cfg.User
-	if b.isolationErr != nil {
-		return b.isolationErr
+	// Detecting the sandbox runs one, as nobody.
+	sb := b.sandbox(ctx)
+	if sb.err != nil {
+		return sb.err
 	}
-	if b.cfg.Isolation == IsolationSandbox && b.bwrap == "" {
-		return fmt.Errorf("builds must run in a sandbox (SEEDBED_ISOLATION=sandbox), but %s; or set SEEDBED_ISOLATION=auto to build without one where it is missing", b.noBox)
-	}
-	if b.bwrap != "" {
-		// Once for real: bubblewrap can be refused (no user namespaces,
-		// a seccomp profile), and auto then builds without it.
-		box := &box{bwrap: b.bwrap}
-		if err := runShell(ctx, runAs{user: u, box: box}, "/", []string{"PATH=/usr/bin:/bin"}, "sandbox check", "true", discardLog{}); err != nil {
-			if b.cfg.Isolation == IsolationSandbox {
-				return fmt.Errorf("builds must run in a sandbox (SEEDBED_ISOLATION=sandbox), but bubblewrap could not start one here as %s: %w", u, err)
-			}
-			b.bwrap, b.noBox = "", fmt.Sprintf("bubblewrap (%s) could not start a sandbox here (%v)", box.bwrap, err)
-		}
+	if x, why := b.newBox(ctx, u); x == nil && b.cfg.Isolation == IsolationSandbox {
+		return b.requireBox(x, why)
 	}
 	if !u.switches() {
 		return nil
@@ -258,7 +201,11 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	log.Line("seedbed", u.Describe())
-	log.Line("seedbed", b.describeBox())
+	if x, why := b.newBox(ctx, u); x != nil || b.requireBox(x, why) == nil {
+		log.Line("seedbed", b.describeBox(x, why))
+	} else {
+		return nil, fmt.Errorf("build: %w", b.requireBox(x, why))
+	}
 	var outs []Output
 	for _, svc := range opts.Stack.Services {
 		if opts.Only != nil && !slices.Contains(opts.Only, svc.Name) {
@@ -341,7 +288,8 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, u *User, 
 	if err := b.userDirs(base, u, log); err != nil {
 		return nil, err
 	}
-	r := runAs{user: u, box: b.newBox()}
+	r := runAs{user: u}
+	r.box, _ = b.newBox(ctx, u)
 	if r.box != nil {
 		if err := b.furnish(r.box, ws, base, log); err != nil {
 			return nil, err
@@ -520,7 +468,7 @@ func (b *Builder) furnish(x *box, ws string, base []string, log Log) error {
 		}
 		dir = filepath.Clean(dir)
 		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			if !within2(b.cfg.CacheDir, dir) {
+			if !inside(b.cfg.CacheDir, dir) {
 				continue
 			}
 			if err := os.MkdirAll(dir, 0o700); err != nil {

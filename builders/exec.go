@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // MaxLineBytes is the longest output line passed to a Log; the rest of a
@@ -34,14 +36,23 @@ type runAs struct {
 // is empty.
 func runShell(ctx context.Context, r runAs, dir string, env []string, what, command string, log Log) error {
 	log.Line("seedbed", "$ "+command)
-	var cmd *exec.Cmd
+	var (
+		cmd *exec.Cmd
+		box *sandbox.Cmd
+	)
 	if r.box != nil {
-		cmd = r.box.command(ctx, r.user, dir, env, []string{"sh", "-c", command})
+		var err error
+		box, err = r.box.command(r.user, dir, env, []string{"sh", "-c", command})
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", what, command, err)
+		}
+		defer box.Close()
+		cmd = box.Cmd
 	} else {
 		cmd = exec.CommandContext(ctx, "sh", "-c", command)
+		cmd.Dir, cmd.Env = dir, env
+		setProcessGroup(cmd, r.user)
 	}
-	cmd.Dir, cmd.Env = dir, env
-	setProcessGroup(cmd, r.user)
 
 	// Our own pipes rather than io.Writers: exec would then wait for every
 	// process holding the pipes, and a hook's background process would
@@ -72,6 +83,19 @@ func runShell(ctx context.Context, r runAs, dir string, env []string, what, comm
 	if err != nil {
 		return fmt.Errorf("%s %q: start: %w", what, command, err)
 	}
+	if box != nil {
+		if err := box.Started(ctx); err != nil {
+			_ = box.Kill()
+			_ = cmd.Wait()
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s %q stopped: %w", what, command, ctx.Err())
+			}
+			return fmt.Errorf("%s %q: start the sandbox: %w", what, command, err)
+		}
+		// Killing bwrap ends the sandbox and every process in it.
+		stop := context.AfterFunc(ctx, func() { _ = box.Kill() })
+		defer stop()
+	}
 	var wg sync.WaitGroup
 	for i, lw := range readers {
 		wg.Add(1)
@@ -82,7 +106,9 @@ func runShell(ctx context.Context, r runAs, dir string, env []string, what, comm
 		}()
 	}
 	err = cmd.Wait()
-	killProcessGroup(cmd)
+	if box == nil {
+		killProcessGroup(cmd)
+	}
 	copied := make(chan struct{})
 	go func() { wg.Wait(); close(copied) }()
 	select {

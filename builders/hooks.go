@@ -18,12 +18,16 @@ func (b *Builder) RunHook(ctx context.Context, app uint, dir string, env []strin
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", what, command, err)
 	}
-	r := runAs{user: u, box: b.newBox()}
+	r := runAs{user: u}
+	var why string
+	r.box, why = b.newBox(ctx, u)
+	if err := b.requireBox(r.box, why); err != nil {
+		return fmt.Errorf("%s %q: %w", what, command, err)
+	}
 	if r.box != nil {
 		if err := r.box.give(dir); err != nil {
 			return fmt.Errorf("%s %q: make the sandbox: %w", what, command, err)
 		}
-		log.Line("seedbed", "Running the hook in a sandbox (bubblewrap): processes of its own, the system read-only, a private /tmp, of Seedbed's data only this folder")
 	}
 	return runShell(ctx, r, dir, env, what, command, log)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/testutil"
 )
 
@@ -64,7 +66,7 @@ func dataDir(t *testing.T) (dir, secretKey string) {
 // sandboxBuilder makes a Builder on the data dir data, with commands run
 // as user (ResolveUser's setting) and isolation as given, checked as
 // serve checks it at start.
-func sandboxBuilder(t *testing.T, data, user, isolation string) (*Builder, *artifact.Store) {
+func sandboxBuilder(t *testing.T, data, user string, isolation sandbox.Isolation) (*Builder, *artifact.Store) {
 	t.Helper()
 	u, err := ResolveUser(user)
 	if err != nil {
@@ -81,7 +83,7 @@ func sandboxBuilder(t *testing.T, data, user, isolation string) (*Builder, *arti
 	if err := b.Check(context.Background()); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	if boxed, why := b.Sandboxed(); boxed != (isolation == IsolationSandbox) {
+	if boxed, why := b.Sandboxed(context.Background()); boxed != (isolation == IsolationSandbox) {
 		t.Fatalf("Sandboxed() = %v (%s) with isolation %s", boxed, why, isolation)
 	}
 	return b, arts
@@ -91,19 +93,19 @@ func sandboxBuilder(t *testing.T, data, user, isolation string) (*Builder, *arti
 // second cannot read or write the first's HOME, Go cache or workspace,
 // nor the data dir's secret.key, whether or not commands run in the
 // sandbox (per-app users keep them out; the sandbox does not even show
-// them), nor with Seedbed's own user (root) in the sandbox. The build
-// log shows each attempt refused.
+// them), nor with one user for every app in the sandbox (which alone
+// keeps them apart then). The build log shows each attempt refused.
 func TestBuildsKeepAppsApart(t *testing.T) {
 	needRoot(t)
 	tests := []struct {
 		name      string
 		user      string
-		isolation string
+		isolation sandbox.Isolation
 		refusal   string // what the log says of a refused attempt
 	}{
 		{name: "per-app users, no sandbox", user: UserAuto, isolation: IsolationNone, refusal: "Permission denied"},
 		{name: "per-app users in the sandbox", user: UserAuto, isolation: IsolationSandbox, refusal: "No such file or directory"},
-		{name: "Seedbed's own user (root) in the sandbox", user: UserNone, isolation: IsolationSandbox, refusal: "No such file or directory"},
+		{name: "one user for every app, in the sandbox", user: "nobody", isolation: IsolationSandbox, refusal: "No such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,8 +184,8 @@ func TestBuildsKeepAppsApart(t *testing.T) {
 			report := strings.Split(strings.TrimSpace(extractFile(t, arts, outs[0].Digest, "bootstrap")), "\n")
 			firstUID := strings.TrimSpace(extractFile(t, arts, firstOuts[0].Digest, "bootstrap"))
 			wantUIDs := [2]string{strconv.Itoa(AppIDBase + 1), strconv.Itoa(AppIDBase + 2)}
-			if tt.user == UserNone {
-				wantUIDs = [2]string{"0", "0"}
+			if tt.user == "nobody" {
+				wantUIDs = [2]string{"65534", "65534"}
 			}
 			if firstUID != wantUIDs[0] || report[0] != wantUIDs[1] {
 				t.Errorf("the builds ran as uids %s and %s, want %s and %s", firstUID, report[0], wantUIDs[0], wantUIDs[1])
@@ -368,5 +370,64 @@ func marked(mark string) []int {
 func killMarked(mark string) {
 	for _, pid := range marked(mark) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// A sandboxed build has a network of its own with outbound access only:
+// a service listening on the host's loopback (the embedded queue, a
+// local database with trust authentication) is out of its reach, while
+// an unsandboxed build reaches it.
+func TestSandboxedBuildCannotReachLoopback(t *testing.T) {
+	needBwrap(t)
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed; the probe uses its /dev/tcp")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	user := UserNone
+	if os.Geteuid() == 0 {
+		user = UserAuto
+	}
+	tests := []struct {
+		name      string
+		isolation sandbox.Isolation
+		want      string
+	}{
+		{name: "sandboxed", isolation: IsolationSandbox, want: "unreachable"},
+		{name: "not sandboxed", isolation: IsolationNone, want: "reached"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, _ := dataDir(t)
+			b, arts := sandboxBuilder(t, data, user, tt.isolation)
+			repo := newRepo(t, map[string]string{
+				"seedbed.yml": "services:\n  app:\n    path: app\n    runtime: process\n    build: >-\n      { timeout 5 bash -c 'echo > /dev/tcp/127.0.0.1/" + port + "' && echo reached || echo unreachable; } > probe.txt\n    functions:\n      web:\n        handler: cat probe.txt\n        routes: [\"GET /\"]\n",
+				"app/README":  "hi\n",
+			})
+			log := &testLog{}
+			outs, err := buildApp(t, b, repo, 1, "app", log)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log)
+			}
+			if got := strings.TrimSpace(extractFile(t, arts, outs[0].Digest, "probe.txt")); got != tt.want {
+				t.Errorf("the build's connection to the host's loopback port %s: %s, want %s\n%s", port, got, tt.want, log)
+			}
+			if tt.isolation == IsolationSandbox {
+				mustLog(t, log, "seedbed", "a network of their own with outbound access only")
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
 	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web"
 	"github.com/seedbed/seedbed/web/auth"
@@ -102,7 +103,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	workDir := filepath.Join(cfg.DataDir, "work")
 	builderCfg := builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser,
-		Isolation: cfg.Isolation, Hide: []string{cfg.DataDir}}
+		Isolation: sandbox.Isolation(cfg.Isolation), Hide: []string{cfg.DataDir}}
 	builder := builders.New(builderCfg)
 	if err := builder.Check(ctx, workDir); err != nil {
 		// auto means "where the machine allows it": say why not, and build
@@ -125,7 +126,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 	}
 	log.Info(buildUser.Describe())
-	if boxed, why := builder.Sandboxed(); !boxed {
+	if boxed, why := builder.Sandboxed(ctx); !boxed {
 		log.Warn("builds and hooks are NOT sandboxed: they see every process and every file their user may read, and a process they start with setsid outlives them", "reason", why)
 	}
 	// Workspaces a killed Seedbed left behind (other processes' are kept).

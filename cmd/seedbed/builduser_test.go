@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -30,7 +31,7 @@ func TestBuildsRunAsBuildUser(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		isolation string
+		isolation sandbox.Isolation
 		log       string
 	}{
 		{name: "no sandbox", isolation: builders.IsolationNone, log: "Build commands are NOT sandboxed: isolation is none"},
@@ -48,7 +49,7 @@ func TestBuildsRunAsBuildUser(t *testing.T) {
 	}
 }
 
-func testBuildUsers(t *testing.T, isolation, isolationLog string) {
+func testBuildUsers(t *testing.T, isolation sandbox.Isolation, isolationLog string) {
 	// Right in the temp dir: the build user must pass through the data
 	// dir's parents, and t.TempDir()'s is closed to other users.
 	dir, err := os.MkdirTemp("", "seedbed-builduser-")
@@ -61,7 +62,7 @@ func testBuildUsers(t *testing.T, isolation, isolationLog string) {
 		DatabaseURL: embedded.database(t, dir), Domain: "localhost",
 		Workers: 2, AdminEmail: adminEmail, AdminPassword: adminPassword,
 		BuildTimeout: time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
-		BuildUser: builders.UserAuto, Isolation: isolation,
+		BuildUser: builders.UserAuto, Isolation: string(isolation),
 	}
 	a := bootApp(t, cfg)
 

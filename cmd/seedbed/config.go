@@ -82,7 +82,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (as root, a user per app: uid and gid 1879048192 + the app's id; else Seedbed's own user), a user name or uid:gid (one user for every app), or none for Seedbed's own user (SEEDBED_BUILD_USER)")
-	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", builders.IsolationAuto), "whether builds and hooks run in a sandbox (bubblewrap): auto (where bwrap is installed; else not, and every build log says so), sandbox (refuse to start without one) or none (SEEDBED_ISOLATION)")
+	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", string(builders.IsolationAuto)), "whether builds and hooks run in a sandbox (bubblewrap): auto (where bwrap is installed; else not, and every build log says so), sandbox (refuse to start without one) or none (SEEDBED_ISOLATION)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
