@@ -31,9 +31,9 @@ type runAs struct {
 // kills the command and everything it started; so does the command
 // ending, so that a hook cannot leave a background process running. In a
 // box that is every process (the box's pid namespace ends); outside one,
-// the command's process group, which a process leaves with setsid. what ("before_build
-// hook", "build command") names the command in errors. The command's stdin
-// is empty.
+// the command's process group, which a process leaves with setsid. what
+// ("before_build hook", "build command") names the command in errors.
+// The command's stdin is empty.
 func runShell(ctx context.Context, r runAs, dir string, env []string, what, command string, log Log) error {
 	log.Line("seedbed", "$ "+command)
 	var (
