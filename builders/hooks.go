@@ -28,6 +28,8 @@ func (b *Builder) RunHook(ctx context.Context, app uint, dir string, env []strin
 		if err := r.box.give(dir); err != nil {
 			return fmt.Errorf("%s %q: make the sandbox: %w", what, command, err)
 		}
+	} else if b.cfg.Isolation != "" && b.cfg.Isolation != IsolationNone {
+		log.Line("seedbed", "The hook is NOT sandboxed: "+why)
 	}
 	return runShell(ctx, r, dir, env, what, command, log)
 }
