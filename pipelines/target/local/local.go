@@ -114,7 +114,7 @@ type Target struct {
 	transport   *http.Transport // shared by every proxied request
 	probeClient *http.Client    // health checks; no keep-alive, no redirects
 	proxy       http.Handler
-	cgroups     *cgroups // nil with soft memory limits
+	cgroups     *cgroups  // nil with soft memory limits
 	users       *appUsers // nil without a sandbox
 
 	// life is cancelled by Close, which cuts short starts, drains and
@@ -211,7 +211,7 @@ func New(cfg Config) (*Target, error) {
 		if !cfg.Sandbox.Network() {
 			network = "the host's network (pasta is missing: they reach services on the host's loopback)"
 		}
-		cfg.Logger.Info("functions run sandboxed (bubblewrap), each app as a user of its own from uid "+strconv.Itoa(users.base)+", with "+network)
+		cfg.Logger.Info("functions run sandboxed (bubblewrap), each app as a user of its own from uid " + strconv.Itoa(users.base) + ", with " + network)
 	}
 	stale, _ := filepath.Glob(filepath.Join(dir, "artifacts", ".unpack-*"))
 	for _, s := range stale {
