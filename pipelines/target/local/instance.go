@@ -179,7 +179,20 @@ func (in *instance) spawn(port int) (*proc, error) {
 			gen = in.api.begin() // before the process can connect
 		}
 		cmd.Stdout, cmd.Stderr = outW, errW
-		if in.cg != nil {
+		if in.cg != nil && sb != nil {
+			// Moved in before the sandboxed command runs (see
+			// sandbox.Cmd.BeforeRun).
+			cg := in.cg
+			sb.BeforeRun = func(pids []int) error {
+				for _, pid := range pids {
+					if err := cg.add(pid); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			err = cmd.Start()
+		} else if in.cg != nil {
 			err = in.cg.start(cmd) // errRetryStart: once, at most
 		} else {
 			err = cmd.Start()
