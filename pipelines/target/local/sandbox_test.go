@@ -301,15 +301,30 @@ func TestFunctionOutputStaysOutOfSeedbedLog(t *testing.T) {
 // killed by a signal.
 func TestOutOfMemoryDuringStart(t *testing.T) {
 	needCgroups(t)
-	b := setup(t, func(c *Config) { c.MemoryLimits = MemoryLimitsCgroup })
-	fn := goFn("fn", "v1", map[string]string{"START_HOG": "300"}, "GET /who")
-	fn.Memory = 32
-	err := b.target.Apply(t.Context(), shopDev, []target.Function{fn}, nil)
-	if err == nil {
-		t.Fatal("Apply succeeded, want out of memory")
+	tests := []struct {
+		name    string
+		sandbox bool
+	}{
+		{name: "unconfined"},
+		{name: "sandboxed", sandbox: true},
 	}
-	if msg := err.Error(); !strings.Contains(msg, "ran out of memory") || strings.Contains(msg, "killed by signal") {
-		t.Errorf("error %q, want it to say the function ran out of memory", msg)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mutate := []func(*Config){func(c *Config) { c.MemoryLimits = MemoryLimitsCgroup }}
+			if tt.sandbox {
+				mutate = append(mutate, withSandbox(t))
+			}
+			b := setup(t, mutate...)
+			fn := goFn("fn", "v1", map[string]string{"START_HOG": "300"}, "GET /who")
+			fn.Memory = 32
+			err := b.target.Apply(t.Context(), shopDev, []target.Function{fn}, nil)
+			if err == nil {
+				t.Fatal("Apply succeeded, want out of memory")
+			}
+			if msg := err.Error(); !strings.Contains(msg, "ran out of memory") || strings.Contains(msg, "killed by signal") {
+				t.Errorf("error %q, want it to say the function ran out of memory", msg)
+			}
+		})
 	}
 }
 
