@@ -111,6 +111,14 @@ func (r *Runner) try(ctx context.Context, network Network) error {
 type Cmd struct {
 	*exec.Cmd
 
+	// BeforeRun, when set, is called by Started before the command runs,
+	// with the host pids of bwrap and of the sandbox's init: the only
+	// processes of the sandbox then, whose children inherit what they
+	// have. Move them into a cgroup there: a process started inside a
+	// cgroup (clone3 with CLONE_INTO_CGROUP) cannot set up the sandbox's
+	// loopback ("Failed RTM_NEWADDR").
+	BeforeRun func(pids []int) error
+
 	r       *Runner
 	spec    Spec
 	infoR   *os.File // bwrap's --info-fd, read end
@@ -264,6 +272,11 @@ func (c *Cmd) Started(ctx context.Context) error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	c.childPid = pid
+	if c.BeforeRun != nil {
+		if err := c.BeforeRun([]int{c.Process.Pid, pid}); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
 	if c.spec.Network == NetworkOutbound {
 		if err := c.connect(ctx); err != nil {
 			return err

@@ -13,7 +13,10 @@ import (
 type Runner struct{}
 
 // Cmd is a sandboxed command; see the Linux implementation.
-type Cmd struct{ *exec.Cmd }
+type Cmd struct {
+	*exec.Cmd
+	BeforeRun func(pids []int) error
+}
 
 // Detect always fails outside Linux.
 func Detect(context.Context) (*Runner, error) {
