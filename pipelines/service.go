@@ -108,8 +108,6 @@ type Config struct {
 	// GitReposDir holds the bare repositories of the built-in git remote
 	// (<app>.git); an app with no repository URL builds from there.
 	GitReposDir string
-	// WorkDir holds the checkouts of running builds.
-	WorkDir string
 	// NodeID names this process in stage locks, so that a restarted
 	// process can free the locks its previous life held.
 	NodeID string
