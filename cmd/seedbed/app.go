@@ -127,7 +127,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	log.Info(buildUser.Describe())
 	if boxed, why := builder.Sandboxed(ctx); !boxed {
-		log.Warn("builds and hooks are NOT sandboxed: they see every process and every file their user may read, and a process they start with setsid outlives them", "reason", why)
+		say := log.Warn // auto without a working sandbox: loudly
+		if cfg.Isolation == "" || cfg.Isolation == string(sandbox.IsolationNone) {
+			say = log.Info // asked for
+		}
+		say("builds and hooks are NOT sandboxed: they see every process and every file their user may read, and a process they start with setsid outlives them", "reason", why)
 	}
 	// Workspaces a killed Seedbed left behind (other processes' are kept).
 	stale, err := builder.RemoveStale()
