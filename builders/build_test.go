@@ -34,11 +34,9 @@ func setupBuilder(t *testing.T) bundle {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	return bundle{
-		store:   store,
-		builder: New(Config{Artifacts: store, CacheDir: filepath.Join(t.TempDir(), "cache"), Env: buildEnv(t), WorkDir: work}),
-		workDir: work,
-	}
+	b := New(Config{Artifacts: store, CacheDir: filepath.Join(t.TempDir(), "cache"), Env: buildEnv(t), WorkDir: work})
+	t.Cleanup(func() { b.Close() })
+	return bundle{store: store, builder: b, workDir: work}
 }
 
 // fetchAndParse checks out repo into a new folder and parses its stack.
@@ -119,7 +117,7 @@ func TestBuildHelloApp(t *testing.T) {
 				t.Errorf("the build wrote %s into the checkout", p)
 			}
 		}
-		if left, _ := os.ReadDir(b.workDir); len(left) > 0 {
+		if left := leftovers(t, b.builder); len(left) > 0 {
 			t.Errorf("workspaces left in %s: %v", b.workDir, left)
 		}
 	})
@@ -335,7 +333,7 @@ func TestBuildFailures(t *testing.T) {
 			if strings.Contains(log.String(), "do not pack me") {
 				t.Errorf("a file outside the repository was read")
 			}
-			if left, _ := os.ReadDir(b.workDir); len(left) > 0 {
+			if left := leftovers(t, b.builder); len(left) > 0 {
 				t.Errorf("workspaces left behind: %v", left)
 			}
 		})
@@ -472,7 +470,8 @@ func TestBuildEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := New(tt.cfg).env(stack.Service{Name: "api", Runtime: tt.runtime}, tt.key)
+			b := New(tt.cfg)
+			env := b.env(stack.Service{Name: "api", Runtime: tt.runtime}, tt.key, b.cfg.User)
 			for _, w := range tt.want {
 				if !slices.Contains(env, w) {
 					t.Errorf("env %q lacks %q", env, w)

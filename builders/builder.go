@@ -16,6 +16,7 @@ import (
 
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // DefaultGoBuild is the build command of a go service that names none. It
@@ -47,12 +48,23 @@ type Config struct {
 	// HOME are made that user's, and the user must be able to pass
 	// through to CacheDir and WorkDir (see Check).
 	User *User
+	// Isolation is whether commands run in a sandbox (bubblewrap; see
+	// the sandbox package): IsolationAuto, IsolationSandbox or
+	// IsolationNone. Empty is IsolationNone. Commands that run as root
+	// are never sandboxed.
+	Isolation sandbox.Isolation
+	// Hide are folders no sandboxed command may see: the data dir.
+	// CacheDir and WorkDir are hidden too, all but the folders of the
+	// build or hook run at hand.
+	Hide []string
 }
 
 // Builder turns a checkout into artifacts, one per function. It is safe
 // for concurrent use; each Build works in folders of its own.
 type Builder struct {
-	cfg Config
+	cfg     Config
+	scratch *scratch
+	box     *sandboxState
 }
 
 // New makes a Builder.
@@ -70,7 +82,7 @@ func New(cfg Config) *Builder {
 		cfg.User, _ = ResolveUser(UserNone)
 		cfg.User.Setting = ""
 	}
-	return &Builder{cfg: cfg}
+	return &Builder{cfg: cfg, scratch: &scratch{}, box: &sandboxState{}}
 }
 
 // Check makes sure build commands can run as the build user in dirs
@@ -80,6 +92,14 @@ func New(cfg Config) *Builder {
 // stops it; nothing is checked when commands run as Seedbed's own user.
 func (b *Builder) Check(ctx context.Context, dirs ...string) error {
 	u := b.cfg.User
+	// Detecting the sandbox runs one, as nobody.
+	sb := b.sandbox(ctx)
+	if sb.err != nil {
+		return sb.err
+	}
+	if x, why := b.newBox(ctx, u); x == nil && b.cfg.Isolation == IsolationSandbox {
+		return b.requireBox(x, why)
+	}
 	if !u.switches() {
 		return nil
 	}
@@ -95,7 +115,7 @@ func (b *Builder) Check(ctx context.Context, dirs ...string) error {
 	// The real thing, once: switching users can be refused (a container
 	// without the capability, an id the user namespace does not map).
 	for _, d := range dirs {
-		if err := runShell(ctx, u, d, []string{"PATH=/usr/bin:/bin"}, "user check", ":", discardLog{}); err != nil {
+		if err := runShell(ctx, runAs{user: u}, d, []string{"PATH=/usr/bin:/bin"}, "user check", ":", discardLog{}); err != nil {
 			return fmt.Errorf("builds run as %s, but a command could not start as that user in %s (%w): this process may not switch to that user; choose another with SEEDBED_BUILD_USER, or run builds as Seedbed's own user with SEEDBED_BUILD_USER=none", u, d, err)
 		}
 	}
@@ -124,6 +144,11 @@ type BuildOptions struct {
 	// and "-", starting with a letter or digit. Empty shares one cache
 	// between every build without a key.
 	CacheKey string
+	// AppID is the id of the app the build is of. With per-app build
+	// users (UserAuto as root) its commands run as that app's own user
+	// (see User.ForApp); 0 is allowed only when commands do not switch
+	// to per-app users.
+	AppID uint
 	// Only, when not nil, names the services to build; the others are
 	// left out (their artifacts are reused by the caller).
 	Only []string
@@ -171,13 +196,22 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 	if opts.CacheKey != "" && !validCacheKey(opts.CacheKey) {
 		return nil, fmt.Errorf("build: cache key %q is not a plain name; use letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit", opts.CacheKey)
 	}
-	log.Line("seedbed", b.cfg.User.Describe())
+	u, err := b.cfg.User.ForApp(opts.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	log.Line("seedbed", u.Describe())
+	if x, why := b.newBox(ctx, u); x != nil || b.requireBox(x, why) == nil {
+		log.Line("seedbed", b.describeBox(x, why))
+	} else {
+		return nil, fmt.Errorf("build: %w", b.requireBox(x, why))
+	}
 	var outs []Output
 	for _, svc := range opts.Stack.Services {
 		if opts.Only != nil && !slices.Contains(opts.Only, svc.Name) {
 			continue
 		}
-		o, err := b.buildService(ctx, opts, svc, log)
+		o, err := b.buildService(ctx, opts, u, svc, log)
 		if err != nil {
 			return nil, fmt.Errorf("build service %s: %w", svc.Name, err)
 		}
@@ -201,7 +235,7 @@ func validCacheKey(key string) bool {
 	return key != ""
 }
 
-func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack.Service, log Log) ([]Output, error) {
+func (b *Builder) buildService(ctx context.Context, opts BuildOptions, u *User, svc stack.Service, log Log) ([]Output, error) {
 	checkout, cacheKey := opts.Dir, opts.CacheKey
 	log.Line("seedbed", fmt.Sprintf("Building service %s (%s)", svc.Name, svc.Runtime))
 	start := time.Now()
@@ -213,10 +247,7 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 	if rel == "" || !(rel == "." || filepath.IsLocal(rel)) {
 		return nil, fmt.Errorf("path %q is not a folder inside the repository", svc.Path)
 	}
-	if err := os.MkdirAll(b.cfg.WorkDir, 0o755); err != nil {
-		return nil, fmt.Errorf("make workspace: %w", err)
-	}
-	root, err := os.MkdirTemp(b.cfg.WorkDir, "seedbed-"+svc.Name+"-")
+	root, err := b.TempDir("service-" + svc.Name + "-")
 	if err != nil {
 		return nil, fmt.Errorf("make workspace: %w", err)
 	}
@@ -234,7 +265,7 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 	if err := copyTree(checkout, ws); err != nil {
 		return nil, fmt.Errorf("copy the checkout to a workspace: %w", err)
 	}
-	if u := b.cfg.User; u.switches() {
+	if u.switches() {
 		if err := os.Chmod(root, 0o711); err != nil {
 			return nil, fmt.Errorf("make workspace: %w", err)
 		}
@@ -253,9 +284,16 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 		return nil, fmt.Errorf("path %q is not a folder; fix path in %s", svc.Path, stack.FileName)
 	}
 
-	base := b.env(svc, cacheKey)
-	if err := b.userDirs(base, log); err != nil {
+	base := b.env(svc, cacheKey, u)
+	if err := b.userDirs(base, u, log); err != nil {
 		return nil, err
+	}
+	r := runAs{user: u}
+	r.box, _ = b.newBox(ctx, u)
+	if r.box != nil {
+		if err := b.furnish(r.box, ws, base, log); err != nil {
+			return nil, err
+		}
 	}
 	env := append(base, opts.Env...)
 	env = append(env, opts.Vars.environ(svc.Name)...)
@@ -264,14 +302,14 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, svc stack
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := runShell(ctx, b.cfg.User, svcDir, env, what, c, log); err != nil {
+			if err := runShell(ctx, r, svcDir, env, what, c, log); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	end := phase(PhaseInstall)
-	err = b.install(ctx, svcDir, env, svc, log)
+	err = install(ctx, r, svcDir, env, svc, log)
 	end()
 	if err != nil {
 		return nil, err
@@ -324,9 +362,9 @@ func buildCommand(svc stack.Service) string {
 // env is the environment of svc's commands: the configured base, then
 // what the runtime needs (later entries win). cacheKey picks the app's
 // own caches.
-func (b *Builder) env(svc stack.Service, cacheKey string) []string {
+func (b *Builder) env(svc stack.Service, cacheKey string, u *User) []string {
 	env := slices.Clone(b.cfg.Env)
-	if u := b.cfg.User; u.switches() {
+	if u.switches() {
 		// Seedbed's own caches, HOME and GOPATH are not the user's to
 		// write: it gets its own, under CacheDir.
 		env = slices.DeleteFunc(env, func(kv string) bool {
@@ -390,8 +428,8 @@ func (b *Builder) env(svc stack.Service, cacheKey string) []string {
 // Seedbed chose: those are inside CacheDir, under folders only Seedbed
 // may change; a folder a stage's env names is left as it is, since a
 // build could have put a symlink on its way.
-func (b *Builder) userDirs(env []string, log Log) error {
-	if !b.cfg.User.switches() {
+func (b *Builder) userDirs(env []string, u *User, log Log) error {
+	if !u.switches() {
 		return nil
 	}
 	for _, key := range []string{"HOME", "GOCACHE", "GOMODCACHE", "npm_config_cache"} {
@@ -403,8 +441,42 @@ func (b *Builder) userDirs(env []string, log Log) error {
 		if err != nil || rel == "." || !filepath.IsLocal(rel) {
 			continue
 		}
-		if err := b.userDir(dir, log); err != nil {
-			return fmt.Errorf("prepare %s for %s: %w", key, b.cfg.User, err)
+		if err := userDir(dir, u, log); err != nil {
+			return fmt.Errorf("prepare %s for %s: %w", key, u, err)
+		}
+	}
+	return nil
+}
+
+// cacheKeys are the variables of a build's environment naming folders
+// its commands write, besides the workspace.
+var cacheKeys = []string{"HOME", "GOCACHE", "GOMODCACHE", "npm_config_cache"}
+
+// furnish gives box the workspace ws and the folders that base, the
+// environment b.env made (Seedbed's choice, or its configuration's, never
+// a stage's), names for caches and HOME. A missing one is made when it
+// lies in CacheDir and skipped otherwise; one that holds a folder the box
+// hides (HOME=/, say) is left out, and the log says so.
+func (b *Builder) furnish(x *box, ws string, base []string, log Log) error {
+	if err := x.give(ws); err != nil {
+		return fmt.Errorf("make the sandbox: %w", err)
+	}
+	for _, key := range cacheKeys {
+		dir, ok := lookupEnvFold(base, key)
+		if !ok || dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		dir = filepath.Clean(dir)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if !inside(b.cfg.CacheDir, dir) {
+				continue
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("make %s: %w", dir, err)
+			}
+		}
+		if err := x.give(dir); err != nil {
+			log.Line("seedbed", fmt.Sprintf("%s is not in the sandbox: %v", key, err))
 		}
 	}
 	return nil
@@ -431,16 +503,17 @@ func lookupEnvFold(env []string, key string) (string, bool) {
 	return "", false
 }
 
-// install installs the dependencies of a node or python service.
-func (b *Builder) install(ctx context.Context, svcDir string, env []string, svc stack.Service, log Log) error {
+// install installs the dependencies of a node or python service, as r
+// says.
+func install(ctx context.Context, r runAs, svcDir string, env []string, svc stack.Service, log Log) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	switch svc.Runtime {
 	case "node":
-		return npmInstall(ctx, b.cfg.User, svcDir, env, log)
+		return npmInstall(ctx, r, svcDir, env, log)
 	case "python":
-		return pipInstall(ctx, b.cfg.User, svcDir, env, log)
+		return pipInstall(ctx, r, svcDir, env, log)
 	}
 	return nil
 }
@@ -524,7 +597,7 @@ func (b *Builder) packageFunctions(ctx context.Context, ws, out, svcDir string, 
 			if err != nil {
 				return nil, fmt.Errorf("function %s: %w", fn.Name, err)
 			}
-			digest, size, err := b.pack(ctx, dir, paths)
+			digest, size, err := b.pack(ctx, ws, dir, paths)
 			if err != nil {
 				return nil, fmt.Errorf("function %s: package: %w", fn.Name, err)
 			}
@@ -571,15 +644,23 @@ func fileKind(m fs.FileMode) string {
 	return "special file"
 }
 
-// pack streams Pack of paths into the artifact store.
-func (b *Builder) pack(ctx context.Context, dir string, paths []string) (string, int64, error) {
+// pack streams Pack of paths in dir into the artifact store. dir is in
+// the workspace ws (or a folder of Seedbed's, for bundles): it is opened
+// through a root on ws, so that a symlink the build put on the way to it
+// cannot make Seedbed pack a folder outside.
+func (b *Builder) pack(ctx context.Context, ws, dir string, paths []string) (string, int64, error) {
 	if b.cfg.Artifacts == nil {
 		return "", 0, errors.New("no artifact store configured")
 	}
+	src, err := openIn(ws, dir)
+	if err != nil {
+		return "", 0, err
+	}
+	defer src.Close()
 	pr, pw := io.Pipe()
 	packed := make(chan error, 1)
 	go func() {
-		err := artifact.Pack(pw, dir, paths)
+		err := artifact.PackRoot(pw, src, paths)
 		pw.CloseWithError(err)
 		packed <- err
 	}()
@@ -593,6 +674,29 @@ func (b *Builder) pack(ctx context.Context, dir string, paths []string) (string,
 		return "", 0, err
 	}
 	return digest, size, nil
+}
+
+// openIn opens dir as an os.Root: through a root on ws when dir lies in
+// ws (resolved, as within returns it), directly otherwise.
+func openIn(ws, dir string) (*os.Root, error) {
+	realWS, err := filepath.EvalSymlinks(ws)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(realWS, dir)
+	if err != nil || !(rel == "." || filepath.IsLocal(rel)) {
+		return os.OpenRoot(dir)
+	}
+	wsRoot, err := os.OpenRoot(realWS)
+	if err != nil {
+		return nil, err
+	}
+	defer wsRoot.Close()
+	r, err := wsRoot.OpenRoot(rel)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	return r, nil
 }
 
 func shortDigest(d string) string {

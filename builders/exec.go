@@ -11,24 +11,48 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // MaxLineBytes is the longest output line passed to a Log; the rest of a
 // longer line is dropped and the line marked as truncated.
 const MaxLineBytes = 1 << 20
 
-// runShell runs command with sh -c in dir, as u (see User; nil is
-// Seedbed's own user), streaming its output line by line to log as it
-// comes. Cancelling ctx kills the command and everything it
-// started (its whole process group); so does the command ending, so that a
-// hook cannot leave a background process running. what ("before_build
-// hook", "build command") names the command in errors. The command's stdin
-// is empty.
-func runShell(ctx context.Context, u *User, dir string, env []string, what, command string, log Log) error {
+// runAs is how the commands of one build or hook run run: as whom, and
+// in what sandbox.
+type runAs struct {
+	user *User // nil: Seedbed's own user
+	box  *box  // nil: not sandboxed
+}
+
+// runShell runs command with sh -c in dir, as r.user and in r.box,
+// streaming its output line by line to log as it comes. Cancelling ctx
+// kills the command and everything it started; so does the command
+// ending, so that a hook cannot leave a background process running. In a
+// box that is every process (the box's pid namespace ends); outside one,
+// the command's process group, which a process leaves with setsid. what
+// ("before_build hook", "build command") names the command in errors.
+// The command's stdin is empty.
+func runShell(ctx context.Context, r runAs, dir string, env []string, what, command string, log Log) error {
 	log.Line("seedbed", "$ "+command)
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Dir, cmd.Env = dir, env
-	setProcessGroup(cmd, u)
+	var (
+		cmd *exec.Cmd
+		box *sandbox.Cmd
+	)
+	if r.box != nil {
+		var err error
+		box, err = r.box.command(r.user, dir, env, []string{"sh", "-c", command})
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", what, command, err)
+		}
+		defer box.Close()
+		cmd = box.Cmd
+	} else {
+		cmd = exec.CommandContext(ctx, "sh", "-c", command)
+		cmd.Dir, cmd.Env = dir, env
+		setProcessGroup(cmd, r.user)
+	}
 
 	// Our own pipes rather than io.Writers: exec would then wait for every
 	// process holding the pipes, and a hook's background process would
@@ -59,6 +83,19 @@ func runShell(ctx context.Context, u *User, dir string, env []string, what, comm
 	if err != nil {
 		return fmt.Errorf("%s %q: start: %w", what, command, err)
 	}
+	if box != nil {
+		if err := box.Started(ctx); err != nil {
+			_ = box.Kill()
+			_ = cmd.Wait()
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s %q stopped: %w", what, command, ctx.Err())
+			}
+			return fmt.Errorf("%s %q: start the sandbox: %w", what, command, err)
+		}
+		// Killing bwrap ends the sandbox and every process in it.
+		stop := context.AfterFunc(ctx, func() { _ = box.Kill() })
+		defer stop()
+	}
 	var wg sync.WaitGroup
 	for i, lw := range readers {
 		wg.Add(1)
@@ -69,7 +106,9 @@ func runShell(ctx context.Context, u *User, dir string, env []string, what, comm
 		}()
 	}
 	err = cmd.Wait()
-	killProcessGroup(cmd)
+	if box == nil {
+		killProcessGroup(cmd)
+	}
 	copied := make(chan struct{})
 	go func() { wg.Wait(); close(copied) }()
 	select {

@@ -54,7 +54,7 @@ func TestLineWriter(t *testing.T) {
 
 func TestRunShellStreamsAndFails(t *testing.T) {
 	log := &testLog{}
-	err := runShell(context.Background(), nil, t.TempDir(), []string{"PATH=" + os.Getenv("PATH"), "WHO=seedbed"}, "before_build hook",
+	err := runShell(context.Background(), runAs{}, t.TempDir(), []string{"PATH=" + os.Getenv("PATH"), "WHO=seedbed"}, "before_build hook",
 		`echo "hi $WHO"; echo "oops" >&2; printf 'no newline'; exit 4`, log)
 	if err == nil || err.Error() != `before_build hook "echo \"hi $WHO\"; echo \"oops\" >&2; printf 'no newline'; exit 4" failed with exit code 4` {
 		t.Errorf("runShell error = %v", err)
@@ -114,7 +114,7 @@ func TestRunShellCancelKillsTheGroup(t *testing.T) {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		done <- runShell(ctx, nil, t.TempDir(), []string{"PATH=" + os.Getenv("PATH")}, "build command",
+		done <- runShell(ctx, runAs{}, t.TempDir(), []string{"PATH=" + os.Getenv("PATH")}, "build command",
 			"sleep 60 & echo $! > "+pidFile+"; wait", &testLog{})
 	}()
 	pid := waitForPID(t, pidFile)
@@ -138,7 +138,7 @@ func TestRunShellKillsLeftovers(t *testing.T) {
 	// on at once, and the process does not outlive the hook.
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	start := time.Now()
-	err := runShell(context.Background(), nil, t.TempDir(), []string{"PATH=" + os.Getenv("PATH")}, "before_build hook",
+	err := runShell(context.Background(), runAs{}, t.TempDir(), []string{"PATH=" + os.Getenv("PATH")}, "before_build hook",
 		"sleep 60 & echo $! > "+pidFile, &testLog{})
 	if err != nil {
 		t.Fatalf("runShell: %v", err)

@@ -3,7 +3,9 @@
 package builders
 
 import (
+	"errors"
 	"io/fs"
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -37,4 +39,25 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 		return 0, 0, false
 	}
 	return int(st.Uid), int(st.Gid), true
+}
+
+// lockFile takes an exclusive flock on f, waiting for it when wait is
+// true; without waiting, a lock another process holds is errLocked.
+func lockFile(f *os.File, wait bool) error {
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return errLocked
+		}
+		return err
+	}
 }

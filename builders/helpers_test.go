@@ -183,3 +183,22 @@ func main() {
 	"services/web/index.html": "<h1>hi</h1>\n",
 	"README.md":               "hello app\n",
 }
+
+// leftovers lists what is left in b's scratch folder, where every build
+// makes its workspaces and must remove them.
+func leftovers(t *testing.T, b *Builder) []string {
+	t.Helper()
+	dir, err := b.scratchDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}

@@ -27,7 +27,7 @@ const nodePackageJSON = `{"type":"commonjs"}` + "\n"
 // npmInstall installs a node service's dependencies when its folder has a
 // package.json: npm ci when there is a lockfile (exactly what it pins),
 // npm install otherwise. npm's cache is the one env names.
-func npmInstall(ctx context.Context, u *User, svcDir string, env []string, log Log) error {
+func npmInstall(ctx context.Context, r runAs, svcDir string, env []string, log Log) error {
 	if !isFile(filepath.Join(svcDir, "package.json")) {
 		return nil
 	}
@@ -38,7 +38,7 @@ func npmInstall(ctx context.Context, u *User, svcDir string, env []string, log L
 	if _, err := lookPath(env, "npm"); err != nil {
 		return fmt.Errorf("the service has a package.json, but npm is not installed on this machine (%w); install Node.js and npm, or remove package.json if the service needs no packages", err)
 	}
-	return runShell(ctx, u, svcDir, env, "install", command, log)
+	return runShell(ctx, r, svcDir, env, "install", command, log)
 }
 
 // nodeSource finds the source file of a node function and bundles it, with
@@ -73,7 +73,7 @@ func nodeSource(ws, out, svcDir string, fn stack.Function, log Log) (source, err
 				return "", nil, fmt.Errorf("bundle %s: %w", src, err)
 			}
 			log.Line("seedbed", fmt.Sprintf("Bundling %s into %s (esbuild, node%s, CommonJS)", src, entry, NodeTarget))
-			if err := bundleNode(svcDir, src, dir, entry, log); err != nil {
+			if err := bundleNode(ws, svcDir, src, dir, entry, log); err != nil {
 				return "", nil, err
 			}
 			if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(nodePackageJSON), 0o644); err != nil {
@@ -132,9 +132,20 @@ func nodeSourceFile(ws, svcDir string, fn stack.Function) (string, error) {
 // errors the returned error names the first. The output depends only on
 // the sources and their paths relative to svcDir, so the same source
 // gives the same bundle.
-func bundleNode(svcDir, src, outDir, entry string, log Log) error {
+//
+// Every file goes into the bundle through onlyWorkspace: nothing outside
+// the workspace ws (the copy of the repository the build ran in) is read
+// into it, whatever the code imports ("../../../secret.json", an absolute
+// path) and wherever its symlinks point.
+func bundleNode(ws, svcDir, src, outDir, entry string, log Log) error {
 	outfile := filepath.Join(outDir, filepath.FromSlash(entry))
+	confine, closeRoot, err := onlyWorkspace(ws)
+	if err != nil {
+		return fmt.Errorf("bundle %s: %w", src, err)
+	}
+	defer closeRoot()
 	res := api.Build(api.BuildOptions{
+		Plugins:       []api.Plugin{confine},
 		EntryPoints:   []string{filepath.Join(svcDir, filepath.FromSlash(src))},
 		AbsWorkingDir: svcDir,
 		Bundle:        true,
@@ -202,4 +213,37 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// onlyWorkspace is an esbuild plugin that loads every file of a bundle
+// itself, through an os.Root on the workspace ws: a file outside ws (by
+// its path, or through a symlink, even one changed while bundling) is an
+// error naming it, never read. The returned func closes the root.
+func onlyWorkspace(ws string) (api.Plugin, func(), error) {
+	real, err := filepath.EvalSymlinks(ws)
+	if err != nil {
+		return api.Plugin{}, nil, err
+	}
+	root, err := os.OpenRoot(real)
+	if err != nil {
+		return api.Plugin{}, nil, err
+	}
+	plugin := api.Plugin{Name: "seedbed-workspace-only", Setup: func(pb api.PluginBuild) {
+		pb.OnLoad(api.OnLoadOptions{Filter: ".*"}, func(args api.OnLoadArgs) (api.OnLoadResult, error) {
+			if args.Namespace != "file" {
+				return api.OnLoadResult{}, nil
+			}
+			rel, err := filepath.Rel(real, args.Path)
+			if err != nil || !filepath.IsLocal(rel) {
+				return api.OnLoadResult{}, fmt.Errorf("%s is outside the repository: a bundle holds only files of the repository and its installed packages", args.Path)
+			}
+			b, err := root.ReadFile(rel)
+			if err != nil {
+				return api.OnLoadResult{}, fmt.Errorf("read %s: %w (a symlink leading outside the repository is refused)", filepath.ToSlash(rel), err)
+			}
+			contents := string(b)
+			return api.OnLoadResult{Contents: &contents, Loader: api.LoaderDefault, ResolveDir: filepath.Dir(args.Path)}, nil
+		})
+	}}
+	return plugin, func() { root.Close() }, nil
 }

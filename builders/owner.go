@@ -43,13 +43,12 @@ func giveTree(dir string, uid, gid int) error {
 	return nil
 }
 
-// userDir makes dir a folder of the build user's, for a cache or a HOME:
+// userDir makes dir a folder of u's, for a cache or a HOME:
 // missing parents are made Seedbed's, open to pass through (0711), and
 // dir itself 0700, the user's. A dir that exists with another owner (a
 // cache made before builds ran as this user) is given to the user with
 // everything in it, and the log says so.
-func (b *Builder) userDir(dir string, log Log) error {
-	u := b.cfg.User
+func userDir(dir string, u *User, log Log) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
 		return fmt.Errorf("make %s: %w", dir, err)
 	}

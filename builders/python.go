@@ -28,7 +28,7 @@ const PipInstall = "python3 -m pip install -r requirements.txt --target . --no-c
 // pipInstall installs a python service's requirements.txt into the
 // service folder. When pip fails because no package index is reachable,
 // the error says so and what to do.
-func pipInstall(ctx context.Context, u *User, svcDir string, env []string, log Log) error {
+func pipInstall(ctx context.Context, r runAs, svcDir string, env []string, log Log) error {
 	if !isFile(filepath.Join(svcDir, "requirements.txt")) {
 		return nil
 	}
@@ -36,7 +36,7 @@ func pipInstall(ctx context.Context, u *User, svcDir string, env []string, log L
 		return fmt.Errorf("the service has a requirements.txt, but python3 is not installed on this machine (%w); install Python 3 with pip", err)
 	}
 	rec := &recordLog{Log: log}
-	err := runShell(ctx, u, svcDir, env, "install", PipInstall, rec)
+	err := runShell(ctx, r, svcDir, env, "install", PipInstall, rec)
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
@@ -173,13 +173,21 @@ func (r *recordLog) lines() []string {
 
 // cleanPython removes junk folders (see isJunk) from the service folder (a
 // workspace copy) before it is packed.
+//
+// It works through an os.Root on svcDir, so that a folder the build
+// swapped for a symlink cannot make Seedbed remove anything outside.
 func cleanPython(svcDir string) error {
+	r, err := os.OpenRoot(svcDir)
+	if err != nil {
+		return fmt.Errorf("leave out caches: %w", err)
+	}
+	defer r.Close()
 	var junk []string
-	err := filepath.WalkDir(svcDir, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p != svcDir && d.IsDir() && isJunk(d.Name()) {
+		if p != "." && d.IsDir() && isJunk(d.Name()) {
 			junk = append(junk, p)
 			return filepath.SkipDir
 		}
@@ -189,7 +197,7 @@ func cleanPython(svcDir string) error {
 		return fmt.Errorf("leave out caches: %w", err)
 	}
 	for _, p := range junk {
-		if err := removeAll(p); err != nil {
+		if err := r.RemoveAll(p); err != nil {
 			return fmt.Errorf("leave out caches: %w", err)
 		}
 	}

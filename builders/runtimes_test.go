@@ -29,14 +29,15 @@ func needTool(t *testing.T, name string) string {
 	return p
 }
 
-// buildStack parses dir's stack file and builds it with cache key "test".
+// buildStack parses dir's stack file and builds it as app 1 with cache
+// key "test".
 func buildStack(t *testing.T, b *Builder, dir string, log *testLog) ([]Output, error) {
 	t.Helper()
 	st, err := stack.ParseFile(dir)
 	if err != nil {
 		t.Fatalf("ParseFile: %v", err)
 	}
-	return b.BuildWith(context.Background(), BuildOptions{Dir: dir, Stack: st, CacheKey: "test"}, log)
+	return b.BuildWith(context.Background(), BuildOptions{Dir: dir, Stack: st, CacheKey: "test", AppID: 1}, log)
 }
 
 // byFunction indexes outputs by "service/function".
@@ -318,7 +319,7 @@ func TestBuildNodeFailures(t *testing.T) {
 			if strings.Contains(log.String(), "do not pack me") {
 				t.Errorf("a file outside the repository was read")
 			}
-			if left, _ := os.ReadDir(work); len(left) > 0 {
+			if left := leftovers(t, builder); len(left) > 0 {
 				t.Errorf("workspaces left behind: %v", left)
 			}
 		})

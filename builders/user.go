@@ -17,16 +17,24 @@ import (
 // the code of a build cannot read Seedbed's database, its secret key or
 // other apps' artifacts. Make one with ResolveUser.
 //
-// Every build runs as the same user: builds are kept out of Seedbed's
-// files, not out of each other's caches.
+// With UserAuto as root, every app has a user of its own (see ForApp):
+// one app's build cannot read or spoil another's workspace or caches.
 type User struct {
 	// Name is the user's name, or "" for ids no user has.
 	Name string
-	// UID and GID are the ids commands run with.
+	// UID and GID are the ids commands run with. For a per-app user
+	// (PerApp) not yet given an app, they are AppIDBase's: the ids of
+	// builds that belong to no app (and of the start-up check).
 	UID, GID int
 	// Switch says whether commands switch to UID and GID. When false they
 	// run as Seedbed's own user, which UID and GID then are.
 	Switch bool
+	// PerApp says that each app's commands run as ids of their own:
+	// AppIDBase plus the app's id (see ForApp).
+	PerApp bool
+	// App is the id of the app this user is, for a per-app user given
+	// one by ForApp; 0 otherwise.
+	App uint
 	// Setting is what the user was resolved from: "auto", "none", a name
 	// or "uid:gid".
 	Setting string
@@ -37,20 +45,26 @@ type User struct {
 
 // Build user settings.
 const (
-	// UserAuto runs builds as the user "seedbed-build" when Seedbed runs
-	// as root and that user exists, else as "nobody" (65534:65534 when
-	// the machine has no such user); as Seedbed's own user otherwise.
+	// UserAuto runs each app's builds and hooks as a user of its own when
+	// Seedbed runs as root: uid and gid AppIDBase + the app's id (see
+	// User.ForApp), ids no account has; as Seedbed's own user otherwise.
 	UserAuto = "auto"
 	// UserNone runs builds as Seedbed's own user.
 	UserNone = "none"
-	// DefaultBuildUser is the user UserAuto picks first. Create it with
-	// useradd --system --no-create-home seedbed-build.
-	DefaultBuildUser = "seedbed-build"
 )
 
-// nobodyID is the uid and gid of "nobody" where the machine has no such
-// user (the kernel's overflow id).
-const nobodyID = 65534
+// AppIDBase is where the per-app build users' ids start: with UserAuto,
+// the builds and hooks of the app with id N run as uid and gid
+// AppIDBase+N. It is 0x70000000, in the range systemd leaves unused
+// (1879048192-2147483647, between the container ranges and 2^31), so no
+// account, container or dynamic user of the machine has these ids, and
+// none is 0. App ids up to MaxAppID fit.
+const AppIDBase = 0x70000000
+
+// MaxAppID is the largest app id that has a per-app build user: the
+// range ends below 0x78000000, leaving the rest of systemd's unused
+// range to others.
+const MaxAppID = 0x08000000 - 1
 
 // ResolveUser turns a SEEDBED_BUILD_USER setting into the user commands
 // run as: UserAuto, UserNone, a user name, or "uid:gid". A setting that
@@ -86,17 +100,7 @@ func resolveUser(setting string, h hostIDs) (*User, error) {
 		if !root {
 			return self(), nil
 		}
-		// Without either user, the ids alone, nameless.
-		u := &User{UID: nobodyID, GID: nobodyID}
-		for _, name := range []string{DefaultBuildUser, "nobody"} {
-			if found, err := lookupUser(h, name); err == nil {
-				u = found
-				break
-			}
-		}
-		u.Setting = setting
-		u.Switch = u.UID != h.euid || u.GID != h.egid
-		return u, nil
+		return &User{UID: AppIDBase, GID: AppIDBase, Switch: true, PerApp: true, Setting: setting}, nil
 	}
 	u, err := parseUser(setting, h)
 	if err != nil {
@@ -115,7 +119,7 @@ func resolveUser(setting string, h hostIDs) (*User, error) {
 
 // parseUser reads a user name or "uid:gid".
 func parseUser(setting string, h hostIDs) (*User, error) {
-	invalid := fmt.Errorf("SEEDBED_BUILD_USER=%q is not valid: use auto, none, a user name (%s) or uid:gid (e.g. 1001:1001)", setting, DefaultBuildUser)
+	invalid := fmt.Errorf("SEEDBED_BUILD_USER=%q is not valid: use auto, none, a user name (e.g. nobody) or uid:gid (e.g. 1001:1001)", setting)
 	if uidText, gidText, ok := strings.Cut(setting, ":"); ok {
 		uid, err1 := parseID(uidText)
 		gid, err2 := parseID(gidText)
@@ -180,6 +184,21 @@ func validUserName(s string) bool {
 	return true
 }
 
+// ForApp returns who the commands of the app with id app run as: for a
+// per-app user (UserAuto as root), uid and gid AppIDBase+app; for any
+// other, u itself, shared by every app. An app id of 0 (a build of no
+// app) or above MaxAppID is an error for a per-app user.
+func (u *User) ForApp(app uint) (*User, error) {
+	if u == nil || !u.PerApp {
+		return u, nil
+	}
+	if app == 0 || app > MaxAppID {
+		return nil, fmt.Errorf("app id %d has no build user of its own: per-app build users exist for ids 1 to %d", app, MaxAppID)
+	}
+	id := AppIDBase + int(app)
+	return &User{UID: id, GID: id, Switch: true, PerApp: true, App: app, Setting: u.Setting}, nil
+}
+
 // String names the user the way the build log does: "nobody (uid 65534,
 // gid 65534)".
 func (u *User) String() string {
@@ -195,8 +214,12 @@ func (u *User) Describe() string {
 	switch {
 	case u == nil:
 		return "Running build commands as Seedbed's own user"
+	case u.PerApp && u.App != 0:
+		return fmt.Sprintf("Running build commands as %s, the build user of this app alone", u)
+	case u.PerApp:
+		return fmt.Sprintf("Running build commands as users of their own app: uid and gid %d + the app's id", AppIDBase)
 	case u.Switch:
-		return "Running build commands as " + u.String()
+		return "Running build commands as " + u.String() + ", a user every app's builds share"
 	case u.Why != "":
 		return fmt.Sprintf("Running build commands as Seedbed's own user %s: %s", u, u.Why)
 	case u.Setting == UserAuto && u.UID != 0:

@@ -34,8 +34,7 @@ func TestResolveUser(t *testing.T) {
 		root      = user.User{Username: "root", Uid: "0", Gid: "0"}
 		ada       = user.User{Username: "ada", Uid: "1000", Gid: "1000"}
 		nobody    = user.User{Username: "nobody", Uid: "65534", Gid: "65534"}
-		builder   = user.User{Username: "seedbed-build", Uid: "998", Gid: "997"}
-		everybody = []user.User{root, ada, nobody, builder}
+		everybody = []user.User{root, ada, nobody}
 	)
 	tests := []struct {
 		name    string
@@ -45,12 +44,10 @@ func TestResolveUser(t *testing.T) {
 		wantErr string // part of the error, when one is expected
 		log     string // part of Describe
 	}{
-		{name: "auto as root: seedbed-build first", setting: "auto", host: fakeHost(0, everybody...),
-			want: User{Name: "seedbed-build", UID: 998, GID: 997, Switch: true}, log: "Running build commands as seedbed-build (uid 998, gid 997)"},
-		{name: "auto as root: nobody without seedbed-build", setting: "auto", host: fakeHost(0, root, ada, nobody),
-			want: User{Name: "nobody", UID: 65534, GID: 65534, Switch: true}, log: "Running build commands as nobody (uid 65534, gid 65534)"},
-		{name: "auto as root: 65534:65534 without either", setting: "auto", host: fakeHost(0, root),
-			want: User{UID: 65534, GID: 65534, Switch: true}, log: "Running build commands as uid 65534 (gid 65534)"},
+		{name: "auto as root: a user per app", setting: "auto", host: fakeHost(0, everybody...),
+			want: User{UID: AppIDBase, GID: AppIDBase, Switch: true, PerApp: true}, log: "users of their own app: uid and gid 1879048192 + the app's id"},
+		{name: "auto as root on a machine with no users", setting: "auto", host: fakeHost(0),
+			want: User{UID: AppIDBase, GID: AppIDBase, Switch: true, PerApp: true}},
 		{name: "auto as another user: Seedbed's own, and the log says why", setting: "auto", host: fakeHost(1000, everybody...),
 			want: User{Name: "ada", UID: 1000, GID: 1000}, log: "Builds run as Seedbed's own user ada (uid 1000, gid 1000): Seedbed is not root"},
 		{name: "none as root", setting: "none", host: fakeHost(0, everybody...),
@@ -58,7 +55,7 @@ func TestResolveUser(t *testing.T) {
 		{name: "none as another user", setting: "none", host: fakeHost(1000, everybody...),
 			want: User{Name: "ada", UID: 1000, GID: 1000}, log: "Seedbed's own user ada"},
 		{name: "a name as root", setting: "ada", host: fakeHost(0, everybody...),
-			want: User{Name: "ada", UID: 1000, GID: 1000, Switch: true}, log: "Running build commands as ada (uid 1000, gid 1000)"},
+			want: User{Name: "ada", UID: 1000, GID: 1000, Switch: true}, log: "Running build commands as ada (uid 1000, gid 1000), a user every app's builds share"},
 		{name: "Seedbed's own name when not root: nothing to switch", setting: "ada", host: fakeHost(1000, everybody...),
 			want: User{Name: "ada", UID: 1000, GID: 1000}},
 		{name: "uid:gid as root, with a name", setting: "65534:65534", host: fakeHost(0, everybody...),
@@ -105,5 +102,60 @@ func TestResolveUser(t *testing.T) {
 				t.Errorf("Describe() = %q, want it to contain %q", line, tt.log)
 			}
 		})
+	}
+}
+
+// Each app's commands run as ids of its own under auto as root: AppIDBase
+// plus the app's id, never 0 and never another app's; any other setting
+// is one user for every app.
+func TestUserForApp(t *testing.T) {
+	perApp := &User{UID: AppIDBase, GID: AppIDBase, Switch: true, PerApp: true, Setting: UserAuto}
+	shared := &User{Name: "nobody", UID: 65534, GID: 65534, Switch: true, Setting: "nobody"}
+	own := &User{Name: "root", Setting: UserNone}
+	tests := []struct {
+		name    string
+		user    *User
+		app     uint
+		wantUID int
+		wantErr string
+	}{
+		{name: "per app: the first app", user: perApp, app: 1, wantUID: 1879048193},
+		{name: "per app: app 42", user: perApp, app: 42, wantUID: AppIDBase + 42},
+		{name: "per app: the last id that fits", user: perApp, app: MaxAppID, wantUID: 0x77ffffff},
+		{name: "per app: no app", user: perApp, app: 0, wantErr: "app id 0 has no build user of its own"},
+		{name: "per app: an id past the range", user: perApp, app: MaxAppID + 1, wantErr: "per-app build users exist for ids 1 to 134217727"},
+		{name: "a named user: shared", user: shared, app: 42, wantUID: 65534},
+		{name: "Seedbed's own user", user: own, app: 42, wantUID: 0},
+		{name: "Seedbed's own user, no app", user: own, app: 0, wantUID: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.user.ForApp(tt.app)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ForApp(%d) = %+v, %v; want an error with %q", tt.app, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ForApp(%d): %v", tt.app, err)
+			}
+			if got.UID != tt.wantUID || got.GID != tt.wantUID {
+				t.Errorf("ForApp(%d) runs as %d:%d, want %d:%d", tt.app, got.UID, got.GID, tt.wantUID, tt.wantUID)
+			}
+			if tt.user.PerApp {
+				if !got.Switch || got.App != tt.app || got.UID == 0 {
+					t.Errorf("ForApp(%d) = %+v, want a switching user of app %d", tt.app, got, tt.app)
+				}
+				if line := got.Describe(); !strings.Contains(line, "the build user of this app alone") {
+					t.Errorf("Describe() = %q", line)
+				}
+			}
+		})
+	}
+	a, _ := perApp.ForApp(1)
+	b, _ := perApp.ForApp(2)
+	if a.UID == b.UID {
+		t.Errorf("apps 1 and 2 share uid %d", a.UID)
 	}
 }

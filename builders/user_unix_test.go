@@ -16,20 +16,25 @@ import (
 	"github.com/seedbed/seedbed/builders/artifact"
 )
 
-// A build run as root with an unprivileged build user runs every command
-// as that user: it can write its workspace and caches (a cache made
-// before, as root, is handed over), but not read what Seedbed keeps in
-// its data dir. The artifact does not depend on who built it.
+// A build run as root runs every command as its app's own unprivileged
+// user (AppIDBase + the app's id): it can write its workspace and caches
+// (a cache made before, as root, is handed over), but not read what
+// Seedbed keeps in its data dir. The artifact does not depend on who
+// built it.
 func TestBuildRunsAsBuildUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skipf("builds switch users only when Seedbed runs as root; this test runs as uid %d", os.Geteuid())
 	}
-	u, err := ResolveUser(UserAuto)
+	base, err := ResolveUser(UserAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !u.Switch || u.UID == 0 {
-		t.Fatalf("auto as root resolved to %+v, want another user", u)
+	u, err := base.ForApp(1) // buildStack builds app 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.Switch || u.UID != AppIDBase+1 {
+		t.Fatalf("auto as root resolved to %+v for app 1, want uid %d", u, AppIDBase+1)
 	}
 
 	// A stand-in for Seedbed's data dir: root's, passable but not
@@ -63,7 +68,8 @@ func TestBuildRunsAsBuildUser(t *testing.T) {
 	}
 	// Seedbed's own HOME and caches are root's: the build must not get them.
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=/root", "GOCACHE=/root/.cache/go-build", "GOMODCACHE=/root/go/pkg/mod"}
-	b := New(Config{Artifacts: arts, CacheDir: cacheDir, WorkDir: workDir, Env: env, User: u})
+	b := New(Config{Artifacts: arts, CacheDir: cacheDir, WorkDir: workDir, Env: env, User: base})
+	t.Cleanup(func() { b.Close() })
 	if err := b.Check(context.Background()); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
@@ -146,17 +152,17 @@ func TestBuildRunsAsBuildUser(t *testing.T) {
 	}
 
 	// Deploy hooks: a folder Seedbed filled, handed over, then a hook.
-	hookDir, err := os.MkdirTemp(workDir, "hooks-")
+	hookDir, err := b.TempDir("hooks-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(hookDir, "app.txt"), "unpacked\n", 0o644)
-	if err := b.HandOver(hookDir); err != nil {
+	if err := b.HandOver(1, hookDir); err != nil {
 		t.Fatal(err)
 	}
 	hookLog := &testLog{}
 	hookEnv := HookEnv(hookDir)
-	if err := b.RunHook(context.Background(), hookDir, hookEnv, "after_deploy hook", `echo "deploy hook $(id -u)" && echo unpacked >> app.txt && cat `+secretKey, hookLog); err == nil {
+	if err := b.RunHook(context.Background(), 1, hookDir, hookEnv, "after_deploy hook", `echo "deploy hook $(id -u)" && echo unpacked >> app.txt && cat `+secretKey, hookLog); err == nil {
 		t.Errorf("a deploy hook read %s:\n%s", secretKey, hookLog)
 	}
 	mustLog(t, hookLog, "stdout", "deploy hook "+strconv.Itoa(u.UID))

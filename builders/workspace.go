@@ -94,11 +94,18 @@ func removeAll(dir string) error {
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// Through a root: a build's process could swap a folder for a
+	// symlink meanwhile, and a chmod must not follow it out.
+	r, rootErr := os.OpenRoot(dir)
+	if rootErr != nil {
+		return err
+	}
+	_ = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
+			_ = r.Chmod(p, 0o700)
 		}
 		return nil
 	})
+	r.Close()
 	return os.RemoveAll(dir)
 }

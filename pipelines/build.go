@@ -94,10 +94,9 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 }
 
 func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log *logSink) error {
-	if err := os.MkdirAll(s.cfg.WorkDir, 0o755); err != nil {
-		return fmt.Errorf("make work dir: %w", err)
-	}
-	dir, err := os.MkdirTemp(s.cfg.WorkDir, fmt.Sprintf("build-%d-", b.ID))
+	// In the builder's scratch folder, so that a checkout a killed
+	// process leaves is removed at the next start.
+	dir, err := s.cfg.Builder.TempDir(fmt.Sprintf("build-%d-", b.ID))
 	if err != nil {
 		return fmt.Errorf("make checkout dir: %w", err)
 	}
@@ -155,7 +154,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	vars.Branch = builders.BranchOf(co.Dir, b.Ref, co.CommitSHA, prefer...)
 	var outs []builders.Output
 	if plan.only == nil || len(plan.only) > 0 {
-		outs, err = s.cfg.Builder.BuildWith(ctx, builders.BuildOptions{Dir: co.Dir, Stack: st, CacheKey: app.Name,
+		outs, err = s.cfg.Builder.BuildWith(ctx, builders.BuildOptions{Dir: co.Dir, Stack: st, CacheKey: app.Name, AppID: app.ID,
 			Only: plan.only, Vars: vars, Phase: phases.add}, log)
 		if err != nil {
 			return err

@@ -44,7 +44,7 @@ const (
 
 // runDeployHooks runs the before_deploy or after_deploy hooks of every
 // service of the release, services after those they depend on. Each
-// command runs with sh -c, as the build user, in a fresh folder holding
+// command runs with sh -c, as the app's build user, in a fresh folder holding
 // the unpacked artifact of the service's first function (a deploy has no
 // checkout), with the stage's env and secrets and the SEEDBED_*
 // variables. The first failing command stops them; its output is in the
@@ -79,10 +79,7 @@ func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.Ap
 	if s.cfg.Artifacts == nil || s.cfg.Builder == nil {
 		return fmt.Errorf("%s hooks: this Seedbed has no artifact store or builder to run them with; run the deploy on a process with deploys enabled", kind)
 	}
-	if err := os.MkdirAll(s.cfg.WorkDir, 0o755); err != nil && s.cfg.WorkDir != "" {
-		return fmt.Errorf("make work dir: %w", err)
-	}
-	dir, err := os.MkdirTemp(s.cfg.WorkDir, fmt.Sprintf("hooks-%s-", spec.Name))
+	dir, err := s.cfg.Builder.TempDir(fmt.Sprintf("hooks-%s-", spec.Name))
 	if err != nil {
 		return fmt.Errorf("make a folder for the %s hooks: %w", kind, err)
 	}
@@ -90,7 +87,7 @@ func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.Ap
 	if err := s.cfg.Artifacts.Extract(ctx, digest, dir); err != nil {
 		return fmt.Errorf("%s hooks: unpack artifact %s: %w", kind, shortDigest(digest), err)
 	}
-	if err := s.cfg.Builder.HandOver(dir); err != nil {
+	if err := s.cfg.Builder.HandOver(app.ID, dir); err != nil {
 		return fmt.Errorf("%s hooks: %w", kind, err)
 	}
 	vars := builders.Vars{App: app.Name, Stage: stage.Name, BuildID: rel.BuildID, Commit: m.Commit, Branch: m.Branch}
@@ -106,7 +103,7 @@ func (s *Service) runServiceHooks(ctx context.Context, kind string, app store.Ap
 	hookEnv = append(hookEnv, vars.Environ(spec.Name)...)
 	log.Printf("Running the %s hooks of service %s", kind, spec.Name)
 	for _, c := range cmds {
-		if err := s.cfg.Builder.RunHook(ctx, dir, hookEnv, kind+" hook", c, log); err != nil {
+		if err := s.cfg.Builder.RunHook(ctx, app.ID, dir, hookEnv, kind+" hook", c, log); err != nil {
 			return err
 		}
 	}

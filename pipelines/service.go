@@ -82,10 +82,13 @@ type Canceller interface {
 // and remove hooks, as the build user (a *builders.Builder).
 type Builder interface {
 	BuildWith(ctx context.Context, opts builders.BuildOptions, log builders.Log) ([]builders.Output, error)
+	// TempDir makes a folder for hooks to run in, which the caller
+	// removes (a stale one is removed at the next start).
+	TempDir(prefix string) (string, error)
 	// HandOver makes a folder Seedbed made, and what is in it, the
-	// build user's, before hooks run in it.
-	HandOver(dir string) error
-	RunHook(ctx context.Context, dir string, env []string, what, command string, log builders.Log) error
+	// build user's of the app with id app, before hooks run in it.
+	HandOver(app uint, dir string) error
+	RunHook(ctx context.Context, app uint, dir string, env []string, what, command string, log builders.Log) error
 }
 
 // Config is what a Service is made of.
@@ -106,8 +109,6 @@ type Config struct {
 	// GitReposDir holds the bare repositories of the built-in git remote
 	// (<app>.git); an app with no repository URL builds from there.
 	GitReposDir string
-	// WorkDir holds the checkouts of running builds.
-	WorkDir string
 	// NodeID names this process in stage locks, so that a restarted
 	// process can free the locks its previous life held.
 	NodeID string

@@ -35,6 +35,14 @@ func Pack(w io.Writer, srcDir string, paths []string) error {
 		return fmt.Errorf("pack %s: %w", srcDir, err)
 	}
 	defer r.Close()
+	return PackRoot(w, r, paths)
+}
+
+// PackRoot is Pack of the folder r is open on: for a caller that opened
+// it through a root of its own, so that no symlink on the way to the
+// folder can lead elsewhere either.
+func PackRoot(w io.Writer, r *os.Root, paths []string) error {
+	srcDir := r.Name()
 	entries := map[string]fs.FileInfo{}
 	for _, p := range paths {
 		rel := filepath.Clean(filepath.FromSlash(p))

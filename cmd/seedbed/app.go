@@ -24,6 +24,7 @@ import (
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
 	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web"
 	"github.com/seedbed/seedbed/web/auth"
@@ -44,6 +45,7 @@ type App struct {
 	worker    *asynq.Server
 	target    *local.Target
 	svc       *pipelines.Service
+	builder   *builders.Builder
 	// stopPoll stops the poller that finds pushes to repositories that
 	// send no webhooks; pollDone closes when it has stopped.
 	stopPoll context.CancelFunc
@@ -118,7 +120,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		return nil, err
 	}
 	workDir := filepath.Join(cfg.DataDir, "work")
-	builder := builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv, User: buildUser})
+	builderCfg := builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser,
+		Isolation: sandbox.Isolation(cfg.Isolation), Hide: []string{cfg.DataDir}}
+	builder := builders.New(builderCfg)
 	if err := builder.Check(ctx, workDir); err != nil {
 		// auto means "where the machine allows it": say why not, and build
 		// as Seedbed's own user rather than refuse to start (make run as
@@ -133,9 +137,29 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		own.Why = "the unprivileged user could not be used (" + err.Error() + ")"
 		buildUser = own
-		builder = builders.New(builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), Env: cfg.BuildEnv, User: buildUser})
+		builderCfg.User = own
+		builder = builders.New(builderCfg)
+		if err := builder.Check(ctx, workDir); err != nil {
+			return nil, err
+		}
 	}
 	log.Info(buildUser.Describe())
+	if boxed, why := builder.Sandboxed(ctx); !boxed {
+		say := log.Warn // auto without a working sandbox: loudly
+		if cfg.Isolation == "" || cfg.Isolation == string(sandbox.IsolationNone) {
+			say = log.Info // asked for
+		}
+		say("builds and hooks are NOT sandboxed: they see every process and every file their user may read, and a process they start with setsid outlives them", "reason", why)
+	}
+	// Workspaces a killed Seedbed left behind (other processes' are kept).
+	stale, err := builder.RemoveStale()
+	for _, d := range stale {
+		log.Info("removed a stale build workspace", "dir", d)
+	}
+	if err != nil {
+		log.Warn("could not remove every stale build workspace", "err", err)
+	}
+	a.builder = builder
 	if cfg.Deploys {
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain,
 			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits)})
@@ -172,8 +196,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 	}
 	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
-		GitReposDir: filepath.Join(cfg.DataDir, "git"), WorkDir: workDir,
-		NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}
+		GitReposDir: filepath.Join(cfg.DataDir, "git"), NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}
 	if a.target != nil {
 		svcCfg.Target = a.target
 	}
@@ -330,6 +353,11 @@ func (a *App) Close(ctx context.Context) {
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {
 			a.log.Error("stop functions", "err", err)
+		}
+	}
+	if a.builder != nil {
+		if err := a.builder.Close(); err != nil {
+			a.log.Warn("remove build workspaces", "err", err)
 		}
 	}
 	if a.client != nil {

@@ -38,6 +38,10 @@ type Config struct {
 	// none, a user name or uid:gid (see builders.ResolveUser). The flag
 	// defaults to auto; empty (a Config made in code) means none.
 	BuildUser string
+	// Isolation is whether builds and hooks run in a sandbox: auto,
+	// sandbox or none (see builders.IsolationAuto). The flag defaults to
+	// auto; empty (a Config made in code) means none.
+	Isolation string
 	// BuildEnv is the environment build commands start from: a scrubbed
 	// copy of Seedbed's own, without its secrets.
 	BuildEnv []string
@@ -91,7 +95,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.NodeID, "node-id", env("SEEDBED_NODE_ID", ""), "name of this process in stage locks; default from host name and data dir (SEEDBED_NODE_ID)")
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
-	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (seedbed-build or nobody when Seedbed runs as root, else Seedbed's own user), a user name, uid:gid, or none for Seedbed's own user (SEEDBED_BUILD_USER)")
+	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (as root, a user per app: uid and gid 1879048192 + the app's id; else Seedbed's own user), a user name or uid:gid (one user for every app), or none for Seedbed's own user (SEEDBED_BUILD_USER)")
+	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", string(builders.IsolationAuto)), "whether builds and hooks run in a sandbox (bubblewrap): auto (where bwrap is installed; else not, and every build log says so), sandbox (refuse to start without one) or none (SEEDBED_ISOLATION)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.AllowPrivateRepos, "allow-private-repos", getenv("SEEDBED_ALLOW_PRIVATE_REPOS") == "true", "let apps' repositories and forge API URLs be on loopback, private or link-local addresses (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), for every app: for a forge on this host or network (SEEDBED_ALLOW_PRIVATE_REPOS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")

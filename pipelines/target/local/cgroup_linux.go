@@ -290,6 +290,14 @@ func (fc *fnCgroup) start(cmd *exec.Cmd) error {
 	return nil
 }
 
+// add moves a running process into the cgroup.
+func (fc *fnCgroup) add(pid int) error {
+	if err := writeCgroup(fc.dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+		return fmt.Errorf("move process %d into cgroup %s: %w", pid, fc.dir, err)
+	}
+	return nil
+}
+
 // cloneIntoRefused reports whether starting a process failed because
 // clone3 or CLONE_INTO_CGROUP is not available, rather than because of
 // what was started.

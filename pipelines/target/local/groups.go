@@ -9,26 +9,38 @@ import (
 	"syscall"
 )
 
-// groupFile is where an instance's run dir records its process group, so
-// that a Seedbed restarted after a crash can stop what its previous life
-// left running.
-const groupFile = "pgid"
+// groupsDir, beside the run dirs (Dir/groups), records each instance's
+// process group (groups/<run dir name>), so that a Seedbed restarted
+// after a crash can stop what its previous life left running. It is not
+// in the run dir, which a sandboxed function owns: a record the function
+// could write would make Seedbed kill any process group it names.
+const groupsDir = "groups"
+
+// groupRecord is where the process group of the instance with runDir is
+// recorded.
+func groupRecord(runDir string) string {
+	return filepath.Join(filepath.Dir(filepath.Dir(runDir)), groupsDir, filepath.Base(runDir))
+}
 
 // recordGroup writes the process group id and its start time (to tell a
-// reused pid from the same process) into runDir.
+// reused pid from the same process) for the instance with runDir.
 func recordGroup(runDir string, pid int) error {
 	start, err := processStart(pid)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(runDir, groupFile), []byte(fmt.Sprintf("%d %s\n", pid, start)), 0o644)
+	f := groupRecord(runDir)
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(f, []byte(fmt.Sprintf("%d %s\n", pid, start)), 0o600)
 }
 
-// killLeftGroups kills every process group recorded under runRoot whose
+// killLeftGroups kills every process group recorded beside runRoot whose
 // leader is still the process that was recorded. Processes of the group
 // whose leader already died are found by scanning /proc for the group id.
 func killLeftGroups(runRoot string, log *slog.Logger) {
-	files, _ := filepath.Glob(filepath.Join(runRoot, "*", groupFile))
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(runRoot), groupsDir, "*"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {

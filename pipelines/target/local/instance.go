@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // outputLines is how many of its last output lines an instance keeps for
@@ -49,6 +50,7 @@ type instance struct {
 	api    *runtimeAPI // Lambda-style functions only
 	site   *staticSite // static functions only
 	cg     *fnCgroup   // with hard memory limits; nil otherwise and for static functions
+	uid    int         // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
 
 	mu      sync.Mutex
 	cur     *proc
@@ -66,6 +68,7 @@ type instance struct {
 // proc is one run of an instance's process.
 type proc struct {
 	cmd       *exec.Cmd
+	sb        *sandbox.Cmd // the sandbox cmd runs in; nil when unconfined
 	started   time.Time
 	exited    chan struct{} // closed once the process is reaped and its output read
 	err       error         // cmd.Wait's result; read only after exited is closed
@@ -85,8 +88,8 @@ func sameSpec(a, b target.Function) bool {
 // functions, the Lambda environment for Lambda-style ones.
 func (in *instance) env(port int) []string {
 	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin"
+	if path == "" || in.uid != 0 {
+		path = sandboxPath
 	}
 	vars := map[string]string{
 		"PATH":   path,
@@ -158,13 +161,17 @@ func (in *instance) spawn(port int) (*proc, error) {
 	}
 	var (
 		cmd *exec.Cmd
+		sb  *sandbox.Cmd
 		gen uint64
 	)
 	// A binary just written while another goroutine forked is briefly "text
 	// file busy" (the child holds the write descriptor until it execs; see
 	// golang.org/issue/22315): try again for a moment.
 	for attempt := 1; ; attempt++ {
-		cmd, err = in.command(port)
+		if sb != nil {
+			sb.Close() // of the attempt before
+		}
+		cmd, sb, err = in.command(port)
 		if err != nil {
 			break
 		}
@@ -172,7 +179,20 @@ func (in *instance) spawn(port int) (*proc, error) {
 			gen = in.api.begin() // before the process can connect
 		}
 		cmd.Stdout, cmd.Stderr = outW, errW
-		if in.cg != nil {
+		if in.cg != nil && sb != nil {
+			// Moved in before the sandboxed command runs (see
+			// sandbox.Cmd.BeforeRun).
+			cg := in.cg
+			sb.BeforeRun = func(pids []int) error {
+				for _, pid := range pids {
+					if err := cg.add(pid); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			err = cmd.Start()
+		} else if in.cg != nil {
 			err = in.cg.start(cmd) // errRetryStart: once, at most
 		} else {
 			err = cmd.Start()
@@ -185,9 +205,15 @@ func (in *instance) spawn(port int) (*proc, error) {
 		}
 		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
 	}
+	if err == nil && sb != nil {
+		err = startSandboxed(cmd, sb)
+	}
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		if sb != nil {
+			sb.Close()
+		}
 		outR.Close()
 		errR.Close()
 		return nil, fmt.Errorf("start: %w", err)
@@ -197,7 +223,7 @@ func (in *instance) spawn(port int) (*proc, error) {
 		in.log.Warn("record process group", "err", err)
 	}
 
-	p := &proc{cmd: cmd, started: time.Now(), exited: make(chan struct{}), gen: gen}
+	p := &proc{cmd: cmd, sb: sb, started: time.Now(), exited: make(chan struct{}), gen: gen}
 	var readers sync.WaitGroup
 	readers.Go(func() { in.capture(outR, "stdout") })
 	readers.Go(func() { in.capture(errR, "stderr") })
@@ -205,6 +231,9 @@ func (in *instance) spawn(port int) (*proc, error) {
 		p.err = cmd.Wait()
 		// Children left in the group would keep the port and the pipes.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if sb != nil {
+			sb.Close()
+		}
 		flushed := make(chan struct{})
 		go func() { readers.Wait(); close(flushed) }()
 		select {
@@ -219,8 +248,9 @@ func (in *instance) spawn(port int) (*proc, error) {
 	return p, nil
 }
 
-// capture copies one output stream line by line into the ring buffer and
-// Seedbed's log.
+// capture copies one output stream line by line into the ring buffer,
+// which error messages quote. Function output never goes to Seedbed's own
+// log: it is the function's to print, secrets included.
 func (in *instance) capture(r *os.File, stream string) {
 	defer r.Close()
 	br := bufio.NewReaderSize(r, maxLineBytes)
@@ -232,7 +262,6 @@ func (in *instance) capture(r *os.File, stream string) {
 				_, isPrefix, err = br.ReadLine()
 			}
 			in.out.add(text)
-			in.log.Info(text, "stream", stream)
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
@@ -260,7 +289,7 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 		select {
 		case <-p.exited:
 			return fmt.Errorf("function %s %s before listening on $PORT; %s",
-				in.fn.Key(), describeExit(p.err), in.out.lastOutput())
+				in.fn.Key(), in.describeEnd(p), in.out.lastOutput())
 		case <-deadline.C:
 			return fmt.Errorf("function %s did not listen on $PORT within %s; %s",
 				in.fn.Key(), limit, in.out.lastOutput())
@@ -473,6 +502,7 @@ func (in *instance) stop(ctx context.Context, drain time.Duration) (abandoned in
 		}
 	}
 	if first && in.runDir != "" {
+		_ = os.Remove(groupRecord(in.runDir))
 		if err := os.RemoveAll(in.runDir); err != nil {
 			in.log.Warn("remove run dir", "dir", in.runDir, "err", err)
 		}
@@ -507,7 +537,13 @@ func terminate(ctx context.Context, p *proc, grace time.Duration) {
 		return
 	default:
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	if p.sb != nil {
+		// SIGTERM to bwrap would kill the sandbox at once; the function
+		// itself is asked to stop.
+		p.sb.Signal(syscall.SIGTERM)
+	} else {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
@@ -518,6 +554,15 @@ func terminate(ctx context.Context, p *proc, grace time.Duration) {
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	<-p.exited
+}
+
+// describeEnd renders how the instance's process p ended, saying "ran
+// out of memory" when the kernel's OOM killer stopped it.
+func (in *instance) describeEnd(p *proc) string {
+	if oom := in.outOfMemory(p.started, killedBy(p.err, syscall.SIGKILL)); oom != "" {
+		return "ran out of memory (" + strings.TrimPrefix(oom, "out of memory: ") + ")"
+	}
+	return describeExit(p.err)
 }
 
 // describeExit renders how a process ended: "exited with status 1" or
@@ -569,12 +614,16 @@ func portFree(port int) bool {
 
 // ringBuffer keeps the last lines of a function's output.
 type ringBuffer struct {
+	mask  *strings.Replacer // hides secret values; nil masks nothing
 	mu    sync.Mutex
 	lines []string
 	next  int
 }
 
 func (b *ringBuffer) add(line string) {
+	if b.mask != nil {
+		line = b.mask.Replace(line)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.lines) < outputLines {

@@ -33,7 +33,7 @@ func (in *instance) waitLambdaReady(ctx context.Context, p *proc, limit time.Dur
 		return fmt.Errorf("function %s failed to initialise: %s; %s", in.fn.Key(), in.api.initErr, in.out.lastOutput())
 	case <-p.exited:
 		return fmt.Errorf("function %s %s before asking the Lambda Runtime API for an event; %s",
-			in.fn.Key(), describeExit(p.err), in.out.lastOutput())
+			in.fn.Key(), in.describeEnd(p), in.out.lastOutput())
 	case <-deadline.C:
 		return fmt.Errorf("function %s did not ask the Lambda Runtime API for an event within %s; %s",
 			in.fn.Key(), limit, in.out.lastOutput())

@@ -44,12 +44,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // Extractor unpacks an artifact. The artifact store implements it: it
@@ -78,6 +80,12 @@ type Config struct {
 	// MemoryLimits chooses hard (cgroup) or soft memory limits; empty
 	// means MemoryLimitsAuto.
 	MemoryLimits MemoryLimits
+	// Sandbox confines every function process (see sandbox.go); nil runs
+	// them as Seedbed's own user, unconfined (isolation none).
+	Sandbox *sandbox.Runner
+	// UIDBase is the first host uid of the apps' function users when
+	// sandboxed; zero means DefaultUIDBase.
+	UIDBase int
 }
 
 // ErrClosed is returned by Apply and Remove after Close.
@@ -106,7 +114,8 @@ type Target struct {
 	transport   *http.Transport // shared by every proxied request
 	probeClient *http.Client    // health checks; no keep-alive, no redirects
 	proxy       http.Handler
-	cgroups     *cgroups // nil with soft memory limits
+	cgroups     *cgroups  // nil with soft memory limits
+	users       *appUsers // nil without a sandbox
 
 	// life is cancelled by Close, which cuts short starts, drains and
 	// grace periods.
@@ -163,13 +172,46 @@ func New(cfg Config) (*Target, error) {
 	// Pdeathsig reaches a function's own process, not what it started; a
 	// Seedbed that was killed leaves those behind. Stop them first.
 	killLeftGroups(filepath.Join(dir, "run"), cfg.Logger)
-	if err := os.RemoveAll(filepath.Join(dir, "run")); err != nil {
-		return nil, fmt.Errorf("clean run dirs: %w", err)
+	for _, sub := range []string{"run", groupsDir} {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			return nil, fmt.Errorf("clean run dirs: %w", err)
+		}
 	}
-	for _, sub := range []string{"artifacts", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+	// Sandboxed functions' users pass through (0711: no listing) to the
+	// folders of their own app, which are closed to everyone else.
+	mode := os.FileMode(0o755)
+	if cfg.Sandbox != nil {
+		mode = 0o711
+	}
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return nil, fmt.Errorf("local target dir: %w", err)
+	}
+	for _, sub := range []string{"", "artifacts", "run"} {
+		p := filepath.Join(dir, sub)
+		if err := os.MkdirAll(p, mode); err != nil {
 			return nil, fmt.Errorf("local target dir: %w", err)
 		}
+		if err := os.Chmod(p, mode); err != nil {
+			return nil, fmt.Errorf("local target dir: %w", err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, groupsDir), 0o700); err != nil {
+		return nil, fmt.Errorf("local target dir: %w", err)
+	}
+	var users *appUsers
+	if cfg.Sandbox != nil {
+		if users, err = loadUsers(dir, cfg.UIDBase); err != nil {
+			return nil, fmt.Errorf("local target: %w", err)
+		}
+		// bwrap runs as the function's user and must reach what it binds.
+		if err := sandbox.CheckReachable(filepath.Join(dir, "run"), users.base, users.base); err != nil {
+			return nil, fmt.Errorf("local target: sandboxed functions cannot reach their folders: %w", err)
+		}
+		network := "a network of their own with outbound access only"
+		if !cfg.Sandbox.Network() {
+			network = "the host's network (pasta is missing: they reach services on the host's loopback)"
+		}
+		cfg.Logger.Info("functions run sandboxed (bubblewrap), each app as a user of its own from uid " + strconv.Itoa(users.base) + ", with " + network)
 	}
 	stale, _ := filepath.Glob(filepath.Join(dir, "artifacts", ".unpack-*"))
 	for _, s := range stale {
@@ -202,6 +244,7 @@ func New(cfg Config) (*Target, error) {
 		},
 		transport: tr,
 		cgroups:   cg,
+		users:     users,
 		life:      life,
 		stopLife:  stop,
 		stages:    map[target.StageRef]*stageState{},
@@ -362,7 +405,14 @@ func (t *Target) startAll(ctx context.Context, ref target.StageRef, fns []target
 // instance is supervised; on failure nothing of it is left running. A
 // static function only needs its files.
 func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Function, log target.Logger) (*instance, error) {
-	dir, err := t.unpack(ctx, fn.Digest)
+	uid := 0
+	if t.users != nil && fn.Runtime != "static" {
+		var err error
+		if uid, err = t.users.uid(ref.App); err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+		}
+	}
+	dir, err := t.unpack(ctx, fn.Digest, uid)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 	}
@@ -375,7 +425,8 @@ func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Funct
 		fn:     fn,
 		dir:    dir,
 		log:    t.log.With("app", ref.App, "stage", ref.Stage, "function", fn.Key()),
-		out:    &ringBuffer{},
+		out:    &ringBuffer{mask: envMasker(fn.Env)},
+		uid:    uid,
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -401,6 +452,15 @@ func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Funct
 	if err := writeBootstrap(fn, runDir); err != nil {
 		os.RemoveAll(runDir)
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+	}
+	if uid != 0 {
+		// The run dir is the function user's alone (0700).
+		for _, p := range []string{runDir, filepath.Join(runDir, "tmp")} {
+			if err := os.Chown(p, uid, uid); err != nil {
+				os.RemoveAll(runDir)
+				return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
+			}
+		}
 	}
 	var port int
 	if isLambda(fn) {
@@ -569,17 +629,26 @@ func (t *Target) pids(ref target.StageRef) map[string]int {
 // unpack returns the directory holding the artifact's files, unpacking it
 // on first use. Unpacking goes to a temporary directory renamed into place,
 // so a half-written artifact is never used.
-func (t *Target) unpack(ctx context.Context, digest string) (string, error) {
+//
+// For a sandboxed function (uid above 0) the artifact is unpacked for its
+// app alone, as <hex>-u<uid>, owned by root and the app's group, readable
+// by that group and closed to others: two apps that deploy the same
+// artifact do not share its files.
+func (t *Target) unpack(ctx context.Context, digest string, uid int) (string, error) {
 	hex, err := artifactHex(digest)
 	if err != nil {
 		return "", err
 	}
-	final := filepath.Join(t.cfg.Dir, "artifacts", hex)
+	name := hex
+	if uid != 0 {
+		name = hex + "-u" + strconv.Itoa(uid)
+	}
+	final := filepath.Join(t.cfg.Dir, "artifacts", name)
 	t.unpackMu.Lock()
-	mu := t.unpacks[hex]
+	mu := t.unpacks[name]
 	if mu == nil {
 		mu = &sync.Mutex{}
-		t.unpacks[hex] = mu
+		t.unpacks[name] = mu
 	}
 	t.unpackMu.Unlock()
 	mu.Lock()
@@ -599,6 +668,12 @@ func (t *Target) unpack(ctx context.Context, digest string) (string, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("unpack artifact %s: %w", shortDigest(digest), err)
+	}
+	if uid != 0 {
+		if err := shareWithGroup(tmp, uid); err != nil {
+			os.RemoveAll(tmp)
+			return "", fmt.Errorf("unpack artifact %s: %w", shortDigest(digest), err)
+		}
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.RemoveAll(tmp)

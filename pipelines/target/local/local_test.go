@@ -139,6 +139,10 @@ func setup(t testing.TB, mutate ...func(*Config)) *bundle {
 		StartTimeout: 10 * time.Second,
 		Domain:       "localhost",
 	}
+	if os.Getenv("SEEDBED_TEST_ISOLATION") == "sandbox" {
+		// Every test of the package, sandboxed (see sandbox_test.go).
+		withSandbox(t)(&cfg)
+	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -202,6 +206,8 @@ type reply struct {
 	Headers  map[string]string `json:"headers"`
 	Env      map[string]string `json:"env"`
 	PID      int               `json:"pid"`
+	UID      int               `json:"uid"`
+	GID      int               `json:"gid"`
 }
 
 type result struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seedbed/seedbed/pipelines/stack"
 	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // bootstraps holds the Lambda runtimes Seedbed ships for Node and Python;
@@ -152,14 +153,19 @@ func writeBootstrap(fn target.Function, runDir string) error {
 // RLIMIT_AS set by the bootstrap for python lambdas; under a cgroup the
 // bootstrap is given 0 instead, as an address-space limit counts memory
 // merely reserved and would fail a handler well within its real limit.
-func (in *instance) command(port int) (*exec.Cmd, error) {
+//
+// With a sandbox (in.uid above 0) the command runs in it, as the app's
+// user; the sandbox.Cmd returned then must be started with its Cmd and
+// finished with Started (see spawn).
+func (in *instance) command(port int) (*exec.Cmd, *sandbox.Cmd, error) {
 	fn := in.fn
-	var cmd *exec.Cmd
+	var name string
+	var args []string
 	switch fn.Runtime {
 	case "go":
-		cmd = exec.Command(filepath.Join(in.dir, filepath.FromSlash(fn.Handler)))
+		name = filepath.Join(in.dir, filepath.FromSlash(fn.Handler))
 	case "node":
-		var args []string
+		name = "node"
 		if fn.Memory > 0 {
 			// The heap gets most of the memory; the rest is for code,
 			// stacks and buffers.
@@ -168,41 +174,57 @@ func (in *instance) command(port int) (*exec.Cmd, error) {
 		if isLambda(fn) {
 			module, export, err := stack.SplitLambdaHandler("node", fn.Handler)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			args = append(args, filepath.Join(in.runDir, nodeBootstrap), module, export)
 		} else {
 			args = append(args, filepath.Join(in.dir, filepath.FromSlash(httpEntry(fn))))
 		}
-		cmd = exec.Command("node", args...)
 	case "python":
+		name = "python3"
 		if isLambda(fn) {
 			module, function, err := stack.SplitLambdaHandler("python", fn.Handler)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			rlimit := fn.Memory
 			if in.cg != nil {
 				rlimit = 0 // the cgroup holds it to its memory
 			}
-			cmd = exec.Command("python3", "-u", filepath.Join(in.runDir, pythonBootstrap), module, function, strconv.Itoa(rlimit))
+			args = []string{"-u", filepath.Join(in.runDir, pythonBootstrap), module, function, strconv.Itoa(rlimit)}
 		} else {
-			cmd = exec.Command("python3", "-u", filepath.Join(in.dir, filepath.FromSlash(fn.Handler)))
+			args = []string{"-u", filepath.Join(in.dir, filepath.FromSlash(fn.Handler))}
 		}
 	case "process":
-		cmd = exec.Command("/bin/sh", "-c", fn.Handler)
+		name, args = "/bin/sh", []string{"-c", fn.Handler}
 	default:
-		return nil, fmt.Errorf("runtime %q is not supported by the local target", fn.Runtime)
+		return nil, nil, fmt.Errorf("runtime %q is not supported by the local target", fn.Runtime)
 	}
+	env := in.env(port)
+	if in.uid != 0 {
+		if name == "node" || name == "python3" {
+			p, err := interpreter(fn.Runtime, name)
+			if err != nil {
+				return nil, nil, err
+			}
+			name = p
+		}
+		sb, err := in.sandboxed(port, name, args, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sb.Cmd, sb, nil
+	}
+	cmd := exec.Command(name, args...)
 	if cmd.Err != nil && (fn.Runtime == "node" || fn.Runtime == "python") {
-		return nil, fmt.Errorf("runtime %s needs %s on the PATH of Seedbed: %w", fn.Runtime, cmd.Args[0], cmd.Err)
+		return nil, nil, fmt.Errorf("runtime %s needs %s on the PATH of Seedbed: %w", fn.Runtime, cmd.Args[0], cmd.Err)
 	}
 	cmd.Dir = in.dir
-	cmd.Env = in.env(port)
+	cmd.Env = env
 	// Own process group, so stopping reaches the function's children too;
 	// killed with Seedbed, which restores its stages when it starts again.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	return cmd, nil
+	return cmd, nil, nil
 }
 
 // lambdaName is the function name a Lambda-style function is told

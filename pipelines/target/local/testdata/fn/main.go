@@ -4,16 +4,20 @@
 //	GREETING      the greeting it answers with
 //	CRASH=1       print a line and exit with status 1 at once
 //	START_DELAY   wait this long (a Go duration) before listening
+//	START_HOG     allocate and touch this many MiB before listening
 //
 // Paths: /sleep?d=DURATION answers after a delay; /stream writes three
 // lines, DELAY apart (default 200ms); /hog?mb=N allocates and touches N
-// MiB before it answers; anything else answers at once.
+// MiB before it answers; /try?read=PATH&list=DIR&dial=HOST:PORT (each
+// repeatable) tries what an attacker's function would and answers what
+// happened to each; anything else answers at once.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -32,6 +36,8 @@ type Reply struct {
 	Headers  map[string]string `json:"headers"`
 	Env      map[string]string `json:"env"`
 	PID      int               `json:"pid"`
+	UID      int               `json:"uid"`
+	GID      int               `json:"gid"`
 }
 
 func main() {
@@ -42,6 +48,9 @@ func main() {
 	}
 	if d, err := time.ParseDuration(os.Getenv("START_DELAY")); err == nil {
 		time.Sleep(d)
+	}
+	if mb, err := strconv.Atoi(os.Getenv("START_HOG")); err == nil {
+		fmt.Println("touched", len(hog(mb)), "bytes")
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +73,7 @@ func main() {
 		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
 		fmt.Fprintf(w, "touched %d bytes\n", len(hog(mb)))
 	})
+	mux.HandleFunc("/try", try)
 	mux.HandleFunc("/", reply)
 	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}
 	go func() {
@@ -102,6 +112,8 @@ func reply(w http.ResponseWriter, r *http.Request) {
 		Headers:  map[string]string{},
 		Env:      map[string]string{},
 		PID:      os.Getpid(),
+		UID:      os.Getuid(),
+		GID:      os.Getgid(),
 	}
 	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix"} {
 		rep.Headers[h] = r.Header.Get(h)
@@ -111,4 +123,34 @@ func reply(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(rep)
+}
+
+// try answers, for each path to read, folder to list and address to dial,
+// "ok" or the error.
+func try(w http.ResponseWriter, r *http.Request) {
+	out := map[string]string{}
+	outcome := func(err error) string {
+		if err != nil {
+			return err.Error()
+		}
+		return "ok"
+	}
+	q := r.URL.Query()
+	for _, p := range q["read"] {
+		_, err := os.ReadFile(p)
+		out["read "+p] = outcome(err)
+	}
+	for _, p := range q["list"] {
+		_, err := os.ReadDir(p)
+		out["list "+p] = outcome(err)
+	}
+	for _, a := range q["dial"] {
+		c, err := net.DialTimeout("tcp", a, 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		out["dial "+a] = outcome(err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
