@@ -120,7 +120,7 @@ printf '%s\n' "$PEM" | base64 -w0; echo
 	sink := newLogSink(mem, store.LogDeploy, 1, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 	b := builders.New(builders.Config{})
 	env := append(builders.HookEnv(t.TempDir()), "PEM="+pemSecret)
-	if err := b.RunHook(context.Background(), t.TempDir(), env, "test hook", script, sink); err != nil {
+	if err := b.RunHook(context.Background(), 1, t.TempDir(), env, "test hook", script, sink); err != nil {
 		t.Fatal(err)
 	}
 	sink.Close()
