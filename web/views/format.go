@@ -214,3 +214,8 @@ func triggerText(trigger, by string) string {
 	}
 	return trigger + " by " + by
 }
+
+// htmxConfig is htmx's configuration (the htmx-config meta tag): under the
+// console's Content-Security-Policy htmx adds no inline <style> for its
+// indicators, evaluates no expressions and runs no scripts it swaps in.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}`
