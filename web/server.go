@@ -104,7 +104,7 @@ type Config struct {
 	// connection's, whatever headers it sends: the sign-in and webhook
 	// rate limits count by it.
 	TrustedProxies []*net.IPNet
-	Logger        *slog.Logger
+	Logger         *slog.Logger
 	// Now returns the current time; tests fix it for stable pages.
 	Now func() time.Time
 	// GitReposDir holds the built-in git remote's bare repositories;
@@ -146,7 +146,7 @@ func newServer(cfg Config) *Server {
 		cfg.Access, _ = cfg.Store.(AccessStore)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle(20, 10*time.Minute),
-		logins: newThrottle(loginLimit, loginWindow),
+		logins:  newThrottle(loginLimit, loginWindow),
 		secure:  cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
 		csrfKey: make([]byte, 32)}
 	// A key per process: a sign-in form opened before a restart asks to be
