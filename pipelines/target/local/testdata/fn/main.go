@@ -7,7 +7,8 @@
 //
 // Paths: /sleep?d=DURATION answers after a delay; /stream writes three
 // lines, DELAY apart (default 200ms); /hog?mb=N allocates and touches N
-// MiB before it answers; anything else answers at once.
+// MiB before it answers; /cookies answers with the Cookie header it got and
+// adds each ?set= value as a Set-Cookie; anything else answers at once.
 package main
 
 import (
@@ -63,6 +64,12 @@ func main() {
 	mux.HandleFunc("/hog", func(w http.ResponseWriter, r *http.Request) {
 		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
 		fmt.Fprintf(w, "touched %d bytes\n", len(hog(mb)))
+	})
+	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {
+		for _, v := range r.URL.Query()["set"] {
+			w.Header().Add("Set-Cookie", v)
+		}
+		fmt.Fprintf(w, "cookie: %s\n", r.Header.Get("Cookie"))
 	})
 	mux.HandleFunc("/", reply)
 	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}
