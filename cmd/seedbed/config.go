@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/web"
 )
 
 // Config is how a Seedbed server process is set up. Every field has a flag
@@ -52,6 +54,12 @@ type Config struct {
 	// MemoryLimits is how functions are held to their memory: auto,
 	// cgroup or soft (see local.MemoryLimits); empty means auto.
 	MemoryLimits string
+
+	// TrustedProxyList is --trusted-proxies as given: CIDRs of reverse
+	// proxies whose X-Forwarded-For names the client; finish parses it
+	// into TrustedProxies. None: the connection's address counts.
+	TrustedProxyList string
+	TrustedProxies   []*net.IPNet
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -80,6 +88,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (seedbed-build or nobody when Seedbed runs as root, else Seedbed's own user), a user name, uid:gid, or none for Seedbed's own user (SEEDBED_BUILD_USER)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
+	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -112,6 +121,9 @@ func (c *Config) finish(environ []string) error {
 		return fmt.Errorf("--memory-limits (SEEDBED_MEMORY_LIMITS): %w", err)
 	}
 	c.MemoryLimits = string(limits)
+	if c.TrustedProxies, err = web.ParseTrustedProxies(c.TrustedProxyList); err != nil {
+		return fmt.Errorf("--trusted-proxies (SEEDBED_TRUSTED_PROXIES): %w", err)
+	}
 	return nil
 }
 
