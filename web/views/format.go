@@ -228,3 +228,11 @@ const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScri
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; " +
 	"frame-ancestors 'none'"
+
+// yesNo says a setting's state in a word.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
