@@ -99,12 +99,7 @@ type Config struct {
 	// SecureCookies marks cookies Secure and gives them the __Host- prefix;
 	// set it when served over HTTPS. A PublicURL of https://… implies it.
 	SecureCookies bool
-	// TrustedProxies are the networks of reverse proxies whose
-	// X-Forwarded-For is believed. Without any, a client's address is the
-	// connection's, whatever headers it sends: the sign-in and webhook
-	// rate limits count by it.
-	TrustedProxies []*net.IPNet
-	Logger         *slog.Logger
+	Logger        *slog.Logger
 	// Now returns the current time; tests fix it for stable pages.
 	Now func() time.Time
 	// GitReposDir holds the built-in git remote's bare repositories;
@@ -116,6 +111,15 @@ type Config struct {
 	// Access keeps app roles, tokens and sessions; when nil, Store is used
 	// if it has them, and otherwise only admins reach any app.
 	Access AccessStore
+
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For is believed. Without any, a client's address is the
+	// connection's, whatever headers it sends: the sign-in and webhook
+	// rate limits count by it.
+	TrustedProxies []*net.IPNet
+	// StreamRecheck is how often open live streams check that their
+	// session or token and the reader's role still hold; zero: 5s.
+	StreamRecheck time.Duration
 }
 
 // Server serves the console and the API.
@@ -146,9 +150,9 @@ func newServer(cfg Config) *Server {
 		cfg.Access, _ = cfg.Store.(AccessStore)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle(20, 10*time.Minute),
-		logins:  newThrottle(loginLimit, loginWindow),
-		secure:  cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
-		csrfKey: make([]byte, 32)}
+		logins: newThrottle(loginLimit, loginWindow)}
+	s.secure = cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")
+	s.csrfKey = make([]byte, 32)
 	// A key per process: a sign-in form opened before a restart asks to be
 	// reloaded, nothing more (a session's token lives in its row).
 	_, _ = rand.Read(s.csrfKey) // never fails (crypto/rand, Go 1.24+)
