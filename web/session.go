@@ -148,11 +148,25 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	return false
 }
 
+// sessionSecret is the request's session cookie. A browser sends several
+// cookies of one name when someone else set one for a narrower path (a
+// script on a function's page served from the console's host can): the
+// request then counts as signed out rather than trust either.
+func (s *Server) sessionSecret(c echo.Context) (string, bool) {
+	name, secret, n := s.cookieName(sessionCookie), "", 0
+	for _, ck := range c.Request().Cookies() {
+		if ck.Name == name {
+			secret, n = ck.Value, n+1
+		}
+	}
+	return secret, n == 1 && secret != ""
+}
+
 // loadSession finds the signed-in user, if any.
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if ck, err := c.Cookie(s.cookieName(sessionCookie)); err == nil && ck.Value != "" {
-			u, sess, err := s.cfg.Accounts.Session(c.Request().Context(), ck.Value)
+		if secret, ok := s.sessionSecret(c); ok {
+			u, sess, err := s.cfg.Accounts.Session(c.Request().Context(), secret)
 			switch {
 			case err == nil:
 				c.Set(ctxUser, u)

@@ -361,3 +361,46 @@ func TestSecurityHeaders(t *testing.T) {
 		})
 	}
 }
+
+// A second session cookie, as a script on a function's page on the same
+// host could set for a narrower path, makes the request signed out rather
+// than signed in as whoever's session was tossed in.
+func TestTossedSessionCookieIsNotTrusted(t *testing.T) {
+	f := setup(t)
+	c, _ := f.signIn(t)
+	srvURL, _ := url.Parse(f.srv.URL)
+	var mine string
+	for _, ck := range c.Jar.Cookies(srvURL) {
+		if ck.Name == "seedbed_session" {
+			mine = ck.Value
+		}
+	}
+	if mine == "" {
+		t.Fatal("no session cookie after sign-in")
+	}
+	get := func(cookie string) int {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/apps", nil)
+		req.Header.Set("Cookie", cookie)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get("seedbed_session=" + mine); got != http.StatusOK {
+		t.Fatalf("one session cookie: %d, want 200", got)
+	}
+	// The attacker's own (valid) session, tossed in for a narrower path,
+	// comes first.
+	c2, _ := f.signIn(t)
+	var theirs string
+	for _, ck := range c2.Jar.Cookies(srvURL) {
+		if ck.Name == "seedbed_session" {
+			theirs = ck.Value
+		}
+	}
+	if got := get("seedbed_session=" + theirs + "; seedbed_session=" + mine); got != http.StatusSeeOther {
+		t.Errorf("two session cookies: %d, want 303 to sign in", got)
+	}
+}

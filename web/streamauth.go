@@ -37,8 +37,7 @@ func (s *Server) streamAccess(c echo.Context) *streamAccess {
 		a.appID = app.ID
 	}
 	if _, ok := c.Get(ctxSession).(store.Session); ok {
-		if ck, err := c.Cookie(s.cookieName(sessionCookie)); err == nil {
-			secret := ck.Value
+		if secret, ok := s.sessionSecret(c); ok {
 			a.who = func(ctx context.Context) (store.User, error) {
 				u, _, err := s.cfg.Accounts.Session(ctx, secret)
 				return u, err
