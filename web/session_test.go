@@ -404,3 +404,44 @@ func TestTossedSessionCookieIsNotTrusted(t *testing.T) {
 		t.Errorf("two session cookies: %d, want 303 to sign in", got)
 	}
 }
+
+// Failed webhook deliveries are counted by the connection's address too:
+// deliveries claiming a forge's address (X-Forwarded-For) block only their
+// real sender, and behind a trusted proxy the client it names.
+func TestWebhookLimitCountsTheRealAddress(t *testing.T) {
+	deliver := func(t *testing.T, f *fixture, xff string) int {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/hooks/github/nope", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const forge = "140.82.112.1" // an address of GitHub's hooks
+	t.Run("untrusted headers", func(t *testing.T) {
+		f := setup(t)
+		for range 21 {
+			deliver(t, f, forge)
+		}
+		if got := deliver(t, f, ""); got != http.StatusTooManyRequests {
+			t.Errorf("the sender's own next delivery: %d, want 429 (its failures count against its connection)", got)
+		}
+	})
+	t.Run("trusted proxy", func(t *testing.T) {
+		f := setupWith(t, func(c *web.Config) { c.TrustedProxies, _ = web.ParseTrustedProxies("127.0.0.1,::1") })
+		for range 21 {
+			deliver(t, f, forge+", 203.0.113.9") // the proxy appends the real client
+		}
+		if got := deliver(t, f, "203.0.113.9"); got != http.StatusTooManyRequests {
+			t.Errorf("the attacker's next delivery: %d, want 429", got)
+		}
+		if got := deliver(t, f, forge); got != http.StatusNotFound {
+			t.Errorf("the forge's own delivery: %d, want it to get through (404: no such app)", got)
+		}
+	})
+}
