@@ -111,10 +111,30 @@ func (s *Server) csrfToken(c echo.Context) (string, error) {
 		secret = hex.EncodeToString(b)
 		s.setCookie(c, csrfCookie, secret, 0)
 	}
-	mac := hmac.New(sha256.New, s.csrfKey)
-	mac.Write([]byte("seedbed pre-session csrf\x00"))
-	mac.Write([]byte(secret))
-	return hex.EncodeToString(mac.Sum(nil)), nil
+	return s.mac("pre-session csrf", secret), nil
+}
+
+// mac signs a value for one purpose with the server's key.
+func (s *Server) mac(purpose, value string) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte("seedbed " + purpose + "\x00"))
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// openFlash reads a flash notice the server set; one it did not sign (a
+// cookie planted by a script on the console's host, to put words in
+// Seedbed's mouth) shows nothing.
+func (s *Server) openFlash(v string) string {
+	sig, escaped, ok := strings.Cut(v, ".")
+	if !ok {
+		return ""
+	}
+	msg, err := url.QueryUnescape(escaped)
+	if err != nil || !hmac.Equal([]byte(sig), []byte(s.mac("flash", msg))) {
+		return ""
+	}
+	return msg
 }
 
 // validPreSession tells whether a pre-session cookie has the form this
@@ -228,14 +248,14 @@ func (s *Server) page(c echo.Context, title string) views.Page {
 		p.UserEmail = u.Email
 	}
 	if f, err := c.Cookie(s.cookieName(flashCookie)); err == nil {
-		p.Flash, _ = url.QueryUnescape(f.Value)
+		p.Flash = s.openFlash(f.Value)
 		s.setCookie(c, flashCookie, "", -1)
 	}
 	return p
 }
 
 func (s *Server) flash(c echo.Context, msg string) {
-	s.setCookie(c, flashCookie, url.QueryEscape(msg), 0)
+	s.setCookie(c, flashCookie, s.mac("flash", msg)+"."+url.QueryEscape(msg), 0)
 }
 
 func (s *Server) loginForm(c echo.Context) error {

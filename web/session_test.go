@@ -445,3 +445,27 @@ func TestWebhookLimitCountsTheRealAddress(t *testing.T) {
 		}
 	})
 }
+
+// A flash notice is shown only when the server set it: a planted
+// seedbed_flash cookie puts no words in Seedbed's mouth.
+func TestPlantedFlashIsNotShown(t *testing.T) {
+	f := setup(t)
+	srvURL, _ := url.Parse(f.srv.URL)
+	c, tok := f.signIn(t)
+	if status, _ := postForm(t, c, f.srv.URL+"/apps/shop/stages/dev/vars", url.Values{"_csrf": {tok}, "key": {"A"}, "value": {"1"}}, nil); status != http.StatusSeeOther {
+		t.Fatalf("set a variable: %d", status)
+	}
+	if body := pageBody(t, c, f.srv.URL+"/apps/shop/stages/dev/settings", c.Jar.Cookies(srvURL)); !strings.Contains(body, `data-testid="flash"`) {
+		t.Fatal("the server's own flash notice is not shown")
+	}
+	var planted []*http.Cookie
+	for _, ck := range c.Jar.Cookies(srvURL) {
+		if ck.Name != "seedbed_flash" { // shown already (the jar missed its deletion: pageBody goes around it)
+			planted = append(planted, ck)
+		}
+	}
+	planted = append(planted, &http.Cookie{Name: "seedbed_flash", Value: url.QueryEscape("Your session expired: sign in again at evil.example")})
+	if body := pageBody(t, c, f.srv.URL+"/apps/shop", planted); strings.Contains(body, "evil.example") || strings.Contains(body, `data-testid="flash"`) {
+		t.Error("a planted flash cookie is shown as Seedbed's notice")
+	}
+}
