@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"net/http"
+	"testing"
+)
 
 func TestSameHost(t *testing.T) {
 	tests := []struct {
@@ -17,6 +20,33 @@ func TestSameHost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := sameHost(tt.console, tt.gateway); got != tt.want {
 				t.Errorf("sameHost(%q, %q) = %v, want %v", tt.console, tt.gateway, got, tt.want)
+			}
+		})
+	}
+}
+
+// Served by the real wiring, the console's answers carry the security
+// headers and the gateway's do not: functions own their headers.
+func TestSecurityHeadersOnConsoleNotGateway(t *testing.T) {
+	a := startApp(t, embedded)
+	for _, tt := range []struct {
+		name, url string
+		want      bool
+	}{
+		{"sign-in page", a.ConsoleURL() + "/login", true},
+		{"asset", a.ConsoleURL() + "/assets/app.js", true},
+		{"console 404", a.ConsoleURL() + "/nope", true},
+		{"gateway", a.GatewayURL() + "/nope/dev/", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Get(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			csp, xfo := resp.Header.Get("Content-Security-Policy"), resp.Header.Get("X-Frame-Options")
+			if got := csp != "" && xfo == "DENY"; got != tt.want {
+				t.Errorf("%s: CSP %q, X-Frame-Options %q; want them: %v", tt.url, csp, xfo, tt.want)
 			}
 		})
 	}
