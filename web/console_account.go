@@ -99,7 +99,7 @@ func (s *Server) consoleRevokeSession(c echo.Context) error {
 		return err
 	}
 	if current, ok := c.Get(ctxSession).(store.Session); ok && current.ID == parseUint(c.Param("id")) {
-		c.SetCookie(&http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, HttpOnly: true})
+		s.clearSessionCookie(c)
 		if isHTMX(c) { // a whole new page, top bar and all: htmx navigates
 			c.Response().Header().Set("HX-Redirect", "/login")
 			return c.NoContent(http.StatusNoContent)

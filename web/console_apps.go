@@ -184,6 +184,7 @@ func (s *Server) appPage(c echo.Context) error {
 		return err
 	}
 	if canDo(c, store.RoleOwner) {
+		m.SettingsURL = appURL(app.Name) + "/settings"
 		m.AddStageURL, m.OrderURL = appURL(app.Name)+"/stages", appURL(app.Name)+"/stages/order"
 		var order []string
 		for _, st := range stages {

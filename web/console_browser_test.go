@@ -22,6 +22,7 @@ import (
 func consoleBrowser(t *testing.T, f *fixture, opts ...chromedp.Action[chromedp.Void]) context.Context {
 	t.Helper()
 	ctx := testutil.Browser(t, 2*time.Minute)
+	testutil.FailOnCSPViolations(t, ctx)
 	steps := append(opts,
 		chromedp.Navigate(f.srv.URL+"/login"),
 		chromedp.WaitVisible(`input[name=email]`),

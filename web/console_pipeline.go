@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/views"
 )
 
@@ -36,6 +37,9 @@ func (s *Server) promotePage(c echo.Context) error {
 		CommitSHA: plan.Manifest.Commit, CommitMessage: plan.Manifest.Message, Summary: plan.ChangeSet.Summary(),
 		CommitsError: plan.CommitsError, NeedsApproval: plan.NeedsApproval, ConfirmURL: appURL(app) + "/promote"}
 	m.Page.Nav = "apps"
+	if !canDo(c, store.RoleDeployer) { // a viewer may look at the plan, not carry it out
+		m.ConfirmURL = ""
+	}
 	var major, minor, same []pipelines.FunctionChange
 	for _, f := range plan.ChangeSet.Functions {
 		switch {
@@ -114,9 +118,20 @@ func (s *Server) stageSettingsModel(c echo.Context) (views.StageSettingsModel, e
 		Stage: st.Name, Branch: st.Branch, Approval: st.Approval, Protected: st.Protected, Target: st.Target,
 		SaveURL: base + "/settings", SetVarURL: base + "/vars", DeleteURL: base + "/delete"}
 	m.Page.Nav = "apps"
+	// Forms a role would be refused on are not shown (authz.go decides).
+	if !canDo(c, store.RoleOwner) {
+		m.SaveURL, m.DeleteURL = "", ""
+	}
+	deployer := canDo(c, store.RoleDeployer)
+	if !deployer {
+		m.SetVarURL = ""
+	}
 	for _, v := range vars {
-		m.Vars = append(m.Vars, views.VarRow{Key: v.Key, Value: v.Value, Secret: v.Secret, UpdatedAt: v.UpdatedAt,
-			DeleteURL: base + "/vars/" + url.PathEscape(v.Key) + "/delete"})
+		row := views.VarRow{Key: v.Key, Value: v.Value, Secret: v.Secret, UpdatedAt: v.UpdatedAt}
+		if deployer {
+			row.DeleteURL = base + "/vars/" + url.PathEscape(v.Key) + "/delete"
+		}
+		m.Vars = append(m.Vars, row)
 	}
 	return m, nil
 }

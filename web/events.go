@@ -65,6 +65,7 @@ func (s *Server) streamLog(c echo.Context, kind string, ownerID uint, status sta
 	w.Flush()
 
 	ctx := c.Request().Context()
+	access := s.streamAccess(c)
 	lastStatus := ""
 	heartbeat := time.Now()
 	for {
@@ -111,6 +112,9 @@ func (s *Server) streamLog(c echo.Context, kind string, ownerID uint, status sta
 		case <-ctx.Done():
 			return nil
 		case <-time.After(streamPoll):
+		}
+		if !access.allowed(ctx) {
+			return nil // signed out, revoked or no longer a member
 		}
 	}
 }

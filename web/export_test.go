@@ -10,3 +10,6 @@ func RoutesOf(s *Server) []*echo.Route { return s.echo.Routes() }
 func AdminRoute(method, path string) bool {
 	return neededRole(method, path) == roleAdmin
 }
+
+// SafeNext is safeNext, for its table and fuzz tests.
+var SafeNext = safeNext

@@ -272,8 +272,7 @@ func (s *Server) acceptInvite(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true, Secure: s.cfg.SecureCookies,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(auth.SessionTTL.Seconds())})
+	s.setSessionCookie(c, secret)
 	s.flash(c, "Welcome to Seedbed. Ask an owner of an app to give you a role on it.")
 	return c.Redirect(http.StatusSeeOther, "/apps")
 }

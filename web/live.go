@@ -46,6 +46,7 @@ func (s *Server) watch(c echo.Context, version versionFunc) error {
 	w.Flush()
 
 	ctx := c.Request().Context()
+	access := s.streamAccess(c)
 	heartbeat := time.Now()
 	for {
 		v, err := version(ctx)
@@ -70,6 +71,9 @@ func (s *Server) watch(c echo.Context, version versionFunc) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(watchPoll):
+		}
+		if !access.allowed(ctx) {
+			return nil // signed out, revoked or no longer a member
 		}
 	}
 }

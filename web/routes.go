@@ -11,13 +11,14 @@ import (
 func (s *Server) routes() {
 	e := s.echo
 	e.Use(middleware.Recover())
+	e.Use(securityHeaders)
 	e.Use(middleware.BodyLimit("2M"))
 
 	e.GET("/healthz", s.healthz)
 	e.StaticFS("/assets", s.cfg.Assets)
 
 	// Console: signed-in browsers, CSRF-checked forms.
-	console := e.Group("", s.csrf(), s.loadSession)
+	console := e.Group("", s.loadSession, s.csrf())
 	console.GET("/login", s.loginForm)
 	console.POST("/login", s.login)
 	// Invite links: the person has no account yet.

@@ -8,10 +8,12 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,7 +97,8 @@ type Config struct {
 	GatewayURL string
 	// PublicURL is where forges and users reach the console and API.
 	PublicURL string
-	// SecureCookies marks cookies Secure; set it when served over HTTPS.
+	// SecureCookies marks cookies Secure and gives them the __Host- prefix;
+	// set it when served over HTTPS. A PublicURL of https://… implies it.
 	SecureCookies bool
 	Logger        *slog.Logger
 	// Now returns the current time; tests fix it for stable pages.
@@ -118,6 +121,14 @@ type Config struct {
 	// Queue is the queue's server, which /healthz pings with the
 	// database; nil leaves it out of the report.
 	Queue Pinger
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For is believed. Without any, a client's address is the
+	// connection's, whatever headers it sends: the sign-in and webhook
+	// rate limits count by it.
+	TrustedProxies []*net.IPNet
+	// StreamRecheck is how often open live streams check that their
+	// session or token and the reader's role still hold; zero: 5s.
+	StreamRecheck time.Duration
 }
 
 // Server serves the console and the API.
@@ -129,6 +140,9 @@ type Server struct {
 	git      *gitremote.Server // the built-in git remote at /git/, or nil
 
 	logins *throttle // failed sign-ins per address and email
+
+	secure  bool   // served over HTTPS: Secure, __Host- cookies
+	csrfKey []byte // signs pre-session CSRF tokens; made at start
 }
 
 // newServer makes a Server with all its routes but the git remote.
@@ -146,6 +160,12 @@ func newServer(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle(20, 10*time.Minute),
 		logins: newThrottle(loginLimit, loginWindow)}
+	s.secure = cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")
+	s.csrfKey = make([]byte, 32)
+	// A key per process: a sign-in form opened before a restart asks to be
+	// reloaded, nothing more (a session's token lives in its row).
+	_, _ = rand.Read(s.csrfKey) // never fails (crypto/rand, Go 1.24+)
+	s.echo.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError
@@ -295,4 +315,50 @@ func (s *Server) handleError(err error, c echo.Context) {
 func isAPI(c echo.Context) bool {
 	p := c.Request().URL.Path
 	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/hooks/")
+}
+
+// ipExtractor tells a request's client address for the rate limits: the
+// connection's, unless it comes from a trusted proxy, whose
+// X-Forwarded-For is then read from the right, past every trusted hop.
+// Headers from anyone else are ignored, so a client cannot pick a new
+// address per try.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// ParseTrustedProxies reads a comma-separated list of CIDRs (or single
+// addresses) of reverse proxies, as --trusted-proxies takes it.
+func ParseTrustedProxies(list string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR; write e.g. 10.0.0.0/8 or 192.168.1.10", f)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR; write e.g. 10.0.0.0/8 or fd00::/8", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -57,6 +57,12 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the server's Config changed by configure first.
+func setupWith(t *testing.T, configure func(*web.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "seedbed.db"))
 	if err != nil {
@@ -76,8 +82,12 @@ func setup(t *testing.T) *fixture {
 	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
 		t.Fatal(err)
 	}
-	handler, err := web.New(web.Config{Store: st, Pipelines: fake, Accounts: accounts,
-		Assets: fstest.MapFS{"app.css": {Data: []byte("body{}")}}, GatewayURL: "http://gw.example"})
+	cfg := web.Config{Store: st, Pipelines: fake, Accounts: accounts,
+		Assets: fstest.MapFS{"app.css": {Data: []byte("body{}")}}, GatewayURL: "http://gw.example"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	handler, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

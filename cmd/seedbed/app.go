@@ -233,12 +233,12 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
-			Queue:     a.pinger})
+			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies})
 		if err != nil {
 			return nil, err
 		}
-		a.console = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-		a.gateway = &http.Server{Handler: a.target.Gateway(), ReadHeaderTimeout: 10 * time.Second}
+		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
+		a.gateway = newHTTPServer(a.target.Gateway(), defaultTimeouts, always)
 	}
 	return a, nil
 }

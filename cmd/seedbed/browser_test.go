@@ -17,6 +17,7 @@ func TestConsoleDeployInBrowser(t *testing.T) {
 	a := startApp(t, embedded)
 	repo := a.newAppRepoOnly()
 	ctx := testutil.Browser(t, 4*time.Minute)
+	testutil.FailOnCSPViolations(t, ctx)
 	base := a.ConsoleURL()
 
 	err := chromedp.Do(ctx,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/web"
 )
 
 // Config is how a Seedbed server process is set up. Every field has a flag
@@ -70,6 +72,12 @@ type Config struct {
 	// ReconcileInterval is how often serve looks for builds and deploys
 	// whose job the queue lost; zero means pipelines.DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+
+	// TrustedProxyList is --trusted-proxies as given: CIDRs of reverse
+	// proxies whose X-Forwarded-For names the client; finish parses it
+	// into TrustedProxies. None: the connection's address counts.
+	TrustedProxyList string
+	TrustedProxies   []*net.IPNet
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -100,6 +108,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.AllowPrivateRepos, "allow-private-repos", getenv("SEEDBED_ALLOW_PRIVATE_REPOS") == "true", "let apps' repositories and forge API URLs be on loopback, private or link-local addresses (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), for every app: for a forge on this host or network (SEEDBED_ALLOW_PRIVATE_REPOS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
+	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -132,6 +141,9 @@ func (c *Config) finish(environ []string) error {
 		return fmt.Errorf("--memory-limits (SEEDBED_MEMORY_LIMITS): %w", err)
 	}
 	c.MemoryLimits = string(limits)
+	if c.TrustedProxies, err = web.ParseTrustedProxies(c.TrustedProxyList); err != nil {
+		return fmt.Errorf("--trusted-proxies (SEEDBED_TRUSTED_PROXIES): %w", err)
+	}
 	return nil
 }
 

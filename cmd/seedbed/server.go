@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -69,6 +70,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		if cfg.AdminEmail != "" {
 			fmt.Fprintf(stdout, "  Sign in:   %s (password from SEEDBED_ADMIN_PASSWORD)\n", cfg.AdminEmail)
 		}
+		if sameHost(app.ConsoleURL(), app.GatewayURL()) {
+			fmt.Fprintf(stdout, "  Note:      functions at %s share the console's host, and so its cookies; the gateway strips\n"+
+				"             them, but for other people's code give functions a host of their own (--gateway-url, --domain).\n", app.GatewayURL())
+		}
 	} else {
 		fmt.Fprintf(stdout, "Seedbed worker is running (%d at once).\n", cfg.Workers)
 	}
@@ -127,4 +132,12 @@ func cmdAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "Admin %s is ready.\n", u.Email)
 	return nil
+}
+
+// sameHost tells whether two URLs name one host (ports aside): browsers keep
+// one cookie jar for it.
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Hostname() != "" && strings.EqualFold(ua.Hostname(), ub.Hostname())
 }

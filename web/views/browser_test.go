@@ -20,9 +20,15 @@ import (
 	"github.com/seedbed/seedbed/testutil"
 )
 
-func browser(t *testing.T) context.Context { return testutil.Browser(t, time.Minute) }
+// browser starts Chromium for a test that fails on any CSP violation.
+func browser(t *testing.T) context.Context {
+	ctx := testutil.Browser(t, time.Minute)
+	testutil.FailOnCSPViolations(t, ctx)
+	return ctx
+}
 
-// consoleServer serves the embedded assets and the given pages.
+// consoleServer serves the embedded assets and the given pages under the
+// console's Content-Security-Policy.
 func consoleServer(t *testing.T, pages map[string]http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -30,7 +36,10 @@ func consoleServer(t *testing.T, pages map[string]http.HandlerFunc) *httptest.Se
 	for path, h := range pages {
 		mux.HandleFunc(path, h)
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -214,3 +214,25 @@ func triggerText(trigger, by string) string {
 	}
 	return trigger + " by " + by
 }
+
+// htmxConfig is htmx's configuration (the htmx-config meta tag): under the
+// console's Content-Security-Policy htmx adds no inline <style> for its
+// indicators, evaluates no expressions and runs no scripts it swaps in.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}`
+
+// ContentSecurityPolicy is what console pages may load and run: scripts,
+// styles, images and streams from the console itself and nothing inline (no
+// <script> blocks, on* attributes or style attributes in these views;
+// assets/app.js and assets/app.css carry them), no plugins, no <base>,
+// forms posting only to the console, and no framing by any page.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; " +
+	"frame-ancestors 'none'"
+
+// yesNo says a setting's state in a word.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -84,6 +84,9 @@ type AppModel struct {
 	// in pipeline order, separated by spaces) are empty for others.
 	AddStageURL string
 	OrderURL    string
+	// SettingsURL links the app's settings and webhook secret; empty for
+	// all but owners, who alone may read them.
+	SettingsURL string
 	StageOrder  string // the current order, "dev staging prod"
 }
 
@@ -282,12 +285,15 @@ type StageSettingsModel struct {
 	Protected bool
 	Target    string
 	// SaveURL: POST with _csrf, "branch", "approval" (checkbox "on"),
-	// "protected" (checkbox "on").
+	// "protected" (checkbox "on"). Empty for all but owners, who alone
+	// may change the settings: the page then shows them read-only.
 	SaveURL string
 	Vars    []VarRow
 	// SetVarURL: POST with _csrf, "key", "value", "secret" (checkbox "on").
+	// Empty for viewers, who may not change variables.
 	SetVarURL string
 	// DeleteURL: POST with _csrf to delete the stage; ask for confirmation.
+	// Empty for all but owners.
 	DeleteURL string
 	Errors    map[string]string // "branch", "key", "value" → message
 	Error     string

@@ -27,10 +27,11 @@ func appFixture() AppModel {
 	live := &ReleaseInfo{ID: 3, BuildID: 7, CommitSHA: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
 		CommitMessage: "Say hello in French\n\nBecause we can.", CommitAuthor: "Ada Lovelace", CreatedAt: now.Add(-3 * time.Minute)}
 	return AppModel{
-		Page:    testPage("shop"),
-		Name:    "shop",
-		RepoURL: "https://git.example.com/acme/shop.git",
-		Branch:  "main",
+		Page:        testPage("shop"),
+		Name:        "shop",
+		RepoURL:     "https://git.example.com/acme/shop.git",
+		Branch:      "main",
+		SettingsURL: "/apps/shop/settings",
 		Stages: []StageCard{
 			{
 				Name: "dev", Branch: "main", URL: "http://127.0.0.1:8081/shop/dev/", Live: live,

@@ -33,7 +33,7 @@ import (
 // the path but not the method, 502 when the function does not answer (or
 // fails; the body says so when the kernel stopped it for exceeding its
 // memory) and 504 when it takes longer than its timeout (default 30s).
-func (t *Target) Gateway() http.Handler { return gateway{t} }
+func (t *Target) Gateway() http.Handler { return guardConsoleCookies(gateway{t}) }
 
 type gateway struct{ t *Target }
 
@@ -182,6 +182,7 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 			}
 			plainError(w, http.StatusBadGateway, fmt.Sprintf("function %s is not answering", pt.fn.Key()))
 		},
+		ModifyResponse: modifyResponseCookies, // see cookies.go
 	}
 }
 

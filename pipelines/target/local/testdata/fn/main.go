@@ -8,8 +8,9 @@
 //
 // Paths: /sleep?d=DURATION answers after a delay; /stream writes three
 // lines, DELAY apart (default 200ms); /hog?mb=N allocates and touches N
-// MiB before it answers; /try?read=PATH&list=DIR&dial=HOST:PORT (each
-// repeatable) tries what an attacker's function would and answers what
+// MiB before it answers; /cookies answers with the Cookie header it got and
+// adds each ?set= value as a Set-Cookie; /try?read=PATH&list=DIR&dial=HOST:PORT
+// (each repeatable) tries what an attacker's function would and answers what
 // happened to each; anything else answers at once.
 package main
 
@@ -74,6 +75,12 @@ func main() {
 		fmt.Fprintf(w, "touched %d bytes\n", len(hog(mb)))
 	})
 	mux.HandleFunc("/try", try)
+	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {
+		for _, v := range r.URL.Query()["set"] {
+			w.Header().Add("Set-Cookie", v)
+		}
+		fmt.Fprintf(w, "cookie: %s\n", r.Header.Get("Cookie"))
+	})
 	mux.HandleFunc("/", reply)
 	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}
 	go func() {
