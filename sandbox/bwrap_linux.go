@@ -114,9 +114,9 @@ type Cmd struct {
 	// BeforeRun, when set, is called by Started before the command runs,
 	// with the host pids of bwrap and of the sandbox's init: the only
 	// processes of the sandbox then, whose children inherit what they
-	// have. Move them into a cgroup there: a process started inside a
-	// cgroup (clone3 with CLONE_INTO_CGROUP) cannot set up the sandbox's
-	// loopback ("Failed RTM_NEWADDR").
+	// have. Move them into a cgroup there, not while bwrap sets the
+	// sandbox up: moved right after it started (cgroup v1), bwrap failed
+	// to set up the sandbox's loopback ("Failed RTM_NEWADDR").
 	BeforeRun func(pids []int) error
 
 	r       *Runner

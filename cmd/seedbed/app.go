@@ -39,6 +39,7 @@ type App struct {
 	inspector *asynq.Inspector
 	worker    *asynq.Server
 	target    *local.Target
+	isolation IsolationStatus
 	svc       *pipelines.Service
 	// stopPoll stops the poller that finds pushes to repositories that
 	// send no webhooks; pollDone closes when it has stopped.
@@ -69,8 +70,25 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDataDir(cfg.DataDir, buildUser.Switch, log); err != nil {
+	// Functions run sandboxed, as users of their apps, where bubblewrap
+	// works (see isolation.go); those users pass through the data dir.
+	runner, isolation, err := setupIsolation(ctx, cfg, log)
+	if err != nil {
 		return nil, err
+	}
+	if err := prepareDataDir(cfg.DataDir, buildUser.Switch || runner != nil, log); err != nil {
+		return nil, err
+	}
+	if runner != nil {
+		if ok, err := checkDataDirReachable(cfg, &isolation); err != nil {
+			return nil, err
+		} else if !ok {
+			runner = nil
+		}
+	}
+	a.isolation = isolation
+	if cfg.Deploys {
+		logIsolation(log, isolation)
 	}
 	a.store, err = store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -120,7 +138,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	log.Info(buildUser.Describe())
 	if cfg.Deploys {
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain,
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits)})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/sandbox"
 )
 
 // Config is how a Seedbed server process is set up. Every field has a flag
@@ -52,6 +53,10 @@ type Config struct {
 	// MemoryLimits is how functions are held to their memory: auto,
 	// cgroup or soft (see local.MemoryLimits); empty means auto.
 	MemoryLimits string
+	// Isolation is how functions are confined: auto, sandbox or none (see
+	// sandbox.Isolation and isolation.go). The flag defaults to auto;
+	// empty (a Config made in code) means none.
+	Isolation string
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -72,6 +77,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.GatewayURL, "gateway-url", env("SEEDBED_GATEWAY_URL", ""), "URL users reach functions at; default http://<gateway-addr> (SEEDBED_GATEWAY_URL)")
 	fs.StringVar(&c.Domain, "domain", env("SEEDBED_DOMAIN", "localhost"), "gateway host routing: STAGE--APP.<domain> (SEEDBED_DOMAIN)")
 	fs.StringVar(&c.MemoryLimits, "memory-limits", env("SEEDBED_MEMORY_LIMITS", "auto"), "how functions are held to their memory: auto (hard with cgroups where usable, else soft), cgroup (hard; refuse to start without a usable cgroup) or soft (the runtimes' own knobs only) (SEEDBED_MEMORY_LIMITS)")
+	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", string(sandbox.IsolationAuto)), "how functions are confined: auto (in a bubblewrap sandbox, as a user of their app, with a network of their own, where bubblewrap and pasta work; ELSE UNCONFINED, as Seedbed's own user, with a warning in the log and on the console), sandbox (always; refuse to start without it) or none (never). Needs root and "+sandbox.InstallHint+" (SEEDBED_ISOLATION)")
 	workers, _ := strconv.Atoi(env("SEEDBED_WORKERS", "4"))
 	fs.IntVar(&c.Workers, "workers", workers, "how many builds and deploys run at once in this process (SEEDBED_WORKERS)")
 	fs.StringVar(&c.NodeID, "node-id", env("SEEDBED_NODE_ID", ""), "name of this process in stage locks; default from host name and data dir (SEEDBED_NODE_ID)")
@@ -112,6 +118,13 @@ func (c *Config) finish(environ []string) error {
 		return fmt.Errorf("--memory-limits (SEEDBED_MEMORY_LIMITS): %w", err)
 	}
 	c.MemoryLimits = string(limits)
+	if c.Isolation != "" {
+		iso, err := sandbox.ParseIsolation(c.Isolation)
+		if err != nil {
+			return fmt.Errorf("--isolation (SEEDBED_ISOLATION): %w", err)
+		}
+		c.Isolation = string(iso)
+	}
 	return nil
 }
 
