@@ -468,6 +468,7 @@ func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Funct
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}
+		in.api.mask = in.out.mask
 		log.Printf("starting %s (%s) with the Lambda Runtime API on %s", fn.Key(), shortDigest(fn.Digest), in.api.addr)
 	} else {
 		if port, err = freePort(); err != nil {

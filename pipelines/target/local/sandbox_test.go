@@ -367,3 +367,18 @@ func TestAppUsers(t *testing.T) {
 		})
 	}
 }
+
+// TestLambdaErrorsAreMasked checks that the error a Lambda handler posts,
+// which goes to Seedbed's log, has the function's env values masked.
+func TestLambdaErrorsAreMasked(t *testing.T) {
+	b := setup(t, withTrees)
+	const secret = "the handler failed" // what testdata/lambda's /fail says
+	b.apply(t, shopDev, lambdaFn("go", "bootstrap", "go-lambda", map[string]string{"TOKEN": secret}))
+	if a := b.call(t, call{path: "/shop/dev/fail"}); a.status != http.StatusBadGateway {
+		t.Fatalf("/fail: %d %s", a.status, a.body)
+	}
+	logs := b.logs.String()
+	if strings.Contains(logs, secret) || !strings.Contains(logs, "boom: *** as told") {
+		t.Errorf("the handler's error is not masked in Seedbed's log:\n%s", logs)
+	}
+}
