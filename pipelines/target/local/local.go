@@ -179,20 +179,16 @@ func New(cfg Config) (*Target, error) {
 	}
 	// Sandboxed functions' users pass through (0711: no listing) to the
 	// folders of their own app, which are closed to everyone else.
-	mode := os.FileMode(0o755)
-	if cfg.Sandbox != nil {
-		mode = 0o711
-	}
-	if err := os.MkdirAll(dir, mode); err != nil {
-		return nil, fmt.Errorf("local target dir: %w", err)
-	}
-	for _, sub := range []string{"", "artifacts", "run"} {
-		p := filepath.Join(dir, sub)
-		if err := os.MkdirAll(p, mode); err != nil {
+	for _, sub := range []string{"artifacts", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("local target dir: %w", err)
 		}
-		if err := os.Chmod(p, mode); err != nil {
-			return nil, fmt.Errorf("local target dir: %w", err)
+	}
+	if cfg.Sandbox != nil {
+		for _, sub := range []string{"", "artifacts", "run"} {
+			if err := os.Chmod(filepath.Join(dir, sub), 0o711); err != nil {
+				return nil, fmt.Errorf("local target dir: %w", err)
+			}
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(dir, groupsDir), 0o700); err != nil {
