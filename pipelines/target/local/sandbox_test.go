@@ -211,6 +211,7 @@ func TestSandboxedStopEndsEveryProcess(t *testing.T) {
 	fn := target.Function{Service: "api", Name: "sh", Runtime: "process", Digest: digest("v1"),
 		Handler: "setsid sleep 1000 & (trap '' TERM; sleep 1001) & exec ./bootstrap",
 		Routes:  []stack.Route{{Method: "GET", Path: "/who"}}}
+	b.target.timing.killGrace = 200 * time.Millisecond
 	b.apply(t, shopDev, fn)
 	res := b.get(t, "/shop/dev/who")
 	wantStatus(t, res, http.StatusOK)
@@ -218,7 +219,6 @@ func TestSandboxedStopEndsEveryProcess(t *testing.T) {
 	if n := processesOf(uid); n < 3 {
 		t.Fatalf("%d processes of uid %d, want the function and its two sleeps", n, uid)
 	}
-	b.target.timing.killGrace = 200 * time.Millisecond
 	if err := b.target.Remove(t.Context(), shopDev); err != nil {
 		t.Fatal(err)
 	}
