@@ -108,6 +108,10 @@ type Config struct {
 	// Access keeps app roles, tokens and sessions; when nil, Store is used
 	// if it has them, and otherwise only admins reach any app.
 	Access AccessStore
+
+	// SecurityWarning, when set, is shown to admins on every console page:
+	// what of this server is not confined (see cmd/seedbed isolation.go).
+	SecurityWarning string
 }
 
 // Server serves the console and the API.
