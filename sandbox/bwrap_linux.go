@@ -290,6 +290,28 @@ func (c *Cmd) Started(ctx context.Context) error {
 	return nil
 }
 
+// Run starts the command, finishes its sandbox and waits for it to end,
+// for commands that run to completion (a build, a hook). When ctx is done
+// first, the whole sandbox is killed and Run returns ctx's cause. It
+// releases everything (Close) before it returns.
+func (c *Cmd) Run(ctx context.Context) error {
+	defer c.Close()
+	if err := c.Cmd.Start(); err != nil {
+		return fmt.Errorf("sandbox: start bwrap: %w", err)
+	}
+	if err := c.Started(ctx); err != nil {
+		_ = c.Kill()
+		_ = c.Cmd.Wait()
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.Kill() })
+	err := c.Cmd.Wait()
+	if !stop() && ctx.Err() != nil {
+		return fmt.Errorf("sandbox: %w", context.Cause(ctx))
+	}
+	return err
+}
+
 // readChildPid reads the pid of the sandbox's first process from bwrap's
 // --info-fd.
 func readChildPid(ctx context.Context, r *os.File) (int, error) {
