@@ -32,6 +32,12 @@
 // restarted as a crash is. Elsewhere the limits are soft (see
 // MemoryLimits).
 //
+// With Config.Sandbox set, every function process runs confined: in a
+// bubblewrap sandbox, as a host user of its own app, seeing only its
+// artifact, its run dir and the system's libraries, with a network of its
+// own (see sandbox.go). What a function prints stays out of Seedbed's log;
+// the last lines are kept, with its env values masked, for error messages.
+//
 // Processes die with Seedbed (they get SIGKILL when it exits); Seedbed
 // applies every stage's live release again when it starts.
 package local
