@@ -114,9 +114,9 @@ type Cmd struct {
 	// BeforeRun, when set, is called by Started before the command runs,
 	// with the host pids of bwrap and of the sandbox's init: the only
 	// processes of the sandbox then, whose children inherit what they
-	// have. Move them into a cgroup there: a process started inside a
-	// cgroup (clone3 with CLONE_INTO_CGROUP) cannot set up the sandbox's
-	// loopback ("Failed RTM_NEWADDR").
+	// have. Move them into a cgroup there, not while bwrap sets the
+	// sandbox up: moved right after it started (cgroup v1), bwrap failed
+	// to set up the sandbox's loopback ("Failed RTM_NEWADDR").
 	BeforeRun func(pids []int) error
 
 	r       *Runner
@@ -288,6 +288,28 @@ func (c *Cmd) Started(ctx context.Context) error {
 	c.blockW.Close()
 	c.blockW = nil
 	return nil
+}
+
+// Run starts the command, finishes its sandbox and waits for it to end,
+// for commands that run to completion (a build, a hook). When ctx is done
+// first, the whole sandbox is killed and Run returns ctx's cause. It
+// releases everything (Close) before it returns.
+func (c *Cmd) Run(ctx context.Context) error {
+	defer c.Close()
+	if err := c.Cmd.Start(); err != nil {
+		return fmt.Errorf("sandbox: start bwrap: %w", err)
+	}
+	if err := c.Started(ctx); err != nil {
+		_ = c.Kill()
+		_ = c.Cmd.Wait()
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.Kill() })
+	err := c.Cmd.Wait()
+	if !stop() && ctx.Err() != nil {
+		return fmt.Errorf("sandbox: %w", context.Cause(ctx))
+	}
+	return err
 }
 
 // readChildPid reads the pid of the sandbox's first process from bwrap's

@@ -34,6 +34,11 @@ func (*Runner) Command(Spec, string, ...string) (*Cmd, error) {
 // Started does nothing outside Linux.
 func (*Cmd) Started(context.Context) error { return nil }
 
+// Run always fails outside Linux.
+func (*Cmd) Run(context.Context) error {
+	return fmt.Errorf("%w: bubblewrap runs on Linux only", ErrUnavailable)
+}
+
 // Signal does nothing outside Linux.
 func (*Cmd) Signal(syscall.Signal) {}
 

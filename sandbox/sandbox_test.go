@@ -346,6 +346,48 @@ func TestKillEndsEverything(t *testing.T) {
 	}
 }
 
+// TestRun checks Run for commands that run to completion: it returns the
+// command's result, and kills the whole sandbox when its context ends.
+func TestRun(t *testing.T) {
+	r := runner(t)
+	const uid = testUID + 8
+	tests := []struct {
+		name    string
+		script  string
+		timeout time.Duration
+		want    string // in the error; "" for success
+	}{
+		{name: "success", script: "exit 0"},
+		{name: "failure", script: "exit 3", want: "exit status 3"},
+		{name: "cancelled", script: "setsid sleep 1000 & sleep 1000", timeout: 300 * time.Millisecond, want: "deadline exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			c, err := r.Command(Spec{UID: uid, GID: uid, Env: []string{"PATH=/usr/bin:/bin"}}, "/bin/bash", "-c", tt.script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Run(ctx)
+			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("Run = %v, want %q", err, tt.want)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for processesOf(uid) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d processes of uid %d outlived Run", processesOf(uid), uid)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
 // processesOf counts the live processes of uid on the host.
 func processesOf(uid int) int {
 	n := 0

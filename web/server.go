@@ -129,6 +129,9 @@ type Config struct {
 	// StreamRecheck is how often open live streams check that their
 	// session or token and the reader's role still hold; zero: 5s.
 	StreamRecheck time.Duration
+	// SecurityWarning, when set, is shown to admins on every console page:
+	// what of this server is not confined (see cmd/seedbed isolation.go).
+	SecurityWarning string
 }
 
 // Server serves the console and the API.

@@ -246,6 +246,9 @@ func (s *Server) page(c echo.Context, title string) views.Page {
 	}
 	if u, ok := c.Get(ctxUser).(store.User); ok {
 		p.UserEmail = u.Email
+		if u.IsAdmin {
+			p.SecurityWarning = s.cfg.SecurityWarning
+		}
 	}
 	if f, err := c.Cookie(s.cookieName(flashCookie)); err == nil {
 		p.Flash = s.openFlash(f.Value)

@@ -44,6 +44,7 @@ type App struct {
 	inspector *asynq.Inspector
 	worker    *asynq.Server
 	target    *local.Target
+	isolation IsolationStatus
 	svc       *pipelines.Service
 	builder   *builders.Builder
 	// stopPoll stops the poller that finds pushes to repositories that
@@ -79,8 +80,25 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDataDir(cfg.DataDir, buildUser.Switch, log); err != nil {
+	// Functions run sandboxed, as users of their apps, where bubblewrap
+	// works (see isolation.go); those users pass through the data dir.
+	runner, isolation, err := setupIsolation(ctx, cfg, log)
+	if err != nil {
 		return nil, err
+	}
+	if err := prepareDataDir(cfg.DataDir, buildUser.Switch || runner != nil, log); err != nil {
+		return nil, err
+	}
+	if runner != nil {
+		if ok, err := checkDataDirReachable(cfg, &isolation); err != nil {
+			return nil, err
+		} else if !ok {
+			runner = nil
+		}
+	}
+	a.isolation = isolation
+	if cfg.Deploys {
+		logIsolation(log, isolation)
 	}
 	a.store, err = store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -162,7 +180,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	a.builder = builder
 	if cfg.Deploys {
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain,
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits)})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -233,7 +251,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
-			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies})
+			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
+			SecurityWarning: a.isolation.Warning})
 		if err != nil {
 			return nil, err
 		}

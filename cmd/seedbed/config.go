@@ -15,6 +15,7 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/web"
 )
 
@@ -40,10 +41,6 @@ type Config struct {
 	// none, a user name or uid:gid (see builders.ResolveUser). The flag
 	// defaults to auto; empty (a Config made in code) means none.
 	BuildUser string
-	// Isolation is whether builds and hooks run in a sandbox: auto,
-	// sandbox or none (see builders.IsolationAuto). The flag defaults to
-	// auto; empty (a Config made in code) means none.
-	Isolation string
 	// BuildEnv is the environment build commands start from: a scrubbed
 	// copy of Seedbed's own, without its secrets.
 	BuildEnv []string
@@ -78,6 +75,11 @@ type Config struct {
 	// into TrustedProxies. None: the connection's address counts.
 	TrustedProxyList string
 	TrustedProxies   []*net.IPNet
+
+	// Isolation is how functions, builds and hooks are confined: auto,
+	// sandbox or none (see sandbox.Isolation and isolation.go). The flag
+	// defaults to auto; empty (a Config made in code) means none.
+	Isolation string
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -98,13 +100,13 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.GatewayURL, "gateway-url", env("SEEDBED_GATEWAY_URL", ""), "URL users reach functions at; default http://<gateway-addr> (SEEDBED_GATEWAY_URL)")
 	fs.StringVar(&c.Domain, "domain", env("SEEDBED_DOMAIN", "localhost"), "gateway host routing: STAGE--APP.<domain> (SEEDBED_DOMAIN)")
 	fs.StringVar(&c.MemoryLimits, "memory-limits", env("SEEDBED_MEMORY_LIMITS", "auto"), "how functions are held to their memory: auto (hard with cgroups where usable, else soft), cgroup (hard; refuse to start without a usable cgroup) or soft (the runtimes' own knobs only) (SEEDBED_MEMORY_LIMITS)")
+	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", string(sandbox.IsolationAuto)), "how functions, builds and hooks are confined: auto (in a bubblewrap sandbox, as a user of their app, with a network of their own, where bubblewrap and pasta work; ELSE UNCONFINED, as Seedbed's own user, with a warning in the log and on the console), sandbox (always; refuse to start without it) or none (never). Needs root and "+sandbox.InstallHint+" (SEEDBED_ISOLATION)")
 	workers, _ := strconv.Atoi(env("SEEDBED_WORKERS", "4"))
 	fs.IntVar(&c.Workers, "workers", workers, "how many builds and deploys run at once in this process (SEEDBED_WORKERS)")
 	fs.StringVar(&c.NodeID, "node-id", env("SEEDBED_NODE_ID", ""), "name of this process in stage locks; default from host name and data dir (SEEDBED_NODE_ID)")
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (as root, a user per app: uid and gid 1879048192 + the app's id; else Seedbed's own user), a user name or uid:gid (one user for every app), or none for Seedbed's own user (SEEDBED_BUILD_USER)")
-	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", string(builders.IsolationAuto)), "whether builds and hooks run in a sandbox (bubblewrap): auto (where bwrap is installed; else not, and every build log says so), sandbox (refuse to start without one) or none (SEEDBED_ISOLATION)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.AllowPrivateRepos, "allow-private-repos", getenv("SEEDBED_ALLOW_PRIVATE_REPOS") == "true", "let apps' repositories and forge API URLs be on loopback, private or link-local addresses (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), for every app: for a forge on this host or network (SEEDBED_ALLOW_PRIVATE_REPOS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
@@ -143,6 +145,13 @@ func (c *Config) finish(environ []string) error {
 	c.MemoryLimits = string(limits)
 	if c.TrustedProxies, err = web.ParseTrustedProxies(c.TrustedProxyList); err != nil {
 		return fmt.Errorf("--trusted-proxies (SEEDBED_TRUSTED_PROXIES): %w", err)
+	}
+	if c.Isolation != "" {
+		iso, err := sandbox.ParseIsolation(c.Isolation)
+		if err != nil {
+			return fmt.Errorf("--isolation (SEEDBED_ISOLATION): %w", err)
+		}
+		c.Isolation = string(iso)
 	}
 	return nil
 }

@@ -13,6 +13,9 @@ type Page struct {
 	Flash     string    // one-off notice shown at the top, e.g. "App created"
 	Nav       string    // which top-level section is active: "apps"
 	Now       time.Time // the time relative times ("3m ago") are measured from; zero shows absolute times
+	// SecurityWarning, shown to admins on every page, says what of this
+	// server is not confined (functions running unsandboxed).
+	SecurityWarning string
 }
 
 // LoginModel is the sign-in form.

@@ -32,6 +32,12 @@
 // restarted as a crash is. Elsewhere the limits are soft (see
 // MemoryLimits).
 //
+// With Config.Sandbox set, every function process runs confined: in a
+// bubblewrap sandbox, as a host user of its own app, seeing only its
+// artifact, its run dir and the system's libraries, with a network of its
+// own (see sandbox.go). What a function prints stays out of Seedbed's log;
+// the last lines are kept, with its env values masked, for error messages.
+//
 // Processes die with Seedbed (they get SIGKILL when it exits); Seedbed
 // applies every stage's live release again when it starts.
 package local
@@ -179,20 +185,16 @@ func New(cfg Config) (*Target, error) {
 	}
 	// Sandboxed functions' users pass through (0711: no listing) to the
 	// folders of their own app, which are closed to everyone else.
-	mode := os.FileMode(0o755)
-	if cfg.Sandbox != nil {
-		mode = 0o711
-	}
-	if err := os.MkdirAll(dir, mode); err != nil {
-		return nil, fmt.Errorf("local target dir: %w", err)
-	}
-	for _, sub := range []string{"", "artifacts", "run"} {
-		p := filepath.Join(dir, sub)
-		if err := os.MkdirAll(p, mode); err != nil {
+	for _, sub := range []string{"artifacts", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("local target dir: %w", err)
 		}
-		if err := os.Chmod(p, mode); err != nil {
-			return nil, fmt.Errorf("local target dir: %w", err)
+	}
+	if cfg.Sandbox != nil {
+		for _, sub := range []string{"", "artifacts", "run"} {
+			if err := os.Chmod(filepath.Join(dir, sub), 0o711); err != nil {
+				return nil, fmt.Errorf("local target dir: %w", err)
+			}
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(dir, groupsDir), 0o700); err != nil {
@@ -468,6 +470,7 @@ func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Funct
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}
+		in.api.mask = in.out.mask
 		log.Printf("starting %s (%s) with the Lambda Runtime API on %s", fn.Key(), shortDigest(fn.Digest), in.api.addr)
 	} else {
 		if port, err = freePort(); err != nil {

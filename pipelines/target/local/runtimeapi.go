@@ -104,6 +104,19 @@ func parseLambdaError(body []byte, typeHeader string) *lambdaError {
 	return &le
 }
 
+// masked hides the function's env values in an error document.
+func (a *runtimeAPI) masked(le *lambdaError) *lambdaError {
+	if a.mask == nil {
+		return le
+	}
+	le.Message = a.mask.Replace(le.Message)
+	le.Type = a.mask.Replace(le.Type)
+	if len(le.StackTrace) > 0 {
+		le.StackTrace = []byte(a.mask.Replace(string(le.StackTrace)))
+	}
+	return le
+}
+
 // invocation is one event on its way through the Runtime API.
 type invocation struct {
 	id       string
@@ -147,6 +160,10 @@ type runtimeAPI struct {
 	addr string // host:port, for AWS_LAMBDA_RUNTIME_API
 	arn  string // the invoked function ARN the runtime is told
 	log  *slog.Logger
+	// mask hides the function's env values in the error documents it
+	// posts, which go to Seedbed's log; nil masks nothing. Set before
+	// the process starts.
+	mask *strings.Replacer
 	srv  *http.Server
 
 	ready      chan struct{} // closed when a process first asks for work
@@ -402,7 +419,7 @@ func (a *runtimeAPI) response(w http.ResponseWriter, r *http.Request) {
 		// A streamed response that failed half-way (aws-lambda-go sends
 		// the error in trailers).
 		doc, _ := base64.StdEncoding.DecodeString(r.Trailer.Get("Lambda-Runtime-Function-Error-Body"))
-		res.err = parseLambdaError(doc, r.Trailer.Get("Lambda-Runtime-Function-Error-Type"))
+		res.err = a.masked(parseLambdaError(doc, r.Trailer.Get("Lambda-Runtime-Function-Error-Type")))
 	default:
 		res.payload = body
 	}
@@ -421,7 +438,7 @@ func (a *runtimeAPI) invocationError(w http.ResponseWriter, r *http.Request) {
 		apiFault(w, http.StatusBadRequest, "InvalidRequest", "read the error: "+err.Error())
 		return
 	}
-	le := parseLambdaError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type"))
+	le := a.masked(parseLambdaError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type")))
 	if !a.finish(connGen(r), id, invokeResult{err: le}) {
 		apiFault(w, http.StatusBadRequest, "InvalidRequestID", "no invocation "+id+" is waiting for an answer")
 		return
@@ -437,7 +454,7 @@ func (a *runtimeAPI) initError(w http.ResponseWriter, r *http.Request) {
 		apiFault(w, http.StatusBadRequest, "InvalidRequest", "read the error: "+err.Error())
 		return
 	}
-	le := parseLambdaError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type"))
+	le := a.masked(parseLambdaError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type")))
 	a.log.Error("function failed to initialise: "+le.String(), "stack", le.stack())
 	a.initOnce.Do(func() {
 		a.initErr = le

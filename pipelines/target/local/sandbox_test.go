@@ -211,6 +211,7 @@ func TestSandboxedStopEndsEveryProcess(t *testing.T) {
 	fn := target.Function{Service: "api", Name: "sh", Runtime: "process", Digest: digest("v1"),
 		Handler: "setsid sleep 1000 & (trap '' TERM; sleep 1001) & exec ./bootstrap",
 		Routes:  []stack.Route{{Method: "GET", Path: "/who"}}}
+	b.target.timing.killGrace = 200 * time.Millisecond
 	b.apply(t, shopDev, fn)
 	res := b.get(t, "/shop/dev/who")
 	wantStatus(t, res, http.StatusOK)
@@ -218,7 +219,6 @@ func TestSandboxedStopEndsEveryProcess(t *testing.T) {
 	if n := processesOf(uid); n < 3 {
 		t.Fatalf("%d processes of uid %d, want the function and its two sleeps", n, uid)
 	}
-	b.target.timing.killGrace = 200 * time.Millisecond
 	if err := b.target.Remove(t.Context(), shopDev); err != nil {
 		t.Fatal(err)
 	}
@@ -365,5 +365,20 @@ func TestAppUsers(t *testing.T) {
 				t.Errorf("loadUsers(base %d) = %v, want an error with %q", tt.base, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLambdaErrorsAreMasked checks that the error a Lambda handler posts,
+// which goes to Seedbed's log, has the function's env values masked.
+func TestLambdaErrorsAreMasked(t *testing.T) {
+	b := setup(t, withTrees)
+	const secret = "the handler failed" // what testdata/lambda's /fail says
+	b.apply(t, shopDev, lambdaFn("go", "bootstrap", "go-lambda", map[string]string{"TOKEN": secret}))
+	if a := b.call(t, call{path: "/shop/dev/fail"}); a.status != http.StatusBadGateway {
+		t.Fatalf("/fail: %d %s", a.status, a.body)
+	}
+	logs := b.logs.String()
+	if strings.Contains(logs, secret) || !strings.Contains(logs, "boom: *** as told") {
+		t.Errorf("the handler's error is not masked in Seedbed's log:\n%s", logs)
 	}
 }
