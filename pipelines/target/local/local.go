@@ -585,7 +585,7 @@ func (t *Target) unpack(ctx context.Context, digest string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 
-	if fi, err := os.Stat(final); err == nil && fi.IsDir() {
+	if reuseUnpacked(final) { // refreshes its time for PruneUnpacked
 		return final, nil
 	}
 	tmp, err := os.MkdirTemp(filepath.Join(t.cfg.Dir, "artifacts"), ".unpack-"+hex[:min(len(hex), 12)]+"-")
