@@ -23,10 +23,13 @@ const LogPrunedPrefix = "Log pruned"
 const pruneBatch = 200
 
 // ReleaseSplit is what retention does with the releases: Keep holds every
-// kept release with its manifest, Drop the ids of the others.
+// kept release with its manifest, Drop the ids of the others. InUse marks
+// the kept releases a stage may be running right now: live ones and those
+// of deploys that have not finished.
 type ReleaseSplit struct {
-	Keep []Release
-	Drop []uint
+	Keep  []Release
+	Drop  []uint
+	InUse map[uint]bool
 }
 
 // SplitReleases decides which releases retention keeps. A release is kept
@@ -55,14 +58,14 @@ func (s *Store) SplitReleases(ctx context.Context, keepPerStage int) (ReleaseSpl
 	if err := db.Model(&Release{}).Select("id, app_id, build_id").Order("id").Find(&all).Error; err != nil {
 		return ReleaseSplit{}, fmt.Errorf("split releases: list releases: %w", err)
 	}
-	keep := map[uint]bool{}
+	keep, inUse := map[uint]bool{}, map[uint]bool{}
 
 	var live []uint
 	if err := db.Model(&Stage{}).Where("live_release_id IS NOT NULL").Pluck("live_release_id", &live).Error; err != nil {
 		return ReleaseSplit{}, fmt.Errorf("split releases: live releases: %w", err)
 	}
 	for _, id := range live {
-		keep[id] = true
+		keep[id], inUse[id] = true, true
 	}
 
 	var served []struct {
@@ -92,7 +95,7 @@ func (s *Store) SplitReleases(ctx context.Context, keepPerStage int) (ReleaseSpl
 	neededBuilds := map[uint]bool{}
 	for _, p := range pending {
 		if p.ReleaseID != nil {
-			keep[*p.ReleaseID] = true
+			keep[*p.ReleaseID], inUse[*p.ReleaseID] = true, true
 		}
 		if p.BuildID != nil {
 			neededBuilds[*p.BuildID] = true
@@ -110,7 +113,7 @@ func (s *Store) SplitReleases(ctx context.Context, keepPerStage int) (ReleaseSpl
 	for i := len(all) - 1; i >= 0; i-- { // newest first
 		r := all[i]
 		if neededBuilds[r.BuildID] {
-			keep[r.ID] = true
+			keep[r.ID], inUse[r.ID] = true, true
 		}
 		if perApp[r.AppID] < keepPerStage {
 			perApp[r.AppID]++
@@ -118,7 +121,7 @@ func (s *Store) SplitReleases(ctx context.Context, keepPerStage int) (ReleaseSpl
 		}
 	}
 
-	var split ReleaseSplit
+	split := ReleaseSplit{InUse: inUse}
 	var keepIDs []uint
 	for _, r := range all {
 		if keep[r.ID] {

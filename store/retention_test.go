@@ -114,6 +114,15 @@ func TestSplitAndPruneReleases(t *testing.T) {
 		if want := id(4, 5, 6, 7, 8, 9, 10, 11, 14); !slices.Equal(split.Drop, want) {
 			t.Fatalf("dropped releases = %v, want %v", split.Drop, want)
 		}
+		var inUse []uint
+		for _, r := range split.Keep {
+			if split.InUse[r.ID] {
+				inUse = append(inUse, r.ID)
+			}
+		}
+		if want := id(0, 3, 15, 16, 17); !slices.Equal(inUse, want) {
+			t.Fatalf("releases in use = %v, want %v (live, awaiting, queued)", inUse, want)
+		}
 
 		dry, err := s.CountReleasesToPrune(ctx, split.Drop)
 		if err != nil {
