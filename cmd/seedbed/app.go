@@ -44,6 +44,11 @@ type App struct {
 	// send no webhooks; pollDone closes when it has stopped.
 	stopPoll context.CancelFunc
 	pollDone chan struct{}
+	// gc removes what retention does not keep, every cfg.GCInterval;
+	// stopGC stops it, gcDone closes when it has stopped.
+	gc     *pipelines.Collector
+	stopGC context.CancelFunc
+	gcDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -152,6 +157,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		svcCfg.Target = a.target
 	}
 	a.svc = pipelines.New(svcCfg)
+	if cfg.Deploys && cfg.GCInterval > 0 {
+		if a.gc, err = newCollector(cfg, a.store, arts, a.target.RunningDigests, log.With("part", "gc")); err != nil {
+			return nil, err
+		}
+	}
 
 	queues := map[string]int{}
 	if cfg.Builds {
@@ -220,6 +230,14 @@ func (a *App) Start(ctx context.Context) error {
 			a.svc.NewPoller(time.Second).Run(pollCtx)
 		}()
 	}
+	if a.gc != nil {
+		gcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopGC, a.gcDone = stop, make(chan struct{})
+		go func() {
+			defer close(a.gcDone)
+			a.gc.Loop(gcCtx, a.cfg.GCInterval)
+		}()
+	}
 	return nil
 }
 
@@ -242,6 +260,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopPoll != nil {
 		a.stopPoll()
 		<-a.pollDone
+	}
+	if a.stopGC != nil {
+		a.stopGC()
+		<-a.gcDone
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)

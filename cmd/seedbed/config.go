@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/target/local"
 )
 
@@ -52,6 +54,14 @@ type Config struct {
 	// MemoryLimits is how functions are held to their memory: auto,
 	// cgroup or soft (see local.MemoryLimits); empty means auto.
 	MemoryLimits string
+	// Retention is what seedbed gc keeps; the zero value (a Config made
+	// in code) means pipelines.DefaultRetention. GCInterval is how often
+	// serve collects; 0 never.
+	Retention  pipelines.Retention
+	GCInterval time.Duration
+	// envErr is a retention or gc setting in the environment that does
+	// not parse; finish reports it.
+	envErr error
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -80,6 +90,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (seedbed-build or nobody when Seedbed runs as root, else Seedbed's own user), a user name, uid:gid, or none for Seedbed's own user (SEEDBED_BUILD_USER)")
 	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
+	retentionFlags(fs, env, c)
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -112,7 +123,55 @@ func (c *Config) finish(environ []string) error {
 		return fmt.Errorf("--memory-limits (SEEDBED_MEMORY_LIMITS): %w", err)
 	}
 	c.MemoryLimits = string(limits)
+	if c.envErr != nil {
+		return c.envErr
+	}
+	if c.Retention == (pipelines.Retention{}) {
+		c.Retention = pipelines.DefaultRetention()
+	}
+	// Artifacts a build stores stay until its release names them: the
+	// grace period outlasts the longest build.
+	c.Retention.Grace = max(time.Hour, c.BuildTimeout+30*time.Minute)
+	if err := c.Retention.Validate(); err != nil {
+		return err
+	}
+	if c.GCInterval < 0 {
+		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
+	}
 	return nil
+}
+
+// retentionFlags registers what seedbed gc keeps, and how often serve
+// runs it.
+func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+	def := pipelines.DefaultRetention()
+	atoi := func(k string, d int) int {
+		v := env(k, "")
+		if v == "" {
+			return d
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a whole number", k, v))
+		}
+		return n
+	}
+	duration := func(k string, d time.Duration) time.Duration {
+		v := env(k, "")
+		if v == "" {
+			return d
+		}
+		n, err := time.ParseDuration(v)
+		if err != nil {
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a duration such as 720h or 30m", k, v))
+		}
+		return n
+	}
+	fs.IntVar(&c.Retention.Releases, "retain-releases", atoi("SEEDBED_RETAIN_RELEASES", def.Releases), "releases each stage keeps for rollback besides the live one and those deploys in progress need; older ones, their artifacts and logs are removed; at least 2 (SEEDBED_RETAIN_RELEASES)")
+	fs.DurationVar(&c.Retention.LogAge, "retain-logs", duration("SEEDBED_RETAIN_LOGS", def.LogAge), "how long build and deploy log lines are kept; 0 keeps them as long as their release (SEEDBED_RETAIN_LOGS)")
+	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
+	fs.IntVar(&c.Retention.RejectedDeliveries, "retain-rejected-deliveries", atoi("SEEDBED_RETAIN_REJECTED_DELIVERIES", def.RejectedDeliveries), "rejected webhook deliveries kept across all apps (SEEDBED_RETAIN_REJECTED_DELIVERIES)")
+	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep (as `seedbed gc` does); 0 never (SEEDBED_GC_INTERVAL)")
 }
 
 // buildEnv keeps what toolchains need from Seedbed's environment and drops

@@ -16,6 +16,7 @@ Server:
   seedbed serve            console, API, gateway and workers in one process
   seedbed worker           extra build workers (PostgreSQL + Redis setups)
   seedbed migrate          apply database migrations
+  seedbed gc [--dry-run]   remove what retention does not keep (serve does it every --gc-interval)
   seedbed admin create     create an admin user (--email, --password)
 
 Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the saved login):
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdServe(ctx, rest, getenv, stdout, stderr, false)
 	case "migrate":
 		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "gc":
+		err = cmdGC(ctx, rest, getenv, stdout, stderr)
 	case "admin":
 		err = cmdAdmin(ctx, rest, getenv, stdout, stderr)
 	case "login":
