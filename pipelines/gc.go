@@ -257,10 +257,11 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (GCReport, error) {
 	return rep, nil
 }
 
-// Loop runs a collection every interval until ctx ends, the first one
-// shortly after it starts, and logs what each removed.
+// Loop runs a collection every interval until ctx ends, the first one a
+// minute after it starts (or after one interval, if shorter), and logs
+// what each removed.
 func (c *Collector) Loop(ctx context.Context, every time.Duration) {
-	first := time.NewTimer(time.Minute)
+	first := time.NewTimer(min(time.Minute, every))
 	defer first.Stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()

@@ -456,3 +456,43 @@ func TestRetentionValidate(t *testing.T) {
 		})
 	}
 }
+
+// Several processes collecting at once, on one PostgreSQL database: one
+// at a time does the work, none fails, nothing is removed twice.
+func TestGCConcurrentCollectors(t *testing.T) {
+	r := pipelines.DefaultRetention()
+	r.Releases = 3
+	h := newHistory(t, testutil.PostgresURL(t), r)
+	for h.deploys < 30 {
+		h.push()
+	}
+	split, err := h.st.SplitReleases(context.Background(), r.Releases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	reps := make(chan pipelines.GCReport, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		gc, err := pipelines.NewCollector(pipelines.CollectorConfig{Store: h.st, Artifacts: h.arts, Retention: r, Owner: fmt.Sprintf("process-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			rep, err := gc.Run(context.Background(), false)
+			reps <- rep
+			errs <- err
+		}()
+	}
+	var removed int64
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("a collector failed beside others: %v", err)
+		}
+		removed += (<-reps).Releases.Releases
+	}
+	if removed != int64(len(split.Drop)) {
+		t.Fatalf("%d collectors together removed %d releases, want %d", n, removed, len(split.Drop))
+	}
+	h.checkRollbackTargets()
+}

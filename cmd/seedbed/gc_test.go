@@ -244,3 +244,44 @@ func TestGCCommandErrors(t *testing.T) {
 		})
 	}
 }
+
+// serve collects by itself every --gc-interval.
+func TestGCRunsInServe(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{
+		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
+		DatabaseURL: filepath.Join(dir, "seedbed.db"), Domain: "localhost",
+		Workers: 2, AdminEmail: adminEmail, AdminPassword: adminPassword,
+		BuildTimeout: 5 * time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
+		Retention: pipelines.DefaultRetention(), GCInterval: 200 * time.Millisecond,
+	}
+	cfg.Retention.Releases = 2
+	a := bootApp(t, cfg)
+	ctx := context.Background()
+	repo := testutil.NewRepo(t)
+	repo.Commit("v0", map[string]string{"seedbed.yml": staticSite})
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "site", RepoURL: repo.Dir, Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	var first uint
+	for n := 1; n <= 4; n++ {
+		repo.Commit(fmt.Sprintf("v%d", n), sitePage(n))
+		if d := a.mustDeploy("site", "dev", ""); n == 1 {
+			first = d.ReleaseID
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := a.store.ReleaseByID(ctx, first)
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("release %d, beyond the 2 kept, is still there 10 s after 4 deploys with --gc-interval 200ms", first)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := a.get("/site/dev/site/index.html"); code != 200 || body != "version 4" {
+		t.Fatalf("after gc in serve: GET index.html = %d %q, want the live version 4", code, body)
+	}
+}
