@@ -166,15 +166,21 @@ type PrunedReleases struct {
 // finished deploys that deployed them; each such log keeps one line
 // saying it was pruned. The builds and deploys stay; a deploy's
 // release_id becomes NULL (so no rollback offers it). The live release of
-// a stage is never deleted, whatever ids says.
+// a stage and a release an unfinished deploy names are never deleted,
+// whatever ids says.
 func (s *Store) PruneReleases(ctx context.Context, ids []uint) (PrunedReleases, error) {
 	var out PrunedReleases
 	for start := 0; start < len(ids); start += pruneBatch {
 		batch := ids[start:min(start+pruneBatch, len(ids))]
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			// Checked again here, in the transaction that deletes: a
+			// release that went live or that a deploy asked for since
+			// SplitReleases stays.
 			var rels []Release
-			if err := tx.Select("id, build_id").Where("id IN ? AND id NOT IN (?)", batch,
-				tx.Model(&Stage{}).Select("live_release_id").Where("live_release_id IS NOT NULL")).Find(&rels).Error; err != nil {
+			if err := tx.Select("id, build_id").Where("id IN ? AND id NOT IN (?) AND id NOT IN (?)", batch,
+				tx.Model(&Stage{}).Select("live_release_id").Where("live_release_id IS NOT NULL"),
+				tx.Model(&Deploy{}).Select("release_id").Where("release_id IS NOT NULL AND status IN ?", []string{DeployQueued, DeployRunning, DeployAwaiting}),
+			).Find(&rels).Error; err != nil {
 				return err
 			}
 			if len(rels) == 0 {

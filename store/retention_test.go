@@ -128,8 +128,9 @@ func TestSplitAndPruneReleases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The live release of prod is never deleted, even when asked to.
-		got, err := s.PruneReleases(ctx, append(split.Drop, rs[0].ID))
+		// The live release of prod and the release awaiting approval are
+		// never deleted, even when asked to.
+		got, err := s.PruneReleases(ctx, append(split.Drop, rs[0].ID, rs[16].ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,8 +138,10 @@ func TestSplitAndPruneReleases(t *testing.T) {
 		if got != want || dry != want {
 			t.Fatalf("pruned %+v (dry run said %+v), want %+v", got, dry, want)
 		}
-		if _, err := s.ReleaseByID(ctx, rs[0].ID); err != nil {
-			t.Fatalf("prod's live release was pruned: %v", err)
+		for _, i := range []int{0, 16} {
+			if _, err := s.ReleaseByID(ctx, rs[i].ID); err != nil {
+				t.Fatalf("release r%d (live or awaiting) was pruned: %v", i, err)
+			}
 		}
 		for _, i := range []int{4, 14} {
 			if _, err := s.ReleaseByID(ctx, rs[i].ID); err == nil {
