@@ -81,7 +81,7 @@ func ageFiles(t *testing.T, dataDir string) {
 // survive, a rollback to the oldest target works, and `seedbed gc
 // --dry-run` says what it would remove without removing it.
 func TestGCEndToEnd(t *testing.T) {
-	const deploys, keep = 60, 5
+	const deploys, keep = 45, 5
 	dir := t.TempDir()
 	cfg := Config{
 		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
