@@ -167,11 +167,11 @@ func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config)
 		}
 		return n
 	}
-	fs.IntVar(&c.Retention.Releases, "retain-releases", atoi("SEEDBED_RETAIN_RELEASES", def.Releases), "releases each stage keeps for rollback besides the live one and those deploys in progress need; older ones, their artifacts and logs are removed; at least 2 (SEEDBED_RETAIN_RELEASES)")
+	fs.IntVar(&c.Retention.Releases, "retain-releases", atoi("SEEDBED_RETAIN_RELEASES", def.Releases), "releases each stage keeps: the newest it served, its rollback targets (live releases and those deploys in progress need are kept too); older ones go with their artifacts and logs; at least 2 (SEEDBED_RETAIN_RELEASES)")
 	fs.DurationVar(&c.Retention.LogAge, "retain-logs", duration("SEEDBED_RETAIN_LOGS", def.LogAge), "how long build and deploy log lines are kept; 0 keeps them as long as their release (SEEDBED_RETAIN_LOGS)")
 	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
 	fs.IntVar(&c.Retention.RejectedDeliveries, "retain-rejected-deliveries", atoi("SEEDBED_RETAIN_REJECTED_DELIVERIES", def.RejectedDeliveries), "rejected webhook deliveries kept across all apps (SEEDBED_RETAIN_REJECTED_DELIVERIES)")
-	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep (as `seedbed gc` does); 0 never (SEEDBED_GC_INTERVAL)")
+	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep, as seedbed gc does; 0 never (SEEDBED_GC_INTERVAL)")
 }
 
 // buildEnv keeps what toolchains need from Seedbed's environment and drops
