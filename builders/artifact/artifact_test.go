@@ -241,8 +241,11 @@ func TestPutOpenHas(t *testing.T) {
 	}
 	after, err := os.Stat(stored)
 	mustDo(t, err)
-	if !after.ModTime().Equal(before.ModTime()) {
+	if !os.SameFile(before, after) {
 		t.Errorf("second Put rewrote the stored file")
+	}
+	if !after.ModTime().After(before.ModTime()) {
+		t.Errorf("second Put left the stored file's time at %v: GC would not see it was just used", after.ModTime())
 	}
 	if left := tempFiles(t, s); len(left) > 0 {
 		t.Errorf("temporary files left behind: %q", left)

@@ -63,7 +63,8 @@ func (s *Store) path(h string) string {
 }
 
 // Put stores the bytes read from r and returns their digest and size.
-// Putting bytes the store already holds leaves the stored file untouched.
+// Putting bytes the store already holds leaves the stored file's bytes
+// untouched and refreshes its time (see GC).
 func (s *Store) Put(ctx context.Context, r io.Reader) (digest string, size int64, err error) {
 	tmp, err := os.CreateTemp(s.dir, ".put-*")
 	if err != nil {
@@ -83,7 +84,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (digest string, size int64
 	h := hex.EncodeToString(sum.Sum(nil))
 	digest = DigestPrefix + h
 	final := s.path(h)
-	if _, err := os.Stat(final); err == nil {
+	if refresh(final) == nil { // stored already; GC must see it as fresh
 		return digest, size, nil
 	}
 	if err := tmp.Sync(); err != nil {

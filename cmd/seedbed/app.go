@@ -55,6 +55,11 @@ type App struct {
 	// queue lost; reconcileDone closes when it has stopped.
 	stopReconcile context.CancelFunc
 	reconcileDone chan struct{}
+	// gc removes what retention does not keep, every cfg.GCInterval;
+	// stopGC stops it, gcDone closes when it has stopped.
+	gc     *pipelines.Collector
+	stopGC context.CancelFunc
+	gcDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -220,6 +225,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	svcCfg.Network = netguard.Policy{AllowPrivate: cfg.AllowPrivateRepos}
 	a.svc = pipelines.New(svcCfg)
+	if cfg.Deploys && cfg.GCInterval > 0 {
+		if a.gc, err = newCollector(cfg, a.store, arts, a.target.RunningDigests, log.With("part", "gc")); err != nil {
+			return nil, err
+		}
+	}
 
 	queues := map[string]int{}
 	if cfg.Builds {
@@ -300,6 +310,14 @@ func (a *App) Start(ctx context.Context) error {
 			rec.Run(recCtx)
 		}()
 	}
+	if a.gc != nil {
+		gcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopGC, a.gcDone = stop, make(chan struct{})
+		go func() {
+			defer close(a.gcDone)
+			a.gc.Loop(gcCtx, a.cfg.GCInterval)
+		}()
+	}
 	return nil
 }
 
@@ -355,6 +373,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopReconcile != nil {
 		a.stopReconcile()
 		<-a.reconcileDone
+	}
+	if a.stopGC != nil {
+		a.stopGC()
+		<-a.gcDone
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/netguard"
+	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/target/local"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/web"
@@ -80,6 +82,14 @@ type Config struct {
 	// sandbox or none (see sandbox.Isolation and isolation.go). The flag
 	// defaults to auto; empty (a Config made in code) means none.
 	Isolation string
+	// Retention is what seedbed gc keeps; the zero value (a Config made
+	// in code) means pipelines.DefaultRetention. GCInterval is how often
+	// serve collects; 0 never.
+	Retention  pipelines.Retention
+	GCInterval time.Duration
+	// envErr is a retention or gc setting in the environment that does
+	// not parse; finish reports it.
+	envErr error
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -111,6 +121,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.BoolVar(&c.AllowPrivateRepos, "allow-private-repos", getenv("SEEDBED_ALLOW_PRIVATE_REPOS") == "true", "let apps' repositories and forge API URLs be on loopback, private or link-local addresses (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), for every app: for a forge on this host or network (SEEDBED_ALLOW_PRIVATE_REPOS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
+	retentionFlags(fs, env, c)
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -153,7 +164,55 @@ func (c *Config) finish(environ []string) error {
 		}
 		c.Isolation = string(iso)
 	}
+	if c.envErr != nil {
+		return c.envErr
+	}
+	if c.Retention == (pipelines.Retention{}) {
+		c.Retention = pipelines.DefaultRetention()
+	}
+	// Artifacts a build stores stay until its release names them: the
+	// grace period outlasts the longest build.
+	c.Retention.Grace = max(time.Hour, c.BuildTimeout+30*time.Minute)
+	if err := c.Retention.Validate(); err != nil {
+		return err
+	}
+	if c.GCInterval < 0 {
+		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
+	}
 	return nil
+}
+
+// retentionFlags registers what seedbed gc keeps, and how often serve
+// runs it.
+func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+	def := pipelines.DefaultRetention()
+	atoi := func(k string, d int) int {
+		v := env(k, "")
+		if v == "" {
+			return d
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a whole number", k, v))
+		}
+		return n
+	}
+	duration := func(k string, d time.Duration) time.Duration {
+		v := env(k, "")
+		if v == "" {
+			return d
+		}
+		n, err := time.ParseDuration(v)
+		if err != nil {
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a duration such as 720h or 30m", k, v))
+		}
+		return n
+	}
+	fs.IntVar(&c.Retention.Releases, "retain-releases", atoi("SEEDBED_RETAIN_RELEASES", def.Releases), "releases each stage keeps: the newest it served, its rollback targets (live releases and those deploys in progress need are kept too); older ones go with their artifacts and logs; at least 2 (SEEDBED_RETAIN_RELEASES)")
+	fs.DurationVar(&c.Retention.LogAge, "retain-logs", duration("SEEDBED_RETAIN_LOGS", def.LogAge), "how long build and deploy log lines are kept; 0 keeps them as long as their release (SEEDBED_RETAIN_LOGS)")
+	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
+	fs.IntVar(&c.Retention.RejectedDeliveries, "retain-rejected-deliveries", atoi("SEEDBED_RETAIN_REJECTED_DELIVERIES", def.RejectedDeliveries), "rejected webhook deliveries kept across all apps (SEEDBED_RETAIN_REJECTED_DELIVERIES)")
+	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep, as seedbed gc does; 0 never (SEEDBED_GC_INTERVAL)")
 }
 
 // buildEnv keeps what toolchains need from Seedbed's environment and drops

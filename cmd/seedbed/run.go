@@ -16,6 +16,7 @@ Server:
   seedbed serve            console, API, gateway and workers in one process
   seedbed worker           extra build workers (PostgreSQL + Redis setups)
   seedbed migrate          apply database migrations
+  seedbed gc [--dry-run]   remove what retention does not keep (serve does it every --gc-interval)
   seedbed admin create     create an admin user (--email, --password)
   seedbed secrets rotate-key   re-seal every secret under a new key (serve stopped)
 
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdServe(ctx, rest, getenv, stdout, stderr, false)
 	case "migrate":
 		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "gc":
+		err = cmdGC(ctx, rest, getenv, stdout, stderr)
 	case "admin":
 		err = cmdAdmin(ctx, rest, getenv, stdout, stderr)
 	case "secrets":

@@ -657,7 +657,7 @@ func (t *Target) unpack(ctx context.Context, digest string, uid int) (string, er
 	mu.Lock()
 	defer mu.Unlock()
 
-	if fi, err := os.Stat(final); err == nil && fi.IsDir() {
+	if reuseUnpacked(final) { // refreshes its time for PruneUnpacked
 		return final, nil
 	}
 	tmp, err := os.MkdirTemp(filepath.Join(t.cfg.Dir, "artifacts"), ".unpack-"+hex[:min(len(hex), 12)]+"-")

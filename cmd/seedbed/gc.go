@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/pipelines/target/local"
+	"github.com/seedbed/seedbed/store"
+)
+
+// newCollector makes the collector of a data dir and database. running
+// lists what the local target of this process runs (nil when there is
+// none in this process).
+func newCollector(cfg Config, st *store.Store, arts *artifact.Store, running func() []string, log *slog.Logger) (*pipelines.Collector, error) {
+	runDir := filepath.Join(cfg.DataDir, "run")
+	return pipelines.NewCollector(pipelines.CollectorConfig{
+		Store: st, Artifacts: arts, Running: running, Retention: cfg.Retention,
+		Owner: cfg.NodeID + ":" + fmt.Sprint(os.Getpid()), Logger: log,
+		PruneUnpacked: func(ctx context.Context, keep func(string) bool, grace time.Duration, dryRun bool) (int, int64, error) {
+			res, err := local.PruneUnpacked(ctx, runDir, keep, grace, dryRun)
+			return res.Removed, res.Bytes, err
+		},
+	})
+}
+
+// cmdGC removes what retention does not keep, once, on the machine that
+// holds the data dir.
+func cmdGC(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := newFlagSet("gc", "seedbed gc [--dry-run] [flags]\n\nRemoves what retention does not keep: releases beyond the last --retain-releases of each stage\n(never a live one, a rollback target or one a deploy in progress needs), the artifacts and\nunpacked copies no kept release uses, log lines older than --retain-logs, webhook deliveries\nbeyond the caps. Run it where the data dir is, with serve's settings; serve also runs it\nevery --gc-interval. Two runs at once are safe: while one works, the other does nothing\nand says so.", stderr)
+	cfg := configFlags(flags, getenv)
+	dryRun := flags.Bool("dry-run", false, "only print what would be removed and the bytes it would free")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return usageError("seedbed gc [--dry-run] [flags]")
+	}
+	if err := cfg.finish(nil); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(cfg.DatabaseURL, "postgres") {
+		if _, err := os.Stat(cfg.DatabaseURL); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no Seedbed database at %s: run seedbed gc with the data dir of seedbed serve (--data-dir or SEEDBED_DATA_DIR)", cfg.DatabaseURL)
+		}
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	if err != nil {
+		return err
+	}
+	gc, err := newCollector(*cfg, st, arts, nil, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	rep, err := gc.Run(ctx, *dryRun)
+	if err != nil {
+		return err
+	}
+	printGCReport(stdout, rep, cfg.Retention)
+	return nil
+}
+
+func printGCReport(w io.Writer, rep pipelines.GCReport, r pipelines.Retention) {
+	if rep.Busy {
+		fmt.Fprintln(w, "Another Seedbed process is collecting right now; nothing was done. Try again in a few minutes.")
+		return
+	}
+	verb := "Removed"
+	if rep.DryRun {
+		verb = "Would remove (dry run, nothing was changed)"
+	}
+	fmt.Fprintf(w, "%s:\n", verb)
+	fmt.Fprintf(w, "  releases:           %d%s\n", rep.Releases.Releases, idList(rep.ReleaseIDs))
+	fmt.Fprintf(w, "  artifacts:          %d (%s)\n", rep.Artifacts, bytesOf(rep.ArtifactBytes))
+	fmt.Fprintf(w, "  unpacked copies:    %d (%s)\n", rep.Unpacked, bytesOf(rep.UnpackedBytes))
+	fmt.Fprintf(w, "  log lines:          %d (%s of text)\n", rep.Releases.LogLines+rep.Logs.Lines, bytesOf(rep.Releases.LogBytes+rep.Logs.Bytes))
+	fmt.Fprintf(w, "  webhook deliveries: %d\n", rep.Deliveries)
+	fmt.Fprintf(w, "Frees %s of files; the database reuses the space of the rows it deleted.\n", bytesOf(rep.FileBytes()))
+	fmt.Fprintf(w, "Kept %d releases: live ones, %d per stage for rollback, those deploys in progress need.\n", rep.KeptReleases, r.Releases)
+}
+
+// idList renders release ids as " (#1-#5, #9)", or "" for none.
+func idList(ids []uint) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	var parts []string
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprintf("#%d", ids[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("#%d-#%d", ids[i], ids[j]))
+		}
+		i = j + 1
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// bytesOf renders a size for people.
+func bytesOf(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
