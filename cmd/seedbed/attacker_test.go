@@ -65,6 +65,7 @@ func main() {
 		c.Close()
 		fmt.Fprint(w, "connected")
 	})
+	http.HandleFunc("/uid", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, os.Getuid()) })
 	http.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "seedbed_csrf", Value: "attackerchosen", Path: "/"})
 		http.SetCookie(w, &http.Cookie{Name: "__Host-seedbed_session", Value: "planted", Path: "/", Secure: true})
@@ -110,7 +111,7 @@ func TestAttackerSuite(t *testing.T) {
 	evil.Commit("evil", map[string]string{
 		"seedbed.yml": stackFile(`      evil:
         handler: bootstrap
-        routes: ["GET /read", "GET /list", "GET /dial", "GET /cookies"]
+        routes: ["GET /read", "GET /list", "GET /dial", "GET /uid", "GET /cookies"]
 `),
 		"services/api/go.mod":  goMod,
 		"services/api/main.go": evilFunction,
@@ -220,6 +221,9 @@ func TestAttackerSuite(t *testing.T) {
 	})
 
 	t.Run("the function", func(t *testing.T) {
+		if code, uid := a.get("/evil/dev/uid"); code != 200 || uid == "0" || uid == fmt.Sprint(os.Getuid()) {
+			t.Errorf("the function runs as uid %q (%d), want a user of its app", uid, code)
+		}
 		console, _ := url.Parse(a.ConsoleURL())
 		_, consolePort, _ := net.SplitHostPort(console.Host)
 		gateway, _ := url.Parse(a.GatewayURL())

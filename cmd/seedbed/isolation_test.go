@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/testutil"
-	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 func TestConfigIsolation(t *testing.T) {
@@ -157,94 +153,3 @@ func TestIsolationSetup(t *testing.T) {
 	}
 }
 
-// attackFunction is a Go function that tries what an attacker's would
-// and answers what happened: /read?p=PATH and /dial?a=HOST:PORT.
-const attackFunction = `package main
-
-import (
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"time"
-)
-
-func main() {
-	http.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
-		b, err := os.ReadFile(r.URL.Query().Get("p"))
-		if err != nil {
-			fmt.Fprint(w, "refused: ", err)
-			return
-		}
-		fmt.Fprintf(w, "read %d bytes", len(b))
-	})
-	http.HandleFunc("/dial", func(w http.ResponseWriter, r *http.Request) {
-		c, err := net.DialTimeout("tcp", r.URL.Query().Get("a"), 2*time.Second)
-		if err != nil {
-			fmt.Fprint(w, "refused: ", err)
-			return
-		}
-		c.Close()
-		fmt.Fprint(w, "connected")
-	})
-	http.HandleFunc("/uid", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, os.Getuid()) })
-	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-`
-
-// TestSandboxedFunctionEndToEnd deploys an attacker's function through the
-// whole server, sandboxed, and has it try to read the data dir's secrets
-// and /etc/shadow and to reach the console, the database and Redis.
-func TestSandboxedFunctionEndToEnd(t *testing.T) {
-	needSandbox(t)
-	dir := passableDir(t)
-	cfg := Config{
-		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,
-		DatabaseURL: filepath.Join(dir, "seedbed.db"), Domain: "localhost",
-		Workers: 4, AdminEmail: adminEmail, AdminPassword: adminPassword,
-		BuildTimeout: 5 * time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
-		Isolation: "sandbox",
-	}
-	a := bootApp(t, cfg)
-	repo := testutil.NewRepo(t)
-	repo.Commit("attack", map[string]string{
-		"seedbed.yml": stackFile(`      attack:
-        handler: bootstrap
-        routes: ["GET /read", "GET /dial", "GET /uid"]
-`),
-		"services/api/go.mod":  goMod,
-		"services/api/main.go": attackFunction,
-	})
-	if _, err := a.api.CreateApp(context.Background(), apiv1.CreateAppRequest{Name: "evil", RepoURL: repo.Dir, Branch: "main"}); err != nil {
-		t.Fatal(err)
-	}
-	a.mustDeploy("evil", "dev", "")
-
-	code, uid := a.get("/evil/dev/uid")
-	if code != 200 || uid == "0" || uid == fmt.Sprint(os.Getuid()) {
-		t.Errorf("the function runs as uid %q (%d), want a user of its own", uid, code)
-	}
-	console, err := url.Parse(a.ConsoleURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, consolePort, _ := net.SplitHostPort(console.Host)
-	for _, try := range []string{
-		"/read?p=" + url.QueryEscape(filepath.Join(dir, "secret.key")),
-		"/read?p=" + url.QueryEscape(filepath.Join(dir, "seedbed.db")),
-		"/read?p=/etc/shadow",
-		"/dial?a=127.0.0.1:" + consolePort,
-		"/dial?a=127.0.0.1:5432",
-		"/dial?a=127.0.0.1:6379",
-	} {
-		t.Run(try, func(t *testing.T) {
-			code, body := a.get("/evil/dev" + try)
-			if code != 200 || !strings.HasPrefix(body, "refused: ") {
-				t.Errorf("GET %s = %d %q, want refused", try, code, body)
-			}
-		})
-	}
-}
