@@ -152,4 +152,3 @@ func TestIsolationSetup(t *testing.T) {
 		})
 	}
 }
-
