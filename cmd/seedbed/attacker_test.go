@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -95,7 +96,7 @@ func TestAttackerSuite(t *testing.T) {
 		DatabaseURL: filepath.Join(dir, "seedbed.db"), Domain: "localhost",
 		Workers: 4, AdminEmail: adminEmail, AdminPassword: adminPassword,
 		BuildTimeout: 5 * time.Minute, BuildEnv: testutil.GoEnv(t), Deploys: true, Builds: true,
-		Isolation: "sandbox",
+		BuildUser: builders.UserAuto, Isolation: "sandbox",
 	})
 	ctx := context.Background()
 
@@ -232,9 +233,8 @@ func TestAttackerSuite(t *testing.T) {
 			"/read?p=" + url.QueryEscape(filepath.Join(dir, "secret.key")),
 			"/read?p=" + url.QueryEscape(filepath.Join(dir, "seedbed.db")),
 			"/read?p=/etc/shadow",
-			"/list?p=" + url.QueryEscape(dir),
-			"/list?p=" + url.QueryEscape(filepath.Join(dir, "run")),
 			"/list?p=" + url.QueryEscape(filepath.Join(dir, "artifacts")),
+			"/list?p=" + url.QueryEscape(filepath.Join(dir, "git")),
 			"/list?p=/root",
 			"/read?p=" + url.QueryEscape(fmt.Sprintf("/proc/%d/environ", os.Getpid())),
 			"/dial?a=127.0.0.1:" + consolePort,
@@ -245,6 +245,20 @@ func TestAttackerSuite(t *testing.T) {
 			code, body := a.get("/evil/dev" + try)
 			if code != 200 || !strings.HasPrefix(body, "refused: ") {
 				t.Errorf("GET %s = %d %q, want refused", try, code, body)
+			}
+		}
+		// Its artifact and run dir are mounted at their own paths, so the
+		// folders above them show, holding only those mount points: not
+		// the database, the key, the artifacts or the victim's copy.
+		for _, p := range []string{dir, filepath.Join(dir, "run"), filepath.Join(dir, "run", "artifacts"), filepath.Join(dir, "run", "run")} {
+			_, names := a.get("/evil/dev/list?p=" + url.QueryEscape(p))
+			for _, name := range strings.Fields(names) {
+				if name != "run" && name != "artifacts" && !strings.HasSuffix(name, "-u"+evilUID(t, a)) && !strings.HasPrefix(name, "evil") {
+					t.Errorf("the function sees %s in %s (%s)", name, p, names)
+				}
+			}
+			if strings.Count(names, " ") > 1 {
+				t.Errorf("the function sees more than its own mount points in %s: %s", p, names)
 			}
 		}
 		// Its own pid namespace: only its own few processes.
@@ -278,6 +292,13 @@ func TestAttackerSuite(t *testing.T) {
 			t.Errorf("the function's own cookie should pass: %v", resp.Header.Values("Set-Cookie"))
 		}
 	})
+}
+
+// evilUID is the uid the evil app's function runs as.
+func evilUID(t *testing.T, a *testApp) string {
+	t.Helper()
+	_, uid := a.get("/evil/dev/uid")
+	return uid
 }
 
 // apiCall sends one request with a bearer token and returns the status

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/testutil"
 )
@@ -122,7 +123,7 @@ func TestIsolationSetup(t *testing.T) {
 				}
 				dir = filepath.Join(closed, "data")
 			}
-			cfg := Config{Isolation: tt.mode, DataDir: dir, DatabaseURL: filepath.Join(dir, "seedbed.db"), Deploys: true,
+			cfg := Config{Isolation: tt.mode, BuildUser: builders.UserAuto, DataDir: dir, DatabaseURL: filepath.Join(dir, "seedbed.db"), Deploys: true,
 				Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", Workers: 1, Builds: true}
 			if err := cfg.finish(nil); err != nil {
 				t.Fatal(err)
