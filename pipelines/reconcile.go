@@ -148,33 +148,16 @@ func (r *Reconciler) reconcile(ctx context.Context) ([]string, error) {
 	for _, b := range builds {
 		id := buildTaskID(b.ID)
 		seen[id] = true
-		lost, err := r.lost(now, QueueBuilds, id, running)
+		queued, err := r.requeue(ctx, now, QueueBuilds, id, running, func() (bool, string, error) {
+			b, err := st.BuildByID(ctx, b.ID)
+			return b.Finished(), b.Status, err
+		}, func() (bool, error) { return r.svc.enqueueBuildIfAbsent(ctx, b.ID) })
 		if err != nil {
 			return requeued, err
 		}
-		if !lost {
-			continue
+		if queued {
+			requeued = append(requeued, id)
 		}
-		if b, err = st.BuildByID(ctx, b.ID); err != nil || b.Finished() {
-			delete(r.missing, id)
-			if errors.Is(err, store.ErrNotFound) {
-				err = nil
-			}
-			if err != nil {
-				return requeued, err
-			}
-			continue
-		}
-		queued, err := r.svc.enqueueBuildIfAbsent(ctx, b.ID)
-		if err != nil {
-			return requeued, err
-		}
-		delete(r.missing, id)
-		if !queued {
-			continue // it was there, in a queue the inspector did not list
-		}
-		requeued = append(requeued, id)
-		r.svc.log.Warn("the queue had lost a build's job; queued it again", "build", b.ID, "status", b.Status)
 	}
 
 	for _, d := range deploys {
@@ -206,33 +189,16 @@ func (r *Reconciler) reconcile(ctx context.Context) ([]string, error) {
 		}
 		id := deployTaskID(d.ID)
 		seen[id] = true
-		lost, err := r.lost(now, QueueDeploys, id, running)
+		queued, err := r.requeue(ctx, now, QueueDeploys, id, running, func() (bool, string, error) {
+			d, err := st.DeployByID(ctx, d.ID)
+			return d.Finished(), d.Status, err
+		}, func() (bool, error) { return r.svc.enqueueDeployIfAbsent(ctx, d.ID) })
 		if err != nil {
 			return requeued, err
 		}
-		if !lost {
-			continue
+		if queued {
+			requeued = append(requeued, id)
 		}
-		if d, err = st.DeployByID(ctx, d.ID); err != nil || d.Finished() {
-			delete(r.missing, id)
-			if errors.Is(err, store.ErrNotFound) {
-				err = nil
-			}
-			if err != nil {
-				return requeued, err
-			}
-			continue
-		}
-		queued, err := r.svc.enqueueDeployIfAbsent(ctx, d.ID)
-		if err != nil {
-			return requeued, err
-		}
-		delete(r.missing, id)
-		if !queued {
-			continue
-		}
-		requeued = append(requeued, id)
-		r.svc.log.Warn("the queue had lost a deploy's job; queued it again", "deploy", d.ID, "status", d.Status)
 	}
 
 	for id := range r.missing {
@@ -241,6 +207,36 @@ func (r *Reconciler) reconcile(ctx context.Context) ([]string, error) {
 		}
 	}
 	return requeued, nil
+}
+
+// requeue queues the job id of queue again if it has been lost for
+// LostAfter and its record, read again (reread: finished, status), is
+// still unfinished; enqueue adds it unless the queue has it after all. It
+// reports whether it queued the job.
+func (r *Reconciler) requeue(ctx context.Context, now time.Time, queue, id string, running map[string]bool,
+	reread func() (finished bool, status string, err error), enqueue func() (bool, error)) (bool, error) {
+	lost, err := r.lost(now, queue, id, running)
+	if err != nil || !lost {
+		return false, err
+	}
+	finished, status, err := reread()
+	if err != nil || finished {
+		delete(r.missing, id)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return false, err
+	}
+	queued, err := enqueue()
+	if err != nil {
+		return false, err
+	}
+	delete(r.missing, id)
+	if !queued {
+		return false, nil // it was there, in a queue the inspector did not list
+	}
+	r.svc.log.Warn("the queue had lost a job; queued it again", "job", id, "status", status)
+	return true, nil
 }
 
 // runningJobs returns the task ids that the workers of every live asynq
