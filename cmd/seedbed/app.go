@@ -91,7 +91,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDataDir(cfg.DataDir, buildUser.Switch || runner != nil, log); err != nil {
+	if err := prepareDataDir(cfg.DataDir, buildUser.Switch || runner != nil, runner != nil, log); err != nil {
 		return nil, err
 	}
 	if runner != nil {

@@ -29,8 +29,10 @@ var (
 // what an earlier version left open: the data dir and cache/ and work/
 // get exactly the mode they need (0711 when shared, i.e. when builds run
 // as another user, else 0700), and every other entry loses its group and
-// other permissions. Each change is logged.
-func prepareDataDir(dir string, shared bool, log *slog.Logger) error {
+// other permissions. Each change is logged. With sandboxed functions
+// (sandboxed), run/ is the local target's to open to their users (0711):
+// closing it here would only be undone, and logged, at every start.
+func prepareDataDir(dir string, shared, sandboxed bool, log *slog.Logger) error {
 	mode := fs.FileMode(0o700)
 	if shared {
 		mode = 0o711
@@ -60,7 +62,7 @@ func prepareDataDir(dir string, shared bool, log *slog.Logger) error {
 		return fmt.Errorf("read data dir: %w", err)
 	}
 	for _, e := range entries {
-		if slices.Contains(buildUserDirs, e.Name()) {
+		if slices.Contains(buildUserDirs, e.Name()) || (sandboxed && e.Name() == "run") {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())

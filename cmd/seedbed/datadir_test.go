@@ -14,9 +14,10 @@ import (
 // as another user.
 func TestPrepareDataDir(t *testing.T) {
 	tests := []struct {
-		name   string
-		shared bool
-		want   map[string]fs.FileMode
+		name      string
+		shared    bool
+		sandboxed bool // run/ was opened by the local target for functions' users
+		want      map[string]fs.FileMode
 	}{
 		{name: "builds as Seedbed's own user", shared: false, want: map[string]fs.FileMode{
 			".": 0o700, "cache": 0o700, "work": 0o700, "seedbed.db": 0o600, "secret.key": 0o600,
@@ -26,11 +27,23 @@ func TestPrepareDataDir(t *testing.T) {
 			".": 0o711, "cache": 0o711, "work": 0o711, "seedbed.db": 0o600, "secret.key": 0o600,
 			"artifacts": 0o700, "git": 0o700, "run": 0o700, "notes.txt": 0o600, "old": 0o700,
 		}},
+		{name: "functions sandboxed", shared: true, sandboxed: true, want: map[string]fs.FileMode{
+			".": 0o711, "cache": 0o711, "work": 0o711, "seedbed.db": 0o600, "secret.key": 0o600,
+			"artifacts": 0o700, "git": 0o700, "run": 0o711, "notes.txt": 0o600, "old": 0o700,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
 			// What an earlier version made, with umask 022.
+			if tt.sandboxed {
+				if err := os.MkdirAll(filepath.Join(dir, "run"), 0o711); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(filepath.Join(dir, "run"), 0o711); err != nil {
+					t.Fatal(err)
+				}
+			}
 			for _, d := range []string{"", "cache", "artifacts", "old"} {
 				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 					t.Fatal(err)
@@ -47,7 +60,7 @@ func TestPrepareDataDir(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := prepareDataDir(dir, tt.shared, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			if err := prepareDataDir(dir, tt.shared, tt.sandboxed, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 				t.Fatal(err)
 			}
 			for name, want := range tt.want {
