@@ -169,15 +169,15 @@ func rawDB(t *testing.T, url string) (*sql.DB, func(n int) string) {
 
 func TestSessionUser(t *testing.T) {
 	// SessionUser names the columns of both: a new field needs adding there.
-	if n := reflect.TypeOf(store.User{}).NumField(); n != 6 {
-		t.Fatalf("store.User has %d fields; SessionUser reads 6: add the new ones to its query", n)
+	if n := reflect.TypeOf(store.User{}).NumField(); n != 7 {
+		t.Fatalf("store.User has %d fields; SessionUser reads 7: add the new ones to its query", n)
 	}
 	if n := reflect.TypeOf(store.Session{}).NumField(); n != 7 {
 		t.Fatalf("store.Session has %d fields; SessionUser reads 7: add the new ones to its query", n)
 	}
 	eachDatabase(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		u := store.User{Email: "ada@example.com", PasswordHash: "x", IsAdmin: true, IsApprover: true}
+		u := store.User{Email: "ada@example.com", PasswordHash: "x", IsAdmin: true, IsApprover: true, IsCreator: true}
 		if err := s.CreateUser(ctx, &u); err != nil {
 			t.Fatal(err)
 		}

@@ -149,10 +149,15 @@ func testBuildUsers(t *testing.T, isolation sandbox.Isolation, isolationLog stri
 	}
 
 	// Closed to other users: the data dir may only be passed through, to
-	// cache/ and work/.
+	// cache/ and work/, and to run/ when functions run sandboxed as their
+	// apps' users (each app's folders in it are closed to the others).
+	runMode := fs.FileMode(0o700)
+	if isolation == builders.IsolationSandbox {
+		runMode = 0o711
+	}
 	for name, want := range map[string]fs.FileMode{
 		".": 0o711, "cache": 0o711, "work": 0o711,
-		"seedbed.db": 0o600, "secret.key": 0o600, "artifacts": 0o700, "git": 0o700, "run": 0o700,
+		"seedbed.db": 0o600, "secret.key": 0o600, "artifacts": 0o700, "git": 0o700, "run": runMode,
 	} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {

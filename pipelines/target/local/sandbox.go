@@ -141,7 +141,7 @@ func shareWithGroup(root string, gid int) error {
 // envMasker hides the values of a function's environment (its stage's
 // variables and secrets among them) in what Seedbed keeps of its output:
 // the target cannot tell a secret from a plain variable, so every value
-// of four characters or more is replaced by "***", each line of a
+// of four characters or more is replaced by "••••••" (as in build logs), each line of a
 // multi-line value on its own. Shorter values are left: masking them
 // would garble the output. It returns nil when there is nothing to mask.
 func envMasker(env map[string]string) *strings.Replacer {
@@ -162,7 +162,7 @@ func envMasker(env map[string]string) *strings.Replacer {
 	slices.SortFunc(vals, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
 	pairs := make([]string, 0, 2*len(vals))
 	for _, v := range vals {
-		pairs = append(pairs, v, "***")
+		pairs = append(pairs, v, "••••••")
 	}
 	return strings.NewReplacer(pairs...)
 }

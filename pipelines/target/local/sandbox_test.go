@@ -274,7 +274,7 @@ func TestFunctionOutputStaysOutOfSeedbedLog(t *testing.T) {
 					t.Fatal("Apply succeeded, want the function's failure")
 				}
 				msg := err.Error()
-				if !strings.Contains(msg, "API_KEY=***") || strings.Contains(msg, secret) || strings.Contains(msg, "line-one-secret") {
+				if !strings.Contains(msg, "API_KEY=••••••") || strings.Contains(msg, secret) || strings.Contains(msg, "line-one-secret") {
 					t.Errorf("the error shows the output unmasked or not at all: %s", msg)
 				}
 			} else if err != nil {
@@ -283,8 +283,8 @@ func TestFunctionOutputStaysOutOfSeedbedLog(t *testing.T) {
 				// Let the output arrive.
 				wantStatus(t, b.get(t, "/shop/dev/who"), http.StatusOK)
 				in := b.instanceOf(t, shopDev, "api/sh")
-				if out := strings.Join(in.out.last(), "\n"); !strings.Contains(out, "API_KEY=***") || strings.Contains(out, secret) {
-					t.Errorf("kept output %q, want API_KEY=***", out)
+				if out := strings.Join(in.out.last(), "\n"); !strings.Contains(out, "API_KEY=••••••") || strings.Contains(out, secret) {
+					t.Errorf("kept output %q, want API_KEY=••••••", out)
 				}
 			}
 			for _, leak := range []string{secret, "line-one-secret", "API_KEY="} {
@@ -378,7 +378,7 @@ func TestLambdaErrorsAreMasked(t *testing.T) {
 		t.Fatalf("/fail: %d %s", a.status, a.body)
 	}
 	logs := b.logs.String()
-	if strings.Contains(logs, secret) || !strings.Contains(logs, "boom: *** as told") {
+	if strings.Contains(logs, secret) || !strings.Contains(logs, "boom: •••••• as told") {
 		t.Errorf("the handler's error is not masked in Seedbed's log:\n%s", logs)
 	}
 }
