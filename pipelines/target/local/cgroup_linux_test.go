@@ -130,7 +130,14 @@ func TestMemoryLimitStopsFunction(t *testing.T) {
 			for {
 				status, pid := tc.pid(b, t)
 				if status == http.StatusOK && pid != before {
-					if !inCgroup(t, fc, pid) {
+					// On cgroup v1 a process is moved in right after it
+					// started, and the move can wait while the kernel is
+					// still reaping the killed one: it may answer first.
+					in := inCgroup(t, fc, pid)
+					for wait := time.Now().Add(2 * time.Second); !in && time.Now().Before(wait); in = inCgroup(t, fc, pid) {
+						time.Sleep(20 * time.Millisecond)
+					}
+					if !in {
 						t.Errorf("the restarted process %d is not in the cgroup", pid)
 					}
 					break
