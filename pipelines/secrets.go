@@ -20,7 +20,7 @@ import (
 )
 
 // Sealer encrypts secrets at rest (stage secrets, forge tokens, deploy
-// keys) with AES-256-GCM. The key lives outside the database (a file in the
+// keys, webhook secrets) with AES-256-GCM. The key lives outside the database (a file in the
 // data dir, or SEEDBED_SECRET_KEY), so a copy of the database alone reveals
 // no secret.
 //
@@ -81,8 +81,8 @@ func KeyID(key []byte) string {
 func (s *Sealer) KeyID() string { return s.keys[0].id }
 
 // IsSealed tells a sealed value from a plain one. Plain values that need
-// sealing (deploy keys from before they were sealed: PEM text) never
-// start like this.
+// sealing (deploy keys and webhook secrets from before they were sealed:
+// PEM text, base64url) never start like this.
 func IsSealed(v string) bool {
 	return strings.HasPrefix(v, sealedPrefixV2) || strings.HasPrefix(v, sealedPrefixV1)
 }
@@ -298,36 +298,60 @@ func (m masker) mask(s string) string {
 // renamed, and the name is known before the app has an id.
 func deployKeyAAD(appName string) string { return "deploy-key:app:" + appName }
 
-// sealDeployKey seals an app's deploy key before it is stored.
-func (s *Service) sealDeployKey(appName, key string) (string, error) {
-	if key == "" {
+// webhookSecretAAD binds a sealed webhook secret to its app, as
+// deployKeyAAD does a deploy key.
+func webhookSecretAAD(appName string) string { return "webhook-secret:app:" + appName }
+
+// sealForApp seals a secret of an app (what names it in errors: "the
+// deploy key") before it is stored; "" stays "".
+func (s *Service) sealForApp(what, appName, value, aad string) (string, error) {
+	if value == "" {
 		return "", nil
 	}
 	if s.cfg.Sealer == nil {
-		return "", fmt.Errorf("save the deploy key of %s: no secret key configured", appName)
+		return "", fmt.Errorf("save %s of %s: no secret key configured", what, appName)
 	}
-	sealed, err := s.cfg.Sealer.Seal(key, deployKeyAAD(appName))
+	sealed, err := s.cfg.Sealer.Seal(value, aad)
 	if err != nil {
-		return "", fmt.Errorf("save the deploy key of %s: %w", appName, err)
+		return "", fmt.Errorf("save %s of %s: %w", what, appName, err)
 	}
 	return sealed, nil
 }
 
-// deployKey opens an app's deploy key for git; "" when it has none. A key
-// stored in clear by an older Seedbed (sealed by SealDeployKeys at the
-// next start) is used as it is.
-func (s *Service) deployKey(app store.App) (string, error) {
-	if app.DeployKey == "" || !IsSealed(app.DeployKey) {
-		return app.DeployKey, nil
+// openForApp opens a sealed secret of an app; "" stays "". A value stored
+// in clear by an older Seedbed (sealed by SealStoredInClear at the next
+// start) is used as it is.
+func (s *Service) openForApp(what, appName, value, aad string) (string, error) {
+	if value == "" || !IsSealed(value) {
+		return value, nil
 	}
 	if s.cfg.Sealer == nil {
-		return "", fmt.Errorf("app %s has a deploy key but no secret key is configured", app.Name)
+		return "", fmt.Errorf("app %s has %s but no secret key is configured", appName, what)
 	}
-	key, err := s.cfg.Sealer.Open(app.DeployKey, deployKeyAAD(app.Name))
+	plain, err := s.cfg.Sealer.Open(value, aad)
 	if err != nil {
-		return "", fmt.Errorf("deploy key of app %s: %w", app.Name, err)
+		return "", fmt.Errorf("%s of app %s: %w", what, appName, err)
 	}
-	return key, nil
+	return plain, nil
+}
+
+// sealDeployKey seals an app's deploy key before it is stored.
+func (s *Service) sealDeployKey(appName, key string) (string, error) {
+	return s.sealForApp("the deploy key", appName, key, deployKeyAAD(appName))
+}
+
+// deployKey opens an app's deploy key for git; "" when it has none.
+func (s *Service) deployKey(app store.App) (string, error) {
+	return s.openForApp("a deploy key", app.Name, app.DeployKey, deployKeyAAD(app.Name))
+}
+
+// WebhookSecret opens the secret that verifies an app's webhook
+// deliveries, for checking a delivery's signature and for showing it to
+// the app's owners. An error (a value sealed under a key this process
+// lacks, say) says which key is needed: it is the server's fault, never
+// the sender's.
+func (s *Service) WebhookSecret(app store.App) (string, error) {
+	return s.openForApp("a webhook secret", app.Name, app.WebhookSecret, webhookSecretAAD(app.Name))
 }
 
 // SecretStore is what sealing in bulk needs from the database (a
@@ -345,20 +369,29 @@ func aadOf(v store.SealedValue) string {
 		return tokenAAD(v.AppID)
 	case store.SealedDeployKey:
 		return deployKeyAAD(v.AppName)
+	case store.SealedWebhookSecret:
+		return webhookSecretAAD(v.AppName)
 	}
 	return "unknown-kind:" + v.Kind // opens nothing
 }
 
-// SealDeployKeys seals the deploy keys an older Seedbed stored in clear.
-// Sealed keys are left alone, so every start runs it. Two processes
-// starting at once do not seal one key twice: the store rewrites a value
-// only if it is still the one read, and the one that lost the race looks
-// again and finds the key sealed. It returns how many keys it sealed.
-func SealDeployKeys(ctx context.Context, st SecretStore, sealer *Sealer) (int, error) {
+// sealedLater lists the kinds of sealed values an older Seedbed stored in
+// clear: SealStoredInClear seals them, and a rotation seals them too.
+// Plain values of these kinds never look sealed: a deploy key starts with
+// "-----BEGIN", a webhook secret is base64url (no ':').
+func sealedLater() []string { return []string{store.SealedDeployKey, store.SealedWebhookSecret} }
+
+// SealStoredInClear seals the deploy keys and webhook secrets an older
+// Seedbed stored in clear. Sealed values are left alone, so every start
+// runs it. Two processes starting at once do not seal one value twice:
+// the store rewrites a value only if it is still the one read, and the
+// one that lost the race looks again and finds the value sealed. It
+// returns how many values it sealed.
+func SealStoredInClear(ctx context.Context, st SecretStore, sealer *Sealer) (int, error) {
 	var err error
 	for try := 0; try < 3; try++ {
 		var n int
-		n, err = st.ResealSecrets(ctx, []string{store.SealedDeployKey}, func(v store.SealedValue) (string, error) {
+		n, err = st.ResealSecrets(ctx, sealedLater(), func(v store.SealedValue) (string, error) {
 			if IsSealed(v.Value) {
 				return v.Value, nil
 			}
@@ -371,7 +404,7 @@ func SealDeployKeys(ctx context.Context, st SecretStore, sealer *Sealer) (int, e
 			break
 		}
 	}
-	return 0, fmt.Errorf("seal deploy keys stored in clear: %w", err)
+	return 0, fmt.Errorf("seal deploy keys and webhook secrets stored in clear: %w", err)
 }
 
 // Rotation is what RotateSecrets did.
@@ -381,12 +414,12 @@ type Rotation struct {
 }
 
 // RotateSecrets seals every secret in the database (stage secrets, forge
-// tokens, deploy keys; deploy keys still in clear too) again under to's
-// key, in one transaction: if any value cannot be opened with from (the
-// key ring of the current key, and the new key when an interrupted
-// rotation runs again), or check refuses one, nothing is changed. Values
-// already under the new key are checked and kept, so running it again
-// after a crash is safe.
+// tokens, deploy keys, webhook secrets; those last two still in clear too)
+// again under to's key, in one transaction: if any value cannot be opened
+// with from (the key ring of the current key, and the new key when an
+// interrupted rotation runs again), or check refuses one, nothing is
+// changed. Values already under the new key are checked and kept, so
+// running it again after a crash is safe.
 func RotateSecrets(ctx context.Context, st SecretStore, from, to *Sealer, check func(store.SealedValue) error) (Rotation, error) {
 	var r Rotation
 	n, err := st.ResealSecrets(ctx, nil, func(v store.SealedValue) (string, error) {
@@ -397,7 +430,7 @@ func RotateSecrets(ctx context.Context, st SecretStore, from, to *Sealer, check 
 			if plain, err = from.Open(v.Value, aadOf(v)); err != nil {
 				return "", fmt.Errorf("%s: %w", v.Where(), err)
 			}
-		} else if v.Kind != store.SealedDeployKey {
+		} else if !slices.Contains(sealedLater(), v.Kind) {
 			return "", fmt.Errorf("%s is not sealed: the database is damaged or was written by hand", v.Where())
 		}
 		if check != nil {

@@ -59,99 +59,145 @@ func testSealer(t *testing.T, fill byte) *Sealer {
 	return s
 }
 
-// A deploy key is sealed when an app is created; one stored in clear by
-// an older Seedbed is sealed at start, once; git gets the opened key.
-func TestDeployKeysAreSealed(t *testing.T) {
+// Deploy keys and webhook secrets are sealed when an app is created; one
+// stored in clear by an older Seedbed is sealed at start, once, even when
+// several processes start together; git and the webhook check get the
+// opened value, and a value copied to another app does not open.
+func TestAppSecretsAreSealed(t *testing.T) {
+	// clearWebhookSecret is what an older Seedbed stored: forge.Secret's
+	// base64url text.
+	const clearWebhookSecret = "q5Zc2mN0r8Tt1xWf6yBv3hJk9LpA4sDe7gUi0oPzXcY"
+	tests := []struct {
+		name   string
+		column string
+		clear  string // the value an older Seedbed left in clear
+		open   func(*Service, store.App) (string, error)
+	}{
+		{"deploy key", "deploy_key", pemSecret, (*Service).deployKey},
+		{"webhook secret", "webhook_secret", clearWebhookSecret, (*Service).WebhookSecret},
+	}
 	for _, db := range secretDBs() {
-		t.Run(db.name, func(t *testing.T) {
-			ctx := context.Background()
-			st, raw := db.open(t)
-			sealer := testSealer(t, 'k')
-			svc := New(Config{Store: st, Sealer: sealer})
-			if _, err := svc.CreateApp(ctx, NewApp{Name: "new", RepoURL: "git@example.com:acme/new.git", Branch: "main", DeployKey: pemSecret}); err != nil {
-				t.Fatal(err)
-			}
-			// An app from before deploy keys were sealed.
-			if _, err := svc.CreateApp(ctx, NewApp{Name: "old", RepoURL: "git@example.com:acme/old.git", Branch: "main"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := raw.ExecContext(ctx, "UPDATE apps SET deploy_key = '"+pemSecret+"' WHERE name = 'old'"); err != nil {
-				t.Fatal(err)
-			}
-			storedKeys := func() map[string]string {
-				t.Helper()
-				rows, err := raw.QueryContext(ctx, "SELECT name, deploy_key FROM apps")
+		for _, tt := range tests {
+			t.Run(db.name+"/"+tt.name, func(t *testing.T) {
+				ctx := context.Background()
+				st, raw := db.open(t)
+				sealer := testSealer(t, 'k')
+				svc := New(Config{Store: st, Sealer: sealer})
+				created, err := svc.CreateApp(ctx, NewApp{Name: "new", RepoURL: "git@example.com:acme/new.git", Branch: "main", DeployKey: pemSecret})
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer rows.Close()
-				out := map[string]string{}
-				for rows.Next() {
-					var name, key string
-					if err := rows.Scan(&name, &key); err != nil {
+				// The plain value of the new app: the deploy key given, or
+				// the webhook secret CreateApp made (opened from what it
+				// returned).
+				want, err := tt.open(svc, created)
+				if err != nil || want == "" {
+					t.Fatalf("%s of a new app opens as %q, %v", tt.name, want, err)
+				}
+				// An app from before these were sealed.
+				if _, err := svc.CreateApp(ctx, NewApp{Name: "old", RepoURL: "git@example.com:acme/old.git", Branch: "main"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := raw.ExecContext(ctx, "UPDATE apps SET "+tt.column+" = '"+tt.clear+"' WHERE name = 'old'"); err != nil {
+					t.Fatal(err)
+				}
+				stored := func() map[string]string {
+					t.Helper()
+					rows, err := raw.QueryContext(ctx, "SELECT name, "+tt.column+" FROM apps")
+					if err != nil {
 						t.Fatal(err)
 					}
-					out[name] = key
-				}
-				return out
-			}
-			if k := storedKeys()["new"]; strings.Contains(k, "PRIVATE KEY") || !IsSealed(k) {
-				t.Fatalf("select deploy_key from apps shows %q for a new app", k)
-			}
-
-			// Serve and workers start at once: each seals at start.
-			var (
-				wg    sync.WaitGroup
-				mu    sync.Mutex
-				total int
-			)
-			for i := 0; i < 4; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					n, err := SealDeployKeys(ctx, st, sealer)
-					if err != nil {
-						t.Errorf("SealDeployKeys at a concurrent start: %v", err)
+					defer rows.Close()
+					out := map[string]string{}
+					for rows.Next() {
+						var name, v string
+						if err := rows.Scan(&name, &v); err != nil {
+							t.Fatal(err)
+						}
+						out[name] = v
 					}
-					mu.Lock()
-					total += n
-					mu.Unlock()
-				}()
-			}
-			wg.Wait()
-			if total != 1 {
-				t.Fatalf("concurrent starts sealed %d keys, want the one key in clear sealed once", total)
-			}
-			sealed := storedKeys()
-			for name, k := range sealed {
-				if strings.Contains(k, "PRIVATE KEY") || !IsSealed(k) {
-					t.Errorf("after sealing, select deploy_key from apps shows %q for %s", k, name)
+					return out
 				}
-			}
-			if n, err := SealDeployKeys(ctx, st, sealer); err != nil || n != 0 {
-				t.Fatalf("SealDeployKeys again = %d, %v; want nothing to do", n, err)
-			}
-			if again := storedKeys(); again["old"] != sealed["old"] || again["new"] != sealed["new"] {
-				t.Fatalf("SealDeployKeys changed sealed keys: %v → %v", sealed, again)
-			}
-			for _, name := range []string{"new", "old"} {
-				app, err := st.AppByName(ctx, name)
-				if err != nil {
+				if v := stored()["new"]; strings.Contains(v, want) || !IsSealed(v) {
+					t.Fatalf("select %s from apps shows %q for a new app", tt.column, v)
+				}
+
+				// Serve and workers start at once: each seals at start.
+				var (
+					wg    sync.WaitGroup
+					mu    sync.Mutex
+					total int
+				)
+				for i := 0; i < 4; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						n, err := SealStoredInClear(ctx, st, sealer)
+						if err != nil {
+							t.Errorf("SealStoredInClear at a concurrent start: %v", err)
+						}
+						mu.Lock()
+						total += n
+						mu.Unlock()
+					}()
+				}
+				wg.Wait()
+				if total != 1 {
+					t.Fatalf("concurrent starts sealed %d values, want the one %s in clear sealed once", total, tt.name)
+				}
+				sealed := stored()
+				for name, v := range sealed {
+					if strings.Contains(v, tt.clear) || strings.Contains(v, want) || !IsSealed(v) {
+						t.Errorf("after sealing, select %s from apps shows %q for %s", tt.column, v, name)
+					}
+				}
+				if n, err := SealStoredInClear(ctx, st, sealer); err != nil || n != 0 {
+					t.Fatalf("SealStoredInClear again = %d, %v; want nothing to do", n, err)
+				}
+				if again := stored(); again["old"] != sealed["old"] || again["new"] != sealed["new"] {
+					t.Fatalf("SealStoredInClear changed sealed values: %v → %v", sealed, again)
+				}
+				for name, plain := range map[string]string{"new": want, "old": tt.clear} {
+					app, err := st.AppByName(ctx, name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got, err := tt.open(svc, app); err != nil || got != plain {
+						t.Errorf("%s of %s opens as %q, %v; want %q", tt.name, name, got, err, plain)
+					}
+				}
+				// Under a key this process lacks: an error naming the key
+				// needed, not a wrong value.
+				app, _ := st.AppByName(ctx, "new")
+				other := New(Config{Store: st, Sealer: testSealer(t, 'o')})
+				if got, err := tt.open(other, app); err == nil || !strings.Contains(err.Error(), "sealed under key "+sealer.KeyID()) {
+					t.Errorf("%s under another key opens as %q, %v; want an error naming key %s", tt.name, got, err, sealer.KeyID())
+				}
+				// Bound to its app: copied to another app, it does not open.
+				if _, err := raw.ExecContext(ctx, "UPDATE apps SET "+tt.column+" = (SELECT "+tt.column+" FROM apps WHERE name = 'new') WHERE name = 'old'"); err != nil {
 					t.Fatal(err)
 				}
-				if got, err := svc.deployKey(app); err != nil || got != pemSecret {
-					t.Errorf("deploy key of %s opens as %q, %v", name, got, err)
+				app, _ = st.AppByName(ctx, "old")
+				if got, err := tt.open(svc, app); err == nil {
+					t.Errorf("a %s copied to another app opened as %q", tt.name, got)
 				}
-			}
-			// Bound to its app: copied to another app, it does not open.
-			if _, err := raw.ExecContext(ctx, "UPDATE apps SET deploy_key = (SELECT deploy_key FROM apps WHERE name = 'new') WHERE name = 'old'"); err != nil {
-				t.Fatal(err)
-			}
-			app, _ := st.AppByName(ctx, "old")
-			if _, err := svc.deployKey(app); err == nil {
-				t.Error("a deploy key copied to another app opened")
-			}
-		})
+			})
+		}
+	}
+}
+
+// Without a secret key an app cannot be created: its webhook secret
+// would be stored in clear.
+func TestCreateAppNeedsSealer(t *testing.T) {
+	st, raw := secretDBs()[0].open(t)
+	svc := New(Config{Store: st})
+	_, err := svc.CreateApp(context.Background(), NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"})
+	if err == nil || !strings.Contains(err.Error(), "save the webhook secret of shop: no secret key configured") {
+		t.Fatalf("CreateApp without a sealer = %v", err)
+	}
+	var n int
+	if err := raw.QueryRow("SELECT count(*) FROM apps").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d apps stored (%v), want none", n, err)
 	}
 }
 

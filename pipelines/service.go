@@ -219,7 +219,10 @@ func checkRepoURL(raw string) string {
 	return hint
 }
 
-// CreateApp connects a repository as a new app with the default pipeline.
+// CreateApp connects a repository as a new app with the default pipeline,
+// and a new webhook secret. The webhook secret and deploy key are sealed:
+// the returned App holds them sealed (WebhookSecret opens the secret), and
+// without a Sealer no app can be created.
 func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	in.RepoURL = strings.TrimSpace(in.RepoURL)
@@ -238,6 +241,11 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 	}
 	secret, err := forge.Secret()
 	if err != nil {
+		return store.App{}, err
+	}
+	// The webhook secret is sealed as the deploy key is: a copy of the
+	// database alone must not let anyone sign deliveries.
+	if secret, err = s.sealForApp("the webhook secret", in.Name, secret, webhookSecretAAD(in.Name)); err != nil {
 		return store.App{}, err
 	}
 	deployKey, err := s.sealDeployKey(in.Name, in.DeployKey)

@@ -44,8 +44,10 @@ type App struct {
 	Name      string
 	RepoURL   string
 	Branch    string
-	DeployKey string `json:"-"` // PEM private key for ssh repositories
-	// WebhookSecret verifies deliveries from the app's forge.
+	DeployKey string `json:"-"` // PEM private key for ssh repositories; sealed
+	// WebhookSecret verifies deliveries from the app's forge. Sealed by the
+	// pipelines package, as DeployKey is (in clear only when an older
+	// Seedbed wrote it, until the next start seals it).
 	WebhookSecret string `json:"-"`
 	// Forge settings: where commit statuses go and how often to poll.
 	// ForgeToken is sealed by the pipelines package; PollSeconds 0 means

@@ -10,9 +10,10 @@ import (
 
 // Kinds of sealed values (see SealedValue).
 const (
-	SealedStageSecret = "stage secret" // stage_vars.value of a secret
-	SealedForgeToken  = "forge token"  // apps.forge_token
-	SealedDeployKey   = "deploy key"   // apps.deploy_key
+	SealedStageSecret   = "stage secret"   // stage_vars.value of a secret
+	SealedForgeToken    = "forge token"    // apps.forge_token
+	SealedDeployKey     = "deploy key"     // apps.deploy_key
+	SealedWebhookSecret = "webhook secret" // apps.webhook_secret
 )
 
 // SealedValue is one value the pipelines package seals, with what its
@@ -63,7 +64,7 @@ func (s *Store) ResealSecrets(ctx context.Context, kinds []string, fn func(Seale
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		changed = 0
 		var apps []App
-		if err := tx.Select("id", "name", "forge_token", "deploy_key").Order("id").Find(&apps).Error; err != nil {
+		if err := tx.Select("id", "name", "forge_token", "deploy_key", "webhook_secret").Order("id").Find(&apps).Error; err != nil {
 			return fmt.Errorf("list apps: %w", err)
 		}
 		names := map[uint]string{}
@@ -72,6 +73,7 @@ func (s *Store) ResealSecrets(ctx context.Context, kinds []string, fn func(Seale
 			for _, c := range []struct{ kind, column, value string }{
 				{SealedForgeToken, "forge_token", a.ForgeToken},
 				{SealedDeployKey, "deploy_key", a.DeployKey},
+				{SealedWebhookSecret, "webhook_secret", a.WebhookSecret},
 			} {
 				if c.value == "" || !want(c.kind) {
 					continue

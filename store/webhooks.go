@@ -44,11 +44,3 @@ func (s *Store) Deliveries(ctx context.Context, appID uint, limit int) ([]Webhoo
 	}
 	return ds, nil
 }
-
-// SetWebhookSecret replaces an app's webhook secret.
-func (s *Store) SetWebhookSecret(ctx context.Context, appID uint, secret string) error {
-	if err := s.db.WithContext(ctx).Model(&App{}).Where("id = ?", appID).Update("webhook_secret", secret).Error; err != nil {
-		return fmt.Errorf("set webhook secret of app %d: %w", appID, err)
-	}
-	return nil
-}

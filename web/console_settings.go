@@ -104,8 +104,12 @@ func (s *Server) appSettingsModel(c echo.Context) (views.AppSettingsModel, error
 	if err != nil {
 		return views.AppSettingsModel{}, err
 	}
+	secret, err := s.cfg.Pipelines.WebhookSecret(app)
+	if err != nil {
+		return views.AppSettingsModel{}, err
+	}
 	m := views.AppSettingsModel{Page: s.page(c, "Settings of "+app.Name), App: app.Name, AppURL: appURL(app.Name),
-		Secret: app.WebhookSecret, Branch: app.Branch, SaveURL: appURL(app.Name) + "/settings",
+		Secret: secret, Branch: app.Branch, SaveURL: appURL(app.Name) + "/settings",
 		Form: views.ForgeForm{Forge: fs.Forge, APIURL: fs.APIURL, Repo: fs.Repo, RepoDerived: fs.RepoDerived, TokenSet: fs.TokenSet}}
 	m.Page.Nav = "apps"
 	if fs.PollInterval > 0 {

@@ -84,6 +84,8 @@ type Pipelines interface {
 	OpenPreview(ctx context.Context, app string, req pipelines.PreviewRequest) (pipelines.PreviewResult, error)
 	UpdatePreview(ctx context.Context, app string, req pipelines.PreviewRequest) (pipelines.PreviewResult, error)
 	ClosePreview(ctx context.Context, app string, number int, opt pipelines.RemoveOptions) (store.Stage, error)
+	// WebhookSecret opens an app's sealed webhook secret.
+	WebhookSecret(app store.App) (string, error)
 }
 
 // Config is what a Server is made of.

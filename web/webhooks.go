@@ -109,7 +109,20 @@ func (s *Server) webhook(c echo.Context) error {
 		return errorf(http.StatusBadRequest, "invalid", "The request body could not be read.")
 	}
 	rec := store.WebhookDelivery{AppID: app.ID, Forge: string(kind), DeliveryID: forge.DeliveryID(kind, header), RemoteAddr: addr}
-	events, err := forge.ParseAll(kind, app.WebhookSecret, header, body)
+	secret, err := s.cfg.Pipelines.WebhookSecret(app)
+	if err != nil {
+		// The server's fault (its secret key), not the sender's: no
+		// signature check ran, so neither "signature mismatch" nor a
+		// throttled address.
+		s.log.Error("webhook delivery cannot be verified: the app's webhook secret does not open with this server's secret key",
+			"app", app.Name, "forge", kind, "err", err)
+		rec.Outcome, rec.Reason = store.DeliveryRejected, "Seedbed could not open the app's webhook secret (a problem with the server's secret key; see its log)"
+		if err := s.cfg.Deliveries.RecordDelivery(ctx, &rec); err != nil {
+			s.log.Error("record rejected delivery", "app", app.Name, "err", err)
+		}
+		return errorf(http.StatusInternalServerError, "internal", "Seedbed cannot open this app's webhook secret; the server's operator must check its secret key (see the server log).")
+	}
+	events, err := forge.ParseAll(kind, secret, header, body)
 	if err != nil {
 		status := http.StatusBadRequest
 		switch {
@@ -270,7 +283,11 @@ func (s *Server) apiWebhooks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := apiv1.Webhooks{Secret: app.WebhookSecret, URLs: s.hookURLs(app.Name), Deliveries: []apiv1.Delivery{}}
+	secret, err := s.cfg.Pipelines.WebhookSecret(app)
+	if err != nil {
+		return err
+	}
+	out := apiv1.Webhooks{Secret: secret, URLs: s.hookURLs(app.Name), Deliveries: []apiv1.Delivery{}}
 	for _, d := range ds {
 		out.Deliveries = append(out.Deliveries, apiv1.Delivery{ID: d.ID, Forge: d.Forge, DeliveryID: d.DeliveryID, Event: d.Event,
 			Outcome: d.Outcome, Reason: d.Reason, Summary: d.Summary, RemoteAddr: d.RemoteAddr, Builds: d.BuildIDs, Time: d.CreatedAt})

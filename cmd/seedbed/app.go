@@ -200,10 +200,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if pendingRotation {
 		log.Warn("a secret key rotation was interrupted; values sealed under either key open meanwhile. Stop Seedbed and run `seedbed secrets rotate-key` again to finish it", "file", filepath.Join(cfg.DataDir, newKeyFile))
 	}
-	if n, err := pipelines.SealDeployKeys(ctx, a.store, sealer); err != nil {
+	if n, err := pipelines.SealStoredInClear(ctx, a.store, sealer); err != nil {
 		return nil, err
 	} else if n > 0 {
-		log.Info("sealed deploy keys that were stored in clear", "count", n)
+		log.Info("sealed deploy keys and webhook secrets that were stored in clear", "count", n)
 	}
 	a.inspector = asynq.NewInspector(redisOpt)
 	// The console listens before the pipelines are made: commit statuses

@@ -28,9 +28,9 @@ const (
 const rotateUsage = `seedbed secrets rotate-key [flags]
 
 Seals every secret in the database (stage secrets, forge tokens, deploy
-keys) again under a new key, in one transaction, and then makes the new key
-the one Seedbed uses. Run it on the machine with the data dir, with the same
---data-dir / --database-url as serve.
+keys, webhook secrets) again under a new key, in one transaction, and then
+makes the new key the one Seedbed uses. Run it on the machine with the data
+dir, with the same --data-dir / --database-url as serve.
 
 Stop serve and every worker first, and start them again afterwards: a
 running process keeps the old key in memory, cannot open what is sealed
