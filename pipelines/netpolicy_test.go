@@ -35,7 +35,7 @@ func TestPollingAndForgeURLFollowTheNetworkPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			svc := pipelines.New(pipelines.Config{Store: st, Queue: &recordingQueue{}, Network: tt.policy})
+			svc := pipelines.New(pipelines.Config{Store: st, Queue: &recordingQueue{}, Network: tt.policy, Sealer: newSealer(t)})
 			// The app was saved pointing at a name; it resolves to loopback now.
 			app, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "polled", RepoURL: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/x.git", Branch: "main"})
 			if err != nil {

@@ -26,6 +26,17 @@ func (q *recordingQueue) EnqueueContext(_ context.Context, task *asynq.Task, _ .
 	return &asynq.TaskInfo{}, nil
 }
 
+// newSealer is a Sealer with a fixed test key: a Service needs one to
+// create apps (their webhook secrets are sealed).
+func newSealer(t *testing.T) *pipelines.Sealer {
+	t.Helper()
+	s, err := pipelines.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // Polling builds when a followed branch or tag moves, and not otherwise:
 // not on the first poll, not when nothing moved, not for a branch no stage
 // follows.
@@ -49,7 +60,7 @@ func testPoller(t *testing.T, dbURL string) {
 	}
 	t.Cleanup(func() { st.Close() })
 	q := &recordingQueue{}
-	svc := pipelines.New(pipelines.Config{Store: st, Queue: q})
+	svc := pipelines.New(pipelines.Config{Store: st, Queue: q, Sealer: newSealer(t)})
 	repo := testutil.NewRepo(t)
 	first := repo.Commit("first", map[string]string{"a.txt": "1"})
 	app, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "polled", RepoURL: repo.Dir, Branch: "main"})

@@ -78,7 +78,11 @@ func setupWith(t *testing.T, configure func(*web.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := &fakePipelines{Service: pipelines.New(pipelines.Config{Store: st}), store: st}
+	sealer, err := pipelines.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &fakePipelines{Service: pipelines.New(pipelines.Config{Store: st, Sealer: sealer}), store: st}
 	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
 		t.Fatal(err)
 	}

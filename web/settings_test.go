@@ -75,6 +75,10 @@ func getBody(t *testing.T, c *http.Client, u string) (int, string) {
 func TestAppSettingsPage(t *testing.T) {
 	f, app := settingsSetup(t)
 	ctx := context.Background()
+	secret, err := f.fake.WebhookSecret(app)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := f.store.RecordDelivery(ctx, &store.WebhookDelivery{AppID: app.ID, Forge: "github", DeliveryID: "d-1", Event: "push",
 		Outcome: store.DeliveryIgnored, Reason: "no stage follows branch feature", Summary: "push to feature by ada"}); err != nil {
 		t.Fatal(err)
@@ -94,7 +98,7 @@ func TestAppSettingsPage(t *testing.T) {
 		`value="https://seedbed.example/hooks/gitlab/shop"`,
 		`value="https://seedbed.example/hooks/gitea/shop"`,
 		`value="https://seedbed.example/hooks/bitbucket/shop"`,
-		`value="` + app.WebhookSecret + `"`,
+		`value="` + secret + `"`,
 		`data-copy="webhook-secret"`,
 		"<code>application/json</code>",
 		"Merge request events",
