@@ -86,7 +86,7 @@ func main() {
 // tried, and a deployer's function tries to leave its sandbox. Every attempt
 // must be refused. (Pushes racing, the queue healing, masking, sealing and
 // retention have suites of their own: TestGitConcurrentPushesServeBranchTip,
-// TestFlushDBIsHealed, TestSecretsMaskedEndToEnd, TestDeployKeysAreSealed,
+// TestFlushDBIsHealed, TestSecretsMaskedEndToEnd, TestAppSecretsAreSealed,
 // TestGCKeepsDataDirBounded.)
 func TestAttackerSuite(t *testing.T) {
 	needSandbox(t)

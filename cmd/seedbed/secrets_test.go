@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,10 +51,12 @@ func newRotationFixture(t *testing.T, dbURL func(dir string) string, envKey stri
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := pipelines.New(pipelines.Config{Store: st, Sealer: sealer})
-	if _, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "git@github.com:acme/shop.git", Branch: "main", DeployKey: testDeployKey}); err != nil {
+	shop, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "git@github.com:acme/shop.git", Branch: "main", DeployKey: testDeployKey})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "blog", RepoURL: "https://github.com/acme/blog.git", Branch: "main"}); err != nil {
+	blog, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "blog", RepoURL: "https://github.com/acme/blog.git", Branch: "main"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	set := func(app, stage, key, value string, secret bool) {
@@ -77,8 +80,16 @@ func newRotationFixture(t *testing.T, dbURL func(dir string) string, envKey stri
 		t.Fatalf("before rotating: %v %v", failed, err)
 	}
 	f.want, f.count = opened, len(opened)
-	if f.count != 6 {
-		t.Fatalf("the fixture holds %d sealed values, want 6: %v", f.count, maps.Keys(opened))
+	if f.count != 8 {
+		t.Fatalf("the fixture holds %d sealed values, want 8: %v", f.count, slices.Sorted(maps.Keys(opened)))
+	}
+	// Each app's webhook secret is among them: the one deliveries are
+	// signed with.
+	for _, app := range []store.App{shop, blog} {
+		secret, err := svc.WebhookSecret(app)
+		if err != nil || len(secret) < 32 || f.want["webhook secret of app "+app.Name] != secret {
+			t.Fatalf("webhook secret of %s: %q, %v; the fixture holds %v", app.Name, secret, err, slices.Sorted(maps.Keys(opened)))
+		}
 	}
 	return f
 }
@@ -146,8 +157,8 @@ func failAtLast(count int) func(store.SealedValue) error {
 	}
 }
 
-// Rotating the key re-seals every stage secret, forge token and deploy
-// key under a new key; the old key opens none afterwards. A rotation
+// Rotating the key re-seals every stage secret, forge token, deploy key
+// and webhook secret under a new key; the old key opens none afterwards. A rotation
 // interrupted after the new key file is written, before or after the
 // database commits, loses nothing: serve still opens every value, and
 // running the command again finishes it.
@@ -199,7 +210,7 @@ func TestRotateKey(t *testing.T) {
 			// 3. Run again, as a person would: through the CLI.
 			c := cli{t: t, env: map[string]string{}}
 			stdout := c.must("secrets", "rotate-key", "--data-dir", f.cfg.DataDir, "--database-url", f.cfg.DatabaseURL)
-			if !strings.Contains(stdout, "Finishing the rotation to key "+pipelines.KeyID(newKey)) || !strings.Contains(stdout, "Re-sealed 6 secrets under key "+pipelines.KeyID(newKey)) {
+			if !strings.Contains(stdout, "Finishing the rotation to key "+pipelines.KeyID(newKey)) || !strings.Contains(stdout, "Re-sealed 8 secrets under key "+pipelines.KeyID(newKey)) {
 				t.Fatalf("rotate-key printed:\n%s", stdout)
 			}
 			if got := f.keyOf(t, keyFile); !bytes.Equal(got, newKey) || f.keyOf(t, newKeyFile) != nil {
@@ -215,7 +226,7 @@ func TestRotateKey(t *testing.T) {
 			// 4. Once more, from the start: a fresh key, nothing lost.
 			stdout = c.must("secrets", "rotate-key", "--data-dir", f.cfg.DataDir, "--database-url", f.cfg.DatabaseURL)
 			third := f.keyOf(t, keyFile)
-			if bytes.Equal(third, newKey) || !strings.Contains(stdout, "Re-sealed 6 secrets under key "+pipelines.KeyID(third)+" (0 were under it already)") {
+			if bytes.Equal(third, newKey) || !strings.Contains(stdout, "Re-sealed 8 secrets under key "+pipelines.KeyID(third)+" (0 were under it already)") {
 				t.Fatalf("a second rotation printed:\n%s", stdout)
 			}
 			f.opensAll(t, sealerOf(t, third), "after a second rotation, its key")
@@ -375,9 +386,10 @@ echo leak-done
 	}
 }
 
-// A deploy key an older Seedbed stored in clear is sealed when serve
-// starts, and builds still get it.
-func TestServeSealsDeployKeysStoredInClear(t *testing.T) {
+// A deploy key and a webhook secret an older Seedbed stored in clear are
+// sealed when serve starts; builds still get the key, and deliveries
+// signed with the old secret still verify.
+func TestServeSealsSecretsStoredInClear(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "seedbed.db")
@@ -385,7 +397,8 @@ func TestServeSealsDeployKeysStoredInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := store.App{Name: "old", RepoURL: "git@example.com:acme/old.git", Branch: "main", DeployKey: testDeployKey, WebhookSecret: "w"}
+	const clearSecret = "q5Zc2mN0r8Tt1xWf6yBv3hJk9LpA4sDe7gUi0oPzXcY" // forge.Secret's form
+	old := store.App{Name: "old", RepoURL: "git@example.com:acme/old.git", Branch: "main", DeployKey: testDeployKey, WebhookSecret: clearSecret}
 	if err := st.CreateApp(ctx, &old, []store.Stage{{Name: "dev"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -400,12 +413,21 @@ func TestServeSealsDeployKeysStoredInClear(t *testing.T) {
 	if !pipelines.IsSealed(app.DeployKey) || strings.Contains(app.DeployKey, "PRIVATE KEY") {
 		t.Fatalf("after serve started, the deploy key is stored as %q", app.DeployKey)
 	}
+	if !pipelines.IsSealed(app.WebhookSecret) || strings.Contains(app.WebhookSecret, clearSecret) {
+		t.Fatalf("after serve started, the webhook secret is stored as %q", app.WebhookSecret)
+	}
 	sealer, _, err := loadSealer(a.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opened, failed, err := pipelines.OpenSecrets(ctx, a.store, sealer)
-	if err != nil || len(failed) > 0 || opened["deploy key of app old"] != testDeployKey {
-		t.Fatalf("the sealed deploy key does not open as before: %v %v", failed, err)
+	if err != nil || len(failed) > 0 || opened["deploy key of app old"] != testDeployKey || opened["webhook secret of app old"] != clearSecret {
+		t.Fatalf("the sealed values do not open as before: %v %v", failed, err)
+	}
+	// The forge still holds the old secret: its deliveries verify (a tag
+	// push no stage follows: verified, then ignored).
+	body := githubPush("refs/tags/v0", strings.Repeat("a", 40), "x")
+	if code, answer := deliver(t, a.ConsoleURL()+"/hooks/github/old", clearSecret, "after-sealing", "push", body); code != 202 || !strings.Contains(answer, "ignored") {
+		t.Fatalf("a delivery signed with the secret from before sealing: %d %s", code, answer)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -173,6 +174,11 @@ func testWebhookSamePushBuildsOnce(t *testing.T, be backend) {
 	hooks, err := a.api.Webhooks(ctx, "dupes")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The database holds the secret sealed; GitHub's deliveries below are
+	// signed with the opened one the API shows.
+	if app, err := a.store.AppByName(ctx, "dupes"); err != nil || !pipelines.IsSealed(app.WebhookSecret) || strings.Contains(app.WebhookSecret, hooks.Secret) {
+		t.Fatalf("apps.webhook_secret holds %q (%v), want it sealed", app.WebhookSecret, err)
 	}
 	url := hooks.URLs["github"]
 	builds := func() int { bs, _ := a.api.Builds(ctx, "dupes"); return len(bs) }
