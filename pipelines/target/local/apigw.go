@@ -65,21 +65,19 @@ type eventInput struct {
 	route     *route
 	segs      []string // the decoded path segments the route matched
 	rawPath   string   // the escaped path after the /APP/STAGE prefix
-	prefix    string   // the prefix, with path routing
+	fwd       forwarding
 	requestID string
 	at        time.Time
 }
 
 // buildEvent turns a request and its body into an API Gateway payload
-// 2.0 event.
+// 2.0 event. As API Gateway does, it names the public host in
+// requestContext.domainName and headers.host and the client's address in
+// requestContext.http.sourceIp (see forwarded.go for what counts).
 func buildEvent(r *http.Request, body []byte, in eventInput) ([]byte, error) {
-	host := r.Host
+	host := in.fwd.host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
-	}
-	sourceIP := r.RemoteAddr
-	if h, _, err := net.SplitHostPort(sourceIP); err == nil {
-		sourceIP = h
 	}
 	path, err := url.PathUnescape(in.rawPath)
 	if err != nil {
@@ -92,7 +90,7 @@ func buildEvent(r *http.Request, body []byte, in eventInput) ([]byte, error) {
 		RawPath:        in.rawPath,
 		RawQueryString: r.URL.RawQuery,
 		Cookies:        requestCookies(r.Header),
-		Headers:        eventHeaders(r, sourceIP, in.prefix),
+		Headers:        eventHeaders(r.Header, in.fwd),
 		PathParameters: in.route.params(in.segs),
 		RequestContext: apiGatewayEventCtx{
 			AccountID:    lambdaAccount,
@@ -103,7 +101,7 @@ func buildEvent(r *http.Request, body []byte, in eventInput) ([]byte, error) {
 				Method:    r.Method,
 				Path:      path,
 				Protocol:  r.Proto,
-				SourceIP:  sourceIP,
+				SourceIP:  in.fwd.client,
 				UserAgent: r.UserAgent(),
 			},
 			RequestID: in.requestID,
@@ -138,31 +136,18 @@ func buildEvent(r *http.Request, body []byte, in eventInput) ([]byte, error) {
 
 // eventHeaders renders the request's headers as API Gateway does: names
 // in lower case, repeated headers joined with commas, cookies left to the
-// cookies field. The forwarding headers are those an HTTP function gets.
-func eventHeaders(r *http.Request, sourceIP, prefix string) map[string]string {
-	h := make(map[string]string, len(r.Header)+4)
-	for k, vs := range r.Header {
-		if k == "Cookie" {
+// cookies field. Host and the forwarding headers are the gateway's, those
+// an HTTP function gets; the client's own are dropped.
+func eventHeaders(header http.Header, fwd forwarding) map[string]string {
+	h := make(map[string]string, len(header)+8)
+	for k, vs := range header {
+		if k == "Cookie" || isForwardingHeader(k) {
 			continue
 		}
 		h[strings.ToLower(k)] = strings.Join(vs, ",")
 	}
-	h["host"] = r.Host
-	if prior := h["x-forwarded-for"]; prior != "" {
-		h["x-forwarded-for"] = prior + ", " + sourceIP
-	} else {
-		h["x-forwarded-for"] = sourceIP
-	}
-	h["x-forwarded-host"] = r.Host
-	h["x-forwarded-proto"] = "http"
-	if r.TLS != nil {
-		h["x-forwarded-proto"] = "https"
-	}
-	if prefix != "" {
-		h["x-forwarded-prefix"] = prefix
-	} else {
-		delete(h, "x-forwarded-prefix")
-	}
+	h["host"] = fwd.host
+	fwd.each(func(name, value string) { h[strings.ToLower(name)] = value })
 	return h
 }
 

@@ -28,6 +28,8 @@ import (
 // An HTTP function gets the request proxied; a Lambda-style function gets
 // it as an API Gateway HTTP API (payload 2.0) event (see serveLambda); a
 // static function's files are served from its artifact (see static.go).
+// Functions see the host the client used and the client's address, in
+// headers only the gateway sets (see forwarded.go).
 //
 // It answers 404 when no stage or route matches, 405 when a route matches
 // the path but not the method, 502 when the function does not answer (or
@@ -43,7 +45,7 @@ type proxyTarget struct {
 	fn      target.Function
 	path    string // the path the function sees, decoded
 	rawPath string // the same, as the client escaped it
-	prefix  string // for X-Forwarded-Prefix; empty with host routing
+	fwd     forwarding
 	timeout time.Duration
 	began   time.Time
 }
@@ -100,7 +102,7 @@ func (g gateway) serve(w http.ResponseWriter, r *http.Request, ref target.StageR
 	if err != nil {
 		path = rest
 	}
-	pt := &proxyTarget{inst: rt.inst, fn: rt.fn, path: path, rawPath: rest, prefix: prefix, timeout: timeout, began: time.Now()}
+	pt := &proxyTarget{inst: rt.inst, fn: rt.fn, path: path, rawPath: rest, fwd: g.t.forwardingOf(r, prefix), timeout: timeout, began: time.Now()}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	g.t.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, proxyTargetKey{}, pt)))
@@ -154,13 +156,8 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 			pr.Out.URL.Host = pt.inst.addr()
 			pr.Out.URL.Path = pt.path
 			pr.Out.URL.RawPath = pt.rawPath
-			pr.Out.Host = ""
-			pr.SetXForwarded()
-			if pt.prefix != "" {
-				pr.Out.Header.Set("X-Forwarded-Prefix", pt.prefix)
-			} else {
-				pr.Out.Header.Del("X-Forwarded-Prefix")
-			}
+			pr.Out.Host = pt.fwd.host // the public host, not the function's address
+			pt.fwd.apply(pr.Out.Header)
 		},
 		Transport:     t.transport,
 		FlushInterval: -1, // stream responses as the function writes them

@@ -61,7 +61,7 @@ func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref target.
 		}
 		return // otherwise the client went away
 	}
-	event, err := buildEvent(r, body, eventInput{stage: ref, route: rt, segs: segs, rawPath: rest, prefix: prefix, requestID: id, at: began})
+	event, err := buildEvent(r, body, eventInput{stage: ref, route: rt, segs: segs, rawPath: rest, fwd: g.t.forwardingOf(r, prefix), requestID: id, at: began})
 	if err != nil {
 		in.log.Error("build the event", "request_id", id, "err", err)
 		gatewayFault(w, id, http.StatusInternalServerError, "Internal Server Error")

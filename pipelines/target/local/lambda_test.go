@@ -132,6 +132,8 @@ type echoReply struct {
 	Method          string            `json:"method"`
 	Path            string            `json:"path"`
 	Stage           string            `json:"stage"`
+	DomainName      string            `json:"domainName"`
+	SourceIP        string            `json:"sourceIp"`
 	EventRequestID  string            `json:"eventRequestId"`
 	RequestID       string            `json:"requestId"`
 	FunctionName    string            `json:"functionName"`
@@ -232,14 +234,21 @@ func TestLambdaHandlers(t *testing.T) {
 				},
 				{
 					name: "headers",
-					call: call{path: "/echo", header: http.Header{"X-Custom": {"one", "two"}, "User-Agent": {"seedbed-test"}, "X-Forwarded-For": {"10.0.0.1"}}},
+					call: call{path: "/echo", header: http.Header{"X-Custom": {"one", "two"}, "User-Agent": {"seedbed-test"},
+						"X-Forwarded-For": {"10.0.0.1"}, "X-Forwarded-Host": {"evil.example"}, "Forwarded": {"for=10.0.0.1;host=evil.example"}}},
 					check: func(t *testing.T, a answer) {
 						h := a.echo.Headers
-						if h["x-custom"] != "one,two" || h["user-agent"] != "seedbed-test" || h["host"] != strings.TrimPrefix(b.server.URL, "http://") {
+						host := strings.TrimPrefix(b.server.URL, "http://")
+						if h["x-custom"] != "one,two" || h["user-agent"] != "seedbed-test" || h["host"] != host {
 							t.Errorf("headers = %v", h)
 						}
-						if h["x-forwarded-prefix"] != prefix || h["x-forwarded-for"] != "10.0.0.1, 127.0.0.1" || h["x-forwarded-proto"] != "http" {
+						// The client's own forwarding headers are not passed on: its peer is no trusted proxy.
+						if h["x-forwarded-prefix"] != prefix || h["x-forwarded-for"] != "127.0.0.1" || h["x-forwarded-proto"] != "http" ||
+							h["x-forwarded-host"] != host || h["forwarded"] != `for=127.0.0.1;host="`+host+`";proto=http` {
 							t.Errorf("forwarding headers = %v", h)
+						}
+						if a.echo.DomainName != "127.0.0.1" || a.echo.SourceIP != "127.0.0.1" {
+							t.Errorf("requestContext.domainName %q, http.sourceIp %q; want 127.0.0.1 for both", a.echo.DomainName, a.echo.SourceIP)
 						}
 						for k := range h {
 							if k != strings.ToLower(k) {

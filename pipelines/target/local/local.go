@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -83,6 +84,12 @@ type Config struct {
 	// Domain enables host routing: a request for STAGE--APP.<Domain> is
 	// routed to that stage with its full path. Empty disables it.
 	Domain string
+	// TrustedProxies are the networks of reverse proxies in front of the
+	// gateway (--trusted-proxies, as the console has it): from them the
+	// gateway believes X-Forwarded-For and X-Forwarded-Proto when it tells
+	// a function the client's address and scheme (see forwarded.go). None:
+	// the connection's address counts, whatever headers say.
+	TrustedProxies []*net.IPNet
 	// MemoryLimits chooses hard (cgroup) or soft memory limits; empty
 	// means MemoryLimitsAuto.
 	MemoryLimits MemoryLimits

@@ -9,7 +9,8 @@
 // Paths: /sleep?d=DURATION answers after a delay; /stream writes three
 // lines, DELAY apart (default 200ms); /hog?mb=N allocates and touches N
 // MiB before it answers; /cookies answers with the Cookie header it got and
-// adds each ?set= value as a Set-Cookie; /try?read=PATH&list=DIR&dial=HOST:PORT
+// adds each ?set= value as a Set-Cookie; /headers answers the Host and every
+// header it got, as JSON; /try?read=PATH&list=DIR&dial=HOST:PORT
 // (each repeatable) tries what an attacker's function would and answers what
 // happened to each; anything else answers at once.
 package main
@@ -80,6 +81,10 @@ func main() {
 			w.Header().Add("Set-Cookie", v)
 		}
 		fmt.Fprintf(w, "cookie: %s\n", r.Header.Get("Cookie"))
+	})
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"host": r.Host, "headers": r.Header})
 	})
 	mux.HandleFunc("/", reply)
 	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}

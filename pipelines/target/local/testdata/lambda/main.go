@@ -48,6 +48,8 @@ type echo struct {
 	Method          string            `json:"method"`
 	Path            string            `json:"path"`
 	Stage           string            `json:"stage"`
+	DomainName      string            `json:"domainName"`
+	SourceIP        string            `json:"sourceIp"`
 	EventRequestID  string            `json:"eventRequestId"`
 	RequestID       string            `json:"requestId"`
 	FunctionName    string            `json:"functionName"`
@@ -127,6 +129,8 @@ func handle(ctx context.Context, e events.APIGatewayV2HTTPRequest) (any, error) 
 		Method:          e.RequestContext.HTTP.Method,
 		Path:            e.RequestContext.HTTP.Path,
 		Stage:           e.RequestContext.Stage,
+		DomainName:      e.RequestContext.DomainName,
+		SourceIP:        e.RequestContext.HTTP.SourceIP,
 		EventRequestID:  e.RequestContext.RequestID,
 		FunctionName:    lambdacontext.FunctionName,
 		RemainingMs:     time.Until(deadline).Milliseconds(),

@@ -47,6 +47,8 @@ exports.respond = async function respond(event, context, runtime) {
     method: event.requestContext.http.method,
     path: event.requestContext.http.path,
     stage: event.requestContext.stage,
+    domainName: event.requestContext.domainName,
+    sourceIp: event.requestContext.http.sourceIp,
     eventRequestId: event.requestContext.requestId,
     requestId: context.awsRequestId,
     functionName: context.functionName,

@@ -52,6 +52,8 @@ def handler(event, context):
         "method": ctx["http"]["method"],
         "path": ctx["http"]["path"],
         "stage": ctx["stage"],
+        "domainName": ctx["domainName"],
+        "sourceIp": ctx["http"]["sourceIp"],
         "eventRequestId": ctx["requestId"],
         "requestId": context.aws_request_id,
         "functionName": context.function_name,
