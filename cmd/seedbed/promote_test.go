@@ -193,7 +193,7 @@ func TestCLIWaitOnPromoteRollbackApprove(t *testing.T) {
 			repo.Commit("v3", map[string]string{"services/api/main.go": strings.Replace(crashOn, "v2 ", "v3 ", 1)})
 			a.mustDeploy("waity", "staging", "")
 			return []string{"promote", "waity", "--from", "staging", "--yes", "--wait"}
-		}, code: 1, stdout: []string{"told to crash"}, stderr: []string{"to prod failed"}, stage: "prod", serving: "v2 hi /hello"},
+		}, code: 1, stdout: []string{"Deploy failed", "exited with status 3"}, stderr: []string{"to prod failed"}, stage: "prod", serving: "v2 hi /hello"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
