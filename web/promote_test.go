@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -159,5 +161,42 @@ func TestAPIPromoteNamesItsRelease(t *testing.T) {
 				t.Fatalf("Promote: %+v, %v; want release %d to staging", d, err, b.ID)
 			}
 		})
+	}
+}
+
+// In the browser (htmx), a refused confirmation replaces the preview in
+// place with the new one and what changed; confirming that one goes to the
+// deploy of the release now shown.
+func TestConsolePromoteMovedInBrowser(t *testing.T) {
+	f := setupFull(t) // with the real scripts
+	f.stagingNeedsApproval(t)
+	a := f.serveRelease(t, "dev")
+	ctx := consoleBrowser(t, f)
+	if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/apps/shop/promote?from=dev&to=staging"),
+		chromedp.WaitVisible(`[data-testid=confirm-promote]`)); err != nil {
+		t.Fatalf("open the preview: %v", err)
+	}
+	if got := eval[string](t, ctx, `document.querySelector('[data-testid=promote-release-id]').textContent`); got != fmt.Sprintf("#%d", a.ID) {
+		t.Fatalf("the preview names release %q, want #%d", got, a.ID)
+	}
+	b := f.serveRelease(t, "dev")
+	markPage(t, ctx, true)
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid=confirm-promote]`), chromedp.WaitVisible(`[data-testid=promote-moved]`)); err != nil {
+		t.Fatalf("confirm the stale preview: %v", err)
+	}
+	stillMarked(t, ctx, "the refused confirmation")
+	moved := eval[string](t, ctx, `document.querySelector('[data-testid=promote-moved]').textContent`)
+	if want := fmt.Sprintf("release #%d (build #%d) was previewed, release #%d (build #%d) is live now", a.ID, a.BuildID, b.ID, b.BuildID); !strings.Contains(moved, want) {
+		t.Errorf("notice %q lacks %q", moved, want)
+	}
+	if got := eval[string](t, ctx, `document.querySelector('[data-testid=promote-release-id]').textContent`); got != fmt.Sprintf("#%d", b.ID) {
+		t.Errorf("after the refusal the preview names release %q, want #%d", got, b.ID)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid=confirm-promote]`), bpoll(`location.pathname.startsWith('/deploys/')`)); err != nil {
+		t.Fatalf("confirm the new preview: %v", err)
+	}
+	ds, err := f.store.Deploys(context.Background(), 1, 100)
+	if err != nil || len(ds) != 3 || ds[0].ReleaseID == nil || *ds[0].ReleaseID != b.ID {
+		t.Fatalf("deploys after confirming: %d, %v; want the promotion of release %d newest", len(ds), err, b.ID)
 	}
 }
