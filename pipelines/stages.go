@@ -278,6 +278,9 @@ func (s *Service) UpdateStage(ctx context.Context, appName, stageName string, in
 	if err != nil {
 		return st, err
 	}
+	if in.After != "" {
+		return st, invalidf("\"after\" places a new stage; to move %s, set the pipeline's order (PUT /api/v1/apps/%s/stages, or seedbed stages order).", st.Name, appName)
+	}
 	if err := checkBranchPattern(in.Branch); err != nil {
 		return st, err
 	}

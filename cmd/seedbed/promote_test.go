@@ -267,10 +267,14 @@ func TestCLIStagesCreateAfter(t *testing.T) {
 			}
 		})
 	}
-	// The API's position and after do not go together.
+	// The API's position and after do not go together; after does not move
+	// an existing stage.
 	pos := 1
 	var ae *apiv1.APIError
 	if _, err := a.api.CreateStage(ctx, "order", apiv1.StageRequest{Name: "x", After: "dev", Position: &pos}); !errors.As(err, &ae) || ae.Status != 422 {
 		t.Fatalf("position and after: %v, want 422", err)
+	}
+	if _, err := a.api.UpdateStage(ctx, "order", "qa", apiv1.StageRequest{After: "dev"}); !errors.As(err, &ae) || ae.Status != 422 || !strings.Contains(ae.Error(), "order") {
+		t.Fatalf("after on an update: %v, want 422 pointing to the order", err)
 	}
 }
