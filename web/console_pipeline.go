@@ -69,6 +69,15 @@ func (s *Server) promoteModel(c echo.Context, plan pipelines.PromotionPlan) view
 // deploy now, with what changed, to review and confirm again.
 func (s *Server) promote(c echo.Context) error {
 	reviewed := parseUint(c.FormValue("release_id"))
+	if reviewed == 0 { // a form from before previews named their release
+		plan, err := s.cfg.Pipelines.PlanPromotion(c.Request().Context(), c.Param("app"), c.FormValue("from"), c.FormValue("to"))
+		if err != nil {
+			return err
+		}
+		m := s.promoteModel(c, plan)
+		m.Moved = "The form did not say which release it confirms, so nothing was promoted. Review the promotion below and confirm again."
+		return render(c, http.StatusUnprocessableEntity, views.PromotePage(m))
+	}
 	d, plan, err := s.cfg.Pipelines.Promote(c.Request().Context(), pipelines.PromoteRequest{
 		App: c.Param("app"), From: c.FormValue("from"), To: c.FormValue("to"),
 		ReleaseID: reviewed, By: currentUser(c).Email})

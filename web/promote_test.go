@@ -90,7 +90,14 @@ func TestConsolePromoteRefusesAMovedSource(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp, string(body)
 	}
-	resp, body := post(a.ID)
+	// A form that names no release (opened before an upgrade) promotes
+	// nothing and shows the preview to confirm.
+	resp, body := post(0)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "did not say which release") || !strings.Contains(body, fmt.Sprintf(`name="release_id" value="%d"`, b.ID)) {
+		t.Fatalf("a form without a release: %d, want 422 with the preview of release %d", resp.StatusCode, b.ID)
+	}
+
+	resp, body = post(a.ID)
 	if resp.StatusCode != http.StatusConflict {
 		t.Fatalf("confirming release %d after dev moved to %d: %d, want 409", a.ID, b.ID, resp.StatusCode)
 	}

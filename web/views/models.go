@@ -266,8 +266,8 @@ type PromoteModel struct {
 	NeedsApproval bool   // the deploy will wait as "awaiting approval"
 	ConfirmURL    string // POST (with _csrf, "from", "to" and "release_id" hidden fields) to promote; data-testid="confirm-promote"
 	// Moved says why a confirmation was refused: the source stage serves
-	// another release than the one previewed. The page then shows the new
-	// plan for review.
+	// another release than the one previewed (or the form named none). The
+	// page then shows the plan as it is now, for review.
 	Moved string
 }
 
