@@ -116,16 +116,35 @@ func (s *Service) commitsBetween(ctx context.Context, app store.App, stage store
 // PromoteRequest asks for the release live in one stage to go to another.
 type PromoteRequest struct {
 	App, From, To string // To empty: the next stage
-	By            string
+	// ReleaseID is the release the user reviewed (the plan's); the
+	// promotion is refused if From serves another one by now.
+	ReleaseID uint
+	// AnyLive promotes whatever From serves at the time, reviewed or not;
+	// for scripts that ask for it explicitly. One of ReleaseID and AnyLive
+	// must be set.
+	AnyLive bool
+	By      string
 }
 
 // Promote records a deploy of the release live in From to To, with no
 // build: the same artifacts, To's own env. It waits for approval when To
-// asks for it, else it is queued at once.
+// asks for it, else it is queued at once. When req names a release, it
+// is refused (conflict) unless From still serves that release: what is
+// deployed is what was reviewed.
 func (s *Service) Promote(ctx context.Context, req PromoteRequest) (store.Deploy, PromotionPlan, error) {
+	switch {
+	case req.ReleaseID == 0 && !req.AnyLive:
+		return store.Deploy{}, PromotionPlan{}, invalidf("Say which release you reviewed: send the release id of the promotion's preview (GET /api/v1/apps/%s/promotions), or ask for whatever %s serves explicitly (\"live\": true).", req.App, req.From)
+	case req.ReleaseID != 0 && req.AnyLive:
+		return store.Deploy{}, PromotionPlan{}, invalidf("Send either a release id or \"live\": true, not both.")
+	}
 	plan, err := s.PlanPromotion(ctx, req.App, req.From, req.To)
 	if err != nil {
 		return store.Deploy{}, plan, err
+	}
+	if req.ReleaseID != 0 && plan.Release.ID != req.ReleaseID {
+		return store.Deploy{}, plan, conflictf("Stage %s moved on since the promotion was reviewed: %s was previewed, %s is live now. Review the promotion again.",
+			plan.From.Name, s.releaseLabel(ctx, plan.Release.AppID, req.ReleaseID), s.releaseLabel(ctx, plan.Release.AppID, plan.Release.ID))
 	}
 	d := store.Deploy{AppID: plan.Release.AppID, StageID: plan.To.ID, BuildID: &plan.Release.BuildID, ReleaseID: &plan.Release.ID,
 		SourceStageID: &plan.From.ID, Status: store.DeployQueued, TriggerKind: TriggerPromote, TriggeredBy: req.By,
@@ -142,6 +161,15 @@ func (s *Service) Promote(ctx context.Context, req PromoteRequest) (store.Deploy
 		}
 	}
 	return d, plan, nil
+}
+
+// releaseLabel names a release for a person: "release #23 (build #29)".
+func (s *Service) releaseLabel(ctx context.Context, appID, id uint) string {
+	rel, err := s.cfg.Store.ReleaseByID(ctx, id)
+	if err != nil || rel.AppID != appID {
+		return fmt.Sprintf("release #%d", id)
+	}
+	return fmt.Sprintf("release #%d (build #%d)", rel.ID, rel.BuildID)
 }
 
 // RollbackRequest asks for an earlier release of a stage to be deployed again.

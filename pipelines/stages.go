@@ -211,7 +211,8 @@ type StageSettings struct {
 	Branch    string // exact branch or a glob such as "release/*"
 	Approval  bool
 	Protected bool
-	Position  int // -1: at the end
+	Position  int    // -1: at the end
+	After     string // create only: right after this stage (Position must then be -1)
 }
 
 func checkBranchPattern(p string) error {
@@ -237,6 +238,14 @@ func (s *Service) CreateStage(ctx context.Context, appName string, in StageSetti
 	if err := checkBranchPattern(in.Branch); err != nil {
 		return store.Stage{}, err
 	}
+	if in.After != "" {
+		if in.Position >= 0 {
+			return store.Stage{}, invalidf("Give either a position or a stage to go after, not both.")
+		}
+		if in.Position, err = s.positionAfter(ctx, app, in.After); err != nil {
+			return store.Stage{}, err
+		}
+	}
 	st := store.Stage{AppID: app.ID, Name: in.Name, Branch: in.Branch, Approval: in.Approval, Protected: in.Protected, Target: "local"}
 	if err := s.cfg.Store.CreateStage(ctx, &st, in.Position); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -247,11 +256,30 @@ func (s *Service) CreateStage(ctx context.Context, appName string, in StageSetti
 	return st, nil
 }
 
+// positionAfter is the pipeline position right after the stage named after.
+func (s *Service) positionAfter(ctx context.Context, app store.App, after string) (int, error) {
+	stages, err := s.cfg.Store.Stages(ctx, app.ID)
+	if err != nil {
+		return 0, err
+	}
+	var names []string
+	for _, st := range stages {
+		if st.Name == after {
+			return st.Position + 1, nil
+		}
+		names = append(names, st.Name)
+	}
+	return 0, invalidf("App %s has no stage %q to put the new stage after; its stages are: %s.", app.Name, after, strings.Join(names, ", "))
+}
+
 // UpdateStage changes a stage's branch, approval and protection.
 func (s *Service) UpdateStage(ctx context.Context, appName, stageName string, in StageSettings) (store.Stage, error) {
 	_, st, err := s.appStage(ctx, appName, stageName)
 	if err != nil {
 		return st, err
+	}
+	if in.After != "" {
+		return st, invalidf("\"after\" places a new stage; to move %s, set the pipeline's order (PUT /api/v1/apps/%s/stages, or seedbed stages order).", st.Name, appName)
 	}
 	if err := checkBranchPattern(in.Branch); err != nil {
 		return st, err

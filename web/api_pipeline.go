@@ -41,7 +41,7 @@ func (s *Server) writeStages(c echo.Context, status int, app store.App) error {
 }
 
 func stageSettings(req apiv1.StageRequest) pipelines.StageSettings {
-	in := pipelines.StageSettings{Name: req.Name, Branch: req.Branch, Approval: req.Approval, Protected: req.Protected, Position: -1}
+	in := pipelines.StageSettings{Name: req.Name, Branch: req.Branch, Approval: req.Approval, Protected: req.Protected, Position: -1, After: req.After}
 	if req.Position != nil {
 		in.Position = *req.Position
 	}
@@ -177,7 +177,8 @@ func (s *Server) apiPromote(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	d, plan, err := s.cfg.Pipelines.Promote(c.Request().Context(), pipelines.PromoteRequest{App: c.Param("app"), From: req.From, To: req.To, By: currentUser(c).Email})
+	d, plan, err := s.cfg.Pipelines.Promote(c.Request().Context(), pipelines.PromoteRequest{App: c.Param("app"), From: req.From, To: req.To,
+		ReleaseID: req.ReleaseID, AnyLive: req.Live, By: currentUser(c).Email})
 	if err != nil {
 		return err
 	}

@@ -27,11 +27,16 @@ func changeItems(fs []pipelines.FunctionChange) []views.ChangeItem {
 }
 
 func (s *Server) promotePage(c echo.Context) error {
-	app := c.Param("app")
-	plan, err := s.cfg.Pipelines.PlanPromotion(c.Request().Context(), app, c.QueryParam("from"), c.QueryParam("to"))
+	plan, err := s.cfg.Pipelines.PlanPromotion(c.Request().Context(), c.Param("app"), c.QueryParam("from"), c.QueryParam("to"))
 	if err != nil {
 		return err
 	}
+	return render(c, http.StatusOK, views.PromotePage(s.promoteModel(c, plan)))
+}
+
+// promoteModel is the preview of a promotion's plan.
+func (s *Server) promoteModel(c echo.Context, plan pipelines.PromotionPlan) views.PromoteModel {
+	app := c.Param("app")
 	m := views.PromoteModel{Page: s.page(c, fmt.Sprintf("Promote %s: %s → %s", app, plan.From.Name, plan.To.Name)), App: app, AppURL: appURL(app),
 		From: plan.From.Name, To: plan.To.Name, ReleaseID: plan.Release.ID, BuildID: plan.Release.BuildID,
 		CommitSHA: plan.Manifest.Commit, CommitMessage: plan.Manifest.Message, Summary: plan.ChangeSet.Summary(),
@@ -55,13 +60,33 @@ func (s *Server) promotePage(c echo.Context) error {
 	for _, cm := range plan.Commits {
 		m.Commits = append(m.Commits, views.CommitRow{SHA: cm.SHA, Message: cm.Message, Author: cm.Author})
 	}
-	return render(c, http.StatusOK, views.PromotePage(m))
+	return m
 }
 
+// promote carries out a reviewed promotion. The form names the release its
+// preview showed; if the source stage serves another one by now, nothing is
+// deployed: the answer (409) is the preview of what the promotion would
+// deploy now, with what changed, to review and confirm again.
 func (s *Server) promote(c echo.Context) error {
+	reviewed := parseUint(c.FormValue("release_id"))
+	if reviewed == 0 { // a form from before previews named their release
+		plan, err := s.cfg.Pipelines.PlanPromotion(c.Request().Context(), c.Param("app"), c.FormValue("from"), c.FormValue("to"))
+		if err != nil {
+			return err
+		}
+		m := s.promoteModel(c, plan)
+		m.Moved = "The form did not say which release it confirms, so nothing was promoted. Review the promotion below and confirm again."
+		return render(c, http.StatusUnprocessableEntity, views.PromotePage(m))
+	}
 	d, plan, err := s.cfg.Pipelines.Promote(c.Request().Context(), pipelines.PromoteRequest{
-		App: c.Param("app"), From: c.FormValue("from"), To: c.FormValue("to"), By: currentUser(c).Email})
+		App: c.Param("app"), From: c.FormValue("from"), To: c.FormValue("to"),
+		ReleaseID: reviewed, By: currentUser(c).Email})
 	if err != nil {
+		if reviewed != 0 && plan.Release.ID != 0 && plan.Release.ID != reviewed && pipelines.ErrorCode(err) == pipelines.EConflict {
+			m := s.promoteModel(c, plan)
+			m.Moved = pipelines.ErrorMessage(err)
+			return render(c, http.StatusConflict, views.PromotePage(m))
+		}
 		return err
 	}
 	if plan.NeedsApproval {

@@ -103,7 +103,7 @@ func run(ctx context.Context, srv *harness.Server, tmp string, n, iterations int
 		}
 
 		start := time.Now()
-		d, err := srv.API.Promote(ctx, app, apiv1.PromoteRequest{From: "dev", To: "staging"})
+		d, err := srv.API.Promote(ctx, app, apiv1.PromoteRequest{From: "dev", To: "staging", Live: true})
 		returned := time.Now()
 		if err != nil {
 			return fmt.Errorf("promote: %w", err)

@@ -216,23 +216,43 @@ func cmdDeploy(ctx context.Context, args []string, getenv func(string) string, s
 		return exitError{1}
 	}
 	// The deploy's log starts once its build hands it the release.
-	if err := followLog(ctx, stdout, "deploy", func(after uint) (apiv1.LogPage, error) { return c.DeployLogs(ctx, resp.Deploy.ID, after) }); err != nil {
-		return err
-	}
-	d, err := c.GetDeploy(ctx, resp.Deploy.ID)
+	return waitForDeploy(ctx, c, stdout, stderr, pos[0], resp.Deploy.ID)
+}
+
+// waitForDeploy follows a deploy's log until the deploy ends: it returns
+// once the stage serves the deploy's release, and fails (exit 1, the reason
+// on stderr) if the deploy does not succeed. A promotion awaiting approval
+// is waited for too, after saying so.
+func waitForDeploy(ctx context.Context, c *apiv1.Client, stdout, stderr io.Writer, app string, id uint) error {
+	d, err := c.GetDeploy(ctx, id)
 	if err != nil {
 		return err
 	}
+	if d.Status == "awaiting_approval" {
+		fmt.Fprintf(stdout, "▸ Deploy #%d to %s awaits approval (seedbed approve %d); waiting.\n", d.ID, d.Stage, d.ID)
+	}
+	if err := followLog(ctx, stdout, "deploy", func(after uint) (apiv1.LogPage, error) { return c.DeployLogs(ctx, id, after) }); err != nil {
+		return err
+	}
+	if d, err = c.GetDeploy(ctx, id); err != nil {
+		return err
+	}
 	if d.Status != "succeeded" {
-		fmt.Fprintf(stderr, "Deploy #%d to %s %s: %s\n", d.ID, d.Stage, d.Status, d.Error)
+		fmt.Fprintf(stderr, "Deploy #%d to %s %s: %s\n", d.ID, d.Stage, strings.ReplaceAll(d.Status, "_", " "), d.Error)
 		return exitError{1}
 	}
-	app, err := c.App(ctx, pos[0])
-	if err == nil {
-		for _, st := range app.Stages {
-			if st.Name == *stage {
-				fmt.Fprintf(stdout, "Live on %s: %s\n", st.Name, st.URL)
-			}
+	a, err := c.App(ctx, app)
+	if err != nil {
+		return err
+	}
+	for _, st := range a.Stages {
+		if st.Name != d.Stage {
+			continue
+		}
+		fmt.Fprintf(stdout, "Live on %s: %s (release #%d)\n", st.Name, st.URL, d.ReleaseID)
+		if st.LiveRelease != nil && st.LiveRelease.ID != d.ReleaseID {
+			// A newer deploy took the stage right after this one.
+			fmt.Fprintf(stderr, "Note: %s serves release #%d by now, deployed after this one.\n", st.Name, st.LiveRelease.ID)
 		}
 	}
 	return nil

@@ -42,11 +42,12 @@ func printChangeSet(w io.Writer, cs apiv1.ChangeSet) {
 }
 
 func cmdPromote(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	const use = "seedbed promote APP --from STAGE [--to STAGE] [--yes]"
-	fs := newFlagSet("promote", use+"\n\nDeploys the release live in one stage to the next, without building: same artifacts, the next stage's env.", stderr)
+	const use = "seedbed promote APP --from STAGE [--to STAGE] [--yes] [--wait]"
+	fs := newFlagSet("promote", use+"\n\nDeploys the release live in one stage to the next, without building: same artifacts, the next stage's env.\nIt deploys the release the preview shows, or nothing: if the source stage serves another one\nby the time you answer, the promotion is refused; run it again to review the new one.", stderr)
 	from := fs.String("from", "", "the stage whose live release is promoted")
 	to := fs.String("to", "", "the stage to promote into; default the next one in the pipeline")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	wait := fs.Bool("wait", false, "follow the deploy (and its approval); exit non-zero if it fails")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -85,19 +86,24 @@ func cmdPromote(ctx context.Context, args []string, getenv func(string) string, 
 			return exitError{1}
 		}
 	}
-	d, err := c.Promote(ctx, pos[0], req)
+	// Name what was shown: if the source moved meanwhile, the server refuses.
+	d, err := c.Promote(ctx, pos[0], apiv1.PromoteRequest{From: plan.From, To: plan.To, ReleaseID: plan.Release.ID})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Deploy #%d to %s is %s.\n  %s%s\n", d.ID, d.Stage, strings.ReplaceAll(d.Status, "_", " "), c.BaseURL, d.URL)
-	return nil
+	if !*wait {
+		return nil
+	}
+	return waitForDeploy(ctx, c, stdout, stderr, pos[0], d.ID)
 }
 
 func cmdRollback(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const use = "seedbed rollback APP --stage STAGE [--to RELEASE]"
+	const use = "seedbed rollback APP --stage STAGE [--to RELEASE] [--wait]"
 	fs := newFlagSet("rollback", use+"\n\nDeploys an earlier release of the stage again (default: the one before the current).", stderr)
 	stage := fs.String("stage", "", "the stage to roll back")
 	to := fs.Uint("to", 0, "the release id to go back to")
+	wait := fs.Bool("wait", false, "follow the deploy; exit non-zero if it fails")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -114,21 +120,31 @@ func cmdRollback(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	fmt.Fprintf(stdout, "Rolling %s back to release #%d: deploy #%d.\n  %s%s\n", d.Stage, d.ReleaseID, d.ID, c.BaseURL, d.URL)
-	return nil
+	if !*wait {
+		return nil
+	}
+	return waitForDeploy(ctx, c, stdout, stderr, pos[0], d.ID)
 }
 
 // cmdDecide approves, rejects or cancels.
 func cmdDecide(ctx context.Context, verb string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	use := "seedbed " + verb + " DEPLOY_ID"
+	if verb == "approve" {
+		use += " [--wait]"
+	}
 	fs := newFlagSet(verb, use, stderr)
 	reason := fs.String("reason", "", "why (reject only)")
 	build := fs.Bool("build", false, "the id is a build's (cancel only)")
+	wait := fs.Bool("wait", false, "follow the approved deploy; exit non-zero if it fails (approve only)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError(use)
+	}
+	if *wait && verb != "approve" {
+		return fmt.Errorf("--wait goes with approve only (and deploy, promote, rollback)")
 	}
 	id, err := strconv.ParseUint(pos[0], 10, 64)
 	if err != nil {
@@ -159,11 +175,14 @@ func cmdDecide(ctx context.Context, verb string, args []string, getenv func(stri
 		return err
 	}
 	fmt.Fprintf(stdout, "Deploy #%d to %s is %s.\n", d.ID, d.Stage, strings.ReplaceAll(d.Status, "_", " "))
-	return nil
+	if !*wait {
+		return nil
+	}
+	return waitForDeploy(ctx, c, stdout, stderr, d.App, d.ID)
 }
 
 func cmdStages(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const use = "seedbed stages list APP | create APP NAME [--branch B] [--approval] [--protected] | update APP NAME [...] | delete APP NAME [--force] | order APP STAGE..."
+	const use = "seedbed stages list APP | create APP NAME [--after STAGE] [--branch B] [--approval] [--protected] | update APP NAME [...] | delete APP NAME [--force] | order APP STAGE..."
 	if len(args) == 0 {
 		return usageError(use)
 	}
@@ -176,6 +195,7 @@ func cmdStages(ctx context.Context, args []string, getenv func(string) string, s
 	approval := fs.Bool("approval", false, "promotions into the stage wait for approval")
 	protected := fs.Bool("protected", false, "only promotions and rollbacks, no direct deploys")
 	force := fs.Bool("force", false, "delete without running the remove hooks of the stage's live release")
+	after := fs.String("after", "", "create only: put the new stage right after this one (default: last)")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -206,7 +226,10 @@ func cmdStages(ctx context.Context, args []string, getenv func(string) string, s
 		req := apiv1.StageRequest{Name: pos[1], Branch: *branch, Approval: *approval, Protected: *protected}
 		var st apiv1.Stage
 		if args[0] == "create" {
+			req.After = *after
 			st, err = c.CreateStage(ctx, pos[0], req)
+		} else if *after != "" {
+			return fmt.Errorf("--after places a new stage; to move %s, use: seedbed stages order %s STAGE...", pos[1], pos[0])
 		} else {
 			st, err = c.UpdateStage(ctx, pos[0], pos[1], req)
 		}
@@ -214,6 +237,15 @@ func cmdStages(ctx context.Context, args []string, getenv func(string) string, s
 			return err
 		}
 		fmt.Fprintf(stdout, "Stage %s: branch %s, approval %v, protected %v.\n", st.Name, orDash(st.Branch), st.Approval, st.Protected)
+		if args[0] == "create" {
+			if stages, err := c.Stages(ctx, pos[0]); err == nil {
+				var names []string
+				for _, s := range stages {
+					names = append(names, s.Name)
+				}
+				fmt.Fprintf(stdout, "Pipeline of %s: %s\n", pos[0], strings.Join(names, " → "))
+			}
+		}
 		return nil
 	case "delete", "rm":
 		if len(pos) != 2 {

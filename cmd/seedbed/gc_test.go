@@ -98,7 +98,7 @@ func TestGCEndToEnd(t *testing.T) {
 		repo.Commit(fmt.Sprintf("v%d", n), sitePage(n))
 		a.mustDeploy("site", "dev", "")
 		if n%10 == 0 {
-			d, err := a.api.Promote(ctx, "site", apiv1.PromoteRequest{From: "dev"})
+			d, err := a.api.Promote(ctx, "site", apiv1.PromoteRequest{From: "dev", Live: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -75,7 +75,7 @@ func TestPromotionReusesArtifacts(t *testing.T) {
 	if plan.To != "staging" || !plan.ChangeSet.Major || len(plan.Commits) != 1 || plan.Commits[0].Message != "first version" {
 		t.Fatalf("plan = %+v", plan)
 	}
-	d, err := a.api.Promote(ctx, "promo", apiv1.PromoteRequest{From: "dev"})
+	d, err := a.api.Promote(ctx, "promo", apiv1.PromoteRequest{From: "dev", ReleaseID: plan.Release.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestApprovalGate(t *testing.T) {
 	if _, err := a.api.UpdateStage(ctx, "gate", "staging", apiv1.StageRequest{Approval: true}); err != nil {
 		t.Fatal(err)
 	}
-	d, err := a.api.Promote(ctx, "gate", apiv1.PromoteRequest{From: "dev", To: "staging"})
+	d, err := a.api.Promote(ctx, "gate", apiv1.PromoteRequest{From: "dev", To: "staging", Live: true})
 	if err != nil || d.Status != "awaiting_approval" {
 		t.Fatalf("promotion into an approval stage: %+v, %v", d, err)
 	}
@@ -145,7 +145,7 @@ func TestApprovalGate(t *testing.T) {
 		t.Fatalf("approving a rejected deploy: %v, want 409", err)
 	}
 
-	d, err = a.api.Promote(ctx, "gate", apiv1.PromoteRequest{From: "dev", To: "staging"})
+	d, err = a.api.Promote(ctx, "gate", apiv1.PromoteRequest{From: "dev", To: "staging", Live: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,11 +27,11 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed deploy APP [--stage dev] [--ref REF] [--wait]
   seedbed builds list APP [--status failed] [--ref main] [--trigger push] [--before ID]
   seedbed builds logs BUILD_ID [--follow]
-  seedbed promote APP --from dev [--to staging] [--yes]
-  seedbed rollback APP --stage prod [--to RELEASE]
-  seedbed approve DEPLOY_ID | seedbed reject DEPLOY_ID [--reason TEXT]
+  seedbed promote APP --from dev [--to staging] [--yes] [--wait]
+  seedbed rollback APP --stage prod [--to RELEASE] [--wait]
+  seedbed approve DEPLOY_ID [--wait] | seedbed reject DEPLOY_ID [--reason TEXT]
   seedbed cancel DEPLOY_ID | seedbed cancel --build BUILD_ID
-  seedbed stages list|create|update|delete|order APP ...
+  seedbed stages list|create|update|delete|order APP ...   (create APP NAME [--after STAGE])
   seedbed env list|set|unset APP --stage S [--secret] KEY[=VALUE]
   seedbed members list|set|remove APP [EMAIL --role viewer|deployer|owner]
   seedbed users create --email E --password P [--admin] [--approver]

@@ -209,6 +209,7 @@ type StageRequest struct {
 	Approval  bool   `json:"approval"`
 	Protected bool   `json:"protected"`
 	Position  *int   `json:"position,omitempty"` // create only; default the end
+	After     string `json:"after,omitempty"`    // create only: right after this stage (instead of position)
 }
 
 // OrderRequest sets the pipeline order: every stage once, first to last.
@@ -230,10 +231,16 @@ type SetVarRequest struct {
 	Secret bool   `json:"secret"`
 }
 
-// PromoteRequest promotes the release live in From to To (empty: the next stage).
+// PromoteRequest promotes the release live in From to To (empty: the next
+// stage). ReleaseID is the release the preview showed (PromotionPlan's
+// Release.ID): the promotion is refused with 409 if From serves another one
+// by now. Live instead promotes whatever From serves, unreviewed; one of
+// the two is required.
 type PromoteRequest struct {
-	From string `json:"from"`
-	To   string `json:"to,omitempty"`
+	From      string `json:"from"`
+	To        string `json:"to,omitempty"`
+	ReleaseID uint   `json:"release_id,omitempty"`
+	Live      bool   `json:"live,omitempty"`
 }
 
 // Commit is one commit of a promotion.

@@ -264,7 +264,11 @@ type PromoteModel struct {
 	Commits       []CommitRow
 	CommitsError  string // why commits could not be listed, if so
 	NeedsApproval bool   // the deploy will wait as "awaiting approval"
-	ConfirmURL    string // POST (with _csrf, "from" and "to" hidden fields) to promote; data-testid="confirm-promote"
+	ConfirmURL    string // POST (with _csrf, "from", "to" and "release_id" hidden fields) to promote; data-testid="confirm-promote"
+	// Moved says why a confirmation was refused: the source stage serves
+	// another release than the one previewed (or the form named none). The
+	// page then shows the plan as it is now, for review.
+	Moved string
 }
 
 // VarRow is one stage variable; a secret's Value is empty and never shown.

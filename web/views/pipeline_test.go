@@ -374,7 +374,7 @@ func TestPromotePage(t *testing.T) {
 		t.Errorf("title = %q", got)
 	}
 	rel := squash(d.byTestID("promote-release"))
-	for _, want := range []string{"build #7", "9f86d08", "Say hello in French"} {
+	for _, want := range []string{"#3", "build #7", "9f86d08", "Say hello in French"} {
 		if !strings.Contains(rel, want) {
 			t.Errorf("release line %q lacks %q", rel, want)
 		}
@@ -428,7 +428,8 @@ func TestPromotePage(t *testing.T) {
 	}
 
 	form := postForm(t, d, "confirm-promote", m.ConfirmURL)
-	for name, want := range map[string]string{"from": "staging", "to": "prod"} {
+	// The form names the release it shows: confirming deploys that one or nothing.
+	for name, want := range map[string]string{"from": "staging", "to": "prod", "release_id": "3"} {
 		if v, ok := formValue(form, name); !ok || v != want {
 			t.Errorf("confirm form %s = %q, %v; want %q", name, v, ok, want)
 		}
@@ -465,6 +466,25 @@ func TestPromotePage(t *testing.T) {
 			t.Errorf("commits = %q", got)
 		}
 		postForm(t, d, "confirm-promote", m.ConfirmURL)
+	})
+
+	if d.hasTestID("promote-moved") {
+		t.Error("a fresh preview says the source stage moved")
+	}
+	t.Run("source moved since the preview", func(t *testing.T) {
+		m := promoteFixture()
+		m.ReleaseID = 4
+		m.Moved = "Stage staging moved on since the promotion was reviewed: release #3 (build #7) was previewed, release #4 (build #8) is live now. Review the promotion again."
+		d := parse(t, PromotePage(m))
+		if got := squash(d.byTestID("promote-moved")); got != m.Moved {
+			t.Errorf("moved notice = %q", got)
+		}
+		if role, _ := attr(d.byTestID("promote-moved"), "role"); role != "alert" {
+			t.Errorf("moved notice role = %q, want alert", role)
+		}
+		if v, _ := formValue(postForm(t, d, "confirm-promote", m.ConfirmURL), "release_id"); v != "4" {
+			t.Errorf("the form after a refusal sends release %q, want the one now shown (4)", v)
+		}
 	})
 
 	t.Run("minor only, commits unavailable", func(t *testing.T) {
