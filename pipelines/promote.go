@@ -73,12 +73,12 @@ func (s *Service) PlanPromotion(ctx context.Context, appName, fromName, toName s
 	if err != nil {
 		return PromotionPlan{}, err
 	}
-	env, _, err := s.stageEnv(ctx, to)
+	env, secrets, err := s.stageEnv(ctx, to)
 	if err != nil {
 		return PromotionPlan{}, err
 	}
 	plan := PromotionPlan{App: app.Name, From: from, To: to, Release: rel, Manifest: m, NeedsApproval: to.Approval,
-		ChangeSet: Plan(current, fromRelease, redacted(resolve(m.Functions, env)), rel.ID)}
+		ChangeSet: Plan(current, fromRelease, redacted(resolve(m.Functions, env, secrets)), rel.ID)}
 	plan.Commits, plan.CommitsError = s.commitsBetween(ctx, app, to, m.Commit)
 	return plan, nil
 }

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
 )
 
@@ -236,5 +238,34 @@ func TestSealerKeyRing(t *testing.T) {
 	}
 	if s, _ := ring.Seal("x-value-3", "aad"); SealedKeyID(s) != next.KeyID() {
 		t.Errorf("a ring seals under key %s, want its first key %s", SealedKeyID(s), next.KeyID())
+	}
+}
+
+// resolve names, for the target, the env keys whose values hold a secret
+// (a plain variable that embeds one too), and only those: plain values
+// stay readable in what the target keeps of a function's output.
+func TestResolveNamesSecretKeys(t *testing.T) {
+	var m masker
+	m = m.add("API_KEY of stage dev", "s3cr3t-Value-9000")
+	fns := []target.Function{{Service: "api", Name: "hello", Env: map[string]string{"MODE": "from-stack", "GREETING": "hi"}}}
+	stageEnv := map[string]string{"API_KEY": "s3cr3t-Value-9000", "DSN": "postgres://u:s3cr3t-Value-9000@db/x", "MODE": "production"}
+	tests := []struct {
+		name   string
+		secret masker
+		want   []string
+	}{
+		{name: "secrets and what embeds them", secret: m, want: []string{"API_KEY", "DSN"}},
+		{name: "no secrets", secret: masker{}, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := resolve(fns, stageEnv, tt.secret)
+			if !slices.Equal(got[0].Secrets, tt.want) {
+				t.Errorf("Secrets = %v, want %v", got[0].Secrets, tt.want)
+			}
+			if got[0].Env["MODE"] != "production" || got[0].Env["GREETING"] != "hi" {
+				t.Errorf("env = %v: the stage's variables win over the stack's, the stack's others stay", got[0].Env)
+			}
+		})
 	}
 }

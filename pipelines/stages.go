@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -176,8 +177,10 @@ func (s *Service) appSecrets(ctx context.Context, app store.App) (masker, error)
 }
 
 // resolve gives each function of a release the stage's variables on top of
-// the function's own env from seedbed.yml: the stage wins.
-func resolve(fns []target.Function, stageEnv map[string]string) []target.Function {
+// the function's own env from seedbed.yml: the stage wins. Keys whose
+// values hold a secret (secrets masks them) are named in Secrets, for the
+// target to mask in what it keeps of the function's output.
+func resolve(fns []target.Function, stageEnv map[string]string, secrets masker) []target.Function {
 	out := make([]target.Function, len(fns))
 	for i, f := range fns {
 		env := maps.Clone(f.Env)
@@ -186,6 +189,12 @@ func resolve(fns []target.Function, stageEnv map[string]string) []target.Functio
 		}
 		maps.Copy(env, stageEnv)
 		f.Env = env
+		f.Secrets = nil
+		for _, k := range slices.Sorted(maps.Keys(env)) {
+			if secrets.mask(env[k]) != env[k] {
+				f.Secrets = append(f.Secrets, k)
+			}
+		}
 		out[i] = f
 	}
 	return out

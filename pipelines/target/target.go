@@ -29,8 +29,12 @@ type Function struct {
 	Digest  string            `json:"digest"` // artifact sha256, "sha256:<hex>"
 	Routes  []stack.Route     `json:"routes"`
 	Env     map[string]string `json:"env,omitempty"`
-	Timeout time.Duration     `json:"timeout,omitempty"`
-	Memory  int               `json:"memory,omitempty"`
+	// Secrets names the keys of Env whose values hold a stage secret: a
+	// target masks those values in whatever it keeps of the function's
+	// output (error messages, its own log). Plain values stay readable.
+	Secrets []string      `json:"secrets,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Memory  int           `json:"memory,omitempty"`
 }
 
 // Key identifies the function within a stage: "service/name".

@@ -80,7 +80,7 @@ type proc struct {
 // only routes may differ, and those live in the route table.
 func sameSpec(a, b target.Function) bool {
 	return a.Digest == b.Digest && a.Runtime == b.Runtime && kindOf(a) == kindOf(b) && a.Handler == b.Handler &&
-		a.Timeout == b.Timeout && a.Memory == b.Memory && maps.Equal(a.Env, b.Env)
+		a.Timeout == b.Timeout && a.Memory == b.Memory && maps.Equal(a.Env, b.Env) && slices.Equal(a.Secrets, b.Secrets)
 }
 
 // env is the process environment: a minimal base, the function's own

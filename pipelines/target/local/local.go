@@ -434,7 +434,7 @@ func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Funct
 		fn:     fn,
 		dir:    dir,
 		log:    t.log.With("app", ref.App, "stage", ref.Stage, "function", fn.Key()),
-		out:    &ringBuffer{mask: envMasker(fn.Env)},
+		out:    &ringBuffer{mask: envMasker(fn.Env, fn.Secrets)},
 		uid:    uid,
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),

@@ -138,15 +138,19 @@ func shareWithGroup(root string, gid int) error {
 	})
 }
 
-// envMasker hides the values of a function's environment (its stage's
-// variables and secrets among them) in what Seedbed keeps of its output:
-// the target cannot tell a secret from a plain variable, so every value
-// of four characters or more is replaced by "••••••" (as in build logs), each line of a
-// multi-line value on its own. Shorter values are left: masking them
-// would garble the output. It returns nil when there is nothing to mask.
-func envMasker(env map[string]string) *strings.Replacer {
+// envMasker hides the values of a function's secrets (the Env keys its
+// Secrets names) in what Seedbed keeps of its output, each line of a
+// multi-line value on its own, replaced by "••••••" as in build logs.
+// Values under four characters are left: masking them would garble the
+// output (Seedbed refuses such secrets). It returns nil when there is
+// nothing to mask.
+func envMasker(env map[string]string, secrets []string) *strings.Replacer {
 	var vals []string
-	for _, v := range env {
+	for _, k := range secrets {
+		v, ok := env[k]
+		if !ok {
+			continue
+		}
 		for line := range strings.Lines(v) {
 			line = strings.TrimRight(line, "\r\n")
 			if len(line) >= 4 && !slices.Contains(vals, line) {

@@ -258,15 +258,16 @@ func TestFunctionOutputStaysOutOfSeedbedLog(t *testing.T) {
 		env     map[string]string
 		failing bool
 	}{
-		{name: "healthy function", handler: `echo "API_KEY=$API_KEY"; echo "$PEM" >&2; exec ./bootstrap`},
-		{name: "function that fails to start", handler: `echo "API_KEY=$API_KEY"; echo "$PEM" >&2; exit 3`, failing: true},
+		{name: "healthy function", handler: `echo "API_KEY=$API_KEY MODE=$MODE"; echo "$PEM" >&2; exec ./bootstrap`},
+		{name: "function that fails to start", handler: `echo "API_KEY=$API_KEY MODE=$MODE"; echo "$PEM" >&2; exit 3`, failing: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := setup(t)
 			fn := target.Function{Service: "api", Name: "sh", Runtime: "process", Digest: digest("v1"), Handler: tt.handler,
-				Env:    map[string]string{"API_KEY": secret, "PEM": "-----BEGIN KEY-----\nline-one-secret\n-----END KEY-----"},
-				Routes: []stack.Route{{Method: "GET", Path: "/who"}}}
+				Env:     map[string]string{"API_KEY": secret, "PEM": "-----BEGIN KEY-----\nline-one-secret\n-----END KEY-----", "MODE": "production"},
+				Secrets: []string{"API_KEY", "PEM"},
+				Routes:  []stack.Route{{Method: "GET", Path: "/who"}}}
 			log := &progress{}
 			err := b.target.Apply(t.Context(), shopDev, []target.Function{fn}, log)
 			if tt.failing {
@@ -274,7 +275,7 @@ func TestFunctionOutputStaysOutOfSeedbedLog(t *testing.T) {
 					t.Fatal("Apply succeeded, want the function's failure")
 				}
 				msg := err.Error()
-				if !strings.Contains(msg, "API_KEY=••••••") || strings.Contains(msg, secret) || strings.Contains(msg, "line-one-secret") {
+				if !strings.Contains(msg, "API_KEY=•••••• MODE=production") || strings.Contains(msg, secret) || strings.Contains(msg, "line-one-secret") {
 					t.Errorf("the error shows the output unmasked or not at all: %s", msg)
 				}
 			} else if err != nil {
@@ -283,7 +284,7 @@ func TestFunctionOutputStaysOutOfSeedbedLog(t *testing.T) {
 				// Let the output arrive.
 				wantStatus(t, b.get(t, "/shop/dev/who"), http.StatusOK)
 				in := b.instanceOf(t, shopDev, "api/sh")
-				if out := strings.Join(in.out.last(), "\n"); !strings.Contains(out, "API_KEY=••••••") || strings.Contains(out, secret) {
+				if out := strings.Join(in.out.last(), "\n"); !strings.Contains(out, "API_KEY=•••••• MODE=production") || strings.Contains(out, secret) {
 					t.Errorf("kept output %q, want API_KEY=••••••", out)
 				}
 			}
@@ -373,7 +374,9 @@ func TestAppUsers(t *testing.T) {
 func TestLambdaErrorsAreMasked(t *testing.T) {
 	b := setup(t, withTrees)
 	const secret = "the handler failed" // what testdata/lambda's /fail says
-	b.apply(t, shopDev, lambdaFn("go", "bootstrap", "go-lambda", map[string]string{"TOKEN": secret}))
+	fn := lambdaFn("go", "bootstrap", "go-lambda", map[string]string{"TOKEN": secret})
+	fn.Secrets = []string{"TOKEN"}
+	b.apply(t, shopDev, fn)
 	if a := b.call(t, call{path: "/shop/dev/fail"}); a.status != http.StatusBadGateway {
 		t.Fatalf("/fail: %d %s", a.status, a.body)
 	}
