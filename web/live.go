@@ -150,7 +150,7 @@ func (v *versionHash) String() string {
 }
 
 // overviewVersion is the version of the apps overview: every visible
-// app's stages with their newest deploy's status.
+// app's stages with their newest deploy's status and the release they serve.
 func overviewVersion(apps []store.AppSummary, statuses []store.StageStatus) string {
 	visible := map[uint]bool{}
 	var v versionHash
@@ -161,6 +161,7 @@ func overviewVersion(apps []store.AppSummary, statuses []store.StageStatus) stri
 	for _, st := range statuses {
 		if visible[st.AppID] {
 			v.add("s"+st.Name+"@", st.AppID, st.Status)
+			v.add("l", st.LiveReleaseID, "")
 		}
 	}
 	return v.String()

@@ -3,7 +3,10 @@
 // components never query anything themselves.
 package views
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Page is what every console page's layout needs.
 type Page struct {
@@ -34,10 +37,44 @@ type AppRow struct {
 	Stages  []StageBadge
 }
 
-// StageBadge is a stage's name and the status of its newest deploy.
+// StageBadge is a stage's name, the release it serves and the status of
+// its newest deploy.
 type StageBadge struct {
 	Name   string
-	Status string // "", queued, running, succeeded, failed, superseded
+	Status string // "", queued, running, succeeded, failed, superseded, …
+	// LiveReleaseID is the release the stage serves (0: nothing live) and
+	// LiveCommit the commit it was built from.
+	LiveReleaseID uint
+	LiveCommit    string
+}
+
+// Pending is the status shown beside what the stage serves: a deploy still
+// on its way (queued, running, awaiting approval) or one that failed last.
+// A deploy that succeeded is what is live; one cancelled, rejected or
+// superseded left the stage as it was: "" for those.
+func (b StageBadge) Pending() string {
+	switch b.Status {
+	case "queued", "running", "awaiting_approval", "failed":
+		return b.Status
+	}
+	return ""
+}
+
+// Title is the stage badge's tooltip: what is live and what is pending.
+func (b StageBadge) Title() string {
+	t := b.Name + ": nothing live"
+	if b.LiveReleaseID != 0 {
+		t = b.Name + ": serves release #" + strconv.FormatUint(uint64(b.LiveReleaseID), 10)
+		if b.LiveCommit != "" {
+			t += " (" + sha7(b.LiveCommit) + ")"
+		}
+	}
+	if p := b.Pending(); p == "failed" {
+		t += "; the last deploy failed"
+	} else if p != "" {
+		t += "; a deploy is " + statusLabel(p)
+	}
+	return t
 }
 
 // AppsModel is the apps list.
