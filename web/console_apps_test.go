@@ -45,7 +45,7 @@ func TestAppsPageFollowsDeploys(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		row := regexp.MustCompile(`(?s)<tr data-testid="app-shop">.*?data-testid="stage-` + name + `">(.*?)(?:<span class="stage-badge"|</div>)`).FindSubmatch(b)
+		row := regexp.MustCompile(`(?s)<tr data-testid="app-shop">.*?data-stage="` + name + `">(.*?)(?:<span class="stage-badge"|</div>)`).FindSubmatch(b)
 		if resp.StatusCode != 200 || row == nil {
 			t.Fatalf("GET /apps: %d, no %s badge for shop in\n%s", resp.StatusCode, name, b)
 		}

@@ -153,7 +153,8 @@ func (v *versionHash) String() string {
 // app's stages with their newest deploy's status and the release they serve.
 func overviewVersion(apps []store.AppSummary, statuses []store.StageStatus) string {
 	visible := map[uint]bool{}
-	var v versionHash
+	// Sized for names of about ten bytes: growing it costs more than the rest.
+	v := versionHash{b: make([]byte, 0, 24*len(apps)+48*len(statuses))}
 	for _, a := range apps {
 		visible[a.ID] = true
 		v.add("a", a.ID, a.Name)

@@ -3,10 +3,7 @@
 // components never query anything themselves.
 package views
 
-import (
-	"strconv"
-	"time"
-)
+import "time"
 
 // Page is what every console page's layout needs.
 type Page struct {
@@ -58,23 +55,6 @@ func (b StageBadge) Pending() string {
 		return b.Status
 	}
 	return ""
-}
-
-// Title is the stage badge's tooltip: what is live and what is pending.
-func (b StageBadge) Title() string {
-	t := b.Name + ": nothing live"
-	if b.LiveReleaseID != 0 {
-		t = b.Name + ": serves release #" + strconv.FormatUint(uint64(b.LiveReleaseID), 10)
-		if b.LiveCommit != "" {
-			t += " (" + sha7(b.LiveCommit) + ")"
-		}
-	}
-	if p := b.Pending(); p == "failed" {
-		t += "; the last deploy failed"
-	} else if p != "" {
-		t += "; a deploy is " + statusLabel(p)
-	}
-	return t
 }
 
 // AppsModel is the apps list.

@@ -465,7 +465,12 @@ func TestAppsPage(t *testing.T) {
 			t.Errorf("stage badges = %s", got)
 		}
 		for stage, want := range map[string]string{"dev": "nothing live", "staging": "#21 abcdef0", "prod": "#6"} {
-			live := all(d.byTestID("stage-"+stage), func(n *html.Node) bool { v, _ := attr(n, "data-testid"); return v == "live" })
+			badge := all(row, func(n *html.Node) bool { v, ok := attr(n, "data-stage"); return ok && v == stage })
+			if len(badge) != 1 {
+				t.Errorf("%d badges of stage %s, want 1", len(badge), stage)
+				continue
+			}
+			live := all(badge[0], func(n *html.Node) bool { v, _ := attr(n, "data-testid"); return v == "live" })
 			if len(live) != 1 {
 				t.Errorf("%s has %d elements saying what is live, want 1", stage, len(live))
 			} else if got := strings.Join(strings.Fields(text(live[0])), " "); got != want {
