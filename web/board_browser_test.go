@@ -171,5 +171,23 @@ func TestPipelineBoardFitsInBrowser(t *testing.T) {
 				}
 			})
 		}
+		// The apps list shows, for every stage of these apps, the release it
+		// serves, though the newest deploy of some awaits approval or failed.
+		t.Run("apps list at "+size.name, func(t *testing.T) {
+			if err := chromedp.Do(b, chromedp.Navigate(f.srv.URL+"/apps"), chromedp.WaitVisible(`[data-testid=app-board8]`)); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Screenshot(t, b, "apps-"+size.name)
+			lives := eval[[]string](t, b, `[...document.querySelectorAll('[data-testid=app-board8] .stage-badge')].map((e) => e.dataset.stage + ' ' + e.querySelector('[data-testid=live]').textContent.trim().replace(/\s+/g, ' ') + ' ' + [...e.querySelectorAll('[data-status]')].map((s) => s.dataset.status).join(''))`)
+			for i, l := range lives {
+				want := boardStageNames[i] + " #"
+				if !strings.HasPrefix(l, want) || !strings.Contains(l, " 9f4adc9") {
+					t.Errorf("stage %d reads %q, want %q… with the live release's commit", i, l, want)
+				}
+			}
+			if len(lives) != 8 || !strings.HasSuffix(lives[1], "awaiting_approval") || !strings.HasSuffix(lives[2], "failed") || !strings.HasSuffix(lives[3], "9f4adc9 ") {
+				t.Errorf("the apps list reads %q: want each stage's live release with the awaiting or failed deploy beside it", lives)
+			}
+		})
 	}
 }
