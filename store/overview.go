@@ -16,13 +16,18 @@ type AppSummary struct {
 	Branch  string
 }
 
-// StageStatus is a pipeline stage with the status of its newest deploy
-// ("" when it has none): what the apps overview shows for every app.
+// StageStatus is a pipeline stage with what it serves and the status of its
+// newest deploy ("" when it has none): what the apps overview shows for
+// every app.
 type StageStatus struct {
 	AppID    uint
 	Name     string
 	Position int
 	Status   string
+	// LiveReleaseID is the release the stage serves, 0 for none; LiveCommit
+	// is the commit that release was built from ("" when unknown).
+	LiveReleaseID uint
+	LiveCommit    string
 }
 
 // Overview is what the apps overview shows of every app.
@@ -124,15 +129,21 @@ func (s *Store) AppSummaries(ctx context.Context) ([]AppSummary, error) {
 }
 
 // StageStatuses lists the pipeline stages of every app with their newest
-// deploy's status, ordered by app and position, in one query: the overview
-// must not cost a query per app. Each stage's newest deploy is one seek in
-// the index deploys_stage_status (stage_id, id, status), which holds the
-// status too, so the deploys table itself is not read.
+// deploy's status and the release they serve, ordered by app and position,
+// in one query: the overview must not cost a query per app. Each stage's
+// newest deploy is one seek in the index deploys_stage_status (stage_id, id,
+// status), which holds the status too, so the deploys table itself is not
+// read; the live release and its build are one primary-key lookup each.
+// Releases and the commits of builds never change, so the overview's
+// version (which counts changes to stages, not releases) still covers them.
 func (s *Store) StageStatuses(ctx context.Context) ([]StageStatus, error) {
 	rows, err := s.query(ctx, `
 		SELECT s.app_id, s.name, s.position,
-		       COALESCE((SELECT d.status FROM deploys d WHERE d.stage_id = s.id ORDER BY d.id DESC LIMIT 1), '')
+		       COALESCE((SELECT d.status FROM deploys d WHERE d.stage_id = s.id ORDER BY d.id DESC LIMIT 1), ''),
+		       COALESCE(r.id, 0), COALESCE(b.commit_sha, '')
 		FROM stages s
+		LEFT JOIN releases r ON r.id = s.live_release_id
+		LEFT JOIN builds b ON b.id = r.build_id
 		WHERE s.pr_number IS NULL
 		ORDER BY s.app_id, s.position, s.id`)
 	if err != nil {
@@ -142,13 +153,13 @@ func (s *Store) StageStatuses(ctx context.Context) ([]StageStatus, error) {
 	var out []StageStatus
 	for rows.Next() {
 		var (
-			st         StageStatus
-			appID, pos int64
+			st                 StageStatus
+			appID, pos, liveID int64
 		)
-		if err := rows.Scan(&appID, &st.Name, &pos, &st.Status); err != nil {
+		if err := rows.Scan(&appID, &st.Name, &pos, &st.Status, &liveID, &st.LiveCommit); err != nil {
 			return nil, fmt.Errorf("list stage statuses: %w", err)
 		}
-		st.AppID, st.Position = uint(appID), int(pos)
+		st.AppID, st.Position, st.LiveReleaseID = uint(appID), int(pos), uint(liveID)
 		out = append(out, st)
 	}
 	if err := rows.Err(); err != nil {

@@ -242,3 +242,50 @@ func TestLogLinesReadEveryField(t *testing.T) {
 		}
 	})
 }
+
+// The overview reads what each stage serves beside its newest deploy: a
+// cancelled or awaiting deploy over a live release leaves the release live.
+func TestStageStatusesShowWhatIsLive(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		app, stages := newApp(t, s, "shop") // dev, staging, prod
+		b := store.Build{AppID: app.ID, Ref: "main", CommitSHA: "0123456789abcdef0123456789abcdef01234567", Status: store.BuildSucceeded, TriggerKind: "api"}
+		if err := s.CreateBuild(ctx, &b); err != nil {
+			t.Fatal(err)
+		}
+		rel := store.Release{AppID: app.ID, BuildID: b.ID, Manifest: "{}"}
+		if err := s.CreateRelease(ctx, &rel); err != nil {
+			t.Fatal(err)
+		}
+		deploy := func(stage store.Stage, status string) store.Deploy {
+			t.Helper()
+			d := store.Deploy{AppID: app.ID, StageID: stage.ID, ReleaseID: &rel.ID, Status: status, TriggerKind: "api"}
+			if err := s.CreateDeploy(ctx, &d); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		for _, st := range stages[:2] { // dev and staging serve rel; prod nothing
+			d := deploy(st, store.DeploySucceeded)
+			if err := s.SetStageLive(ctx, st.ID, rel.ID, d.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deploy(stages[0], store.DeployCancelled)
+		deploy(stages[1], store.DeployAwaiting)
+		deploy(stages[2], store.DeployFailed)
+
+		got, err := s.StageStatuses(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.StageStatus{
+			{AppID: app.ID, Name: "dev", Position: 0, Status: store.DeployCancelled, LiveReleaseID: rel.ID, LiveCommit: b.CommitSHA},
+			{AppID: app.ID, Name: "staging", Position: 1, Status: store.DeployAwaiting, LiveReleaseID: rel.ID, LiveCommit: b.CommitSHA},
+			{AppID: app.ID, Name: "prod", Position: 2, Status: store.DeployFailed},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("StageStatuses =\n%+v\nwant\n%+v", got, want)
+		}
+	})
+}

@@ -26,7 +26,8 @@ func (s *Server) appsPage(c echo.Context) error {
 	for i := 0; i < len(statuses); {
 		j := i
 		for ; j < len(statuses) && statuses[j].AppID == statuses[i].AppID; j++ {
-			badges[j] = views.StageBadge{Name: statuses[j].Name, Status: statuses[j].Status}
+			st := &statuses[j]
+			badges[j] = views.StageBadge{Name: st.Name, Status: st.Status, LiveReleaseID: st.LiveReleaseID, LiveCommit: st.LiveCommit}
 		}
 		byApp[statuses[i].AppID] = badges[i:j:j]
 		i = j

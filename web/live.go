@@ -150,10 +150,11 @@ func (v *versionHash) String() string {
 }
 
 // overviewVersion is the version of the apps overview: every visible
-// app's stages with their newest deploy's status.
+// app's stages with their newest deploy's status and the release they serve.
 func overviewVersion(apps []store.AppSummary, statuses []store.StageStatus) string {
 	visible := map[uint]bool{}
-	var v versionHash
+	// Sized for names of about ten bytes: growing it costs more than the rest.
+	v := versionHash{b: make([]byte, 0, 24*len(apps)+48*len(statuses))}
 	for _, a := range apps {
 		visible[a.ID] = true
 		v.add("a", a.ID, a.Name)
@@ -161,6 +162,7 @@ func overviewVersion(apps []store.AppSummary, statuses []store.StageStatus) stri
 	for _, st := range statuses {
 		if visible[st.AppID] {
 			v.add("s"+st.Name+"@", st.AppID, st.Status)
+			v.add("l", st.LiveReleaseID, "")
 		}
 	}
 	return v.String()

@@ -34,10 +34,27 @@ type AppRow struct {
 	Stages  []StageBadge
 }
 
-// StageBadge is a stage's name and the status of its newest deploy.
+// StageBadge is a stage's name, the release it serves and the status of
+// its newest deploy.
 type StageBadge struct {
 	Name   string
-	Status string // "", queued, running, succeeded, failed, superseded
+	Status string // "", queued, running, succeeded, failed, superseded, …
+	// LiveReleaseID is the release the stage serves (0: nothing live) and
+	// LiveCommit the commit it was built from.
+	LiveReleaseID uint
+	LiveCommit    string
+}
+
+// Pending is the status shown beside what the stage serves: a deploy still
+// on its way (queued, running, awaiting approval) or one that failed last.
+// A deploy that succeeded is what is live; one cancelled, rejected or
+// superseded left the stage as it was: "" for those.
+func (b StageBadge) Pending() string {
+	switch b.Status {
+	case "queued", "running", "awaiting_approval", "failed":
+		return b.Status
+	}
+	return ""
 }
 
 // AppsModel is the apps list.

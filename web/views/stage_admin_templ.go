@@ -31,7 +31,7 @@ func stageAdmin(m AppModel) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"section\" data-testid=\"stage-admin\"><h2>Pipeline</h2><div class=\"card\"><form method=\"post\" hx-boost=\"true\" action=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"section\" data-testid=\"stage-admin\"><h2>Pipeline</h2><div class=\"card stage-admin\"><form method=\"post\" hx-boost=\"true\" action=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

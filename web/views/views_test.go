@@ -449,7 +449,8 @@ func TestAppsPage(t *testing.T) {
 	})
 	t.Run("list", func(t *testing.T) {
 		d := parse(t, AppsPage(AppsModel{Page: testPage("Apps"), Apps: []AppRow{{Name: "shop", RepoURL: "/srv/git/shop", Branch: "main",
-			Stages: []StageBadge{{Name: "dev", Status: "running"}, {Name: "prod"}}}}}))
+			Stages: []StageBadge{{Name: "dev", Status: "running"}, {Name: "staging", Status: "cancelled", LiveReleaseID: 21, LiveCommit: "abcdef0123456789"},
+				{Name: "prod", Status: "awaiting_approval", LiveReleaseID: 6}}}}}))
 		row := d.byTestID("app-shop")
 		links := all(row, func(n *html.Node) bool { return n.Data == "a" })
 		if href, _ := attr(links[0], "href"); href != "/apps/shop" {
@@ -460,8 +461,21 @@ func TestAppsPage(t *testing.T) {
 			class, _ := attr(b, "class")
 			badges = append(badges, class+":"+text(b))
 		}
-		if got := strings.Join(badges, ","); got != "badge badge-running:running,badge badge-none:not deployed" {
+		if got := strings.Join(badges, ","); got != "badge badge-running:running,badge badge-awaiting_approval:awaiting approval" {
 			t.Errorf("stage badges = %s", got)
+		}
+		for stage, want := range map[string]string{"dev": "nothing live", "staging": "#21 abcdef0", "prod": "#6"} {
+			badge := all(row, func(n *html.Node) bool { v, ok := attr(n, "data-stage"); return ok && v == stage })
+			if len(badge) != 1 {
+				t.Errorf("%d badges of stage %s, want 1", len(badge), stage)
+				continue
+			}
+			live := all(badge[0], func(n *html.Node) bool { v, _ := attr(n, "data-testid"); return v == "live" })
+			if len(live) != 1 {
+				t.Errorf("%s has %d elements saying what is live, want 1", stage, len(live))
+			} else if got := strings.Join(strings.Fields(text(live[0])), " "); got != want {
+				t.Errorf("%s shows live %q, want %q", stage, got, want)
+			}
 		}
 	})
 }
