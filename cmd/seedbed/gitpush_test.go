@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,7 +47,7 @@ func TestGitPushDeploys(t *testing.T) {
 	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
 	remote := "http://admin:" + a.api.Token + "@" + host + "/git/pushy.git"
 	repo := testutil.NewRepo(t)
-	repo.Commit("v1", map[string]string{"seedbed.yml": stackFile(helloFunction), "services/api/go.mod": goMod, "services/api/main.go": goFunction("v1")})
+	v1 := repo.Commit("v1", map[string]string{"seedbed.yml": stackFile(helloFunction), "services/api/go.mod": goMod, "services/api/main.go": goFunction("v1")})
 
 	out, err := gitPush(t, repo, remote, "main")
 	if err != nil {
@@ -61,7 +62,7 @@ func TestGitPushDeploys(t *testing.T) {
 		t.Fatalf("after the first push: %d %q", code, body)
 	}
 
-	repo.Commit("v2", map[string]string{"services/api/main.go": goFunction("v2")})
+	v2 := repo.Commit("v2", map[string]string{"services/api/main.go": goFunction("v2")})
 	if out, err := gitPush(t, repo, remote, "main"); err != nil {
 		t.Fatalf("second push: %v\n%s", err, out)
 	}
@@ -91,6 +92,18 @@ func TestGitPushDeploys(t *testing.T) {
 	if bs, _ := a.api.Builds(ctx, "pushy"); len(bs) != 3 {
 		t.Fatalf("%d builds, want 3 (tag and unfollowed branch build nothing)", len(bs))
 	}
+	// The builds are found by the branch pushed, as the README says, and
+	// each built the exact commit its push brought.
+	bs, err := a.api.ListBuilds(ctx, "pushy", apiv1.BuildsQuery{Ref: "main", Trigger: "push"})
+	if err != nil || len(bs) != 3 {
+		t.Fatalf("builds with --ref main --trigger push: %v, %+v", err, bs)
+	}
+	v3 := strings.TrimSpace(repo.Git("rev-parse", "main"))
+	for i, want := range []string{v3, v2, v1} {
+		if bs[i].Ref != "main" || bs[i].Commit != want || bs[i].Status != "succeeded" {
+			t.Errorf("build #%d: ref %q commit %s %s, want main at %s", bs[i].ID, bs[i].Ref, bs[i].Commit, bs[i].Status, want)
+		}
+	}
 
 	// A push whose build fails is refused and the branch does not move.
 	repo.Git("checkout", "-q", "main")
@@ -99,6 +112,10 @@ func TestGitPushDeploys(t *testing.T) {
 	out, err = gitPush(t, repo, remote, "main")
 	if err == nil || !strings.Contains(out, "failed") || !strings.Contains(out, "[remote rejected]") {
 		t.Fatalf("push of a broken build: %v\n%s", err, out)
+	}
+	// The compiler's own error, not only Seedbed's summary of it.
+	if !regexp.MustCompile(`remote: +\./main\.go:3:\d+: undefined: nope`).MatchString(out) {
+		t.Errorf("the push does not show the compiler's error line:\n%s", out)
 	}
 	if after := remoteRefs(t, remote); after != before {
 		t.Fatalf("a refused push moved refs:\nbefore %s\nafter %s", before, after)
@@ -480,5 +497,74 @@ func TestGitPushAbandonedByPusher(t *testing.T) {
 	}
 	if _, body := a.get("/quitter/dev/site/version.txt"); body != "v1\n" {
 		t.Errorf("after the abandoned push dev serves %q, want v1", body)
+	}
+}
+
+// `git push --follow-tags` sends main and an annotated tag, whose ref
+// names a tag object, in one push: main deploys to dev, the tag to the
+// stage that follows tags (tag:v*) with the commit it names, and git takes
+// both refs. Builds are listed under the branch or tag pushed.
+func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "tagged"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.api.UpdateStage(ctx, "tagged", "staging", apiv1.StageRequest{Branch: "tag:v*"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := "http://admin:" + a.api.Token + "@" + host + "/git/tagged.git"
+	repo := testutil.NewRepo(t)
+	repo.Commit("v1", map[string]string{"seedbed.yml": staticSite, "site/version.txt": "v1\n"})
+	if out, err := gitPush(t, repo, remote, "main"); err != nil {
+		t.Fatalf("first push: %v\n%s", err, out)
+	}
+	commit := repo.Commit("v2", map[string]string{"site/version.txt": "v2\n"})
+	repo.Git("tag", "-a", "v2.0.0", "-m", "release 2.0.0")
+	tagObject := strings.TrimSpace(repo.Git("rev-parse", "v2.0.0"))
+	if tagObject == commit {
+		t.Fatal("the tag is not annotated")
+	}
+
+	out, err := gitPush(t, repo, remote, "--follow-tags", "main")
+	if err != nil || strings.Contains(out, "rejected") {
+		t.Fatalf("push --follow-tags: %v\n%s", err, out)
+	}
+	for _, want := range []string{"branch main → build #", "tag v2.0.0 → build #", "live on dev", "live on staging"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the push output lacks %q:\n%s", want, out)
+		}
+	}
+	refs := remoteRefs(t, remote)
+	for _, want := range []string{commit + "\trefs/heads/main", tagObject + "\trefs/tags/v2.0.0", commit + "\trefs/tags/v2.0.0^{}"} {
+		if !strings.Contains(refs, want) {
+			t.Errorf("the remote lacks %q:\n%s", want, refs)
+		}
+	}
+	for _, stage := range []string{"dev", "staging"} {
+		if code, body := a.get("/tagged/" + stage + "/site/version.txt"); code != 200 || body != "v2\n" {
+			t.Errorf("%s serves %d %q, want v2", stage, code, body)
+		}
+	}
+	tests := []struct {
+		name  string
+		query apiv1.BuildsQuery
+		want  int
+	}{
+		{name: "the branch", query: apiv1.BuildsQuery{Ref: "main", Trigger: "push"}, want: 2},
+		{name: "the tag", query: apiv1.BuildsQuery{Ref: "v2.0.0", Trigger: "push"}, want: 1},
+		{name: "not by commit", query: apiv1.BuildsQuery{Ref: commit}, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bs, err := a.api.ListBuilds(ctx, "tagged", tt.query)
+			if err != nil || len(bs) != tt.want {
+				t.Fatalf("builds %+v: %v, %+v; want %d", tt.query, err, bs, tt.want)
+			}
+			if tt.want > 0 && (bs[0].Commit != commit || bs[0].Ref != tt.query.Ref || bs[0].Status != "succeeded") {
+				t.Errorf("newest build: ref %q, commit %s, %s; want %s at %s, succeeded", bs[0].Ref, bs[0].Commit, bs[0].Status, tt.query.Ref, commit)
+			}
+		})
 	}
 }
