@@ -32,6 +32,9 @@ type PushResult struct {
 	Deploys []store.Deploy
 	Stages  []string // the stages it deploys to
 	Ignored string   // why nothing was started, if so
+	// Done says what was done instead of a build, if anything was (a
+	// closed pull request's preview stopped).
+	Done string
 }
 
 // SkipDeploy reports whether a commit message asks for no deploy.
