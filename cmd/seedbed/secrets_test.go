@@ -50,10 +50,10 @@ func newRotationFixture(t *testing.T, dbURL func(dir string) string, envKey stri
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := pipelines.New(pipelines.Config{Store: st, Sealer: sealer})
-	if _, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "git@github.com:acme/shop.git", Branch: "main", DeployKey: testDeployKey}); err != nil {
+	if _, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "git@github.com:acme/shop.git", Branch: "main", DeployKey: testDeployKey, NoCheck: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "blog", RepoURL: "https://github.com/acme/blog.git", Branch: "main"}); err != nil {
+	if _, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "blog", RepoURL: "https://github.com/acme/blog.git", Branch: "main", NoCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	set := func(app, stage, key, value string, secret bool) {
