@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -566,5 +567,56 @@ func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
 				t.Errorf("newest build: ref %q, commit %s, %s; want %s at %s, succeeded", bs[0].Ref, bs[0].Commit, bs[0].Status, tt.query.Ref, commit)
 			}
 		})
+	}
+}
+
+// A push shows the build command's own lines as it prints them, not when
+// the build ends: each tick of a build that prints one every 400 ms
+// reaches the pusher before the next one is printed.
+func TestGitPushStreamsBuildOutput(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "ticker"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := "http://admin:" + a.api.Token + "@" + host + "/git/ticker.git"
+	repo := testutil.NewRepo(t)
+	ticking := strings.Replace(staticSite, "    runtime: static\n",
+		"    runtime: static\n    build: for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done; mkdir -p public && cp version.txt public/\n    output: public\n", 1)
+	repo.Commit("v1", map[string]string{"seedbed.yml": ticking, "site/version.txt": "v1\n"})
+
+	cmd := exec.Command("git", "push", remote, "main")
+	cmd.Dir = repo.Dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		ticks []time.Time
+		all   strings.Builder
+	)
+	tick := regexp.MustCompile(`^remote: +tick \d`)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		all.WriteString(sc.Text() + "\n")
+		if tick.MatchString(sc.Text()) {
+			ticks = append(ticks, time.Now())
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("push: %v\n%s", err, all.String())
+	}
+	if len(ticks) != 5 {
+		t.Fatalf("%d ticks shown, want 5:\n%s", len(ticks), all.String())
+	}
+	for i := 1; i < len(ticks); i++ {
+		if gap := ticks[i].Sub(ticks[i-1]); gap < 200*time.Millisecond {
+			t.Errorf("tick %d came %s after tick %d: the lines arrived in a burst, not as printed\n%s", i+1, gap.Round(time.Millisecond), i, all.String())
+		}
 	}
 }
