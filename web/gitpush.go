@@ -150,23 +150,31 @@ func (s *Server) abandonPush(ctx context.Context, started []pipelines.PushResult
 // them did not succeed.
 func (s *Server) followPush(ctx context.Context, res pipelines.PushResult, say func(string, ...any)) error {
 	var after uint
+	// relay writes every line stored since the last call, page by page:
+	// a chatty build's lines may be thousands at a time, and after the
+	// run ended each of them must still be shown.
 	relay := func(kind string, id uint) error {
-		lines, err := s.cfg.Store.LogLines(ctx, kind, id, after, 500)
-		if err != nil {
-			return err
-		}
-		for _, l := range lines {
-			after = l.ID
-			// Every line, the commands' own output too (a compiler's
-			// errors), masked as stored. Commands print through the
-			// pusher's terminal: control characters are left out.
-			if l.Stream == "seedbed" {
-				say("  %s", terminalSafe(l.Text))
-			} else {
-				say("    %s", terminalSafe(l.Text))
+		const page = 500
+		for {
+			lines, err := s.cfg.Store.LogLines(ctx, kind, id, after, page)
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				after = l.ID
+				// Every line, the commands' own output too (a compiler's
+				// errors), masked as stored. Commands print through the
+				// pusher's terminal: control characters are left out.
+				if l.Stream == "seedbed" {
+					say("  %s", terminalSafe(l.Text))
+				} else {
+					say("    %s", terminalSafe(l.Text))
+				}
+			}
+			if len(lines) < page {
+				return nil
 			}
 		}
-		return nil
 	}
 	for {
 		b, err := s.cfg.Store.BuildByID(ctx, res.Build.ID)

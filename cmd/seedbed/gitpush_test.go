@@ -572,7 +572,8 @@ func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
 
 // A push shows the build command's own lines as it prints them, not when
 // the build ends: each tick of a build that prints one every 400 ms
-// reaches the pusher before the next one is printed.
+// reaches the pusher before the next one is printed; and every line of a
+// burst printed just before the build ends is shown.
 func TestGitPushStreamsBuildOutput(t *testing.T) {
 	a := startApp(t, embedded)
 	ctx := context.Background()
@@ -583,7 +584,7 @@ func TestGitPushStreamsBuildOutput(t *testing.T) {
 	remote := "http://admin:" + a.api.Token + "@" + host + "/git/ticker.git"
 	repo := testutil.NewRepo(t)
 	ticking := strings.Replace(staticSite, "    runtime: static\n",
-		"    runtime: static\n    build: for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done; mkdir -p public && cp version.txt public/\n    output: public\n", 1)
+		"    runtime: static\n    build: for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done; seq -f 'line %g' 1500; mkdir -p public && cp version.txt public/\n    output: public\n", 1)
 	repo.Commit("v1", map[string]string{"seedbed.yml": ticking, "site/version.txt": "v1\n"})
 
 	cmd := exec.Command("git", "push", remote, "main")
@@ -613,6 +614,10 @@ func TestGitPushStreamsBuildOutput(t *testing.T) {
 	}
 	if len(ticks) != 5 {
 		t.Fatalf("%d ticks shown, want 5:\n%s", len(ticks), all.String())
+	}
+	// 1,500 lines printed just before the build ends are all shown.
+	if n := len(regexp.MustCompile(`(?m)^remote: +line \d+`).FindAllString(all.String(), -1)); n != 1500 {
+		t.Errorf("%d of the 1500 lines printed at the end of the build shown", n)
 	}
 	for i := 1; i < len(ticks); i++ {
 		if gap := ticks[i].Sub(ticks[i-1]); gap < 200*time.Millisecond {
