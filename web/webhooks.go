@@ -250,9 +250,11 @@ func (s *Server) recordNew(ctx context.Context, rec *store.WebhookDelivery) erro
 
 // recordReplay records a refused replay as a rejected delivery, as every
 // refused delivery is, so the deliveries list shows it. Rejected rows are
-// not held to the one-row-per-delivery-id rule, and their number is capped
-// by retention (store/retention.go), so replays cannot fill the database.
+// not held to the one-row-per-delivery-id rule; a replay counts as a failed
+// delivery of its address, as a forged one does, and the rows are capped by
+// retention (store/retention.go), so replays cannot fill the database.
 func (s *Server) recordReplay(ctx context.Context, rec store.WebhookDelivery, reason string) {
+	s.throttle.fail(rec.RemoteAddr)
 	rec.ID, rec.PushKey, rec.BuildIDs = 0, "", ""
 	rec.Outcome, rec.Reason = store.DeliveryRejected, reason
 	if err := s.cfg.Deliveries.RecordDelivery(ctx, &rec); err != nil {

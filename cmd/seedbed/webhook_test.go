@@ -171,6 +171,15 @@ func TestWebhookPushDeploys(t *testing.T) {
 	if err != nil || len(bs) != 1 || bs[0].Commit != commit {
 		t.Fatalf("builds of v2.0.0: %v, %+v; want one of the commit %s (tag object %s)", err, bs, commit, tagObject)
 	}
+
+	// Replays count as failed deliveries of their sender: one who keeps
+	// replaying is throttled, so the rows they add stay few.
+	replays, first := 0, githubPush("refs/heads/main", sha, "first version")
+	for code, _ := deliver(t, url, hooks.Secret, "d-ok", "push", first); code != 429; code, _ = deliver(t, url, hooks.Secret, "d-ok", "push", first) {
+		if replays++; replays > 20 {
+			t.Fatal("20 more replays and the sender is not throttled")
+		}
+	}
 }
 
 // githubFixture reads one of GitHub's own example deliveries (kept unchanged
