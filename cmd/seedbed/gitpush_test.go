@@ -517,7 +517,10 @@ func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
 	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
 	remote := "http://admin:" + a.api.Token + "@" + host + "/git/tagged.git"
 	repo := testutil.NewRepo(t)
-	repo.Commit("v1", map[string]string{"seedbed.yml": staticSite, "site/version.txt": "v1\n"})
+	// The build learns what it builds: SEEDBED_BRANCH is the branch
+	// pushed, and empty for a tag.
+	hooked := strings.Replace(staticSite, "    runtime: static\n", "    runtime: static\n    hooks:\n      before_build: [\"echo building branch=[$SEEDBED_BRANCH]\"]\n", 1)
+	repo.Commit("v1", map[string]string{"seedbed.yml": hooked, "site/version.txt": "v1\n"})
 	if out, err := gitPush(t, repo, remote, "main"); err != nil {
 		t.Fatalf("first push: %v\n%s", err, out)
 	}
@@ -532,7 +535,7 @@ func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
 	if err != nil || strings.Contains(out, "rejected") {
 		t.Fatalf("push --follow-tags: %v\n%s", err, out)
 	}
-	for _, want := range []string{"branch main → build #", "tag v2.0.0 → build #", "live on dev", "live on staging"} {
+	for _, want := range []string{"branch main → build #", "tag v2.0.0 → build #", "live on dev", "live on staging", "building branch=[main]", "building branch=[]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the push output lacks %q:\n%s", want, out)
 		}
