@@ -575,8 +575,9 @@ func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
 
 // A push shows the build command's own lines as it prints them, not when
 // the build ends: each tick of a build that prints one every 400 ms
-// reaches the pusher before the next one is printed; and every line of a
-// burst printed just before the build ends is shown.
+// reaches the pusher before the next one is printed; every line of a
+// burst printed just before the build ends is shown; a deploy hook's line
+// is shown with the stage's secret masked.
 func TestGitPushStreamsBuildOutput(t *testing.T) {
 	a := startApp(t, embedded)
 	ctx := context.Background()
@@ -587,8 +588,13 @@ func TestGitPushStreamsBuildOutput(t *testing.T) {
 	remote := "http://admin:" + a.api.Token + "@" + host + "/git/ticker.git"
 	repo := testutil.NewRepo(t)
 	ticking := strings.Replace(staticSite, "    runtime: static\n",
-		"    runtime: static\n    build: for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done; seq -f 'line %g' 1500; mkdir -p public && cp version.txt public/\n    output: public\n", 1)
+		"    runtime: static\n    hooks:\n      before_deploy: [\"echo token=$TOKEN\"]\n"+
+			"    build: for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done; seq -f 'line %g' 1500; mkdir -p public && cp version.txt public/\n    output: public\n", 1)
 	repo.Commit("v1", map[string]string{"seedbed.yml": ticking, "site/version.txt": "v1\n"})
+	const secret = "s3cret-push-token-value"
+	if err := a.api.SetVar(ctx, "ticker", "dev", "TOKEN", apiv1.SetVarRequest{Value: secret, Secret: true}); err != nil {
+		t.Fatal(err)
+	}
 
 	cmd := exec.Command("git", "push", remote, "main")
 	cmd.Dir = repo.Dir
@@ -617,6 +623,10 @@ func TestGitPushStreamsBuildOutput(t *testing.T) {
 	}
 	if len(ticks) != 5 {
 		t.Fatalf("%d ticks shown, want 5:\n%s", len(ticks), all.String())
+	}
+	// The deploy hook's line is shown, the stage's secret in it masked.
+	if !strings.Contains(all.String(), "token=••••••") || strings.Contains(all.String(), secret) {
+		t.Errorf("the push shows no hook line, or the secret in it:\n%.3000s", all.String())
 	}
 	// 1,500 lines printed just before the build ends are all shown.
 	if n := len(regexp.MustCompile(`(?m)^remote: +line \d+`).FindAllString(all.String(), -1)); n != 1500 {
