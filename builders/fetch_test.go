@@ -17,6 +17,7 @@ import (
 type history struct {
 	repo                 string
 	first, second, devSH string
+	tagObject            string // the annotated tag v1.0's own object
 }
 
 func setupHistory(t *testing.T) history {
@@ -28,6 +29,7 @@ func setupHistory(t *testing.T) history {
 	h := history{repo: newRepo(t, files)}
 	h.first = runGit(t, h.repo, "rev-parse", "HEAD")
 	runGit(t, h.repo, "tag", "-a", "v1.0", "-m", "Release 1.0")
+	h.tagObject = runGit(t, h.repo, "rev-parse", "v1.0")
 	runGit(t, h.repo, "tag", "light")
 	writeFiles(t, h.repo, map[string]string{"VERSION": "two\n"})
 	h.second = commitAll(t, h.repo, "Second commit")
@@ -57,6 +59,9 @@ func TestFetchRefs(t *testing.T) {
 		{"full SHA", h.first, h.first, "one", "First commit"},
 		{"short SHA", h.first[:7], h.first, "one", "First commit"},
 		{"short SHA not on a branch tip", h.devSH[:9], h.devSH, "dev", "Dev work"},
+		// What a webhook for an annotated tag may name: the tag object,
+		// checked out as the commit it points to.
+		{"annotated tag's object SHA", h.tagObject, h.first, "one", "First commit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

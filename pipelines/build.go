@@ -103,12 +103,18 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 	defer os.RemoveAll(dir)
 
 	source := s.repoOf(app, *b)
-	log.Printf("Build #%d of %s: %s at %s", b.ID, app.Name, source, b.Ref)
+	// A build whose commit is known when it is recorded (a push or a
+	// webhook) checks out that commit, not what its ref points to now.
+	at, what := b.Ref, b.Ref
+	if b.CommitSHA != "" {
+		at, what = b.CommitSHA, fmt.Sprintf("%s (%s)", b.Ref, short(b.CommitSHA))
+	}
+	log.Printf("Build #%d of %s: %s at %s", b.ID, app.Name, source, what)
 	deployKey, err := s.deployKey(app)
 	if err != nil {
 		return err
 	}
-	fetch := builders.FetchOptions{RepoURL: source, Ref: b.Ref, DeployKey: deployKey, Dir: dir, Network: s.cfg.Network}
+	fetch := builders.FetchOptions{RepoURL: source, Ref: at, DeployKey: deployKey, Dir: dir, Network: s.cfg.Network}
 	if b.Source != "" {
 		fetch.SourceBranch = b.SourceBranch
 	}
@@ -152,6 +158,14 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 		prefer = append([]string{stage.Branch}, prefer...)
 	}
 	vars.Branch = builders.BranchOf(co.Dir, b.Ref, co.CommitSHA, prefer...)
+	if b.Source != "" {
+		// A push to the built-in remote: its checkout holds only the
+		// pinned commit, and the push said which branch or tag moved.
+		vars.Branch = ""
+		if stage == nil || !strings.HasPrefix(stage.Branch, "tag:") {
+			vars.Branch = b.Ref
+		}
+	}
 	var outs []builders.Output
 	if plan.only == nil || len(plan.only) > 0 {
 		outs, err = s.cfg.Builder.BuildWith(ctx, builders.BuildOptions{Dir: co.Dir, Stack: st, CacheKey: app.Name, AppID: app.ID,

@@ -19,9 +19,12 @@ const (
 	maxLogLineSize = 4096
 )
 
-// logSink stores a build's or deploy's output line by line. Lines are written
-// in small batches (every flushEvery or batchSize lines), so a chatty build
-// costs few transactions while the console still sees lines within a blink.
+// logSink stores a build's or deploy's output line by line, as it comes: a
+// line is written as soon as no earlier write is under way, and the lines
+// that arrive during a write go together in the next one (at most
+// batchSize at a time). Slow output reaches the log, and whoever follows
+// it (a waiting git push, the console), at once; a chatty build still costs
+// few transactions.
 type logSink struct {
 	store   logStore
 	kind    string
@@ -35,6 +38,7 @@ type logSink struct {
 	buf     []store.LogLine
 	written int
 	cut     bool
+	wake    chan struct{} // a line is waiting to be written
 	done    chan struct{}
 	stopped chan struct{}
 }
@@ -43,13 +47,12 @@ type logStore interface {
 	AppendLog(ctx context.Context, lines []store.LogLine) error
 }
 
-const (
-	flushEvery = 200 * time.Millisecond
-	batchSize  = 200
-)
+// batchSize is how many waiting lines make a writer wait for the store.
+const batchSize = 200
 
 func newLogSink(s logStore, kind string, ownerID uint, logger *slog.Logger, mask masker) *logSink {
-	l := &logSink{store: s, kind: kind, ownerID: ownerID, logger: logger, mask: mask, done: make(chan struct{}), stopped: make(chan struct{})}
+	l := &logSink{store: s, kind: kind, ownerID: ownerID, logger: logger, mask: mask,
+		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	go l.loop()
 	for _, w := range mask.warnings() {
 		l.Line("seedbed", w)
@@ -59,11 +62,9 @@ func newLogSink(s logStore, kind string, ownerID uint, logger *slog.Logger, mask
 
 func (l *logSink) loop() {
 	defer close(l.stopped)
-	t := time.NewTicker(flushEvery)
-	defer t.Stop()
 	for {
 		select {
-		case <-t.C:
+		case <-l.wake:
 			l.flush()
 		case <-l.done:
 			l.flush()
@@ -100,6 +101,11 @@ func (l *logSink) Line(stream, text string) {
 	l.mu.Unlock()
 	if full {
 		l.flush()
+		return
+	}
+	select {
+	case l.wake <- struct{}{}:
+	default: // a write is due already and takes this line too
 	}
 }
 

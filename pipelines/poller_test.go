@@ -62,7 +62,7 @@ func testPoller(t *testing.T, dbURL string) {
 	q := &recordingQueue{}
 	svc := pipelines.New(pipelines.Config{Store: st, Queue: q, Sealer: newSealer(t)})
 	repo := testutil.NewRepo(t)
-	first := repo.Commit("first", map[string]string{"a.txt": "1"})
+	repo.Commit("first", map[string]string{"a.txt": "1"})
 	app, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "polled", RepoURL: repo.Dir, Branch: "main"})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func testPoller(t *testing.T, dbURL string) {
 		t.Fatalf("main moved: %+v", res)
 	}
 	bs := builds()
-	if len(bs) != 1 || bs[0].Ref != second || bs[0].TriggerKind != pipelines.TriggerPoll || bs[0].Ref == first {
+	if len(bs) != 1 || bs[0].Ref != "main" || bs[0].CommitSHA != second || bs[0].TriggerKind != pipelines.TriggerPoll {
 		t.Fatalf("builds after main moved: %+v", bs)
 	}
 	ds, err := st.DeploysOfBuild(ctx, bs[0].ID)
@@ -133,8 +133,8 @@ func testPoller(t *testing.T, dbURL string) {
 	if len(res.Builds) != 1 {
 		t.Fatalf("tag v1.0.0: %+v", res)
 	}
-	if bs := builds(); bs[0].Ref != second {
-		t.Fatalf("the tag's build is of %s, want the commit %s", bs[0].Ref, second)
+	if bs := builds(); bs[0].Ref != "v1.0.0" || bs[0].CommitSHA != second {
+		t.Fatalf("the tag's build is of %s at %s, want v1.0.0 at the commit %s", bs[0].Ref, bs[0].CommitSHA, second)
 	}
 
 	// A poller made anew (a restart) remembers what it saw.

@@ -392,7 +392,7 @@ func (s *Service) HandlePullRequest(ctx context.Context, appName string, ev forg
 		if err != nil {
 			return PushResult{}, err
 		}
-		return PushResult{Ignored: fmt.Sprintf("pull request #%d closed: preview stage %s stopped, its history kept", pr.Number, st.Name)}, nil
+		return PushResult{Done: fmt.Sprintf("pull request #%d closed: preview stage %s stopped, its history kept", pr.Number, st.Name)}, nil
 	default:
 		return PushResult{Ignored: fmt.Sprintf("pull request #%d %s: nothing to do", pr.Number, pr.Action)}, nil
 	}

@@ -74,7 +74,7 @@ func setupReconcile(t *testing.T, dbURL string, embedded bool) *reconcileBundle 
 	b.redis = b.opt.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { b.redis.Close() })
 	b.svc = pipelines.New(pipelines.Config{Store: st, Queue: client, Sealer: newSealer(t), BuildTimeout: time.Minute, DeployTimeout: time.Minute})
-	b.app, err = b.svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"})
+	b.app, err = b.svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main", NoCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

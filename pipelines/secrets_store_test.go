@@ -83,7 +83,7 @@ func TestAppSecretsAreSealed(t *testing.T) {
 				st, raw := db.open(t)
 				sealer := testSealer(t, 'k')
 				svc := New(Config{Store: st, Sealer: sealer})
-				created, err := svc.CreateApp(ctx, NewApp{Name: "new", RepoURL: "git@example.com:acme/new.git", Branch: "main", DeployKey: pemSecret})
+				created, err := svc.CreateApp(ctx, NewApp{Name: "new", RepoURL: "git@example.com:acme/new.git", Branch: "main", DeployKey: pemSecret, NoCheck: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -95,7 +95,7 @@ func TestAppSecretsAreSealed(t *testing.T) {
 					t.Fatalf("%s of a new app opens as %q, %v", tt.name, want, err)
 				}
 				// An app from before these were sealed.
-				if _, err := svc.CreateApp(ctx, NewApp{Name: "old", RepoURL: "git@example.com:acme/old.git", Branch: "main"}); err != nil {
+				if _, err := svc.CreateApp(ctx, NewApp{Name: "old", RepoURL: "git@example.com:acme/old.git", Branch: "main", NoCheck: true}); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := raw.ExecContext(ctx, "UPDATE apps SET "+tt.column+" = '"+tt.clear+"' WHERE name = 'old'"); err != nil {
@@ -191,7 +191,7 @@ func TestAppSecretsAreSealed(t *testing.T) {
 func TestCreateAppNeedsSealer(t *testing.T) {
 	st, raw := secretDBs()[0].open(t)
 	svc := New(Config{Store: st})
-	_, err := svc.CreateApp(context.Background(), NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"})
+	_, err := svc.CreateApp(context.Background(), NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main", NoCheck: true})
 	if err == nil || !strings.Contains(err.Error(), "save the webhook secret of shop: no secret key configured") {
 		t.Fatalf("CreateApp without a sealer = %v", err)
 	}
@@ -207,7 +207,7 @@ func TestSetVarRefusesShortSecrets(t *testing.T) {
 	ctx := context.Background()
 	st, _ := secretDBs()[0].open(t)
 	svc := New(Config{Store: st, Sealer: testSealer(t, 'k')})
-	if _, err := svc.CreateApp(ctx, NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
+	if _, err := svc.CreateApp(ctx, NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main", NoCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

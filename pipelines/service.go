@@ -173,7 +173,14 @@ type NewApp struct {
 	RepoURL   string
 	Branch    string
 	DeployKey string
+	// NoCheck skips reading the repository before the app is created:
+	// for a repository that will exist later.
+	NoCheck bool
 }
+
+// repoCheckTimeout bounds how long creating an app waits to read its
+// repository's refs.
+const repoCheckTimeout = 30 * time.Second
 
 // Validate lists every problem with the input, by field name.
 func (in NewApp) Validate() map[string]string {
@@ -239,6 +246,15 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 		}
 		return store.App{}, invalidf("%s", strings.Join(parts, " "))
 	}
+	if in.RepoURL != "" && !in.NoCheck {
+		// A taken name is the cheaper thing to say, before a slow read.
+		if _, err := s.cfg.Store.AppByName(ctx, in.Name); err == nil {
+			return store.App{}, conflictf("An app named %q exists already; choose another name.", in.Name)
+		}
+		if err := s.checkRepository(ctx, in); err != nil {
+			return store.App{}, err
+		}
+	}
 	secret, err := forge.Secret()
 	if err != nil {
 		return store.App{}, err
@@ -268,6 +284,28 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 		return a, err
 	}
 	return a, nil
+}
+
+// checkRepository lists the refs of a new app's repository with the app's
+// deploy key, held to the network policy builds are held to, so that a
+// repository Seedbed cannot read is refused when the app is created, not
+// at its first deploy. An empty repository passes: its code may come later.
+func (s *Service) checkRepository(ctx context.Context, in NewApp) error {
+	ctx, cancel := context.WithTimeout(ctx, repoCheckTimeout)
+	defer cancel()
+	_, err := builders.ListRefs(ctx, builders.FetchOptions{RepoURL: in.RepoURL, DeployKey: in.DeployKey, Network: s.cfg.Network})
+	if err == nil {
+		return nil
+	}
+	// ListRefs says "list refs: fetch URL: why" or "list refs of URL: why".
+	why := err.Error()
+	for _, prefix := range []string{"list refs: fetch ", "list refs of ", "list refs: "} {
+		if rest, ok := strings.CutPrefix(why, prefix); ok {
+			why = rest
+			break
+		}
+	}
+	return invalidf("repo_url: cannot read repository %s. Fix the URL or the credentials, or create the app without this check (CLI --no-check, API \"check\": false) if the repository will exist later.", why)
 }
 
 // DeployRequest asks for a commit of an app to be built and deployed to a stage.

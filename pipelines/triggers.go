@@ -10,9 +10,11 @@ import (
 
 // Push is a ref that moved in an app's repository.
 type Push struct {
-	Branch  string // set for a branch push
-	Tag     string // set for a tag push
-	Commit  string // the commit to build
+	Branch string // set for a branch push
+	Tag    string // set for a tag push
+	// Commit is the commit to build; an annotated tag's object is
+	// peeled to the commit it names when the build checks it out.
+	Commit  string
 	Message string // its message, for [skip deploy]
 	Deleted bool
 	Trigger string // TriggerPush or TriggerWebhook
@@ -30,6 +32,9 @@ type PushResult struct {
 	Deploys []store.Deploy
 	Stages  []string // the stages it deploys to
 	Ignored string   // why nothing was started, if so
+	// Done says what was done instead of a build, if anything was (a
+	// closed pull request's preview stopped).
+	Done string
 }
 
 // SkipDeploy reports whether a commit message asks for no deploy.
@@ -92,11 +97,12 @@ func (s *Service) HandlePush(ctx context.Context, appName string, p Push) (PushR
 	if len(follow) == 0 {
 		return PushResult{Ignored: "no stage follows " + what}, nil
 	}
-	ref := p.Commit
-	if ref == "" {
-		ref = p.Branch + p.Tag
-	}
-	b, ds, err := s.buildAndDeploy(ctx, app, store.Build{Ref: ref, Source: p.Source, SourceBranch: p.SourceBranch}, follow, p.Trigger, p.By)
+	// The build records the branch or tag that moved, so it is found by
+	// that name (`seedbed builds list --ref main`), and the pushed commit,
+	// which is what it checks out: not whatever the branch points to
+	// when the build starts.
+	ref := p.Branch + p.Tag
+	b, ds, err := s.buildAndDeploy(ctx, app, store.Build{Ref: ref, CommitSHA: p.Commit, Source: p.Source, SourceBranch: p.SourceBranch}, follow, p.Trigger, p.By)
 	if err != nil {
 		return PushResult{}, err
 	}

@@ -65,7 +65,8 @@ func (s *Server) apiCreateApp(c echo.Context) error {
 	if err := s.checkRepoURL(c, req.RepoURL); err != nil {
 		return err
 	}
-	app, err := s.cfg.Pipelines.CreateApp(c.Request().Context(), pipelines.NewApp{Name: req.Name, RepoURL: req.RepoURL, Branch: req.Branch, DeployKey: req.DeployKey})
+	app, err := s.cfg.Pipelines.CreateApp(c.Request().Context(), pipelines.NewApp{Name: req.Name, RepoURL: req.RepoURL, Branch: req.Branch, DeployKey: req.DeployKey,
+		NoCheck: req.Check != nil && !*req.Check})
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func setupFull(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	fake := &fakePipelines{Service: pipelines.New(pipelines.Config{Store: st, Sealer: sealer}), store: st}
-	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
+	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main", NoCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	handler, err := web.New(web.Config{Store: st, Deliveries: st, Pipelines: fake, Accounts: accounts,
@@ -350,7 +350,7 @@ func TestAppsAreListedByMembership(t *testing.T) {
 	if err := rf.store.SetUserCreator(ctx, u.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stranger.CreateApp(ctx, apiv1.CreateAppRequest{Name: "mine", RepoURL: "https://140.82.121.3/acme/mine.git", Branch: "main"}); err != nil {
+	if _, err := stranger.CreateApp(ctx, apiv1.CreateAppRequest{Name: "mine", RepoURL: "https://140.82.121.3/acme/mine.git", Branch: "main", Check: new(bool)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stranger.UpdateStage(ctx, "mine", "dev", apiv1.StageRequest{Branch: "main"}); err != nil {

@@ -75,7 +75,8 @@ func (s *Server) newAppForm(c echo.Context) error {
 }
 
 func (s *Server) createApp(c echo.Context) error {
-	in := pipelines.NewApp{Name: c.FormValue("name"), RepoURL: c.FormValue("repo_url"), Branch: c.FormValue("branch"), DeployKey: c.FormValue("deploy_key")}
+	in := pipelines.NewApp{Name: c.FormValue("name"), RepoURL: c.FormValue("repo_url"), Branch: c.FormValue("branch"), DeployKey: c.FormValue("deploy_key"),
+		NoCheck: c.FormValue("no_check") != ""}
 	if in.Branch == "" {
 		in.Branch = "main"
 	}
@@ -98,7 +99,11 @@ func (s *Server) createApp(c echo.Context) error {
 		if status >= 500 {
 			return err
 		}
-		form.Error = msg
+		if field, ok := strings.CutPrefix(msg, "repo_url: "); ok {
+			form.Errors = map[string]string{"repo_url": field} // the repository could not be read
+		} else {
+			form.Error = msg
+		}
 		return render(c, status, views.NewAppPage(form))
 	}
 	if err := s.addOwner(c.Request().Context(), currentUser(c), app); err != nil {

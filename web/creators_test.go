@@ -93,10 +93,10 @@ func TestCreatingAppsNeedsCreator(t *testing.T) {
 			}
 		})
 	}
-	if _, err := stranger.CreateApp(ctx, apiv1.CreateAppRequest{Name: "public", RepoURL: "https://140.82.121.3/acme/x.git", Branch: "main"}); err != nil {
+	if _, err := stranger.CreateApp(ctx, apiv1.CreateAppRequest{Name: "public", RepoURL: "https://140.82.121.3/acme/x.git", Branch: "main", Check: new(bool)}); err != nil {
 		t.Fatalf("a creator with a public URL: %v", err)
 	}
-	if _, err := admin.CreateApp(ctx, apiv1.CreateAppRequest{Name: "local", RepoURL: "/srv/local/repo", Branch: "main"}); err != nil {
+	if _, err := admin.CreateApp(ctx, apiv1.CreateAppRequest{Name: "local", RepoURL: "/srv/local/repo", Branch: "main", Check: new(bool)}); err != nil {
 		t.Fatalf("an admin with a local path: %v", err)
 	}
 	if _, err := admin.CreateApp(ctx, apiv1.CreateAppRequest{Name: "lo", RepoURL: "http://localhost/x.git", Branch: "main"}); !isStatus(err, http.StatusUnprocessableEntity) {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
@@ -143,22 +145,36 @@ func (s *Server) abandonPush(ctx context.Context, started []pipelines.PushResult
 	}
 }
 
-// followPush relays a build's and its deploys' progress lines until they
-// end, and fails if any of them did not succeed.
+// followPush relays a build's and its deploys' log lines, Seedbed's and
+// the commands', as they are stored until the runs end, and fails if any of
+// them did not succeed.
 func (s *Server) followPush(ctx context.Context, res pipelines.PushResult, say func(string, ...any)) error {
 	var after uint
+	// relay writes every line stored since the last call, page by page:
+	// a chatty build's lines may be thousands at a time, and after the
+	// run ended each of them must still be shown.
 	relay := func(kind string, id uint) error {
-		lines, err := s.cfg.Store.LogLines(ctx, kind, id, after, 500)
-		if err != nil {
-			return err
-		}
-		for _, l := range lines {
-			after = l.ID
-			if l.Stream == "seedbed" {
-				say("  %s", l.Text)
+		const page = 500
+		for {
+			lines, err := s.cfg.Store.LogLines(ctx, kind, id, after, page)
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				after = l.ID
+				// Every line, the commands' own output too (a compiler's
+				// errors), masked as stored. Commands print through the
+				// pusher's terminal: control characters are left out.
+				if l.Stream == "seedbed" {
+					say("  %s", terminalSafe(l.Text))
+				} else {
+					say("    %s", terminalSafe(l.Text))
+				}
+			}
+			if len(lines) < page {
+				return nil
 			}
 		}
-		return nil
 	}
 	for {
 		b, err := s.cfg.Store.BuildByID(ctx, res.Build.ID)
@@ -219,6 +235,26 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// terminalSafe drops what a build's output could use to take over the
+// pusher's terminal (escape sequences, carriage returns that overwrite
+// git's own lines, other control characters), keeping tabs and the text.
+func terminalSafe(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) {
+		return s
+	}
+	s = ansiEscape.ReplaceAllString(s, "")
+	return strings.Map(func(r rune) rune {
+		if r != '\t' && unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// ansiEscape matches an ANSI escape sequence: a CSI sequence (colours,
+// cursor moves), an OSC sequence (titles, links) or a two-byte escape.
+var ansiEscape = regexp.MustCompile(`\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-_])`)
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {

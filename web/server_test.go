@@ -83,7 +83,7 @@ func setupWith(t *testing.T, configure func(*web.Config)) *fixture {
 		t.Fatal(err)
 	}
 	fake := &fakePipelines{Service: pipelines.New(pipelines.Config{Store: st, Sealer: sealer}), store: st}
-	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
+	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main", NoCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := web.Config{Store: st, Pipelines: fake, Accounts: accounts,

@@ -43,7 +43,7 @@ func settingsSetup(t *testing.T) (*fixture, store.App) {
 		t.Fatal(err)
 	}
 	fake := &fakePipelines{Service: pipelines.New(pipelines.Config{Store: st, Sealer: sealer}), store: st}
-	app, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "https://github.com/acme/shop.git", Branch: "main"})
+	app, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "https://github.com/acme/shop.git", Branch: "main", NoCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

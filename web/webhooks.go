@@ -182,6 +182,9 @@ func (s *Server) webhook(c echo.Context) error {
 			rec.BuildIDs = strconv.FormatUint(uint64(res.Build.ID), 10)
 			answer.Outcome = store.DeliveryAccepted
 			answer.Builds = append(answer.Builds, res.Build.ID)
+		} else if res.Done != "" {
+			rec.Outcome, rec.Reason, rec.PushKey = store.DeliveryAccepted, res.Done, ""
+			answer.Outcome = store.DeliveryAccepted
 		} else {
 			rec.Reason = res.Ignored
 			rec.PushKey = "" // nothing started: a later delivery of the push may act on it
@@ -194,8 +197,10 @@ func (s *Server) webhook(c echo.Context) error {
 	answer.Reason = strings.Join(reasons, "; ")
 	status := http.StatusAccepted
 	switch {
-	case answer.Outcome == store.DeliveryAccepted:
+	case len(answer.Builds) > 0:
 		status = http.StatusCreated
+	case answer.Outcome == store.DeliveryAccepted:
+		status = http.StatusOK // acted on, nothing created (a preview stopped)
 	case duplicates == len(events):
 		answer.Outcome, status = store.DeliveryDuplicate, http.StatusOK
 	}
@@ -217,7 +222,8 @@ func (s *Server) takePush(ctx context.Context, rec *store.WebhookDelivery) (stri
 	}
 	first, lookErr := s.cfg.Deliveries.DeliveryByPushKey(ctx, rec.AppID, rec.PushKey)
 	if errors.Is(lookErr, store.ErrNotFound) {
-		return "", err // the conflict was the delivery id: a replay
+		s.recordReplay(ctx, *rec, he.message) // the conflict was the delivery id: a replay
+		return "", err
 	}
 	if lookErr != nil {
 		return "", lookErr
@@ -242,11 +248,31 @@ func (s *Server) recordNew(ctx context.Context, rec *store.WebhookDelivery) erro
 	}
 	if err := s.cfg.Deliveries.RecordDelivery(ctx, rec); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return errorf(http.StatusConflict, "replayed", fmt.Sprintf("Delivery %s was received already; nothing was done again.", rec.DeliveryID))
+			msg := fmt.Sprintf("Delivery %s was received already; nothing was done again.", rec.DeliveryID)
+			if rec.PushKey == "" {
+				// Only the delivery id can have clashed. With a push key
+				// takePush tells a replay from a duplicate push.
+				s.recordReplay(ctx, *rec, msg)
+			}
+			return errorf(http.StatusConflict, "replayed", msg)
 		}
 		return err
 	}
 	return nil
+}
+
+// recordReplay records a refused replay as a rejected delivery, as every
+// refused delivery is, so the deliveries list shows it. Rejected rows are
+// not held to the one-row-per-delivery-id rule; a replay counts as a failed
+// delivery of its address, as a forged one does, and the rows are capped by
+// retention (store/retention.go), so replays cannot fill the database.
+func (s *Server) recordReplay(ctx context.Context, rec store.WebhookDelivery, reason string) {
+	s.throttle.fail(rec.RemoteAddr)
+	rec.ID, rec.PushKey, rec.BuildIDs = 0, "", ""
+	rec.Outcome, rec.Reason = store.DeliveryRejected, reason
+	if err := s.cfg.Deliveries.RecordDelivery(ctx, &rec); err != nil {
+		s.log.Error("record replayed delivery", "app", rec.AppID, "delivery", rec.DeliveryID, "err", err)
+	}
 }
 
 // act turns one verified event into builds.

@@ -187,8 +187,14 @@ func TestCreatorsAndRepositoryRules(t *testing.T) {
 	}
 	admin.must("apps", "create", "local-ok", "--repo", repo.Dir)
 
-	// DNS rebinding: accepted when created, refused when fetched.
-	pat.must("apps", "create", "rebind", "--repo", "http://localhost:"+port+path)
+	// A name that resolves to loopback is refused when the app is created
+	// (its repository is read then) ...
+	if code, _, errOut := pat.run("apps", "create", "rebind", "--repo", "http://localhost:"+port+path); code != 1 || !strings.Contains(errOut, "cannot read repository") || !strings.Contains(errOut, "loopback") {
+		t.Fatalf("a creator creates an app from a name resolving to loopback: exit %d, %q", code, errOut)
+	}
+	// ... and, as with DNS rebinding (a public address when created),
+	// when fetched.
+	pat.must("apps", "create", "rebind", "--repo", "http://localhost:"+port+path, "--no-check")
 	code, out, errOut := pat.run("deploy", "rebind", "--stage", "dev", "--wait")
 	if code == 0 || !strings.Contains(out+errOut, "127.0.0.1 is a loopback address") || !strings.Contains(out+errOut, "SEEDBED_ALLOW_PRIVATE_REPOS") {
 		t.Fatalf("deploy of an app whose host now resolves to loopback: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

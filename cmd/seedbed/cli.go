@@ -136,10 +136,11 @@ func cmdApps(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return tw.Flush()
 	case "create":
-		fs := newFlagSet("apps create", "seedbed apps create NAME [--repo URL] [--branch main] [--deploy-key FILE]\n\nWithout --repo the app's code comes only by git push to Seedbed's built-in remote.", stderr)
+		fs := newFlagSet("apps create", "seedbed apps create NAME [--repo URL] [--branch main] [--deploy-key FILE] [--no-check]\n\nWithout --repo the app's code comes only by git push to Seedbed's built-in remote.\nWith --repo Seedbed reads the repository first and refuses one it cannot read;\n--no-check skips that, for a repository that will exist later.", stderr)
 		repo := fs.String("repo", "", "the repository's clone URL or local path; empty: code comes by git push to the built-in remote")
 		branch := fs.String("branch", "main", "the branch deployed by default")
 		keyFile := fs.String("deploy-key", "", "file with an SSH private key for ssh repositories")
+		noCheck := fs.Bool("no-check", false, "create the app without reading the repository first (it will exist later)")
 		pos, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
@@ -155,7 +156,11 @@ func cmdApps(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			key = string(b)
 		}
-		app, err := c.CreateApp(ctx, apiv1.CreateAppRequest{Name: pos[0], RepoURL: *repo, Branch: *branch, DeployKey: key})
+		req := apiv1.CreateAppRequest{Name: pos[0], RepoURL: *repo, Branch: *branch, DeployKey: key}
+		if *noCheck {
+			req.Check = new(bool)
+		}
+		app, err := c.CreateApp(ctx, req)
 		if err != nil {
 			return err
 		}

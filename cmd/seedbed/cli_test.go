@@ -53,6 +53,14 @@ func TestCLI(t *testing.T) {
 	if code, _, errOut := c.run("apps", "create", "cli-app", "--repo", repo.Dir); code != 1 || !strings.Contains(errOut, "exists already") {
 		t.Fatalf("duplicate app: exit %d, %q", code, errOut)
 	}
+	// A repository Seedbed cannot read is refused at creation, saying
+	// what failed; --no-check takes one that will exist later.
+	if code, _, errOut := c.run("apps", "create", "ghost", "--repo", "/does/not/exist"); code != 1 || !strings.Contains(errOut, "cannot read repository /does/not/exist") || !strings.Contains(errOut, "--no-check") {
+		t.Fatalf("apps create with a missing repository: exit %d, %q", code, errOut)
+	}
+	if out := c.must("apps", "create", "ghost", "--repo", "/does/not/exist", "--no-check"); !strings.Contains(out, "Created app ghost") {
+		t.Fatalf("apps create --no-check printed:\n%s", out)
+	}
 	if out := c.must("apps", "list"); !strings.Contains(out, "cli-app") {
 		t.Fatalf("apps list:\n%s", out)
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,7 +48,7 @@ func TestGitPushDeploys(t *testing.T) {
 	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
 	remote := "http://admin:" + a.api.Token + "@" + host + "/git/pushy.git"
 	repo := testutil.NewRepo(t)
-	repo.Commit("v1", map[string]string{"seedbed.yml": stackFile(helloFunction), "services/api/go.mod": goMod, "services/api/main.go": goFunction("v1")})
+	v1 := repo.Commit("v1", map[string]string{"seedbed.yml": stackFile(helloFunction), "services/api/go.mod": goMod, "services/api/main.go": goFunction("v1")})
 
 	out, err := gitPush(t, repo, remote, "main")
 	if err != nil {
@@ -61,7 +63,7 @@ func TestGitPushDeploys(t *testing.T) {
 		t.Fatalf("after the first push: %d %q", code, body)
 	}
 
-	repo.Commit("v2", map[string]string{"services/api/main.go": goFunction("v2")})
+	v2 := repo.Commit("v2", map[string]string{"services/api/main.go": goFunction("v2")})
 	if out, err := gitPush(t, repo, remote, "main"); err != nil {
 		t.Fatalf("second push: %v\n%s", err, out)
 	}
@@ -91,6 +93,18 @@ func TestGitPushDeploys(t *testing.T) {
 	if bs, _ := a.api.Builds(ctx, "pushy"); len(bs) != 3 {
 		t.Fatalf("%d builds, want 3 (tag and unfollowed branch build nothing)", len(bs))
 	}
+	// The builds are found by the branch pushed, as the README says, and
+	// each built the exact commit its push brought.
+	bs, err := a.api.ListBuilds(ctx, "pushy", apiv1.BuildsQuery{Ref: "main", Trigger: "push"})
+	if err != nil || len(bs) != 3 {
+		t.Fatalf("builds with --ref main --trigger push: %v, %+v", err, bs)
+	}
+	v3 := strings.TrimSpace(repo.Git("rev-parse", "main"))
+	for i, want := range []string{v3, v2, v1} {
+		if bs[i].Ref != "main" || bs[i].Commit != want || bs[i].Status != "succeeded" {
+			t.Errorf("build #%d: ref %q commit %s %s, want main at %s", bs[i].ID, bs[i].Ref, bs[i].Commit, bs[i].Status, want)
+		}
+	}
 
 	// A push whose build fails is refused and the branch does not move.
 	repo.Git("checkout", "-q", "main")
@@ -99,6 +113,10 @@ func TestGitPushDeploys(t *testing.T) {
 	out, err = gitPush(t, repo, remote, "main")
 	if err == nil || !strings.Contains(out, "failed") || !strings.Contains(out, "[remote rejected]") {
 		t.Fatalf("push of a broken build: %v\n%s", err, out)
+	}
+	// The compiler's own error, not only Seedbed's summary of it.
+	if !regexp.MustCompile(`remote: +\./main\.go:3:\d+: undefined: nope`).MatchString(out) {
+		t.Errorf("the push does not show the compiler's error line:\n%s", out)
 	}
 	if after := remoteRefs(t, remote); after != before {
 		t.Fatalf("a refused push moved refs:\nbefore %s\nafter %s", before, after)
@@ -480,5 +498,143 @@ func TestGitPushAbandonedByPusher(t *testing.T) {
 	}
 	if _, body := a.get("/quitter/dev/site/version.txt"); body != "v1\n" {
 		t.Errorf("after the abandoned push dev serves %q, want v1", body)
+	}
+}
+
+// `git push --follow-tags` sends main and an annotated tag, whose ref
+// names a tag object, in one push: main deploys to dev, the tag to the
+// stage that follows tags (tag:v*) with the commit it names, and git takes
+// both refs. Builds are listed under the branch or tag pushed.
+func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "tagged"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.api.UpdateStage(ctx, "tagged", "staging", apiv1.StageRequest{Branch: "tag:v*"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := "http://admin:" + a.api.Token + "@" + host + "/git/tagged.git"
+	repo := testutil.NewRepo(t)
+	// The build learns what it builds: SEEDBED_BRANCH is the branch
+	// pushed, and empty for a tag.
+	hooked := strings.Replace(staticSite, "    runtime: static\n", "    runtime: static\n    hooks:\n      before_build: [\"echo building branch=[$SEEDBED_BRANCH]\"]\n", 1)
+	repo.Commit("v1", map[string]string{"seedbed.yml": hooked, "site/version.txt": "v1\n"})
+	if out, err := gitPush(t, repo, remote, "main"); err != nil {
+		t.Fatalf("first push: %v\n%s", err, out)
+	}
+	commit := repo.Commit("v2", map[string]string{"site/version.txt": "v2\n"})
+	repo.Git("tag", "-a", "v2.0.0", "-m", "release 2.0.0")
+	tagObject := strings.TrimSpace(repo.Git("rev-parse", "v2.0.0"))
+	if tagObject == commit {
+		t.Fatal("the tag is not annotated")
+	}
+
+	out, err := gitPush(t, repo, remote, "--follow-tags", "main")
+	if err != nil || strings.Contains(out, "rejected") {
+		t.Fatalf("push --follow-tags: %v\n%s", err, out)
+	}
+	for _, want := range []string{"branch main → build #", "tag v2.0.0 → build #", "live on dev", "live on staging", "building branch=[main]", "building branch=[]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the push output lacks %q:\n%s", want, out)
+		}
+	}
+	refs := remoteRefs(t, remote)
+	for _, want := range []string{commit + "\trefs/heads/main", tagObject + "\trefs/tags/v2.0.0", commit + "\trefs/tags/v2.0.0^{}"} {
+		if !strings.Contains(refs, want) {
+			t.Errorf("the remote lacks %q:\n%s", want, refs)
+		}
+	}
+	for _, stage := range []string{"dev", "staging"} {
+		if code, body := a.get("/tagged/" + stage + "/site/version.txt"); code != 200 || body != "v2\n" {
+			t.Errorf("%s serves %d %q, want v2", stage, code, body)
+		}
+	}
+	tests := []struct {
+		name  string
+		query apiv1.BuildsQuery
+		want  int
+	}{
+		{name: "the branch", query: apiv1.BuildsQuery{Ref: "main", Trigger: "push"}, want: 2},
+		{name: "the tag", query: apiv1.BuildsQuery{Ref: "v2.0.0", Trigger: "push"}, want: 1},
+		{name: "not by commit", query: apiv1.BuildsQuery{Ref: commit}, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bs, err := a.api.ListBuilds(ctx, "tagged", tt.query)
+			if err != nil || len(bs) != tt.want {
+				t.Fatalf("builds %+v: %v, %+v; want %d", tt.query, err, bs, tt.want)
+			}
+			if tt.want > 0 && (bs[0].Commit != commit || bs[0].Ref != tt.query.Ref || bs[0].Status != "succeeded") {
+				t.Errorf("newest build: ref %q, commit %s, %s; want %s at %s, succeeded", bs[0].Ref, bs[0].Commit, bs[0].Status, tt.query.Ref, commit)
+			}
+		})
+	}
+}
+
+// A push shows the build command's own lines as it prints them, not when
+// the build ends: each tick of a build that prints one every 400 ms
+// reaches the pusher before the next one is printed; every line of a
+// burst printed just before the build ends is shown; a deploy hook's line
+// is shown with the stage's secret masked.
+func TestGitPushStreamsBuildOutput(t *testing.T) {
+	a := startApp(t, embedded)
+	ctx := context.Background()
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "ticker"}); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(a.ConsoleURL(), "http://")
+	remote := "http://admin:" + a.api.Token + "@" + host + "/git/ticker.git"
+	repo := testutil.NewRepo(t)
+	ticking := strings.Replace(staticSite, "    runtime: static\n",
+		"    runtime: static\n    hooks:\n      before_deploy: [\"echo token=$TOKEN\"]\n"+
+			"    build: for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done; seq -f 'line %g' 1500; mkdir -p public && cp version.txt public/\n    output: public\n", 1)
+	repo.Commit("v1", map[string]string{"seedbed.yml": ticking, "site/version.txt": "v1\n"})
+	const secret = "s3cret-push-token-value"
+	if err := a.api.SetVar(ctx, "ticker", "dev", "TOKEN", apiv1.SetVarRequest{Value: secret, Secret: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command("git", "push", remote, "main")
+	cmd.Dir = repo.Dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		ticks []time.Time
+		all   strings.Builder
+	)
+	tick := regexp.MustCompile(`^remote: +tick \d`)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		all.WriteString(sc.Text() + "\n")
+		if tick.MatchString(sc.Text()) {
+			ticks = append(ticks, time.Now())
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("push: %v\n%s", err, all.String())
+	}
+	if len(ticks) != 5 {
+		t.Fatalf("%d ticks shown, want 5:\n%s", len(ticks), all.String())
+	}
+	// The deploy hook's line is shown, the stage's secret in it masked.
+	if !strings.Contains(all.String(), "token=••••••") || strings.Contains(all.String(), secret) {
+		t.Errorf("the push shows no hook line, or the secret in it:\n%.3000s", all.String())
+	}
+	// 1,500 lines printed just before the build ends are all shown.
+	if n := len(regexp.MustCompile(`(?m)^remote: +line \d+`).FindAllString(all.String(), -1)); n != 1500 {
+		t.Errorf("%d of the 1500 lines printed at the end of the build shown", n)
+	}
+	for i := 1; i < len(ticks); i++ {
+		if gap := ticks[i].Sub(ticks[i-1]); gap < 200*time.Millisecond {
+			t.Errorf("tick %d came %s after tick %d: the lines arrived in a burst, not as printed\n%s", i+1, gap.Round(time.Millisecond), i, all.String())
+		}
 	}
 }

@@ -215,8 +215,12 @@ func TestWebhookPullRequestPreview(t *testing.T) {
 		t.Fatalf("pr-2 after the delivery: %d %q", code, body)
 	}
 	code, answer = deliver(t, url, hooks.Secret, "pr-close", "pull_request", githubPullRequest(t, "closed", 2, "changes", sha, false))
-	if code != 202 || !strings.Contains(answer, "pr-2 stopped") {
+	if code != 200 || !strings.Contains(answer, `"accepted"`) || !strings.Contains(answer, "pr-2 stopped") {
 		t.Fatalf("pull request closed: %d %s", code, answer)
+	}
+	hooks, _ = a.api.Webhooks(ctx, "hooked-pr")
+	if d := hooks.Deliveries[0]; d.DeliveryID != "pr-close" || d.Outcome != "accepted" || !strings.Contains(d.Reason, "preview stage pr-2 stopped") {
+		t.Errorf("the closing delivery is listed as %+v, want accepted with what it did", d)
 	}
 	if code, body := a.get("/hooked-pr/pr-2/hello"); code != 404 {
 		t.Fatalf("pr-2 after the closing delivery: %d %q", code, body)

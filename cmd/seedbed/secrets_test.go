@@ -51,11 +51,11 @@ func newRotationFixture(t *testing.T, dbURL func(dir string) string, envKey stri
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := pipelines.New(pipelines.Config{Store: st, Sealer: sealer})
-	shop, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "git@github.com:acme/shop.git", Branch: "main", DeployKey: testDeployKey})
+	shop, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "git@github.com:acme/shop.git", Branch: "main", DeployKey: testDeployKey, NoCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	blog, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "blog", RepoURL: "https://github.com/acme/blog.git", Branch: "main"})
+	blog, err := svc.CreateApp(ctx, pipelines.NewApp{Name: "blog", RepoURL: "https://github.com/acme/blog.git", Branch: "main", NoCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

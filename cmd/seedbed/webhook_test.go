@@ -99,6 +99,9 @@ func TestWebhookPushDeploys(t *testing.T) {
 		t.Fatalf("%d builds started by deliveries that should start none", n)
 	}
 
+	// main moves on before the delivery arrives: the build is of the
+	// commit the delivery names, not of main's tip.
+	later := repo.Commit("later", map[string]string{"NOTES": "later\n"})
 	body := githubPush("refs/heads/main", sha, "first version")
 	code, answer := deliver(t, url, hooks.Secret, "d-ok", "push", body)
 	if code != 201 || !strings.Contains(answer, `"accepted"`) {
@@ -130,6 +133,52 @@ func TestWebhookPushDeploys(t *testing.T) {
 	for id, o := range want {
 		if outcomes[id] != o {
 			t.Errorf("delivery %s recorded as %q, want %q (all: %v)", id, outcomes[id], o, outcomes)
+		}
+	}
+	// The refused replay is recorded too, as refused deliveries are.
+	if d := hooks.Deliveries[0]; d.DeliveryID != "d-ok" || d.Outcome != "rejected" || !strings.Contains(d.Reason, "received already") || d.Event != "push" {
+		t.Errorf("newest delivery %+v, want the replay of d-ok, rejected", d)
+	}
+
+	// The build is listed under the branch pushed and built that commit.
+	bs, err := a.api.ListBuilds(ctx, "hooked", apiv1.BuildsQuery{Ref: "main", Trigger: "webhook"})
+	if err != nil || len(bs) != 1 || bs[0].Commit != sha || bs[0].Status != "succeeded" {
+		t.Fatalf("builds of main by webhook: %v, %+v; want one of %s (not main's tip %s)", err, bs, sha, later)
+	}
+
+	// An annotated tag: GitHub's after is the tag object. With no
+	// head_commit to name the commit, the build peels the tag.
+	if _, err := a.api.UpdateStage(ctx, "hooked", "dev", apiv1.StageRequest{Branch: "tag:v*"}); err != nil {
+		t.Fatal(err)
+	}
+	commit := repo.Commit("v2", map[string]string{"services/api/main.go": goFunction("v2")})
+	repo.Git("tag", "-a", "v2.0.0", "-m", "release 2.0.0")
+	tagObject := repo.Git("rev-parse", "v2.0.0")
+	var tagPush map[string]any
+	_ = json.Unmarshal(githubPush("refs/tags/v2.0.0", tagObject, ""), &tagPush)
+	tagPush["head_commit"], tagPush["commits"] = nil, []any{}
+	body, _ = json.Marshal(tagPush)
+	if code, answer := deliver(t, url, hooks.Secret, "d-tag", "push", body); code != 201 {
+		t.Fatalf("annotated tag push: %d %s", code, answer)
+	}
+	deploys, _ = a.api.Deploys(ctx, "hooked")
+	if d := a.waitDeploy(deploys[0].ID); d.Status != "succeeded" {
+		t.Fatalf("deploy of the tag: %s: %s", d.Status, d.Error)
+	}
+	if code, body := a.get("/hooked/dev/hello"); code != 200 || body != "v2 hi /hello" {
+		t.Fatalf("after the tag's deploy: %d %q", code, body)
+	}
+	bs, err = a.api.ListBuilds(ctx, "hooked", apiv1.BuildsQuery{Ref: "v2.0.0"})
+	if err != nil || len(bs) != 1 || bs[0].Commit != commit {
+		t.Fatalf("builds of v2.0.0: %v, %+v; want one of the commit %s (tag object %s)", err, bs, commit, tagObject)
+	}
+
+	// Replays count as failed deliveries of their sender: one who keeps
+	// replaying is throttled, so the rows they add stay few.
+	replays, first := 0, githubPush("refs/heads/main", sha, "first version")
+	for code, _ := deliver(t, url, hooks.Secret, "d-ok", "push", first); code != 429; code, _ = deliver(t, url, hooks.Secret, "d-ok", "push", first) {
+		if replays++; replays > 20 {
+			t.Fatal("20 more replays and the sender is not throttled")
 		}
 	}
 }

@@ -39,6 +39,9 @@ type CreateAppRequest struct {
 	RepoURL   string `json:"repo_url"`
 	Branch    string `json:"branch,omitempty"`
 	DeployKey string `json:"deploy_key,omitempty"`
+	// Check, when false, creates the app without reading its repository
+	// first (a repository that will exist later). Absent means true.
+	Check *bool `json:"check,omitempty"`
 }
 
 // App is a connected repository with its pipeline.
