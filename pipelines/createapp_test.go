@@ -54,7 +54,7 @@ func TestCreateAppChecksTheRepository(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			svc := pipelines.New(pipelines.Config{Store: st, Queue: &recordingQueue{}})
+			svc := pipelines.New(pipelines.Config{Store: st, Queue: &recordingQueue{}, Sealer: newSealer(t)})
 			tt.in.Name = "app-" + string(rune('a'+i))
 			app, err := svc.CreateApp(ctx, tt.in)
 			if len(tt.wantErr) == 0 {

@@ -32,7 +32,7 @@ func newPromoteBundle(t *testing.T, dbURL string) *promoteBundle {
 	t.Cleanup(func() { st.Close() })
 	b := &promoteBundle{st: st, q: &recordingQueue{}}
 	b.svc = pipelines.New(pipelines.Config{Store: st, Queue: b.q, Sealer: newSealer(t)})
-	if b.app, err = b.svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main"}); err != nil {
+	if b.app, err = b.svc.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main", NoCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	return b
