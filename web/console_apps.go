@@ -80,7 +80,7 @@ func (s *Server) createApp(c echo.Context) error {
 	if in.Branch == "" {
 		in.Branch = "main"
 	}
-	form := views.AppForm{Page: s.page(c, "Connect a repository"), Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: in.DeployKey}
+	form := views.AppForm{Page: s.page(c, "Connect a repository"), Name: in.Name, RepoURL: in.RepoURL, Branch: in.Branch, DeployKey: in.DeployKey, NoCheck: in.NoCheck}
 	if errs := in.Validate(); len(errs) > 0 {
 		form.Errors = errs
 		return render(c, http.StatusUnprocessableEntity, views.NewAppPage(form))

@@ -250,6 +250,22 @@ func TestCreateAppFormShowsFieldErrors(t *testing.T) {
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), "exists already") {
 		t.Fatalf("duplicate app form: %d\n%s", resp.StatusCode, b)
 	}
+	// A repository that cannot be read is refused at its field, unless
+	// the form says not to check it now.
+	missing := filepath.Join(t.TempDir(), "not-yet")
+	resp, _ = c.PostForm(f.srv.URL+"/apps", url.Values{"_csrf": {tok}, "name": {"later"}, "repo_url": {missing}, "branch": {"main"}})
+	b, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "cannot read repository") || !strings.Contains(string(b), `data-testid="no-check"`) {
+		t.Fatalf("unreadable repository: %d\n%s", resp.StatusCode, b)
+	}
+	resp, _ = c.PostForm(f.srv.URL+"/apps", url.Values{"_csrf": {tok}, "name": {"later"}, "repo_url": {missing}, "branch": {"main"}, "no_check": {"1"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusOK {
+		t.Fatalf("unchecked repository: %d, want the app created", resp.StatusCode)
+	}
+	if _, err := f.store.AppByName(context.Background(), "later"); err != nil {
+		t.Fatalf("the unchecked app was not created: %v", err)
+	}
 }
 
 func TestAPITokens(t *testing.T) {

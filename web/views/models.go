@@ -81,6 +81,7 @@ type AppForm struct {
 	RepoURL   string
 	Branch    string
 	DeployKey string
+	NoCheck   bool              // the repository is not read before the app is saved
 	Errors    map[string]string // field name ("name", "repo_url", "branch", "deploy_key") → message
 	Error     string            // a problem not tied to one field
 }
