@@ -107,7 +107,7 @@ func (s *Server) rollback(c echo.Context) error {
 func (s *Server) createStage(c echo.Context) error {
 	st, err := s.cfg.Pipelines.CreateStage(c.Request().Context(), c.Param("app"), pipelines.StageSettings{
 		Name: c.FormValue("name"), Branch: c.FormValue("branch"), Approval: c.FormValue("approval") == "on",
-		Protected: c.FormValue("protected") == "on", Position: -1})
+		Protected: c.FormValue("protected") == "on", Position: -1, After: c.FormValue("after")})
 	if err != nil {
 		return err
 	}

@@ -346,26 +346,38 @@ func TestStageFormsOnAppPage(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`data-testid="add-stage-form"`, `value="dev staging prod"`} {
+	for _, want := range []string{`data-testid="add-stage-form"`, `value="dev staging prod"`, `<option value="prod" selected>`} {
 		if !strings.Contains(string(page), want) {
 			t.Fatalf("app page lacks %s", want)
 		}
 	}
-	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages", url.Values{"_csrf": {tok}, "name": {"qa"}, "branch": {"release/*"}, "approval": {"on"}})
+	order := func() string {
+		t.Helper()
+		stages, _ := f.store.Stages(context.Background(), 1)
+		var names []string
+		for _, st := range stages {
+			names = append(names, st.Name)
+		}
+		return strings.Join(names, " ")
+	}
+	// A new stage goes right after the one the form names.
+	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages", url.Values{"_csrf": {tok}, "name": {"qa"}, "branch": {"release/*"}, "approval": {"on"}, "after": {"dev"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("add stage: %d", resp.StatusCode)
 	}
-	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages/order", url.Values{"_csrf": {tok}, "order": {"dev qa staging prod"}})
+	if got := order(); got != "dev qa staging prod" {
+		t.Fatalf("after adding qa after dev: %s", got)
+	}
+	stages, _ := f.store.Stages(context.Background(), 1)
+	if !stages[1].Approval || stages[1].Branch != "release/*" {
+		t.Fatalf("qa after the form: %+v", stages[1])
+	}
+	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages/order", url.Values{"_csrf": {tok}, "order": {"dev staging qa prod"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reorder: %d", resp.StatusCode)
 	}
-	stages, _ := f.store.Stages(context.Background(), 1)
-	var names []string
-	for _, st := range stages {
-		names = append(names, st.Name)
-	}
-	if strings.Join(names, " ") != "dev qa staging prod" || !stages[1].Approval || stages[1].Branch != "release/*" {
-		t.Fatalf("stages after the forms: %v %+v", names, stages[1])
+	if got := order(); got != "dev staging qa prod" {
+		t.Fatalf("after the order form: %s", got)
 	}
 	resp, _ = c.PostForm(f.srv.URL+"/apps/shop/stages/order", url.Values{"_csrf": {tok}, "order": {"dev prod"}})
 	if resp.StatusCode != http.StatusUnprocessableEntity {

@@ -101,7 +101,7 @@ type AppModel struct {
 	PreviewTemplate string
 	Previews        []PreviewRow
 	// Stages are managed by owners: AddStageURL (POST _csrf, name, branch,
-	// approval, protected) and OrderURL (POST _csrf, order: the stage names
+	// after, approval, protected) and OrderURL (POST _csrf, order: the stage names
 	// in pipeline order, separated by spaces) are empty for others.
 	AddStageURL string
 	OrderURL    string
