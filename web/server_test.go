@@ -60,8 +60,9 @@ func setup(t *testing.T) *fixture {
 	return setupWith(t, nil)
 }
 
-// setupWith is setup with the server's Config changed by configure first.
-func setupWith(t *testing.T, configure func(*web.Config)) *fixture {
+// adminStore opens a fresh SQLite store with one admin, ada@example.com
+// (password correct-horse), and an API token of hers.
+func adminStore(t *testing.T) (*store.Store, *auth.Accounts, string) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "seedbed.db"))
@@ -78,6 +79,14 @@ func setupWith(t *testing.T, configure func(*web.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, accounts, tok
+}
+
+// setupWith is setup with the server's Config changed by configure first.
+func setupWith(t *testing.T, configure func(*web.Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, accounts, tok := adminStore(t)
 	sealer, err := pipelines.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)

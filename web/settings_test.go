@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -16,7 +15,6 @@ import (
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web"
 	"github.com/seedbed/seedbed/web/apiv1"
-	"github.com/seedbed/seedbed/web/auth"
 )
 
 // settingsSetup is setup with what the settings page needs too: a sealer
@@ -24,20 +22,7 @@ import (
 func settingsSetup(t *testing.T) (*fixture, store.App) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "seedbed.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	accounts := auth.New(st, 4)
-	u, err := accounts.CreateUser(ctx, "ada@example.com", "correct-horse", true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := accounts.NewToken(ctx, u, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, accounts, tok := adminStore(t)
 	sealer, err := pipelines.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web"
 	"github.com/seedbed/seedbed/web/apiv1"
-	"github.com/seedbed/seedbed/web/auth"
 )
 
 // logBuffer collects a server's log lines; the server writes from its
@@ -69,20 +68,7 @@ func postGitHub(t *testing.T, url, secret, id string, body []byte) (int, string)
 // correctly signed delivery forged.
 func TestWebhookSecretIsSealed(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "seedbed.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	accounts := auth.New(st, 4)
-	u, err := accounts.CreateUser(ctx, "ada@example.com", "correct-horse", true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := accounts.NewToken(ctx, u, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, accounts, tok := adminStore(t)
 	sealerOf := func(key string) *pipelines.Sealer {
 		t.Helper()
 		s, err := pipelines.NewSealer([]byte(key))
