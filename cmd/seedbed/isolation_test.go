@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,45 +13,6 @@ import (
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/testutil"
 )
-
-func TestConfigIsolation(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		want    string
-		wantErr string
-	}{
-		{name: "default", want: "auto"},
-		{name: "env", env: map[string]string{"SEEDBED_ISOLATION": "none"}, want: "none"},
-		{name: "flag wins", env: map[string]string{"SEEDBED_ISOLATION": "none"}, args: []string{"--isolation", "sandbox"}, want: "sandbox"},
-		{name: "unknown", env: map[string]string{"SEEDBED_ISOLATION": "docker"}, wantErr: `--isolation (SEEDBED_ISOLATION): isolation "docker": use auto, sandbox or none`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			cfg := configFlags(fs, func(k string) string { return tc.env[k] })
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			cfg.DataDir = t.TempDir()
-			err := cfg.finish(nil)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("finish: %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.Isolation != tc.want {
-				t.Errorf("Isolation = %q, want %q", cfg.Isolation, tc.want)
-			}
-		})
-	}
-}
 
 // TestServeHelpExplainsIsolation checks that `seedbed serve --help` says
 // what auto does without bubblewrap and how to install it.
