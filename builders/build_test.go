@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders/artifact"
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // bundle is what a build test works with.

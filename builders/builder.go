@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders/artifact"
-	"github.com/seedbed/seedbed/pipelines/stack"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // DefaultGoBuild is the build command of a go service that names none. It

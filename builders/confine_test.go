@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/seedbed/seedbed/builders/artifact"
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // Packaging runs in Seedbed's own process, with Seedbed's rights: what a

@@ -11,7 +11,7 @@ import (
 
 	"github.com/evanw/esbuild/pkg/api"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // NodeTarget is the Node.js version bundles are written for: esbuild

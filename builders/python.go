@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // PipInstall is the command that installs a python service's

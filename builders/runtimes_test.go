@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/seedbed/seedbed/builders/artifact"
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/testutil"
 )
 

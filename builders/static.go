@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // staticOutput returns the folder a static service's artifact is packed

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders"
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // RunBuild runs one recorded build: checkout, hooks, build, package, then
@@ -203,7 +203,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 			if !ok {
 				return fmt.Errorf("service %s: function %s was not packaged", svc.Name, fn.Name)
 			}
-			m.Functions = append(m.Functions, target.Function{
+			m.Functions = append(m.Functions, targets.Function{
 				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Kind: fn.Kind, Handler: fn.Handler,
 				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, Memory: fn.Memory,
 			})

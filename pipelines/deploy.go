@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // How long a stage's deploy lock lasts without being renewed, and how often
@@ -112,14 +112,14 @@ func (s *Service) cancelRequested(id uint) bool {
 
 // servedNow returns what a stage serves, as recorded by its live deploy,
 // with env values as digests.
-func (s *Service) servedNow(ctx context.Context, stage store.Stage) ([]target.Function, uint, error) {
+func (s *Service) servedNow(ctx context.Context, stage store.Stage) ([]targets.Function, uint, error) {
 	if stage.LiveReleaseID == nil {
 		return nil, 0, nil
 	}
 	if stage.LiveDeployID != nil {
 		live, err := s.cfg.Store.DeployByID(ctx, *stage.LiveDeployID)
 		if err == nil && live.Applied != "" {
-			var fns []target.Function
+			var fns []targets.Function
 			if err := json.Unmarshal([]byte(live.Applied), &fns); err != nil {
 				return nil, 0, fmt.Errorf("decode what deploy %d applied: %w", live.ID, err)
 			}
@@ -329,7 +329,7 @@ func (s *Service) restoreStage(ctx context.Context, st store.Stage) error {
 	if err != nil {
 		return err
 	}
-	ref := target.StageRef{App: app.Name, Stage: st.Name}
+	ref := targets.StageRef{App: app.Name, Stage: st.Name}
 	if err := s.cfg.Target.Apply(ctx, ref, resolve(m.Functions, env, secrets), slogPrinter{s.log.With("stage", ref.String()), secrets}); err != nil {
 		return fmt.Errorf("restore %s (release #%d): %s", ref, rel.ID, secrets.mask(err.Error()))
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/seedbed/seedbed/builders"
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/store"
 )
 

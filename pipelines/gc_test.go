@@ -16,9 +16,9 @@ import (
 
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/pipelines"
-	"github.com/seedbed/seedbed/pipelines/target"
-	"github.com/seedbed/seedbed/pipelines/target/local"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
+	"github.com/seedbed/seedbed/targets/local"
 	"github.com/seedbed/seedbed/testutil"
 )
 
@@ -125,7 +125,7 @@ func (h *history) build() store.Release {
 	code := make([]byte, 16<<10)
 	rand.Read(code)
 	d := h.pack("bootstrap", code)
-	fns := []target.Function{
+	fns := []targets.Function{
 		{Service: "api", Name: "hello", Runtime: "go", Handler: "bootstrap", Digest: d},
 		{Service: "site", Name: "web", Runtime: "static", Handler: "shared", Digest: h.shared},
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/seedbed/seedbed/builders"
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/store"
 )
 

@@ -6,20 +6,20 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // Manifest is what a release contains: the commit it came from and every
 // function with its artifact digest and resolved settings. It is stored as
 // JSON in the release and never changes once written.
 type Manifest struct {
-	App       string            `json:"app"`
-	BuildID   uint              `json:"build_id"`
-	Commit    string            `json:"commit"`
-	Message   string            `json:"message,omitempty"`
-	Author    string            `json:"author,omitempty"`
-	Functions []target.Function `json:"functions"`
+	App       string             `json:"app"`
+	BuildID   uint               `json:"build_id"`
+	Commit    string             `json:"commit"`
+	Message   string             `json:"message,omitempty"`
+	Author    string             `json:"author,omitempty"`
+	Functions []targets.Function `json:"functions"`
 	// Branch is the branch the release was built from, when known.
 	Branch string `json:"branch,omitempty"`
 	// Services holds what deploys need of the services beyond their
@@ -111,9 +111,9 @@ func (c ChangeSet) Major() bool {
 
 // Plan compares what a stage serves (from, nil for an empty stage) with a
 // release's functions and lists the changes, sorted by function key.
-func Plan(from []target.Function, fromRelease uint, to []target.Function, toRelease uint) ChangeSet {
+func Plan(from []targets.Function, fromRelease uint, to []targets.Function, toRelease uint) ChangeSet {
 	cs := ChangeSet{FromRelease: fromRelease, ToRelease: toRelease}
-	before := map[string]target.Function{}
+	before := map[string]targets.Function{}
 	for _, f := range from {
 		before[f.Key()] = f
 	}
@@ -152,7 +152,7 @@ func routeLines(prefix string, routes []stack.Route) []string {
 // functionDiff lists what differs between two versions of one function,
 // and whether any of it is major. Env values are never shown, only their
 // keys: they may be secrets.
-func functionDiff(a, b target.Function) (d []string, major bool) {
+func functionDiff(a, b targets.Function) (d []string, major bool) {
 	if a.Digest != b.Digest {
 		d = append(d, "code: "+shortDigest(a.Digest)+" → "+shortDigest(b.Digest))
 	}

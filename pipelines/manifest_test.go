@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func fn(key, digest string, routes ...string) target.Function {
+func fn(key, digest string, routes ...string) targets.Function {
 	svc, name, _ := strings.Cut(key, "/")
-	f := target.Function{Service: svc, Name: name, Runtime: "go", Handler: "bootstrap", Digest: digest}
+	f := targets.Function{Service: svc, Name: name, Runtime: "go", Handler: "bootstrap", Digest: digest}
 	for _, r := range routes {
 		m, p, _ := strings.Cut(r, " ")
 		f.Routes = append(f.Routes, stack.Route{Method: m, Path: p})
@@ -25,7 +25,7 @@ func fn(key, digest string, routes ...string) target.Function {
 	return f
 }
 
-func withEnv(f target.Function, env map[string]string) target.Function {
+func withEnv(f targets.Function, env map[string]string) targets.Function {
 	f.Env = env
 	return f
 }
@@ -34,16 +34,16 @@ func TestPlanGolden(t *testing.T) {
 	hello := fn("api/hello", "sha256:1111111111111111aaaa", "GET /hello")
 	tests := []struct {
 		name     string
-		from, to []target.Function
+		from, to []targets.Function
 	}{
-		{"first-deploy", nil, []target.Function{hello, fn("api/bye", "sha256:2222222222222222bbbb", "GET /bye")}},
-		{"nothing-changes", []target.Function{hello}, []target.Function{hello}},
-		{"code-and-routes", []target.Function{hello}, []target.Function{fn("api/hello", "sha256:3333333333333333cccc", "GET /hello", "POST /hello")}},
-		{"remove-and-add", []target.Function{hello}, []target.Function{fn("api/bye", "sha256:2222222222222222bbbb", "GET /bye")}},
+		{"first-deploy", nil, []targets.Function{hello, fn("api/bye", "sha256:2222222222222222bbbb", "GET /bye")}},
+		{"nothing-changes", []targets.Function{hello}, []targets.Function{hello}},
+		{"code-and-routes", []targets.Function{hello}, []targets.Function{fn("api/hello", "sha256:3333333333333333cccc", "GET /hello", "POST /hello")}},
+		{"remove-and-add", []targets.Function{hello}, []targets.Function{fn("api/bye", "sha256:2222222222222222bbbb", "GET /bye")}},
 		{"env-values-never-shown",
-			[]target.Function{withEnv(hello, map[string]string{"API_KEY": "old-secret-value", "GONE": "x"})},
-			[]target.Function{withEnv(hello, map[string]string{"API_KEY": "new-secret-value", "NEW": "y"})}},
-		{"runtime-handler-timeout", []target.Function{hello}, []target.Function{func() target.Function {
+			[]targets.Function{withEnv(hello, map[string]string{"API_KEY": "old-secret-value", "GONE": "x"})},
+			[]targets.Function{withEnv(hello, map[string]string{"API_KEY": "new-secret-value", "NEW": "y"})}},
+		{"runtime-handler-timeout", []targets.Function{hello}, []targets.Function{func() targets.Function {
 			f := hello
 			f.Runtime, f.Handler, f.Timeout = "process", "./serve", 5*time.Second
 			return f

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // deployPhase is one step of a deploy: services that depend on nothing the
@@ -76,7 +76,7 @@ func phasesOf(m Manifest) []deployPhase {
 // what runs now for every other service, new functions of later phases
 // not yet started and removed services still served. The last phase
 // serves exactly next.
-func phaseFunctions(phases []deployPhase, upTo int, next, running []target.Function) []target.Function {
+func phaseFunctions(phases []deployPhase, upTo int, next, running []targets.Function) []targets.Function {
 	if upTo == len(phases)-1 {
 		return next
 	}
@@ -86,7 +86,7 @@ func phaseFunctions(phases []deployPhase, upTo int, next, running []target.Funct
 			done[svc] = true
 		}
 	}
-	var out []target.Function
+	var out []targets.Function
 	for _, f := range next {
 		if done[f.Service] {
 			out = append(out, f)
@@ -108,10 +108,10 @@ func phaseFunctions(phases []deployPhase, upTo int, next, running []target.Funct
 // is put back to what it served before the deploy, so the stage keeps
 // serving its previous release as a whole rather than half of each. A
 // release without dependencies is one phase, applied in one step.
-func (s *Service) applyInPhases(ctx context.Context, app store.App, stage store.Stage, rel store.Release, m Manifest, phases []deployPhase, next []target.Function, env map[string]string, log *logSink) error {
-	ref := target.StageRef{App: app.Name, Stage: stage.Name}
+func (s *Service) applyInPhases(ctx context.Context, app store.App, stage store.Stage, rel store.Release, m Manifest, phases []deployPhase, next []targets.Function, env map[string]string, log *logSink) error {
+	ref := targets.StageRef{App: app.Name, Stage: stage.Name}
 	many := len(phases) > 1
-	var before []target.Function
+	var before []targets.Function
 	if many {
 		before = s.cfg.Target.Running(ref)
 		names := make([]string, len(phases))

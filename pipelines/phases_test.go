@@ -4,11 +4,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/targets"
 )
 
 func TestPhasesOf(t *testing.T) {
-	fn := func(svc string) target.Function { return target.Function{Service: svc, Name: "fn"} }
+	fn := func(svc string) targets.Function { return targets.Function{Service: svc, Name: "fn"} }
 	tests := []struct {
 		name     string
 		services []ServiceSpec
@@ -46,13 +46,13 @@ func TestPhasesOf(t *testing.T) {
 }
 
 func TestPhaseFunctions(t *testing.T) {
-	f := func(svc, digest string) target.Function {
-		return target.Function{Service: svc, Name: "fn", Digest: digest}
+	f := func(svc, digest string) targets.Function {
+		return targets.Function{Service: svc, Name: "fn", Digest: digest}
 	}
 	phases := []deployPhase{{services: []string{"db"}}, {services: []string{"api", "new"}}, {services: []string{"web"}}}
-	running := []target.Function{f("db", "db1"), f("api", "api1"), f("web", "web1"), f("gone", "gone1")}
-	next := []target.Function{f("db", "db2"), f("api", "api2"), f("new", "new2"), f("web", "web2")}
-	digests := func(fns []target.Function) []string {
+	running := []targets.Function{f("db", "db1"), f("api", "api1"), f("web", "web1"), f("gone", "gone1")}
+	next := []targets.Function{f("db", "db2"), f("api", "api2"), f("new", "new2"), f("web", "web2")}
+	digests := func(fns []targets.Function) []string {
 		var out []string
 		for _, fn := range fns {
 			out = append(out, fn.Digest)

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // Remove hook kinds.
@@ -57,7 +57,7 @@ func removalOf(rel store.Release, old, next Manifest) *removal {
 		if kept[spec.Name] || len(spec.BeforeRemove)+len(spec.AfterRemove) == 0 {
 			continue
 		}
-		if !slices.ContainsFunc(old.Functions, func(f target.Function) bool { return f.Service == spec.Name }) {
+		if !slices.ContainsFunc(old.Functions, func(f targets.Function) bool { return f.Service == spec.Name }) {
 			continue
 		}
 		r.services = append(r.services, spec)
@@ -146,7 +146,7 @@ func (l *stageLog) Printf(format string, args ...any) {
 // names the action in errors. The caller holds whatever keeps deploys
 // away from the stage.
 func (s *Service) takeDown(ctx context.Context, what string, app store.App, st store.Stage, opt RemoveOptions) error {
-	ref := target.StageRef{App: app.Name, Stage: st.Name}
+	ref := targets.StageRef{App: app.Name, Stage: st.Name}
 	var (
 		r   *removal
 		env map[string]string

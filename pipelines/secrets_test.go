@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/seedbed/seedbed/builders"
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // pemSecret is a multi-line secret as people store them: an SSH key.
@@ -247,7 +247,7 @@ func TestSealerKeyRing(t *testing.T) {
 func TestResolveNamesSecretKeys(t *testing.T) {
 	var m masker
 	m = m.add("API_KEY of stage dev", "s3cr3t-Value-9000")
-	fns := []target.Function{{Service: "api", Name: "hello", Env: map[string]string{"MODE": "from-stack", "GREETING": "hi"}}}
+	fns := []targets.Function{{Service: "api", Name: "hello", Env: map[string]string{"MODE": "from-stack", "GREETING": "hi"}}}
 	stageEnv := map[string]string{"API_KEY": "s3cr3t-Value-9000", "DSN": "postgres://u:s3cr3t-Value-9000@db/x", "MODE": "production"}
 	tests := []struct {
 		name   string

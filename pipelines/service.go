@@ -20,8 +20,8 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines/forge"
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // Store is what the pipelines need from the database.
@@ -96,7 +96,7 @@ type Config struct {
 	Store   Store
 	Queue   Enqueuer
 	Builder Builder
-	Target  target.Target
+	Target  targets.Target
 	// Sealer encrypts stage secrets; without it, secrets cannot be set.
 	Sealer *Sealer
 	// Artifacts holds the packaged functions (an *artifact.Store); deploy

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 var envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
@@ -180,8 +180,8 @@ func (s *Service) appSecrets(ctx context.Context, app store.App) (masker, error)
 // the function's own env from seedbed.yml: the stage wins. Keys whose
 // values hold a secret (secrets masks them) are named in Secrets, for the
 // target to mask in what it keeps of the function's output.
-func resolve(fns []target.Function, stageEnv map[string]string, secrets masker) []target.Function {
-	out := make([]target.Function, len(fns))
+func resolve(fns []targets.Function, stageEnv map[string]string, secrets masker) []targets.Function {
+	out := make([]targets.Function, len(fns))
 	for i, f := range fns {
 		env := maps.Clone(f.Env)
 		if env == nil {
@@ -201,8 +201,8 @@ func resolve(fns []target.Function, stageEnv map[string]string, secrets masker) 
 }
 
 // redacted replaces env values by digests, for change sets and history.
-func redacted(fns []target.Function) []target.Function {
-	out := make([]target.Function, len(fns))
+func redacted(fns []targets.Function) []targets.Function {
+	out := make([]targets.Function, len(fns))
 	for i, f := range fns {
 		env := make(map[string]string, len(f.Env))
 		for k, v := range f.Env {

@@ -10,9 +10,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/seedbed/seedbed/pipelines"
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 	"github.com/seedbed/seedbed/testutil"
 )
 
@@ -47,7 +47,7 @@ func seedBoard(t *testing.T, f *fixture, n int) {
 	if err := f.store.CreateBuild(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	fns := []target.Function{
+	fns := []targets.Function{
 		{Service: "checkout-service", Name: "payment-webhook-handler", Runtime: "go", Digest: "sha256:" + strings.Repeat("ab12", 16),
 			Routes: []stack.Route{{Method: "POST", Path: "/api/v1/payments/providers/stripe/webhooks/{event_id}"}, {Method: "GET", Path: "/healthz"}}},
 		{Service: "web", Name: "storefront", Runtime: "node", Digest: "sha256:" + strings.Repeat("cd34", 16),

@@ -38,8 +38,8 @@ import (
 
 	"github.com/seedbed/seedbed/bench/harness"
 	"github.com/seedbed/seedbed/pipelines"
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 func main() {
@@ -364,7 +364,7 @@ func seedApp(ctx context.Context, st *store.Store, i, builds int) (uint, error) 
 	// exist); the board shows commit, message, author and age all the same.
 	for s, l := range live {
 		m := pipelines.Manifest{App: name, BuildID: l.build, Commit: hexOf(fmt.Sprint(name, l.build))[:40], Message: "the live change", Author: "Dev Eloper",
-			Functions: []target.Function{}}
+			Functions: []targets.Function{}}
 		b, _ := json.Marshal(m)
 		r := store.Release{AppID: app.ID, BuildID: l.build, Manifest: string(b)}
 		if err := st.CreateRelease(ctx, &r); err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/seedbed/seedbed/bench/harness"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // express is a small Express 4 server, the kind of Node service whose

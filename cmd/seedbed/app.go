@@ -23,9 +23,9 @@ import (
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
-	"github.com/seedbed/seedbed/pipelines/target/local"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets/local"
 	"github.com/seedbed/seedbed/web"
 	"github.com/seedbed/seedbed/web/auth"
 )

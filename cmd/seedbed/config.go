@@ -16,8 +16,8 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
-	"github.com/seedbed/seedbed/pipelines/target/local"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/targets/local"
 	"github.com/seedbed/seedbed/web"
 )
 

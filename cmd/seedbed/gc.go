@@ -14,8 +14,8 @@ import (
 
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/pipelines"
-	"github.com/seedbed/seedbed/pipelines/target/local"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets/local"
 )
 
 // newCollector makes the collector of a data dir and database. running

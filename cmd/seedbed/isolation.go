@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/seedbed/seedbed/pipelines/target/local"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/targets/local"
 )
 
 // IsolationStatus says how functions are confined on this server, for the

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // segKind orders path segments by how specific they are: a higher kind wins
@@ -194,22 +194,22 @@ func (r *route) routeKey() string { return r.method + " " + r.spec.Path }
 type route struct {
 	pattern
 	spec stack.Route // as the stack file wrote it, for API Gateway's routeKey
-	fn   target.Function
+	fn   targets.Function
 	inst *instance
 }
 
 // routeTable is one whole release of a stage as the gateway sees it. It is
 // never changed once built: Apply builds a new one and swaps the pointer.
 type routeTable struct {
-	routes []route           // most specific first
-	fns    []target.Function // sorted by Key, for Running
+	routes []route            // most specific first
+	fns    []targets.Function // sorted by Key, for Running
 }
 
 // buildTable parses the routes of fns and checks that no two functions claim
 // the same route. Instances are bound later, once they are healthy.
-func buildTable(fns []target.Function) (*routeTable, error) {
+func buildTable(fns []targets.Function) (*routeTable, error) {
 	t := &routeTable{fns: slices.Clone(fns)}
-	slices.SortFunc(t.fns, func(a, b target.Function) int { return cmp.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(t.fns, func(a, b targets.Function) int { return cmp.Compare(a.Key(), b.Key()) })
 	owner := map[string]string{} // method + key → function key
 	for _, fn := range t.fns {
 		for _, r := range fn.Routes {

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 	"github.com/seedbed/seedbed/testutil"
 )
 
@@ -78,8 +78,8 @@ var lambdaRoutes = []string{
 }
 
 // lambdaFn describes a Lambda-style test function named "fn".
-func lambdaFn(runtime, handler, artifact string, env map[string]string) target.Function {
-	fn := target.Function{Service: "api", Name: "fn", Runtime: runtime, Kind: stack.KindLambda, Handler: handler,
+func lambdaFn(runtime, handler, artifact string, env map[string]string) targets.Function {
+	fn := targets.Function{Service: "api", Name: "fn", Runtime: runtime, Kind: stack.KindLambda, Handler: handler,
 		Digest: digest(artifact), Env: env, Timeout: 10 * time.Second}
 	for _, r := range lambdaRoutes {
 		method, path, _ := strings.Cut(r, " ")
@@ -198,7 +198,7 @@ func TestLambdaHandlers(t *testing.T) {
 	for _, rt := range lambdaRuntimes {
 		t.Run(rt.name, func(t *testing.T) {
 			need(t, rt.needs)
-			ref := target.StageRef{App: "shop", Stage: rt.name}
+			ref := targets.StageRef{App: "shop", Stage: rt.name}
 			fn := lambdaFn(rt.runtime, rt.handler, rt.artifact, map[string]string{"GREETING": "hi", "AWS_REGION": "eu-west-1"})
 			fn.Memory = 256
 			log := b.apply(t, ref, fn)
@@ -502,7 +502,7 @@ func TestLambdaInitFailureFailsApply(t *testing.T) {
 	tests := []struct {
 		name  string
 		needs string
-		fn    target.Function
+		fn    targets.Function
 		want  []string
 	}{
 		{
@@ -540,7 +540,7 @@ func TestLambdaInitFailureFailsApply(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			need(t, tc.needs)
-			err := b.target.Apply(t.Context(), shopDev, []target.Function{tc.fn}, nil)
+			err := b.target.Apply(t.Context(), shopDev, []targets.Function{tc.fn}, nil)
 			if err == nil {
 				t.Fatal("Apply succeeded")
 			}
@@ -657,20 +657,20 @@ func TestApplyRefusesBadLambdaAndStaticFunctions(t *testing.T) {
 	b := setup(t, withTrees)
 	tests := []struct {
 		name string
-		fn   target.Function
+		fn   targets.Function
 		want string
 	}{
-		{name: "unknown kind", fn: target.Function{Service: "api", Name: "x", Runtime: "go", Kind: "grpc", Handler: "bootstrap", Digest: digest("v1")}, want: `kind "grpc" is not supported`},
-		{name: "static lambda", fn: target.Function{Service: "api", Name: "x", Runtime: "static", Kind: stack.KindLambda, Digest: digest("static")}, want: "a static function serves files; it cannot be of kind lambda"},
-		{name: "process lambda", fn: target.Function{Service: "api", Name: "x", Runtime: "process", Kind: stack.KindLambda, Handler: "./x", Digest: digest("v1")}, want: "cannot be of kind lambda"},
+		{name: "unknown kind", fn: targets.Function{Service: "api", Name: "x", Runtime: "go", Kind: "grpc", Handler: "bootstrap", Digest: digest("v1")}, want: `kind "grpc" is not supported`},
+		{name: "static lambda", fn: targets.Function{Service: "api", Name: "x", Runtime: "static", Kind: stack.KindLambda, Digest: digest("static")}, want: "a static function serves files; it cannot be of kind lambda"},
+		{name: "process lambda", fn: targets.Function{Service: "api", Name: "x", Runtime: "process", Kind: stack.KindLambda, Handler: "./x", Digest: digest("v1")}, want: "cannot be of kind lambda"},
 		{name: "node handler", fn: lambdaFn("node", "index", "node", nil), want: `handler "index" is not file.export`},
 		{name: "python handler", fn: lambdaFn("python", "../app.handler", "python", nil), want: "python lambda handler"},
-		{name: "node http entry missing", fn: target.Function{Service: "api", Name: "x", Runtime: "node", Handler: "src/server.ts", Digest: digest("node")}, want: `handler "src/server.ts" needs src/server.js, which is not in artifact`},
-		{name: "static folder missing", fn: target.Function{Service: "api", Name: "x", Runtime: "static", Handler: "dist", Digest: digest("static")}, want: `handler "dist" is not a folder in artifact`},
+		{name: "node http entry missing", fn: targets.Function{Service: "api", Name: "x", Runtime: "node", Handler: "src/server.ts", Digest: digest("node")}, want: `handler "src/server.ts" needs src/server.js, which is not in artifact`},
+		{name: "static folder missing", fn: targets.Function{Service: "api", Name: "x", Runtime: "static", Handler: "dist", Digest: digest("static")}, want: `handler "dist" is not a folder in artifact`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := b.target.Apply(t.Context(), shopDev, []target.Function{tc.fn}, nil)
+			err := b.target.Apply(t.Context(), shopDev, []targets.Function{tc.fn}, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
@@ -689,7 +689,7 @@ func TestNodeAndPythonHTTPFunctions(t *testing.T) {
 		t.Run(tc.runtime, func(t *testing.T) {
 			need(t, tc.needs)
 			b := setup(t, withTrees)
-			fn := target.Function{Service: "api", Name: "web", Runtime: tc.runtime, Handler: tc.handler, Digest: digest(tc.runtime),
+			fn := targets.Function{Service: "api", Name: "web", Runtime: tc.runtime, Handler: tc.handler, Digest: digest(tc.runtime),
 				Env: map[string]string{"GREETING": "hello from " + tc.runtime}, Memory: 64, Routes: []stack.Route{{Method: "GET", Path: "/hi"}}}
 			b.apply(t, shopDev, fn)
 			a := b.call(t, call{path: "/shop/dev/hi"})
@@ -780,7 +780,7 @@ func TestLambdaRequestOverPayloadLimit(t *testing.T) {
 func TestInterpreterMissing(t *testing.T) {
 	b := setup(t, withTrees)
 	t.Setenv("PATH", t.TempDir())
-	err := b.target.Apply(t.Context(), shopDev, []target.Function{lambdaFn("python", "handler.handler", "python", nil)}, nil)
+	err := b.target.Apply(t.Context(), shopDev, []targets.Function{lambdaFn("python", "handler.handler", "python", nil)}, nil)
 	if err == nil || !strings.Contains(err.Error(), "function api/fn: start: runtime python needs python3 on the PATH of Seedbed") {
 		t.Errorf("err = %v, want it to say python3 is missing", err)
 	}

@@ -21,8 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // outputLines is how many of its last output lines an instance keeps for
@@ -40,10 +40,10 @@ const maxLineBytes = 4096
 // static function is no process, only files (site).
 type instance struct {
 	t      *Target
-	stage  target.StageRef
-	fn     target.Function // what was started; routes may change without a restart
-	dir    string          // the unpacked artifact, shared between instances
-	runDir string          // this instance's own HOME and TMPDIR; "" for static
+	stage  targets.StageRef
+	fn     targets.Function // what was started; routes may change without a restart
+	dir    string           // the unpacked artifact, shared between instances
+	runDir string           // this instance's own HOME and TMPDIR; "" for static
 	log    *slog.Logger
 	out    *ringBuffer
 	port   atomic.Int32
@@ -78,7 +78,7 @@ type proc struct {
 
 // sameSpec reports whether a running instance of a can serve b unchanged:
 // only routes may differ, and those live in the route table.
-func sameSpec(a, b target.Function) bool {
+func sameSpec(a, b targets.Function) bool {
 	return a.Digest == b.Digest && a.Runtime == b.Runtime && kindOf(a) == kindOf(b) && a.Handler == b.Handler &&
 		a.Timeout == b.Timeout && a.Memory == b.Memory && maps.Equal(a.Env, b.Env) && slices.Equal(a.Secrets, b.Secrets)
 }

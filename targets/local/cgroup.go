@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // MemoryLimits says how the target holds a function to its memory (the
@@ -78,7 +78,7 @@ func (in *instance) outOfMemory(since time.Time, sigkilled bool) string {
 
 // oomMessage is what the log and the gateway say when the kernel's OOM
 // killer stopped a process of fn.
-func oomMessage(fn target.Function) string {
+func oomMessage(fn targets.Function) string {
 	if fn.Memory <= 0 {
 		return fmt.Sprintf("out of memory: function %s was stopped by the kernel's OOM killer (it sets no memory limit; the machine or Seedbed's own cgroup ran out)", fn.Key())
 	}

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 	"github.com/seedbed/seedbed/testutil"
 )
 
@@ -51,7 +51,7 @@ func testUIDBase() int { return 3_000_000 + (os.Getpid()%10_000)*100 }
 // tryReply is what the test function's /try answers.
 type tryReply map[string]string
 
-func (b *bundle) try(t *testing.T, ref target.StageRef, q url.Values) tryReply {
+func (b *bundle) try(t *testing.T, ref targets.StageRef, q url.Values) tryReply {
 	t.Helper()
 	res := b.get(t, "/"+ref.App+"/"+ref.Stage+"/try?"+q.Encode())
 	wantStatus(t, res, http.StatusOK)
@@ -63,7 +63,7 @@ func (b *bundle) try(t *testing.T, ref target.StageRef, q url.Values) tryReply {
 }
 
 // instanceOf returns the live instance of a function.
-func (b *bundle) instanceOf(t *testing.T, ref target.StageRef, key string) *instance {
+func (b *bundle) instanceOf(t *testing.T, ref targets.StageRef, key string) *instance {
 	t.Helper()
 	st, _ := b.target.stage(ref, false)
 	if st == nil {
@@ -85,7 +85,7 @@ func (b *bundle) instanceOf(t *testing.T, ref target.StageRef, key string) *inst
 // attempt fails; it runs as its app's user, the other app as another.
 func TestSandboxedFunctionsAreConfined(t *testing.T) {
 	b := setup(t, withSandbox(t))
-	blogDev := target.StageRef{App: "blog", Stage: "dev"}
+	blogDev := targets.StageRef{App: "blog", Stage: "dev"}
 	try := goFn("fn", "v1", map[string]string{"GREETING": "hi"}, "GET /try", "GET /who")
 	b.apply(t, shopDev, try)
 	b.apply(t, blogDev, goFn("fn", "v1", nil, "GET /who"))
@@ -191,7 +191,7 @@ func TestSandboxedLambdaFunctions(t *testing.T) {
 				}
 			}
 			b := setup(t, withTrees, withSandbox(t))
-			ref := target.StageRef{App: "shop", Stage: rt.name}
+			ref := targets.StageRef{App: "shop", Stage: rt.name}
 			b.apply(t, ref, lambdaFn(rt.runtime, rt.handler, rt.artifact, map[string]string{"GREETING": "hello"}))
 			for i := range 2 {
 				a := b.call(t, call{path: "/shop/" + rt.name + "/echo?i=" + fmt.Sprint(i)})
@@ -208,7 +208,7 @@ func TestSandboxedLambdaFunctions(t *testing.T) {
 // and session with setsid.
 func TestSandboxedStopEndsEveryProcess(t *testing.T) {
 	b := setup(t, withSandbox(t))
-	fn := target.Function{Service: "api", Name: "sh", Runtime: "process", Digest: digest("v1"),
+	fn := targets.Function{Service: "api", Name: "sh", Runtime: "process", Digest: digest("v1"),
 		Handler: "setsid sleep 1000 & (trap '' TERM; sleep 1001) & exec ./bootstrap",
 		Routes:  []stack.Route{{Method: "GET", Path: "/who"}}}
 	b.target.timing.killGrace = 200 * time.Millisecond
@@ -264,12 +264,12 @@ func TestFunctionOutputStaysOutOfSeedbedLog(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := setup(t)
-			fn := target.Function{Service: "api", Name: "sh", Runtime: "process", Digest: digest("v1"), Handler: tt.handler,
+			fn := targets.Function{Service: "api", Name: "sh", Runtime: "process", Digest: digest("v1"), Handler: tt.handler,
 				Env:     map[string]string{"API_KEY": secret, "PEM": "-----BEGIN KEY-----\nline-one-secret\n-----END KEY-----", "MODE": "production"},
 				Secrets: []string{"API_KEY", "PEM"},
 				Routes:  []stack.Route{{Method: "GET", Path: "/who"}}}
 			log := &progress{}
-			err := b.target.Apply(t.Context(), shopDev, []target.Function{fn}, log)
+			err := b.target.Apply(t.Context(), shopDev, []targets.Function{fn}, log)
 			if tt.failing {
 				if err == nil {
 					t.Fatal("Apply succeeded, want the function's failure")
@@ -318,7 +318,7 @@ func TestOutOfMemoryDuringStart(t *testing.T) {
 			b := setup(t, mutate...)
 			fn := goFn("fn", "v1", map[string]string{"START_HOG": "300"}, "GET /who")
 			fn.Memory = 32
-			err := b.target.Apply(t.Context(), shopDev, []target.Function{fn}, nil)
+			err := b.target.Apply(t.Context(), shopDev, []targets.Function{fn}, nil)
 			if err == nil {
 				t.Fatal("Apply succeeded, want out of memory")
 			}

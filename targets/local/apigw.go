@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // The event of an API Gateway HTTP API with payload format 2.0, as
@@ -61,7 +61,7 @@ type apiGatewayEventHTTP struct {
 
 // eventInput is what buildEvent needs besides the request.
 type eventInput struct {
-	stage     target.StageRef
+	stage     targets.StageRef
 	route     *route
 	segs      []string // the decoded path segments the route matched
 	rawPath   string   // the escaped path after the /APP/STAGE prefix

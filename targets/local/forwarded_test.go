@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
 func mustCIDR(t testing.TB, s string) *net.IPNet {
@@ -350,7 +350,7 @@ func TestBuildEventForwarding(t *testing.T) {
 	r.Header.Set("X-Forwarded-For", "203.0.113.66")
 	rt := &route{pattern: pattern{method: "GET"}, spec: stack.Route{Method: "GET", Path: "/echo"}}
 	tgt := &Target{}
-	ev, err := buildEvent(r, nil, eventInput{stage: target.StageRef{App: "shop", Stage: "dev"}, route: rt, rawPath: "/echo", fwd: tgt.forwardingOf(r, "")})
+	ev, err := buildEvent(r, nil, eventInput{stage: targets.StageRef{App: "shop", Stage: "dev"}, route: rt, rawPath: "/echo", fwd: tgt.forwardingOf(r, "")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,13 @@
-// Package target defines where a stage's functions run. A Target is told the
+// Package targets defines where a stage's functions run. A Target is told the
 // whole set of functions a stage must serve and makes it so; the local target
 // (package local) runs them as supervised processes on this machine.
-package target
+package targets
 
 import (
 	"context"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
+	"github.com/seedbed/seedbed/stack"
 )
 
 // StageRef names one stage of one app.

@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // fnBin is the test function's binary, lambdaBin the Lambda-style one
@@ -167,8 +167,8 @@ func setup(t testing.TB, mutate ...func(*Config)) *bundle {
 }
 
 var (
-	shopDev     = target.StageRef{App: "shop", Stage: "dev"}
-	shopStaging = target.StageRef{App: "shop", Stage: "staging"}
+	shopDev     = targets.StageRef{App: "shop", Stage: "dev"}
+	shopStaging = targets.StageRef{App: "shop", Stage: "staging"}
 )
 
 // digest makes a well-formed artifact digest from a name.
@@ -178,8 +178,8 @@ func digest(name string) string {
 }
 
 // goFn describes the test function as a "go" runtime function.
-func goFn(name, artifact string, env map[string]string, routes ...string) target.Function {
-	fn := target.Function{Service: "api", Name: name, Runtime: "go", Handler: "bootstrap", Digest: digest(artifact), Env: env}
+func goFn(name, artifact string, env map[string]string, routes ...string) targets.Function {
+	fn := targets.Function{Service: "api", Name: name, Runtime: "go", Handler: "bootstrap", Digest: digest(artifact), Env: env}
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
 		fn.Routes = append(fn.Routes, stack.Route{Method: method, Path: path})
@@ -187,7 +187,7 @@ func goFn(name, artifact string, env map[string]string, routes ...string) target
 	return fn
 }
 
-func (b *bundle) apply(t testing.TB, ref target.StageRef, fns ...target.Function) *progress {
+func (b *bundle) apply(t testing.TB, ref targets.StageRef, fns ...targets.Function) *progress {
 	t.Helper()
 	log := &progress{}
 	if err := b.target.Apply(t.Context(), ref, fns, log); err != nil {
@@ -273,7 +273,7 @@ func runDirs(t *testing.T, b *bundle) int {
 func TestApplyServesThroughGateway(t *testing.T) {
 	b := setup(t)
 	hello := goFn("hello", "v1", map[string]string{"GREETING": "hi", "PORT": "1"}, "GET /hello", "ANY /hello/{proxy+}")
-	shell := target.Function{Service: "api", Name: "sh", Runtime: "process", Handler: "GREETING=from-sh exec ./bootstrap",
+	shell := targets.Function{Service: "api", Name: "sh", Runtime: "process", Handler: "GREETING=from-sh exec ./bootstrap",
 		Digest: digest("v1"), Routes: []stack.Route{{Method: "GET", Path: "/sh"}}}
 	log := b.apply(t, shopDev, hello, shell)
 
@@ -503,7 +503,7 @@ func TestApplyFailureKeepsOldRelease(t *testing.T) {
 
 	bad := goFn("hello", "v2", map[string]string{"GREETING": "two", "CRASH": "1"}, "GET /hello")
 	other := goFn("other", "v2", nil, "GET /other")
-	err := b.target.Apply(t.Context(), shopDev, []target.Function{bad, other}, &progress{})
+	err := b.target.Apply(t.Context(), shopDev, []targets.Function{bad, other}, &progress{})
 	if err == nil {
 		t.Fatal("Apply of a crashing function succeeded")
 	}
@@ -530,7 +530,7 @@ func TestApplyFailureKeepsOldRelease(t *testing.T) {
 		b.artifacts.mu.Lock()
 		b.artifacts.fail[digest("gone")] = errors.New("no such artifact")
 		b.artifacts.mu.Unlock()
-		err := b.target.Apply(t.Context(), shopDev, []target.Function{goFn("hello", "gone", nil, "GET /hello")}, nil)
+		err := b.target.Apply(t.Context(), shopDev, []targets.Function{goFn("hello", "gone", nil, "GET /hello")}, nil)
 		if err == nil || !strings.Contains(err.Error(), "no such artifact") || !strings.Contains(err.Error(), "api/hello") {
 			t.Errorf("err = %v, want the extractor's error naming the function", err)
 		}
@@ -538,15 +538,15 @@ func TestApplyFailureKeepsOldRelease(t *testing.T) {
 	t.Run("bad input", func(t *testing.T) {
 		tests := []struct {
 			name string
-			fns  []target.Function
+			fns  []targets.Function
 			want string
 		}{
-			{name: "runtime", fns: []target.Function{{Service: "api", Name: "x", Runtime: "cobol", Handler: "x", Digest: digest("v1")}}, want: `runtime "cobol" is not supported`},
-			{name: "handler escapes", fns: []target.Function{{Service: "api", Name: "x", Runtime: "go", Handler: "../x", Digest: digest("v1")}}, want: "must be a file inside the artifact"},
-			{name: "handler missing", fns: []target.Function{{Service: "api", Name: "x", Runtime: "go", Handler: "nope", Digest: digest("v1")}}, want: `handler "nope" is not in artifact`},
-			{name: "digest", fns: []target.Function{{Service: "api", Name: "x", Runtime: "go", Handler: "x", Digest: "sha256:../../etc"}}, want: "is not of the form sha256:<hex>"},
-			{name: "duplicate", fns: []target.Function{goFn("a", "v1", nil), goFn("a", "v1", nil)}, want: "function api/a is listed twice"},
-			{name: "route conflict", fns: []target.Function{goFn("a", "v1", nil, "GET /x/{id}"), goFn("b", "v1", nil, "GET /x/{name}")}, want: "route GET /x/{name} is claimed by both api/a and api/b"},
+			{name: "runtime", fns: []targets.Function{{Service: "api", Name: "x", Runtime: "cobol", Handler: "x", Digest: digest("v1")}}, want: `runtime "cobol" is not supported`},
+			{name: "handler escapes", fns: []targets.Function{{Service: "api", Name: "x", Runtime: "go", Handler: "../x", Digest: digest("v1")}}, want: "must be a file inside the artifact"},
+			{name: "handler missing", fns: []targets.Function{{Service: "api", Name: "x", Runtime: "go", Handler: "nope", Digest: digest("v1")}}, want: `handler "nope" is not in artifact`},
+			{name: "digest", fns: []targets.Function{{Service: "api", Name: "x", Runtime: "go", Handler: "x", Digest: "sha256:../../etc"}}, want: "is not of the form sha256:<hex>"},
+			{name: "duplicate", fns: []targets.Function{goFn("a", "v1", nil), goFn("a", "v1", nil)}, want: "function api/a is listed twice"},
+			{name: "route conflict", fns: []targets.Function{goFn("a", "v1", nil, "GET /x/{id}"), goFn("b", "v1", nil, "GET /x/{name}")}, want: "route GET /x/{name} is claimed by both api/a and api/b"},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -565,7 +565,7 @@ func TestApplyFailureKeepsOldRelease(t *testing.T) {
 func TestApplyStartTimeout(t *testing.T) {
 	b := setup(t, func(c *Config) { c.StartTimeout = 500 * time.Millisecond })
 	began := time.Now()
-	err := b.target.Apply(t.Context(), shopDev, []target.Function{
+	err := b.target.Apply(t.Context(), shopDev, []targets.Function{
 		goFn("hello", "v1", map[string]string{"START_DELAY": "1m"}, "GET /hello"),
 	}, nil)
 	if err == nil {
@@ -642,7 +642,7 @@ func TestRemove(t *testing.T) {
 		t.Errorf("Running = %v after Remove", got)
 	}
 	wantStatus(t, b.get(t, "/shop/staging/hello"), http.StatusOK)
-	if err := b.target.Remove(t.Context(), target.StageRef{App: "shop", Stage: "never"}); err != nil {
+	if err := b.target.Remove(t.Context(), targets.StageRef{App: "shop", Stage: "never"}); err != nil {
 		t.Errorf("Remove of an unknown stage: %v", err)
 	}
 
@@ -656,7 +656,7 @@ func TestCloseStopsEveryProcess(t *testing.T) {
 	b.apply(t, shopDev, goFn("hello", "v1", nil, "GET /hello"), goFn("other", "v2", nil, "GET /other"))
 	b.apply(t, shopStaging, goFn("hello", "v1", nil, "GET /hello"))
 	var pids []int
-	for _, ref := range []target.StageRef{shopDev, shopStaging} {
+	for _, ref := range []targets.StageRef{shopDev, shopStaging} {
 		for _, pid := range b.target.pids(ref) {
 			pids = append(pids, pid)
 		}
@@ -686,7 +686,7 @@ func TestCloseInterruptsApply(t *testing.T) {
 	b := setup(t)
 	applied := make(chan error, 1)
 	go func() {
-		applied <- b.target.Apply(context.Background(), shopDev, []target.Function{
+		applied <- b.target.Apply(context.Background(), shopDev, []targets.Function{
 			goFn("hello", "v1", map[string]string{"START_DELAY": "1m"}, "GET /hello"),
 		}, nil)
 	}()

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
-func routedFn(name string, routes ...string) target.Function {
-	fn := target.Function{Service: "api", Name: name}
+func routedFn(name string, routes ...string) targets.Function {
+	fn := targets.Function{Service: "api", Name: name}
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
 		fn.Routes = append(fn.Routes, stack.Route{Method: method, Path: path})
@@ -19,7 +19,7 @@ func routedFn(name string, routes ...string) target.Function {
 }
 
 func TestRouteMatching(t *testing.T) {
-	table, err := buildTable([]target.Function{
+	table, err := buildTable([]targets.Function{
 		routedFn("root", "GET /"),
 		routedFn("me", "GET /users/me"),
 		routedFn("user", "GET /users/{id}", "DELETE /users/{id}"),
@@ -80,15 +80,15 @@ func TestRouteMatching(t *testing.T) {
 func TestBuildTableRefusesBadRoutes(t *testing.T) {
 	tests := []struct {
 		name string
-		fns  []target.Function
+		fns  []targets.Function
 		want string
 	}{
-		{name: "greedy not last", fns: []target.Function{routedFn("a", "GET /{p+}/x")}, want: "must be the last segment"},
-		{name: "empty parameter", fns: []target.Function{routedFn("a", "GET /{}")}, want: "bad parameter"},
-		{name: "mixed segment", fns: []target.Function{routedFn("a", "GET /x{id}")}, want: "mixes text and a parameter"},
-		{name: "relative path", fns: []target.Function{routedFn("a", "GET x")}, want: "path must start with /"},
-		{name: "no method", fns: []target.Function{{Service: "api", Name: "a", Routes: []stack.Route{{Path: "/x"}}}}, want: "method must be a word"},
-		{name: "same route twice", fns: []target.Function{routedFn("a", "ANY /x/{p+}"), routedFn("b", "ANY /x/{q+}")}, want: "claimed by both api/a and api/b"},
+		{name: "greedy not last", fns: []targets.Function{routedFn("a", "GET /{p+}/x")}, want: "must be the last segment"},
+		{name: "empty parameter", fns: []targets.Function{routedFn("a", "GET /{}")}, want: "bad parameter"},
+		{name: "mixed segment", fns: []targets.Function{routedFn("a", "GET /x{id}")}, want: "mixes text and a parameter"},
+		{name: "relative path", fns: []targets.Function{routedFn("a", "GET x")}, want: "path must start with /"},
+		{name: "no method", fns: []targets.Function{{Service: "api", Name: "a", Routes: []stack.Route{{Path: "/x"}}}}, want: "method must be a word"},
+		{name: "same route twice", fns: []targets.Function{routedFn("a", "ANY /x/{p+}"), routedFn("b", "ANY /x/{q+}")}, want: "claimed by both api/a and api/b"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestBuildTableRefusesBadRoutes(t *testing.T) {
 			}
 		})
 	}
-	if _, err := buildTable([]target.Function{routedFn("a", "GET /x", "GET /x"), routedFn("b", "POST /x")}); err != nil {
+	if _, err := buildTable([]targets.Function{routedFn("a", "GET /x", "GET /x"), routedFn("b", "POST /x")}); err != nil {
 		t.Errorf("a route repeated in one function, or another method: %v", err)
 	}
 }

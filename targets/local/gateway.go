@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // Gateway returns the HTTP handler that routes requests to the functions of
@@ -42,7 +42,7 @@ type gateway struct{ t *Target }
 // proxyTarget travels in the request context from ServeHTTP to the proxy.
 type proxyTarget struct {
 	inst    *instance
-	fn      target.Function
+	fn      targets.Function
 	path    string // the path the function sees, decoded
 	rawPath string // the same, as the client escaped it
 	fwd     forwarding
@@ -87,7 +87,7 @@ func (g gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	plainError(w, http.StatusServiceUnavailable, fmt.Sprintf("stage %s is switching releases; try again", ref))
 }
 
-func (g gateway) serve(w http.ResponseWriter, r *http.Request, ref target.StageRef, rt *route, segs []string, rest, prefix string) {
+func (g gateway) serve(w http.ResponseWriter, r *http.Request, ref targets.StageRef, rt *route, segs []string, rest, prefix string) {
 	defer rt.inst.release()
 	switch {
 	case rt.inst.site != nil:
@@ -110,7 +110,7 @@ func (g gateway) serve(w http.ResponseWriter, r *http.Request, ref target.StageR
 
 // resolve finds the stage a request is for, the escaped path to match
 // against its routes and the prefix that was stripped.
-func (t *Target) resolve(r *http.Request) (ref target.StageRef, rest, prefix string, ok bool) {
+func (t *Target) resolve(r *http.Request) (ref targets.StageRef, rest, prefix string, ok bool) {
 	if t.cfg.Domain != "" {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
@@ -119,7 +119,7 @@ func (t *Target) resolve(r *http.Request) (ref target.StageRef, rest, prefix str
 		host = strings.ToLower(strings.TrimSuffix(host, "."))
 		if label, found := strings.CutSuffix(host, "."+t.cfg.Domain); found && !strings.Contains(label, ".") {
 			if stage, app, found := strings.Cut(label, "--"); found && stage != "" && app != "" {
-				return target.StageRef{App: app, Stage: stage}, r.URL.EscapedPath(), "", true
+				return targets.StageRef{App: app, Stage: stage}, r.URL.EscapedPath(), "", true
 			}
 		}
 	}
@@ -137,7 +137,7 @@ func (t *Target) resolve(r *http.Request) (ref target.StageRef, rest, prefix str
 	if len(parts) == 3 {
 		rest += parts[2]
 	}
-	return target.StageRef{App: app, Stage: stage}, rest, "/" + parts[0] + "/" + parts[1], true
+	return targets.StageRef{App: app, Stage: stage}, rest, "/" + parts[0] + "/" + parts[1], true
 }
 
 func (t *Target) hostHint() string {

@@ -5,18 +5,18 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/seedbed/seedbed/pipelines/target"
-	"github.com/seedbed/seedbed/pipelines/target/targettest"
+	"github.com/seedbed/seedbed/targets"
+	"github.com/seedbed/seedbed/targets/targettest"
 )
 
 func TestTarget(t *testing.T) {
 	ctx := context.Background()
-	dev := target.StageRef{App: "shop", Stage: "dev"}
-	b := target.Function{Service: "api", Name: "b"}
-	a := target.Function{Service: "api", Name: "a"}
+	dev := targets.StageRef{App: "shop", Stage: "dev"}
+	b := targets.Function{Service: "api", Name: "b"}
+	a := targets.Function{Service: "api", Name: "a"}
 
 	tgt := targettest.New()
-	if err := tgt.Apply(ctx, dev, []target.Function{b, a}, nil); err != nil {
+	if err := tgt.Apply(ctx, dev, []targets.Function{b, a}, nil); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	if got := tgt.Running(dev); len(got) != 2 || got[0].Key() != "api/a" {
@@ -33,13 +33,13 @@ func TestTarget(t *testing.T) {
 	}
 	tgt.FailApply(nil)
 
-	tgt.OnApply(func(_ context.Context, stage target.StageRef, _ []target.Function) error {
+	tgt.OnApply(func(_ context.Context, stage targets.StageRef, _ []targets.Function) error {
 		if stage.Stage == "prod" {
 			return boom
 		}
 		return nil
 	})
-	if err := tgt.Apply(ctx, target.StageRef{App: "shop", Stage: "prod"}, nil, nil); !errors.Is(err, boom) {
+	if err := tgt.Apply(ctx, targets.StageRef{App: "shop", Stage: "prod"}, nil, nil); !errors.Is(err, boom) {
 		t.Errorf("Apply with a failing hook = %v, want boom", err)
 	}
 	if applies := tgt.Applies(); len(applies) != 3 || applies[1].Err == nil || applies[0].Functions[1].Key() != "api/b" {

@@ -1,4 +1,4 @@
-// Package targettest provides an in-memory target.Target for the tests of
+// Package targettest provides an in-memory targets.Target for the tests of
 // packages that deploy: it records every call, serves what it was last
 // told to, and can be told to fail or to block.
 package targettest
@@ -10,40 +10,40 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/targets"
 )
 
-var _ target.Target = (*Target)(nil)
+var _ targets.Target = (*Target)(nil)
 
 // Apply is one recorded call of Target.Apply.
 type Apply struct {
-	Stage     target.StageRef
-	Functions []target.Function // as passed, sorted by Key
-	Err       error             // what the call returned
+	Stage     targets.StageRef
+	Functions []targets.Function // as passed, sorted by Key
+	Err       error              // what the call returned
 }
 
-// Target is a fake target.Target. The zero value is not usable; call New.
+// Target is a fake targets.Target. The zero value is not usable; call New.
 // It is safe for concurrent use.
 type Target struct {
 	mu         sync.Mutex
-	stages     map[target.StageRef][]target.Function
+	stages     map[targets.StageRef][]targets.Function
 	applies    []Apply
-	removes    []target.StageRef
+	removes    []targets.StageRef
 	failApply  error
 	failRemove error
-	onApply    func(ctx context.Context, stage target.StageRef, fns []target.Function) error
+	onApply    func(ctx context.Context, stage targets.StageRef, fns []targets.Function) error
 }
 
 // New returns a Target that serves nothing yet.
 func New() *Target {
-	return &Target{stages: map[target.StageRef][]target.Function{}}
+	return &Target{stages: map[targets.StageRef][]targets.Function{}}
 }
 
 // Apply records the call and, unless told to fail, makes stage serve fns.
 // A failed Apply leaves what the stage serves unchanged, like a real target.
-func (t *Target) Apply(ctx context.Context, stage target.StageRef, fns []target.Function, log target.Logger) error {
+func (t *Target) Apply(ctx context.Context, stage targets.StageRef, fns []targets.Function, log targets.Logger) error {
 	sorted := slices.Clone(fns)
-	slices.SortFunc(sorted, func(a, b target.Function) int { return cmp.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(sorted, func(a, b targets.Function) int { return cmp.Compare(a.Key(), b.Key()) })
 
 	t.mu.Lock()
 	hook, err := t.onApply, t.failApply
@@ -69,7 +69,7 @@ func (t *Target) Apply(ctx context.Context, stage target.StageRef, fns []target.
 }
 
 // Remove records the call and, unless told to fail, forgets the stage.
-func (t *Target) Remove(ctx context.Context, stage target.StageRef) error {
+func (t *Target) Remove(ctx context.Context, stage targets.StageRef) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.removes = append(t.removes, stage)
@@ -81,7 +81,7 @@ func (t *Target) Remove(ctx context.Context, stage target.StageRef) error {
 }
 
 // Running returns what stage serves, sorted by Key.
-func (t *Target) Running(stage target.StageRef) []target.Function {
+func (t *Target) Running(stage targets.StageRef) []targets.Function {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return slices.Clone(t.stages[stage])
@@ -104,7 +104,7 @@ func (t *Target) FailRemove(err error) {
 // OnApply installs a hook every later Apply calls before it switches the
 // stage: it may block (to test concurrency) or fail (the Apply then fails
 // with its error). nil removes the hook.
-func (t *Target) OnApply(hook func(ctx context.Context, stage target.StageRef, fns []target.Function) error) {
+func (t *Target) OnApply(hook func(ctx context.Context, stage targets.StageRef, fns []targets.Function) error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onApply = hook
@@ -118,7 +118,7 @@ func (t *Target) Applies() []Apply {
 }
 
 // Removes returns the stages Remove was called for, oldest first.
-func (t *Target) Removes() []target.StageRef {
+func (t *Target) Removes() []targets.StageRef {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return slices.Clone(t.removes)

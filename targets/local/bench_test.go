@@ -14,7 +14,7 @@ import (
 // gateway's. "parallel" runs 8 clients per CPU: an HTTP function serves
 // them concurrently, a Lambda-style instance one at a time.
 //
-//	go test -run '^$' -bench GatewayLambdaVsHTTP ./pipelines/target/local/
+//	go test -run '^$' -bench GatewayLambdaVsHTTP ./targets/local/
 func BenchmarkGatewayLambdaVsHTTP(b *testing.B) {
 	bb := setup(b, withTrees)
 	bb.apply(b, shopDev,

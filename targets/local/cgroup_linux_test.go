@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // instanceCgroup returns the cgroup of a stage's live instance of key.
-func (b *bundle) instanceCgroup(t *testing.T, ref target.StageRef, key string) *fnCgroup {
+func (b *bundle) instanceCgroup(t *testing.T, ref targets.StageRef, key string) *fnCgroup {
 	t.Helper()
 	st, _ := b.target.stage(ref, false)
 	if st == nil {
@@ -70,14 +70,14 @@ func TestMemoryLimitStopsFunction(t *testing.T) {
 	oom := "out of memory: function api/fn exceeded its 64 MiB memory limit and was stopped"
 	tests := []struct {
 		name     string
-		fn       target.Function
+		fn       targets.Function
 		pid      func(b *bundle, t *testing.T) (status, pid int) // asks the function its pid
 		wantBody string                                          // of the failed request
 		wantLogs []string
 	}{
 		{
 			name: "http",
-			fn: func() target.Function {
+			fn: func() targets.Function {
 				fn := goFn("fn", "v1", nil, "GET /hog", "GET /pid")
 				fn.Memory = 64
 				return fn
@@ -91,7 +91,7 @@ func TestMemoryLimitStopsFunction(t *testing.T) {
 		},
 		{
 			name: "lambda",
-			fn: func() target.Function {
+			fn: func() targets.Function {
 				fn := lambdaFn("go", "bootstrap", "go-lambda", nil)
 				fn.Memory = 64
 				return fn

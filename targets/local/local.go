@@ -57,8 +57,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // Extractor unpacks an artifact. The artifact store implements it: it
@@ -116,10 +116,10 @@ type timing struct {
 	backoffReset time.Duration // uptime after which the delay starts over
 }
 
-var _ target.Target = (*Target)(nil)
+var _ targets.Target = (*Target)(nil)
 
 // Target runs functions as processes on this machine. It is safe for
-// concurrent use; see target.Target for the order of calls.
+// concurrent use; see targets.Target for the order of calls.
 type Target struct {
 	cfg         Config
 	log         *slog.Logger
@@ -137,7 +137,7 @@ type Target struct {
 
 	mu     sync.Mutex
 	closed bool
-	stages map[target.StageRef]*stageState
+	stages map[targets.StageRef]*stageState
 
 	unpackMu sync.Mutex
 	unpacks  map[string]*sync.Mutex // per artifact hex
@@ -145,7 +145,7 @@ type Target struct {
 
 // stageState is one stage's route table and instances.
 type stageState struct {
-	ref   target.StageRef
+	ref   targets.StageRef
 	table atomic.Pointer[routeTable] // nil when nothing is deployed
 
 	// applyMu serialises Apply, Remove and Close for the stage and guards
@@ -256,7 +256,7 @@ func New(cfg Config) (*Target, error) {
 		users:     users,
 		life:      life,
 		stopLife:  stop,
-		stages:    map[target.StageRef]*stageState{},
+		stages:    map[targets.StageRef]*stageState{},
 		unpacks:   map[string]*sync.Mutex{},
 	}
 	t.proxy = t.newProxy()
@@ -264,7 +264,7 @@ func New(cfg Config) (*Target, error) {
 }
 
 // stage returns the state of ref, creating it unless the target is closed.
-func (t *Target) stage(ref target.StageRef, create bool) (*stageState, error) {
+func (t *Target) stage(ref targets.StageRef, create bool) (*stageState, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -279,7 +279,7 @@ func (t *Target) stage(ref target.StageRef, create bool) (*stageState, error) {
 }
 
 // table returns the route table ref serves now, or nil.
-func (t *Target) table(ref target.StageRef) *routeTable {
+func (t *Target) table(ref targets.StageRef) *routeTable {
 	t.mu.Lock()
 	st := t.stages[ref]
 	t.mu.Unlock()
@@ -308,10 +308,10 @@ func (t *Target) withLife(ctx context.Context) (context.Context, context.CancelF
 	return ctx, func() { stop(); cancel(context.Canceled) }
 }
 
-// Apply makes stage serve exactly fns; see target.Target. Functions whose
+// Apply makes stage serve exactly fns; see targets.Target. Functions whose
 // artifact, runtime, handler, env, timeout and memory are unchanged keep
 // running; the others start beside them and replace them once healthy.
-func (t *Target) Apply(ctx context.Context, ref target.StageRef, fns []target.Function, log target.Logger) error {
+func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.Function, log targets.Logger) error {
 	if log == nil {
 		log = discardLogger{}
 	}
@@ -339,7 +339,7 @@ func (t *Target) Apply(ctx context.Context, ref target.StageRef, fns []target.Fu
 	defer cancel()
 
 	next := map[string]*instance{}
-	var toStart []target.Function
+	var toStart []targets.Function
 	for _, fn := range table.fns {
 		if old := st.instances[fn.Key()]; old != nil && sameSpec(old.fn, fn) {
 			next[fn.Key()] = old
@@ -374,7 +374,7 @@ func (t *Target) Apply(ctx context.Context, ref target.StageRef, fns []target.Fu
 
 // startAll starts fns in parallel and waits until each is healthy. If one
 // fails, the others are stopped too and the error says why.
-func (t *Target) startAll(ctx context.Context, ref target.StageRef, fns []target.Function, log target.Logger) ([]*instance, error) {
+func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targets.Function, log targets.Logger) ([]*instance, error) {
 	if len(fns) == 0 {
 		return nil, nil
 	}
@@ -413,7 +413,7 @@ func (t *Target) startAll(ctx context.Context, ref target.StageRef, fns []target
 // start unpacks, launches and health-checks one function. On success the
 // instance is supervised; on failure nothing of it is left running. A
 // static function only needs its files.
-func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Function, log target.Logger) (*instance, error) {
+func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Function, log targets.Logger) (*instance, error) {
 	uid := 0
 	if t.users != nil && fn.Runtime != "static" {
 		var err error
@@ -521,7 +521,7 @@ func (t *Target) start(ctx context.Context, ref target.StageRef, fn target.Funct
 }
 
 // stopAll stops instances in parallel, draining each for up to drain.
-func (t *Target) stopAll(ctx context.Context, instances []*instance, drain time.Duration, log target.Logger) {
+func (t *Target) stopAll(ctx context.Context, instances []*instance, drain time.Duration, log targets.Logger) {
 	var wg sync.WaitGroup
 	for _, in := range instances {
 		wg.Go(func() {
@@ -541,7 +541,7 @@ func (t *Target) stopAll(ctx context.Context, instances []*instance, drain time.
 
 // Remove stops every function of the stage after its requests in flight
 // finished; its routes answer 404 at once.
-func (t *Target) Remove(ctx context.Context, ref target.StageRef) error {
+func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	st, err := t.stage(ref, false)
 	if err != nil {
 		return err
@@ -566,12 +566,12 @@ func (t *Target) Remove(ctx context.Context, ref target.StageRef) error {
 }
 
 // Running returns the functions the stage serves now, sorted by Key.
-func (t *Target) Running(ref target.StageRef) []target.Function {
+func (t *Target) Running(ref targets.StageRef) []targets.Function {
 	table := t.table(ref)
 	if table == nil {
 		return nil
 	}
-	return append([]target.Function(nil), table.fns...)
+	return append([]targets.Function(nil), table.fns...)
 }
 
 // Close stops every function of every stage: SIGTERM to each process group,
@@ -618,7 +618,7 @@ func (t *Target) Close(ctx context.Context) error {
 }
 
 // pids returns the process ids of the stage's live instances, by key.
-func (t *Target) pids(ref target.StageRef) map[string]int {
+func (t *Target) pids(ref targets.StageRef) map[string]int {
 	st, _ := t.stage(ref, false)
 	if st == nil {
 		return nil

@@ -8,13 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // staticFn describes the static test site (testdata/static).
-func staticFn(name string, routes ...string) target.Function {
-	fn := target.Function{Service: "web", Name: name, Runtime: "static", Digest: digest("static")}
+func staticFn(name string, routes ...string) targets.Function {
+	fn := targets.Function{Service: "web", Name: name, Runtime: "static", Digest: digest("static")}
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
 		fn.Routes = append(fn.Routes, stack.Route{Method: method, Path: path})

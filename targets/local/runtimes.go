@@ -10,9 +10,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/seedbed/seedbed/pipelines/stack"
-	"github.com/seedbed/seedbed/pipelines/target"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // bootstraps holds the Lambda runtimes Seedbed ships for Node and Python;
@@ -28,17 +28,17 @@ const (
 )
 
 // kindOf returns the function's kind, "" read as http.
-func kindOf(fn target.Function) string {
+func kindOf(fn targets.Function) string {
 	if fn.Kind == "" {
 		return stack.KindHTTP
 	}
 	return fn.Kind
 }
 
-func isLambda(fn target.Function) bool { return kindOf(fn) == stack.KindLambda }
+func isLambda(fn targets.Function) bool { return kindOf(fn) == stack.KindLambda }
 
 // checkFunction refuses what could never start, before anything starts.
-func checkFunction(fn target.Function) error {
+func checkFunction(fn targets.Function) error {
 	kind := kindOf(fn)
 	if kind != stack.KindHTTP && kind != stack.KindLambda {
 		return fmt.Errorf("function %s: kind %q is not supported (use %s or %s)", fn.Key(), fn.Kind, stack.KindHTTP, stack.KindLambda)
@@ -84,7 +84,7 @@ func checkFunction(fn target.Function) error {
 // httpEntry is the file an HTTP function of runtime go, node or python
 // starts, relative to the artifact root. The build bundles a node entry
 // into a .js file of the same name (see stack.NodeEntry).
-func httpEntry(fn target.Function) string {
+func httpEntry(fn targets.Function) string {
 	if fn.Runtime == "node" {
 		return stack.NodeEntry(stack.Function{Kind: stack.KindHTTP, Handler: fn.Handler})
 	}
@@ -94,7 +94,7 @@ func httpEntry(fn target.Function) string {
 // checkArtifact refuses an unpacked artifact that lacks what the function
 // starts. A lambda handler's module is left to the runtime, whose init
 // error says best what is wrong with it.
-func checkArtifact(fn target.Function, dir string) error {
+func checkArtifact(fn targets.Function, dir string) error {
 	switch {
 	case fn.Runtime == "static":
 		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(fn.Handler)))
@@ -115,7 +115,7 @@ func checkArtifact(fn target.Function, dir string) error {
 
 // writeBootstrap puts the Lambda runtime a node or python function needs
 // into its run directory.
-func writeBootstrap(fn target.Function, runDir string) error {
+func writeBootstrap(fn targets.Function, runDir string) error {
 	var src, dst string
 	switch {
 	case !isLambda(fn):
@@ -230,12 +230,12 @@ func (in *instance) command(port int) (*exec.Cmd, *sandbox.Cmd, error) {
 // lambdaName is the function name a Lambda-style function is told
 // (AWS_LAMBDA_FUNCTION_NAME): app-stage-service-name, in the characters
 // Lambda allows.
-func lambdaName(stage target.StageRef, fn target.Function) string {
+func lambdaName(stage targets.StageRef, fn targets.Function) string {
 	return strings.ReplaceAll(safeName(stage.App+"-"+stage.Stage+"-"+fn.Service+"-"+fn.Name), ".", "_")
 }
 
 // lambdaARN is the ARN a Lambda-style function is told it was invoked as.
-func lambdaARN(stage target.StageRef, fn target.Function) string {
+func lambdaARN(stage targets.StageRef, fn targets.Function) string {
 	return "arn:aws:lambda:" + lambdaRegion + ":" + lambdaAccount + ":function:" + lambdaName(stage, fn)
 }
 

@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/seedbed/seedbed/pipelines/target"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // waitLambdaReady waits until the process asks the Runtime API for its
@@ -48,7 +48,7 @@ func (in *instance) waitLambdaReady(ctx context.Context, p *proc, limit time.Dur
 // the handler fails, 504 when it times out (the process is then killed
 // and started afresh, as Lambda does) and 413 when the body is over
 // Lambda's 6 MB limit; the cause goes to the target's log.
-func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref target.StageRef, rt *route, segs []string, rest, prefix string) {
+func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref targets.StageRef, rt *route, segs []string, rest, prefix string) {
 	in := rt.inst
 	began := time.Now()
 	timeout := functionTimeout(rt.fn)
@@ -98,7 +98,7 @@ func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref target.
 }
 
 // functionTimeout is how long a request to fn may take.
-func functionTimeout(fn target.Function) time.Duration {
+func functionTimeout(fn targets.Function) time.Duration {
 	if fn.Timeout > 0 {
 		return fn.Timeout
 	}
