@@ -1,0 +1,235 @@
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/seedbed/seedbed/targets"
+)
+
+// rolloutState is where one function's new Deployment stands.
+type rolloutState int
+
+const (
+	rolling rolloutState = iota
+	available
+	failed
+)
+
+// deploymentState reads a Deployment's status the way `kubectl rollout
+// status` does: complete once the controller has seen this generation and
+// every replica is updated and available; failed once the progress
+// deadline passed.
+func deploymentState(d *appsv1.Deployment) (rolloutState, string) {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return failed, c.Message
+		}
+	}
+	if d.Status.ObservedGeneration < d.Generation {
+		return rolling, "waiting for the deployment controller"
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	if s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas == want {
+		return available, ""
+	}
+	return rolling, fmt.Sprintf("%d of %d pods available", s.AvailableReplicas, want)
+}
+
+// waitRollouts waits until every planned Deployment is available. It logs
+// in words what keeps pods from starting (not scheduled, image pull errors,
+// crash loops, out-of-memory kills, failing readiness), each once, and
+// fails as soon as a Deployment passes its progress deadline, naming every
+// function that failed and why.
+func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, log targets.Logger) error {
+	ns := t.cfg.Namespace
+	said := map[string]bool{}
+	tick := time.NewTicker(t.cfg.Poll)
+	defer tick.Stop()
+	for round := 0; ; round++ {
+		deps, err := t.cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: stageSelector(st.ref)})
+		if err != nil {
+			return fmt.Errorf("watch the rollout of %s: %w", st.ref, err)
+		}
+		byName := map[string]*appsv1.Deployment{}
+		for i := range deps.Items {
+			byName[deps.Items[i].Name] = &deps.Items[i]
+		}
+		var pending, broken []*planned
+		reasons := map[*planned]string{}
+		for _, p := range st.fns {
+			d := byName[p.deployName]
+			if d == nil {
+				return fmt.Errorf("function %s: deployment %s disappeared during the rollout", p.fn.Key(), p.deployName)
+			}
+			switch state, msg := deploymentState(d); state {
+			case failed:
+				broken = append(broken, p)
+				reasons[p] = msg
+			case rolling:
+				pending = append(pending, p)
+			}
+		}
+		if len(pending) == 0 && len(broken) == 0 {
+			return nil
+		}
+		// Pods are read every few rounds while waiting, and always for
+		// a failure, whose error must say why.
+		var problems map[string][]string
+		if len(broken) > 0 || round%5 == 4 {
+			if problems, err = t.podProblems(ctx, st); err != nil {
+				return err
+			}
+			for _, p := range append(pending, broken...) {
+				for _, line := range problems[p.rev] {
+					msg := fmt.Sprintf("function %s (revision %s): %s", p.fn.Key(), p.rev, line)
+					if !said[msg] {
+						said[msg] = true
+						log.Printf("%s", msg)
+					}
+				}
+			}
+		}
+		if len(broken) > 0 {
+			var errs []error
+			for _, p := range broken {
+				cause := "its pods did not become ready"
+				if lines := problems[p.rev]; len(lines) > 0 {
+					cause = strings.Join(dedupe(stripPodNames(lines)), "; ")
+				}
+				errs = append(errs, fmt.Errorf("rollout of function %s failed after %ds: %s (%s)", p.fn.Key(), t.shared.ProgressDeadline, cause, reasons[p]))
+			}
+			errs = append(errs, errors.New("the stage keeps serving its previous release"))
+			return errors.Join(errs...)
+		}
+		select {
+		case <-ctx.Done():
+			names := make([]string, len(pending))
+			for i, p := range pending {
+				names[i] = p.fn.Key()
+			}
+			return fmt.Errorf("stopped waiting for the rollout of %s: %w", strings.Join(names, ", "), context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// podProblems describes, per revision, what keeps each of its pods from
+// being ready.
+func (t *Target) podProblems(ctx context.Context, st *stagePlan) (map[string][]string, error) {
+	pods, err := t.cs.CoreV1().Pods(t.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: stageSelector(st.ref)})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s: %w", st.ref, err)
+	}
+	out := map[string][]string{}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		if why := podProblem(pod); why != "" {
+			rev := pod.Labels[LabelRevision]
+			out[rev] = append(out[rev], "pod "+pod.Name+": "+why)
+		}
+	}
+	for _, lines := range out {
+		sort.Strings(lines)
+	}
+	return out, nil
+}
+
+// podProblem says in words why pod is not serving, as a kubelet and the
+// scheduler report it; "" when it is ready or simply still starting.
+func podProblem(pod *corev1.Pod) string {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return "cannot be scheduled: " + c.Message
+		}
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name != containerName {
+			continue
+		}
+		if w := cs.State.Waiting; w != nil {
+			switch w.Reason {
+			case "ImagePullBackOff", "ErrImagePull", "InvalidImageName":
+				return fmt.Sprintf("cannot pull the runner image %s (%s): %s", cs.Image, w.Reason, w.Message)
+			case "CrashLoopBackOff":
+				if term := cs.LastTerminationState.Terminated; term != nil {
+					if term.Reason == "OOMKilled" {
+						return fmt.Sprintf("killed for using more memory than its limit%s (OOMKilled), restarted %d times", memoryLimit(pod), cs.RestartCount)
+					}
+					return fmt.Sprintf("crashes (exit code %d, %s), restarted %d times (CrashLoopBackOff)", term.ExitCode, term.Reason, cs.RestartCount)
+				}
+				return fmt.Sprintf("crashes, restarted %d times (CrashLoopBackOff)", cs.RestartCount)
+			case "ContainerCreating", "PodInitializing":
+				return ""
+			default:
+				return fmt.Sprintf("waiting: %s %s", w.Reason, w.Message)
+			}
+		}
+		if cs.State.Running != nil && !cs.Ready {
+			return "running but not ready (its readiness probe fails: the runner does not answer on its port)"
+		}
+		if term := cs.State.Terminated; term != nil {
+			if term.Reason == "OOMKilled" {
+				return fmt.Sprintf("killed for using more memory than its limit%s (OOMKilled)", memoryLimit(pod))
+			}
+			return fmt.Sprintf("exited (exit code %d, %s)", term.ExitCode, term.Reason)
+		}
+	}
+	return ""
+}
+
+func memoryLimit(pod *corev1.Pod) string {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == containerName {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				return " of " + q.String()
+			}
+		}
+	}
+	return ""
+}
+
+// stripPodNames turns "pod NAME: why" into "why", so that the error says
+// each cause once however many pods share it.
+func stripPodNames(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if _, why, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, "pod ") {
+			l = why
+		}
+		out[i] = l
+	}
+	return out
+}
+
+func dedupe(lines []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lines {
+		// Restart counts differ between pods of one cause.
+		key := l
+		if i := strings.Index(l, ", restarted"); i >= 0 {
+			key = l[:i]
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
