@@ -103,8 +103,13 @@ func dnsName(s string, n int) string {
 // baseName is the Service name of fn in stage, and the prefix of its
 // Deployments and Secrets: readable, and unique thanks to a hash of the
 // full names (the readable part may be cut).
+// A Service name must start with a letter (DNS-1035), an app name need not.
 func baseName(ref targets.StageRef, fn targets.Function) string {
-	return dnsName(ref.App+"-"+ref.Stage+"-"+fn.Service+"-"+fn.Name, 40) + "-" + shortHash(ref.String()+"/"+fn.Key(), 6)
+	name := dnsName(ref.App+"-"+ref.Stage+"-"+fn.Service+"-"+fn.Name, 40)
+	if name == "" || name[0] < 'a' || name[0] > 'z' {
+		name = "f" + name
+	}
+	return name + "-" + shortHash(ref.String()+"/"+fn.Key(), 6)
 }
 
 func deploymentName(base, rev string) string { return base + "-" + rev }
