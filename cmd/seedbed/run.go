@@ -114,6 +114,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
 	case "previews":
 		err = cmdPreviews(ctx, rest, getenv, stdout, stderr)
+	case "run-function":
+		err = cmdRunFunction(ctx, rest, getenv, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/seedbed/seedbed/targets"
+	"github.com/seedbed/seedbed/targets/runner"
+)
+
+// runFunctionOptions is what `seedbed run-function` runs: in a pod of the
+// kubernetes target, the Deployment sets them as environment variables
+// (the spec and the token from the function's Secret).
+type runFunctionOptions struct {
+	app, stage string
+	spec       string // targets.Function as JSON
+	store      string // artifact store location
+	token      string
+	dir        string
+	addr       string
+	domain     string
+}
+
+// parseRunFunction reads the options from flags, defaulting to the
+// environment the kubernetes target gives a pod.
+func parseRunFunction(args []string, getenv func(string) string, stderr io.Writer) (runFunctionOptions, error) {
+	fs := flag.NewFlagSet("run-function", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o runFunctionOptions
+	port := getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	dir := getenv("SEEDBED_RUNNER_DIR")
+	if dir == "" {
+		dir = os.TempDir() + "/seedbed-runner"
+	}
+	fs.StringVar(&o.app, "app", getenv("SEEDBED_APP"), "app of the function (env SEEDBED_APP)")
+	fs.StringVar(&o.stage, "stage", getenv("SEEDBED_STAGE"), "stage of the function (env SEEDBED_STAGE)")
+	fs.StringVar(&o.spec, "function", getenv("SEEDBED_RUNNER_FUNCTION"), "the function as JSON, or @FILE (env SEEDBED_RUNNER_FUNCTION)")
+	fs.StringVar(&o.store, "artifact-store", getenv("SEEDBED_ARTIFACT_STORE"), "where to fetch the artifact: http(s)://… of seedbed serve or file:///… (env SEEDBED_ARTIFACT_STORE)")
+	fs.StringVar(&o.token, "token", getenv("SEEDBED_ARTIFACT_TOKEN"), "token granting the artifact (env SEEDBED_ARTIFACT_TOKEN)")
+	fs.StringVar(&o.dir, "dir", dir, "folder for the artifact and the function's files (env SEEDBED_RUNNER_DIR)")
+	fs.StringVar(&o.addr, "addr", ":"+port, "address to serve the function on (env PORT)")
+	fs.StringVar(&o.domain, "domain", getenv("SEEDBED_DOMAIN"), "the gateway's domain, for host routing (env SEEDBED_DOMAIN)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, usageError("seedbed run-function [flags] (no arguments)")
+	}
+	var missing []string
+	for _, m := range []struct{ v, name string }{{o.app, "--app"}, {o.stage, "--stage"}, {o.spec, "--function"}, {o.store, "--artifact-store"}} {
+		if m.v == "" {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return o, usageError("seedbed run-function: set " + strings.Join(missing, ", ") + " (or their environment variables)")
+	}
+	return o, nil
+}
+
+// runFunction fetches, verifies and serves one function until ctx ends.
+func runFunction(ctx context.Context, o runFunctionOptions, stderr io.Writer) error {
+	raw := o.spec
+	if name, ok := strings.CutPrefix(raw, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("run-function: read the function spec: %w", err)
+		}
+		raw = string(b)
+	}
+	var fn targets.Function
+	if err := json.Unmarshal([]byte(raw), &fn); err != nil {
+		return fmt.Errorf("run-function: the function spec is not a function as JSON: %w", err)
+	}
+	src, err := runner.OpenSource(o.store, o.token)
+	if err != nil {
+		return fmt.Errorf("run-function: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	return runner.Run(ctx, runner.Config{
+		Stage:    targets.StageRef{App: o.app, Stage: o.stage},
+		Function: fn, Source: src, Dir: o.dir, Addr: o.addr, Domain: o.domain, Logger: log,
+	}, nil)
+}
+
+func cmdRunFunction(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	o, err := parseRunFunction(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	return runFunction(ctx, o, stderr)
+}
