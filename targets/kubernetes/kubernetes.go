@@ -36,6 +36,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httputil"
 	"slices"
 	"sort"
 	"sync"
@@ -48,6 +50,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -91,6 +94,12 @@ type Config struct {
 	Artifacts ArtifactLocator
 	// Poll is how often a rollout is checked; zero means 100ms.
 	Poll time.Duration
+	// Transport carries the gateway's requests to Services; nil means a
+	// default transport. Tests point it elsewhere.
+	Transport http.RoundTripper
+	// ServiceURL gives the address of a Service; nil means ServiceURL
+	// (cluster DNS). Tests point it at a stand-in.
+	ServiceURL func(namespace, service string) string
 }
 
 var _ targets.Target = (*Target)(nil)
@@ -107,8 +116,12 @@ type Target struct {
 	// template; the tests use it to make a revision fail (kwok faults).
 	podAnnotations func(fn targets.Function) map[string]string
 
+	proxy      *httputil.ReverseProxy // the gateway's requests to Services
+	serviceURL func(namespace, service string) string
+
 	mu      sync.Mutex
 	running map[targets.StageRef][]targets.Function // what each stage serves, as last applied or read
+	tables  map[targets.StageRef]*gateway.Table     // the gateway's routes, per stage applied here
 }
 
 // sharedPodSpec is the part of Config that shapes every pod: it goes into
@@ -153,10 +166,19 @@ func New(cfg Config) (*Target, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 100 * time.Millisecond
 	}
+	if cfg.Transport == nil {
+		cfg.Transport = http.DefaultTransport
+	}
+	if cfg.ServiceURL == nil {
+		cfg.ServiceURL = ServiceURL
+	}
 	return &Target{
-		cfg: cfg,
-		cs:  cfg.Client,
-		cpu: cpu,
+		cfg:        cfg,
+		proxy:      newServiceProxy(cfg.Transport),
+		serviceURL: cfg.ServiceURL,
+		tables:     map[targets.StageRef]*gateway.Table{},
+		cs:         cfg.Client,
+		cpu:        cpu,
 		shared: sharedPodSpec{
 			Image: cfg.Image, PullSecret: cfg.ImagePullSecret, Replicas: cfg.Replicas,
 			Memory: cfg.Memory, CPU: cpu.String(), ProgressDeadline: int32(max(cfg.ProgressDeadline/time.Second, 1)),
@@ -209,6 +231,9 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	if err := t.switchStage(ctx, st, live); err != nil {
 		return err
 	}
+	if err := t.publish(st); err != nil {
+		return err
+	}
 	log.Printf("switched %s to %d functions in %s", ref.Stage, len(st.fns), time.Since(start).Round(time.Millisecond))
 
 	keep := map[string]string{}
@@ -245,6 +270,7 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	}
 	t.mu.Lock()
 	delete(t.running, ref)
+	delete(t.tables, ref)
 	t.mu.Unlock()
 	return nil
 }

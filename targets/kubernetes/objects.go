@@ -22,6 +22,7 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -148,6 +149,10 @@ func (s *stagePlan) sortedFunctions() []targets.Function {
 // plan checks fns and names every object of every function.
 func (t *Target) plan(ref targets.StageRef, fns []targets.Function) (*stagePlan, error) {
 	if err := checkRef(ref); err != nil {
+		return nil, err
+	}
+	// Routes that clash are refused before anything is applied.
+	if _, err := gateway.NewTable(fns); err != nil {
 		return nil, err
 	}
 	st := &stagePlan{ref: ref}
