@@ -213,7 +213,7 @@ func (s *Service) clonePreview(ctx context.Context, app store.App, req PreviewRe
 		return tmpl, err
 	}
 	number := req.Number
-	st := store.Stage{AppID: app.ID, Name: PreviewName(number), Position: previewPosition, Target: tmpl.Target,
+	st := store.Stage{AppID: app.ID, Name: PreviewName(number), Position: previewPosition, Target: tmpl.Target, Kubernetes: tmpl.Kubernetes,
 		PRNumber: &number, PRBranch: req.HeadBranch, PRTitle: req.Title}
 	if st.Target == "" {
 		st.Target = "local"

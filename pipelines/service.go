@@ -58,6 +58,7 @@ type Store interface {
 	StageDeploys(ctx context.Context, stageID uint, limit int) ([]store.Deploy, error)
 	CreateStage(ctx context.Context, st *store.Stage, position int) error
 	SaveStageSettings(ctx context.Context, st store.Stage) error
+	SaveStageTarget(ctx context.Context, st store.Stage) error
 	DeleteStage(ctx context.Context, st store.Stage) error
 	ReorderStages(ctx context.Context, appID uint, ids []uint) error
 	StageVars(ctx context.Context, stageID uint) ([]store.StageVar, error)

@@ -84,6 +84,10 @@ type Stage struct {
 	PRTitle   string `gorm:"column:pr_title"`
 	ClosedAt  *time.Time
 	CreatedAt time.Time
+
+	// Kubernetes holds the kubernetes target's settings (JSON, see
+	// pipelines.KubernetesSettings) when Target is "kubernetes".
+	Kubernetes string
 }
 
 // Build statuses.

@@ -112,6 +112,8 @@ var routeRoles = map[string]string{
 	// App settings and the webhook secret are the owners' to read.
 	"GET /apps/:app/webhooks": store.RoleOwner,
 	"GET /apps/:app/settings": store.RoleOwner,
+	// Where a stage runs names clusters and namespaces: owners' to read.
+	"GET /apps/:app/stages/:stage/target": store.RoleOwner,
 }
 
 // neededRole tells the role a request needs on its app.

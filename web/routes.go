@@ -107,6 +107,8 @@ func (s *Server) routes() {
 	authed.PUT("/apps/:app/stages", s.apiReorderStages)
 	authed.PATCH("/apps/:app/stages/:stage", s.apiUpdateStage)
 	authed.DELETE("/apps/:app/stages/:stage", s.apiDeleteStage)
+	authed.GET("/apps/:app/stages/:stage/target", s.apiStageTarget)
+	authed.PUT("/apps/:app/stages/:stage/target", s.apiSetStageTarget)
 	authed.GET("/apps/:app/stages/:stage/vars", s.apiVars)
 	authed.PUT("/apps/:app/stages/:stage/vars/:key", s.apiSetVar)
 	authed.DELETE("/apps/:app/stages/:stage/vars/:key", s.apiUnsetVar)

@@ -63,6 +63,8 @@ type Pipelines interface {
 	RequestDeploy(ctx context.Context, req pipelines.DeployRequest) (store.Build, store.Deploy, error)
 	CreateStage(ctx context.Context, app string, in pipelines.StageSettings) (store.Stage, error)
 	UpdateStage(ctx context.Context, app, stage string, in pipelines.StageSettings) (store.Stage, error)
+	StageTarget(ctx context.Context, app, stage string) (pipelines.StageTarget, error)
+	SetStageTarget(ctx context.Context, app, stage string, in pipelines.StageTarget) (pipelines.StageTarget, error)
 	DeleteStage(ctx context.Context, app, stage string, opt pipelines.RemoveOptions) error
 	ReorderStages(ctx context.Context, app string, names []string) error
 	Vars(ctx context.Context, app, stage string) ([]pipelines.Var, error)

@@ -1,0 +1,18 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// SaveStageTarget writes where a stage's functions run: its target and the
+// kubernetes target's settings.
+func (s *Store) SaveStageTarget(ctx context.Context, st Stage) error {
+	err := s.db.WithContext(ctx).Model(&Stage{}).Where("id = ?", st.ID).Updates(map[string]any{
+		"target": st.Target, "kubernetes": st.Kubernetes,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("save the target of stage %q: %w", st.Name, err)
+	}
+	return nil
+}
