@@ -26,7 +26,9 @@ import (
 	"github.com/seedbed/seedbed/pipelines/queue"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets/dispatch"
 	"github.com/seedbed/seedbed/targets/local"
+	"github.com/seedbed/seedbed/targets/runner"
 	"github.com/seedbed/seedbed/web"
 	"github.com/seedbed/seedbed/web/auth"
 )
@@ -45,6 +47,8 @@ type App struct {
 	inspector *asynq.Inspector
 	worker    *asynq.Server
 	target    *local.Target
+	stages    *dispatch.Target // the target of each stage: local or kubernetes
+	runnerArt *runner.Signer   // grants pods of the kubernetes target their artifacts
 	isolation IsolationStatus
 	svc       *pipelines.Service
 	builder   *builders.Builder
@@ -219,10 +223,21 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			a.consoleURL = urlOf(a.consoleLn.Addr().String())
 		}
 	}
+	if a.target != nil {
+		artsURL := cfg.RunnerArtifactsURL
+		if artsURL == "" {
+			artsURL = strings.TrimSuffix(a.consoleURL, "/") + runnerArtifactsPath
+		}
+		chooser, signer, err := newStageTargets(cfg.DataDir, artsURL, cfg.RunnerImage, cfg.Domain, a.store, a.target, log.With("part", "targets"))
+		if err != nil {
+			return nil, err
+		}
+		a.stages, a.runnerArt = dispatch.New(chooser.resolve), signer
+	}
 	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
 		GitReposDir: filepath.Join(cfg.DataDir, "git"), NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}
 	if a.target != nil {
-		svcCfg.Target = a.target
+		svcCfg.Target = a.stages
 	}
 	svcCfg.Network = netguard.Policy{AllowPrivate: cfg.AllowPrivateRepos}
 	a.svc = pipelines.New(svcCfg)
@@ -267,8 +282,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, err
 		}
-		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.target)
+		a.console = newHTTPServer(withRunnerArtifacts(srv, a.runnerArt, arts), defaultTimeouts, isGitRequest)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.stages)
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
 	}
 	return a, nil

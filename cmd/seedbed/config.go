@@ -55,6 +55,12 @@ type Config struct {
 	// Deploys says whether this process applies deploys (serve does;
 	// a build-only worker does not).
 	Deploys bool
+	// RunnerImage is the image of the kubernetes target's pods (Seedbed's
+	// own image, run as `seedbed run-function`) for stages that name none.
+	RunnerImage string
+	// RunnerArtifactsURL is where pods fetch artifacts from this server;
+	// empty means the public URL + /runner/artifacts.
+	RunnerArtifactsURL string
 	// MemoryLimits is how functions are held to their memory: auto,
 	// cgroup or soft (see local.MemoryLimits); empty means auto.
 	MemoryLimits string
@@ -109,6 +115,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.PublicURL, "public-url", env("SEEDBED_PUBLIC_URL", ""), "URL users reach the console at; default http://<addr> (SEEDBED_PUBLIC_URL)")
 	fs.StringVar(&c.GatewayURL, "gateway-url", env("SEEDBED_GATEWAY_URL", ""), "URL users reach functions at; default http://<gateway-addr> (SEEDBED_GATEWAY_URL)")
 	fs.StringVar(&c.Domain, "domain", env("SEEDBED_DOMAIN", "localhost"), "gateway host routing: STAGE--APP.<domain> (SEEDBED_DOMAIN)")
+	fs.StringVar(&c.RunnerImage, "runner-image", env("SEEDBED_RUNNER_IMAGE", ""), "image the kubernetes target runs functions from (Seedbed's own image; its entry point runs `seedbed run-function`), for stages that set none (SEEDBED_RUNNER_IMAGE)")
+	fs.StringVar(&c.RunnerArtifactsURL, "runner-artifacts-url", env("SEEDBED_RUNNER_ARTIFACTS_URL", ""), "URL the kubernetes target's pods fetch artifacts from; default <public-url>/runner/artifacts (SEEDBED_RUNNER_ARTIFACTS_URL)")
 	fs.StringVar(&c.MemoryLimits, "memory-limits", env("SEEDBED_MEMORY_LIMITS", "auto"), "how functions are held to their memory: auto (hard with cgroups where usable, else soft), cgroup (hard; refuse to start without a usable cgroup) or soft (the runtimes' own knobs only) (SEEDBED_MEMORY_LIMITS)")
 	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", string(sandbox.IsolationAuto)), "how functions, builds and hooks are confined: auto (in a bubblewrap sandbox, as a user of their app, with a network of their own, where bubblewrap and pasta work; ELSE UNCONFINED, as Seedbed's own user, with a warning in the log and on the console), sandbox (always; refuse to start without it) or none (never). Needs root and "+sandbox.InstallHint+" (SEEDBED_ISOLATION)")
 	workers, _ := strconv.Atoi(env("SEEDBED_WORKERS", "4"))

@@ -92,6 +92,9 @@ type Config struct {
 	ProgressDeadline time.Duration
 	// Artifacts tells pods where to fetch artifacts; required.
 	Artifacts ArtifactLocator
+	// Domain is the gateway's domain for host routing (STAGE--APP.<Domain>);
+	// the runner in each pod routes requests the same way.
+	Domain string
 	// Poll is how often a rollout is checked; zero means 100ms.
 	Poll time.Duration
 	// Transport carries the gateway's requests to Services; nil means a
@@ -133,6 +136,7 @@ type sharedPodSpec struct {
 	Memory           int    `json:"memory"`
 	CPU              string `json:"cpu"`
 	ProgressDeadline int32  `json:"progressDeadline"`
+	Domain           string `json:"domain,omitempty"`
 }
 
 // New makes a Target after checking cfg.
@@ -182,6 +186,7 @@ func New(cfg Config) (*Target, error) {
 		shared: sharedPodSpec{
 			Image: cfg.Image, PullSecret: cfg.ImagePullSecret, Replicas: cfg.Replicas,
 			Memory: cfg.Memory, CPU: cpu.String(), ProgressDeadline: int32(max(cfg.ProgressDeadline/time.Second, 1)),
+			Domain: cfg.Domain,
 		},
 		running: map[targets.StageRef][]targets.Function{},
 	}, nil

@@ -239,6 +239,7 @@ func (t *Target) deployment(ref targets.StageRef, p *planned) *appsv1ac.Deployme
 			env("SEEDBED_STAGE", ref.Stage),
 			env("SEEDBED_ARTIFACT_STORE", p.store),
 			env("SEEDBED_RUNNER_DIR", runnerDir),
+			env("SEEDBED_DOMAIN", t.cfg.Domain),
 			env("PORT", strconv.Itoa(RunnerPort)),
 			fromSecret("SEEDBED_RUNNER_FUNCTION", secretFunctionKey),
 			fromSecret("SEEDBED_ARTIFACT_TOKEN", secretTokenKey),

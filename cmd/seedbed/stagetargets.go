@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seedbed/seedbed/pipelines"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
+	"github.com/seedbed/seedbed/targets/dispatch"
+	"github.com/seedbed/seedbed/targets/kubernetes"
+	"github.com/seedbed/seedbed/targets/local"
+	"github.com/seedbed/seedbed/targets/runner"
+)
+
+// runnerArtifactsPath is where seedbed serve's console listener serves
+// artifacts to runners (pods of the kubernetes target).
+const runnerArtifactsPath = "/runner/artifacts"
+
+// runnerKeyFile holds the key of the runners' artifact tokens.
+const runnerKeyFile = "runner.key"
+
+// stageLookup is what choosing a stage's target reads.
+type stageLookup interface {
+	AppByName(ctx context.Context, name string) (store.App, error)
+	StageByName(ctx context.Context, appID uint, name string) (store.Stage, error)
+}
+
+// stageTargets chooses each stage's target from its settings: the local
+// target, or a kubernetes target per distinct cluster settings (made once
+// and kept: each holds a client and the gateway's tables).
+type stageTargets struct {
+	store   stageLookup
+	local   *local.Target
+	image   string // --runner-image
+	domain  string
+	locator kubernetes.ArtifactLocator
+	log     *slog.Logger
+
+	mu   sync.Mutex
+	kube map[string]*kubernetes.Target
+}
+
+// resolve implements dispatch.Resolver.
+func (s *stageTargets) resolve(ctx context.Context, ref targets.StageRef) (dispatch.Placement, string, error) {
+	app, err := s.store.AppByName(ctx, ref.App)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := s.store.StageByName(ctx, app.ID, ref.Stage)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := pipelines.ParseStageTarget(st)
+	if err != nil {
+		return nil, "", err
+	}
+	if t.Target != pipelines.TargetKubernetes {
+		return s.local, "local", nil
+	}
+	k := *t.Kubernetes
+	if k.Image == "" {
+		k.Image = s.image
+	}
+	if k.Image == "" {
+		return nil, "", fmt.Errorf("stage %s is on the kubernetes target but no runner image is set: start seedbed serve with --runner-image (SEEDBED_RUNNER_IMAGE) or set the stage's image (seedbed target %s %s --target kubernetes --image ...)", ref, ref.App, ref.Stage)
+	}
+	key, _ := json.Marshal(k)
+	name := "kubernetes namespace " + k.Namespace
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tg := s.kube[string(key)]; tg != nil {
+		return tg, name, nil
+	}
+	cs, err := kubernetes.NewClient(k.Kubeconfig)
+	if err != nil {
+		return nil, "", err
+	}
+	tg, err := kubernetes.New(kubernetes.Config{
+		Client: cs, Namespace: k.Namespace, Image: k.Image, ImagePullSecret: k.ImagePullSecret,
+		Replicas: int32(k.Replicas), Memory: k.Memory, CPU: k.CPU,
+		ProgressDeadline: time.Duration(k.ProgressDeadline) * time.Second,
+		Artifacts:        s.locator, Domain: s.domain,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	s.kube[string(key)] = tg
+	return tg, name, nil
+}
+
+// newStageTargets wires the target chooser: the runner's artifact tokens
+// are signed with a key kept in the data dir, valid at artifactsURL.
+func newStageTargets(dataDir, artifactsURL, image, domain string, st stageLookup, lt *local.Target, log *slog.Logger) (*stageTargets, *runner.Signer, error) {
+	key, err := loadRunnerKey(filepath.Join(dataDir, runnerKeyFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := runner.NewSigner(key, artifactsURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &stageTargets{store: st, local: lt, image: image, domain: domain, locator: signer, log: log,
+		kube: map[string]*kubernetes.Target{}}, signer, nil
+}
+
+// loadRunnerKey reads the key, making a random one on first use.
+func loadRunnerKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read the runner key: %w", err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write the runner key: %w", err)
+	}
+	return b, nil
+}
+
+// withRunnerArtifacts serves runnerArtifactsPath from the artifact store
+// (to bearers of a digest's token) beside the console.
+func withRunnerArtifacts(h http.Handler, signer *runner.Signer, arts runner.Opener) http.Handler {
+	serve := http.StripPrefix(runnerArtifactsPath, signer.Handler(arts))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, runnerArtifactsPath+"/") {
+			serve.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

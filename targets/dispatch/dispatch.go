@@ -1,0 +1,130 @@
+// Package dispatch is the target the pipelines talk to when stages may run
+// on different targets: it asks, at each Apply, which target the stage's
+// settings choose, applies there, and, when the stage moved, removes what
+// it ran on the target it left. A promotion between stages on different
+// targets needs nothing more: both targets run the same artifacts by digest.
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/targets"
+)
+
+// Placement is a target a stage can run on; the gateway reads its tables.
+type Placement interface {
+	targets.Target
+	gateway.Tables
+}
+
+// Resolver returns the target stage's settings choose now, and its name for
+// the deploy log ("local", "kubernetes namespace apps").
+type Resolver func(ctx context.Context, ref targets.StageRef) (Placement, string, error)
+
+var (
+	_ targets.Target = (*Target)(nil)
+	_ gateway.Tables = (*Target)(nil)
+)
+
+// Target dispatches every call for a stage to the target it runs on. It is
+// safe for concurrent use; calls for one stage come one at a time (see
+// targets.Target).
+type Target struct {
+	resolve Resolver
+
+	mu     sync.Mutex
+	placed map[targets.StageRef]placed // where each stage was last applied
+}
+
+type placed struct {
+	t    Placement
+	name string
+}
+
+// New returns a Target that asks resolve where each stage runs.
+func New(resolve Resolver) *Target {
+	return &Target{resolve: resolve, placed: map[targets.StageRef]placed{}}
+}
+
+// Apply applies fns on the stage's target; once that succeeded, a stage
+// that moved is removed from the target it left (the deploy succeeds even
+// if that fails, and the log says so).
+func (d *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.Function, log targets.Logger) error {
+	t, name, err := d.resolve(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("choose the target of %s: %w", ref, err)
+	}
+	if err := t.Apply(ctx, ref, fns, log); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	old := d.placed[ref]
+	d.placed[ref] = placed{t: t, name: name}
+	d.mu.Unlock()
+	if old.t != nil && old.t != t {
+		if log != nil {
+			log.Printf("stage %s moved from %s to %s: removing it from %s", ref.Stage, old.name, name, old.name)
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if err := old.t.Remove(rctx, ref); err != nil && log != nil {
+			log.Printf("could not remove stage %s from %s: %v", ref.Stage, old.name, err)
+		}
+	}
+	return nil
+}
+
+// Remove removes the stage from the target it was applied on and from the
+// one its settings name, when they differ.
+func (d *Target) Remove(ctx context.Context, ref targets.StageRef) error {
+	d.mu.Lock()
+	old, ok := d.placed[ref]
+	delete(d.placed, ref)
+	d.mu.Unlock()
+	t, _, err := d.resolve(ctx, ref)
+	if err != nil && !ok {
+		return fmt.Errorf("choose the target of %s: %w", ref, err)
+	}
+	if ok {
+		if err := old.t.Remove(ctx, ref); err != nil {
+			return err
+		}
+	}
+	if t != nil && (!ok || t != old.t) {
+		return t.Remove(ctx, ref)
+	}
+	return nil
+}
+
+// Running returns what stage serves on the target it was applied on (or,
+// before any Apply in this process, the one its settings name).
+func (d *Target) Running(ref targets.StageRef) []targets.Function {
+	d.mu.Lock()
+	p, ok := d.placed[ref]
+	d.mu.Unlock()
+	if ok {
+		return p.t.Running(ref)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t, _, err := d.resolve(ctx, ref)
+	if err != nil {
+		return nil
+	}
+	return t.Running(ref)
+}
+
+// Table returns the stage's route table on the target it was applied on.
+func (d *Target) Table(ref targets.StageRef) *gateway.Table {
+	d.mu.Lock()
+	p, ok := d.placed[ref]
+	d.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return p.t.Table(ref)
+}
