@@ -148,6 +148,8 @@ func actionName(method, path string) string {
 		return "managing members"
 	case strings.Contains(path, "/webhooks"):
 		return "reading the webhook secret"
+	case strings.HasSuffix(path, "/target"):
+		return "choosing where a stage runs"
 	case strings.Contains(path, "/stages"):
 		return "changing stages"
 	}

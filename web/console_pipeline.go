@@ -147,6 +147,7 @@ func (s *Server) stageSettingsModel(c echo.Context) (views.StageSettingsModel, e
 	if !canDo(c, store.RoleOwner) {
 		m.SaveURL, m.DeleteURL = "", ""
 	}
+	stageTargetForm(c, &m, st, base)
 	deployer := canDo(c, store.RoleDeployer)
 	if !deployer {
 		m.SetVarURL = ""

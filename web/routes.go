@@ -55,6 +55,7 @@ func (s *Server) routes() {
 	signedIn.POST("/apps/:app/stages/:stage/rollback", s.rollback)
 	signedIn.GET("/apps/:app/stages/:stage/settings", s.stageSettingsPage)
 	signedIn.POST("/apps/:app/stages/:stage/settings", s.saveStageSettings)
+	signedIn.POST("/apps/:app/stages/:stage/target", s.saveStageTarget)
 	signedIn.POST("/apps/:app/stages/:stage/vars", s.setVar)
 	signedIn.POST("/apps/:app/stages/:stage/vars/:key/delete", s.unsetVar)
 	signedIn.POST("/apps/:app/stages/:stage/delete", s.deleteStage)

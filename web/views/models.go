@@ -322,4 +322,14 @@ type StageSettingsModel struct {
 	DeleteURL string
 	Errors    map[string]string // "branch", "key", "value" → message
 	Error     string
+	// TargetURL: POST with _csrf, "target" (local or kubernetes) and the
+	// Kube fields by their json names. Empty for all but owners.
+	TargetURL string
+	Kube      KubeSettingsForm
+}
+
+// KubeSettingsForm is a stage's kubernetes settings as the form shows them.
+type KubeSettingsForm struct {
+	Kubeconfig, Namespace, Image, ImagePullSecret string
+	Replicas, Memory, CPU, ProgressDeadline       string
 }
