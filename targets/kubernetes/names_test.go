@@ -66,7 +66,7 @@ func TestPodProblemInWords(t *testing.T) {
 	limit := corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}}
 	pod := func(status corev1.PodStatus) *corev1.Pod {
 		return &corev1.Pod{
-			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: containerName, Resources: limit}}},
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: containerName, Image: "r/seedbed:1", Resources: limit}}},
 			Status: status,
 		}
 	}

@@ -165,7 +165,7 @@ func podProblem(pod *corev1.Pod) string {
 		if w := cs.State.Waiting; w != nil {
 			switch w.Reason {
 			case "ImagePullBackOff", "ErrImagePull", "InvalidImageName":
-				return fmt.Sprintf("cannot pull the runner image %s (%s): %s", cs.Image, w.Reason, w.Message)
+				return fmt.Sprintf("cannot pull the runner image %s (%s): %s", containerImage(pod, cs.Image), w.Reason, w.Message)
 			case "CrashLoopBackOff":
 				if term := cs.LastTerminationState.Terminated; term != nil {
 					if term.Reason == "OOMKilled" {
@@ -191,6 +191,17 @@ func podProblem(pod *corev1.Pod) string {
 		}
 	}
 	return ""
+}
+
+// containerImage is the image the pod asks for (a kubelet may report a
+// resolved one, or none while pulling).
+func containerImage(pod *corev1.Pod, reported string) string {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == containerName && c.Image != "" {
+			return c.Image
+		}
+	}
+	return reported
 }
 
 func memoryLimit(pod *corev1.Pod) string {
