@@ -323,6 +323,9 @@ func (t *Target) readRunning(ctx context.Context, ref targets.StageRef) ([]targe
 			return nil, fmt.Errorf("stage %s: the secret of function %s at revision %s is missing", ref, e.Key, e.Revision)
 		}
 		fn, err := decodeFunction(s.Data[secretFunctionKey])
+		if err == nil && fn.Key() != e.Key {
+			err = fmt.Errorf("secret %s holds function %q (changed by hand? the next deploy rewrites it)", s.Name, fn.Key())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("stage %s: function %s: %w", ref, e.Key, err)
 		}
@@ -334,10 +337,18 @@ func (t *Target) readRunning(ctx context.Context, ref targets.StageRef) ([]targe
 
 // Drift compares the objects of stage's live release with what Seedbed
 // applied and describes each difference; none means no drift.
+//
+// The release is the one this target applied last; a target that has not
+// applied the stage reads it from the cluster (the live revisions' Secrets).
 func (t *Target) Drift(ctx context.Context, ref targets.StageRef) ([]string, error) {
-	fns, err := t.readRunning(ctx, ref)
-	if err != nil {
-		return nil, err
+	t.mu.Lock()
+	fns, ok := t.running[ref]
+	t.mu.Unlock()
+	if !ok {
+		var err error
+		if fns, err = t.readRunning(ctx, ref); err != nil {
+			return nil, err
+		}
 	}
 	st, err := t.plan(ref, fns)
 	if err != nil {

@@ -190,6 +190,7 @@ func TestFailedRolloutKeepsPreviousRelease(t *testing.T) {
 				t.Fatal("apply of a failing revision succeeded")
 			}
 			msg := err.Error()
+			t.Logf("error:\n%s\nlog:\n%s", msg, log.String())
 			for _, want := range []string{"rollout of function api/b failed", tc.want, "keeps serving its previous release"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error does not say %q:\n%s", want, msg)
