@@ -88,8 +88,9 @@ func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, log targets.Lo
 		// Pods are read every few rounds while waiting, and always for
 		// a failure, whose error must say why.
 		var problems map[string][]string
+		var waiting map[string]string
 		if len(broken) > 0 || round%5 == 4 {
-			if problems, err = t.podProblems(ctx, st); err != nil {
+			if problems, waiting, err = t.podProblems(ctx, st); err != nil {
 				return err
 			}
 			for _, p := range append(pending, broken...) {
@@ -108,6 +109,8 @@ func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, log targets.Lo
 				cause := "its pods did not become ready"
 				if lines := problems[p.rev]; len(lines) > 0 {
 					cause = strings.Join(dedupe(stripPodNames(lines)), "; ")
+				} else if w := waiting[p.rev]; w != "" {
+					cause = w
 				}
 				errs = append(errs, fmt.Errorf("rollout of function %s failed after %ds: %s (%s)", p.fn.Key(), t.shared.ProgressDeadline, cause, reasons[p]))
 			}
@@ -127,27 +130,49 @@ func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, log targets.Lo
 }
 
 // podProblems describes, per revision, what keeps each of its pods from
-// being ready.
-func (t *Target) podProblems(ctx context.Context, st *stagePlan) (map[string][]string, error) {
+// being ready; waiting says, per revision, how many pods have not started
+// yet (no kubelet has reported on them): the cause of a failure when no
+// pod reported anything worse.
+func (t *Target) podProblems(ctx context.Context, st *stagePlan) (problems map[string][]string, waiting map[string]string, err error) {
 	pods, err := t.cs.CoreV1().Pods(t.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: stageSelector(st.ref)})
 	if err != nil {
-		return nil, fmt.Errorf("list pods of %s: %w", st.ref, err)
+		return nil, nil, fmt.Errorf("list pods of %s: %w", st.ref, err)
 	}
-	out := map[string][]string{}
+	problems = map[string][]string{}
+	unstarted, unscheduled := map[string]int{}, map[string]int{}
 	for i := range pods.Items {
 		pod := &pods.Items[i]
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
+		rev := pod.Labels[LabelRevision]
 		if why := podProblem(pod); why != "" {
-			rev := pod.Labels[LabelRevision]
-			out[rev] = append(out[rev], "pod "+pod.Name+": "+why)
+			problems[rev] = append(problems[rev], "pod "+pod.Name+": "+why)
+			continue
+		}
+		if pod.Status.Phase == corev1.PodPending && len(pod.Status.ContainerStatuses) == 0 {
+			if pod.Spec.NodeName == "" {
+				unscheduled[rev]++
+			} else {
+				unstarted[rev]++
+			}
 		}
 	}
-	for _, lines := range out {
+	for _, lines := range problems {
 		sort.Strings(lines)
 	}
-	return out, nil
+	waiting = map[string]string{}
+	for rev, n := range unscheduled {
+		waiting[rev] = fmt.Sprintf("%d pod(s) not scheduled to a node yet", n)
+	}
+	for rev, n := range unstarted {
+		if w := waiting[rev]; w != "" {
+			waiting[rev] = w + fmt.Sprintf(", %d pod(s) scheduled but not started (no status from the node)", n)
+		} else {
+			waiting[rev] = fmt.Sprintf("%d pod(s) scheduled but not started (no status from the node)", n)
+		}
+	}
+	return problems, waiting, nil
 }
 
 // podProblem says in words why pod is not serving, as a kubelet and the
