@@ -84,29 +84,48 @@ func main() {
 		}
 		return fns
 	}
-	apply := func(v int) time.Duration {
+	// apply returns the time until the stage switched (the target logs
+	// "switched …" right after the last Service and the route table were
+	// written) and until Apply returned (older revisions pruned).
+	apply := func(v int) (switched, done time.Duration) {
 		start := time.Now()
-		if err := tg.Apply(ctx, ref, release(v), nil); err != nil {
+		log := &switchLog{start: start}
+		if err := tg.Apply(ctx, ref, release(v), log); err != nil {
 			harness.Fatalf("release v%d: %v", v, err)
 		}
-		return time.Since(start)
+		return log.at, time.Since(start)
 	}
-	fmt.Printf("first release (creates the Services too): %s\n", harness.Ms(apply(0)))
-	var fresh, back []time.Duration
+	s0, d0 := apply(0)
+	fmt.Printf("first release (creates the Services too): switched %s, done %s\n", harness.Ms(s0), harness.Ms(d0))
+	var fresh, back, freshDone, backDone []time.Duration
 	for i := 1; i <= *iterations; i++ {
-		d := apply(i) // 20 new revisions: new Deployments, pods, switch
-		fresh = append(fresh, d)
-		r := apply(i - 1) // rollback: the previous revision is kept running
-		back = append(back, r)
-		f := apply(i) // forward again, so that the next release starts from v(i)
-		fmt.Printf("release v%d: %s, rollback to v%d: %s, forward again: %s\n", i, harness.Ms(d), i-1, harness.Ms(r), harness.Ms(f))
+		s, d := apply(i) // every function a new revision: new Deployments, pods, switch
+		fresh, freshDone = append(fresh, s), append(freshDone, d)
+		rs, rd := apply(i - 1) // rollback: the previous revision is kept running
+		back, backDone = append(back, rs), append(backDone, rd)
+		fs, _ := apply(i) // forward again, so that the next release starts from v(i)
+		fmt.Printf("release v%d: switched %s (done %s); rollback to v%d: switched %s (done %s); forward again: %s\n",
+			i, harness.Ms(s), harness.Ms(d), i-1, harness.Ms(rs), harness.Ms(rd), harness.Ms(fs))
 	}
 	for _, m := range []struct {
 		name string
 		ds   []time.Duration
-	}{{"release", fresh}, {"rollback", back}} {
+	}{{"release, request to switched", fresh}, {"release, request to Apply returned", freshDone},
+		{"rollback, request to switched", back}, {"rollback, request to Apply returned", backDone}} {
 		s := harness.Summarise(m.ds)
 		fmt.Printf("RESULT %s of %d functions: n=%d median %s p90 %s p99 %s max %s\n", m.name, *functions, s.N, harness.Ms(s.P50), harness.Ms(s.P90), harness.Ms(s.P99), harness.Ms(s.Max))
+	}
+}
+
+// switchLog notes when the target logged that the stage switched.
+type switchLog struct {
+	start time.Time
+	at    time.Duration
+}
+
+func (l *switchLog) Printf(format string, args ...any) {
+	if strings.HasPrefix(format, "switched") {
+		l.at = time.Since(l.start)
 	}
 }
 

@@ -36,11 +36,8 @@ func (t *Target) drift(st *stagePlan, live *liveState) []string {
 			out = append(out, fmt.Sprintf("secret %s of function %s: the function's spec or env differs from what Seedbed wrote", s.Name, p.fn.Key()))
 		}
 		if s := live.services[p.base]; s != nil {
-			if rev, ok := liveRev[p.fn.Key()]; ok && s.Spec.Selector[LabelRevision] != rev {
-				out = append(out, fmt.Sprintf("service %s of function %s: its selector points at revision %q, the stage's live revision is %s", s.Name, p.fn.Key(), s.Spec.Selector[LabelRevision], rev))
-			}
-			if len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Port != ServicePort || s.Spec.Ports[0].TargetPort.StrVal != "http" {
-				out = append(out, fmt.Sprintf("service %s of function %s: its ports were changed", s.Name, p.fn.Key()))
+			if rev, ok := liveRev[p.fn.Key()]; ok {
+				out = append(out, serviceDrift(s, p, rev)...)
 			}
 		}
 	}
@@ -78,4 +75,24 @@ func quantity(q resource.Quantity, ok bool) string {
 		return "none"
 	}
 	return q.String()
+}
+
+// serviceDrift compares a function's Service with what Seedbed applied; rev
+// is the revision it should select ("" to leave the selector's revision
+// out).
+func serviceDrift(s *corev1.Service, p *planned, rev string) []string {
+	var out []string
+	if rev != "" && s.Spec.Selector[LabelRevision] != rev {
+		out = append(out, fmt.Sprintf("service %s of function %s: its selector points at revision %q, the stage's live revision is %s", s.Name, p.fn.Key(), s.Spec.Selector[LabelRevision], rev))
+	}
+	for _, k := range []string{LabelManagedBy, LabelApp, LabelStage, LabelFunction} {
+		if s.Spec.Selector[k] == "" || len(s.Spec.Selector) != 5 {
+			out = append(out, fmt.Sprintf("service %s of function %s: its selector was changed", s.Name, p.fn.Key()))
+			break
+		}
+	}
+	if len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Port != ServicePort || s.Spec.Ports[0].TargetPort.StrVal != "http" {
+		out = append(out, fmt.Sprintf("service %s of function %s: its ports were changed", s.Name, p.fn.Key()))
+	}
+	return out
 }

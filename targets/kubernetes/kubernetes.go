@@ -223,7 +223,7 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	if n := len(fresh); n > 0 {
 		log.Printf("applying %d new revision(s) of %d function(s) to namespace %s", n, len(st.fns), t.cfg.Namespace)
 	}
-	if err := t.applyRevisions(ctx, st); err != nil {
+	if err := t.applyRevisions(ctx, st, live); err != nil {
 		return err
 	}
 	if err := t.waitRollouts(ctx, st, log); err != nil {

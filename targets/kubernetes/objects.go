@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -440,9 +441,22 @@ func (t *Target) applyOpts() metav1.ApplyOptions {
 }
 
 // applyRevisions applies every function's Secret and Deployment: new
-// revisions are created, live ones re-applied (repairing drift).
-func (t *Target) applyRevisions(ctx context.Context, st *stagePlan) error {
+// revisions are created, live ones re-applied (repairing drift). A kept
+// revision the stage goes back to (a rollback) is left as it is when it
+// shows no drift: re-applying it would only load the API server, and a
+// rollback should be a switch.
+func (t *Target) applyRevisions(ctx context.Context, st *stagePlan, live *liveState) error {
+	liveRev := map[string]string{}
+	if live.table != nil {
+		for _, e := range live.table.Functions {
+			liveRev[e.Key] = e.Revision
+		}
+	}
 	return parallel(st.fns, func(p *planned) error {
+		if d, sec := live.deployments[p.deployName], live.secrets[p.deployName]; d != nil && sec != nil && liveRev[p.fn.Key()] != p.rev &&
+			len(deploymentDrift(d, t.cfg.Replicas, t.cfg.Image, p.memory)) == 0 && bytes.Equal(sec.Data[secretFunctionKey], p.spec) {
+			return nil
+		}
 		if _, err := t.cs.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secret(st.ref, p), t.applyOpts()); err != nil {
 			return fmt.Errorf("function %s: apply secret %s: %w", p.fn.Key(), p.deployName, err)
 		}
@@ -457,6 +471,9 @@ func (t *Target) applyRevisions(ctx context.Context, st *stagePlan) error {
 // writes the route table.
 func (t *Target) switchStage(ctx context.Context, st *stagePlan, live *liveState) error {
 	if err := parallel(st.fns, func(p *planned) error {
+		if svc := live.services[p.base]; svc != nil && svc.Spec.Selector[LabelRevision] == p.rev && len(serviceDrift(svc, p, "")) == 0 {
+			return nil // already there (a function the release did not change)
+		}
 		if _, err := t.cs.CoreV1().Services(t.cfg.Namespace).Apply(ctx, t.service(st.ref, p), t.applyOpts()); err != nil {
 			return fmt.Errorf("function %s: switch service %s to revision %s: %w", p.fn.Key(), p.base, p.rev, err)
 		}
