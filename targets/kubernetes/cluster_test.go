@@ -49,6 +49,9 @@ func runMain(m *testing.M) int {
 			}
 		}
 	}
+	if abs, err := filepath.Abs(kit); err == nil && kit != "" {
+		kit = abs
+	}
 	k8sDir := os.Getenv("K8S_DIR")
 	switch {
 	case kit == "":
