@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/netguard"
@@ -93,7 +94,7 @@ type Config struct {
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
+func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	c := &Config{}
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
@@ -184,7 +185,7 @@ func (c *Config) finish(environ []string) error {
 
 // retentionFlags registers what seedbed gc keeps, and how often serve
 // runs it.
-func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+func retentionFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	def := pipelines.DefaultRetention()
 	atoi := func(k string, d int) int {
 		v := env(k, "")
