@@ -160,7 +160,7 @@ func (e runError) Unwrap() error { return e.err }
 // finishTree marks the errors of every RunE as runErrors and leaves
 // " [flags]" off usage lines that already name their flags.
 func finishTree(c *cobra.Command) {
-	if strings.Contains(c.Use, " --") {
+	if strings.Contains(c.Use, "--") {
 		c.DisableFlagsInUseLine = true
 	}
 	if f := c.RunE; f != nil {
