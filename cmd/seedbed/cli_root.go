@@ -72,7 +72,7 @@ Commands that print data take --output json for scripts.`
 
 // newRootCmd builds the whole command tree. It keeps no state outside the
 // tree: run builds a new one per call.
-func newRootCmd(e cliEnv) *cobra.Command {
+func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "seedbed",
 		Short: "From Git to running functions, on your own machines",
@@ -86,6 +86,10 @@ func newRootCmd(e cliEnv) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	// Before the completion command is made: it keeps the writer it sees.
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	root.AddGroup(
 		&cobra.Group{ID: "server", Title: "Server commands:"},
 		&cobra.Group{ID: "client", Title: "Client commands (talk to a server's API):"},
@@ -180,10 +184,11 @@ func finishTree(c *cobra.Command) {
 // an unknown subcommand it is a usage error (exit 2) that lists them.
 func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
 	g := &cobra.Command{
-		Use:                   use,
-		Short:                 short,
-		Example:               example,
-		DisableFlagsInUseLine: true,
+		Use:                        use,
+		Short:                      short,
+		Example:                    example,
+		DisableFlagsInUseLine:      true,
+		SuggestionsMinimumDistance: 2,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError("name a command")

@@ -41,8 +41,8 @@ func serveCommand(e cliEnv, deploys bool) *cobra.Command {
 		cmd.Short = "Run extra build workers (PostgreSQL + Redis setups)"
 		cmd.Long = "Runs build workers only, against the same database, Redis and data dir as `seedbed serve`\n" +
 			"(SEEDBED_DATABASE_URL and SEEDBED_REDIS_URL are required; artifacts go to the shared data dir)."
-		cmd.Example = `  SEEDBED_DATABASE_URL=postgres://seedbed@db/seedbed SEEDBED_REDIS_URL=redis://redis:6379 seedbed worker --data-dir /shared/data
-  seedbed worker --database-url postgres://seedbed@db/seedbed --redis-url redis://redis:6379 --workers 8`
+		cmd.Example = `  seedbed worker --database-url postgres://seedbed@db/seedbed --redis-url redis://redis:6379 --workers 8
+  SEEDBED_DATABASE_URL=postgres://seedbed@db/seedbed SEEDBED_REDIS_URL=redis://redis:6379 seedbed worker --data-dir /shared/data`
 	}
 	cfg := serverFlags(cmd, e.getenv)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

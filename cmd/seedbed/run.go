@@ -25,7 +25,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // returns the exit code: 0 done (help included), 1 failed, 2 wrongly
 // called.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRootCmd(cliEnv{getenv: getenv})
+	root := newRootCmd(cliEnv{getenv: getenv}, stdin, stdout, stderr)
 	if len(args) == 0 {
 		// A bare seedbed is a wrongly called command: help on stderr, exit 2.
 		root.SetOut(stderr)
@@ -33,9 +33,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	var ee exitError
 	var ue errUsage
