@@ -86,6 +86,9 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	// A group runs only to say it needs a subcommand: its usage is its
+	// subcommands, without a "seedbed apps" line of its own.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	// Before the completion command is made: it keeps the writer it sees.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -144,8 +147,14 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 			c.Example = `  seedbed completion bash > /etc/bash_completion.d/seedbed
   seedbed completion zsh > "${fpath[1]}/_seedbed"
   seedbed completion fish > ~/.config/fish/completions/seedbed.fish`
+			examples := map[string]string{
+				"bash":       "  seedbed completion bash > /etc/bash_completion.d/seedbed\n  source <(seedbed completion bash)",
+				"zsh":        "  seedbed completion zsh > \"${fpath[1]}/_seedbed\"",
+				"fish":       "  seedbed completion fish > ~/.config/fish/completions/seedbed.fish",
+				"powershell": "  seedbed completion powershell | Out-String | Invoke-Expression",
+			}
 			for _, sh := range c.Commands() {
-				sh.Example = "  seedbed completion " + sh.Name() + " --help   # where to put the script"
+				sh.Example = examples[sh.Name()]
 			}
 		}
 	}
@@ -200,8 +209,6 @@ func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
 			return usageError(msg)
 		},
 	}
-	// Only the subcommands are usage: no "seedbed apps" line of its own.
-	g.SetUsageTemplate(strings.Replace(g.UsageTemplate(), "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
 	g.AddCommand(subs...)
 	return g
 }
