@@ -126,7 +126,9 @@ func TestCLIOutputJSON(t *testing.T) {
 		}},
 		{"activity", []string{"activity", "-o", "json"}, func(t *testing.T, out, _ string) {
 			es := decodeJSON[[]apiv1.ActivityEntry](t, out)
-			if !slices.ContainsFunc(es, func(e apiv1.ActivityEntry) bool { return e.Kind == "deploy" && e.Stage == "staging" && e.App == "jsonapp" }) {
+			if !slices.ContainsFunc(es, func(e apiv1.ActivityEntry) bool {
+				return e.Kind == "deploy" && e.Stage == "staging" && e.App == "jsonapp"
+			}) {
 				t.Errorf("activity lacks the promotion to staging: %+v", es)
 			}
 		}},
