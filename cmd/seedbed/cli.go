@@ -67,7 +67,9 @@ func client(getenv func(string) string) (*apiv1.Client, error) {
 }
 
 // parseArgs parses flags that may stand before, between or after the
-// positional arguments, and returns the positional ones.
+// positional arguments, and returns the positional ones. Only commands
+// not yet ported to cobra use it (see legacyCommand); delete it with the
+// last of them.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {

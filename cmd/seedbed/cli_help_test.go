@@ -184,3 +184,26 @@ func TestCLIGitHook(t *testing.T) {
 		t.Errorf("seedbed --help lists the hidden git-hook:\n%s", out)
 	}
 }
+
+// Help shows the server flags' built-in defaults, never the environment's
+// values (a database URL holds a password), while the environment still
+// sets them.
+func TestServerFlagsFromEnvironment(t *testing.T) {
+	env := map[string]string{"SEEDBED_DATABASE_URL": "postgres://seedbed:hunter2-secret@db/seedbed", "SEEDBED_WORKERS": "7"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--help"}, getenv, nil, &out, &errOut); code != 0 {
+		t.Fatalf("serve --help: exit %d, %s", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "hunter2") || !strings.Contains(out.String(), "(default 4)") {
+		t.Errorf("serve --help shows the environment's values:\n%s", out.String())
+	}
+	cmd := &cobra.Command{Use: "serve"}
+	cfg := serverFlags(cmd, getenv)
+	if err := cmd.ParseFlags([]string{"--addr", "127.0.0.1:9"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != env["SEEDBED_DATABASE_URL"] || cfg.Workers != 7 || cfg.Addr != "127.0.0.1:9" {
+		t.Errorf("config = %q, %d workers, %q; want the environment's database and workers, the flag's addr", cfg.DatabaseURL, cfg.Workers, cfg.Addr)
+	}
+}

@@ -177,4 +177,9 @@ func TestCLIOutputJSON(t *testing.T) {
 			}
 		})
 	}
+
+	// Completion offers the apps the signed-in user sees.
+	if code, out, errOut := c.run("__complete", "deploy", ""); code != 0 || !strings.Contains(out, "jsonapp\n") {
+		t.Errorf("completing an app name: exit %d, %q, %s; want jsonapp", code, out, errOut)
+	}
 }

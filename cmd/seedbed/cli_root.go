@@ -25,7 +25,7 @@ package main
 //				return err
 //			}
 //			o.app = args[0]
-//			return runLogs(cmd.Context(), c, o, *out, cmd.OutOrStdout())
+//			return runLogs(cmd.Context(), c, o, out, cmd.OutOrStdout())
 //		}
 //		return cmd
 //	}
