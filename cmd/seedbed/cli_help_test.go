@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -205,5 +207,53 @@ func TestServerFlagsFromEnvironment(t *testing.T) {
 	}
 	if cfg.DatabaseURL != env["SEEDBED_DATABASE_URL"] || cfg.Workers != 7 || cfg.Addr != "127.0.0.1:9" {
 		t.Errorf("config = %q, %d workers, %q; want the environment's database and workers, the flag's addr", cfg.DatabaseURL, cfg.Workers, cfg.Addr)
+	}
+}
+
+// A command still written against the flag package runs under cobra as a
+// legacyCommand: it parses its own flags (--help included) and its errors
+// keep their exit codes.
+func TestLegacyCommand(t *testing.T) {
+	legacy := func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+		fs := newFlagSet("logs", "seedbed logs APP [--stage dev]", stderr)
+		stage := fs.String("stage", "dev", "the stage")
+		pos, err := parseArgs(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError("seedbed logs APP [--stage dev]")
+		}
+		if pos[0] == "broken" {
+			return errors.New("no such app")
+		}
+		fmt.Fprintf(stdout, "logs of %s on %s (%s)\n", pos[0], *stage, getenv("SEEDBED_SERVER"))
+		return nil
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"flags after the argument", []string{"logs", "shop", "--stage", "prod"}, 0, "logs of shop on prod (http://seedbed)", ""},
+		{"flags before it", []string{"logs", "-stage", "qa", "shop"}, 0, "logs of shop on qa", ""},
+		{"help", []string{"logs", "--help"}, 0, "", "Usage: seedbed logs APP"},
+		{"missing argument", []string{"logs"}, 2, "", "usage: seedbed logs APP"},
+		{"unknown flag, as before cobra", []string{"logs", "shop", "--stag", "x"}, 1, "", "flag provided but not defined: -stag"},
+		{"failure", []string{"logs", "broken"}, 1, "", "seedbed logs: no such app"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			e := cliEnv{getenv: func(string) string { return "http://seedbed" }}
+			root := newRootCmd(e, nil, &out, &errOut)
+			root.AddCommand(legacyCommand(e, "logs APP [--stage dev]", "Print logs", legacy))
+			code := execute(context.Background(), root, tt.args, &errOut)
+			if code != tt.code || !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errOut.String(), tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant %q / %q", code, tt.code, out.String(), errOut.String(), tt.stdout, tt.stderr)
+			}
+		})
 	}
 }

@@ -340,11 +340,17 @@ func (e cliEnv) completeApps(cmd *cobra.Command, args []string, _ string) ([]str
 // completion.
 func legacyCommand(e cliEnv, use, short string, fn func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error) *cobra.Command {
 	return &cobra.Command{
-		Use:                use,
-		Short:              short,
-		DisableFlagParsing: true,
+		Use:                   use,
+		Short:                 short,
+		DisableFlagParsing:    true,
+		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fn(cmd.Context(), args, e.getenv, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			// Marked here, not by finishTree: it may be added after
+			// newRootCmd. usageError still means exit 2, other errors 1.
+			if err := fn(cmd.Context(), args, e.getenv, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
+				return runError{err}
+			}
+			return nil
 		},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 )
 
 // errUsage marks a wrongly called command: the usage is printed, exit 2.
@@ -32,6 +34,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		_ = root.Help()
 		return 2
 	}
+	return execute(ctx, root, args, stderr)
+}
+
+// execute runs the command args name and turns its error into an exit
+// code, printing the error or the usage on stderr.
+func execute(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	var ee exitError
