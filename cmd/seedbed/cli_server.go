@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -116,7 +118,7 @@ func secretsCommand(e cliEnv) *cobra.Command {
 	rotate := &cobra.Command{
 		Use:   "rotate-key [flags]",
 		Short: "Re-seal every secret under a new key (serve stopped)",
-		Long:  rotateUsage[len("seedbed secrets rotate-key [flags]\n\n"):],
+		Long:  strings.TrimPrefix(rotateUsage, "seedbed secrets rotate-key [flags]\n\n"),
 		Example: `  seedbed secrets rotate-key --data-dir /var/lib/seedbed
   SEEDBED_SECRET_KEY=$OLD SEEDBED_NEW_SECRET_KEY=$(openssl rand -hex 32) seedbed secrets rotate-key`,
 		Args: positional(),
