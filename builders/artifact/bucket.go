@@ -36,6 +36,10 @@ type BucketConfig struct {
 	// Transport carries the requests; nil: http.DefaultTransport's
 	// settings.
 	Transport http.RoundTripper
+	// Now is the clock GC measures ages with; nil: time.Now. Objects'
+	// times are the server's and cannot be set back, so a test that
+	// needs them old moves this clock on instead.
+	Now func() time.Time
 }
 
 // Bucket keeps artifacts in a bucket of an S3-compatible object store
@@ -48,6 +52,7 @@ type Bucket struct {
 	prefix   string // "" or ending in "/"
 	location string // s3://bucket/prefix at endpoint, for messages
 	cache    *Store
+	now      func() time.Time
 }
 
 // Timeouts for the calls that have no context of their own (Has) and for
@@ -129,7 +134,10 @@ func OpenBucket(ctx context.Context, cfg BucketConfig) (*Bucket, error) {
 	if !secure {
 		scheme = "http://"
 	}
-	b := &Bucket{client: client, bucket: bucket, prefix: prefix, cache: cache,
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := &Bucket{client: client, bucket: bucket, prefix: prefix, cache: cache, now: cfg.Now,
 		location: "s3://" + bucket + "/" + prefix + " at " + scheme + endpoint}
 
 	ctx, cancel := context.WithTimeout(ctx, bucketOpenTimeout)
@@ -297,7 +305,8 @@ func (b *Bucket) Open(ctx context.Context, digest string) (io.ReadCloser, error)
 // and a deploy of a release whose artifact is gone fails and says so.
 func (b *Bucket) GC(ctx context.Context, keep func(digest string) bool, grace time.Duration, dryRun bool) (GCResult, error) {
 	var res GCResult
-	cutoff := time.Now().Add(-grace)
+	now := b.now()
+	cutoff := now.Add(-grace)
 	root := b.prefix + "sha256/"
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -329,7 +338,8 @@ func (b *Bucket) GC(ctx context.Context, keep func(digest string) bool, grace ti
 		res.Bytes += obj.Size
 		res.Digests = append(res.Digests, digest)
 	}
-	if _, err := b.cache.GC(ctx, keep, grace, dryRun); err != nil {
+	// The cache's files have this machine's times: the same cutoff.
+	if _, err := b.cache.GC(ctx, keep, grace-now.Sub(time.Now()), dryRun); err != nil {
 		return res, fmt.Errorf("prune the artifact cache of %s: %w", b.location, err)
 	}
 	return res, nil

@@ -19,7 +19,6 @@ import (
 
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
-	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
@@ -138,7 +137,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.client = asynq.NewClient(redisOpt)
 
-	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	arts, err := openArtifacts(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
