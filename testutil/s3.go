@@ -18,8 +18,8 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// WeedVersion is the SeaweedFS release the tests' S3 server is built from
-// (.ci/run installs it; see docs/object-storage.md).
+// WeedVersion is the SeaweedFS version the tests' S3 server is built from
+// (.ci/install-weed builds it; keep the two the same).
 const WeedVersion = "v0.0.0-20261109003541-7506e5f91cd6"
 
 // S3Server is a real S3-compatible server (SeaweedFS's `weed server -s3`)
@@ -36,7 +36,8 @@ type S3Server struct {
 }
 
 // WeedPath finds the weed program: $SEEDBED_TEST_WEED, weed on the PATH,
-// or ~/.cache/seedbed-tools/weed where .ci/run installs it.
+// or ~/.cache/seedbed-tools/weed-<WeedVersion> where .ci/install-weed
+// builds it.
 func WeedPath() (string, error) {
 	if p := os.Getenv("SEEDBED_TEST_WEED"); p != "" {
 		return p, nil
@@ -45,12 +46,12 @@ func WeedPath() (string, error) {
 		return p, nil
 	}
 	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "seedbed-tools", "weed")
+		p := filepath.Join(home, ".cache", "seedbed-tools", "weed-"+WeedVersion)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, nil
 		}
 	}
-	return "", errors.New("weed (SeaweedFS) is not installed: run .ci/run, or build it from the module github.com/seaweedfs/seaweedfs@" + WeedVersion + " (package ./weed) into ~/.cache/seedbed-tools, or set SEEDBED_TEST_WEED")
+	return "", errors.New("weed (SeaweedFS) is not installed: run `bash .ci/install-weed` (builds it once into ~/.cache/seedbed-tools), or set SEEDBED_TEST_WEED")
 }
 
 // S3 starts an S3 server for t, stopped when t ends. Without weed the test
