@@ -94,7 +94,7 @@ func StartS3(weed, dir string) (*S3Server, error) {
 	// Everything on loopback, every port chosen (gRPC ports otherwise
 	// default to HTTP port + 10000), no usage reports sent anywhere.
 	s.cmd = exec.Command(weed, "server",
-		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir="+dir, "-volume.max=4",
+		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir="+dir, "-volume.max=200",
 		"-master.telemetry=false", "-master.volumeSizeLimitMB=64",
 		"-master.port="+p(1), "-master.port.grpc="+p(2),
 		"-volume.port="+p(3), "-volume.port.grpc="+p(4),

@@ -236,12 +236,13 @@ func TestBucket(t *testing.T) {
 		// Not ours: GC leaves other objects under the prefix alone.
 		_, err = client.PutObject(ctx, name, "builds/sha256/zz/notes.txt", strings.NewReader("x"), 1, minio.PutObjectOptions{})
 		mustDo(t, err)
-		time.Sleep(1100 * time.Millisecond)
+		// S3 times are whole seconds (cut, not rounded): fresh must be more
+		// than a second younger than grace allows for, old older.
+		time.Sleep(2600 * time.Millisecond)
 		fresh, _, err := b.Put(ctx, strings.NewReader("fresh: a build in progress stored it"))
 		mustDo(t, err)
 		keep := func(d string) bool { return d == kept }
-		// fresh is younger than grace; kept and old are older.
-		grace := 600 * time.Millisecond
+		grace := 1500 * time.Millisecond
 
 		res, err := b.GC(ctx, keep, grace, true)
 		mustDo(t, err)
