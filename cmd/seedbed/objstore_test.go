@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -34,6 +34,7 @@ func TestArtifactStoreS3EndToEnd(t *testing.T) {
 	a := startAppWith(t, embedded, func(c *Config) {
 		c.ArtifactStore = "s3://" + bucket + "/" + prefix
 		c.S3Endpoint, c.S3AccessKey, c.S3SecretKey = srv.Endpoint, srv.AccessKey, srv.SecretKey
+		c.Retention = pipelines.DefaultRetention()
 		c.Retention.Releases = 2
 	})
 	ctx := context.Background()
@@ -80,8 +81,16 @@ func TestArtifactStoreS3EndToEnd(t *testing.T) {
 	if !inBucket(v1) {
 		t.Fatalf("artifact %s is not in the bucket at %s", v1, key(v1))
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, "artifacts")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the data dir has an artifacts folder although artifacts go to the bucket (stat: %v)", err)
+	// The data dir's artifacts folder stays empty: the build's copy is
+	// in the artifact cache, the artifact in the bucket.
+	_ = filepath.WalkDir(filepath.Join(dataDir, "artifacts"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("%s is in the data dir's artifacts folder although artifacts go to the bucket", p)
+		}
+		return nil
+	})
+	if h, _ := artifact.ParseDigest(v1); !fileExists(filepath.Join(dataDir, "artifact-cache", "sha256", h[:2], h)) {
+		t.Errorf("the build left no copy of %s in the artifact cache", v1)
 	}
 
 	repo.Commit("v2", map[string]string{"services/api/main.go": goFunction("v2")})
@@ -98,6 +107,10 @@ func TestArtifactStoreS3EndToEnd(t *testing.T) {
 	}
 	if code, body := a.get("/shop/dev/hello"); code != 200 || body != "v1 hi /hello" {
 		t.Fatalf("after the rollback: %d %q", code, body)
+	}
+
+	if h, _ := artifact.ParseDigest(v1); !fileExists(filepath.Join(dataDir, "artifact-cache", "sha256", h[:2], h)) {
+		t.Errorf("the rollback did not fetch %s into the artifact cache", v1)
 	}
 
 	// Someone with write access to the bucket swaps v2's bytes.
@@ -160,4 +173,9 @@ func TestArtifactStoreS3EndToEnd(t *testing.T) {
 	if code, body := a.get("/shop/dev/hello"); code != 200 || body != "v3 hi /hello" {
 		t.Fatalf("after gc: %d %q", code, body)
 	}
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
