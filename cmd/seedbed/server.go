@@ -38,7 +38,7 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, deploys bool) error {
 	name, usage := "serve", "seedbed serve [flags]\n\nRuns the console, the API, the function gateway and workers in one process.\nWith no settings it keeps everything in ./data and needs nothing else running."
 	if !deploys {
-		name, usage = "worker", "seedbed worker [flags]\n\nRuns build workers only, against the same database, Redis and data dir as `seedbed serve`\n(SEEDBED_DATABASE_URL and SEEDBED_REDIS_URL are required; artifacts go to the shared data dir,\nor to the bucket of --artifact-store that serve uses too)."
+		name, usage = "worker", "seedbed worker [flags]\n\nRuns build workers only, against the same database, Redis and data dir as `seedbed serve`\n(SEEDBED_DATABASE_URL and SEEDBED_REDIS_URL are required; artifacts go to the shared data dir)."
 	}
 	fs := newFlagSet(name, usage, stderr)
 	cfg := configFlags(fs, getenv)
