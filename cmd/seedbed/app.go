@@ -19,6 +19,7 @@ import (
 
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
@@ -137,7 +138,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.client = asynq.NewClient(redisOpt)
 
-	arts, err := openArtifacts(ctx, cfg)
+	var arts artifact.Storage // the data dir's folder, or --artifact-store's bucket
+	arts, err = openArtifacts(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
