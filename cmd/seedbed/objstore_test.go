@@ -173,6 +173,23 @@ func TestArtifactStoreS3EndToEnd(t *testing.T) {
 	if code, body := a.get("/shop/dev/hello"); code != 200 || body != "v3 hi /hello" {
 		t.Fatalf("after gc: %d %q", code, body)
 	}
+
+	// seedbed gc reaches the same bucket with serve's settings.
+	env := map[string]string{"SEEDBED_ARTIFACT_STORE": a.cfg.ArtifactStore, "SEEDBED_S3_ENDPOINT": srv.Endpoint,
+		"SEEDBED_S3_ACCESS_KEY": srv.AccessKey, "SEEDBED_S3_SECRET_KEY": srv.SecretKey}
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"gc", "--dry-run", "--data-dir", dataDir}, func(k string) string { return env[k] }, nil, &out, &errOut); code != 0 {
+		t.Fatalf("seedbed gc --dry-run with the bucket: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "artifacts:          0") {
+		t.Errorf("seedbed gc --dry-run right after gc: %s, want no artifact to remove", out.String())
+	}
+	env["SEEDBED_S3_SECRET_KEY"] = "wrong"
+	out.Reset()
+	errOut.Reset()
+	if code := run(ctx, []string{"gc", "--dry-run", "--data-dir", dataDir}, func(k string) string { return env[k] }, nil, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "--artifact-store (SEEDBED_ARTIFACT_STORE)") {
+		t.Errorf("seedbed gc with a wrong secret: exit %d, %q; want a refusal naming --artifact-store", code, errOut.String())
+	}
 }
 
 func fileExists(p string) bool {
