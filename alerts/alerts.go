@@ -673,3 +673,6 @@ func (s *Service) open(ch store.AlertChannel, sealed, kind string) (string, erro
 	}
 	return v, nil
 }
+
+// Service is the pipelines' Notifier.
+var _ pipelines.Notifier = (*Service)(nil)
