@@ -322,13 +322,21 @@ func (s *Service) DeleteChannel(ctx context.Context, app store.App, name string)
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteAlertChannel(ctx, ch); err != nil {
-		if errors.Is(err, store.ErrInUse) {
-			return conflictf("Channel %s still has rules sending to it: %v. Delete those rules first.", name, errors.Unwrap(err))
+	err = s.cfg.Store.DeleteAlertChannel(ctx, ch)
+	if errors.Is(err, store.ErrInUse) {
+		rules, rerr := s.cfg.Store.AlertRules(ctx, app.ID)
+		if rerr != nil {
+			return errors.Join(err, rerr)
 		}
-		return err
+		var names []string
+		for _, r := range rules {
+			if r.ChannelID == ch.ID {
+				names = append(names, r.Name)
+			}
+		}
+		return conflictf("Channel %s still has rules sending to it: %s. Delete those rules first.", name, strings.Join(names, ", "))
 	}
-	return nil
+	return err
 }
 
 func (s *Service) channel(ctx context.Context, app store.App, name string) (store.AlertChannel, error) {

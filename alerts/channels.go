@@ -280,7 +280,11 @@ func (s SMTP) send(ctx context.Context, to []string, p Payload) error {
 	if err != nil {
 		return &SendError{Permanent: true, Err: err}
 	}
-	if err := c.SendMail(s.From, to, bytes.NewReader(msg)); err != nil {
+	envelope := s.From
+	if a, err := mail.ParseAddress(s.From); err == nil {
+		envelope = a.Address
+	}
+	if err := c.SendMail(envelope, to, bytes.NewReader(msg)); err != nil {
 		var se *smtp.SMTPError
 		permanent := errors.As(err, &se) && se.Code >= 500
 		return &SendError{Code: smtpCode(err), Permanent: permanent, Err: fmt.Errorf("SMTP server %s: %w", addr, err)}
@@ -321,7 +325,11 @@ func (s SMTP) message(to []string, p Payload) ([]byte, error) {
 	}
 	subject := "[Seedbed] " + oneLine(p.Title)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: %s\r\n", s.From)
+	from := s.From
+	if a, err := mail.ParseAddress(s.From); err == nil {
+		from = a.String() // encoded where the name is not ASCII
+	}
+	fmt.Fprintf(&b, "From: %s\r\n", from)
 	fmt.Fprintf(&b, "To: %s\r\n", strings.Join(to, ", "))
 	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
 	fmt.Fprintf(&b, "Date: %s\r\n", p.At.Format(time.RFC1123Z))
