@@ -630,3 +630,40 @@ func contains(list []string, s string) bool {
 }
 
 func itoa(n uint) string { return strconv.FormatUint(uint64(n), 10) }
+
+// TestRotatedKeyStillDelivers: seedbed secrets rotate-key seals channel
+// URLs and secrets again under the new key, and they open under it.
+func TestRotatedKeyStillDelivers(t *testing.T) {
+	b := setup(t, setupOptions{network: allowPrivate})
+	recv := b.webhook(t, "hook", 0)
+	from, _ := pipelines.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	to, _ := pipelines.NewSealer([]byte("fedcba9876543210fedcba9876543210"))
+	rot, err := pipelines.RotateSecrets(b.ctx, b.st, from, to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, failed, err := pipelines.OpenSecrets(b.ctx, b.st, to)
+	if err != nil || len(failed) != 0 {
+		t.Fatalf("open after rotation: %v, %v", failed, err)
+	}
+	if opened["alert channel URL hook of app shop"] != recv.URL+"/hooks/seedbed?token=abc" || len(opened["alert channel secret hook of app shop"]) < 16 || rot.Resealed < 2 {
+		t.Fatalf("after rotation %+v, opened %v; want the channel's URL and secret under the new key", rot, opened)
+	}
+	emb, err := queue.StartEmbedded(b.ctx, queue.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClient(emb.ConnOpt())
+	t.Cleanup(func() { client.Close(); emb.Close() })
+	svc := alerts.New(alerts.Config{Store: b.st, Queue: client, Sealer: to, PublicURL: publicURL, Network: allowPrivate})
+	d, err := svc.SendTest(b.ctx, b.app, "hook", "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Deliver(b.ctx, d.ID, true); err != nil {
+		t.Fatalf("deliver under the new key: %v", err)
+	}
+	if r := recv.Next(t, 5*time.Second); !r.Valid {
+		t.Errorf("signature under the rotated secret does not verify")
+	}
+}
