@@ -81,6 +81,7 @@ type Store interface {
 	SaveAlertDelivery(ctx context.Context, d *store.AlertDelivery) error
 	AlertDeliveries(ctx context.Context, appID uint, limit int) ([]store.AlertDelivery, error)
 	UnfinishedAlertDeliveries(ctx context.Context) ([]store.AlertDelivery, error)
+	FiringRules(ctx context.Context, appID uint) (map[string][]string, error)
 	TryLockMaintenance(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	UnlockMaintenance(ctx context.Context, name, owner string) error
 }
@@ -465,6 +466,16 @@ func (s *Service) DeleteRule(ctx context.Context, app store.App, name string) er
 		return err
 	}
 	return s.cfg.Store.DeleteAlertRule(ctx, r.ID)
+}
+
+// MetricsReady tells whether error-rate and p95 rules are evaluated: a
+// MetricsSource is wired.
+func (s *Service) MetricsReady() bool { return s.cfg.Metrics != nil }
+
+// Firing lists the names of app's firing rules by the stage they fire
+// for ("" for those about no one stage, such as a failed build).
+func (s *Service) Firing(ctx context.Context, app store.App) (map[string][]string, error) {
+	return s.cfg.Store.FiringRules(ctx, app.ID)
 }
 
 // Deliveries lists app's latest notifications, newest first.
