@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seedbed/seedbed/alerts"
+	"github.com/seedbed/seedbed/testutil"
+	"github.com/seedbed/seedbed/web/apiv1"
+)
+
+// A build fails: a signed webhook (retried after the receiver's first 500)
+// and an email over a real SMTP server arrive, each linking to the build's
+// page; the rule fires on the stage the build was for, which the pipeline
+// board shows. Channels and rules are made with the CLI.
+func TestBuildFailureNotifies(t *testing.T) {
+	mailer := testutil.StartSMTP(t, testutil.SMTPOptions{User: "seedbed", Password: "mail-pass"})
+	recv := testutil.StartHookReceiver(t, 1)
+	a := startAppWith(t, embedded, func(c *Config) {
+		c.SMTPURL = "smtp+insecure://seedbed:mail-pass@" + mailer.Addr
+		c.SMTPFrom = "Seedbed <alerts@seedbed.example>"
+		c.AllowPrivateRepos = true // the receiver listens on loopback
+		c.AlertBackoff = 200 * time.Millisecond
+	})
+	repo := a.newAppRepo("shop")
+	ctx := context.Background()
+
+	cli := func(args ...string) string {
+		t.Helper()
+		o, err := parseAlertsArgs(args, io.Discard)
+		if err != nil {
+			t.Fatalf("seedbed alerts %v: %v", args, err)
+		}
+		var out bytes.Buffer
+		if err := runAlerts(ctx, a.api, o, &out); err != nil {
+			t.Fatalf("seedbed alerts %v: %v", args, err)
+		}
+		return out.String()
+	}
+	var made apiv1.CreateAlertChannelResponse
+	if err := json.Unmarshal([]byte(cli("channel", "add", "shop", "ops-hook", "--kind", "webhook", "--url", recv.URL+"/seedbed", "--output", "json")), &made); err != nil {
+		t.Fatal(err)
+	}
+	if made.Secret == "" || strings.Contains(made.Channel.Hint, recv.URL+"/seedbed") || !strings.HasSuffix(made.Channel.Hint, "dbed") {
+		t.Fatalf("webhook channel = %+v; want its secret once and the URL only as a hint", made)
+	}
+	recv.SetSecret(made.Secret)
+	cli("channel", "add", "shop", "oncall", "--kind", "email", "--to", "ann@example.com")
+	cli("rule", "add", "shop", "builds-hook", "--kind", "build_failed", "--channel", "ops-hook")
+	cli("rule", "add", "shop", "builds-mail", "--kind", "build_failed", "--channel", "oncall", "--stage", "dev")
+
+	repo.Commit("break the stack file", map[string]string{"seedbed.yml": stackFile(helloFunction) + "    runtime: rust\n"})
+	_, b := a.deploy("shop", "dev", "")
+	if b.Status != "failed" {
+		t.Fatalf("build %d is %s; want failed", b.ID, b.Status)
+	}
+	buildURL := fmt.Sprintf("%s/builds/%d", a.ConsoleURL(), b.ID)
+
+	first := recv.Next(t, 30*time.Second)
+	second := recv.Next(t, 30*time.Second)
+	if first.Answered != 500 || second.Answered != 200 || !first.Valid || !second.Valid || first.Delivery != second.Delivery || second.Event != "build_failed" {
+		t.Fatalf("webhook attempts: %+v then %+v; want a signed build_failed, answered 500 then 200, one delivery id", first, second)
+	}
+	var p alerts.Payload
+	if err := json.Unmarshal(second.Body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.URL != buildURL || p.BuildID != b.ID || p.Stage != "" || p.App != "shop" {
+		t.Errorf("webhook payload %+v; want a link to %s", p, buildURL)
+	}
+
+	m := mailer.Next(t, 30*time.Second)
+	if m.User != "seedbed" || strings.Join(m.To, ",") != "ann@example.com" || !strings.Contains(m.Data, buildURL) ||
+		!strings.Contains(m.Data, fmt.Sprintf("Subject: [Seedbed] Build #%d of shop failed", b.ID)) {
+		t.Errorf("mail as %q to %v:\n%s\nwant the build's failure and a link to %s", m.User, m.To, m.Data, buildURL)
+	}
+
+	// The link is the build's page.
+	if page := consolePage(t, a, strings.TrimPrefix(buildURL, a.ConsoleURL())); !strings.Contains(page, fmt.Sprintf("Build #%d", b.ID)) {
+		t.Errorf("the notification's link does not show build #%d", b.ID)
+	}
+	// The board marks dev, the stage the build was for.
+	board := consolePage(t, a, "/apps/shop")
+	if !strings.Contains(board, `data-testid="stage-firing-dev"`) || strings.Contains(board, `data-testid="stage-firing-prod"`) {
+		t.Errorf("the board does not mark dev (and only dev) as firing")
+	}
+
+	var list apiv1.Alerts
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := json.Unmarshal([]byte(cli("list", "shop", "--output", "json")), &list); err != nil {
+			t.Fatal(err)
+		}
+		done := len(list.Deliveries) == 2
+		for _, d := range list.Deliveries {
+			done = done && d.Status == "delivered"
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	attempts := map[string]int{}
+	for _, d := range list.Deliveries {
+		attempts[d.Channel] = d.Attempts
+		if d.Status != "delivered" || d.URL != buildURL {
+			t.Errorf("delivery %+v; want delivered, linking %s", d, buildURL)
+		}
+	}
+	if attempts["ops-hook"] != 2 || attempts["oncall"] != 1 {
+		t.Errorf("attempts by channel = %v; want 2 for the webhook (first answered 500), 1 for email", attempts)
+	}
+	for _, r := range list.Rules {
+		if !r.Firing || r.FiringFor != "dev" {
+			t.Errorf("rule %+v; want firing on dev", r)
+		}
+	}
+	if text := cli("list", "shop"); !strings.Contains(text, "FIRING on dev") || !strings.Contains(text, "delivered") {
+		t.Errorf("seedbed alerts list:\n%s", text)
+	}
+}
