@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
@@ -124,4 +126,95 @@ func TestBuildFailureNotifies(t *testing.T) {
 	if text := cli("list", "shop"); !strings.Contains(text, "FIRING on dev") || !strings.Contains(text, "delivered") {
 		t.Errorf("seedbed alerts list:\n%s", text)
 	}
+}
+
+// An owner adds a signed webhook channel on the Alerts page, copies its
+// secret (shown once), sends a test notification and sees it delivered,
+// then adds a rule; the channel's URL is never shown again.
+func TestAlertsPageInBrowser(t *testing.T) {
+	recv := testutil.StartHookReceiver(t, 0)
+	a := startAppWith(t, embedded, func(c *Config) {
+		c.AllowPrivateRepos = true
+		c.AlertBackoff = 200 * time.Millisecond
+	})
+	a.newAppRepo("shop")
+	ctx := testutil.Browser(t, 2*time.Minute)
+	testutil.FailOnCSPViolations(t, ctx)
+	base := a.ConsoleURL()
+	hookURL := recv.URL + "/hooks/token-abcdef"
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/apps/shop"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, adminEmail),
+		chromedp.SendKeys(`input[name=password]`, adminPassword),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitVisible(`[data-testid=app-alerts]`),
+		chromedp.Click(`[data-testid=app-alerts]`),
+		chromedp.WaitVisible(`[data-testid=channel-form]`),
+		chromedp.SendKeys(`#channel-name`, "ops-hook"),
+		chromedp.SetValue(`#channel-kind`, "webhook"),
+		chromedp.SendKeys(`#channel-url`, hookURL),
+		chromedp.Click(`[data-testid=add-channel]`),
+		chromedp.WaitVisible(`[data-testid=new-secret-value]`),
+	)
+	if err != nil {
+		t.Fatalf("add a webhook channel: %v", err)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid=new-secret-value]').value`))
+	if err != nil || len(secret) < 16 {
+		t.Fatalf("the new channel's secret on the page: %q, %v", secret, err)
+	}
+	recv.SetSecret(secret)
+	testutil.Screenshot(t, ctx, "alerts-01-channel-secret")
+
+	err = chromedp.Do(ctx,
+		chromedp.Click(`[data-testid=test-channel-ops-hook]`),
+		chromedp.WaitVisible(`[data-testid=alert-deliveries] table`),
+	)
+	if err != nil {
+		t.Fatalf("send a test notification: %v", err)
+	}
+	if r := recv.Next(t, 20*time.Second); !r.Valid || r.Event != "test" {
+		t.Fatalf("test notification %+v; want signed with the secret the page showed", r)
+	}
+	// The page is not live: load it again until the delivery shows.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector('[data-testid=alert-delivery-delivered]')`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the test notification is not shown as delivered")
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/apps/shop/alerts"), chromedp.WaitVisible(`[data-testid=alert-deliveries]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(`[data-testid=rule-form-card] summary`),
+		chromedp.SendKeys(`#rule-name`, "prod-deploys"),
+		chromedp.SetValue(`#rule-kind`, "deploy_failed"),
+		chromedp.SetValue(`#rule-stage`, "prod"),
+		chromedp.Click(`[data-testid=add-rule]`),
+		chromedp.WaitVisible(`[data-testid=rule-prod-deploys]`),
+	)
+	if err != nil {
+		t.Fatalf("add a rule: %v", err)
+	}
+	page, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(page, "token-abcdef") || strings.Contains(page, secret) {
+		t.Errorf("the Alerts page shows the channel's URL or secret again")
+	}
+	if !strings.Contains(page, "a deploy failed") || !strings.Contains(page, `data-testid="rule-ok-prod-deploys"`) {
+		t.Errorf("the new rule is not listed as a deploy rule that is ok")
+	}
+	testutil.Screenshot(t, ctx, "alerts-02-rules")
 }

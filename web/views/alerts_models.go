@@ -86,3 +86,9 @@ type AlertRuleForm struct {
 }
 
 func intStr(n int) string { return strconv.Itoa(n) }
+
+// deliveryClass colours a notification's status as the build statuses are:
+// delivered green, failed red, retrying blue, pending grey.
+func deliveryClass(status string) string {
+	return statusClass(map[string]string{"delivered": "succeeded", "failed": "failed", "retrying": "running", "pending": "queued"}[status])
+}
