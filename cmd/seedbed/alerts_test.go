@@ -218,3 +218,75 @@ func TestAlertsPageInBrowser(t *testing.T) {
 	}
 	testutil.Screenshot(t, ctx, "alerts-02-rules")
 }
+
+// A function that keeps crashing is restarted by the local target, which
+// tells the crash counter; the evaluator fires the crash-loop rule once
+// and the stage's card shows it.
+func TestCrashLoopNotifies(t *testing.T) {
+	recv := testutil.StartHookReceiver(t, 0)
+	a := startAppWith(t, embedded, func(c *Config) {
+		c.AllowPrivateRepos = true
+		c.AlertInterval = 200 * time.Millisecond
+		c.AlertBackoff = 200 * time.Millisecond
+	})
+	repo := a.newAppRepo("shop")
+	repo.Commit("crash on request", map[string]string{"services/api/main.go": `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/hello/crash", func(w http.ResponseWriter, r *http.Request) { os.Exit(3) })
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "up") })
+	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+		os.Exit(1)
+	}
+}
+`})
+	a.mustDeploy("shop", "dev", "")
+	ctx := context.Background()
+	made, err := a.api.CreateAlertChannel(ctx, "shop", apiv1.CreateAlertChannelRequest{Name: "hook", Kind: "webhook", URL: recv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv.SetSecret(made.Secret)
+	if _, err := a.api.CreateAlertRule(ctx, "shop", apiv1.CreateAlertRuleRequest{Name: "loop", Kind: "crash_loop", Stage: "dev",
+		Function: "api/hello", Threshold: 2, Window: "1m", Channel: "hook"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		a.get("/shop/dev/hello/crash")
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if code, body := a.get("/shop/dev/hello"); code == 200 && body == "up" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the function did not come back after crash %d", i+1)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	r := recv.Next(t, 20*time.Second)
+	var p alerts.Payload
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Valid || r.Event != "crash_loop" || p.State != "firing" || p.Stage != "dev" || p.Function != "api/hello" || p.Value == nil || *p.Value < 2 {
+		t.Fatalf("notification %+v (valid %t); want a signed crash_loop firing for api/hello on dev with 2 crashes", p, r.Valid)
+	}
+	if want := a.ConsoleURL() + "/apps/shop/alerts#rule-loop"; p.URL != want {
+		t.Errorf("link %s, want %s", p.URL, want)
+	}
+	if board := consolePage(t, a, "/apps/shop"); !strings.Contains(board, `data-testid="stage-firing-dev"`) {
+		t.Errorf("the board does not mark dev as firing")
+	}
+	select {
+	case extra := <-recv.Got:
+		t.Errorf("a second notification while the rule still fires: %s", extra.Body)
+	case <-time.After(time.Second):
+	}
+}
