@@ -71,7 +71,7 @@ func (s *Service) DeployFailed(ctx context.Context, d store.Deploy) error {
 		Title: fmt.Sprintf("Deploy #%d of %s to %s failed", d.ID, app.Name, stage.Name),
 		Text:  fmt.Sprintf("Deploy #%d to %s failed; the stage kept what it served. %s", d.ID, stage.Name, firstLine(d.Error)),
 		URL:   s.link(fmt.Sprintf("/deploys/%d", d.ID))}
-	return s.fire(ctx, app, store.RuleDeployFailed, fmt.Sprintf("deploy_failed:%d", d.ID), p, stageMatch(stage.Name))
+	return s.fire(ctx, app, store.RuleDeployFailed, fmt.Sprintf("deploy_failed:%d", d.ID), p, stageMatch(stage))
 }
 
 // ApprovalAwaiting notifies the rules of d's stage that watch approvals.
@@ -88,11 +88,15 @@ func (s *Service) ApprovalAwaiting(ctx context.Context, d store.Deploy) error {
 		Title: fmt.Sprintf("A promotion of %s to %s awaits approval", app.Name, stage.Name),
 		Text:  fmt.Sprintf("%s asked to promote to %s (deploy #%d); an approver approves or rejects it on its page.", who, stage.Name, d.ID),
 		URL:   s.link(fmt.Sprintf("/deploys/%d", d.ID))}
-	return s.fire(ctx, app, store.RuleApprovalAwaiting, fmt.Sprintf("approval_awaiting:%d", d.ID), p, stageMatch(stage.Name))
+	return s.fire(ctx, app, store.RuleApprovalAwaiting, fmt.Sprintf("approval_awaiting:%d", d.ID), p, stageMatch(stage))
 }
 
-func stageMatch(stage string) func(store.AlertRule) (string, bool) {
-	return func(r store.AlertRule) (string, bool) { return stage, r.Stage == "" || r.Stage == stage }
+// stageMatch matches the rules of a stage: those naming it, and those of
+// every stage unless it is a preview stage (not part of the pipeline).
+func stageMatch(stage store.Stage) func(store.AlertRule) (string, bool) {
+	return func(r store.AlertRule) (string, bool) {
+		return stage.Name, r.Stage == stage.Name || (r.Stage == "" && stage.PRNumber == nil)
+	}
 }
 
 func (s *Service) deployPlace(ctx context.Context, d store.Deploy) (store.App, store.Stage, error) {
