@@ -82,6 +82,8 @@ type Store interface {
 	AlertDeliveries(ctx context.Context, appID uint, limit int) ([]store.AlertDelivery, error)
 	UnfinishedAlertDeliveries(ctx context.Context) ([]store.AlertDelivery, error)
 	FiringRules(ctx context.Context, appID uint) (map[string][]string, error)
+	LatestAlertDelivery(ctx context.Context, channelID uint, event string) (store.AlertDelivery, error)
+	PruneAlertDeliveries(ctx context.Context, keepPerApp int) (int64, error)
 	TryLockMaintenance(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	UnlockMaintenance(ctx context.Context, name, owner string) error
 }
@@ -483,10 +485,22 @@ func (s *Service) Deliveries(ctx context.Context, app store.App, limit int) ([]s
 	return s.cfg.Store.AlertDeliveries(ctx, app.ID, limit)
 }
 
+// testGap is how long a channel rests between test notifications: an
+// owner's button must not make Seedbed a mail or webhook cannon.
+const testGap = 10 * time.Second
+
 // SendTest queues a test notification to a channel of app.
 func (s *Service) SendTest(ctx context.Context, app store.App, channel, by string) (store.AlertDelivery, error) {
 	ch, err := s.channel(ctx, app, channel)
 	if err != nil {
+		return store.AlertDelivery{}, err
+	}
+	last, err := s.cfg.Store.LatestAlertDelivery(ctx, ch.ID, "test")
+	switch {
+	case err == nil && s.cfg.Now().Sub(last.CreatedAt) < testGap:
+		return last, conflictf("A test notification went to %s %s ago; wait %s between tests.", ch.Name,
+			s.cfg.Now().Sub(last.CreatedAt).Round(time.Second), testGap)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return store.AlertDelivery{}, err
 	}
 	p := Payload{Event: "test", State: "test", App: app.Name, Title: fmt.Sprintf("Test notification for %s", app.Name),

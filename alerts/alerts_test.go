@@ -408,6 +408,12 @@ func TestChannelAndRuleInput(t *testing.T) {
 			}
 		})
 	}
+	if _, err := b.svc.SendTest(b.ctx, b.app, "ok", "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.SendTest(b.ctx, b.app, "ok", "ann@example.com"); pipelines.ErrorCode(err) != pipelines.EConflict || !strings.Contains(err.Error(), "wait") {
+		t.Errorf("a second test notification at once: %v; want a conflict asking to wait", err)
+	}
 	b.rule(t, alerts.NewRule{Name: "uses-ok", Kind: store.RuleBuildFailed, Channel: "ok"})
 	if err := b.svc.DeleteChannel(b.ctx, b.app, "ok"); pipelines.ErrorCode(err) != pipelines.EConflict || !strings.Contains(err.Error(), "uses-ok") {
 		t.Errorf("deleting a channel a rule uses = %v; want a conflict naming the rule", err)

@@ -17,6 +17,13 @@ import (
 // someone for.
 const minRequests = 10
 
+// keepDeliveries is how many finished notifications each app keeps; the
+// evaluator prunes older ones every pruneEvery.
+const (
+	keepDeliveries = 500
+	pruneEvery     = time.Hour
+)
+
 // evaluateLock names the lease that keeps evaluation to one process at a
 // time, on one database however many processes share it.
 const evaluateLock = "alerts-evaluate"
@@ -42,6 +49,7 @@ func (e *Evaluator) Run(ctx context.Context) {
 	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	owner := e.s.cfg.NodeID + ":alerts"
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -65,6 +73,14 @@ func (e *Evaluator) Run(ctx context.Context) {
 		}
 		if err := e.s.Evaluate(ctx); err != nil && ctx.Err() == nil {
 			e.s.log.Error("evaluate alert rules", "err", err)
+		}
+		if time.Since(pruned) >= pruneEvery {
+			pruned = time.Now()
+			if n, err := e.s.cfg.Store.PruneAlertDeliveries(ctx, keepDeliveries); err != nil {
+				e.s.log.Error("prune notifications", "err", err)
+			} else if n > 0 {
+				e.s.log.Info("pruned notifications", "count", n)
+			}
 		}
 	}
 }

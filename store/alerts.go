@@ -325,3 +325,40 @@ func (s *Store) UnfinishedAlertDeliveries(ctx context.Context) ([]AlertDelivery,
 	}
 	return ds, nil
 }
+
+// LatestAlertDelivery finds the newest delivery of event to a channel;
+// ErrNotFound if there is none.
+func (s *Store) LatestAlertDelivery(ctx context.Context, channelID uint, event string) (AlertDelivery, error) {
+	var d AlertDelivery
+	if err := s.db.WithContext(ctx).Where("channel_id = ? AND event = ?", channelID, event).Order("id DESC").Take(&d).Error; err != nil {
+		return d, notFound(err, "%s notification to channel %d", event, channelID)
+	}
+	return d, nil
+}
+
+// PruneAlertDeliveries deletes every app's finished notifications but its
+// newest keepPerApp, and tells how many went.
+func (s *Store) PruneAlertDeliveries(ctx context.Context, keepPerApp int) (int64, error) {
+	var apps []uint
+	if err := s.db.WithContext(ctx).Model(&AlertDelivery{}).Distinct("app_id").Pluck("app_id", &apps).Error; err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	var total int64
+	for _, app := range apps {
+		var cutoff []uint
+		err := s.db.WithContext(ctx).Model(&AlertDelivery{}).Where("app_id = ?", app).Order("id DESC").
+			Offset(keepPerApp).Limit(1).Pluck("id", &cutoff).Error
+		if err != nil {
+			return total, fmt.Errorf("prune notifications of app %d: %w", app, err)
+		}
+		if len(cutoff) == 0 {
+			continue
+		}
+		res := s.db.WithContext(ctx).Where("app_id = ? AND id <= ? AND status IN ?", app, cutoff[0], []string{AlertDelivered, AlertFailed}).Delete(&AlertDelivery{})
+		if res.Error != nil {
+			return total, fmt.Errorf("prune notifications of app %d: %w", app, res.Error)
+		}
+		total += res.RowsAffected
+	}
+	return total, nil
+}

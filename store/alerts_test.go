@@ -85,6 +85,23 @@ func TestAlerts(t *testing.T) {
 		if un, err := s.UnfinishedAlertDeliveries(ctx); err != nil || len(un) != 3 {
 			t.Fatalf("UnfinishedAlertDeliveries = %d, %v; want 3", len(un), err)
 		}
+		// Pruning keeps the newest per app, and never what is unfinished.
+		un, _ := s.UnfinishedAlertDeliveries(ctx)
+		for i := range un[:2] {
+			un[i].Status = store.AlertDelivered
+			if err := s.SaveAlertDelivery(ctx, &un[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.PruneAlertDeliveries(ctx, 1); err != nil || n != 2 {
+			t.Fatalf("PruneAlertDeliveries(1) = %d, %v; want the 2 older delivered ones gone", n, err)
+		}
+		if ds, _ := s.AlertDeliveries(ctx, app.ID, 10); len(ds) != 1 || ds[0].Status != store.AlertPending {
+			t.Fatalf("after pruning: %+v; want the newest, still pending", ds)
+		}
+		if last, err := s.LatestAlertDelivery(ctx, ch.ID, "test"); err != nil || last.ID != un[2].ID {
+			t.Fatalf("LatestAlertDelivery = %+v, %v; want the newest test", last, err)
+		}
 		if err := s.DeleteAlertRule(ctx, r.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -20,11 +20,18 @@ import (
 // A build fails: a signed webhook (retried after the receiver's first 500)
 // and an email over a real SMTP server arrive, each linking to the build's
 // page; the rule fires on the stage the build was for, which the pipeline
-// board shows. Channels and rules are made with the CLI.
+// board shows. Channels and rules are made with the CLI. On SQLite with
+// the in-process queue, and on PostgreSQL with Redis.
 func TestBuildFailureNotifies(t *testing.T) {
+	for _, be := range []backend{embedded, servers} {
+		t.Run(be.name, func(t *testing.T) { testBuildFailureNotifies(t, be) })
+	}
+}
+
+func testBuildFailureNotifies(t *testing.T, be backend) {
 	mailer := testutil.StartSMTP(t, testutil.SMTPOptions{User: "seedbed", Password: "mail-pass"})
 	recv := testutil.StartHookReceiver(t, 1)
-	a := startAppWith(t, embedded, func(c *Config) {
+	a := startAppWith(t, be, func(c *Config) {
 		c.SMTPURL = "smtp+insecure://seedbed:mail-pass@" + mailer.Addr
 		c.SMTPFrom = "Seedbed <alerts@seedbed.example>"
 		c.AllowPrivateRepos = true // the receiver listens on loopback
