@@ -171,8 +171,12 @@ func ParseSMTP(rawURL, from string) (SMTP, error) {
 	if s.URL == "" {
 		return s, nil
 	}
-	if _, _, _, err := s.endpoint(); err != nil {
+	addr, mode, user, err := s.endpoint()
+	if err != nil {
 		return s, err
+	}
+	if host, _, _ := net.SplitHostPort(addr); mode == tlsNone && user != nil && !isLoopback(host) {
+		return s, fmt.Errorf("--smtp-url (SEEDBED_SMTP_URL): smtp+insecure:// would send the password in clear to %s; use smtp:// (STARTTLS) or smtps://, or a relay on this host", host)
 	}
 	if s.From == "" {
 		return s, errors.New("--smtp-from (SEEDBED_SMTP_FROM) is needed with --smtp-url: the address alerts are sent from, e.g. seedbed@example.com")
