@@ -44,7 +44,7 @@ type setupOptions struct {
 	now     func() time.Time
 }
 
-func setup(t *testing.T, opt setupOptions) *bundle {
+func setup(t testing.TB, opt setupOptions) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "seedbed.db"))
@@ -133,7 +133,7 @@ func (b *bundle) failedBuild(t *testing.T, stage string) store.Build {
 	return build
 }
 
-func (b *bundle) deploy(t *testing.T, stage, status string) store.Deploy {
+func (b *bundle) deploy(t testing.TB, stage, status string) store.Deploy {
 	t.Helper()
 	d := store.Deploy{AppID: b.app.ID, StageID: b.stages[stage].ID, Status: status, TriggeredBy: "ann@example.com", Error: "function api/hello did not answer on $PORT"}
 	if err := b.st.CreateDeploy(b.ctx, &d); err != nil {
@@ -142,7 +142,7 @@ func (b *bundle) deploy(t *testing.T, stage, status string) store.Deploy {
 	return d
 }
 
-func (b *bundle) rule(t *testing.T, in alerts.NewRule) store.AlertRule {
+func (b *bundle) rule(t testing.TB, in alerts.NewRule) store.AlertRule {
 	t.Helper()
 	r, err := b.svc.CreateRule(b.ctx, b.app, in)
 	if err != nil {
@@ -152,7 +152,7 @@ func (b *bundle) rule(t *testing.T, in alerts.NewRule) store.AlertRule {
 }
 
 // webhook makes a webhook channel to a receiver that checks signatures.
-func (b *bundle) webhook(t *testing.T, name string, failFirst int) *testutil.HookReceiver {
+func (b *bundle) webhook(t testing.TB, name string, failFirst int) *testutil.HookReceiver {
 	t.Helper()
 	recv := testutil.StartHookReceiver(t, failFirst)
 	_, secret, err := b.svc.CreateChannel(b.ctx, b.app, alerts.NewChannel{Name: name, Kind: store.ChannelWebhook, URL: recv.URL + "/hooks/seedbed?token=abc"})
