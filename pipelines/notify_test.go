@@ -37,7 +37,6 @@ func (n *recordingNotifier) ApprovalAwaiting(_ context.Context, d store.Deploy) 
 	return n.add("approval_awaiting", d.ID)
 }
 
-
 // The pipelines tell the Notifier of a promotion that waits for approval
 // and of a deploy that failed, once each, and of nothing that went well.
 func TestPipelinesNotify(t *testing.T) {

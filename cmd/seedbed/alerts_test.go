@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -38,19 +36,10 @@ func testBuildFailureNotifies(t *testing.T, be backend) {
 		c.AlertBackoff = 200 * time.Millisecond
 	})
 	repo := a.newAppRepo("shop")
-	ctx := context.Background()
-
+	c := a.loggedIn(t)
 	cli := func(args ...string) string {
 		t.Helper()
-		o, err := parseAlertsArgs(args, io.Discard)
-		if err != nil {
-			t.Fatalf("seedbed alerts %v: %v", args, err)
-		}
-		var out bytes.Buffer
-		if err := runAlerts(ctx, a.api, o, &out); err != nil {
-			t.Fatalf("seedbed alerts %v: %v", args, err)
-		}
-		return out.String()
+		return c.must(append([]string{"alerts"}, args...)...)
 	}
 	var made apiv1.CreateAlertChannelResponse
 	if err := json.Unmarshal([]byte(cli("channel", "add", "shop", "ops-hook", "--kind", "webhook", "--url", recv.URL+"/seedbed", "--output", "json")), &made); err != nil {

@@ -6,24 +6,20 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/seedbed/seedbed/web/apiv1"
 )
 
-const alertsUsage = `seedbed alerts list APP [--output json]
-seedbed alerts channel add APP NAME --kind slack|webhook --url URL [--secret S]
-seedbed alerts channel add APP NAME --kind email --to a@example.com,b@example.com
-seedbed alerts channel remove|test APP NAME
-seedbed alerts rule add APP NAME --kind KIND --channel CHANNEL [--stage STAGE] [--function SERVICE/NAME] [--threshold N --window 5m]
-seedbed alerts rule remove APP NAME
-
-Rules say what to watch, channels who hears of it. Kinds: build_failed,
+const alertsLong = `Rules say what to watch, channels who hears of it. Rule kinds: build_failed,
 deploy_failed, approval_awaiting (events); error_rate (threshold: percent),
-latency_p95 (threshold: milliseconds), crash_loop (threshold: crashes), each
-over --window. A webhook channel's signing secret is printed once, when it
-is made. Changing alerts needs the owner role; every member may list them.`
+latency_p95 (threshold: milliseconds) and crash_loop (threshold: crashes),
+each over --window. A webhook channel signs every delivery
+(X-Seedbed-Signature-256: sha256=HMAC of the body); its secret is printed once,
+when it is made. Changing alerts needs the owner role; every member may list
+them.`
 
 // alertsOptions is one alerts command, parsed: what to do (Verb: list,
 // channel-add, channel-remove, channel-test, rule-add, rule-remove), on
@@ -37,90 +33,65 @@ type alertsOptions struct {
 	Rule    apiv1.CreateAlertRuleRequest
 }
 
-// cmdAlerts parses an alerts command the way the other commands do and
-// runs it.
-func cmdAlerts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseAlertsArgs(args, stderr)
-	if err != nil {
-		return err
-	}
-	c, err := client(getenv)
-	if err != nil {
-		return err
-	}
-	return runAlerts(ctx, c, o, stdout)
-}
-
-// parseAlertsArgs reads the command line of an alerts command.
-func parseAlertsArgs(args []string, stderr io.Writer) (alertsOptions, error) {
-	var o alertsOptions
-	if len(args) == 0 {
-		return o, usageError(alertsUsage)
-	}
-	verb := args[0]
-	rest := args[1:]
-	if verb == "channel" || verb == "rule" {
-		if len(rest) == 0 {
-			return o, usageError(alertsUsage)
-		}
-		verb, rest = verb+"-"+rest[0], rest[1:]
-	}
-	fs := newFlagSet("alerts "+strings.ReplaceAll(verb, "-", " "), alertsUsage, stderr)
-	output := fs.String("output", "text", "text or json")
-	kind := fs.String("kind", "", "channel: slack, webhook or email; rule: build_failed, deploy_failed, approval_awaiting, error_rate, latency_p95 or crash_loop")
-	urlFlag := fs.String("url", "", "the URL a slack or webhook channel posts to")
-	secret := fs.String("secret", "", "the secret a webhook channel signs with (at least 16 characters); empty: Seedbed makes one")
-	to := fs.String("to", "", "an email channel's addresses, separated by commas")
-	channel := fs.String("channel", "", "the channel a rule sends to")
-	stage := fs.String("stage", "", "the stage a rule watches; empty: every stage")
-	function := fs.String("function", "", "the function (service/name) a measured rule watches; empty: every function")
-	threshold := fs.String("threshold", "", "error_rate: percent; latency_p95: milliseconds; crash_loop: crashes")
-	window := fs.String("window", "", "how far back a measured rule looks, e.g. 5m")
-	pos, err := parseArgs(fs, rest)
-	if err != nil {
-		return o, err
-	}
-	switch *output {
-	case "text":
-	case "json":
-		o.JSON = true
-	default:
-		return o, usageError(fmt.Sprintf("--output %q: want text or json", *output))
-	}
-	want := 2
-	if verb == "list" {
-		want = 1
-	}
-	switch verb {
-	case "list", "channel-add", "channel-remove", "channel-test", "rule-add", "rule-remove":
-	default:
-		return o, usageError(alertsUsage)
-	}
-	if len(pos) != want {
-		return o, usageError(alertsUsage)
-	}
-	o.Verb, o.App = verb, pos[0]
-	if want == 2 {
-		o.Name = pos[1]
-	}
-	switch verb {
-	case "channel-add":
-		if *kind == "" {
-			return o, usageError("give the channel's --kind: slack, webhook or email")
-		}
-		o.Channel = apiv1.CreateAlertChannelRequest{Name: o.Name, Kind: *kind, URL: *urlFlag, Addresses: *to, Secret: *secret}
-	case "rule-add":
-		if *kind == "" || *channel == "" {
-			return o, usageError("give the rule's --kind and the --channel it sends to")
-		}
-		o.Rule = apiv1.CreateAlertRuleRequest{Name: o.Name, Kind: *kind, Channel: *channel, Stage: *stage, Function: *function, Window: *window}
-		if *threshold != "" {
-			if o.Rule.Threshold, err = strconv.ParseFloat(*threshold, 64); err != nil {
-				return o, usageError(fmt.Sprintf("--threshold %q is not a number; write e.g. 5 or 250", *threshold))
+// alertsCommand is "seedbed alerts": list, channel add|remove|test, rule
+// add|remove. Each subcommand only fills alertsOptions; runAlerts acts.
+func alertsCommand(e cliEnv) *cobra.Command {
+	leaf := func(verb, use, short, example string, names ...string) (*cobra.Command, *alertsOptions, *outputFormat) {
+		o := &alertsOptions{Verb: verb}
+		cmd := &cobra.Command{Use: use, Short: short, Example: example, Args: positional(names...), ValidArgsFunction: e.completeApps}
+		out := addOutputFlag(cmd)
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			o.App, o.JSON = args[0], out.json()
+			if len(args) > 1 {
+				o.Name = args[1]
+				o.Channel.Name, o.Rule.Name = args[1], args[1]
 			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			return runAlerts(cmd.Context(), c, *o, cmd.OutOrStdout())
 		}
+		return cmd, o, out
 	}
-	return o, nil
+	list, _, _ := leaf("list", "list APP", "List an app's rules (firing or ok), channels and latest notifications",
+		"  seedbed alerts list shop\n  seedbed alerts list shop -o json | jq '.deliveries[] | select(.status == \"failed\")'", "APP")
+	list.Aliases = []string{"ls"}
+
+	chAdd, chOpt, _ := leaf("channel-add", "add APP NAME --kind slack|webhook|email (--url URL | --to ADDRESSES)", "Add a channel: a Slack-compatible webhook, a signed webhook or email",
+		`  seedbed alerts channel add shop ops --kind slack --url https://hooks.slack.com/services/T0/B0/XXXX
+  seedbed alerts channel add shop hook --kind webhook --url https://ci.example.com/seedbed
+  seedbed alerts channel add shop oncall --kind email --to ann@example.com,bob@example.com`, "APP", "NAME")
+	chAdd.Flags().StringVar(&chOpt.Channel.Kind, "kind", "", "slack, webhook or email")
+	chAdd.Flags().StringVar(&chOpt.Channel.URL, "url", "", "the URL a slack or webhook channel posts to (kept encrypted, shown only as a hint)")
+	chAdd.Flags().StringVar(&chOpt.Channel.Addresses, "to", "", "an email channel's addresses, separated by commas (at most 10)")
+	chAdd.Flags().StringVar(&chOpt.Channel.Secret, "secret", "", "the secret a webhook channel signs with (16 characters or more); empty: Seedbed makes one and prints it once")
+	_ = chAdd.MarkFlagRequired("kind")
+	chRemove, _, _ := leaf("channel-remove", "remove APP NAME", "Remove a channel no rule sends to", "  seedbed alerts channel remove shop ops", "APP", "NAME")
+	chTest, _, _ := leaf("channel-test", "test APP NAME", "Send a test notification to a channel", "  seedbed alerts channel test shop ops\n  seedbed alerts list shop   # did it arrive?", "APP", "NAME")
+
+	ruleAdd, ruleOpt, _ := leaf("rule-add", "add APP NAME --kind KIND --channel CHANNEL [--stage STAGE] [--function SERVICE/NAME] [--threshold N --window 5m]", "Add a rule: what to watch and which channel to tell",
+		`  seedbed alerts rule add shop prod-deploys --kind deploy_failed --stage prod --channel ops
+  seedbed alerts rule add shop prod-errors --kind error_rate --stage prod --threshold 5 --window 5m --channel oncall
+  seedbed alerts rule add shop loops --kind crash_loop --threshold 3 --window 10m --channel ops`, "APP", "NAME")
+	ruleAdd.Flags().StringVar(&ruleOpt.Rule.Kind, "kind", "", "build_failed, deploy_failed, approval_awaiting, error_rate, latency_p95 or crash_loop")
+	ruleAdd.Flags().StringVar(&ruleOpt.Rule.Channel, "channel", "", "the channel the rule sends to")
+	ruleAdd.Flags().StringVar(&ruleOpt.Rule.Stage, "stage", "", "the stage the rule watches; empty: every stage of the pipeline")
+	ruleAdd.Flags().StringVar(&ruleOpt.Rule.Function, "function", "", "the function (service/name) a measured rule watches; empty: every function")
+	ruleAdd.Flags().Float64Var(&ruleOpt.Rule.Threshold, "threshold", 0, "error_rate: percent; latency_p95: milliseconds; crash_loop: crashes")
+	ruleAdd.Flags().StringVar(&ruleOpt.Rule.Window, "window", "", "how far back a measured rule looks, e.g. 5m (1m to 24h)")
+	_ = ruleAdd.MarkFlagRequired("kind")
+	_ = ruleAdd.MarkFlagRequired("channel")
+	ruleRemove, _, _ := leaf("rule-remove", "remove APP NAME", "Remove a rule", "  seedbed alerts rule remove shop prod-errors", "APP", "NAME")
+
+	g := group("alerts", "Alerts: rules and channels (Slack, signed webhooks, email) and the notifications sent",
+		"  seedbed alerts list shop\n  seedbed alerts channel add shop ops --kind slack --url https://hooks.slack.com/services/…\n  seedbed alerts rule add shop prod-deploys --kind deploy_failed --stage prod --channel ops",
+		list,
+		group("channel", "Add, remove and test the channels notifications go to", "  seedbed alerts channel add shop hook --kind webhook --url https://ci.example.com/seedbed\n  seedbed alerts channel test shop hook", chAdd, chRemove, chTest),
+		group("rule", "Add and remove the rules that notify", "  seedbed alerts rule add shop prod-deploys --kind deploy_failed --stage prod --channel ops", ruleAdd, ruleRemove),
+	)
+	g.Long = alertsLong
+	return g
 }
 
 // runAlerts does what o says through the API and prints the outcome.
@@ -171,7 +142,7 @@ func runAlerts(ctx context.Context, c *apiv1.Client, o alertsOptions, out io.Wri
 		}
 		result, text = map[string]string{"removed": o.Name}, fmt.Sprintf("Removed rule %s.\n", o.Name)
 	default:
-		return usageError(alertsUsage)
+		return fmt.Errorf("unknown alerts command %q", o.Verb)
 	}
 	if o.JSON {
 		return writeJSON(out, result)
