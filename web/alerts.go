@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,25 @@ func (s *Server) firingRules(ctx context.Context, app store.App) (map[string][]s
 		return nil, nil
 	}
 	return s.cfg.Alerts.Firing(ctx, app)
+}
+
+// withFiring adds the app's firing rules to a board version, so the board
+// reloads its stage cards when a rule starts or stops firing.
+func (s *Server) withFiring(ctx context.Context, app store.App, version string) (string, error) {
+	firing, err := s.firingRules(ctx, app)
+	if err != nil || len(firing) == 0 {
+		return version, err
+	}
+	stages := make([]string, 0, len(firing))
+	for st := range firing {
+		stages = append(stages, st)
+	}
+	sort.Strings(stages)
+	var v versionHash
+	for _, st := range stages {
+		v.add("f", 0, st+"="+strings.Join(firing[st], ","))
+	}
+	return version + "." + v.String(), nil
 }
 
 // alertsData reads an app's channels, rules and notifications, with the

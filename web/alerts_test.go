@@ -1,13 +1,16 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -99,6 +102,38 @@ func TestAlertsByRole(t *testing.T) {
 	}
 	if err := owner.DeleteAlertChannel(ctx, "shop", "ops"); status(err) != http.StatusConflict || !strings.Contains(err.Error(), "deploys") {
 		t.Errorf("deleting a channel a rule uses: %v, want 409 naming the rule", err)
+	}
+
+	// The board follows the rule: its live stream says "changed" once the
+	// rule fires, and the page then marks the stage.
+	_, board := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop")
+	m := regexp.MustCompile(`data-live-version="([^"]+)"`).FindStringSubmatch(board)
+	if m == nil || strings.Contains(board, `data-testid="stage-firing-dev"`) {
+		t.Fatal("the board has no live version, or marks dev before any rule fires")
+	}
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(sctx, http.MethodGet, srv.URL+"/apps/shop/events?v="+m[1], nil)
+	resp, err := rf.users[store.RoleViewer].browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	app, _ := rf.store.AppByName(ctx, "shop")
+	rule, _ := rf.store.AlertRuleByName(ctx, app.ID, "deploys")
+	if _, err := rf.store.SetAlertRuleFiring(ctx, rule.ID, true, "dev", 1, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	changed := false
+	for !changed && lines.Scan() {
+		changed = lines.Text() == "event: changed"
+	}
+	if !changed {
+		t.Fatalf("the board's stream did not say changed when the rule fired (%v)", lines.Err())
+	}
+	if _, board = rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop"); !strings.Contains(board, `data-testid="stage-firing-dev"`) {
+		t.Error("the board does not mark dev while its rule fires")
 	}
 }
 

@@ -142,6 +142,9 @@ func (s *Server) appPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Live.Version, err = s.withFiring(ctx, app, m.Live.Version); err != nil {
+		return err
+	}
 	for i, st := range stages {
 		base := stageURLPath(app.Name, st.Stage.Name)
 		card := views.StageCard{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL,
