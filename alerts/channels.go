@@ -78,7 +78,10 @@ type SendError struct {
 	Err       error
 }
 
+// Error implements error.
 func (e *SendError) Error() string { return e.Err.Error() }
+
+// Unwrap gives the cause, e.g. a netguard.BlockedError.
 func (e *SendError) Unwrap() error { return e.Err }
 
 // httpSender posts to slack and webhook channels through the netguard

@@ -99,6 +99,9 @@ type smtpSession struct {
 	mail Mail
 }
 
+// The methods below are go-smtp's Session and AuthSession: one SMTP
+// conversation, AUTH PLAIN against SMTPOptions, mail kept in srv.Mails.
+
 func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
 
 func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
