@@ -126,6 +126,9 @@ type Config struct {
 	// forge may reach; the zero Policy refuses loopback, private and
 	// link-local ones (see netguard).
 	Network netguard.Policy
+	// Notifier hears of failed builds and deploys and of promotions that
+	// await approval; nil: no one is notified.
+	Notifier Notifier
 }
 
 // Service runs Seedbed's pipelines.
