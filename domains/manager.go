@@ -467,11 +467,7 @@ func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		target := "https://" + host
-		if m.httpsPort != 443 && m.httpsPort != 0 {
-			target += ":" + strconv.Itoa(m.httpsPort)
-		}
-		http.Redirect(w, r, target+r.URL.RequestURI(), http.StatusPermanentRedirect)
+		http.Redirect(w, r, m.URL(host)+r.URL.RequestURI(), http.StatusPermanentRedirect)
 	})
 }
 
@@ -635,4 +631,13 @@ func (c *routeCache) forget(host string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, host)
+}
+
+// URL is where a stage answers on one of its domains.
+func (m *Manager) URL(name string) string {
+	u := "https://" + name
+	if m.httpsPort != 443 && m.httpsPort != 0 {
+		u += ":" + strconv.Itoa(m.httpsPort)
+	}
+	return u
 }

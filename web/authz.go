@@ -144,6 +144,8 @@ func actionName(method, path string) string {
 		return "changing variables"
 	case strings.Contains(path, "/members"):
 		return "managing members"
+	case strings.Contains(path, "/domains"):
+		return "managing domains"
 	case strings.Contains(path, "/webhooks"):
 		return "reading the webhook secret"
 	case strings.Contains(path, "/stages"):

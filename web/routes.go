@@ -69,6 +69,10 @@ func (s *Server) routes() {
 	signedIn.GET("/deploys/:id", s.deployPage)
 	signedIn.GET("/deploys/:id/events", s.deployEvents)
 	signedIn.GET("/deploys/:id/log.txt", s.deployLogRaw)
+	signedIn.GET("/apps/:app/domains", s.domainsPage)
+	signedIn.POST("/apps/:app/domains", s.addDomainForm)
+	signedIn.POST("/apps/:app/domains/:domain/check", s.checkDomainForm)
+	signedIn.POST("/apps/:app/domains/:domain/delete", s.removeDomainForm)
 
 	// Webhooks: verified by each app's secret, not by a session.
 	e.POST("/hooks/:forge/:app", s.webhook)
@@ -129,4 +133,8 @@ func (s *Server) routes() {
 	authed.GET("/deploys/:id/log.txt", s.deployLogRaw)
 	authed.GET("/builds/:id/events", s.buildEvents)
 	authed.GET("/deploys/:id/events", s.deployEvents)
+	authed.GET("/apps/:app/domains", s.apiDomains)
+	authed.POST("/apps/:app/domains", s.apiAddDomain)
+	authed.DELETE("/apps/:app/domains/:domain", s.apiRemoveDomain)
+	authed.POST("/apps/:app/domains/:domain/check", s.apiCheckDomain)
 }

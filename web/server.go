@@ -134,6 +134,9 @@ type Config struct {
 	// SecurityWarning, when set, is shown to admins on every console page:
 	// what of this server is not confined (see cmd/seedbed isolation.go).
 	SecurityWarning string
+	// Domains registers stages' custom domains; nil when Seedbed serves
+	// no HTTPS (see api_domains.go).
+	Domains Domains
 }
 
 // Server serves the console and the API.
