@@ -19,6 +19,7 @@ import (
 
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // Store is what the Manager keeps in the database: the domains, and the
@@ -640,4 +641,13 @@ func (m *Manager) URL(name string) string {
 		u += ":" + strconv.Itoa(m.httpsPort)
 	}
 	return u
+}
+
+// StageOf tells the stage a registered domain belongs to, for the gateway.
+func (m *Manager) StageOf(ctx context.Context, host string) (targets.StageRef, bool, error) {
+	r, ok, err := m.Route(ctx, host)
+	if err != nil || !ok {
+		return targets.StageRef{}, false, err
+	}
+	return targets.StageRef{App: r.App, Stage: r.Stage}, true, nil
 }

@@ -90,6 +90,9 @@ type Config struct {
 	// envErr is a retention or gc setting in the environment that does
 	// not parse; finish reports it.
 	envErr error
+
+	// HTTPS and custom domains (see domains.go and docs/domains.md).
+	HTTPS HTTPSConfig
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -122,6 +125,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	retentionFlags(fs, env, c)
+	httpsFlags(fs, env, c)
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -179,7 +183,7 @@ func (c *Config) finish(environ []string) error {
 	if c.GCInterval < 0 {
 		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
 	}
-	return nil
+	return c.HTTPS.finish()
 }
 
 // retentionFlags registers what seedbed gc keeps, and how often serve
