@@ -41,6 +41,7 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed tokens list|create NAME|revoke ID
   seedbed sessions list|revoke ID
   seedbed previews list|enable|disable|open|close APP ...
+  seedbed domains list|add|check|remove APP [--stage S] [NAME]   (HTTPS on a stage's own domain)
 
 Run "seedbed COMMAND --help" for a command's flags.
 `
@@ -114,6 +115,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
 	case "previews":
 		err = cmdPreviews(ctx, rest, getenv, stdout, stderr)
+	case "domains":
+		err = cmdDomains(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
