@@ -46,11 +46,15 @@ func Normalize(raw string) (string, error) {
 	if net.ParseIP(strings.Trim(name, "[]")) != nil {
 		return "", fmt.Errorf("%q is an IP address: certificates here are for host names, such as api.example.com", raw)
 	}
-	ascii, err := idna.Lookup.ToASCII(name)
-	if err != nil {
-		return "", fmt.Errorf("%q is not a valid host name: %v", raw, err)
+	ascii := strings.ToLower(name)
+	if !isASCII(ascii) || strings.Contains(ascii, "xn--") {
+		// Unicode names become punycode; punycode given must decode.
+		conv, err := idna.Lookup.ToASCII(name)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a valid internationalized host name: %v", raw, err)
+		}
+		ascii = strings.ToLower(conv)
 	}
-	ascii = strings.ToLower(ascii)
 	if len(ascii) > maxName {
 		return "", fmt.Errorf("%q is %d characters long (as punycode); a host name has at most %d", raw, len(ascii), maxName)
 	}
@@ -67,6 +71,15 @@ func Normalize(raw string) (string, error) {
 		return "", fmt.Errorf("%q ends in a numeric label; give a host name such as api.example.com", raw)
 	}
 	return ascii, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkLabel checks one label of an ASCII (punycode) name.
