@@ -99,8 +99,13 @@ type Config struct {
 type Manager struct {
 	cfg        Config
 	log        *slog.Logger
-	magic      *certmagic.Config
-	cache      *certmagic.Cache
+	// magic obtains and renews the registered domains' and the console's
+	// certificates ahead of need; onDemand serves handshakes, from the
+	// shared cache and database, obtaining certificates only for names
+	// decide permits. certmagic defers everything to handshakes in a
+	// config that has on-demand set, hence two.
+	magic, onDemand *certmagic.Config
+	cache           *certmagic.Cache
 	issuer     *certmagic.ACMEIssuer
 	storage    *Storage
 	httpsPort  int
@@ -158,13 +163,15 @@ func New(cfg Config) (*Manager, error) {
 		RenewCheckInterval: cfg.RenewCheckInterval,
 		Logger:             zl,
 	})
-	m.magic = certmagic.New(m.cache, certmagic.Config{
+	magicCfg := certmagic.Config{
 		Storage:            m.storage,
 		RenewalWindowRatio: cfg.RenewalWindowRatio,
-		OnDemand:           &certmagic.OnDemandConfig{DecisionFunc: m.decide},
 		OnEvent:            m.onEvent,
 		Logger:             zl,
-	})
+	}
+	m.magic = certmagic.New(m.cache, magicCfg)
+	magicCfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: m.decide}
+	m.onDemand = certmagic.New(m.cache, magicCfg)
 	issuer := certmagic.ACMEIssuer{
 		CA: cfg.CA, Email: cfg.Email, Agreed: true, TrustedRoots: cfg.CARoots,
 		DisableHTTPChallenge: true, DisableTLSALPNChallenge: true,
@@ -183,6 +190,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.issuer = certmagic.NewACMEIssuer(m.magic, issuer)
 	m.magic.Issuers = []certmagic.Issuer{m.issuer}
+	// The same CA and account: challenge tokens either stored are found
+	// by both.
+	m.onDemand.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.onDemand, issuer)}
 	return m, nil
 }
 
@@ -404,7 +414,7 @@ func (m *Manager) loadLeaf(ctx context.Context, key string) (*x509.Certificate, 
 // by SNI from the cache, the database or the CA (for permitted names),
 // and TLS-ALPN-01 challenges answered.
 func (m *Manager) TLSConfig() *tls.Config {
-	tc := m.magic.TLSConfig()
+	tc := m.onDemand.TLSConfig()
 	tc.MinVersion = tls.VersionTLS12
 	tc.NextProtos = append([]string{"h2", "http/1.1"}, tc.NextProtos...)
 	return tc

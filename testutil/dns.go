@@ -11,7 +11,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// DNS is a tiny authoritative DNS server on loopback UDP that answers A
+// DNS is a tiny authoritative DNS server on loopback (UDP and TCP, one
+// port: Pebble asks over TCP, Go's resolver over UDP) that answers A
 // queries for the names a test sets, and NXDOMAIN for every other: what
 // Pebble and Seedbed resolve a test's made-up domains with.
 type DNS struct {
@@ -25,17 +26,32 @@ type DNS struct {
 // addresses) and stops it when t ends.
 func StartDNS(t testing.TB, records map[string][]string) *DNS {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen for DNS: %v", err)
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ln == nil; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("listen for DNS: %v", err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			if try == 20 {
+				t.Fatalf("listen for DNS over TCP: %v", err)
+			}
+		}
 	}
 	d := &DNS{Addr: pc.LocalAddr().String(), a: map[string][]net.IP{}}
 	for name, ips := range records {
 		d.Set(name, ips...)
 	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(d.serve)}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	udp := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(d.serve)}
+	tcp := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(d.serve)}
+	go func() { _ = udp.ActivateAndServe() }()
+	go func() { _ = tcp.ActivateAndServe() }()
+	t.Cleanup(func() {
+		_ = udp.Shutdown()
+		_ = tcp.Shutdown()
+	})
 	return d
 }
 
