@@ -97,8 +97,8 @@ type Config struct {
 // Manager obtains, renews and serves the certificates of the registered
 // domains, the console's domain and the gateway's STAGE--APP hosts.
 type Manager struct {
-	cfg        Config
-	log        *slog.Logger
+	cfg Config
+	log *slog.Logger
 	// magic obtains and renews the registered domains' and the console's
 	// certificates ahead of need; onDemand serves handshakes, from the
 	// shared cache and database, obtaining certificates only for names
@@ -106,15 +106,15 @@ type Manager struct {
 	// config that has on-demand set, hence two.
 	magic, onDemand *certmagic.Config
 	cache           *certmagic.Cache
-	issuer     *certmagic.ACMEIssuer
-	storage    *Storage
-	httpsPort  int
-	lookups    *routeCache
-	stop       context.CancelFunc
-	done       chan struct{}
-	mu         sync.Mutex
-	managed    map[string]bool // names handed to certmagic by this process
-	background sync.WaitGroup
+	issuer          *certmagic.ACMEIssuer
+	storage         *Storage
+	httpsPort       int
+	lookups         *routeCache
+	stop            context.CancelFunc
+	done            chan struct{}
+	mu              sync.Mutex
+	managed         map[string]bool // names handed to certmagic by this process
+	background      sync.WaitGroup
 }
 
 // New makes a Manager; Start makes it obtain certificates.
