@@ -346,9 +346,11 @@ func (m *Manager) decide(ctx context.Context, name string) error {
 	return fmt.Errorf("%s is no domain of a stage here", name)
 }
 
-// hostRoute reads STAGE--APP.<HostDomain>.
+// hostRoute reads STAGE--APP.<HostDomain>. It finds none when the host
+// routing domain is one no public CA issues for (localhost, the default,
+// or a single label): those hosts stay on plain HTTP.
 func (m *Manager) hostRoute(name string) (app, stage string, ok bool) {
-	if m.cfg.HostDomain == "" {
+	if _, err := Normalize(m.cfg.HostDomain); err != nil || Under(m.cfg.HostDomain, "localhost") {
 		return "", "", false
 	}
 	label, found := strings.CutSuffix(name, "."+m.cfg.HostDomain)

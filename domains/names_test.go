@@ -60,3 +60,23 @@ func TestUnderAndDisplay(t *testing.T) {
 		t.Errorf("Display = %q", got)
 	}
 }
+
+func TestHostRoutingNeedsAPublicDomain(t *testing.T) {
+	tests := []struct {
+		domain, host string
+		ok           bool
+	}{
+		{"apps.example.com", "prod--shop.apps.example.com", true},
+		{"apps.example.com", "shop.apps.example.com", false},
+		{"apps.example.com", "a.prod--shop.apps.example.com", false},
+		{"localhost", "prod--shop.localhost", false},
+		{"dev.localhost", "prod--shop.dev.localhost", false},
+		{"", "prod--shop.example.com", false},
+	}
+	for _, tt := range tests {
+		m := &Manager{cfg: Config{HostDomain: tt.domain}}
+		if _, _, ok := m.hostRoute(tt.host); ok != tt.ok {
+			t.Errorf("domain %q, host %q: hostRoute ok = %v, want %v", tt.domain, tt.host, ok, tt.ok)
+		}
+	}
+}
