@@ -119,7 +119,7 @@ func TestManagerSharesCertificatesOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dns := testutil.StartDNS(t, map[string][]string{"a.test": {"127.0.0.1"}, "b.test": {"127.0.0.1"}, "evil.test": {"127.0.0.1"}})
+	dns := testutil.StartDNS(t, map[string][]string{"a.test": {"127.0.0.1"}, "b.test": {"127.0.0.1"}, "evil.test": {"127.0.0.1"}, "prod--api.apps.test": {"127.0.0.1"}})
 	http1, https1 := listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
 	pebble := testutil.StartPebble(t, testutil.PebbleOptions{HTTPPort: portOf(t, http1), TLSPort: portOf(t, https1), DNSServer: dns.Addr})
 	roots := x509.NewCertPool()
@@ -204,6 +204,12 @@ func TestManagerSharesCertificatesOnPostgres(t *testing.T) {
 	}
 	if strings.Contains(pebble.Log(), "evil.test") || strings.Contains(pebble.Log(), "nope.apps.test") {
 		t.Fatalf("the CA was asked about a name no stage has:\n%s", pebble.Log())
+	}
+
+	// The STAGE--APP host of a stage that exists gets a certificate on
+	// its first handshake.
+	if got := leaf(t, p1.httpsAddr, "prod--api.apps.test", issuerRoots); got.DNSNames[0] != "prod--api.apps.test" {
+		t.Fatalf("prod--api.apps.test served a certificate for %v", got.DNSNames)
 	}
 
 	// Names the manager refuses to register.
