@@ -8,17 +8,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/seedbed/seedbed/web/apiv1"
 )
 
-const domainsUse = `seedbed domains list APP [--output json]
-seedbed domains add APP --stage STAGE NAME [--output json]
-seedbed domains check APP NAME [--output json]
-seedbed domains remove APP NAME
-
-A stage answers on its domains over HTTPS, with certificates Seedbed obtains
-and renews through ACME once the name's DNS points at the server (see
-docs/domains.md). check looks a name's DNS up again now.`
+const domainsLong = `A stage answers on its domains over HTTPS, with certificates Seedbed obtains
+and renews through ACME once the name's DNS points at the server (serve needs
+--https-addr; see docs/domains.md). A domain belongs to one stage only.`
 
 // domainsOptions is one domains command, parsed.
 type domainsOptions struct {
@@ -26,60 +23,62 @@ type domainsOptions struct {
 	App    string
 	Stage  string // add only
 	Name   string // add, check, remove
-	Output string // "" (a table) or json
+	Output string // "text" or "json"
 }
 
-// parseDomainsArgs reads a domains command line.
-func parseDomainsArgs(args []string, stderr io.Writer) (domainsOptions, error) {
-	if len(args) == 0 {
-		return domainsOptions{}, usageError(domainsUse)
-	}
-	o := domainsOptions{Action: args[0]}
-	fs := newFlagSet("domains "+o.Action, domainsUse, stderr)
-	fs.StringVar(&o.Stage, "stage", "", "the stage the domain is for (add)")
-	fs.StringVar(&o.Output, "output", "", "json to print data as JSON")
-	pos, err := parseArgs(fs, args[1:])
-	if err != nil {
-		return o, err
-	}
-	if o.Output != "" && o.Output != "json" {
-		return o, usageError("--output takes json, or nothing for a table")
-	}
-	want := 2
-	switch o.Action {
-	case "list", "ls":
-		o.Action, want = "list", 1
-	case "add":
-		if o.Stage == "" {
-			return o, usageError("seedbed domains add APP --stage STAGE NAME: name the stage with --stage")
+// domainsCommand lists, adds, checks and removes an app's domains.
+func domainsCommand(e cliEnv) *cobra.Command {
+	sub := func(action, use, short, example string, args ...string) *cobra.Command {
+		o := domainsOptions{Action: action}
+		cmd := &cobra.Command{
+			Use: use, Short: short, Example: example,
+			Args: positional(args...), ValidArgsFunction: e.completeApps,
 		}
-	case "check", "remove":
-	case "rm", "delete":
-		o.Action = "remove"
-	default:
-		return o, usageError(domainsUse)
+		if action == "add" {
+			cmd.Flags().StringVar(&o.Stage, "stage", "", "the stage the domain is for")
+			_ = cmd.MarkFlagRequired("stage")
+		}
+		var out *outputFormat
+		if action != "remove" {
+			out = addOutputFlag(cmd)
+		}
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			o.App = args[0]
+			if len(args) > 1 {
+				o.Name = args[1]
+			}
+			if out != nil {
+				o.Output = string(*out)
+			}
+			return runDomains(cmd.Context(), c, o, cmd.OutOrStdout())
+		}
+		return cmd
 	}
-	if len(pos) != want {
-		return o, usageError(domainsUse)
+	g := group("domains", "List, add, check or remove a stage's own domains (HTTPS)",
+		"  seedbed domains add shop --stage prod api.example.com\n  seedbed domains list shop",
+		sub("list", "list APP", "List an app's domains with their DNS and certificate states",
+			"  seedbed domains list shop\n  seedbed domains list shop --output json | jq '.domains[] | {name, status, expires_at}'", "APP"),
+		sub("add", "add APP --stage STAGE NAME", "Add a host name to a stage; its certificate is obtained once its DNS points here",
+			"  seedbed domains add shop --stage prod api.example.com", "APP", "NAME"),
+		sub("check", "check APP NAME", "Look a domain's DNS up again now",
+			"  seedbed domains check shop api.example.com", "APP", "NAME"),
+		sub("remove", "remove APP NAME", "Remove a domain from its stage",
+			"  seedbed domains remove shop api.example.com", "APP", "NAME"),
+	)
+	g.Long = domainsLong
+	for _, c := range g.Commands() {
+		switch c.Name() {
+		case "list":
+			c.Aliases = []string{"ls"}
+		case "remove":
+			c.Aliases = []string{"rm"}
+		}
 	}
-	o.App = pos[0]
-	if want == 2 {
-		o.Name = pos[1]
-	}
-	return o, nil
-}
-
-// cmdDomains lists, adds, checks or removes an app's domains.
-func cmdDomains(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseDomainsArgs(args, stderr)
-	if err != nil {
-		return err
-	}
-	c, err := client(getenv)
-	if err != nil {
-		return err
-	}
-	return runDomains(ctx, c, o, stdout)
+	return g
 }
 
 // runDomains does what o asks and prints the outcome.
@@ -139,7 +138,7 @@ func runDomains(ctx context.Context, c *apiv1.Client, o domainsOptions, out io.W
 		fmt.Fprintf(out, "Removed %s from %s.\n", o.Name, o.App)
 		return nil
 	}
-	return usageError(domainsUse)
+	return usageError("seedbed domains list|add|check|remove APP ...")
 }
 
 // domainState says in words where a domain stands.

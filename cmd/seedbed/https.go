@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/seedbed/seedbed/domains"
 )
@@ -53,7 +54,7 @@ type HTTPSConfig struct {
 }
 
 // httpsFlags registers the HTTPS and ACME settings.
-func httpsFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+func httpsFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	h := &c.HTTPS
 	fs.StringVar(&h.Addr, "https-addr", env("SEEDBED_HTTPS_ADDR", ""), "HTTPS listen address (e.g. :443) for stages' custom domains, STAGE--APP hosts and --console-domain, with certificates from ACME; empty: no HTTPS. The CA checks HTTP-01 on port 80 (the gateway: --gateway-addr :80) and TLS-ALPN-01 on 443 (SEEDBED_HTTPS_ADDR)")
 	fs.StringVar(&h.CA, "acme-ca", env("SEEDBED_ACME_CA", domains.LetsEncrypt), "ACME directory URL certificates come from (SEEDBED_ACME_CA)")

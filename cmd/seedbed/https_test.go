@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,36 +62,26 @@ func TestHTTPSConfigFinish(t *testing.T) {
 	}
 }
 
-func TestParseDomainsArgs(t *testing.T) {
+// The domains commands refuse a wrong call before asking the server: exit
+// 2, naming what is missing.
+func TestDomainsCommandUsage(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		want domainsOptions
-		err  string
+		want string
 	}{
-		{name: "list", args: []string{"list", "shop"}, want: domainsOptions{Action: "list", App: "shop"}},
-		{name: "list json", args: []string{"ls", "shop", "--output", "json"}, want: domainsOptions{Action: "list", App: "shop", Output: "json"}},
-		{name: "add", args: []string{"add", "shop", "--stage", "prod", "api.example.com"}, want: domainsOptions{Action: "add", App: "shop", Stage: "prod", Name: "api.example.com"}},
-		{name: "add flag last", args: []string{"add", "shop", "api.example.com", "--stage=prod"}, want: domainsOptions{Action: "add", App: "shop", Stage: "prod", Name: "api.example.com"}},
-		{name: "add without stage", args: []string{"add", "shop", "api.example.com"}, err: "--stage"},
-		{name: "remove", args: []string{"rm", "shop", "api.example.com"}, want: domainsOptions{Action: "remove", App: "shop", Name: "api.example.com"}},
-		{name: "check", args: []string{"check", "shop", "api.example.com"}, want: domainsOptions{Action: "check", App: "shop", Name: "api.example.com"}},
-		{name: "missing name", args: []string{"remove", "shop"}, err: "usage"},
-		{name: "bad output", args: []string{"list", "shop", "--output", "yaml"}, err: "--output takes json"},
-		{name: "unknown action", args: []string{"move", "shop"}, err: "usage"},
-		{name: "nothing", args: nil, err: "usage"},
+		{name: "add without stage", args: []string{"domains", "add", "shop", "api.example.com"}, want: `"stage"`},
+		{name: "add without name", args: []string{"domains", "add", "shop", "--stage", "prod"}, want: "missing NAME"},
+		{name: "list without app", args: []string{"domains", "list"}, want: "missing APP"},
+		{name: "bad output", args: []string{"domains", "list", "shop", "--output", "yaml"}, want: "want text or json"},
+		{name: "unknown subcommand", args: []string{"domains", "move", "shop"}, want: "unknown command"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseDomainsArgs(tt.args, io.Discard)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("parse %v = %+v, %v; want an error saying %q", tt.args, got, err, tt.err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("parse %v = %+v, %v; want %+v", tt.args, got, err, tt.want)
+			c := cli{t: t, env: map[string]string{"SEEDBED_SERVER": "http://127.0.0.1:9", "SEEDBED_TOKEN": "x", "SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "none.json")}}
+			code, _, errOut := c.run(tt.args...)
+			if code != 2 || !strings.Contains(errOut, tt.want) {
+				t.Fatalf("seedbed %v: exit %d, stderr %q; want exit 2 saying %q", tt.args, code, errOut, tt.want)
 			}
 		})
 	}
