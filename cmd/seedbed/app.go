@@ -150,7 +150,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.client = asynq.NewClient(redisOpt)
 
-	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	var arts artifact.Storage // the data dir's folder, or --artifact-store's bucket
+	arts, err = openArtifacts(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

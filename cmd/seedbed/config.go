@@ -99,6 +99,15 @@ type Config struct {
 
 	// HTTPS and custom domains (see domains.go and docs/domains.md).
 	HTTPS HTTPSConfig
+	// ArtifactStore is where artifacts are kept: empty for the data
+	// dir's artifacts folder, s3://BUCKET/PREFIX for a bucket of the
+	// S3-compatible server at S3Endpoint (see artifacts.go).
+	ArtifactStore string
+	S3Endpoint    string
+	S3Region      string
+	// S3AccessKey and S3SecretKey come from the environment only
+	// (SEEDBED_S3_ACCESS_KEY, SEEDBED_S3_SECRET_KEY).
+	S3AccessKey, S3SecretKey string
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -133,6 +142,11 @@ func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	retentionFlags(fs, env, c)
 	httpsFlags(fs, env, c)
+	fs.StringVar(&c.ArtifactStore, "artifact-store", env("SEEDBED_ARTIFACT_STORE", ""), "where artifacts are kept: empty for <data-dir>/artifacts, or s3://BUCKET/PREFIX for a bucket of an S3-compatible server (--s3-endpoint), shared by every serve and worker; credentials from SEEDBED_S3_ACCESS_KEY and SEEDBED_S3_SECRET_KEY (SEEDBED_ARTIFACT_STORE)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("SEEDBED_S3_ENDPOINT", ""), "the S3-compatible server of --artifact-store: http(s)://host:port; empty for AWS S3 (SEEDBED_S3_ENDPOINT)")
+	fs.StringVar(&c.S3Region, "s3-region", env("SEEDBED_S3_REGION", ""), "the region of the --artifact-store bucket; empty to ask the server (SEEDBED_S3_REGION)")
+	c.S3AccessKey = getenv("SEEDBED_S3_ACCESS_KEY")
+	c.S3SecretKey = getenv("SEEDBED_S3_SECRET_KEY")
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -185,6 +199,9 @@ func (c *Config) finish(environ []string) error {
 	// grace period outlasts the longest build.
 	c.Retention.Grace = max(time.Hour, c.BuildTimeout+30*time.Minute)
 	if err := c.Retention.Validate(); err != nil {
+		return err
+	}
+	if err := c.checkArtifactStore(); err != nil {
 		return err
 	}
 	if c.GCInterval < 0 {
