@@ -51,6 +51,9 @@ const LetsEncrypt = certmagic.LetsEncryptProductionCA
 // Config is how a Manager obtains certificates and serves.
 type Config struct {
 	Store Store
+	// Sealer encrypts the private keys kept in Store; nil keeps them in
+	// clear.
+	Sealer Sealer
 	// CA is the ACME directory URL; empty: Let's Encrypt.
 	CA string
 	// Email is given to the CA for expiry notices; it may be empty.
@@ -157,7 +160,7 @@ func New(cfg Config) (*Manager, error) {
 		m.httpsPort = cfg.HTTPSPort
 	}
 	zl := zapLogger(cfg.Logger)
-	m.storage = NewStorage(cfg.Store)
+	m.storage = NewStorage(cfg.Store, cfg.Sealer)
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
 		RenewCheckInterval: cfg.RenewCheckInterval,

@@ -1,6 +1,7 @@
 package domains
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,6 +39,14 @@ const (
 	lockPoll = 500 * time.Millisecond
 )
 
+// Sealer encrypts private keys before they reach the database, as stage
+// secrets and deploy keys are: a copy of the database alone does not let
+// anyone impersonate an app's domains. aad binds a value to its key.
+type Sealer interface {
+	Seal(value, aad string) (string, error)
+	Open(sealed, aad string) (string, error)
+}
+
 // Storage is certmagic's storage on the Seedbed database: certificates,
 // their keys, ACME accounts and challenge tokens of every process live in
 // one place, so a certificate is obtained once and served by all, and an
@@ -45,8 +54,9 @@ const (
 // locks are rows that expire, so that one process obtains a name's
 // certificate at a time and a crashed one does not block the rest.
 type Storage struct {
-	db    ObjectStore
-	owner string // this Storage's name in lock rows
+	db     ObjectStore
+	sealer Sealer // nil keeps private keys in clear (tests of the locks)
+	owner  string // this Storage's name in lock rows
 
 	mu     sync.Mutex
 	leases map[string]context.CancelFunc // locks held, stopping their renewal
@@ -58,19 +68,35 @@ var (
 	_ certmagic.LockLeaseRenewer = (*Storage)(nil)
 )
 
-// NewStorage makes a Storage on db. Each Storage holds locks in a name of
-// its own: make one per process.
-func NewStorage(db ObjectStore) *Storage {
+// NewStorage makes a Storage on db that seals private keys (values under
+// keys ending in ".key") with sealer. Each Storage holds locks in a name
+// of its own: make one per process.
+func NewStorage(db ObjectStore, sealer Sealer) *Storage {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	host, _ := os.Hostname()
-	return &Storage{db: db, owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), leases: map[string]context.CancelFunc{}}
+	return &Storage{db: db, sealer: sealer, owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), leases: map[string]context.CancelFunc{}}
 }
 
 // Store puts value at key.
 func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
+	if s.sealer != nil && isPrivateKey(key) {
+		sealed, err := s.sealer.Seal(string(value), KeyAAD(key))
+		if err != nil {
+			return fmt.Errorf("seal %s: %w", key, err)
+		}
+		value = []byte(sealed)
+	}
 	return s.db.PutTLSObject(ctx, key, value)
 }
+
+// isPrivateKey tells the keys certmagic keeps private keys under: a
+// certificate's ("certificates/CA/NAME/NAME.key") and an ACME account's.
+func isPrivateKey(key string) bool { return strings.HasSuffix(key, ".key") }
+
+// KeyAAD is what a sealed private key is bound to: its key. The secrets
+// rotation (pipelines.TLSKeyAAD) must agree.
+func KeyAAD(key string) string { return "tls-key:" + key }
 
 // Load reads the value at key; a missing key is fs.ErrNotExist.
 func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
@@ -81,7 +107,16 @@ func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.Value, nil
+	if s.sealer == nil || !isPrivateKey(key) || bytes.HasPrefix(o.Value, []byte("-----BEGIN")) {
+		// A key stored in clear before sealing: serve start seals it
+		// (pipelines.SealStoredInClear).
+		return o.Value, nil
+	}
+	plain, err := s.sealer.Open(string(o.Value), KeyAAD(key))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	return []byte(plain), nil
 }
 
 // Delete removes key and everything under it; a missing key is no error.

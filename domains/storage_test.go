@@ -1,6 +1,7 @@
 package domains
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/testutil"
 )
@@ -48,7 +50,7 @@ func eachDatabase(t *testing.T, f func(t *testing.T, open func() *store.Store)) 
 func TestStorage(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, open func() *store.Store) {
 		ctx := context.Background()
-		s := NewStorage(open())
+		s := NewStorage(open(), nil)
 		put := map[string]string{
 			"acme/ca/users/a@example.com/a.json":            "account",
 			"certificates/ca/api.example.com/api.json":      "meta",
@@ -107,7 +109,7 @@ func TestStorage(t *testing.T) {
 			t.Fatalf("deleting what is gone is no error: %v", err)
 		}
 		// A second process reads what the first stored.
-		other := NewStorage(open())
+		other := NewStorage(open(), nil)
 		if b, err := other.Load(ctx, "acme/ca/users/a@example.com/a.json"); err != nil || string(b) != "account" {
 			t.Fatalf("another process Load = %q, %v", b, err)
 		}
@@ -120,7 +122,7 @@ func TestStorage(t *testing.T) {
 func TestStorageLocks(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, open func() *store.Store) {
 		ctx := context.Background()
-		a, b := NewStorage(open()), NewStorage(open())
+		a, b := NewStorage(open(), nil), NewStorage(open(), nil)
 		if err := a.Lock(ctx, "issue_cert_api.example.com"); err != nil {
 			t.Fatal(err)
 		}
@@ -179,3 +181,72 @@ func TestStorageLocks(t *testing.T) {
 }
 
 var _ certmagic.Storage = (*Storage)(nil)
+
+// Private keys reach the database sealed, bound to their key: a copy of
+// the database does not hold them, a sealed key moved under another name
+// does not open, and one stored in clear before sealing still loads; the
+// secrets rotation re-seals them under a new key and they still load.
+func TestStorageSealsPrivateKeys(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, open func() *store.Store) {
+		ctx := context.Background()
+		db := open()
+		sealer, err := pipelines.NewSealer(bytes.Repeat([]byte{7}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewStorage(db, sealer)
+		const key, pem = "certificates/ca/api.example.com/api.example.com.key", "-----BEGIN EC PRIVATE KEY-----\nsecret\n-----END EC PRIVATE KEY-----\n"
+		if err := s.Store(ctx, key, []byte(pem)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store(ctx, "certificates/ca/api.example.com/api.example.com.crt", []byte("cert")); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := db.GetTLSObject(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw.Value, []byte("secret")) || !pipelines.IsSealed(string(raw.Value)) {
+			t.Fatalf("the database holds %q, want it sealed", raw.Value)
+		}
+		if crt, _ := db.GetTLSObject(ctx, "certificates/ca/api.example.com/api.example.com.crt"); string(crt.Value) != "cert" {
+			t.Errorf("a certificate was changed on its way in: %q", crt.Value)
+		}
+		if got, err := s.Load(ctx, key); err != nil || string(got) != pem {
+			t.Fatalf("Load = %q, %v; want the key back", got, err)
+		}
+		moved := "acme/ca/users/x/x.key"
+		if err := db.PutTLSObject(ctx, moved, raw.Value); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Load(ctx, moved); err == nil {
+			t.Error("a sealed key moved under another name opened")
+		}
+		if err := db.DeleteTLSObjects(ctx, moved); err != nil {
+			t.Fatal(err)
+		}
+		legacy := "acme/ca/users/a/a.key"
+		if err := db.PutTLSObject(ctx, legacy, []byte(pem)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Load(ctx, legacy); err != nil || string(got) != pem {
+			t.Fatalf("a key stored in clear: Load = %q, %v", got, err)
+		}
+		if n, err := pipelines.SealStoredInClear(ctx, db, sealer); err != nil || n != 1 {
+			t.Fatalf("SealStoredInClear = %d, %v; want the clear key sealed", n, err)
+		}
+		next, err := pipelines.NewSealer(bytes.Repeat([]byte{9}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pipelines.RotateSecrets(ctx, db, sealer, next, nil); err != nil {
+			t.Fatal(err)
+		}
+		rotated := NewStorage(db, next)
+		for _, k := range []string{key, legacy} {
+			if got, err := rotated.Load(ctx, k); err != nil || string(got) != pem {
+				t.Errorf("after rotation, %s: %q, %v", k, got, err)
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 )
@@ -18,6 +19,10 @@ const (
 	// secret of an app's alert channel (alert_channels.target of slack
 	// and webhook channels, alert_channels.secret).
 	SealedAlertTarget = "alert channel URL"
+	// SealedTLSKey: a private key of the certificate storage (a
+	// certificate's or an ACME account's), tls_objects.value under a key
+	// ending in ".key".
+	SealedTLSKey      = "TLS private key"
 	SealedAlertSecret = "alert channel secret"
 )
 
@@ -41,6 +46,9 @@ type SealedValue struct {
 func (v SealedValue) Where() string {
 	if v.Kind == SealedStageSecret {
 		return fmt.Sprintf("secret %s of stage %s of app %s", v.Key, v.StageName, v.AppName)
+	}
+	if v.Kind == SealedTLSKey {
+		return "TLS private key " + v.Key
 	}
 	if v.ChannelName != "" {
 		return fmt.Sprintf("%s %s of app %s", v.Kind, v.ChannelName, v.AppName)
@@ -111,6 +119,11 @@ func (s *Store) ResealSecrets(ctx context.Context, kinds []string, fn func(Seale
 		changed += n
 		if aerr != nil {
 			return aerr
+		}
+		n, terr := resealTLSKeys(tx, want, fn)
+		changed += n
+		if terr != nil {
+			return terr
 		}
 		if !want(SealedStageSecret) {
 			return nil
@@ -192,6 +205,41 @@ func resealAlertChannels(tx *gorm.DB, appNames map[uint]string, want func(string
 			}
 			changed++
 		}
+	}
+	return changed, nil
+}
+
+// resealTLSKeys is ResealSecrets for the private keys of the certificate
+// storage: every value under a key ending in ".key".
+func resealTLSKeys(tx *gorm.DB, want func(string) bool, fn func(SealedValue) (string, error)) (int, error) {
+	if !want(SealedTLSKey) {
+		return 0, nil
+	}
+	var objs []TLSObject
+	if err := tx.Where("key LIKE ?", "%.key").Order("key").Find(&objs).Error; err != nil {
+		return 0, fmt.Errorf("list TLS private keys: %w", err)
+	}
+	changed := 0
+	for _, o := range objs {
+		if !strings.HasSuffix(o.Key, ".key") || len(o.Value) == 0 {
+			continue
+		}
+		v := SealedValue{Kind: SealedTLSKey, Key: o.Key, Value: string(o.Value)}
+		out, err := fn(v)
+		if err != nil {
+			return changed, err
+		}
+		if out == v.Value {
+			continue
+		}
+		res := tx.Model(&TLSObject{}).Where("key = ? AND value = ?", o.Key, o.Value).Update("value", []byte(out))
+		if res.Error != nil {
+			return changed, fmt.Errorf("rewrite %s: %w", v.Where(), res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return changed, fmt.Errorf("%s: %w", v.Where(), ErrChangedMeanwhile)
+		}
+		changed++
 	}
 	return changed, nil
 }

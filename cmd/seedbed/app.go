@@ -294,7 +294,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.target)
 		if a.httpsLn != nil {
-			if a.domains, err = a.newDomains(cfg, log); err != nil {
+			if a.domains, err = a.newDomains(cfg, sealer, log); err != nil {
 				return nil, err
 			}
 			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains}, a.target)

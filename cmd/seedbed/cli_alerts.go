@@ -150,7 +150,6 @@ func runAlerts(ctx context.Context, c *apiv1.Client, o alertsOptions, out io.Wri
 	return err
 }
 
-
 func printAlerts(out io.Writer, a apiv1.Alerts) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "RULE\tKIND\tSTAGE\tCHANNEL\tSTATE")

@@ -169,4 +169,3 @@ func oneLine(s string) string {
 	}
 	return s
 }
-

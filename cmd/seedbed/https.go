@@ -145,10 +145,10 @@ func httpsURL(name string, ln net.Listener) string {
 
 // newDomains makes the manager of custom domains and certificates, which
 // answers ACME challenges on the gateway's and the HTTPS listener's ports.
-func (a *App) newDomains(cfg Config, log *slog.Logger) (*domains.Manager, error) {
+func (a *App) newDomains(cfg Config, sealer domains.Sealer, log *slog.Logger) (*domains.Manager, error) {
 	h := cfg.HTTPS
 	return domains.New(domains.Config{
-		Store: a.store, CA: h.CA, Email: h.Email, CARoots: h.CARoots, Challenges: h.Challenges,
+		Store: a.store, Sealer: sealer, CA: h.CA, Email: h.Email, CARoots: h.CARoots, Challenges: h.Challenges,
 		HTTPAddr: a.gatewayLn.Addr().String(), HTTPSAddr: a.httpsLn.Addr().String(),
 		HSTS: h.HSTS, ConsoleDomain: h.ConsoleDomain, HostDomain: cfg.Domain, PublicIPs: h.PublicIPs,
 		Resolver: h.Resolver, SyncInterval: h.SyncInterval, RenewCheckInterval: h.RenewCheckInterval, RenewalWindowRatio: h.RenewalWindowRatio,
