@@ -457,3 +457,10 @@ func (s *Store) followStep(dir string, q Query, pos *cursor, emit func([]Line) e
 	}
 	return true, nil
 }
+
+// CheckCursor tells whether s is a cursor Query or Follow could have
+// given out ("" is the start of the log).
+func CheckCursor(s string) error {
+	_, err := parseCursor(s)
+	return err
+}

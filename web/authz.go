@@ -109,6 +109,10 @@ var routeRoles = map[string]string{
 	"GET /apps/:app/builds":    store.RoleViewer,
 	"GET /builds/:id/log.txt":  store.RoleViewer,
 	"GET /deploys/:id/log.txt": store.RoleViewer,
+	// Function logs are masked (stage secrets never show), so viewers
+	// read them, as they read build logs.
+	"GET /apps/:app/stages/:stage/logs":        store.RoleViewer,
+	"GET /apps/:app/stages/:stage/logs/events": store.RoleViewer,
 	// App settings and the webhook secret are the owners' to read.
 	"GET /apps/:app/webhooks": store.RoleOwner,
 	"GET /apps/:app/settings": store.RoleOwner,
