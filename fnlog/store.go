@@ -3,6 +3,7 @@ package fnlog
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -260,16 +261,27 @@ func (s *Store) rotate(st *stageLog, first time.Time) error {
 	return nil
 }
 
+// pruneEvery is how often a Store applies its age limit.
+const pruneEvery = 10 * time.Minute
+
 func (s *Store) syncLoop() {
 	defer close(s.done)
 	t := time.NewTicker(s.opt.SyncEvery)
 	defer t.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 			s.syncAll()
+		case <-prune.C:
+			if s.opt.Retention.Age > 0 {
+				if _, err := s.Prune(context.Background(), false); err != nil {
+					s.log.Warn("apply function log retention", "err", err)
+				}
+			}
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
@@ -44,6 +45,9 @@ type App struct {
 	inspector *asynq.Inspector
 	worker    *asynq.Server
 	target    *local.Target
+	// fnlogs keeps what the functions of this process print; nil
+	// without deploys.
+	fnlogs    *fnlog.Store
 	isolation IsolationStatus
 	svc       *pipelines.Service
 	builder   *builders.Builder
@@ -184,8 +188,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.builder = builder
 	if cfg.Deploys {
+		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
+			return nil, err
+		}
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies,
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Logs: a.fnlogs})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -262,7 +269,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning})
+			SecurityWarning: a.isolation.Warning, FunctionLogs: a.fnlogs})
 		if err != nil {
 			return nil, err
 		}
@@ -394,6 +401,13 @@ func (a *App) Close(ctx context.Context) {
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {
 			a.log.Error("stop functions", "err", err)
+		}
+	}
+	// After the target: its last lines (a function's goodbye) are stored
+	// before the log is synced and closed.
+	if a.fnlogs != nil {
+		if err := a.fnlogs.Close(); err != nil {
+			a.log.Error("close function logs", "err", err)
 		}
 	}
 	if a.builder != nil {

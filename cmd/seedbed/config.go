@@ -15,6 +15,7 @@ import (
 
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/netguard"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets/local"
@@ -87,6 +88,9 @@ type Config struct {
 	// serve collects; 0 never.
 	Retention  pipelines.Retention
 	GCInterval time.Duration
+	// FunctionLogs is what each stage's function log keeps (see
+	// fnlog.Retention); the zero value keeps everything.
+	FunctionLogs fnlog.Retention
 	// envErr is a retention or gc setting in the environment that does
 	// not parse; finish reports it.
 	envErr error
@@ -176,6 +180,9 @@ func (c *Config) finish(environ []string) error {
 	if err := c.Retention.Validate(); err != nil {
 		return err
 	}
+	if err := c.FunctionLogs.Validate(); err != nil {
+		return err
+	}
 	if c.GCInterval < 0 {
 		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
 	}
@@ -213,6 +220,7 @@ func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config)
 	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
 	fs.IntVar(&c.Retention.RejectedDeliveries, "retain-rejected-deliveries", atoi("SEEDBED_RETAIN_REJECTED_DELIVERIES", def.RejectedDeliveries), "rejected webhook deliveries kept across all apps (SEEDBED_RETAIN_REJECTED_DELIVERIES)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep, as seedbed gc does; 0 never (SEEDBED_GC_INTERVAL)")
+	functionLogFlags(fs, env, c)
 }
 
 // buildEnv keeps what toolchains need from Seedbed's environment and drops
