@@ -27,6 +27,7 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed deploy APP [--stage dev] [--ref REF] [--wait]
   seedbed builds list APP [--status failed] [--ref main] [--trigger push] [--before ID]
   seedbed builds logs BUILD_ID [--follow]
+  seedbed logs APP --stage S [--function F] [--since 1h] [--grep TEXT] [-f] [--output json]
   seedbed promote APP --from dev [--to staging] [--yes] [--wait]
   seedbed rollback APP --stage prod [--to RELEASE] [--wait]
   seedbed approve DEPLOY_ID [--wait] | seedbed reject DEPLOY_ID [--reason TEXT]
@@ -114,6 +115,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
 	case "previews":
 		err = cmdPreviews(ctx, rest, getenv, stdout, stderr)
+	case "logs":
+		err = cmdLogs(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

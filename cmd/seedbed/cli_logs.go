@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/seedbed/seedbed/web/apiv1"
+)
+
+const logsUse = "seedbed logs APP --stage S [--function SERVICE/NAME] [--since 1h] [--until T] [--grep TEXT] [--limit N] [-f] [--output text|json]"
+
+// logsOptions is what `seedbed logs` was asked.
+type logsOptions struct {
+	App, Stage string
+	Query      apiv1.FunctionLogQuery
+	Follow     bool
+	JSON       bool
+	// Retry is how long Follow waits before it reconnects after the
+	// server ended the stream (a restart); 0 means 1s.
+	Retry time.Duration
+}
+
+// logsClient is the part of the API client runLogs uses.
+type logsClient interface {
+	FunctionLogs(ctx context.Context, app, stage string, q apiv1.FunctionLogQuery) (apiv1.FunctionLogPage, error)
+	FollowFunctionLogs(ctx context.Context, app, stage, cursor string, q apiv1.FunctionLogQuery, emit func(apiv1.FunctionLogLine) error) error
+}
+
+// cmdLogs parses `seedbed logs` and runs it.
+func cmdLogs(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseLogsFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	c, err := client(getenv)
+	if err != nil {
+		return err
+	}
+	return runLogs(ctx, c, o, stdout)
+}
+
+// parseLogsFlags reads the command line of `seedbed logs`.
+func parseLogsFlags(args []string, stderr io.Writer) (logsOptions, error) {
+	var o logsOptions
+	fs := newFlagSet("logs", logsUse+"\n\nPrints what a stage's functions wrote (stdout, stderr, Lambda runtime errors, crash notes),\nnewest last, with secret values masked. -f keeps printing new lines as they come.", stderr)
+	fs.StringVar(&o.Stage, "stage", "", "the stage whose functions' logs to print (required)")
+	fs.StringVar(&o.Query.Function, "function", "", "only this function, as SERVICE/NAME")
+	fs.StringVar(&o.Query.Since, "since", "", "only lines since: a duration back from now (15m, 2h, 7d) or a time (2026-12-06T10:00:00Z)")
+	fs.StringVar(&o.Query.Until, "until", "", "only lines until: a duration back from now or a time")
+	fs.StringVar(&o.Query.Grep, "grep", "", "only lines containing this text (exact, case-sensitive)")
+	fs.IntVar(&o.Query.Limit, "limit", 0, "how many of the newest matching lines to print, 1 to 10000 (default 500)")
+	follow := fs.Bool("follow", false, "keep printing new lines until interrupted")
+	fs.BoolVar(follow, "f", false, "short for --follow")
+	output := fs.String("output", "text", "text, or json: one JSON object a line")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return o, err
+	}
+	if len(pos) != 1 || o.Stage == "" {
+		return o, usageError(logsUse)
+	}
+	o.App, o.Follow = pos[0], *follow
+	switch *output {
+	case "text":
+	case "json":
+		o.JSON = true
+	default:
+		return o, fmt.Errorf("--output must be text or json, not %q", *output)
+	}
+	if o.Follow && o.Query.Until != "" {
+		return o, errors.New("--follow prints lines as they come, so it takes no --until; drop one of them")
+	}
+	return o, nil
+}
+
+// runLogs prints the newest matching lines, then, with Follow, the lines
+// written afterwards, reconnecting where it left off when the server
+// ends the stream (a restart), until ctx ends.
+func runLogs(ctx context.Context, c logsClient, o logsOptions, out io.Writer) error {
+	page, err := c.FunctionLogs(ctx, o.App, o.Stage, o.Query)
+	if err != nil {
+		return err
+	}
+	for _, l := range page.Lines {
+		if err := printLogLine(out, l, o.JSON); err != nil {
+			return err
+		}
+	}
+	if !o.Follow {
+		if len(page.Lines) == 0 && !o.JSON {
+			fmt.Fprintf(out, "No lines of %s/%s match. Widen --since or drop a filter.\n", o.App, o.Stage)
+		}
+		return nil
+	}
+	cursor := page.Cursor
+	retry := o.Retry
+	if retry <= 0 {
+		retry = time.Second
+	}
+	for {
+		err := c.FollowFunctionLogs(ctx, o.App, o.Stage, cursor, o.Query, func(l apiv1.FunctionLogLine) error {
+			cursor = l.Cursor
+			return printLogLine(out, l, o.JSON)
+		})
+		var apiErr *apiv1.APIError
+		if errors.As(err, &apiErr) && apiErr.Status < 500 {
+			return err // refused: no use trying again
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The stream ended (Seedbed restarted, a proxy cut it): go on
+		// from the last line printed.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(retry):
+		}
+	}
+}
+
+// printLogLine writes one line: "TIME FUNCTION [LEVEL] TEXT", or its JSON.
+func printLogLine(w io.Writer, l apiv1.FunctionLogLine, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s %s %-5s %s\n", l.Time.Local().Format("2006-01-02 15:04:05.000"), l.Function, strings.ToUpper(l.Level), l.Text)
+	return err
+}
