@@ -195,6 +195,10 @@ func (s *Server) functionLogEvents(c echo.Context) error {
 		select {
 		case <-done:
 			return nil
+		case <-s.ending:
+			cancel()
+			<-done
+			return nil
 		case <-tick.C:
 		}
 		if !access.allowed(ctx) {

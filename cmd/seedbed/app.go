@@ -274,6 +274,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
+		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
 		a.gateway = newHTTPServer(a.target.Gateway(), defaultTimeouts, always)
 	}
 	return a, nil
