@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders"
-	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/fnlog"
+	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets/local"
