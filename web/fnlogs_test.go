@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/fnlog"
+	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/targets"
 	"github.com/seedbed/seedbed/web"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -33,7 +36,9 @@ func setupLogs(t *testing.T) *logsFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logs.Close() })
-	f := setupWith(t, func(c *web.Config) { c.FunctionLogs = logs; c.StreamRecheck = 100 * time.Millisecond })
+	f := setupWith(t, func(c *web.Config) {
+		c.FunctionLogs, c.StreamRecheck, c.Assets = logs, 100*time.Millisecond, assets.FS()
+	})
 	lf := &logsFixture{fixture: f, logs: logs}
 	ctx := context.Background()
 	app, err := f.store.AppByName(ctx, "shop")
@@ -60,6 +65,34 @@ func setupLogs(t *testing.T) *logsFixture {
 			lf.stranger = tok
 		}
 	}
+	// dev serves api/hello and jobs/worker, which the filter form offers.
+	dev, err := f.store.StageByName(ctx, app.ID, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := store.Build{AppID: app.ID, Ref: "main", Status: store.BuildSucceeded, TriggerKind: "api"}
+	if err := f.store.CreateBuild(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := json.Marshal(pipelines.Manifest{App: "shop", BuildID: b.ID, Functions: []targets.Function{
+		{Service: "api", Name: "hello", Runtime: "go", Digest: "sha256:" + strings.Repeat("ab", 32)},
+		{Service: "jobs", Name: "worker", Runtime: "go", Digest: "sha256:" + strings.Repeat("cd", 32)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := store.Release{AppID: app.ID, BuildID: b.ID, Manifest: string(manifest)}
+	if err := f.store.CreateRelease(ctx, &rel); err != nil {
+		t.Fatal(err)
+	}
+	d := store.Deploy{AppID: app.ID, StageID: dev.ID, ReleaseID: &rel.ID, Status: store.DeploySucceeded, TriggerKind: "api"}
+	if err := f.store.CreateDeploy(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetStageLive(ctx, dev.ID, rel.ID, d.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	src := fnlog.Source{App: "shop", Stage: "dev", Function: "api/hello", Instance: "1234", Release: 3}
 	now := time.Now()
 	if err := logs.Append(src, []fnlog.Entry{
