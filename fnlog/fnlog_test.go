@@ -270,3 +270,46 @@ func TestPrune(t *testing.T) {
 		})
 	}
 }
+
+// A segment larger than a scan chunk: the newest lines come from its end,
+// a rare text is found wherever it is, and lines on chunk borders are
+// neither lost nor doubled.
+func TestQueryAcrossChunks(t *testing.T) {
+	s := openStore(t, Options{})
+	const n = 40_000 // about 1.6 MB: several chunks of one segment
+	entries := make([]Entry, 0, n)
+	for i := range n {
+		text := fmt.Sprintf("request %05d handled", i)
+		if i == 123 || i == 31_000 {
+			text += " rare-word"
+		}
+		entries = append(entries, Entry{Stream: StreamStdout, Text: text})
+	}
+	if err := s.Append(api, entries); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := listSegments(filepath.Join(s.opt.Dir, "shop", "dev"))
+	if len(segs) != 1 || segs[0].size < 2*scanChunk {
+		t.Fatalf("want one segment of several chunks, got %+v", segs)
+	}
+	ctx := context.Background()
+	res, err := s.Query(ctx, Query{App: "shop", Stage: "dev", Grep: "rare-word"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(res.Lines); !slices.Equal(got, []string{"request 00123 handled rare-word", "request 31000 handled rare-word"}) {
+		t.Errorf("grep found %q", got)
+	}
+	res, err = s.Query(ctx, Query{App: "shop", Stage: "dev", Limit: MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Lines) != MaxLimit || !res.More {
+		t.Fatalf("%d lines (more %v), want %d and more", len(res.Lines), res.More, MaxLimit)
+	}
+	for i, l := range res.Lines {
+		if want := fmt.Sprintf("request %05d handled", n-MaxLimit+i); !strings.HasPrefix(l.Text, want) {
+			t.Fatalf("line %d = %q, want %q", i, l.Text, want)
+		}
+	}
+}

@@ -184,65 +184,90 @@ func compile(q Query, sd *segmentData) (m matcher, none bool) {
 	return m, false
 }
 
-// scan returns the records of sd that match q from offset from on, at
-// most the last keep of them, and how many matched in all.
-func scan(sd *segmentData, q Query, from, keep int) (recs []record, matched int) {
+// scanChunk is how much of a segment scan looks through at a time, from
+// its end backwards: a query for the newest lines stops after the chunks
+// that hold enough of them.
+const scanChunk = 512 << 10
+
+// scan returns the records of sd that match q from offset from on: the
+// last keep of them (all when keep is large), oldest first. It looks
+// through the segment a chunk at a time from the end, and stops once it
+// has keep; within a chunk a text filter runs bytes.Index over the bytes
+// and decodes only the lines the text is in.
+func scan(sd *segmentData, q Query, from, keep int) []record {
 	m, none := compile(q, sd)
-	if none {
-		return nil, 0
+	if none || keep <= 0 {
+		return nil
 	}
 	data := sd.data
 	if m.since != 0 {
 		from = max(from, firstAtOrAfter(data, m.since))
 	}
-	end := len(data)
 	if m.until != 0 {
-		end = firstAtOrAfter(data, m.until+1)
+		data = data[:firstAtOrAfter(data, m.until+1)]
 	}
-	data = data[:end]
-	add := func(r record) {
-		matched++
-		recs = append(recs, r)
-		if len(recs) >= 2*keep+1024 { // keep memory bounded on a huge segment
-			recs = slices.Delete(recs, 0, len(recs)-keep)
+	var chunks [][]record // newest chunk first
+	found := 0
+	for hi := len(data); hi > from && found < keep; {
+		lo := from
+		if hi-from > scanChunk {
+			lo = lineStartFrom(data, hi-scanChunk)
+			if lo >= hi { // one line longer than a chunk
+				lo = bytes.LastIndexByte(data[:hi-1], '\n') + 1
+			}
+			lo = max(lo, from)
 		}
+		recs := scanRange(data, lo, hi, m)
+		chunks = append(chunks, recs)
+		found += len(recs)
+		hi = lo
 	}
+	out := make([]record, 0, min(found, keep))
+	for i := len(chunks) - 1; i >= 0; i-- {
+		out = append(out, chunks[i]...)
+	}
+	if len(out) > keep {
+		out = out[len(out)-keep:]
+	}
+	return out
+}
+
+// scanRange returns the matching records of the lines in data[from:to],
+// which starts and ends on line boundaries.
+func scanRange(data []byte, from, to int, m matcher) []record {
+	var recs []record
+	data = data[:to]
 	if len(m.grep) > 0 {
-		// Look for the text first and decode only the lines it is in.
 		for p := from; p < len(data); {
 			i := bytes.Index(data[p:], m.grep)
 			if i < 0 {
 				break
 			}
-			start := bytes.LastIndexByte(data[:p+i], '\n') + 1
-			start = max(start, from)
+			start := max(bytes.LastIndexByte(data[:p+i], '\n')+1, from)
 			r, ok := parseRecord(data, start)
 			if !ok {
 				p = lineStartFrom(data, p+i+1)
 				continue
 			}
 			if m.match(r) {
-				add(r)
+				recs = append(recs, r)
 			}
 			p = r.end
 		}
-	} else {
-		for p := from; p < len(data); {
-			r, ok := parseRecord(data, p)
-			if !ok {
-				p = lineStartFrom(data, p+1)
-				continue
-			}
-			if m.match(r) {
-				add(r)
-			}
-			p = r.end
+		return recs
+	}
+	for p := from; p < len(data); {
+		r, ok := parseRecord(data, p)
+		if !ok {
+			p = lineStartFrom(data, p+1)
+			continue
 		}
+		if m.match(r) {
+			recs = append(recs, r)
+		}
+		p = r.end
 	}
-	if len(recs) > keep {
-		recs = recs[len(recs)-keep:]
-	}
-	return recs, matched
+	return recs
 }
 
 func (sd *segmentData) line(q Query, r record) Line {
@@ -325,8 +350,8 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 					return
 				}
 				defer sd.release()
-				recs, n := scan(sd, q, 0, q.Limit+1)
-				counts[i] = n
+				recs := scan(sd, q, 0, q.Limit+1)
+				counts[i] = len(recs)
 				for _, r := range recs {
 					lines[i] = append(lines[i], sd.line(q, r))
 				}
@@ -393,56 +418,62 @@ func (s *Store) Follow(ctx context.Context, q Query, from string, emit func([]Li
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+			// Let a burst of appends land, and read them in one step:
+			// a function printing 10,000 lines a second would otherwise
+			// wake every follower 10,000 times.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(followCoalesce):
+			}
 		case <-time.After(followPoll):
 		}
 	}
 }
 
+// followCoalesce is how long Follow waits after a wake-up before it reads.
+const followCoalesce = 50 * time.Millisecond
+
 // followStep emits what follows pos in its segment, up to followChunk,
 // or moves pos to the next segment once its own is finished. It reports
 // whether it moved, so the caller looks again at once.
 func (s *Store) followStep(dir string, q Query, pos *cursor, emit func([]Line) error) (bool, error) {
-	segs, err := listSegments(dir)
-	if err != nil {
-		return false, err
-	}
-	i := slices.IndexFunc(segs, func(sg segment) bool { return sg.name >= pos.seg })
-	if i < 0 {
-		return false, nil // nothing newer than pos yet
-	}
-	if segs[i].name != pos.seg {
-		// Its segment was pruned, or pos is the start: begin the next one.
-		*pos = cursor{seg: segs[i].name}
-	}
-	f, err := os.Open(filepath.Join(dir, pos.seg+".log"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil // pruned meanwhile; the listing moves on
-	}
-	if err != nil {
-		return false, fmt.Errorf("function logs: %w", err)
-	}
-	buf := make([]byte, followChunk)
-	n, err := f.ReadAt(buf, pos.off)
-	f.Close()
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("function logs: %w", err)
-	}
-	data := buf[:bytes.LastIndexByte(buf[:n], '\n')+1]
-	if len(data) == 0 {
-		if i+1 < len(segs) {
-			// A newer segment exists, so this one is finished (any torn
-			// last line stays torn).
-			*pos = cursor{seg: segs[i+1].name}
-			return true, nil
+	var data []byte
+	if pos.seg != "" {
+		f, err := os.Open(filepath.Join(dir, pos.seg+".log"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("function logs: %w", err)
 		}
-		return false, nil
+		if err == nil {
+			data, err = readFrom(f, pos.off)
+			f.Close()
+			if err != nil {
+				return false, err
+			}
+		}
+	}
+	if len(data) == 0 {
+		// At the end of its segment (or it was pruned, or pos is the
+		// start): go on with the next segment if there is one. A
+		// segment that has a successor is finished; a torn last line
+		// in it stays torn.
+		segs, err := listSegments(dir)
+		if err != nil {
+			return false, err
+		}
+		i := slices.IndexFunc(segs, func(sg segment) bool { return sg.name > pos.seg })
+		if i < 0 {
+			return false, nil
+		}
+		*pos = cursor{seg: segs[i].name}
+		return true, nil
 	}
 	srcs, err := readSources(filepath.Join(dir, pos.seg+".src"))
 	if err != nil {
 		return false, err
 	}
 	sd := &segmentData{name: pos.seg, data: data, sources: srcs}
-	recs, _ := scan(sd, q, 0, len(data))
+	recs := scan(sd, q, 0, len(data))
 	lines := make([]Line, 0, len(recs))
 	for _, r := range recs {
 		l := sd.line(q, r)
@@ -456,6 +487,25 @@ func (s *Store) followStep(dir string, q Query, pos *cursor, emit func([]Line) e
 		}
 	}
 	return true, nil
+}
+
+// readFrom reads the complete lines of f from off on, at most
+// followChunk bytes of them.
+func readFrom(f *os.File, off int64) ([]byte, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("function logs: %w", err)
+	}
+	n := min(info.Size()-off, followChunk)
+	if n <= 0 {
+		return nil, nil
+	}
+	buf := make([]byte, n)
+	got, err := f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("function logs: %w", err)
+	}
+	return buf[:bytes.LastIndexByte(buf[:got], '\n')+1], nil
 }
 
 // CheckCursor tells whether s is a cursor Query or Follow could have
