@@ -109,6 +109,8 @@ func humanAge(d time.Duration) string {
 	switch {
 	case d == 0:
 		return "at any age"
+	case d == 24*time.Hour:
+		return "1 day"
 	case d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%d days", d/(24*time.Hour))
 	}
