@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -134,6 +135,54 @@ func printLogLine(w io.Writer, l apiv1.FunctionLogLine, asJSON bool) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s %s %-5s %s\n", l.Time.Local().Format("2006-01-02 15:04:05.000"), l.Function, strings.ToUpper(l.Level), l.Text)
+	_, err := fmt.Fprintf(w, "%s %s %-5s %s\n", l.Time.Local().Format("2006-01-02 15:04:05.000"), l.Function, strings.ToUpper(l.Level), forTerminal(l.Text))
 	return err
+}
+
+// forTerminal keeps a line's colours (SGR sequences, ESC [ digits ; m)
+// and shows every other control character as ^X or \xNN: a function logs
+// what its callers send, and escape sequences could retitle, rewrite or
+// worse the terminal of whoever reads the log.
+func forTerminal(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 }) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == 0x1b && isSGR(s[i:]):
+			end := strings.IndexByte(s[i:], 'm') + 1
+			b.WriteString(s[i : i+end])
+			i += end
+			continue
+		case r < 0x20 && r != '\t', r == 0x7f:
+			b.WriteByte('^')
+			b.WriteByte(byte(r) ^ 0x40)
+		case r >= 0x80 && r < 0xa0:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// isSGR tells whether s starts with a colour sequence: ESC [ digits and
+// semicolons, m.
+func isSGR(s string) bool {
+	if len(s) < 3 || s[1] != '[' {
+		return false
+	}
+	for j := 2; j < len(s) && j < 32; j++ {
+		switch c := s[j]; {
+		case c == 'm':
+			return true
+		case c >= '0' && c <= '9', c == ';':
+		default:
+			return false
+		}
+	}
+	return false
 }

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/sandbox"
@@ -259,7 +260,9 @@ func (in *instance) spawn(port int) (*proc, error) {
 // to Seedbed's own log: it is the function's to print.
 func (in *instance) capture(r *os.File, stream string) {
 	defer r.Close()
-	br := bufio.NewReaderSize(r, maxLineBytes)
+	// The buffer holds many lines, so that a chatty function's output
+	// comes in few reads; a line is cut at maxLineBytes after masking.
+	br := bufio.NewReaderSize(r, captureBuffer)
 	var batch []fnlog.Entry
 	flush := func() {
 		if len(batch) == 0 {
@@ -288,8 +291,17 @@ func (in *instance) capture(r *os.File, stream string) {
 				_, isPrefix, err = br.ReadLine()
 				cut = true
 			}
+			// Masked before it is cut, so a secret across the cut is
+			// hidden whole.
 			if in.out.mask != nil {
 				text = in.out.mask.Replace(text)
+			}
+			if len(text) > maxLineBytes {
+				end := maxLineBytes
+				for end > 0 && !utf8.RuneStart(text[end]) {
+					end--
+				}
+				text, cut = text[:end], true
 			}
 			in.out.add(text)
 			if cut {
@@ -309,6 +321,9 @@ func (in *instance) capture(r *os.File, stream string) {
 
 // captureBatch bounds how many lines capture stores in one write.
 const captureBatch = 512
+
+// captureBuffer is how much of a function's output capture reads at once.
+const captureBuffer = 64 << 10
 
 // captureCoalesce is how long capture lets output gather after it stored
 // a batch.
