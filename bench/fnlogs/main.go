@@ -5,14 +5,16 @@
 //     function log lost (goal 0), Seedbed's CPU meanwhile (from
 //     /proc/PID/stat), and how long a line takes from the function's write
 //     to a `seedbed logs -f`-style follower (the API's event stream);
+//
 //  2. the same function is writing when Seedbed is stopped (SIGTERM) and
 //     started again: every line it wrote before it was stopped is kept;
+//
 //  3. -lines lines (10 million) are written into another stage's log, then
 //     `seedbed logs --grep` (the real CLI binary) is timed over them for a
 //     rare text, a common one, a time range and the plain tail.
 //
-//	go run ./bench/fnlogs                      # 10,000 lines/s for 1m, 10M lines
-//	go run ./bench/fnlogs -duration 10s -lines 1000000
+//     go run ./bench/fnlogs                      # 10,000 lines/s for 1m, 10M lines
+//     go run ./bench/fnlogs -duration 10s -lines 1000000
 package main
 
 import (
