@@ -313,3 +313,38 @@ func TestQueryAcrossChunks(t *testing.T) {
 		}
 	}
 }
+
+// A follower keeps up with a writer that starts new segments all the time:
+// every line once, in order (a batch that lands in a segment just before
+// the next one starts is not skipped).
+func TestFollowWhileSegmentsRotate(t *testing.T) {
+	s := openStore(t, Options{SegmentBytes: 2000})
+	const n = 3000
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []string
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Follow(ctx, Query{App: "shop", Stage: "dev"}, "", func(ls []Line) error {
+			got = append(got, texts(ls)...)
+			if len(got) >= n {
+				cancel()
+			}
+			return nil
+		})
+	}()
+	for i := range n {
+		if err := s.Append(api, []Entry{{Stream: StreamStdout, Text: fmt.Sprintf("line %04d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if len(got) != n {
+		t.Fatalf("followed %d lines, want %d", len(got), n)
+	}
+	for i, text := range got {
+		if want := fmt.Sprintf("line %04d", i); text != want {
+			t.Fatalf("line %d is %q, want %q", i, text, want)
+		}
+	}
+}

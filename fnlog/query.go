@@ -438,25 +438,13 @@ const followCoalesce = 50 * time.Millisecond
 // or moves pos to the next segment once its own is finished. It reports
 // whether it moved, so the caller looks again at once.
 func (s *Store) followStep(dir string, q Query, pos *cursor, emit func([]Line) error) (bool, error) {
-	var data []byte
-	if pos.seg != "" {
-		f, err := os.Open(filepath.Join(dir, pos.seg+".log"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("function logs: %w", err)
-		}
-		if err == nil {
-			data, err = readFrom(f, pos.off)
-			f.Close()
-			if err != nil {
-				return false, err
-			}
-		}
+	data, err := readSegmentFrom(dir, *pos)
+	if err != nil {
+		return false, err
 	}
 	if len(data) == 0 {
 		// At the end of its segment (or it was pruned, or pos is the
-		// start): go on with the next segment if there is one. A
-		// segment that has a successor is finished; a torn last line
-		// in it stays torn.
+		// start): go on with the next segment if there is one.
 		segs, err := listSegments(dir)
 		if err != nil {
 			return false, err
@@ -465,8 +453,16 @@ func (s *Store) followStep(dir string, q Query, pos *cursor, emit func([]Line) e
 		if i < 0 {
 			return false, nil
 		}
-		*pos = cursor{seg: segs[i].name}
-		return true, nil
+		// A segment with a successor is finished, but its last batch
+		// may have landed between the read above and the listing: read
+		// once more before leaving it. (A torn last line stays torn.)
+		if data, err = readSegmentFrom(dir, *pos); err != nil {
+			return false, err
+		}
+		if len(data) == 0 {
+			*pos = cursor{seg: segs[i].name}
+			return true, nil
+		}
 	}
 	srcs, err := readSources(filepath.Join(dir, pos.seg+".src"))
 	if err != nil {
@@ -487,6 +483,24 @@ func (s *Store) followStep(dir string, q Query, pos *cursor, emit func([]Line) e
 		}
 	}
 	return true, nil
+}
+
+// readSegmentFrom reads the complete lines of pos's segment after pos, at
+// most followChunk bytes of them; none when the segment is gone or pos is
+// the start of the log.
+func readSegmentFrom(dir string, pos cursor) ([]byte, error) {
+	if pos.seg == "" {
+		return nil, nil
+	}
+	f, err := os.Open(filepath.Join(dir, pos.seg+".log"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("function logs: %w", err)
+	}
+	defer f.Close()
+	return readFrom(f, pos.off)
 }
 
 // readFrom reads the complete lines of f from off on, at most
