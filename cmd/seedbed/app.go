@@ -21,6 +21,7 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/fnlog"
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
@@ -64,6 +65,10 @@ type App struct {
 	gc     *pipelines.Collector
 	stopGC context.CancelFunc
 	gcDone chan struct{}
+	// stopWarm stops the std cache's compilation, warmDone closes when it
+	// has ended.
+	stopWarm context.CancelFunc
+	warmDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -191,7 +196,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
 			return nil, err
 		}
-		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies,
+		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
 			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Logs: a.fnlogs})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
@@ -275,7 +280,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
 		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
-		a.gateway = newHTTPServer(a.target.Gateway(), defaultTimeouts, always)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.target)
+		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
 	}
 	return a, nil
 }
@@ -316,6 +322,19 @@ func (a *App) Start(ctx context.Context) error {
 		go func() {
 			defer close(a.reconcileDone)
 			rec.Run(recCtx)
+		}()
+	}
+	if a.builder != nil && a.cfg.Builds && a.cfg.WarmGoCache {
+		warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopWarm, a.warmDone = stop, make(chan struct{})
+		go func() {
+			defer close(a.warmDone)
+			began := time.Now()
+			if err := a.builder.WarmGoCache(warmCtx); err != nil && warmCtx.Err() == nil {
+				a.log.Info("Go builds of new apps compile the standard library themselves", "reason", err)
+				return
+			}
+			a.log.Debug("the Go standard-library cache is ready", "took", time.Since(began).Round(time.Millisecond))
 		}()
 	}
 	if a.gc != nil {
@@ -381,6 +400,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopReconcile != nil {
 		a.stopReconcile()
 		<-a.reconcileDone
+	}
+	if a.stopWarm != nil {
+		a.stopWarm()
+		<-a.warmDone
 	}
 	if a.stopGC != nil {
 		a.stopGC()

@@ -10,10 +10,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/seedbed/seedbed/web/apiv1"
 )
-
-const logsUse = "seedbed logs APP --stage S [--function SERVICE/NAME] [--since 1h] [--until T] [--grep TEXT] [--limit N] [-f] [--output text|json]"
 
 // logsOptions is what `seedbed logs` was asked.
 type logsOptions struct {
@@ -32,51 +32,44 @@ type logsClient interface {
 	FollowFunctionLogs(ctx context.Context, app, stage, cursor string, q apiv1.FunctionLogQuery, emit func(apiv1.FunctionLogLine) error) error
 }
 
-// cmdLogs parses `seedbed logs` and runs it.
-func cmdLogs(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseLogsFlags(args, stderr)
-	if err != nil {
-		return err
-	}
-	c, err := client(getenv)
-	if err != nil {
-		return err
-	}
-	return runLogs(ctx, c, o, stdout)
-}
-
-// parseLogsFlags reads the command line of `seedbed logs`.
-func parseLogsFlags(args []string, stderr io.Writer) (logsOptions, error) {
+// logsCommand is `seedbed logs`: a stage's function logs.
+func logsCommand(e cliEnv) *cobra.Command {
 	var o logsOptions
-	fs := newFlagSet("logs", logsUse+"\n\nPrints what a stage's functions wrote (stdout, stderr, Lambda runtime errors, crash notes),\nnewest last, with secret values masked. -f keeps printing new lines as they come.", stderr)
-	fs.StringVar(&o.Stage, "stage", "", "the stage whose functions' logs to print (required)")
-	fs.StringVar(&o.Query.Function, "function", "", "only this function, as SERVICE/NAME")
-	fs.StringVar(&o.Query.Since, "since", "", "only lines since: a duration back from now (15m, 2h, 7d) or a time (2026-12-06T10:00:00Z)")
-	fs.StringVar(&o.Query.Until, "until", "", "only lines until: a duration back from now or a time")
-	fs.StringVar(&o.Query.Grep, "grep", "", "only lines containing this text (exact, case-sensitive)")
-	fs.IntVar(&o.Query.Limit, "limit", 0, "how many of the newest matching lines to print, 1 to 10000 (default 500)")
-	follow := fs.Bool("follow", false, "keep printing new lines until interrupted")
-	fs.BoolVar(follow, "f", false, "short for --follow")
-	output := fs.String("output", "text", "text, or json: one JSON object a line")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return o, err
+	cmd := &cobra.Command{
+		Use:   "logs APP --stage STAGE [--function SERVICE/NAME] [--since 1h] [--until T] [--grep TEXT] [--limit N] [-f]",
+		Short: "Print what a stage's functions wrote",
+		Long: "Prints what a stage's functions wrote (stdout, stderr, Lambda runtime errors, Seedbed's notes\n" +
+			"on crashes), newest last, with secret values masked. -f keeps printing new lines as they come,\n" +
+			"and goes on where it was when the server restarts. With --output json: one JSON object a line.",
+		Example: `  seedbed logs shop --stage dev
+  seedbed logs shop --stage prod --function api/hello --since 1h --grep timeout
+  seedbed logs shop --stage prod -f
+  seedbed logs shop --stage dev --since 2026-12-06T10:00:00Z --until 2026-12-06T11:00:00Z
+  seedbed logs shop --stage dev --output json | jq -r 'select(.level == "error") | .text'`,
+		Args: positional("APP"),
 	}
-	if len(pos) != 1 || o.Stage == "" {
-		return o, usageError(logsUse)
+	f := cmd.Flags()
+	f.StringVar(&o.Stage, "stage", "", "the stage whose functions' logs to print")
+	_ = cmd.MarkFlagRequired("stage")
+	f.StringVar(&o.Query.Function, "function", "", "only this function, as SERVICE/NAME")
+	f.StringVar(&o.Query.Since, "since", "", "only lines since: a duration back from now (15m, 2h, 7d) or a time (2026-12-06T10:00:00Z)")
+	f.StringVar(&o.Query.Until, "until", "", "only lines until: a duration back from now or a time")
+	f.StringVar(&o.Query.Grep, "grep", "", "only lines containing this text (exact, case-sensitive)")
+	f.IntVar(&o.Query.Limit, "limit", 0, "how many of the newest matching lines to print, 1 to 10000 (default 500)")
+	f.BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines until interrupted")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if o.Follow && o.Query.Until != "" {
+			return usageError("--follow prints lines as they come, so it takes no --until: give one of them")
+		}
+		c, err := e.client()
+		if err != nil {
+			return err
+		}
+		o.App, o.JSON = args[0], out.json()
+		return runLogs(cmd.Context(), c, o, cmd.OutOrStdout())
 	}
-	o.App, o.Follow = pos[0], *follow
-	switch *output {
-	case "text":
-	case "json":
-		o.JSON = true
-	default:
-		return o, fmt.Errorf("--output must be text or json, not %q", *output)
-	}
-	if o.Follow && o.Query.Until != "" {
-		return o, errors.New("--follow prints lines as they come, so it takes no --until; drop one of them")
-	}
-	return o, nil
+	return cmd
 }
 
 // runLogs prints the newest matching lines, then, with Follow, the lines

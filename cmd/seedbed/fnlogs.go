@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/seedbed/seedbed/fnlog"
 )
@@ -26,7 +27,7 @@ const (
 func functionLogsDir(dataDir string) string { return filepath.Join(dataDir, "fnlogs") }
 
 // functionLogFlags registers what the function logs keep.
-func functionLogFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+func functionLogFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	age := defaultFunctionLogAge
 	if v := env("SEEDBED_RETAIN_FUNCTION_LOGS", ""); v != "" {
 		d, err := time.ParseDuration(v)
@@ -51,6 +52,9 @@ func functionLogFlags(fs *flag.FlagSet, env func(k, def string) string, c *Confi
 type sizeFlag int64
 
 func (f *sizeFlag) String() string { return strconv.FormatInt(int64(*f), 10) }
+
+// Type names the value in --help.
+func (f *sizeFlag) Type() string { return "size" }
 
 func (f *sizeFlag) Set(v string) error {
 	n, err := parseSize(v)
