@@ -80,6 +80,7 @@ type stageLog struct {
 	ids     map[Source]int
 	last    int64 // time of the newest line, unix µs
 	dirty   bool
+	closed  bool          // the store was closed: no more segments
 	changed chan struct{} // closed and replaced after every append
 }
 
@@ -140,6 +141,9 @@ func (s *Store) Append(src Source, entries []Entry) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.closed {
+		return errors.New("function logs are closed")
+	}
 	if st.seg == nil || st.size >= s.opt.SegmentBytes || time.Since(st.opened) > maxSegmentSpan {
 		if err := s.rotate(st, entries[0].Time); err != nil {
 			return err
@@ -324,6 +328,7 @@ func (s *Store) Close() error {
 			errs = append(errs, st.seg.Sync(), st.seg.Close(), st.src.Close())
 			st.seg, st.src = nil, nil
 		}
+		st.closed = true
 		close(st.changed) // followers look once more and find the end
 		st.changed = make(chan struct{})
 		st.mu.Unlock()
