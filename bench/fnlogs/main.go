@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -209,7 +210,11 @@ func main() {
 			if err != nil {
 				harness.Fatalf("seedbed logs %v: %v\n%s", q.args, err, out)
 			}
-			printed = strings.Count(string(out), "\n")
+			var page apiv1.FunctionLogPage
+			if err := json.Unmarshal(out, &page); err != nil {
+				harness.Fatalf("seedbed logs %v printed no JSON page: %v", q.args, err)
+			}
+			printed = len(page.Lines)
 		}
 		st := harness.Summarise(ds)
 		if q.want >= 0 && printed != q.want {

@@ -40,12 +40,14 @@ func logsCommand(e cliEnv) *cobra.Command {
 		Short: "Print what a stage's functions wrote",
 		Long: "Prints what a stage's functions wrote (stdout, stderr, Lambda runtime errors, Seedbed's notes\n" +
 			"on crashes), newest last, with secret values masked. -f keeps printing new lines as they come,\n" +
-			"and goes on where it was when the server restarts. With --output json: one JSON object a line.",
+			"and goes on where it was when the server restarts. --output json prints the API's answer\n" +
+			"({\"lines\": [...], \"cursor\", \"more\"}); with -f, one JSON object a line as they come.",
 		Example: `  seedbed logs shop --stage dev
   seedbed logs shop --stage prod --function api/hello --since 1h --grep timeout
   seedbed logs shop --stage prod -f
   seedbed logs shop --stage dev --since 2026-12-06T10:00:00Z --until 2026-12-06T11:00:00Z
-  seedbed logs shop --stage dev --output json | jq -r 'select(.level == "error") | .text'`,
+  seedbed logs shop --stage dev --output json | jq -r '.lines[] | select(.level == "error") | .text'
+  seedbed logs shop --stage prod -f --output json | jq -r .text`,
 		Args: positional("APP"),
 	}
 	f := cmd.Flags()
@@ -79,6 +81,12 @@ func runLogs(ctx context.Context, c logsClient, o logsOptions, out io.Writer) er
 	page, err := c.FunctionLogs(ctx, o.App, o.Stage, o.Query)
 	if err != nil {
 		return err
+	}
+	if o.JSON && !o.Follow {
+		// The API's answer as one JSON value, as every command prints.
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(page)
 	}
 	for _, l := range page.Lines {
 		if err := printLogLine(out, l, o.JSON); err != nil {

@@ -167,8 +167,8 @@ func TestFunctionLogsEndToEnd(t *testing.T) {
 	// The CLI, once (JSON) and following.
 	c := cli{t: t, env: map[string]string{"SEEDBED_SERVER": consoleURL, "SEEDBED_TOKEN": api.Token}}
 	out := c.must("logs", "chatty", "--stage", "dev", "--grep", "hello-1", "--output", "json")
-	var got apiv1.FunctionLogLine
-	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &got); err != nil || got.Text != hello.Text || got.Cursor != hello.Cursor {
+	var got apiv1.FunctionLogPage
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Lines) != 1 || got.Lines[0].Text != hello.Text || got.Lines[0].Cursor != hello.Cursor || got.Cursor == "" {
 		t.Errorf("seedbed logs --output json printed %q (%v), want the line %+v", out, err, hello)
 	}
 	out = c.must("logs", "chatty", "--stage", "dev", "--function", "api/hello", "--since", "1h")
