@@ -71,6 +71,12 @@ func (s *Server) routes() {
 	signedIn.GET("/deploys/:id", s.deployPage)
 	signedIn.GET("/deploys/:id/events", s.deployEvents)
 	signedIn.GET("/deploys/:id/log.txt", s.deployLogRaw)
+	signedIn.GET("/apps/:app/alerts", s.alertsPage)
+	signedIn.POST("/apps/:app/alerts/channels", s.consoleCreateAlertChannel)
+	signedIn.POST("/apps/:app/alerts/channels/:channel/test", s.consoleTestAlertChannel)
+	signedIn.POST("/apps/:app/alerts/channels/:channel/delete", s.consoleDeleteAlertChannel)
+	signedIn.POST("/apps/:app/alerts/rules", s.consoleCreateAlertRule)
+	signedIn.POST("/apps/:app/alerts/rules/:rule/delete", s.consoleDeleteAlertRule)
 
 	// Webhooks: verified by each app's secret, not by a session.
 	e.POST("/hooks/:forge/:app", s.webhook)
@@ -131,6 +137,12 @@ func (s *Server) routes() {
 	authed.GET("/deploys/:id/log.txt", s.deployLogRaw)
 	authed.GET("/builds/:id/events", s.buildEvents)
 	authed.GET("/deploys/:id/events", s.deployEvents)
+	authed.GET("/apps/:app/alerts", s.apiAlerts)
+	authed.POST("/apps/:app/alerts/channels", s.apiCreateAlertChannel)
+	authed.DELETE("/apps/:app/alerts/channels/:channel", s.apiDeleteAlertChannel)
+	authed.POST("/apps/:app/alerts/channels/:channel/test", s.apiTestAlertChannel)
+	authed.POST("/apps/:app/alerts/rules", s.apiCreateAlertRule)
+	authed.DELETE("/apps/:app/alerts/rules/:rule", s.apiDeleteAlertRule)
 	authed.GET("/apps/:app/stages/:stage/logs", s.apiFunctionLogs)
 	authed.GET("/apps/:app/stages/:stage/logs/events", s.functionLogEvents)
 }

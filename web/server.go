@@ -134,6 +134,9 @@ type Config struct {
 	// SecurityWarning, when set, is shown to admins on every console page:
 	// what of this server is not confined (see cmd/seedbed isolation.go).
 	SecurityWarning string
+	// Alerts keeps apps' alert rules and channels and sends notifications;
+	// nil: the Alerts pages and API answer that alerts are off.
+	Alerts Alerts
 	// FunctionLogs holds what the functions this process runs print;
 	// nil: the log pages and API say this process keeps none.
 	FunctionLogs FunctionLogs

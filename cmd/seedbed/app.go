@@ -17,6 +17,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
@@ -69,6 +70,11 @@ type App struct {
 	// has ended.
 	stopWarm context.CancelFunc
 	warmDone chan struct{}
+	// alerts records and sends notifications; its evaluator runs in serve
+	// until stopAlerts, alertsDone closes when it has stopped.
+	alerts     *alerts.Service
+	stopAlerts context.CancelFunc
+	alertsDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -147,7 +153,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.client = asynq.NewClient(redisOpt)
 
-	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	var arts artifact.Storage // the data dir's folder, or --artifact-store's bucket
+	arts, err = openArtifacts(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -192,12 +199,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		log.Warn("could not remove every stale build workspace", "err", err)
 	}
 	a.builder = builder
+	crashes := alerts.NewCrashCounter(nil)
 	if cfg.Deploys {
 		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
 			return nil, err
 		}
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Logs: a.fnlogs})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -236,6 +244,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		svcCfg.Target = a.target
 	}
 	svcCfg.Network = netguard.Policy{AllowPrivate: cfg.AllowPrivateRepos}
+	// Channel URLs are held to the same network policy as repositories.
+	a.alerts = alerts.New(alerts.Config{Store: a.store, Queue: a.client, Sealer: sealer, PublicURL: a.consoleURL, Network: svcCfg.Network,
+		Resolver: cfg.RepoResolver, SMTP: cfg.SMTP, Crashes: crashes, Backoff: cfg.AlertBackoff, NodeID: cfg.NodeID, Logger: log.With("part", "alerts")})
+	svcCfg.Notifier = a.alerts
 	a.svc = pipelines.New(svcCfg)
 	if cfg.Deploys && cfg.GCInterval > 0 {
 		if a.gc, err = newCollector(cfg, a.store, arts, a.target.RunningDigests, log.With("part", "gc")); err != nil {
@@ -249,6 +261,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
+		queues[alerts.Queue] = 1
 	}
 	if len(queues) == 0 {
 		return nil, errors.New("this process would run neither builds nor deploys: a worker always builds; serve with --builds=false still deploys")
@@ -259,6 +272,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
+		RetryDelayFunc:  a.alerts.RetryDelay(queue.RetryDelay),
 	}))
 
 	if cfg.Deploys {
@@ -274,7 +288,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, FunctionLogs: a.fnlogs})
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs})
 		if err != nil {
 			return nil, err
 		}
@@ -300,6 +314,12 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	mux := asynq.NewServeMux()
 	a.svc.Register(mux, a.cfg.Deploys)
+	if a.cfg.Deploys { // serve sends notifications (the alerts queue)
+		a.alerts.Register(mux)
+		if err := a.alerts.Recover(ctx); err != nil {
+			return err
+		}
+	}
 	if err := a.worker.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -322,6 +342,16 @@ func (a *App) Start(ctx context.Context) error {
 		go func() {
 			defer close(a.reconcileDone)
 			rec.Run(recCtx)
+		}()
+	}
+	if a.cfg.Deploys {
+		// Crash counts live where functions run: serve evaluates.
+		alertCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopAlerts, a.alertsDone = stop, make(chan struct{})
+		ev := a.alerts.NewEvaluator(a.cfg.AlertInterval)
+		go func() {
+			defer close(a.alertsDone)
+			ev.Run(alertCtx)
 		}()
 	}
 	if a.builder != nil && a.cfg.Builds && a.cfg.WarmGoCache {
@@ -408,6 +438,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopGC != nil {
 		a.stopGC()
 		<-a.gcDone
+	}
+	if a.stopAlerts != nil {
+		a.stopAlerts()
+		<-a.alertsDone
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)

@@ -124,6 +124,7 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		tokensCommand(e),
 		sessionsCommand(e),
 		previewsCommand(e),
+		alertsCommand(e),
 		logsCommand(e),
 	}
 	for _, c := range server {

@@ -92,10 +92,19 @@ type Config struct {
 	// UIDBase is the first host uid of the apps' function users when
 	// sandboxed; zero means DefaultUIDBase.
 	UIDBase int
+	// Crashes hears of every crash of a function's process, before its
+	// restart (crash-loop alerts); nil: no one does.
+	Crashes CrashObserver
 	// Logs stores every line the instances print (stdout, stderr, the
 	// errors their Lambda runtime reports, Seedbed's notes on crashes),
 	// masked; nil keeps only the last lines for error messages.
 	Logs LogWriter
+}
+
+// CrashObserver hears of functions whose process exited on its own and is
+// restarted. It is called on the supervisor's goroutine: return quickly.
+type CrashObserver interface {
+	FunctionCrashed(stage targets.StageRef, function string)
 }
 
 // LogWriter stores function log lines: fnlog.Store does. Append must
