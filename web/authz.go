@@ -154,6 +154,8 @@ func actionName(method, path string) string {
 		return "managing members"
 	case strings.Contains(path, "/alerts"):
 		return "changing alerts"
+	case strings.Contains(path, "/domains"):
+		return "managing domains"
 	case strings.Contains(path, "/webhooks"):
 		return "reading the webhook secret"
 	case strings.Contains(path, "/stages"):

@@ -77,6 +77,10 @@ func (s *Server) routes() {
 	signedIn.POST("/apps/:app/alerts/channels/:channel/delete", s.consoleDeleteAlertChannel)
 	signedIn.POST("/apps/:app/alerts/rules", s.consoleCreateAlertRule)
 	signedIn.POST("/apps/:app/alerts/rules/:rule/delete", s.consoleDeleteAlertRule)
+	signedIn.GET("/apps/:app/domains", s.domainsPage)
+	signedIn.POST("/apps/:app/domains", s.addDomainForm)
+	signedIn.POST("/apps/:app/domains/:domain/check", s.checkDomainForm)
+	signedIn.POST("/apps/:app/domains/:domain/delete", s.removeDomainForm)
 
 	// Webhooks: verified by each app's secret, not by a session.
 	e.POST("/hooks/:forge/:app", s.webhook)
@@ -143,6 +147,10 @@ func (s *Server) routes() {
 	authed.POST("/apps/:app/alerts/channels/:channel/test", s.apiTestAlertChannel)
 	authed.POST("/apps/:app/alerts/rules", s.apiCreateAlertRule)
 	authed.DELETE("/apps/:app/alerts/rules/:rule", s.apiDeleteAlertRule)
+	authed.GET("/apps/:app/domains", s.apiDomains)
+	authed.POST("/apps/:app/domains", s.apiAddDomain)
+	authed.DELETE("/apps/:app/domains/:domain", s.apiRemoveDomain)
+	authed.POST("/apps/:app/domains/:domain/check", s.apiCheckDomain)
 	authed.GET("/apps/:app/stages/:stage/logs", s.apiFunctionLogs)
 	authed.GET("/apps/:app/stages/:stage/logs/events", s.functionLogEvents)
 }

@@ -137,6 +137,9 @@ type Config struct {
 	// Alerts keeps apps' alert rules and channels and sends notifications;
 	// nil: the Alerts pages and API answer that alerts are off.
 	Alerts Alerts
+	// Domains registers stages' custom domains; nil when Seedbed serves
+	// no HTTPS (see api_domains.go).
+	Domains Domains
 	// FunctionLogs holds what the functions this process runs print;
 	// nil: the log pages and API say this process keeps none.
 	FunctionLogs FunctionLogs

@@ -21,6 +21,7 @@ import (
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/domains"
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/netguard"
@@ -79,6 +80,12 @@ type App struct {
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
 	consoleURL, functionsURL string
+
+	// HTTPS for custom domains and the console's domain (https.go); nil
+	// without --https-addr.
+	https   *http.Server
+	httpsLn net.Listener
+	domains *domains.Manager
 }
 
 // NewApp opens the database, the queue and the target and wires them
@@ -234,6 +241,14 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s for the console: %w", cfg.Addr, err)
 		}
+		if cfg.HTTPS.Addr != "" {
+			if a.httpsLn, err = net.Listen("tcp", cfg.HTTPS.Addr); err != nil {
+				return nil, fmt.Errorf("listen on %s for HTTPS: %w", cfg.HTTPS.Addr, err)
+			}
+			if a.consoleURL == "" && cfg.HTTPS.ConsoleDomain != "" {
+				a.consoleURL = httpsURL(cfg.HTTPS.ConsoleDomain, a.httpsLn)
+			}
+		}
 		if a.consoleURL == "" {
 			a.consoleURL = urlOf(a.consoleLn.Addr().String())
 		}
@@ -284,18 +299,34 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.target)
+		if a.httpsLn != nil {
+			if a.domains, err = a.newDomains(cfg, log); err != nil {
+				return nil, err
+			}
+			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains}, a.target)
+		}
+		webCfg := web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs})
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs}
+		if a.domains != nil {
+			webCfg.Domains = a.domains
+		}
+		srv, err := web.New(webCfg)
 		if err != nil {
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
 		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.target)
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
+		if a.domains != nil {
+			a.gateway = newHTTPServer(a.domains.HTTPHandler(gw), defaultTimeouts, always)
+			a.https = newHTTPServer(a.domains.HTTPSHandler(srv, gw), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
+			a.https.TLSConfig = a.domains.TLSConfig()
+			a.https.RegisterOnShutdown(srv.EndStreams)
+		}
 	}
 	return a, nil
 }
@@ -326,6 +357,9 @@ func (a *App) Start(ctx context.Context) error {
 	if a.console != nil {
 		go a.serve(a.console, a.consoleLn, "console")
 		go a.serve(a.gateway, a.gatewayLn, "gateway")
+	}
+	if err := a.startDomains(ctx); err != nil {
+		return err
 	}
 	if a.cfg.Deploys { // only serve polls: one poller per Seedbed
 		pollCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -443,11 +477,18 @@ func (a *App) Close(ctx context.Context) {
 		a.stopAlerts()
 		<-a.alertsDone
 	}
+	if a.https != nil {
+		_ = a.https.Shutdown(ctx)
+		_ = a.httpsLn.Close() // in case it never served
+	}
+	if a.domains != nil {
+		a.domains.Close()
+	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
 		_ = a.gateway.Shutdown(ctx)
 	} else {
-		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn} {
+		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn, a.httpsLn} {
 			if ln != nil {
 				ln.Close()
 			}

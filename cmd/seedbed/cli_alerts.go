@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -151,11 +150,6 @@ func runAlerts(ctx context.Context, c *apiv1.Client, o alertsOptions, out io.Wri
 	return err
 }
 
-func writeJSON(out io.Writer, v any) error {
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func printAlerts(out io.Writer, a apiv1.Alerts) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)

@@ -102,6 +102,8 @@ type Config struct {
 	// not parse; finish reports it.
 	envErr error
 
+	// HTTPS and custom domains (see domains.go and docs/domains.md).
+	HTTPS HTTPSConfig
 	// ArtifactStore is where artifacts are kept: empty for the data
 	// dir's artifacts folder, s3://BUCKET/PREFIX for a bucket of the
 	// S3-compatible server at S3Endpoint (see artifacts.go).
@@ -155,6 +157,7 @@ func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	retentionFlags(fs, env, c)
+	httpsFlags(fs, env, c)
 	fs.StringVar(&c.ArtifactStore, "artifact-store", env("SEEDBED_ARTIFACT_STORE", ""), "where artifacts are kept: empty for <data-dir>/artifacts, or s3://BUCKET/PREFIX for a bucket of an S3-compatible server (--s3-endpoint), shared by every serve and worker; credentials from SEEDBED_S3_ACCESS_KEY and SEEDBED_S3_SECRET_KEY (SEEDBED_ARTIFACT_STORE)")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("SEEDBED_S3_ENDPOINT", ""), "the S3-compatible server of --artifact-store: http(s)://host:port; empty for AWS S3 (SEEDBED_S3_ENDPOINT)")
 	fs.StringVar(&c.S3Region, "s3-region", env("SEEDBED_S3_REGION", ""), "the region of the --artifact-store bucket; empty to ask the server (SEEDBED_S3_REGION)")
@@ -230,7 +233,7 @@ func (c *Config) finish(environ []string) error {
 	if c.GCInterval < 0 {
 		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
 	}
-	return nil
+	return c.HTTPS.finish()
 }
 
 // retentionFlags registers what seedbed gc keeps, and how often serve
