@@ -37,6 +37,11 @@ type Function struct {
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty"` // an answer under way, without a byte
 	BodyLimit   int           `json:"body_limit,omitempty"`   // MiB
 	Memory      int           `json:"memory,omitempty"`
+	// Release is the release the function is deployed from, which its
+	// instances' log lines name; 0 when unknown. Not part of a change
+	// set: an unchanged function keeps running, and logging as, the
+	// release that started it.
+	Release uint `json:"-"`
 }
 
 // Key identifies the function within a stage: "service/name".

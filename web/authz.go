@@ -113,6 +113,10 @@ var routeRoles = map[string]string{
 	// by host and last characters) and notifications; owners change them
 	// and send test notifications (the default for what is not a GET).
 	"GET /apps/:app/alerts": store.RoleViewer,
+	// Function logs are masked (stage secrets never show), so viewers
+	// read them, as they read build logs.
+	"GET /apps/:app/stages/:stage/logs":        store.RoleViewer,
+	"GET /apps/:app/stages/:stage/logs/events": store.RoleViewer,
 	// App settings and the webhook secret are the owners' to read.
 	"GET /apps/:app/webhooks": store.RoleOwner,
 	"GET /apps/:app/settings": store.RoleOwner,

@@ -70,6 +70,8 @@ func (s *Server) watch(c echo.Context, version versionFunc) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.ending: // the server shuts down
+			return nil
 		case <-time.After(watchPoll):
 		}
 		if !access.allowed(ctx) {

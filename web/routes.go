@@ -54,6 +54,8 @@ func (s *Server) routes() {
 	signedIn.POST("/apps/:app/members/:email/delete", s.removeMemberForm)
 	signedIn.POST("/apps/:app/stages/:stage/rollback", s.rollback)
 	signedIn.GET("/apps/:app/stages/:stage/settings", s.stageSettingsPage)
+	signedIn.GET("/apps/:app/stages/:stage/logs", s.functionLogsPage)
+	signedIn.GET("/apps/:app/stages/:stage/logs/events", s.functionLogEvents)
 	signedIn.POST("/apps/:app/stages/:stage/settings", s.saveStageSettings)
 	signedIn.POST("/apps/:app/stages/:stage/vars", s.setVar)
 	signedIn.POST("/apps/:app/stages/:stage/vars/:key/delete", s.unsetVar)
@@ -149,4 +151,6 @@ func (s *Server) routes() {
 	authed.POST("/apps/:app/domains", s.apiAddDomain)
 	authed.DELETE("/apps/:app/domains/:domain", s.apiRemoveDomain)
 	authed.POST("/apps/:app/domains/:domain/check", s.apiCheckDomain)
+	authed.GET("/apps/:app/stages/:stage/logs", s.apiFunctionLogs)
+	authed.GET("/apps/:app/stages/:stage/logs/events", s.functionLogEvents)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/domains"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
@@ -47,6 +48,9 @@ type App struct {
 	inspector *asynq.Inspector
 	worker    *asynq.Server
 	target    *local.Target
+	// fnlogs keeps what the functions of this process print; nil
+	// without deploys.
+	fnlogs    *fnlog.Store
 	isolation IsolationStatus
 	svc       *pipelines.Service
 	builder   *builders.Builder
@@ -204,8 +208,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	a.builder = builder
 	crashes := alerts.NewCrashCounter(nil)
 	if cfg.Deploys {
+		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
+			return nil, err
+		}
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -303,7 +310,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Alerts: a.alerts}
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs}
 		if a.domains != nil {
 			webCfg.Domains = a.domains
 		}
@@ -312,11 +319,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
+		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
 		if a.domains != nil {
 			a.gateway = newHTTPServer(a.domains.HTTPHandler(gw), defaultTimeouts, always)
 			a.https = newHTTPServer(a.domains.HTTPSHandler(srv, gw), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
 			a.https.TLSConfig = a.domains.TLSConfig()
+			a.https.RegisterOnShutdown(srv.EndStreams)
 		}
 	}
 	return a, nil
@@ -491,6 +500,13 @@ func (a *App) Close(ctx context.Context) {
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {
 			a.log.Error("stop functions", "err", err)
+		}
+	}
+	// After the target: its last lines (a function's goodbye) are stored
+	// before the log is synced and closed.
+	if a.fnlogs != nil {
+		if err := a.fnlogs.Close(); err != nil {
+			a.log.Error("close function logs", "err", err)
 		}
 	}
 	if a.builder != nil {

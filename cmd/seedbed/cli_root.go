@@ -126,6 +126,7 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		previewsCommand(e),
 		alertsCommand(e),
 		domainsCommand(e),
+		logsCommand(e),
 	}
 	for _, c := range server {
 		c.GroupID = "server"

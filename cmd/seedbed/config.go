@@ -16,6 +16,7 @@ import (
 
 	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/sandbox"
@@ -94,6 +95,9 @@ type Config struct {
 	// serve collects; 0 never.
 	Retention  pipelines.Retention
 	GCInterval time.Duration
+	// FunctionLogs is what each stage's function log keeps (see
+	// fnlog.Retention); the zero value keeps everything.
+	FunctionLogs fnlog.Retention
 	// envErr is a retention or gc setting in the environment that does
 	// not parse; finish reports it.
 	envErr error
@@ -223,6 +227,9 @@ func (c *Config) finish(environ []string) error {
 	if c.AlertInterval < 0 {
 		return fmt.Errorf("--alert-interval must be a duration such as 15s, not %s", c.AlertInterval)
 	}
+	if err := c.FunctionLogs.Validate(); err != nil {
+		return err
+	}
 	if c.GCInterval < 0 {
 		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
 	}
@@ -260,6 +267,7 @@ func retentionFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config
 	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
 	fs.IntVar(&c.Retention.RejectedDeliveries, "retain-rejected-deliveries", atoi("SEEDBED_RETAIN_REJECTED_DELIVERIES", def.RejectedDeliveries), "rejected webhook deliveries kept across all apps (SEEDBED_RETAIN_REJECTED_DELIVERIES)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep, as seedbed gc does; 0 never (SEEDBED_GC_INTERVAL)")
+	functionLogFlags(fs, env, c)
 }
 
 // alertFlags registers where email alerts go through and how often rules

@@ -62,7 +62,7 @@ func runGC(ctx context.Context, cfg *Config, dryRun bool, stdout, stderr io.Writ
 		return err
 	}
 	printGCReport(stdout, rep, cfg.Retention)
-	return nil
+	return pruneFunctionLogs(ctx, *cfg, dryRun, stdout)
 }
 
 func printGCReport(w io.Writer, rep pipelines.GCReport, r pipelines.Retention) {
