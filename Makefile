@@ -62,6 +62,14 @@ lint: ## go vet, gofmt and generated-code drift
 	$(GO) tool templ generate >/dev/null
 	@git diff --exit-code -- '*_templ.go' || (echo "templ generate changed files: run make generate and commit" && exit 1)
 
+.PHONY: test-s3
+test-s3: ## Run the artifact-store tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
+	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestArtifactStoreS3' ./builders/artifact/ ./cmd/seedbed/
+
 .PHONY: bench
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: cli-docs
+cli-docs: ## Rewrite README.md's CLI reference and docs/cli.md from the commands' help
+	$(GO) test ./cmd/seedbed -run '^TestCLIReference$$' -count=1 -update

@@ -204,6 +204,7 @@
   };
   var LABELS = { "": "not deployed", awaiting_approval: "awaiting approval" };
   var STREAMS = { stdout: true, stderr: true, seedbed: true };
+  var LEVELS = { error: true, warn: true, info: true, debug: true };
 
   function setStatus(badge, status) {
     if (!badge) return;
@@ -299,6 +300,8 @@
       batch.forEach(function (line) {
         var span = document.createElement("span");
         span.className = "line stream-" + (STREAMS[line.stream] ? line.stream : "stdout");
+        // Function logs carry a level (error, warn, info, debug) to colour by.
+        if (LEVELS[line.level]) span.className += " level-" + line.level;
         span.setAttribute("data-id", String(line.id));
         // html is rendered and escaped by the server (web/views/ansi.go).
         if (typeof line.html === "string") {

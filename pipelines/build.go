@@ -90,6 +90,9 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
 	s.reportBuild(saveCtx, app, b)
+	if b.Status == store.BuildFailed {
+		s.notify(saveCtx, "build failed", b.ID, func(ctx context.Context, n Notifier) error { return n.BuildFailed(ctx, b) })
+	}
 	return s.queueWaitingDeploys(saveCtx, b)
 }
 
@@ -205,7 +208,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 			}
 			m.Functions = append(m.Functions, targets.Function{
 				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Kind: fn.Kind, Handler: fn.Handler,
-				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, Memory: fn.Memory,
+				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, IdleTimeout: fn.IdleTimeout, BodyLimit: fn.BodyLimit, Memory: fn.Memory,
 			})
 		}
 	}

@@ -159,7 +159,7 @@ func (s *Service) apply(ctx context.Context, app store.App, stage store.Stage, d
 	if err != nil {
 		return err
 	}
-	next := resolve(m.Functions, env, log.mask)
+	next := withRelease(resolve(m.Functions, env, log.mask), rel.ID)
 	cs := Plan(current, fromID, redacted(next), rel.ID)
 	d.ChangeSet = encodeJSON(cs)
 	d.Applied = encodeJSON(redacted(next))
@@ -216,6 +216,9 @@ func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg
 		return fmt.Errorf("record end of deploy %d: %w", d.ID, err)
 	}
 	s.reportDeploy(saveCtx, *d)
+	if status == store.DeployFailed {
+		s.notify(saveCtx, "deploy failed", d.ID, func(ctx context.Context, n Notifier) error { return n.DeployFailed(ctx, *d) })
+	}
 	return nil
 }
 
@@ -330,7 +333,7 @@ func (s *Service) restoreStage(ctx context.Context, st store.Stage) error {
 		return err
 	}
 	ref := targets.StageRef{App: app.Name, Stage: st.Name}
-	if err := s.cfg.Target.Apply(ctx, ref, resolve(m.Functions, env, secrets), slogPrinter{s.log.With("stage", ref.String()), secrets}); err != nil {
+	if err := s.cfg.Target.Apply(ctx, ref, withRelease(resolve(m.Functions, env, secrets), rel.ID), slogPrinter{s.log.With("stage", ref.String()), secrets}); err != nil {
 		return fmt.Errorf("restore %s (release #%d): %s", ref, rel.ID, secrets.mask(err.Error()))
 	}
 	s.log.Info("restored stage", "stage", ref.String(), "release", rel.ID, "functions", len(m.Functions))

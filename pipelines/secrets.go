@@ -354,6 +354,13 @@ func (s *Service) WebhookSecret(app store.App) (string, error) {
 	return s.openForApp("a webhook secret", app.Name, app.WebhookSecret, webhookSecretAAD(app.Name))
 }
 
+// AlertChannelAAD binds a sealed value of an alert channel (kind is
+// store.SealedAlertTarget or store.SealedAlertSecret) to its app and
+// channel: the alerts package seals with it, rotations re-seal with it.
+func AlertChannelAAD(appID, channelID uint, kind string) string {
+	return fmt.Sprintf("alert-channel:app:%d:channel:%d:%s", appID, channelID, kind)
+}
+
 // SecretStore is what sealing in bulk needs from the database (a
 // *store.Store).
 type SecretStore interface {
@@ -371,15 +378,27 @@ func aadOf(v store.SealedValue) string {
 		return deployKeyAAD(v.AppName)
 	case store.SealedWebhookSecret:
 		return webhookSecretAAD(v.AppName)
+	case store.SealedAlertTarget, store.SealedAlertSecret:
+		return AlertChannelAAD(v.AppID, v.ChannelID, v.Kind)
+	case store.SealedTLSKey:
+		return TLSKeyAAD(v.Key)
 	}
 	return "unknown-kind:" + v.Kind // opens nothing
 }
 
 // sealedLater lists the kinds of sealed values an older Seedbed stored in
 // clear: SealStoredInClear seals them, and a rotation seals them too.
-// Plain values of these kinds never look sealed: a deploy key starts with
-// "-----BEGIN", a webhook secret is base64url (no ':').
-func sealedLater() []string { return []string{store.SealedDeployKey, store.SealedWebhookSecret} }
+// Plain values of these kinds never look sealed: a deploy key and a TLS
+// private key start with "-----BEGIN", a webhook secret is base64url (no
+// ':').
+func sealedLater() []string {
+	return []string{store.SealedDeployKey, store.SealedWebhookSecret, store.SealedTLSKey}
+}
+
+// TLSKeyAAD binds a sealed private key of the certificate storage to its
+// key, so that one cannot be moved to stand for another; the same as
+// domains.KeyAAD, which seals them.
+func TLSKeyAAD(key string) string { return "tls-key:" + key }
 
 // SealStoredInClear seals the deploy keys and webhook secrets an older
 // Seedbed stored in clear. Sealed values are left alone, so every start
@@ -404,7 +423,7 @@ func SealStoredInClear(ctx context.Context, st SecretStore, sealer *Sealer) (int
 			break
 		}
 	}
-	return 0, fmt.Errorf("seal deploy keys and webhook secrets stored in clear: %w", err)
+	return 0, fmt.Errorf("seal deploy keys, webhook secrets and TLS private keys stored in clear: %w", err)
 }
 
 // Rotation is what RotateSecrets did.

@@ -200,6 +200,14 @@ func resolve(fns []targets.Function, stageEnv map[string]string, secrets masker)
 	return out
 }
 
+// withRelease marks fns as deployed from release id, for their logs.
+func withRelease(fns []targets.Function, id uint) []targets.Function {
+	for i := range fns {
+		fns[i].Release = id
+	}
+	return fns
+}
+
 // redacted replaces env values by digests, for change sets and history.
 func redacted(fns []targets.Function) []targets.Function {
 	out := make([]targets.Function, len(fns))

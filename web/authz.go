@@ -109,6 +109,14 @@ var routeRoles = map[string]string{
 	"GET /apps/:app/builds":    store.RoleViewer,
 	"GET /builds/:id/log.txt":  store.RoleViewer,
 	"GET /deploys/:id/log.txt": store.RoleViewer,
+	// Alerts: everyone on the app reads rules, channels (URLs shown only
+	// by host and last characters) and notifications; owners change them
+	// and send test notifications (the default for what is not a GET).
+	"GET /apps/:app/alerts": store.RoleViewer,
+	// Function logs are masked (stage secrets never show), so viewers
+	// read them, as they read build logs.
+	"GET /apps/:app/stages/:stage/logs":        store.RoleViewer,
+	"GET /apps/:app/stages/:stage/logs/events": store.RoleViewer,
 	// App settings and the webhook secret are the owners' to read.
 	"GET /apps/:app/webhooks": store.RoleOwner,
 	"GET /apps/:app/settings": store.RoleOwner,
@@ -146,6 +154,10 @@ func actionName(method, path string) string {
 		return "changing variables"
 	case strings.Contains(path, "/members"):
 		return "managing members"
+	case strings.Contains(path, "/alerts"):
+		return "changing alerts"
+	case strings.Contains(path, "/domains"):
+		return "managing domains"
 	case strings.Contains(path, "/webhooks"):
 		return "reading the webhook secret"
 	case strings.HasSuffix(path, "/target"):

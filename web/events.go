@@ -111,6 +111,8 @@ func (s *Server) streamLog(c echo.Context, kind string, ownerID uint, status sta
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.ending: // the server shuts down
+			return nil
 		case <-time.After(streamPoll):
 		}
 		if !access.allowed(ctx) {

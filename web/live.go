@@ -70,6 +70,8 @@ func (s *Server) watch(c echo.Context, version versionFunc) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.ending: // the server shuts down
+			return nil
 		case <-time.After(watchPoll):
 		}
 		if !access.allowed(ctx) {
@@ -105,7 +107,7 @@ func (s *Server) appEvents(c echo.Context) error {
 		if err != nil {
 			return "", err
 		}
-		return boardVersion(deploys, builds), nil
+		return s.withFiring(ctx, app, boardVersion(deploys, builds))
 	})
 }
 

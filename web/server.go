@@ -136,6 +136,15 @@ type Config struct {
 	// SecurityWarning, when set, is shown to admins on every console page:
 	// what of this server is not confined (see cmd/seedbed isolation.go).
 	SecurityWarning string
+	// Alerts keeps apps' alert rules and channels and sends notifications;
+	// nil: the Alerts pages and API answer that alerts are off.
+	Alerts Alerts
+	// Domains registers stages' custom domains; nil when Seedbed serves
+	// no HTTPS (see api_domains.go).
+	Domains Domains
+	// FunctionLogs holds what the functions this process runs print;
+	// nil: the log pages and API say this process keeps none.
+	FunctionLogs FunctionLogs
 }
 
 // Server serves the console and the API.
@@ -150,7 +159,19 @@ type Server struct {
 
 	secure  bool   // served over HTTPS: Secure, __Host- cookies
 	csrfKey []byte // signs pre-session CSRF tokens; made at start
+
+	// ending is closed by EndStreams: open event streams end, so that a
+	// shutdown does not wait for them until its deadline.
+	ending    chan struct{}
+	endStream sync.Once
 }
+
+// EndStreams ends every open event stream (live logs, live pages,
+// followed function logs); browsers and the CLI reconnect and resume
+// where they were. Call it when the server shuts down
+// (http.Server.RegisterOnShutdown): a shutdown waits for open requests,
+// and a stream never ends by itself.
+func (s *Server) EndStreams() { s.endStream.Do(func() { close(s.ending) }) }
 
 // newServer makes a Server with all its routes but the git remote.
 func newServer(cfg Config) *Server {
@@ -165,7 +186,7 @@ func newServer(cfg Config) *Server {
 	if cfg.Access == nil {
 		cfg.Access, _ = cfg.Store.(AccessStore)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle(20, 10*time.Minute),
+	s := &Server{cfg: cfg, log: cfg.Logger, echo: echo.New(), throttle: newThrottle(20, 10*time.Minute), ending: make(chan struct{}),
 		logins: newThrottle(loginLimit, loginWindow)}
 	s.secure = cfg.SecureCookies || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")
 	s.csrfKey = make([]byte, 32)

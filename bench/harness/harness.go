@@ -323,3 +323,6 @@ func Boot(ctx context.Context, name string, env ...string) (srv *Server, tmp str
 	}
 	return srv, tmp, func() { srv.Stop(); os.RemoveAll(tmp) }
 }
+
+// PID is the server process's id (for its CPU time in /proc).
+func (s *Server) PID() int { return s.cmd.Process.Pid }

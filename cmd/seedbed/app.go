@@ -17,9 +17,12 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/domains"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
@@ -47,6 +50,9 @@ type App struct {
 	inspector *asynq.Inspector
 	worker    *asynq.Server
 	target    *local.Target
+	// fnlogs keeps what the functions of this process print; nil
+	// without deploys.
+	fnlogs    *fnlog.Store
 	stages    *dispatch.Target // the target of each stage: local or kubernetes
 	runnerArt *runner.Signer   // grants pods of the kubernetes target their artifacts
 	isolation IsolationStatus
@@ -65,10 +71,25 @@ type App struct {
 	gc     *pipelines.Collector
 	stopGC context.CancelFunc
 	gcDone chan struct{}
+	// stopWarm stops the std cache's compilation, warmDone closes when it
+	// has ended.
+	stopWarm context.CancelFunc
+	warmDone chan struct{}
+	// alerts records and sends notifications; its evaluator runs in serve
+	// until stopAlerts, alertsDone closes when it has stopped.
+	alerts     *alerts.Service
+	stopAlerts context.CancelFunc
+	alertsDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
 	consoleURL, functionsURL string
+
+	// HTTPS for custom domains and the console's domain (https.go); nil
+	// without --https-addr.
+	https   *http.Server
+	httpsLn net.Listener
+	domains *domains.Manager
 }
 
 // NewApp opens the database, the queue and the target and wires them
@@ -143,7 +164,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.client = asynq.NewClient(redisOpt)
 
-	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	var arts artifact.Storage // the data dir's folder, or --artifact-store's bucket
+	arts, err = openArtifacts(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -188,9 +210,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		log.Warn("could not remove every stale build workspace", "err", err)
 	}
 	a.builder = builder
+	crashes := alerts.NewCrashCounter(nil)
 	if cfg.Deploys {
+		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
+			return nil, err
+		}
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -219,6 +245,14 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s for the console: %w", cfg.Addr, err)
 		}
+		if cfg.HTTPS.Addr != "" {
+			if a.httpsLn, err = net.Listen("tcp", cfg.HTTPS.Addr); err != nil {
+				return nil, fmt.Errorf("listen on %s for HTTPS: %w", cfg.HTTPS.Addr, err)
+			}
+			if a.consoleURL == "" && cfg.HTTPS.ConsoleDomain != "" {
+				a.consoleURL = httpsURL(cfg.HTTPS.ConsoleDomain, a.httpsLn)
+			}
+		}
 		if a.consoleURL == "" {
 			a.consoleURL = urlOf(a.consoleLn.Addr().String())
 		}
@@ -240,6 +274,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		svcCfg.Target = a.stages
 	}
 	svcCfg.Network = netguard.Policy{AllowPrivate: cfg.AllowPrivateRepos}
+	// Channel URLs are held to the same network policy as repositories.
+	a.alerts = alerts.New(alerts.Config{Store: a.store, Queue: a.client, Sealer: sealer, PublicURL: a.consoleURL, Network: svcCfg.Network,
+		Resolver: cfg.RepoResolver, SMTP: cfg.SMTP, Crashes: crashes, Backoff: cfg.AlertBackoff, NodeID: cfg.NodeID, Logger: log.With("part", "alerts")})
+	svcCfg.Notifier = a.alerts
 	a.svc = pipelines.New(svcCfg)
 	if cfg.Deploys && cfg.GCInterval > 0 {
 		if a.gc, err = newCollector(cfg, a.store, arts, a.target.RunningDigests, log.With("part", "gc")); err != nil {
@@ -253,6 +291,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
+		queues[alerts.Queue] = 1
 	}
 	if len(queues) == 0 {
 		return nil, errors.New("this process would run neither builds nor deploys: a worker always builds; serve with --builds=false still deploys")
@@ -263,6 +302,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
+		RetryDelayFunc:  a.alerts.RetryDelay(queue.RetryDelay),
 	}))
 
 	if cfg.Deploys {
@@ -274,17 +314,34 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.stages)
+		if a.httpsLn != nil {
+			if a.domains, err = a.newDomains(cfg, sealer, log); err != nil {
+				return nil, err
+			}
+			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains}, a.stages)
+		}
+		webCfg := web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning})
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs}
+		if a.domains != nil {
+			webCfg.Domains = a.domains
+		}
+		srv, err := web.New(webCfg)
 		if err != nil {
 			return nil, err
 		}
 		a.console = newHTTPServer(withRunnerArtifacts(srv, a.runnerArt, arts), defaultTimeouts, isGitRequest)
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.stages)
+		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
+		if a.domains != nil {
+			a.gateway = newHTTPServer(a.domains.HTTPHandler(gw), defaultTimeouts, always)
+			a.https = newHTTPServer(a.domains.HTTPSHandler(srv, gw), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
+			a.https.TLSConfig = a.domains.TLSConfig()
+			a.https.RegisterOnShutdown(srv.EndStreams)
+		}
 	}
 	return a, nil
 }
@@ -303,12 +360,21 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	mux := asynq.NewServeMux()
 	a.svc.Register(mux, a.cfg.Deploys)
+	if a.cfg.Deploys { // serve sends notifications (the alerts queue)
+		a.alerts.Register(mux)
+		if err := a.alerts.Recover(ctx); err != nil {
+			return err
+		}
+	}
 	if err := a.worker.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	if a.console != nil {
 		go a.serve(a.console, a.consoleLn, "console")
 		go a.serve(a.gateway, a.gatewayLn, "gateway")
+	}
+	if err := a.startDomains(ctx); err != nil {
+		return err
 	}
 	if a.cfg.Deploys { // only serve polls: one poller per Seedbed
 		pollCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -325,6 +391,29 @@ func (a *App) Start(ctx context.Context) error {
 		go func() {
 			defer close(a.reconcileDone)
 			rec.Run(recCtx)
+		}()
+	}
+	if a.cfg.Deploys {
+		// Crash counts live where functions run: serve evaluates.
+		alertCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopAlerts, a.alertsDone = stop, make(chan struct{})
+		ev := a.alerts.NewEvaluator(a.cfg.AlertInterval)
+		go func() {
+			defer close(a.alertsDone)
+			ev.Run(alertCtx)
+		}()
+	}
+	if a.builder != nil && a.cfg.Builds && a.cfg.WarmGoCache {
+		warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopWarm, a.warmDone = stop, make(chan struct{})
+		go func() {
+			defer close(a.warmDone)
+			began := time.Now()
+			if err := a.builder.WarmGoCache(warmCtx); err != nil && warmCtx.Err() == nil {
+				a.log.Info("Go builds of new apps compile the standard library themselves", "reason", err)
+				return
+			}
+			a.log.Debug("the Go standard-library cache is ready", "took", time.Since(began).Round(time.Millisecond))
 		}()
 	}
 	if a.gc != nil {
@@ -391,15 +480,30 @@ func (a *App) Close(ctx context.Context) {
 		a.stopReconcile()
 		<-a.reconcileDone
 	}
+	if a.stopWarm != nil {
+		a.stopWarm()
+		<-a.warmDone
+	}
 	if a.stopGC != nil {
 		a.stopGC()
 		<-a.gcDone
+	}
+	if a.stopAlerts != nil {
+		a.stopAlerts()
+		<-a.alertsDone
+	}
+	if a.https != nil {
+		_ = a.https.Shutdown(ctx)
+		_ = a.httpsLn.Close() // in case it never served
+	}
+	if a.domains != nil {
+		a.domains.Close()
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
 		_ = a.gateway.Shutdown(ctx)
 	} else {
-		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn} {
+		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn, a.httpsLn} {
 			if ln != nil {
 				ln.Close()
 			}
@@ -411,6 +515,13 @@ func (a *App) Close(ctx context.Context) {
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {
 			a.log.Error("stop functions", "err", err)
+		}
+	}
+	// After the target: its last lines (a function's goodbye) are stored
+	// before the log is synced and closed.
+	if a.fnlogs != nil {
+		if err := a.fnlogs.Close(); err != nil {
+			a.log.Error("close function logs", "err", err)
 		}
 	}
 	if a.builder != nil {

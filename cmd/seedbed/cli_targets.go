@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/seedbed/seedbed/web/apiv1"
 )
 
@@ -17,43 +19,6 @@ type targetOptions struct {
 	set        bool // --target given
 	target     apiv1.StageTarget
 	output     string // "" or "json"
-}
-
-const targetUse = "seedbed target APP STAGE [--target local|kubernetes] [--namespace NS] [--kubeconfig PATH] [--image IMAGE] [--image-pull-secret NAME] [--replicas N] [--memory MIB] [--cpu Q] [--progress-deadline SECONDS] [--output json]"
-
-// parseTarget reads the flags of `seedbed target`.
-func parseTarget(args []string, stderr io.Writer) (targetOptions, error) {
-	fs := newFlagSet("target", targetUse+"\n\nShows or chooses where a stage's functions run: local (processes on the Seedbed server) or kubernetes (Deployments in a cluster). A change takes effect at the stage's next deploy; the same artifacts run on either.", stderr)
-	target := fs.String("target", "", "local or kubernetes (omit to show the current target)")
-	k := apiv1.KubernetesSettings{}
-	fs.StringVar(&k.Namespace, "namespace", "", "kubernetes: the namespace of the stage's objects (must exist)")
-	fs.StringVar(&k.Kubeconfig, "kubeconfig", "", "kubernetes: absolute path of a kubeconfig on the server (empty: the cluster Seedbed runs in)")
-	fs.StringVar(&k.Image, "image", "", "kubernetes: the runner image (empty: the server's --runner-image)")
-	fs.StringVar(&k.ImagePullSecret, "image-pull-secret", "", "kubernetes: a Secret in the namespace for pulling the image")
-	fs.IntVar(&k.Replicas, "replicas", 0, "kubernetes: pods per function (default 1)")
-	fs.IntVar(&k.Memory, "memory", 0, "kubernetes: memory limit in MiB of functions that set none (default 256)")
-	fs.StringVar(&k.CPU, "cpu", "", "kubernetes: CPU request per pod, e.g. 100m (default 100m)")
-	fs.IntVar(&k.ProgressDeadline, "progress-deadline", 0, "kubernetes: seconds a new revision may take to become available (default 120)")
-	output := fs.String("output", "", "json to print the result as JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return targetOptions{}, err
-	}
-	if len(pos) != 2 {
-		return targetOptions{}, usageError(targetUse)
-	}
-	if *output != "" && *output != "json" {
-		return targetOptions{}, usageError("--output takes json")
-	}
-	o := targetOptions{app: pos[0], stage: pos[1], output: *output, set: *target != ""}
-	o.target.Target = *target
-	if k != (apiv1.KubernetesSettings{}) {
-		if *target != "kubernetes" {
-			return o, usageError("--namespace and the other kubernetes flags go with --target kubernetes")
-		}
-		o.target.Kubernetes = &k
-	}
-	return o, nil
 }
 
 // runTarget shows or sets a stage's target.
@@ -115,14 +80,54 @@ func runTarget(ctx context.Context, c *apiv1.Client, o targetOptions, out io.Wri
 	return nil
 }
 
-func cmdTarget(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseTarget(args, stderr)
-	if err != nil {
-		return err
+// targetCommand is `seedbed target APP STAGE`.
+func targetCommand(e cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "target APP STAGE",
+		Short: "Show or choose where a stage's functions run: local or kubernetes",
+		Long: "Shows or chooses where a stage's functions run: local (processes on the Seedbed server) or kubernetes " +
+			"(Deployments in a cluster; see docs/kubernetes.md). A change takes effect at the stage's next deploy; the same artifacts run on either.",
+		Example: "  seedbed target shop prod\n  seedbed target shop prod --target kubernetes --namespace apps --replicas 2\n  seedbed target shop prod --target local",
+		Args:    positional("APP", "STAGE"), ValidArgsFunction: e.completeApps,
 	}
-	c, err := client(getenv)
-	if err != nil {
-		return err
+	f := cmd.Flags()
+	target := f.String("target", "", "local or kubernetes (omit to show the current target)")
+	var k apiv1.KubernetesSettings
+	f.StringVar(&k.Namespace, "namespace", "", "kubernetes: the namespace of the stage's objects (must exist)")
+	f.StringVar(&k.Kubeconfig, "kubeconfig", "", "kubernetes: absolute path of a kubeconfig on the server (empty: the cluster Seedbed runs in)")
+	f.StringVar(&k.Image, "image", "", "kubernetes: the runner image (empty: the server's --runner-image)")
+	f.StringVar(&k.ImagePullSecret, "image-pull-secret", "", "kubernetes: a Secret in the namespace for pulling the image")
+	f.IntVar(&k.Replicas, "replicas", 0, "kubernetes: pods per function (default 1)")
+	f.IntVar(&k.Memory, "memory", 0, "kubernetes: memory limit in MiB of functions that set none (default 256)")
+	f.StringVar(&k.CPU, "cpu", "", "kubernetes: CPU request per pod, e.g. 100m (default 100m)")
+	f.IntVar(&k.ProgressDeadline, "progress-deadline", 0, "kubernetes: seconds a new revision may take to become available (default 120)")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		o, err := targetOptionsOf(args[0], args[1], *target, k, string(*out))
+		if err != nil {
+			return err
+		}
+		c, err := e.client()
+		if err != nil {
+			return err
+		}
+		return runTarget(cmd.Context(), c, o, cmd.OutOrStdout())
 	}
-	return runTarget(ctx, c, o, stdout)
+	return cmd
+}
+
+// targetOptionsOf checks the flags of `seedbed target` together.
+func targetOptionsOf(app, stage, target string, k apiv1.KubernetesSettings, output string) (targetOptions, error) {
+	if output == "text" {
+		output = ""
+	}
+	o := targetOptions{app: app, stage: stage, output: output, set: target != ""}
+	o.target.Target = target
+	if k != (apiv1.KubernetesSettings{}) {
+		if target != "kubernetes" {
+			return o, usageError("--namespace and the other kubernetes flags go with --target kubernetes")
+		}
+		o.target.Kubernetes = &k
+	}
+	return o, nil
 }

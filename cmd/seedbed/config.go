@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -13,7 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/sandbox"
@@ -52,6 +55,11 @@ type Config struct {
 	// Builds says whether this process runs builds; serve can leave them
 	// to `seedbed worker` processes.
 	Builds bool
+	// WarmGoCache compiles the Go standard library into the shared std
+	// cache at start, in the background, so that a new app's first Go
+	// build does not (see builders.WarmGoCache). The flag defaults to on;
+	// a Config made in code (tests) leaves it off.
+	WarmGoCache bool
 	// Deploys says whether this process applies deploys (serve does;
 	// a build-only worker does not).
 	Deploys bool
@@ -93,13 +101,39 @@ type Config struct {
 	// serve collects; 0 never.
 	Retention  pipelines.Retention
 	GCInterval time.Duration
+	// FunctionLogs is what each stage's function log keeps (see
+	// fnlog.Retention); the zero value keeps everything.
+	FunctionLogs fnlog.Retention
 	// envErr is a retention or gc setting in the environment that does
 	// not parse; finish reports it.
 	envErr error
+
+	// HTTPS and custom domains (see domains.go and docs/domains.md).
+	HTTPS HTTPSConfig
+	// ArtifactStore is where artifacts are kept: empty for the data
+	// dir's artifacts folder, s3://BUCKET/PREFIX for a bucket of the
+	// S3-compatible server at S3Endpoint (see artifacts.go).
+	ArtifactStore string
+	S3Endpoint    string
+	S3Region      string
+	// S3AccessKey and S3SecretKey come from the environment only
+	// (SEEDBED_S3_ACCESS_KEY, SEEDBED_S3_SECRET_KEY).
+	S3AccessKey, S3SecretKey string
+	// SMTPURL and SMTPFrom are where email alerts are sent through and
+	// from (--smtp-url, --smtp-from); finish parses them into SMTP.
+	SMTPURL  string
+	SMTPFrom string
+	SMTP     alerts.SMTP
+	// AlertInterval is how often serve evaluates alert rules; zero means
+	// 15s. AlertBackoff is the wait before a notification's second
+	// attempt (doubling after); zero means 5s. No flag for the latter:
+	// tests shorten it.
+	AlertInterval time.Duration
+	AlertBackoff  time.Duration
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
+func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	c := &Config{}
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
@@ -125,11 +159,19 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (as root, a user per app: uid and gid 1879048192 + the app's id; else Seedbed's own user), a user name or uid:gid (one user for every app), or none for Seedbed's own user (SEEDBED_BUILD_USER)")
-	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
+	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to seedbed worker processes (SEEDBED_BUILDS)")
+	fs.BoolVar(&c.WarmGoCache, "warm-go-cache", getenv("SEEDBED_WARM_GO_CACHE") != "false", "compile the Go standard library once at start, in the background, so that new apps' first Go builds start from it (SEEDBED_WARM_GO_CACHE)")
 	fs.BoolVar(&c.AllowPrivateRepos, "allow-private-repos", getenv("SEEDBED_ALLOW_PRIVATE_REPOS") == "true", "let apps' repositories and forge API URLs be on loopback, private or link-local addresses (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), for every app: for a forge on this host or network (SEEDBED_ALLOW_PRIVATE_REPOS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	retentionFlags(fs, env, c)
+	httpsFlags(fs, env, c)
+	fs.StringVar(&c.ArtifactStore, "artifact-store", env("SEEDBED_ARTIFACT_STORE", ""), "where artifacts are kept: empty for <data-dir>/artifacts, or s3://BUCKET/PREFIX for a bucket of an S3-compatible server (--s3-endpoint), shared by every serve and worker; credentials from SEEDBED_S3_ACCESS_KEY and SEEDBED_S3_SECRET_KEY (SEEDBED_ARTIFACT_STORE)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("SEEDBED_S3_ENDPOINT", ""), "the S3-compatible server of --artifact-store: http(s)://host:port; empty for AWS S3 (SEEDBED_S3_ENDPOINT)")
+	fs.StringVar(&c.S3Region, "s3-region", env("SEEDBED_S3_REGION", ""), "the region of the --artifact-store bucket; empty to ask the server (SEEDBED_S3_REGION)")
+	c.S3AccessKey = getenv("SEEDBED_S3_ACCESS_KEY")
+	c.S3SecretKey = getenv("SEEDBED_S3_SECRET_KEY")
+	alertFlags(fs, env, c)
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -184,15 +226,27 @@ func (c *Config) finish(environ []string) error {
 	if err := c.Retention.Validate(); err != nil {
 		return err
 	}
+	if err := c.checkArtifactStore(); err != nil {
+		return err
+	}
+	if c.SMTP, err = alerts.ParseSMTP(c.SMTPURL, c.SMTPFrom); err != nil {
+		return err
+	}
+	if c.AlertInterval < 0 {
+		return fmt.Errorf("--alert-interval must be a duration such as 15s, not %s", c.AlertInterval)
+	}
+	if err := c.FunctionLogs.Validate(); err != nil {
+		return err
+	}
 	if c.GCInterval < 0 {
 		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
 	}
-	return nil
+	return c.HTTPS.finish()
 }
 
 // retentionFlags registers what seedbed gc keeps, and how often serve
 // runs it.
-func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+func retentionFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	def := pipelines.DefaultRetention()
 	atoi := func(k string, d int) int {
 		v := env(k, "")
@@ -221,6 +275,19 @@ func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config)
 	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
 	fs.IntVar(&c.Retention.RejectedDeliveries, "retain-rejected-deliveries", atoi("SEEDBED_RETAIN_REJECTED_DELIVERIES", def.RejectedDeliveries), "rejected webhook deliveries kept across all apps (SEEDBED_RETAIN_REJECTED_DELIVERIES)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep, as seedbed gc does; 0 never (SEEDBED_GC_INTERVAL)")
+	functionLogFlags(fs, env, c)
+}
+
+// alertFlags registers where email alerts go through and how often rules
+// are evaluated.
+func alertFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("SEEDBED_SMTP_URL", ""), "SMTP server for email alerts: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS) or smtp+insecure://host:25 (no TLS; a password only to loopback); empty: no email (SEEDBED_SMTP_URL)")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", env("SEEDBED_SMTP_FROM", ""), "address email alerts are sent from, e.g. \"Seedbed <seedbed@example.com>\" (SEEDBED_SMTP_FROM)")
+	interval, err := time.ParseDuration(env("SEEDBED_ALERT_INTERVAL", "15s"))
+	if err != nil {
+		c.envErr = errors.Join(c.envErr, fmt.Errorf("SEEDBED_ALERT_INTERVAL=%q: want a duration such as 15s", env("SEEDBED_ALERT_INTERVAL", "")))
+	}
+	fs.DurationVar(&c.AlertInterval, "alert-interval", interval, "how often serve checks alert rules (error rate, p95, crash loops) (SEEDBED_ALERT_INTERVAL)")
 }
 
 // buildEnv keeps what toolchains need from Seedbed's environment and drops

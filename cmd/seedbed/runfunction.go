@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/seedbed/seedbed/targets"
 	"github.com/seedbed/seedbed/targets/runner"
 )
@@ -92,10 +94,20 @@ func runFunction(ctx context.Context, o runFunctionOptions, stderr io.Writer) er
 	}, nil)
 }
 
-func cmdRunFunction(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	o, err := parseRunFunction(args, getenv, stderr)
-	if err != nil {
-		return err
+// runFunctionCommand is `seedbed run-function`, the entry point of the
+// kubernetes target's pods; not for people, so hidden.
+func runFunctionCommand(e cliEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:                "run-function",
+		Short:              "Fetch, verify and serve one function (the kubernetes target's pods run it)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := parseRunFunction(args, e.getenv, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return runFunction(cmd.Context(), o, cmd.ErrOrStderr())
+		},
 	}
-	return runFunction(ctx, o, stderr)
 }

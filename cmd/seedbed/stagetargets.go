@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/targets"
@@ -135,9 +136,19 @@ func loadRunnerKey(path string) ([]byte, error) {
 }
 
 // withRunnerArtifacts serves runnerArtifactsPath from the artifact store
-// (to bearers of a digest's token) beside the console.
-func withRunnerArtifacts(h http.Handler, signer *runner.Signer, arts runner.Opener) http.Handler {
-	serve := http.StripPrefix(runnerArtifactsPath, signer.Handler(arts))
+// (to bearers of a digest's token) beside the console: the data dir's
+// folder, or the --artifact-store bucket (which is a runner.Source).
+func withRunnerArtifacts(h http.Handler, signer *runner.Signer, arts artifact.Storage) http.Handler {
+	var src runner.Source
+	switch a := arts.(type) {
+	case *artifact.Store:
+		src = runner.DirSource{Store: a}
+	case runner.Source:
+		src = a
+	default:
+		return h // an artifact store runners cannot read: pods get 404s, and say so
+	}
+	serve := http.StripPrefix(runnerArtifactsPath, signer.Handler(src))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, runnerArtifactsPath+"/") {
 			serve.ServeHTTP(w, r)

@@ -2,6 +2,7 @@ package local
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -51,6 +54,7 @@ type instance struct {
 	site   *staticSite // static functions only
 	cg     *fnCgroup   // with hard memory limits; nil otherwise and for static functions
 	uid    int         // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
+	id     string      // names the instance in the function log
 
 	mu      sync.Mutex
 	cur     *proc
@@ -248,28 +252,105 @@ func (in *instance) spawn(port int) (*proc, error) {
 	return p, nil
 }
 
-// capture copies one output stream line by line into the ring buffer,
-// which error messages quote. Function output never goes to Seedbed's own
-// log: it is the function's to print, secrets included.
+// capture copies one output stream line by line, with the function's
+// secret values masked, into the ring buffer that error messages quote
+// and into the function log (Config.Logs). Lines go to the log in one
+// write per burst: whatever has been read when the pipe has no further
+// complete line waiting, at most captureBatch. Function output never goes
+// to Seedbed's own log: it is the function's to print.
 func (in *instance) capture(r *os.File, stream string) {
 	defer r.Close()
-	br := bufio.NewReaderSize(r, maxLineBytes)
+	// The buffer holds many lines, so that a chatty function's output
+	// comes in few reads; a line is cut at maxLineBytes after masking.
+	br := bufio.NewReaderSize(r, captureBuffer)
+	var batch []fnlog.Entry
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		in.writeLog(batch)
+		batch = batch[:0]
+	}
 	for {
+		// Before a read that could wait, the lines read so far are
+		// stored: a function that prints one line and then idles must
+		// see it in its log at once.
+		if len(batch) > 0 && (len(batch) >= captureBatch || !bytes.Contains(peekBuffered(br), []byte{'\n'})) {
+			flush()
+			// A chatty function's next lines gather in the pipe
+			// meanwhile and come in one read: a read and a store per
+			// line cost Seedbed half a core at 10,000 lines/s. A line
+			// waits at most this long more.
+			time.Sleep(captureCoalesce)
+		}
 		line, isPrefix, err := br.ReadLine()
 		if len(line) > 0 || (err == nil && !isPrefix) {
 			text := string(line)
+			cut := false
 			for isPrefix && err == nil { // skip the rest of an overlong line
 				_, isPrefix, err = br.ReadLine()
+				cut = true
+			}
+			// Masked before it is cut, so a secret across the cut is
+			// hidden whole.
+			if in.out.mask != nil {
+				text = in.out.mask.Replace(text)
+			}
+			if len(text) > maxLineBytes {
+				end := maxLineBytes
+				for end > 0 && !utf8.RuneStart(text[end]) {
+					end--
+				}
+				text, cut = text[:end], true
 			}
 			in.out.add(text)
+			if cut {
+				text += " … [cut at 4 KiB]"
+			}
+			batch = append(batch, fnlog.Entry{Time: time.Now(), Stream: stream, Text: text})
 		}
 		if err != nil {
+			flush()
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
 				in.log.Warn("read function output", "stream", stream, "err", err)
 			}
 			return
 		}
 	}
+}
+
+// captureBatch bounds how many lines capture stores in one write.
+const captureBatch = 512
+
+// captureBuffer is how much of a function's output capture reads at once.
+const captureBuffer = 64 << 10
+
+// captureCoalesce is how long capture lets output gather after it stored
+// a batch.
+const captureCoalesce = 2 * time.Millisecond
+
+// peekBuffered returns what br holds without reading from its source.
+func peekBuffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return b
+}
+
+// writeLog stores lines of this instance in the function log, if there
+// is one. Lines are masked already.
+func (in *instance) writeLog(entries []fnlog.Entry) {
+	if in.t.cfg.Logs == nil || len(entries) == 0 {
+		return
+	}
+	src := fnlog.Source{App: in.stage.App, Stage: in.stage.Stage, Function: in.fn.Key(), Instance: in.id, Release: in.fn.Release}
+	if err := in.t.cfg.Logs.Append(src, entries); err != nil {
+		in.log.Warn("store function log lines", "lines", len(entries), "err", err)
+	}
+}
+
+// note writes one of Seedbed's own lines about the instance (a crash, a
+// restart) into its function log.
+func (in *instance) note(level, text string) {
+	in.writeLog([]fnlog.Entry{{Time: time.Now(), Stream: fnlog.StreamSeedbed, Level: level, Text: text}})
 }
 
 // waitHealthy waits until the process accepts connections on its port and
@@ -364,9 +445,13 @@ func (in *instance) supervise(p *proc) {
 			// Seedbed killed it (a Lambda handler that timed out): start
 			// afresh at once, without counting it as a crash.
 			in.log.Warn("function process killed: " + killedFor + "; restarting")
+			in.note(fnlog.LevelWarn, "Seedbed killed the process: "+killedFor+"; starting a new one")
 		} else {
 			if time.Since(p.started) >= cfg.backoffReset {
 				backoff = cfg.backoffMin
+			}
+			if obs := in.t.cfg.Crashes; obs != nil {
+				obs.FunctionCrashed(in.stage, in.fn.Key())
 			}
 			msg := "function crashed; restarting"
 			if oom != "" {
@@ -374,6 +459,11 @@ func (in *instance) supervise(p *proc) {
 			}
 			in.log.Error(msg,
 				"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))
+			why := "the process " + describeExit(p.err)
+			if oom != "" {
+				why = oom
+			}
+			in.note(fnlog.LevelError, why+"; restarting in "+backoff.String())
 			select {
 			case <-time.After(backoff):
 			case <-in.stopCh:
@@ -620,10 +710,8 @@ type ringBuffer struct {
 	next  int
 }
 
+// add keeps line, which the caller masked already with b.mask.
 func (b *ringBuffer) add(line string) {
-	if b.mask != nil {
-		line = b.mask.Replace(line)
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.lines) < outputLines {

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -132,4 +134,18 @@ func newTraceID(at time.Time) string {
 	var b [20]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", at.Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
+}
+
+// runtimeError writes an error document the function's runtime posted
+// (masked already) to its function log: a line with the error, then its
+// stack trace, one frame a line.
+func (in *instance) runtimeError(kind string, le *lambdaError) {
+	now := time.Now()
+	entries := []fnlog.Entry{{Time: now, Stream: fnlog.StreamRuntime, Level: fnlog.LevelError, Text: kind + " failed: " + le.String()}}
+	if st := le.stack(); st != "" {
+		for line := range strings.Lines(st) {
+			entries = append(entries, fnlog.Entry{Time: now, Stream: fnlog.StreamRuntime, Level: fnlog.LevelError, Text: "    " + strings.TrimRight(line, "\n")})
+		}
+	}
+	in.writeLog(entries)
 }

@@ -35,8 +35,9 @@
 // With Config.Sandbox set, every function process runs confined: in a
 // bubblewrap sandbox, as a host user of its own app, seeing only its
 // artifact, its run dir and the system's libraries, with a network of its
-// own (see sandbox.go). What a function prints stays out of Seedbed's log;
-// the last lines are kept, with its env values masked, for error messages.
+// own (see sandbox.go). What a function prints stays out of Seedbed's log:
+// it goes, with its secret values masked, to the function log
+// (Config.Logs), and its last lines are kept for error messages.
 //
 // Processes die with Seedbed (they get SIGKILL when it exits); Seedbed
 // applies every stage's live release again when it starts.
@@ -56,6 +57,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
@@ -90,6 +92,26 @@ type Config struct {
 	// UIDBase is the first host uid of the apps' function users when
 	// sandboxed; zero means DefaultUIDBase.
 	UIDBase int
+	// Crashes hears of every crash of a function's process, before its
+	// restart (crash-loop alerts); nil: no one does.
+	Crashes CrashObserver
+	// Logs stores every line the instances print (stdout, stderr, the
+	// errors their Lambda runtime reports, Seedbed's notes on crashes),
+	// masked; nil keeps only the last lines for error messages.
+	Logs LogWriter
+}
+
+// CrashObserver hears of functions whose process exited on its own and is
+// restarted. It is called on the supervisor's goroutine: return quickly.
+type CrashObserver interface {
+	FunctionCrashed(stage targets.StageRef, function string)
+}
+
+// LogWriter stores function log lines: fnlog.Store does. Append must
+// have written the lines where a restart of Seedbed keeps them when it
+// returns.
+type LogWriter interface {
+	Append(src fnlog.Source, lines []fnlog.Entry) error
 }
 
 // ErrClosed is returned by Apply and Remove after Close.
@@ -450,6 +472,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
 	}
 	in.runDir = runDir
+	in.id = runDir[strings.LastIndexByte(runDir, '-')+1:] // MkdirTemp's random part
 	if err := os.Mkdir(filepath.Join(runDir, "tmp"), 0o700); err != nil {
 		os.RemoveAll(runDir)
 		return nil, fmt.Errorf("function %s: run dir: %w", fn.Key(), err)
@@ -474,6 +497,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}
 		in.api.mask = in.out.mask
+		in.api.reported = in.runtimeError
 		log.Printf("starting %s (%s) with the Lambda Runtime API on %s", fn.Key(), shortDigest(fn.Digest), in.api.addr)
 	} else {
 		if port, err = freePort(); err != nil {

@@ -164,7 +164,10 @@ type runtimeAPI struct {
 	// posts, which go to Seedbed's log; nil masks nothing. Set before
 	// the process starts.
 	mask *strings.Replacer
-	srv  *http.Server
+	// reported is told every error document a runtime posts (masked),
+	// for the function log; nil: none. Set before the process starts.
+	reported func(kind string, le *lambdaError)
+	srv      *http.Server
 
 	ready      chan struct{} // closed when a process first asks for work
 	readyOnce  sync.Once
@@ -420,6 +423,9 @@ func (a *runtimeAPI) response(w http.ResponseWriter, r *http.Request) {
 		// the error in trailers).
 		doc, _ := base64.StdEncoding.DecodeString(r.Trailer.Get("Lambda-Runtime-Function-Error-Body"))
 		res.err = a.masked(parseLambdaError(doc, r.Trailer.Get("Lambda-Runtime-Function-Error-Type")))
+		if a.reported != nil {
+			a.reported("invocation "+id, res.err)
+		}
 	default:
 		res.payload = body
 	}
@@ -439,6 +445,9 @@ func (a *runtimeAPI) invocationError(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	le := a.masked(parseLambdaError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type")))
+	if a.reported != nil {
+		a.reported("invocation "+id, le)
+	}
 	if !a.finish(connGen(r), id, invokeResult{err: le}) {
 		apiFault(w, http.StatusBadRequest, "InvalidRequestID", "no invocation "+id+" is waiting for an answer")
 		return
@@ -456,6 +465,9 @@ func (a *runtimeAPI) initError(w http.ResponseWriter, r *http.Request) {
 	}
 	le := a.masked(parseLambdaError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type")))
 	a.log.Error("function failed to initialise: "+le.String(), "stack", le.stack())
+	if a.reported != nil {
+		a.reported("init", le)
+	}
 	a.initOnce.Do(func() {
 		a.initErr = le
 		close(a.initFailed)

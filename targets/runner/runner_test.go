@@ -189,7 +189,7 @@ func serveStore(t *testing.T, store *artifact.Store) (*runner.Signer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = http.StripPrefix("/runner/artifacts", signer.Handler(store))
+	srv.Config.Handler = http.StripPrefix("/runner/artifacts", signer.Handler(runner.DirSource{Store: store}))
 	return signer, srv.URL + "/runner/artifacts"
 }
 

@@ -14,11 +14,6 @@ import (
 	"github.com/seedbed/seedbed/builders/artifact"
 )
 
-// Opener is the artifact store seedbed serve reads from.
-type Opener interface {
-	Open(digest string) (io.ReadCloser, error)
-}
-
 // Signer grants runners their artifacts: the token of a digest is an HMAC
 // of it under a key only seedbed serve holds, so a pod (or the function in
 // it, which can read its runner's environment) can fetch the artifact it
@@ -53,9 +48,10 @@ func (s *Signer) Locate(digest string) (string, string, error) {
 	return s.location, s.Token(digest), nil
 }
 
-// Handler serves GET /<digest> from store to a request bearing the
-// digest's token; mount it with the prefix stripped.
-func (s *Signer) Handler(store Opener) http.Handler {
+// Handler serves GET /<digest> from store (seedbed serve's artifact store:
+// DirSource for the data dir, or an object store bucket) to a request
+// bearing the digest's token; mount it with the prefix stripped.
+func (s *Signer) Handler(store Source) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -72,7 +68,7 @@ func (s *Signer) Handler(store Opener) http.Handler {
 			http.Error(w, "the token does not grant artifact "+digest, http.StatusForbidden)
 			return
 		}
-		rc, err := store.Open(digest)
+		rc, err := store.Open(r.Context(), digest)
 		if errors.Is(err, fs.ErrNotExist) {
 			http.Error(w, "no artifact "+digest, http.StatusNotFound)
 			return

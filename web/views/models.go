@@ -132,8 +132,13 @@ type StageCard struct {
 	// release; empty when there is none. Ask for confirmation.
 	RollbackURL string
 	SettingsURL string // GET: the stage's settings page
+	LogsURL     string // GET: the stage's function logs; add ?function= for one
 	// Awaiting lists promotions into this stage that wait for approval.
 	Awaiting []DeployRow
+	// Firing names the alert rules that fire for this stage; AlertsURL
+	// is the app's Alerts page they link to.
+	Firing    []string
+	AlertsURL string
 }
 
 // ReleaseInfo describes a release.
