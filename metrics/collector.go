@@ -173,6 +173,11 @@ func New(cfg Config) *Collector {
 	return c
 }
 
+// SampleInstances sets the source of the in-flight and memory gauges,
+// for a target made after the collector (the target reports failures to
+// it). Call it before Run.
+func (c *Collector) SampleInstances(src InstanceSource) { c.cfg.Instances = src }
+
 // seriesOf finds or makes the series of a function.
 func (c *Collector) seriesOf(app, stage, function string) *series {
 	k := seriesKey{app, stage, function}

@@ -69,6 +69,13 @@ func (s *Server) routes() {
 	signedIn.GET("/deploys/:id", s.deployPage)
 	signedIn.GET("/deploys/:id/events", s.deployEvents)
 	signedIn.GET("/deploys/:id/log.txt", s.deployLogRaw)
+	// Metrics, request log and issues (console_metrics.go).
+	signedIn.GET("/apps/:app/stages/:stage/metrics", s.stageMetricsPage)
+	signedIn.GET("/apps/:app/stages/:stage/functions/:service/:function", s.functionPage)
+	signedIn.GET("/apps/:app/stages/:stage/requests", s.requestLogPage)
+	signedIn.GET("/apps/:app/issues", s.issuesPage)
+	signedIn.POST("/apps/:app/issues/:id/resolve", s.resolveIssue)
+	signedIn.POST("/apps/:app/issues/:id/reopen", s.reopenIssue)
 
 	// Webhooks: verified by each app's secret, not by a session.
 	e.POST("/hooks/:forge/:app", s.webhook)
@@ -129,4 +136,9 @@ func (s *Server) routes() {
 	authed.GET("/deploys/:id/log.txt", s.deployLogRaw)
 	authed.GET("/builds/:id/events", s.buildEvents)
 	authed.GET("/deploys/:id/events", s.deployEvents)
+	authed.GET("/apps/:app/stages/:stage/metrics", s.apiStageMetrics)
+	authed.GET("/apps/:app/stages/:stage/requests", s.apiRequestLog)
+	authed.GET("/apps/:app/issues", s.apiIssues)
+	authed.POST("/apps/:app/issues/:id/resolve", s.apiResolveIssue)
+	authed.POST("/apps/:app/issues/:id/reopen", s.apiReopenIssue)
 }

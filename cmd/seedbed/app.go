@@ -20,6 +20,7 @@ import (
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
@@ -64,6 +65,15 @@ type App struct {
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
 	consoleURL, functionsURL string
+	// metrics counts the gateway's requests and failures and writes them
+	// in the background (stopMetrics, metricsDone); metricsSrv serves
+	// /metrics on --metrics-addr (see metrics.go).
+	metrics     *metrics.Collector
+	stopMetrics context.CancelFunc
+	metricsDone chan struct{}
+	metricsSrv  *http.Server
+	metricsLn   net.Listener
+	metricsURL  string
 }
 
 // NewApp opens the database, the queue and the target and wires them
@@ -184,14 +194,18 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.builder = builder
 	if cfg.Deploys {
+		a.metrics = newMetrics(cfg, a.store, log)
+	}
+	if cfg.Deploys {
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"), Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies,
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Failures: a.metrics})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
 		if err != nil {
 			return nil, err
 		}
+		a.metrics.SampleInstances(a.target)
 	}
 	sealer, pendingRotation, err := loadSealer(cfg)
 	if err != nil {
@@ -262,12 +276,17 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning})
+			SecurityWarning: a.isolation.Warning, Metrics: a.metrics, Observations: a.store})
 		if err != nil {
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
 		a.gateway = newHTTPServer(a.target.Gateway(), defaultTimeouts, always)
+	}
+	if a.metrics != nil {
+		if err := a.listenMetrics(); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -310,6 +329,7 @@ func (a *App) Start(ctx context.Context) error {
 			rec.Run(recCtx)
 		}()
 	}
+	a.startMetrics(ctx)
 	if a.gc != nil {
 		gcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		a.stopGC, a.gcDone = stop, make(chan struct{})
@@ -381,6 +401,7 @@ func (a *App) Close(ctx context.Context) {
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
 		_ = a.gateway.Shutdown(ctx)
+		a.stopMetricsServer(ctx)
 	} else {
 		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn} {
 			if ln != nil {
@@ -391,6 +412,7 @@ func (a *App) Close(ctx context.Context) {
 	if a.worker != nil {
 		a.worker.Shutdown()
 	}
+	a.closeMetrics()
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {
 			a.log.Error("stop functions", "err", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders"
+	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/sandbox"
@@ -90,6 +91,15 @@ type Config struct {
 	// envErr is a retention or gc setting in the environment that does
 	// not parse; finish reports it.
 	envErr error
+
+	// Request metrics, request log and issues (config_metrics.go).
+	// MetricsAddr serves /metrics for Prometheus; empty: not served.
+	// RequestLogSample is the share of successful requests the request
+	// log keeps (a Config made in code: 0, failures only).
+	MetricsAddr      string
+	RequestLogSample float64
+	RequestLogOff    bool
+	MetricsRetention metrics.Retention
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -122,6 +132,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	retentionFlags(fs, env, c)
+	metricsFlags(fs, env, c)
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -174,6 +185,9 @@ func (c *Config) finish(environ []string) error {
 	// grace period outlasts the longest build.
 	c.Retention.Grace = max(time.Hour, c.BuildTimeout+30*time.Minute)
 	if err := c.Retention.Validate(); err != nil {
+		return err
+	}
+	if err := c.checkMetrics(); err != nil {
 		return err
 	}
 	if c.GCInterval < 0 {

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -371,6 +372,9 @@ func (in *instance) supervise(p *proc) {
 			msg := "function crashed; restarting"
 			if oom != "" {
 				msg = oom + "; restarting"
+				in.reportFailure(metrics.KindOOM, "OutOfMemory", oom)
+			} else {
+				in.reportFailure(metrics.KindCrash, "process "+describeExit(p.err), "the function's process "+describeExit(p.err)+" and is restarted")
 			}
 			in.log.Error(msg,
 				"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))

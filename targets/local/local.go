@@ -57,6 +57,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -99,6 +100,10 @@ type Config struct {
 	// UIDBase is the first host uid of the apps' function users when
 	// sandboxed; zero means DefaultUIDBase.
 	UIDBase int
+	// Failures, when set, hears of processes that crashed or were killed
+	// for their memory and are being restarted (for issues and the
+	// restart count).
+	Failures metrics.FailureRecorder
 }
 
 // ErrClosed is returned by Apply and Remove after Close.

@@ -134,6 +134,9 @@ type StageCard struct {
 	SettingsURL string // GET: the stage's settings page
 	// Awaiting lists promotions into this stage that wait for approval.
 	Awaiting []DeployRow
+	// Traffic is the stage's recent request and error rate; nil when
+	// this server collects no metrics.
+	Traffic *StageTraffic
 }
 
 // ReleaseInfo describes a release.
