@@ -60,6 +60,10 @@ type instance struct {
 	done    chan struct{} // closed when the supervisor has returned
 	superv  bool
 
+	// warm is set once the process (re)started has served a request;
+	// the first request after a start is a cold start (see usage.go).
+	warm atomic.Bool
+
 	reqMu    sync.Mutex
 	inflight int
 	draining bool
@@ -407,6 +411,7 @@ func (in *instance) supervise(p *proc) {
 			continue
 		}
 		in.cur = next
+		in.warm.Store(false)
 		in.mu.Unlock()
 		if in.api != nil {
 			in.log.Info("function restarted", "pid", next.cmd.Process.Pid)

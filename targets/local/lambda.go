@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -48,10 +50,9 @@ func (in *instance) waitLambdaReady(ctx context.Context, p *proc, limit time.Dur
 // the handler fails, 504 when it times out (the process is then killed
 // and started afresh, as Lambda does) and 413 when the body is over
 // Lambda's 6 MB limit; the cause goes to the target's log.
-func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref targets.StageRef, rt *route, segs []string, rest, prefix string) {
-	in := rt.inst
+func (in *instance) serveLambda(w http.ResponseWriter, r *http.Request, c *gateway.Call) {
 	began := time.Now()
-	timeout := functionTimeout(rt.fn)
+	timeout := functionTimeout(c.Route.Function())
 	id := newRequestID()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 	if err != nil {
@@ -61,7 +62,7 @@ func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref targets
 		}
 		return // otherwise the client went away
 	}
-	event, err := buildEvent(r, body, eventInput{stage: ref, route: rt, segs: segs, rawPath: rest, fwd: g.t.forwardingOf(r, prefix), requestID: id, at: began})
+	event, err := buildEvent(r, body, eventInput{call: c, requestID: id, at: began})
 	if err != nil {
 		in.log.Error("build the event", "request_id", id, "err", err)
 		gatewayFault(w, id, http.StatusInternalServerError, "Internal Server Error")
@@ -76,6 +77,7 @@ func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref targets
 			in.killForRestart(fmt.Sprintf("the handler timed out after %s", timeout), timedOut.gen)
 		}
 		in.log.Error(fmt.Sprintf("function did not answer within %s", timeout), "request_id", id, "handler_running", timedOut.running)
+		in.noteFailure(r, metrics.KindTimeout, "Timeout", fmt.Sprintf("the handler did not answer within %s", timeout), "")
 		gatewayFault(w, id, http.StatusGatewayTimeout, "Endpoint request timed out")
 		return
 	case errors.Is(err, errAPIClosed):
@@ -85,12 +87,18 @@ func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref targets
 		return // the client went away
 	case res.err != nil:
 		in.log.Error("invocation failed: "+res.err.String(), "request_id", id, "stack", res.err.stack())
+		kind := metrics.KindHandlerError
+		if res.err.Type == "Runtime.OutOfMemory" {
+			kind = metrics.KindOOM
+		}
+		in.noteFailure(r, kind, res.err.Type, res.err.Message, res.err.stack())
 		gatewayFault(w, id, http.StatusBadGateway, "Internal Server Error")
 		return
 	}
 	resp, err := parseLambdaResponse(res.payload)
 	if err != nil {
 		in.log.Error("invocation returned a response API Gateway would refuse: "+err.Error(), "request_id", id)
+		in.noteFailure(r, metrics.KindHandlerError, "Runtime.InvalidResponse", err.Error(), "")
 		gatewayFault(w, id, http.StatusBadGateway, "Internal Server Error")
 		return
 	}

@@ -1,11 +1,13 @@
 package local
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics"
 )
 
@@ -30,9 +32,9 @@ func (t *Target) InstanceUsage() []metrics.InstanceUsage {
 			continue
 		}
 		seen := map[*instance]bool{}
-		for _, rt := range table.routes {
-			in := rt.inst
-			if in == nil || seen[in] || in.site != nil {
+		for _, rt := range table.Routes() {
+			in, ok := rt.Upstream().(*instance)
+			if !ok || in == nil || seen[in] || in.site != nil {
 				continue
 			}
 			seen[in] = true
@@ -97,3 +99,31 @@ func (in *instance) reportFailure(kind, typ, msg string) {
 }
 
 var _ metrics.InstanceSource = (*Target)(nil)
+
+// ClaimRequest names the instance serving a request and tells whether it
+// is the first since the process (re)started (gateway.InstanceReporter).
+func (in *instance) ClaimRequest() (string, bool) {
+	return in.name(), !in.warm.Swap(true)
+}
+
+// noteFailure tells the gateway's observation of r why it failed, with
+// the instance's last output lines when no stack is given: the sample an
+// issue shows.
+func (in *instance) noteFailure(r *http.Request, kind, typ, msg, excerpt string) {
+	if excerpt == "" && in.out != nil {
+		excerpt = strings.Join(in.out.last(), "\n")
+	}
+	metrics.NoteFailure(r.Context(), metrics.Failure{Instance: in.name(), Kind: kind, Type: typ, Message: msg, Excerpt: excerpt})
+}
+
+// noteServerErrors is the proxy's ModifyResponse: a 5xx a function
+// answered itself is noted with its last output lines, then the console's
+// cookies are dropped as always.
+func noteServerErrors(resp *http.Response) error {
+	if resp.StatusCode >= 500 {
+		if pt, ok := resp.Request.Context().Value(proxyTargetKey{}).(*proxyTarget); ok {
+			pt.inst.noteFailure(resp.Request, metrics.KindHTTP, "HTTP "+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode), "")
+		}
+	}
+	return gateway.DropConsoleCookies(resp)
+}
