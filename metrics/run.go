@@ -62,6 +62,7 @@ func (c *Collector) untilNextMinute() time.Duration {
 // groups and the counts since the last rollup, as the current minute.
 // Run calls it when it stops; tests call it to read what they sent.
 func (c *Collector) Flush(ctx context.Context) {
+	c.sampleUsage()
 	c.writeLogs(ctx, true)
 	c.writeErrors(ctx)
 	c.rollup(ctx, c.cfg.Now().Truncate(time.Minute))

@@ -91,11 +91,16 @@ func (c Chart) svg() string {
 				}
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", float64(left)+bw*(float64(i)+0.5), y(p.Value)))
 			}
-			if len(pts) == 1 {
-				pts = append(pts, pts[0])
-			}
-			if len(pts) > 0 {
+			if len(pts) > 1 {
 				fmt.Fprintf(&sb, `<polyline class="chart-line" fill="none" points="%s"/>`, strings.Join(pts, " "))
+			}
+			// A dot per step, so a lone step with requests shows too.
+			for i, p := range c.Points {
+				if p.Value == 0 {
+					continue
+				}
+				fmt.Fprintf(&sb, `<circle class="chart-dot" cx="%.1f" cy="%.1f" r="2"><title>%s: %s</title></circle>`,
+					float64(left)+bw*(float64(i)+0.5), y(p.Value), html.EscapeString(c.timeLabel(p.At)), html.EscapeString(c.format(p.Value)))
 			}
 		} else {
 			for i, p := range c.Points {
