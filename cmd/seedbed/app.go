@@ -195,16 +195,18 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.builder = builder
 	if cfg.Deploys {
-		a.metrics = newMetrics(cfg, a.store, log)
+		a.metrics = newMetrics(cfg, a.store, log) // nil with --metrics=false
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Failures: a.metrics})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Failures: a.failureRecorder()})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
 		if err != nil {
 			return nil, err
 		}
-		a.metrics.SampleInstances(a.target)
+		if a.metrics != nil {
+			a.metrics.SampleInstances(a.target)
+		}
 	}
 	sealer, pendingRotation, err := loadSealer(cfg)
 	if err != nil {
@@ -275,12 +277,12 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Metrics: a.metrics, Observations: a.store})
+			SecurityWarning: a.isolation.Warning, Metrics: a.metricsReader(), Observations: a.store})
 		if err != nil {
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.metrics}, a.target)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer()}, a.target)
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
 	}
 	if a.metrics != nil {

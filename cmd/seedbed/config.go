@@ -96,6 +96,7 @@ type Config struct {
 	// MetricsAddr serves /metrics for Prometheus; empty: not served.
 	// RequestLogSample is the share of successful requests the request
 	// log keeps (a Config made in code: 0, failures only).
+	MetricsOff       bool
 	MetricsAddr      string
 	RequestLogSample float64
 	RequestLogOff    bool

@@ -15,6 +15,7 @@ import (
 // and error groups (see metrics.Config).
 func metricsFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
 	def := metrics.DefaultRetention()
+	fs.BoolVar(&c.MetricsOff, "metrics-off", env("SEEDBED_METRICS_OFF", "") == "true", "count no requests: no metrics, request log or issues, and /metrics is not served (SEEDBED_METRICS_OFF)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("SEEDBED_METRICS_ADDR", ""), "serve Prometheus metrics at http://<addr>/metrics, e.g. 127.0.0.1:9090; empty: not served. Its labels name every app, stage and function and it asks for no credentials: bind it where only your monitoring reaches (SEEDBED_METRICS_ADDR)")
 	sample := 1.0
 	if v := env("SEEDBED_REQUEST_LOG_SAMPLE", ""); v != "" {
@@ -46,6 +47,9 @@ func metricsFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
 func (c *Config) checkMetrics() error {
 	if c.RequestLogSample < 0 || c.RequestLogSample > 1 {
 		return fmt.Errorf("--request-log-sample must be from 0 to 1, not %v; use --request-log-off to keep no request log", c.RequestLogSample)
+	}
+	if c.MetricsOff && c.MetricsAddr != "" {
+		return errors.New("--metrics-addr serves the metrics that --metrics-off turns off: drop one of them")
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

@@ -9,11 +9,16 @@ import (
 
 	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/web"
 )
 
-// newMetrics makes the collector of the gateway's requests. The target
-// it samples for in-flight requests and memory is set once it exists.
+// newMetrics makes the collector of the gateway's requests, or nil with
+// --metrics=false. The target it samples for in-flight requests and
+// memory is set once it exists.
 func newMetrics(cfg Config, st *store.Store, log *slog.Logger) *metrics.Collector {
+	if cfg.MetricsOff {
+		return nil
+	}
 	return metrics.New(metrics.Config{Store: st, Logger: log.With("part", "metrics"), RequestLogSample: cfg.collectorSample(),
 		Retention: cfg.MetricsRetention})
 }
@@ -73,3 +78,27 @@ func (a *App) closeMetrics() {
 
 // MetricsURL is where /metrics is served; "" without --metrics-addr.
 func (a *App) MetricsURL() string { return a.metricsURL }
+
+// The collector as each of its users takes it: a nil interface, not an
+// interface holding a nil pointer, when metrics are off.
+
+func (a *App) failureRecorder() metrics.FailureRecorder {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
+
+func (a *App) observer() metrics.Observer {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
+
+func (a *App) metricsReader() web.MetricsReader {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
