@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,7 +103,17 @@ type series struct {
 	// flushed is what the last rollup counted; only the rollup and
 	// pending read it, under Collector.mu.
 	flushed snapshot
+
+	// signatures are the error signatures seen since start, at most
+	// maxSignatures; guarded by Collector.failMu.
+	signatures map[string]bool
 }
+
+// maxSignatures bounds the issues one function can open per process life:
+// a function that fails with ever-new messages (a random id the
+// normaliser does not catch) would otherwise write a group per failure.
+// Past it, new signatures count in one "many distinct errors" group.
+const maxSignatures = 200
 
 // snapshot is a series' cumulative counters at one time.
 type snapshot struct {
@@ -256,9 +267,20 @@ func (c *Collector) fail(s *series, f Failure) {
 		s.restarts.Add(1)
 	}
 	sig := Signature(f)
-	k := f.App + "\x00" + f.Stage + "\x00" + f.Function + "\x00" + sig
 	c.failMu.Lock()
 	defer c.failMu.Unlock()
+	if s.signatures == nil {
+		s.signatures = map[string]bool{}
+	}
+	if !s.signatures[sig] {
+		if len(s.signatures) >= maxSignatures {
+			f.Type, f.Message = "TooManyDistinctErrors", "more than "+strconv.Itoa(maxSignatures)+" distinct errors since Seedbed started; this one was: "+clip(f.Type+": "+f.Message, 300)
+			sig = "overflow"
+		} else {
+			s.signatures[sig] = true
+		}
+	}
+	k := f.App + "\x00" + f.Stage + "\x00" + f.Function + "\x00" + sig
 	o := c.fails[k]
 	if o == nil {
 		o = &store.ErrorOccurrence{App: f.App, Stage: f.Stage, Function: f.Function, Signature: sig, Kind: f.Kind,
@@ -271,14 +293,7 @@ func (c *Collector) fail(s *series, f Failure) {
 	o.Sample = clip(f.Excerpt, 8000)
 }
 
-// itoa is strconv.Itoa for statuses, without the import's weight on the
-// hot path's readers.
-func itoa(n int) string {
-	if n < 0 || n > 999 {
-		return "?"
-	}
-	return string([]byte{byte('0' + n/100), byte('0' + n/10%10), byte('0' + n%10)})
-}
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // clip cuts s to at most n bytes, on a rune boundary.
 func clip(s string, n int) string {

@@ -281,3 +281,29 @@ func TestSignature(t *testing.T) {
 		})
 	}
 }
+
+// A function failing with ever-new messages opens a bounded number of
+// issues; the rest count in one overflow group.
+func TestDistinctErrorsAreBounded(t *testing.T) {
+	c, st := setup(t, false, -1)
+	ctx := context.Background()
+	for i := range 300 {
+		c.RecordFailure(metrics.Failure{App: "a", Stage: "dev", Function: "s/f", Kind: metrics.KindHandlerError,
+			Type: "Error", Message: "unexpected token " + strings.Repeat("x", i%50) + string(rune('a'+i%26)) + strings.Repeat("y", i/50)})
+	}
+	c.Flush(ctx)
+	groups, err := st.ErrorGroups(ctx, store.ErrorGroupQuery{App: "a", Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 201 {
+		t.Fatalf("%d groups, want 200 and one overflow", len(groups))
+	}
+	var total int64
+	for _, g := range groups {
+		total += g.Count
+	}
+	if total != 300 {
+		t.Errorf("groups count %d failures, want 300", total)
+	}
+}
