@@ -33,6 +33,11 @@ type Config struct {
 	// request log keeps; requests answered 5xx are always kept. Negative
 	// turns the request log off.
 	RequestLogSample float64
+	// RequestLogRate caps the successful requests the request log keeps
+	// per second, across all functions, after sampling; requests answered
+	// 5xx are always kept. Zero means no cap. Under load the log then
+	// costs the gateway a bounded amount of database work.
+	RequestLogRate int
 	// Retention: how long minutes, request log entries and error groups
 	// (since last seen) are kept; zero means the defaults (DefaultRetention).
 	Retention Retention
@@ -71,6 +76,11 @@ type Collector struct {
 
 	logs    chan store.RequestLog
 	dropped atomic.Int64 // request log entries the full buffer refused
+	// The second logSec counts logCount successful entries in, for
+	// RequestLogRate; capped counts those left out for it.
+	logSec   atomic.Int64
+	logCount atomic.Int64
+	capped   atomic.Int64
 
 	failMu sync.Mutex
 	fails  map[string]*store.ErrorOccurrence
@@ -240,6 +250,16 @@ func (c *Collector) Observe(r Request) {
 	}
 	if c.logs == nil || (!failed && c.cfg.RequestLogSample < 1 && rand.Float64() >= c.cfg.RequestLogSample) {
 		return
+	}
+	if !failed && c.cfg.RequestLogRate > 0 {
+		if sec := now.Unix(); c.logSec.Load() != sec {
+			c.logSec.Store(sec)
+			c.logCount.Store(0)
+		}
+		if c.logCount.Add(1) > int64(c.cfg.RequestLogRate) {
+			c.capped.Add(1)
+			return
+		}
 	}
 	entry := store.RequestLog{At: at.UTC(), App: r.App, Stage: r.Stage, Function: r.Function, Instance: r.Instance,
 		Method: r.Method, Path: r.Path, Status: r.Status, DurationUS: r.Duration.Microseconds(), Bytes: r.Bytes, Client: r.Client}

@@ -307,3 +307,34 @@ func TestDistinctErrorsAreBounded(t *testing.T) {
 		t.Errorf("groups count %d failures, want 300", total)
 	}
 }
+
+// Past RequestLogRate successful requests in a second the log keeps only
+// failures; the metrics still count everything.
+func TestRequestLogRateCap(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "seedbed.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	c := metrics.New(metrics.Config{Store: st, RequestLogSample: 1, RequestLogRate: 10, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	for i := range 55 {
+		status := 200
+		if i%11 == 10 {
+			status = 502
+		}
+		c.Observe(metrics.Request{App: "a", Stage: "dev", Function: "s/f", Status: status, Duration: time.Millisecond})
+	}
+	c.Flush(ctx)
+	logs, err := st.RequestLogs(ctx, store.RequestLogQuery{App: "a", Stage: "dev", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) != 15 {
+		t.Errorf("the log kept %d entries, want 10 successes and the 5 failures", len(logs))
+	}
+	if req, errs, _, _ := c.Window(ctx, "a", "dev", "s/f", time.Hour); req != 55 || errs != 5 {
+		t.Errorf("Window = %d, %d; the metrics must count all 55 requests and 5 errors", req, errs)
+	}
+}

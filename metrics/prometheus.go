@@ -34,6 +34,8 @@ var (
 		[]string{"app", "stage", "function", "instance"}, nil)
 	descDropped = prometheus.NewDesc("seedbed_request_log_dropped_total",
 		"Request log entries dropped because the writer fell behind.", nil, nil)
+	descCapped = prometheus.NewDesc("seedbed_request_log_capped_total",
+		"Successful requests the request log left out because more than --request-log-rate came in one second.", nil, nil)
 	descWriteFails = prometheus.NewDesc("seedbed_metrics_write_errors_total",
 		"Writes of rollups, request log batches or error groups to the database that failed.", nil, nil)
 )
@@ -42,7 +44,7 @@ var codeLabels = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Describe sends the descriptions of every metric; see prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descFailures, descDuration, descInFlight, descColdStarts, descRestarts, descMemory, descDropped, descWriteFails} {
+	for _, d := range []*prometheus.Desc{descRequests, descFailures, descDuration, descInFlight, descColdStarts, descRestarts, descMemory, descDropped, descCapped, descWriteFails} {
 		ch <- d
 	}
 }
@@ -92,6 +94,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMemory, prometheus.GaugeValue, float64(u.MemoryBytes), u.App, u.Stage, u.Function, inst)
 	}
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(c.dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(descCapped, prometheus.CounterValue, float64(c.capped.Load()))
 	ch <- prometheus.MustNewConstMetric(descWriteFails, prometheus.CounterValue, float64(c.writeFails.Load()))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,8 +114,33 @@ func (s *Store) AddRequestLogs(ctx context.Context, rows []RequestLog) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := s.db.WithContext(ctx).CreateInBatches(rows, 500).Error; err != nil {
-		return fmt.Errorf("write %d request log entries: %w", len(rows), err)
+	// One multi-row INSERT per chunk, without gorm's reflection over each
+	// row: the writer runs beside a gateway under load, on the same CPUs.
+	const cols = 11
+	const chunk = 200 // 2,200 parameters, under every driver's limit
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO request_logs (at, app, stage, function, instance, method, path, status, duration_us, bytes, client) VALUES ")
+		args := make([]any, 0, len(part)*cols)
+		for i, r := range part {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, r.At.UTC(), r.App, r.Stage, r.Function, r.Instance, r.Method, r.Path, r.Status, r.DurationUS, r.Bytes, r.Client)
+		}
+		sqlDB, err := s.db.DB()
+		if err != nil {
+			return err
+		}
+		q := sb.String()
+		if s.dialect == migrations.Postgres {
+			q = dollarPlaceholders(q)
+		}
+		if _, err := sqlDB.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("write %d request log entries: %w", len(rows), err)
+		}
 	}
 	return nil
 }
@@ -305,4 +331,21 @@ func (s *Store) PruneObservations(ctx context.Context, metricsBefore, logsBefore
 		}
 	}
 	return total, nil
+}
+
+// dollarPlaceholders turns ? placeholders into PostgreSQL's $1, $2, …; the
+// query must hold no literal question mark.
+func dollarPlaceholders(q string) string {
+	var sb strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			sb.WriteByte('$')
+			sb.WriteString(strconv.Itoa(n))
+			continue
+		}
+		sb.WriteByte(q[i])
+	}
+	return sb.String()
 }

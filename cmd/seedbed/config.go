@@ -99,6 +99,7 @@ type Config struct {
 	MetricsOff       bool
 	MetricsAddr      string
 	RequestLogSample float64
+	RequestLogRate   int // most successful entries a second; 0: no cap
 	RequestLogOff    bool
 	MetricsRetention metrics.Retention
 }

@@ -26,6 +26,15 @@ func metricsFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
 		sample = f
 	}
 	fs.Float64Var(&c.RequestLogSample, "request-log-sample", sample, "share of successful requests the request log keeps, from 0 to 1 (0.1 keeps one in ten); requests answered 5xx are always kept (SEEDBED_REQUEST_LOG_SAMPLE)")
+	rate := 200
+	if v := env("SEEDBED_REQUEST_LOG_RATE", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			c.envErr = errors.Join(c.envErr, fmt.Errorf("SEEDBED_REQUEST_LOG_RATE=%q: want a whole number", v))
+		}
+		rate = n
+	}
+	fs.IntVar(&c.RequestLogRate, "request-log-rate", rate, "most successful requests the request log keeps per second, all functions together (after sampling); 5xx are always kept; 0: no cap (SEEDBED_REQUEST_LOG_RATE)")
 	fs.BoolVar(&c.RequestLogOff, "request-log-off", env("SEEDBED_REQUEST_LOG_OFF", "") == "true", "keep no request log at all; metrics and issues are still kept (SEEDBED_REQUEST_LOG_OFF)")
 	duration := func(k string, d time.Duration) time.Duration {
 		v := env(k, "")
@@ -47,6 +56,9 @@ func metricsFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
 func (c *Config) checkMetrics() error {
 	if c.RequestLogSample < 0 || c.RequestLogSample > 1 {
 		return fmt.Errorf("--request-log-sample must be from 0 to 1, not %v; use --request-log-off to keep no request log", c.RequestLogSample)
+	}
+	if c.RequestLogRate < 0 {
+		return fmt.Errorf("--request-log-rate must be 0 (no cap) or more, not %d", c.RequestLogRate)
 	}
 	if c.MetricsOff && c.MetricsAddr != "" {
 		return errors.New("--metrics-addr serves the metrics that --metrics-off turns off: drop one of them")

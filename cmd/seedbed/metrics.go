@@ -19,7 +19,7 @@ func newMetrics(cfg Config, st *store.Store, log *slog.Logger) *metrics.Collecto
 	if cfg.MetricsOff {
 		return nil
 	}
-	return metrics.New(metrics.Config{Store: st, Logger: log.With("part", "metrics"), RequestLogSample: cfg.collectorSample(),
+	return metrics.New(metrics.Config{Store: st, Logger: log.With("part", "metrics"), RequestLogSample: cfg.collectorSample(), RequestLogRate: cfg.RequestLogRate,
 		Retention: cfg.MetricsRetention})
 }
 
