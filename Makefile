@@ -52,3 +52,7 @@ lint: ## go vet, gofmt and generated-code drift
 .PHONY: bench
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: cli-docs
+cli-docs: ## Rewrite README.md's CLI reference and docs/cli.md from the commands' help
+	$(GO) test ./cmd/seedbed -run '^TestCLIReference$$' -count=1 -update

@@ -65,6 +65,7 @@ type Builder struct {
 	cfg     Config
 	scratch *scratch
 	box     *sandboxState
+	goStd   *goStd
 }
 
 // New makes a Builder.
@@ -82,7 +83,7 @@ func New(cfg Config) *Builder {
 		cfg.User, _ = ResolveUser(UserNone)
 		cfg.User.Setting = ""
 	}
-	return &Builder{cfg: cfg, scratch: &scratch{}, box: &sandboxState{}}
+	return &Builder{cfg: cfg, scratch: &scratch{}, box: &sandboxState{}, goStd: &goStd{}}
 }
 
 // Check makes sure build commands can run as the build user in dirs
@@ -287,6 +288,9 @@ func (b *Builder) buildService(ctx context.Context, opts BuildOptions, u *User, 
 	base := b.env(svc, cacheKey, u)
 	if err := b.userDirs(base, u, log); err != nil {
 		return nil, err
+	}
+	if svc.Runtime == "go" {
+		b.seedGoCache(ctx, base, u, log)
 	}
 	r := runAs{user: u}
 	r.box, _ = b.newBox(ctx, u)

@@ -205,7 +205,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 			}
 			m.Functions = append(m.Functions, targets.Function{
 				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Kind: fn.Kind, Handler: fn.Handler,
-				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, Memory: fn.Memory,
+				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, IdleTimeout: fn.IdleTimeout, BodyLimit: fn.BodyLimit, Memory: fn.Memory,
 			})
 		}
 	}

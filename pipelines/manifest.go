@@ -205,6 +205,12 @@ func functionDiff(a, b targets.Function) (d []string, major bool) {
 	if a.Timeout != b.Timeout {
 		d = append(d, fmt.Sprintf("timeout: %s → %s", a.Timeout, b.Timeout))
 	}
+	if a.IdleTimeout != b.IdleTimeout {
+		d = append(d, fmt.Sprintf("idle timeout: %s → %s", a.IdleTimeout, b.IdleTimeout))
+	}
+	if a.BodyLimit != b.BodyLimit {
+		d = append(d, fmt.Sprintf("body limit: %d → %d MiB", a.BodyLimit, b.BodyLimit))
+	}
 	if a.Memory != b.Memory {
 		d = append(d, fmt.Sprintf("memory: %d → %d MiB", a.Memory, b.Memory))
 	}

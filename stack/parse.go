@@ -22,6 +22,11 @@ import (
 const (
 	// MaxTimeout is the longest per-request timeout a function may ask for.
 	MaxTimeout = 15 * time.Minute
+	// MaxIdleTimeout is the longest a stream or WebSocket may stay silent.
+	MaxIdleTimeout = time.Hour
+	// MaxBodyLimit is the largest request body limit a function may ask
+	// for, in MiB.
+	MaxBodyLimit = 1024
 	// DefaultGoHandler is the binary a go function starts when it names none.
 	DefaultGoHandler = "bootstrap"
 	// maxFileSize keeps a hostile repository from making the parser read
@@ -46,7 +51,7 @@ var (
 	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 	topKeys      = []string{"services", "stages"}
 	serviceKeys  = []string{"build", "depends_on", "functions", "hooks", "output", "path", "runtime"}
-	functionKeys = []string{"env", "handler", "memory", "routes", "timeout", "type"}
+	functionKeys = []string{"body_limit", "env", "handler", "idle_timeout", "memory", "routes", "timeout", "type"}
 	stageKeys    = []string{"approval", "branch", "name"}
 	hookKeys     = []string{"after_build", "after_deploy", "after_remove", "before_build", "before_deploy", "before_remove"}
 )
@@ -600,6 +605,10 @@ func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Func
 			fn.Env = p.env(kv.val, f)
 		case "timeout":
 			fn.Timeout = p.timeout(kv.val, f)
+		case "idle_timeout":
+			fn.IdleTimeout = p.idleTimeout(kv.val, f)
+		case "body_limit":
+			fn.BodyLimit = p.bodyLimit(kv.val, f)
 		case "memory":
 			fn.Memory = p.memory(kv.val, f)
 		}
@@ -865,6 +874,40 @@ func (p *parser) timeout(n *yaml.Node, field string) time.Duration {
 		return d
 	}
 	return 0
+}
+
+func (p *parser) idleTimeout(n *yaml.Node, field string) time.Duration {
+	v, ok := p.scalar(n, field, "idle_timeout: 5m")
+	if !ok {
+		return 0
+	}
+	n = p.resolve(n)
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		p.add(n, field, "idle_timeout %q is not a duration; write it like 90s or 5m (at most %s)", v, fmtDuration(MaxIdleTimeout))
+	case d <= 0:
+		p.add(n, field, "idle_timeout %q must be more than zero, e.g. 5m", v)
+	case d > MaxIdleTimeout:
+		p.add(n, field, "idle_timeout %q is too long; it may be at most %s", v, fmtDuration(MaxIdleTimeout))
+	default:
+		return d
+	}
+	return 0
+}
+
+func (p *parser) bodyLimit(n *yaml.Node, field string) int {
+	v, ok := p.scalar(n, field, "body_limit: 50")
+	if !ok {
+		return 0
+	}
+	n = p.resolve(n)
+	m, err := strconv.Atoi(v)
+	if err != nil || m <= 0 || m > MaxBodyLimit {
+		p.add(n, field, "body_limit %q must be a whole number of MiB between 1 and %d, e.g. body_limit: 50", v, MaxBodyLimit)
+		return 0
+	}
+	return m
 }
 
 func fmtDuration(d time.Duration) string {

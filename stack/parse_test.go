@@ -148,7 +148,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "typo in a function key",
 			yaml: api + "      hello:\n        handlr: x\n        routes: [\"GET /hello\"]\n",
-			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: env, handler, memory, routes, timeout, type`}},
+			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: body_limit, env, handler, idle_timeout, memory, routes, timeout, type`}},
 		},
 		{
 			name: "bad service and function names",
@@ -244,6 +244,16 @@ func TestParseProblems(t *testing.T) {
 				{7, "services.api.functions.b.timeout", `timeout "0s" must be more than zero`},
 				{8, "services.api.functions.c.timeout", `timeout "-1s" must be more than zero`},
 				{9, "services.api.functions.d.timeout", `timeout "16m" is too long; it may be at most 15m`},
+			},
+		},
+		{
+			name: "idle timeouts and body limits",
+			yaml: api + "      a: {routes: [\"GET /a\"], idle_timeout: 5}\n      b: {routes: [\"GET /b\"], idle_timeout: 2h}\n      c: {routes: [\"GET /c\"], body_limit: 0}\n      d: {routes: [\"GET /d\"], body_limit: 2048}\n      e: {routes: [\"GET /e\"], idle_timeout: 1h, body_limit: 1024}\n",
+			want: []wantProblem{
+				{6, "services.api.functions.a.idle_timeout", `idle_timeout "5" is not a duration; write it like 90s or 5m (at most 1h)`},
+				{7, "services.api.functions.b.idle_timeout", `idle_timeout "2h" is too long; it may be at most 1h`},
+				{8, "services.api.functions.c.body_limit", `body_limit "0" must be a whole number of MiB between 1 and 1024`},
+				{9, "services.api.functions.d.body_limit", `body_limit "2048" must be a whole number of MiB between 1 and 1024`},
 			},
 		},
 		{

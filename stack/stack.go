@@ -73,8 +73,18 @@ type Function struct {
 	Handler string // what the runtime starts; see above
 	Routes  []Route
 	Env     map[string]string
-	Timeout time.Duration // per request; zero means the default
-	Memory  int           // MiB; zero means no limit
+	// Timeout bounds how long the function may take to start answering
+	// a request; zero means the default (30s).
+	Timeout time.Duration
+	// IdleTimeout bounds how long an answer under way (a download, a
+	// stream, a WebSocket) may go without a byte either way; zero means
+	// the default (60s). HTTP functions only.
+	IdleTimeout time.Duration
+	// BodyLimit is the largest request body the function accepts, in MiB;
+	// zero means the default (10). Lambda-style functions keep Lambda's
+	// 6 MB.
+	BodyLimit int
+	Memory    int // MiB; zero means no limit
 }
 
 // Route is one "METHOD /path" a function answers. Method "ANY" matches

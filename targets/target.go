@@ -32,9 +32,11 @@ type Function struct {
 	// Secrets names the keys of Env whose values hold a stage secret: a
 	// target masks those values in whatever it keeps of the function's
 	// output (error messages, its own log). Plain values stay readable.
-	Secrets []string      `json:"secrets,omitempty"`
-	Timeout time.Duration `json:"timeout,omitempty"`
-	Memory  int           `json:"memory,omitempty"`
+	Secrets     []string      `json:"secrets,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`      // to start answering
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty"` // an answer under way, without a byte
+	BodyLimit   int           `json:"body_limit,omitempty"`   // MiB
+	Memory      int           `json:"memory,omitempty"`
 }
 
 // Key identifies the function within a stage: "service/name".

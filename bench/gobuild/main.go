@@ -4,7 +4,14 @@
 // a one-line change. The server is started without GOCACHE/GOMODCACHE in
 // its environment, so the builder uses its per-app caches.
 //
+// With -std (the default) the server compiles the shared standard-library
+// cache at start (--warm-go-cache) and the benchmark waits for it before
+// the first app, so a cold build is a new app's first build on a running
+// Seedbed; -std=false measures cold builds that compile the standard
+// library themselves.
+//
 //	go run ./bench/gobuild -apps 3 -rebuilds 3
+//	go run ./bench/gobuild -apps 3 -rebuilds 1 -std=false
 package main
 
 import (
@@ -33,16 +40,30 @@ const stack = `services:
 func main() {
 	apps := flag.Int("apps", 3, "cold builds (one new app each)")
 	rebuilds := flag.Int("rebuilds", 3, "warm rebuilds of each kind per app")
+	std := flag.Bool("std", true, "let the server compile the shared standard-library cache at start, and wait for it")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	// Keep the builder on its per-app caches: no GOCACHE from our env.
 	for _, k := range []string{"GOCACHE", "GOMODCACHE"} {
 		os.Unsetenv(k)
 	}
-	srv, tmp, done := harness.Boot(ctx, "gobuild")
+	srv, tmp, done := harness.Boot(ctx, "gobuild", fmt.Sprintf("SEEDBED_WARM_GO_CACHE=%t", *std))
 	defer done()
 	fmt.Printf("seedbed at %s, %s\n", srv.Console, time.Now().UTC().Format(time.RFC3339))
+	if *std {
+		began := time.Now()
+		for {
+			if m, _ := filepath.Glob(filepath.Join(tmp, "data", "cache", "go-std", "go*", "build")); len(m) > 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				harness.Fatalf("the std cache did not appear: %v", ctx.Err())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		fmt.Printf("std cache ready %s after start\n", harness.Ms(time.Since(began)))
+	}
 	var cold, unchanged, full, changed, coldCmd, unchangedCmd, fullCmd, changedCmd []time.Duration
 	for a := 1; a <= *apps; a++ {
 		name := fmt.Sprintf("gob%d", a)
@@ -87,7 +108,7 @@ func main() {
 	for _, r := range []struct {
 		name   string
 		d, cmd []time.Duration
-	}{{"cold (empty per-app cache)", cold, coldCmd}, {"warm, unchanged commit", unchanged, unchangedCmd}, {"warm, unchanged, full rebuild", full, fullCmd}, {"warm, one-line change", changed, changedCmd}} {
+	}{{coldName(*std), cold, coldCmd}, {"warm, unchanged commit", unchanged, unchangedCmd}, {"warm, unchanged, full rebuild", full, fullCmd}, {"warm, one-line change", changed, changedCmd}} {
 		s, c := harness.Summarise(r.d), harness.Summarise(r.cmd)
 		fmt.Printf("RESULT %-28s n=%d build (started→finished) median %s min %s max %s | go build + package median %s\n", r.name, s.N, harness.Ms(s.P50), harness.Ms(s.Min), harness.Ms(s.Max), harness.Ms(c.P50))
 	}
@@ -125,4 +146,11 @@ func build(ctx context.Context, srv *harness.Server, app string, full bool) (tim
 		cmd = pkgAt.Sub(cmdAt)
 	}
 	return b.FinishedAt.Sub(*b.StartedAt), cmd, sb.String()
+}
+
+func coldName(std bool) string {
+	if std {
+		return "cold (new app, std cache)"
+	}
+	return "cold (empty per-app cache)"
 }

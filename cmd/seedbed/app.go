@@ -62,6 +62,10 @@ type App struct {
 	gc     *pipelines.Collector
 	stopGC context.CancelFunc
 	gcDone chan struct{}
+	// stopWarm stops the std cache's compilation, warmDone closes when it
+	// has ended.
+	stopWarm context.CancelFunc
+	warmDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -332,6 +336,19 @@ func (a *App) Start(ctx context.Context) error {
 		}()
 	}
 	a.startMetrics(ctx)
+	if a.builder != nil && a.cfg.Builds && a.cfg.WarmGoCache {
+		warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopWarm, a.warmDone = stop, make(chan struct{})
+		go func() {
+			defer close(a.warmDone)
+			began := time.Now()
+			if err := a.builder.WarmGoCache(warmCtx); err != nil && warmCtx.Err() == nil {
+				a.log.Info("Go builds of new apps compile the standard library themselves", "reason", err)
+				return
+			}
+			a.log.Debug("the Go standard-library cache is ready", "took", time.Since(began).Round(time.Millisecond))
+		}()
+	}
 	if a.gc != nil {
 		gcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		a.stopGC, a.gcDone = stop, make(chan struct{})
@@ -395,6 +412,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopReconcile != nil {
 		a.stopReconcile()
 		<-a.reconcileDone
+	}
+	if a.stopWarm != nil {
+		a.stopWarm()
+		<-a.warmDone
 	}
 	if a.stopGC != nil {
 		a.stopGC()

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/seedbed/seedbed/web/apiv1"
 )
 
@@ -65,7 +67,9 @@ func client(getenv func(string) string) (*apiv1.Client, error) {
 }
 
 // parseArgs parses flags that may stand before, between or after the
-// positional arguments, and returns the positional ones.
+// positional arguments, and returns the positional ones. Only commands
+// not yet ported to cobra use it (see legacyCommand); delete it with the
+// last of them.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -80,19 +84,43 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func cmdLogin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("login", "seedbed login --server URL --email E --password P\n\nSigns in and saves an API token for the other commands.", stderr)
-	server := fs.String("server", getenv("SEEDBED_SERVER"), "the Seedbed console URL, e.g. http://127.0.0.1:8080")
-	email := fs.String("email", "", "your email")
-	password := fs.String("password", getenv("SEEDBED_PASSWORD"), "your password (or SEEDBED_PASSWORD)")
-	if _, err := parseArgs(fs, args); err != nil {
-		return err
+func loginCommand(e cliEnv) *cobra.Command {
+	var server, email, password string
+	cmd := &cobra.Command{
+		Use:   "login --server URL --email E [--password P]",
+		Short: "Sign in and save an API token for the other commands",
+		Long: "Signs in and saves an API token for the other commands in ~/.config/seedbed/cli.json\n" +
+			"(SEEDBED_CLI_CONFIG names another file). The password comes from --password or\n" +
+			"SEEDBED_PASSWORD; the server from --server or SEEDBED_SERVER.",
+		Example: `  seedbed login --server http://127.0.0.1:8080 --email you@example.com --password 'correct horse'
+  SEEDBED_PASSWORD=… seedbed login --server https://seedbed.example.com --email you@example.com`,
+		Args: positional(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if server == "" {
+				server = e.getenv("SEEDBED_SERVER")
+			}
+			if password == "" {
+				password = e.getenv("SEEDBED_PASSWORD")
+			}
+			switch {
+			case server == "":
+				return usageError("missing --server URL (or SEEDBED_SERVER)")
+			case password == "":
+				return usageError("missing --password (or SEEDBED_PASSWORD)")
+			}
+			return runLogin(cmd.Context(), e.getenv, server, email, password, cmd.OutOrStdout())
+		},
 	}
-	if *server == "" || *email == "" || *password == "" {
-		return usageError("seedbed login --server URL --email E --password P")
-	}
+	cmd.Flags().StringVar(&server, "server", "", "the Seedbed console URL, e.g. http://127.0.0.1:8080 (or SEEDBED_SERVER)")
+	cmd.Flags().StringVar(&email, "email", "", "your email")
+	cmd.Flags().StringVar(&password, "password", "", "your password (or SEEDBED_PASSWORD)")
+	_ = cmd.MarkFlagRequired("email")
+	return cmd
+}
+
+func runLogin(ctx context.Context, getenv func(string) string, server, email, password string, stdout io.Writer) error {
 	host, _ := os.Hostname()
-	resp, err := apiv1.NewClient(*server, "").Login(ctx, apiv1.LoginRequest{Email: *email, Password: *password, TokenName: "cli@" + host})
+	resp, err := apiv1.NewClient(server, "").Login(ctx, apiv1.LoginRequest{Email: email, Password: password, TokenName: "cli@" + host})
 	if err != nil {
 		return err
 	}
@@ -103,125 +131,198 @@ func cmdLogin(ctx context.Context, args []string, getenv func(string) string, st
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("save login: %w", err)
 	}
-	b, _ := json.MarshalIndent(cliConfig{Server: strings.TrimRight(*server, "/"), Token: resp.Token, Email: resp.Email}, "", "  ")
+	b, _ := json.MarshalIndent(cliConfig{Server: strings.TrimRight(server, "/"), Token: resp.Token, Email: resp.Email}, "", "  ")
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return fmt.Errorf("save login: %w", err)
 	}
-	fmt.Fprintf(stdout, "Signed in to %s as %s. The token is saved in %s.\n", *server, resp.Email, p)
+	fmt.Fprintf(stdout, "Signed in to %s as %s. The token is saved in %s.\n", server, resp.Email, p)
 	return nil
 }
 
-func cmdApps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("seedbed apps list | seedbed apps create NAME [--repo URL] [--branch main]")
-	}
-	c, err := client(getenv)
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "list", "ls":
-		apps, err := c.Apps(ctx)
-		if err != nil {
-			return err
-		}
+func appsCommand(e cliEnv) *cobra.Command {
+	list := dataCommand(e, &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the apps you hold a role on",
+		Example: "  seedbed apps list\n  seedbed apps list --output json | jq -r '.[].name'",
+	}, func(ctx context.Context, c *apiv1.Client, _ []string) ([]apiv1.App, error) {
+		return c.Apps(ctx)
+	}, func(w io.Writer, _ []string, apps []apiv1.App) error {
 		if len(apps) == 0 {
-			fmt.Fprintln(stdout, "No apps yet. Connect one with: seedbed apps create NAME --repo URL")
+			fmt.Fprintln(w, "No apps yet. Connect one with: seedbed apps create NAME --repo URL")
 			return nil
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tBRANCH\tREPOSITORY")
 		for _, a := range apps {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, a.Branch, a.RepoURL)
 		}
 		return tw.Flush()
-	case "create":
-		fs := newFlagSet("apps create", "seedbed apps create NAME [--repo URL] [--branch main] [--deploy-key FILE] [--no-check]\n\nWithout --repo the app's code comes only by git push to Seedbed's built-in remote.\nWith --repo Seedbed reads the repository first and refuses one it cannot read;\n--no-check skips that, for a repository that will exist later.", stderr)
-		repo := fs.String("repo", "", "the repository's clone URL or local path; empty: code comes by git push to the built-in remote")
-		branch := fs.String("branch", "main", "the branch deployed by default")
-		keyFile := fs.String("deploy-key", "", "file with an SSH private key for ssh repositories")
-		noCheck := fs.Bool("no-check", false, "create the app without reading the repository first (it will exist later)")
-		pos, err := parseArgs(fs, args[1:])
+	})
+	return group("apps", "Create and list apps, show and change their settings",
+		"  seedbed apps list\n  seedbed apps create shop --repo https://github.com/acme/shop.git\n  seedbed apps settings shop --forge github --token-file gh.token",
+		list, appsCreateCommand(e), appSettingsCommand(e))
+}
+
+// appsCreateOptions are the flags of apps create.
+type appsCreateOptions struct {
+	name, repo, branch, keyFile string
+	noCheck                     bool
+}
+
+func appsCreateCommand(e cliEnv) *cobra.Command {
+	var o appsCreateOptions
+	cmd := &cobra.Command{
+		Use:   "create NAME [--repo URL] [--branch main] [--deploy-key FILE] [--no-check]",
+		Short: "Connect a repository (or none, for git push) as a new app",
+		Long: "Creates an app with the stages dev, staging and prod.\n\n" +
+			"Without --repo the app's code comes only by git push to Seedbed's built-in remote.\n" +
+			"With --repo Seedbed reads the repository first and refuses one it cannot read;\n" +
+			"--no-check skips that, for a repository that will exist later.",
+		Example: `  seedbed apps create shop --repo https://github.com/acme/shop.git
+  seedbed apps create shop --repo git@github.com:acme/shop.git --deploy-key ~/.ssh/shop_deploy
+  seedbed apps create pushonly                      # then: git push seedbed main
+  seedbed apps create later --repo https://git.example.com/later.git --no-check`,
+		Args: positional("NAME"),
+	}
+	cmd.Flags().StringVar(&o.repo, "repo", "", "the repository's clone URL or local path; empty: code comes by git push to the built-in remote")
+	cmd.Flags().StringVar(&o.branch, "branch", "main", "the branch deployed by default")
+	cmd.Flags().StringVar(&o.keyFile, "deploy-key", "", "file with an SSH private key for ssh repositories")
+	cmd.Flags().BoolVar(&o.noCheck, "no-check", false, "create the app without reading the repository first (it will exist later)")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := e.client()
 		if err != nil {
 			return err
 		}
-		if len(pos) != 1 {
-			return usageError("seedbed apps create NAME [--repo URL] [--branch main]")
-		}
-		var key string
-		if *keyFile != "" {
-			b, err := os.ReadFile(*keyFile)
-			if err != nil {
-				return fmt.Errorf("read deploy key: %w", err)
-			}
-			key = string(b)
-		}
-		req := apiv1.CreateAppRequest{Name: pos[0], RepoURL: *repo, Branch: *branch, DeployKey: key}
-		if *noCheck {
-			req.Check = new(bool)
-		}
-		app, err := c.CreateApp(ctx, req)
+		o.name = args[0]
+		return runAppsCreate(cmd.Context(), c, o, out, cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+func runAppsCreate(ctx context.Context, c *apiv1.Client, o appsCreateOptions, out *outputFormat, stdout io.Writer) error {
+	var key string
+	if o.keyFile != "" {
+		b, err := os.ReadFile(o.keyFile)
 		if err != nil {
-			return err
+			return fmt.Errorf("read deploy key: %w", err)
 		}
+		key = string(b)
+	}
+	req := apiv1.CreateAppRequest{Name: o.name, RepoURL: o.repo, Branch: o.branch, DeployKey: key}
+	if o.noCheck {
+		req.Check = new(bool)
+	}
+	app, err := c.CreateApp(ctx, req)
+	if err != nil {
+		return err
+	}
+	return out.print(stdout, app, func(w io.Writer) error {
 		source := app.RepoURL
 		if source == "" {
 			source = "code by git push"
 		}
-		fmt.Fprintf(stdout, "Created app %s (%s, branch %s).\n", app.Name, source, app.Branch)
+		fmt.Fprintf(w, "Created app %s (%s, branch %s).\n", app.Name, source, app.Branch)
 		for _, st := range app.Stages {
-			fmt.Fprintf(stdout, "  %-8s %s\n", st.Name, st.URL)
+			fmt.Fprintf(w, "  %-8s %s\n", st.Name, st.URL)
 		}
 		if app.RepoURL == "" {
-			fmt.Fprintf(stdout, "Push to deploy (the password is an API token, e.g. the one `seedbed login` saved):\n  git remote add seedbed %s/git/%s.git\n  git push seedbed %s\n", c.BaseURL, app.Name, app.Branch)
+			fmt.Fprintf(w, "Push to deploy (the password is an API token, e.g. the one `seedbed login` saved):\n  git remote add seedbed %s/git/%s.git\n  git push seedbed %s\n", c.BaseURL, app.Name, app.Branch)
 		} else {
-			fmt.Fprintf(stdout, "Deploy it with: seedbed deploy %s --stage dev --wait\n", app.Name)
+			fmt.Fprintf(w, "Deploy it with: seedbed deploy %s --stage dev --wait\n", app.Name)
 		}
 		return nil
-	case "settings":
-		return cmdAppSettings(ctx, c, args[1:], stdout, stderr)
-	}
-	return usageError("seedbed apps list | seedbed apps create NAME [--repo URL] [--branch main] | seedbed apps settings APP [flags]")
+	})
 }
 
-func cmdDeploy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("deploy", "seedbed deploy APP [--stage dev] [--ref REF] [--full] [--wait]\n\nBuilds a commit of the app and deploys it to a stage. Services unchanged since the\nstage's live release reuse its artifacts; --full rebuilds them all.", stderr)
-	stage := fs.String("stage", "dev", "the stage to deploy to")
-	ref := fs.String("ref", "", "branch, tag or commit; default the stage's branch")
-	wait := fs.Bool("wait", false, "follow the build and deploy; exit non-zero if either fails")
-	full := fs.Bool("full", false, "rebuild every service, reusing no artifact of the stage's live release")
-	pos, err := parseArgs(fs, args)
+// deployOptions are the flags of deploy.
+type deployOptions struct {
+	app, stage, ref string
+	wait, full      bool
+}
+
+func deployCommand(e cliEnv) *cobra.Command {
+	var o deployOptions
+	cmd := &cobra.Command{
+		Use:   "deploy APP [--stage dev] [--ref REF] [--full] [--wait]",
+		Short: "Build a commit of an app and deploy it to a stage",
+		Long: "Builds a commit of the app and deploys it to a stage. Services unchanged since the\n" +
+			"stage's live release reuse its artifacts; --full rebuilds them all.\n\n" +
+			"With --wait it follows the build and the deploy and exits non-zero if either fails.\n" +
+			"With --output json the build and deploy are printed as JSON (after --wait, the\n" +
+			"deploy as it ended); the logs then go to stderr.",
+		Example: `  seedbed deploy shop --wait
+  seedbed deploy shop --stage staging --ref v1.4.0 --wait
+  seedbed deploy shop --full
+  seedbed deploy shop --output json | jq .deploy.id`,
+		Args:              positional("APP"),
+		ValidArgsFunction: e.completeApps,
+	}
+	cmd.Flags().StringVar(&o.stage, "stage", "dev", "the stage to deploy to")
+	cmd.Flags().StringVar(&o.ref, "ref", "", "branch, tag or commit; default the stage's branch")
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the build and deploy; exit non-zero if either fails")
+	cmd.Flags().BoolVar(&o.full, "full", false, "rebuild every service, reusing no artifact of the stage's live release")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := e.client()
+		if err != nil {
+			return err
+		}
+		o.app = args[0]
+		return runDeploy(cmd.Context(), c, o, out, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
+	return cmd
+}
+
+func runDeploy(ctx context.Context, c *apiv1.Client, o deployOptions, out *outputFormat, stdout, stderr io.Writer) error {
+	resp, err := c.Deploy(ctx, o.app, apiv1.DeployRequest{Stage: o.stage, Ref: o.ref, Full: o.full})
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError("seedbed deploy APP [--stage dev] [--ref REF] [--full] [--wait]")
+	human := stdout
+	if out.json() {
+		human = stderr
 	}
-	c, err := client(getenv)
-	if err != nil {
-		return err
+	fmt.Fprintf(human, "Build #%d of %s at %s, then deploy #%d to %s.\n  %s%s\n", resp.Build.ID, o.app, resp.Build.Ref, resp.Deploy.ID, o.stage, strings.TrimRight(c.BaseURL, "/"), resp.Build.URL)
+	if !o.wait {
+		return printJSON(out, stdout, resp)
 	}
-	resp, err := c.Deploy(ctx, pos[0], apiv1.DeployRequest{Stage: *stage, Ref: *ref, Full: *full})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Build #%d of %s at %s, then deploy #%d to %s.\n  %s%s\n", resp.Build.ID, pos[0], resp.Build.Ref, resp.Deploy.ID, *stage, strings.TrimRight(c.BaseURL, "/"), resp.Build.URL)
-	if !*wait {
-		return nil
-	}
-	if err := followLog(ctx, stdout, "build", func(after uint) (apiv1.LogPage, error) { return c.BuildLogs(ctx, resp.Build.ID, after) }); err != nil {
+	if err := followLog(ctx, human, "build", func(after uint) (apiv1.LogPage, error) { return c.BuildLogs(ctx, resp.Build.ID, after) }); err != nil {
 		return err
 	}
 	b, err := c.Build(ctx, resp.Build.ID)
 	if err != nil {
 		return err
 	}
+	resp.Build = b
 	if b.Status != "succeeded" {
 		fmt.Fprintf(stderr, "Build #%d failed: %s\n", b.ID, b.Error)
+		if err := printJSON(out, stdout, resp); err != nil {
+			return err
+		}
 		return exitError{1}
 	}
 	// The deploy's log starts once its build hands it the release.
-	return waitForDeploy(ctx, c, stdout, stderr, pos[0], resp.Deploy.ID)
+	werr := waitForDeploy(ctx, c, human, stderr, o.app, resp.Deploy.ID)
+	if out.json() {
+		if resp.Deploy, err = c.GetDeploy(ctx, resp.Deploy.ID); err != nil {
+			return err
+		}
+		if err := printJSON(out, stdout, resp); err != nil {
+			return err
+		}
+	}
+	return werr
+}
+
+// printJSON prints v when --output json was asked for; text output was
+// already written along the way.
+func printJSON(out *outputFormat, w io.Writer, v any) error {
+	if !out.json() {
+		return nil
+	}
+	return out.print(w, v, nil)
 }
 
 // waitForDeploy follows a deploy's log until the deploy ends: it returns
@@ -293,52 +394,72 @@ func followLog(ctx context.Context, w io.Writer, what string, page func(after ui
 	}
 }
 
-func cmdBuilds(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const use = "seedbed builds list APP [--status S] [--ref R] | seedbed builds logs BUILD_ID [--follow]"
-	if len(args) == 0 {
-		return usageError(use)
+func buildsCommand(e cliEnv) *cobra.Command {
+	return group("builds", "List an app's builds and print their logs",
+		"  seedbed builds list shop --status failed\n  seedbed builds logs 42 --follow",
+		buildsListCommand(e), buildsLogsCommand(e))
+}
+
+func buildsLogsCommand(e cliEnv) *cobra.Command {
+	var follow bool
+	cmd := &cobra.Command{
+		Use:     "logs BUILD_ID [--follow]",
+		Aliases: []string{"log"},
+		Short:   "Print a build's log",
+		Long: "Prints a build's log as far as it goes; --follow keeps printing until the build ends.\n" +
+			"With --output json the lines are printed as one JSON array (not with --follow).",
+		Example: `  seedbed builds logs 42
+  seedbed builds logs 42 --follow
+  seedbed builds logs 42 --output json | jq -r '.[] | select(.stream == "stderr") | .text'`,
+		Args: positional("BUILD_ID"),
 	}
-	if args[0] == "list" || args[0] == "ls" {
-		return cmdBuildsList(ctx, args[1:], getenv, stdout, stderr)
-	}
-	c, err := client(getenv)
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "logs", "log":
-		fs := newFlagSet("builds logs", "seedbed builds logs BUILD_ID [--follow]", stderr)
-		follow := fs.Bool("follow", false, "keep printing until the build ends")
-		pos, err := parseArgs(fs, args[1:])
+	cmd.Flags().BoolVar(&follow, "follow", false, "keep printing until the build ends")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		id, err := parseID(args[0], "build")
 		if err != nil {
 			return err
 		}
-		if len(pos) != 1 {
-			return usageError(use)
+		if follow && out.json() {
+			return usageError("--follow prints the log as it grows; --output json prints it once, complete as far as it goes: give one of them")
 		}
-		id, err := strconv.ParseUint(pos[0], 10, 64)
+		c, err := e.client()
 		if err != nil {
-			return fmt.Errorf("%q is not a build id", pos[0])
+			return err
 		}
-		if *follow {
-			return followLog(ctx, stdout, "build", func(after uint) (apiv1.LogPage, error) { return c.BuildLogs(ctx, uint(id), after) })
+		ctx := cmd.Context()
+		if follow {
+			return followLog(ctx, cmd.OutOrStdout(), "build", func(after uint) (apiv1.LogPage, error) { return c.BuildLogs(ctx, id, after) })
 		}
+		var lines []apiv1.LogLine
 		var after uint
 		for {
-			p, err := c.BuildLogs(ctx, uint(id), after)
+			p, err := c.BuildLogs(ctx, id, after)
 			if err != nil {
 				return err
 			}
 			for _, l := range p.Lines {
-				fmt.Fprintln(stdout, l.Text)
+				if !out.json() {
+					fmt.Fprintln(cmd.OutOrStdout(), l.Text)
+				}
+				lines = append(lines, l)
 				after = l.ID
 			}
 			if len(p.Lines) == 0 || p.Finished {
-				return nil
+				return printJSON(out, cmd.OutOrStdout(), lines)
 			}
 		}
 	}
-	return usageError(use)
+	return cmd
+}
+
+// parseID reads an id argument; a wrong one is a usage error.
+func parseID(s, what string) (uint, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, usageError(fmt.Sprintf("%q is not a %s id; give a number such as 42", s, what))
+	}
+	return uint(id), nil
 }
 
 func shortSHA(s string) string {

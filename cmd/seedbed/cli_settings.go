@@ -1,92 +1,100 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/seedbed/seedbed/web/apiv1"
 )
 
-const appSettingsUsage = `seedbed apps settings APP [--forge github|gitlab|gitea|bitbucket|none] [--api-url URL] [--repo OWNER/NAME] [--token-file FILE | --clear-token] [--poll 1m|0]
-
-Shows an app's forge settings, or changes those given: where commit statuses
+const appSettingsLong = `Shows an app's forge settings, or changes those given: where commit statuses
 go (the forge, its API URL for self-hosted servers, the repository's path
 there, an access token read from a file) and how often Seedbed polls the
 repository for pushes (0 turns polling off). The token is never shown.`
 
-// cmdAppSettings shows or changes an app's forge settings.
-func cmdAppSettings(ctx context.Context, c *apiv1.Client, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("apps settings", appSettingsUsage, stderr)
-	forgeKind := fs.String("forge", "", "the forge hosting the repository: github, gitlab, gitea (also Forgejo), bitbucket or none")
-	apiURL := fs.String("api-url", "", "the forge's API base URL, for self-hosted servers")
-	repo := fs.String("repo", "", "the repository's path on the forge (owner/name); empty: read from the repository URL")
-	tokenFile := fs.String("token-file", "", "file holding an access token that may set commit statuses")
-	clearToken := fs.Bool("clear-token", false, "remove the access token")
-	poll := fs.String("poll", "", "how often to poll the repository for pushes (e.g. 1m); 0: never")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
+// appSettingsCommand shows or changes an app's forge settings.
+func appSettingsCommand(e cliEnv) *cobra.Command {
+	var forgeKind, apiURL, repo, tokenFile, poll string
+	var clearToken bool
+	cmd := &cobra.Command{
+		Use:   "settings APP [--forge github|gitlab|gitea|bitbucket|none] [--api-url URL] [--repo OWNER/NAME] [--token-file FILE | --clear-token] [--poll 1m|0]",
+		Short: "Show or change an app's forge settings and polling",
+		Long:  appSettingsLong,
+		Example: `  seedbed apps settings shop
+  seedbed apps settings shop --forge github --token-file gh.token
+  seedbed apps settings shop --forge gitea --api-url https://git.example.com/api/v1 --repo acme/shop
+  seedbed apps settings shop --poll 0 --clear-token
+  seedbed apps settings shop --output json`,
+		Args:              positional("APP"),
+		ValidArgsFunction: e.completeApps,
 	}
-	if len(pos) != 1 {
-		return usageError(appSettingsUsage)
-	}
-	var req apiv1.AppSettingsRequest
-	changed := false
-	var readErr error
-	fs.Visit(func(f *flag.Flag) {
-		changed = true
-		switch f.Name {
-		case "forge":
-			req.Forge = forgeKind
-		case "api-url":
-			req.APIURL = apiURL
-		case "repo":
-			req.Repo = repo
-		case "poll":
-			req.Poll = poll
-		case "token-file":
-			b, err := os.ReadFile(*tokenFile)
+	f := cmd.Flags()
+	f.StringVar(&forgeKind, "forge", "", "the forge hosting the repository: github, gitlab, gitea (also Forgejo), bitbucket or none")
+	f.StringVar(&apiURL, "api-url", "", "the forge's API base URL, for self-hosted servers")
+	f.StringVar(&repo, "repo", "", "the repository's path on the forge (owner/name); empty: read from the repository URL")
+	f.StringVar(&tokenFile, "token-file", "", "file holding an access token that may set commit statuses")
+	f.BoolVar(&clearToken, "clear-token", false, "remove the access token")
+	f.StringVar(&poll, "poll", "", "how often to poll the repository for pushes (e.g. 1m); 0: never")
+	cmd.MarkFlagsMutuallyExclusive("token-file", "clear-token")
+	_ = cmd.RegisterFlagCompletionFunc("forge", cobra.FixedCompletions([]string{"github", "gitlab", "gitea", "bitbucket", "none"}, cobra.ShellCompDirectiveNoFileComp))
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		// Only the flags given change; the others keep their value.
+		var req apiv1.AppSettingsRequest
+		changed := false
+		for name, dst := range map[string]**string{"forge": &req.Forge, "api-url": &req.APIURL, "repo": &req.Repo, "poll": &req.Poll} {
+			if f.Changed(name) {
+				v, _ := f.GetString(name)
+				*dst = &v
+				changed = true
+			}
+		}
+		if f.Changed("token-file") {
+			b, err := os.ReadFile(tokenFile)
 			if err != nil {
-				readErr = fmt.Errorf("read the token file: %w", err)
-				return
+				return fmt.Errorf("read the token file: %w", err)
 			}
 			tok := strings.TrimSpace(string(b))
 			if tok == "" {
-				readErr = fmt.Errorf("the token file %s is empty; use --clear-token to remove the token", *tokenFile)
-				return
+				return fmt.Errorf("the token file %s is empty; use --clear-token to remove the token", tokenFile)
 			}
 			req.Token = &tok
-		case "clear-token":
-			if *clearToken {
+			changed = true
+		}
+		if f.Changed("clear-token") {
+			changed = true
+			if clearToken {
 				empty := ""
 				req.Token = &empty
 			}
 		}
-	})
-	if readErr != nil {
-		return readErr
-	}
-	if *clearToken && *tokenFile != "" {
-		return usageError("give --token-file or --clear-token, not both")
-	}
-	var st apiv1.AppSettings
-	if changed {
-		st, err = c.UpdateAppSettings(ctx, pos[0], req)
-		if err == nil {
-			fmt.Fprintf(stdout, "Saved the settings of %s.\n", pos[0])
+		c, err := e.client()
+		if err != nil {
+			return err
 		}
-	} else {
-		st, err = c.AppSettings(ctx, pos[0])
+		app := args[0]
+		var st apiv1.AppSettings
+		if changed {
+			st, err = c.UpdateAppSettings(cmd.Context(), app, req)
+		} else {
+			st, err = c.AppSettings(cmd.Context(), app)
+		}
+		if err != nil {
+			return err
+		}
+		return out.print(cmd.OutOrStdout(), st, func(w io.Writer) error {
+			if changed {
+				fmt.Fprintf(w, "Saved the settings of %s.\n", app)
+			}
+			printAppSettings(w, st)
+			return nil
+		})
 	}
-	if err != nil {
-		return err
-	}
-	printAppSettings(stdout, st)
-	return nil
+	return cmd
 }
 
 func printAppSettings(w io.Writer, st apiv1.AppSettings) {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/metrics"
@@ -53,6 +54,11 @@ type Config struct {
 	// Builds says whether this process runs builds; serve can leave them
 	// to `seedbed worker` processes.
 	Builds bool
+	// WarmGoCache compiles the Go standard library into the shared std
+	// cache at start, in the background, so that a new app's first Go
+	// build does not (see builders.WarmGoCache). The flag defaults to on;
+	// a Config made in code (tests) leaves it off.
+	WarmGoCache bool
 	// Deploys says whether this process applies deploys (serve does;
 	// a build-only worker does not).
 	Deploys bool
@@ -105,7 +111,7 @@ type Config struct {
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
-func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
+func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	c := &Config{}
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
@@ -129,7 +135,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) *Config {
 	timeout, _ := time.ParseDuration(env("SEEDBED_BUILD_TIMEOUT", "30m"))
 	fs.DurationVar(&c.BuildTimeout, "build-timeout", timeout, "longest a build may run (SEEDBED_BUILD_TIMEOUT)")
 	fs.StringVar(&c.BuildUser, "build-user", env("SEEDBED_BUILD_USER", builders.UserAuto), "who build commands and deploy hooks run as: auto (as root, a user per app: uid and gid 1879048192 + the app's id; else Seedbed's own user), a user name or uid:gid (one user for every app), or none for Seedbed's own user (SEEDBED_BUILD_USER)")
-	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to `seedbed worker` (SEEDBED_BUILDS)")
+	fs.BoolVar(&c.Builds, "builds", getenv("SEEDBED_BUILDS") != "false", "run builds in this process; false leaves them to seedbed worker processes (SEEDBED_BUILDS)")
+	fs.BoolVar(&c.WarmGoCache, "warm-go-cache", getenv("SEEDBED_WARM_GO_CACHE") != "false", "compile the Go standard library once at start, in the background, so that new apps' first Go builds start from it (SEEDBED_WARM_GO_CACHE)")
 	fs.BoolVar(&c.AllowPrivateRepos, "allow-private-repos", getenv("SEEDBED_ALLOW_PRIVATE_REPOS") == "true", "let apps' repositories and forge API URLs be on loopback, private or link-local addresses (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10), for every app: for a forge on this host or network (SEEDBED_ALLOW_PRIVATE_REPOS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
@@ -200,7 +207,7 @@ func (c *Config) finish(environ []string) error {
 
 // retentionFlags registers what seedbed gc keeps, and how often serve
 // runs it.
-func retentionFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+func retentionFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	def := pipelines.DefaultRetention()
 	atoi := func(k string, d int) int {
 		v := env(k, "")

@@ -2,18 +2,20 @@ package main
 
 import (
 	"errors"
-	"flag"
+
 	"fmt"
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/seedbed/seedbed/metrics"
 )
 
 // metricsFlags registers the settings of request metrics, the request log
 // and error groups (see metrics.Config).
-func metricsFlags(fs *flag.FlagSet, env func(k, def string) string, c *Config) {
+func metricsFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	def := metrics.DefaultRetention()
 	fs.BoolVar(&c.MetricsOff, "metrics-off", env("SEEDBED_METRICS_OFF", "") == "true", "count no requests: no metrics, request log or issues, and /metrics is not served (SEEDBED_METRICS_OFF)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("SEEDBED_METRICS_ADDR", ""), "serve Prometheus metrics at http://<addr>/metrics, e.g. 127.0.0.1:9090; empty: not served. Its labels name every app, stage and function and it asks for no credentials: bind it where only your monitoring reaches (SEEDBED_METRICS_ADDR)")

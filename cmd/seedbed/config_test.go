@@ -1,10 +1,11 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // The choice settings come from the flag, else the environment, else
@@ -31,7 +32,7 @@ func TestConfigChoices(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 			fs.SetOutput(io.Discard)
 			cfg := configFlags(fs, func(k string) string { return tc.env[k] })
 			if err := fs.Parse(tc.args); err != nil {

@@ -33,18 +33,9 @@ func newCollector(cfg Config, st *store.Store, arts *artifact.Store, running fun
 	})
 }
 
-// cmdGC removes what retention does not keep, once, on the machine that
+// runGC removes what retention does not keep, once, on the machine that
 // holds the data dir.
-func cmdGC(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	flags := newFlagSet("gc", "seedbed gc [--dry-run] [flags]\n\nRemoves what retention does not keep: releases beyond the last --retain-releases of each stage\n(never a live one, a rollback target or one a deploy in progress needs), the artifacts and\nunpacked copies no kept release uses, log lines older than --retain-logs, webhook deliveries\nbeyond the caps. Run it where the data dir is, with serve's settings; serve also runs it\nevery --gc-interval. Two runs at once are safe: while one works, the other does nothing\nand says so.", stderr)
-	cfg := configFlags(flags, getenv)
-	dryRun := flags.Bool("dry-run", false, "only print what would be removed and the bytes it would free")
-	if err := flags.Parse(args); err != nil {
-		return err
-	}
-	if flags.NArg() > 0 {
-		return usageError("seedbed gc [--dry-run] [flags]")
-	}
+func runGC(ctx context.Context, cfg *Config, dryRun bool, stdout, stderr io.Writer) error {
 	if err := cfg.finish(nil); err != nil {
 		return err
 	}
@@ -66,7 +57,7 @@ func cmdGC(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	rep, err := gc.Run(ctx, *dryRun)
+	rep, err := gc.Run(ctx, dryRun)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
-	"github.com/seedbed/seedbed/web/gitremote"
 )
 
 const (
@@ -261,10 +260,11 @@ func (a *testApp) newAppRepo(name string) *testutil.Repo {
 }
 
 // TestMain lets the test binary stand in for seedbed as the built-in git
-// remote's hook: the server runs this executable with "git-hook".
+// remote's hook: the server runs this executable with "git-hook", which
+// goes through the CLI as it does in the seedbed binary.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "git-hook" {
-		os.Exit(gitremote.RunHook(context.Background(), os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+		os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 	}
 	// Race-enabled binaries wait a second at exit; the hook need not.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")

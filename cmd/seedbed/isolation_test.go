@@ -17,11 +17,11 @@ import (
 // TestServeHelpExplainsIsolation checks that `seedbed serve --help` says
 // what auto does without bubblewrap and how to install it.
 func TestServeHelpExplainsIsolation(t *testing.T) {
-	var out strings.Builder
-	fs := newFlagSet("serve", "seedbed serve [flags]", &out)
-	configFlags(fs, func(string) string { return "" })
-	fs.Usage()
-	for _, want := range []string{"-isolation", "UNCONFINED", "apt-get install bubblewrap passt", "SEEDBED_ISOLATION"} {
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, nil, &out, &errOut); code != 0 {
+		t.Fatalf("serve --help: exit %d, %s", code, errOut.String())
+	}
+	for _, want := range []string{"--isolation", "UNCONFINED", "apt-get install bubblewrap passt", "SEEDBED_ISOLATION"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve --help lacks %q", want)
 		}

@@ -49,24 +49,6 @@ SEEDBED_SECRET_KEY comes from; or leave it out and the new key is made,
 kept in data/secret.key.new and printed. Then set SEEDBED_SECRET_KEY to the
 new key for every process.`
 
-func cmdSecrets(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate-key" {
-		return usageError("seedbed secrets rotate-key [--data-dir D] [--database-url URL]")
-	}
-	fs := newFlagSet("secrets rotate-key", rotateUsage, stderr)
-	cfg := configFlags(fs, getenv)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError("seedbed secrets rotate-key takes no arguments; see --help")
-	}
-	if err := cfg.finish(nil); err != nil {
-		return err
-	}
-	return rotateKey(ctx, *cfg, rotateOptions{newKey: getenv("SEEDBED_NEW_SECRET_KEY")}, stdout)
-}
-
 // rotateOptions are the parts of a rotation that do not come from Config.
 type rotateOptions struct {
 	// newKey is the new key in hex; empty: the one an interrupted

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -45,20 +46,36 @@ type proxyTarget struct {
 	fwd     gateway.Forwarding
 	timeout time.Duration
 	began   time.Time
+	limit   int64 // the request body's, in bytes
 }
 
 type proxyTargetKey struct{}
 
-// serveHTTP proxies a request to an HTTP function's process, within the
-// function's timeout (default 30s): 504 past it, 502 when the process does
-// not answer (saying so when the kernel stopped it for its memory).
+// serveHTTP proxies a request to an HTTP function's process. The function
+// has its timeout (default 30s) to start answering once the request is in
+// (504 past it) and its answer may then go on for as long as bytes keep
+// moving (see watchdog.go); a body over its limit is refused with 413; a
+// process that does not answer is a 502 (saying so when the kernel
+// stopped it for its memory).
 func (in *instance) serveHTTP(w http.ResponseWriter, r *http.Request, c *gateway.Call) {
 	fn := c.Route.Function()
+	limit := functionBodyLimit(fn)
+	if r.ContentLength > limit {
+		gateway.PlainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: function %s accepts at most %d MiB (body_limit in %s)", fn.Key(), limit>>20, stack.FileName))
+		return
+	}
 	timeout := functionTimeout(fn)
-	pt := &proxyTarget{inst: in, fn: fn, path: c.Path(), rawPath: c.RawPath, fwd: c.Forwarding, timeout: timeout, began: time.Now()}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
-	in.t.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, proxyTargetKey{}, pt)))
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	dog := newWatchdog(timeout, functionIdleTimeout(fn), hasBody, cancel)
+	defer dog.stop()
+	pt := &proxyTarget{inst: in, fn: fn, path: c.Path(), rawPath: c.RawPath, fwd: c.Forwarding, timeout: timeout, began: time.Now(), limit: limit}
+	r = r.WithContext(context.WithValue(ctx, proxyTargetKey{}, pt))
+	if hasBody {
+		r.Body = &watchedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), d: dog}
+	}
+	in.t.proxy.ServeHTTP(&watchedWriter{ResponseWriter: w, d: dog}, r)
 }
 
 // newProxy builds the one reverse proxy every request goes through.
@@ -78,9 +95,18 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 		ErrorLog:      slog.NewLogLogger(t.log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			pt := r.Context().Value(proxyTargetKey{}).(*proxyTarget)
-			if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+			var tooLarge *http.MaxBytesError
+			switch cause := context.Cause(r.Context()); {
+			case errors.Is(cause, errNoAnswer):
 				pt.inst.noteFailure(r, metrics.KindTimeout, "Timeout", fmt.Sprintf("the function did not answer within %s", pt.timeout), "")
 				gateway.PlainError(w, http.StatusGatewayTimeout, fmt.Sprintf("function %s did not answer within %s", pt.fn.Key(), pt.timeout))
+				return
+			case errors.Is(cause, errIdle):
+				// Nothing was answered yet, but an upload stalled.
+				gateway.PlainError(w, http.StatusRequestTimeout, fmt.Sprintf("the request to function %s stalled: no byte for %s", pt.fn.Key(), functionIdleTimeout(pt.fn)))
+				return
+			case errors.As(err, &tooLarge):
+				gateway.PlainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: function %s accepts at most %d MiB (body_limit in %s)", pt.fn.Key(), pt.limit>>20, stack.FileName))
 				return
 			}
 			if r.Context().Err() == nil {

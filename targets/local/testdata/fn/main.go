@@ -10,7 +10,8 @@
 // lines, DELAY apart (default 200ms); /hog?mb=N allocates and touches N
 // MiB before it answers; /cookies answers with the Cookie header it got and
 // adds each ?set= value as a Set-Cookie; /headers answers the Host and every
-// header it got, as JSON; /try?read=PATH&list=DIR&dial=HOST:PORT
+// header it got, as JSON; /size reads the body and answers its length;
+// /ws echoes WebSocket messages; /try?read=PATH&list=DIR&dial=HOST:PORT
 // (each repeatable) tries what an attacker's function would and answers what
 // happened to each; anything else answers at once.
 package main
@@ -19,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +28,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // Reply is what every request gets back.
@@ -71,6 +75,15 @@ func main() {
 			time.Sleep(d)
 		}
 	})
+	mux.HandleFunc("/size", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, "read the body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "%d bytes\n", n)
+	})
+	mux.Handle("/ws", websocket.Handler(func(c *websocket.Conn) { _, _ = io.Copy(c, c) }))
 	mux.HandleFunc("/hog", func(w http.ResponseWriter, r *http.Request) {
 		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
 		fmt.Fprintf(w, "touched %d bytes\n", len(hog(mb)))
