@@ -5,7 +5,8 @@
 // repository: metrics off; metrics on with the defaults (the request log
 // keeps at most 200 successful requests a second); metrics on with every
 // request logged (--request-log-rate 0). The load moves from one to the
-// next round by round, so that a noisy machine hurts all alike. At the end
+// next, and each round starts with the next server, so that a noisy
+// machine hurts all alike. At the end
 // each "on" server's own count of the requests is checked against the
 // number the load generator had answered.
 //
@@ -93,7 +94,7 @@ func main() {
 			harness.Fatal(err)
 		}
 	}
-	fmt.Printf("two servers up, %s, %d workers × %s per round, %d rounds each\n", time.Now().UTC().Format(time.RFC3339), *workers, *dur, *rounds)
+	fmt.Printf("three servers up, %s, %d workers × %s per round, %d rounds each\n", time.Now().UTC().Format(time.RFC3339), *workers, *dur, *rounds)
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, DisableCompression: true}}
 	get := func(s *server) func(context.Context) error {
@@ -120,7 +121,10 @@ func main() {
 		harness.Closed(ctx, *workers, 2*time.Second, *max, get(s)) // warm-up
 	}
 	for r := 1; r <= *rounds; r++ {
-		for _, s := range servers {
+		// Each round starts with another server: whatever the machine does
+		// at a round's start or end falls on each in turn.
+		for k := range servers {
+			s := servers[(r-1+k)%len(servers)]
 			res := harness.Closed(ctx, *workers, *dur, *max, get(s))
 			st := harness.Summarise(res.Latencies)
 			fmt.Printf("round %d  %-26s %8.0f req/s  p50 %s  p99 %s  (ok %d, failed %d)\n", r, s.name, res.RPS(), harness.Ms(st.P50), harness.Ms(st.P99), res.OK, res.Failed)
