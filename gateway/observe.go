@@ -27,7 +27,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, up Upstream, c *
 		up.Serve(w, r, c)
 		return
 	}
-	s := metrics.Served{App: c.Stage.App, Stage: c.Stage.Stage, Function: c.Route.Function().Key(), Client: c.Forwarding.Client}
+	s := metrics.Served{App: c.Stage.App, Stage: c.Stage.Stage, Function: c.Route.Function().Key(),
+		Client: c.Forwarding.Client, Path: c.Path()}
 	if ir, ok := up.(InstanceReporter); ok {
 		s.Instance, s.ColdStart = ir.ClaimRequest()
 	}

@@ -24,7 +24,7 @@ import (
 type Request struct {
 	App, Stage, Function string // Function is the key, "service/name"
 	Instance             string // which instance served it; "" if unknown
-	Method, Path         string // Path as the client sent it, without the query
+	Method, Path         string // Path as the function sees it, without the query
 	Status               int
 	Duration             time.Duration
 	Bytes                int64  // response body bytes written

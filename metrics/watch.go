@@ -13,7 +13,10 @@ type Served struct {
 	App, Stage, Function string
 	Instance             string
 	Client               string // the client's address as the gateway believes it
-	ColdStart            bool
+	// Path is the path the function sees (without /APP/STAGE under path
+	// routing); empty: the request's own.
+	Path      string
+	ColdStart bool
 }
 
 // Start begins observing one request the gateway serves for a function.
@@ -40,8 +43,12 @@ func Start(obs Observer, w http.ResponseWriter, r *http.Request) (http.ResponseW
 			// but the gateway always writes).
 			status = 499
 		}
+		path := s.Path
+		if path == "" {
+			path = r.URL.Path
+		}
 		obs.Observe(Request{App: s.App, Stage: s.Stage, Function: s.Function, Instance: s.Instance,
-			Method: r.Method, Path: r.URL.Path, Status: status, Duration: time.Since(began), Bytes: rec.bytes,
+			Method: r.Method, Path: path, Status: status, Duration: time.Since(began), Bytes: rec.bytes,
 			Client: s.Client, ColdStart: s.ColdStart, At: began, Failure: NotedFailure(r.Context())})
 	}
 }

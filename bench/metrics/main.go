@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "how long each round loads one server")
 	rounds := flag.Int("rounds", 3, "rounds per server, alternating")
 	max := flag.Int("max", 1000000, "most requests per round")
+	modeList := flag.String("modes", "off,on,all", "the servers, compared with the first: off (--metrics-off), on (defaults), all (every request logged); off,on,off also compares two identical servers")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -70,13 +72,29 @@ func main() {
 		srv  *harness.Server
 		res  []harness.LoadResult
 		sent atomic.Int64 // requests answered 200, warm-up included
+		off  bool
 	}
-	servers := []*server{
-		{name: "metrics off"},
-		{name: "metrics on, defaults"},
-		{name: "metrics on, every request logged"},
+	modes := map[string]struct {
+		name string
+		env  []string
+	}{
+		"off": {"metrics off", []string{"SEEDBED_METRICS_OFF=true"}},
+		"on":  {"metrics on, defaults", nil},
+		"all": {"metrics on, every request logged", []string{"SEEDBED_REQUEST_LOG_SAMPLE=1", "SEEDBED_REQUEST_LOG_RATE=0"}},
 	}
-	envs := [][]string{{"SEEDBED_METRICS_OFF=true"}, {}, {"SEEDBED_REQUEST_LOG_SAMPLE=1", "SEEDBED_REQUEST_LOG_RATE=0"}}
+	var servers []*server
+	var envs [][]string
+	for i, m := range strings.Split(*modeList, ",") {
+		mode, ok := modes[m]
+		if !ok {
+			harness.Fatalf("-modes: %q is not off, on or all", m)
+		}
+		servers = append(servers, &server{name: fmt.Sprintf("%s (#%d)", mode.name, i+1), off: m == "off"})
+		envs = append(envs, mode.env)
+	}
+	if len(servers) < 2 || !servers[0].off {
+		harness.Fatal("-modes must start with off and name at least two servers")
+	}
 	for i, s := range servers {
 		s.srv, err = harness.Start(ctx, harness.Options{Binary: bin, DataDir: filepath.Join(tmp, fmt.Sprintf("data%d", i)), Env: envs[i]})
 		if err != nil {
@@ -94,7 +112,7 @@ func main() {
 			harness.Fatal(err)
 		}
 	}
-	fmt.Printf("three servers up, %s, %d workers × %s per round, %d rounds each\n", time.Now().UTC().Format(time.RFC3339), *workers, *dur, *rounds)
+	fmt.Printf("%d servers up, %s, %d workers × %s per round, %d rounds each\n", len(servers), time.Now().UTC().Format(time.RFC3339), *workers, *dur, *rounds)
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, DisableCompression: true}}
 	get := func(s *server) func(context.Context) error {
@@ -138,7 +156,7 @@ func main() {
 		sort.Float64s(xs)
 		return xs[len(xs)/2]
 	}
-	var rps, p99 [3]float64
+	rps, p99 := make([]float64, len(servers)), make([]float64, len(servers))
 	for i, s := range servers {
 		var rs, ps []float64
 		for _, res := range s.res {
@@ -146,15 +164,18 @@ func main() {
 			ps = append(ps, float64(harness.Summarise(res.Latencies).P99)/float64(time.Millisecond))
 		}
 		rps[i], p99[i] = median(rs), median(ps)
-		fmt.Printf("RESULT %-34s median %8.0f req/s  median p99 %.2f ms\n", s.name, rps[i], p99[i])
+		fmt.Printf("RESULT %-38s median %8.0f req/s  median p99 %.2f ms\n", s.name, rps[i], p99[i])
 	}
 	for i := 1; i < len(servers); i++ {
-		fmt.Printf("RESULT %-34s throughput %+.1f %% against off (goal: no worse than -5 %%); p99 %+.2f ms\n", servers[i].name, (rps[i]/rps[0]-1)*100, p99[i]-p99[0])
+		fmt.Printf("RESULT %-38s throughput %+.1f %% against %s (goal: no worse than -5 %%); p99 %+.2f ms\n", servers[i].name, (rps[i]/rps[0]-1)*100, servers[0].name, p99[i]-p99[0])
 	}
 
 	// Each "on" server counted every request the load generator saw answered.
 	time.Sleep(2 * time.Second) // the request log's writer runs every second
-	for _, on := range servers[1:] {
+	for _, on := range servers {
+		if on.off {
+			continue
+		}
 		sm, err := on.srv.API.StageMetrics(ctx, "gw", "dev", "1h")
 		if err != nil {
 			harness.Fatal(err)
@@ -167,7 +188,7 @@ func main() {
 		if err != nil {
 			harness.Fatal(err)
 		}
-		fmt.Printf("RESULT %-34s counted by the server: %d requests; answered 200 to the load generator: %d; request log rows: %d\n", on.name, counted, on.sent.Load(), logged)
+		fmt.Printf("RESULT %-38s counted by the server: %d requests; answered 200 to the load generator: %d; request log rows: %d\n", on.name, counted, on.sent.Load(), logged)
 		if counted != on.sent.Load() {
 			harness.Fatalf("%s counted %d requests but answered %d", on.name, counted, on.sent.Load())
 		}

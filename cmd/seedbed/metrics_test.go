@@ -99,11 +99,11 @@ func TestMetricsThroughTheGateway(t *testing.T) {
 		t.Fatalf("request log has %d 5xx entries, want %d", len(logs), failed)
 	}
 	for _, l := range logs {
-		if l.Status != 500 || l.Path != "/shop/dev/hello/fail" || l.Function != "api/hello" || l.Method != "GET" || l.Client == "" || l.Instance == "" {
+		if l.Status != 500 || l.Path != "/hello/fail" || l.Function != "api/hello" || l.Method != "GET" || l.Client == "" || l.Instance == "" {
 			t.Errorf("request log entry %+v", l)
 		}
 	}
-	all, err := a.api.RequestLog(ctx, "shop", "dev", apiv1.RequestLogQuery{Path: "/shop/dev/hello/x", Limit: 1000})
+	all, err := a.api.RequestLog(ctx, "shop", "dev", apiv1.RequestLogQuery{Path: "/hello/x", Limit: 1000})
 	if err != nil || len(all) != ok {
 		t.Errorf("request log by path = %d entries (%v), want %d", len(all), err, ok)
 	}

@@ -65,7 +65,7 @@ func TestObservedLambdaHandlerError(t *testing.T) {
 	if f.Kind != metrics.KindHandlerError || f.Type != "errorString" || !strings.Contains(f.Message, "boom: the handler failed as told") || f.Instance != first.Instance {
 		t.Errorf("failure = %+v", f)
 	}
-	if q.Bytes != int64(len(a.body)) || q.Duration <= 0 || q.Method != "GET" || q.Path != "/shop/go/fail" {
+	if q.Bytes != int64(len(a.body)) || q.Duration <= 0 || q.Method != "GET" || q.Path != "/fail" {
 		t.Errorf("request = %+v (body %d bytes)", q, len(a.body))
 	}
 }
