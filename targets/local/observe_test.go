@@ -93,6 +93,10 @@ func TestObservedCrash(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The request that found the new process may have been claimed
+	// before the restart (a cold start is counted when a request is
+	// handed on); one more makes sure the restarted process served one.
+	b.get(t, "/shop/dev/hello")
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.failures) != 1 || rec.failures[0].Kind != metrics.KindCrash || !rec.failures[0].Restarted ||
@@ -113,9 +117,6 @@ func TestObservedCrash(t *testing.T) {
 	}
 	if colds != 2 {
 		t.Errorf("%d cold starts, want 2 (after the start and after the restart)", colds)
-	}
-	if last := rec.requests[len(rec.requests)-1]; !last.ColdStart || last.Status != 200 {
-		t.Errorf("the first request after the restart: %+v", last)
 	}
 	usage := b.target.InstanceUsage()
 	if len(usage) != 1 || usage[0].Function != "api/hello" || usage[0].MemoryBytes <= 0 {
