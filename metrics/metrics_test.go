@@ -19,7 +19,7 @@ import (
 
 // setup makes a collector on a migrated store: SQLite, or PostgreSQL when
 // pg is set.
-func setup(t *testing.T, pg bool, sample float64) (*metrics.Collector, *store.Store) {
+func setup(t testing.TB, pg bool, sample float64) (*metrics.Collector, *store.Store) {
 	t.Helper()
 	url := filepath.Join(t.TempDir(), "seedbed.db")
 	if pg {
