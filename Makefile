@@ -12,7 +12,7 @@ export SEEDBED_ADMIN_EMAIL SEEDBED_ADMIN_PASSWORD
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## Build bin/seedbed
@@ -48,6 +48,10 @@ lint: ## go vet, gofmt and generated-code drift
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) tool templ generate >/dev/null
 	@git diff --exit-code -- '*_templ.go' || (echo "templ generate changed files: run make generate and commit" && exit 1)
+
+.PHONY: test-s3
+test-s3: ## Run the artifact-store tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
+	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestArtifactStoreS3' ./builders/artifact/ ./cmd/seedbed/
 
 .PHONY: bench
 bench: ## Run the benchmarks

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
 )
 
 func mustCIDR(t testing.TB, s string) *net.IPNet {

@@ -9,6 +9,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -34,6 +35,17 @@ type Config struct {
 	// Observer, when set, hears of every request handed to a function
 	// (see observe.go); nil observes nothing and costs nothing.
 	Observer metrics.Observer
+	// Domains tells the stage a custom domain belongs to; a request whose
+	// host is one goes to that stage with its full path. Nil: no custom
+	// domains.
+	Domains Domains
+}
+
+// Domains looks custom domains up (package domains does, in the database).
+type Domains interface {
+	// StageOf tells the stage host (lower case, without port) belongs to;
+	// ok is false for a name that is no stage's domain.
+	StageOf(ctx context.Context, host string) (ref targets.StageRef, ok bool, err error)
 }
 
 // Tables gives the gateway the routes a stage serves now. A target (or a
@@ -111,7 +123,15 @@ func New(cfg Config, tables Tables) *Gateway {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
 
 func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
-	ref, rest, prefix, ok := g.resolve(r)
+	ref, ok, err := g.customDomain(r)
+	if err != nil {
+		PlainError(w, http.StatusServiceUnavailable, "cannot tell which stage "+r.Host+" belongs to right now; try again")
+		return
+	}
+	rest, prefix := r.URL.EscapedPath(), ""
+	if !ok {
+		ref, rest, prefix, ok = g.resolve(r)
+	}
 	if !ok {
 		NotFound(w, "no app and stage in the request: use /APP/STAGE/path"+g.hostHint())
 		return
@@ -177,6 +197,23 @@ func (g *Gateway) resolve(r *http.Request) (ref targets.StageRef, rest, prefix s
 		rest += parts[2]
 	}
 	return targets.StageRef{App: app, Stage: stage}, rest, "/" + parts[0] + "/" + parts[1], true
+}
+
+// customDomain finds the stage whose custom domain the request's host is;
+// host routing names (STAGE--APP.<Domain>) and IP addresses are none.
+func (g *Gateway) customDomain(r *http.Request) (targets.StageRef, bool, error) {
+	if g.cfg.Domains == nil {
+		return targets.StageRef{}, false, nil
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "" || net.ParseIP(strings.Trim(host, "[]")) != nil || (g.cfg.Domain != "" && strings.HasSuffix(host, "."+g.cfg.Domain)) {
+		return targets.StageRef{}, false, nil
+	}
+	return g.cfg.Domains.StageOf(r.Context(), host)
 }
 
 func (g *Gateway) hostHint() string {

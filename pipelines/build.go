@@ -90,6 +90,9 @@ func (s *Service) RunBuild(ctx context.Context, id uint) error {
 		return fmt.Errorf("run build %d: %w", id, err)
 	}
 	s.reportBuild(saveCtx, app, b)
+	if b.Status == store.BuildFailed {
+		s.notify(saveCtx, "build failed", b.ID, func(ctx context.Context, n Notifier) error { return n.BuildFailed(ctx, b) })
+	}
 	return s.queueWaitingDeploys(saveCtx, b)
 }
 

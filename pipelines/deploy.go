@@ -216,6 +216,9 @@ func (s *Service) finishDeploy(ctx context.Context, d *store.Deploy, status, msg
 		return fmt.Errorf("record end of deploy %d: %w", d.ID, err)
 	}
 	s.reportDeploy(saveCtx, *d)
+	if status == store.DeployFailed {
+		s.notify(saveCtx, "deploy failed", d.ID, func(ctx context.Context, n Notifier) error { return n.DeployFailed(ctx, *d) })
+	}
 	return nil
 }
 

@@ -71,7 +71,8 @@ type GCStore interface {
 	Compact(ctx context.Context) error
 }
 
-// ArtifactGC removes stored artifacts (an *artifact.Store).
+// ArtifactGC removes stored artifacts (an artifact.Storage: the data
+// dir's folder or a bucket).
 type ArtifactGC interface {
 	GC(ctx context.Context, keep func(digest string) bool, grace time.Duration, dryRun bool) (artifact.GCResult, error)
 }

@@ -159,6 +159,8 @@ func (s *Service) Promote(ctx context.Context, req PromoteRequest) (store.Deploy
 		if err := s.enqueueDeploy(ctx, d.ID); err != nil {
 			return d, plan, fmt.Errorf("promote %s from %s to %s: queue deploy %d: %w", req.App, plan.From.Name, plan.To.Name, d.ID, err)
 		}
+	} else {
+		s.notify(ctx, "approval awaiting", d.ID, func(ctx context.Context, n Notifier) error { return n.ApprovalAwaiting(ctx, d) })
 	}
 	return d, plan, nil
 }

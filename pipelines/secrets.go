@@ -354,6 +354,13 @@ func (s *Service) WebhookSecret(app store.App) (string, error) {
 	return s.openForApp("a webhook secret", app.Name, app.WebhookSecret, webhookSecretAAD(app.Name))
 }
 
+// AlertChannelAAD binds a sealed value of an alert channel (kind is
+// store.SealedAlertTarget or store.SealedAlertSecret) to its app and
+// channel: the alerts package seals with it, rotations re-seal with it.
+func AlertChannelAAD(appID, channelID uint, kind string) string {
+	return fmt.Sprintf("alert-channel:app:%d:channel:%d:%s", appID, channelID, kind)
+}
+
 // SecretStore is what sealing in bulk needs from the database (a
 // *store.Store).
 type SecretStore interface {
@@ -371,6 +378,8 @@ func aadOf(v store.SealedValue) string {
 		return deployKeyAAD(v.AppName)
 	case store.SealedWebhookSecret:
 		return webhookSecretAAD(v.AppName)
+	case store.SealedAlertTarget, store.SealedAlertSecret:
+		return AlertChannelAAD(v.AppID, v.ChannelID, v.Kind)
 	}
 	return "unknown-kind:" + v.Kind // opens nothing
 }

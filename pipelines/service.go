@@ -99,7 +99,7 @@ type Config struct {
 	Target  targets.Target
 	// Sealer encrypts stage secrets; without it, secrets cannot be set.
 	Sealer *Sealer
-	// Artifacts holds the packaged functions (an *artifact.Store); deploy
+	// Artifacts holds the packaged functions (an artifact.Storage); deploy
 	// hooks run in an unpacked copy of their service's artifact. Without
 	// it, a release with deploy hooks cannot be deployed.
 	Artifacts Artifacts
@@ -126,6 +126,9 @@ type Config struct {
 	// forge may reach; the zero Policy refuses loopback, private and
 	// link-local ones (see netguard).
 	Network netguard.Policy
+	// Notifier hears of failed builds and deploys and of promotions that
+	// await approval; nil: no one is notified.
+	Notifier Notifier
 }
 
 // Service runs Seedbed's pipelines.

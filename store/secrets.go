@@ -14,6 +14,11 @@ const (
 	SealedForgeToken    = "forge token"    // apps.forge_token
 	SealedDeployKey     = "deploy key"     // apps.deploy_key
 	SealedWebhookSecret = "webhook secret" // apps.webhook_secret
+	// SealedAlertTarget and SealedAlertSecret: the URL and the signing
+	// secret of an app's alert channel (alert_channels.target of slack
+	// and webhook channels, alert_channels.secret).
+	SealedAlertTarget = "alert channel URL"
+	SealedAlertSecret = "alert channel secret"
 )
 
 // SealedValue is one value the pipelines package seals, with what its
@@ -26,13 +31,19 @@ type SealedValue struct {
 	StageID   uint
 	StageName string
 	Key       string
-	Value     string
+	// ChannelID and ChannelName: alert channels only.
+	ChannelID   uint
+	ChannelName string
+	Value       string
 }
 
 // Where names a sealed value for people: "deploy key of app shop".
 func (v SealedValue) Where() string {
 	if v.Kind == SealedStageSecret {
 		return fmt.Sprintf("secret %s of stage %s of app %s", v.Key, v.StageName, v.AppName)
+	}
+	if v.ChannelName != "" {
+		return fmt.Sprintf("%s %s of app %s", v.Kind, v.ChannelName, v.AppName)
 	}
 	return fmt.Sprintf("%s of app %s", v.Kind, v.AppName)
 }
@@ -96,6 +107,11 @@ func (s *Store) ResealSecrets(ctx context.Context, kinds []string, fn func(Seale
 				changed++
 			}
 		}
+		n, aerr := resealAlertChannels(tx, names, want, fn)
+		changed += n
+		if aerr != nil {
+			return aerr
+		}
 		if !want(SealedStageSecret) {
 			return nil
 		}
@@ -136,6 +152,46 @@ func (s *Store) ResealSecrets(ctx context.Context, kinds []string, fn func(Seale
 	})
 	if err != nil {
 		return 0, fmt.Errorf("re-seal secrets (nothing was changed): %w", err)
+	}
+	return changed, nil
+}
+
+// resealAlertChannels is ResealSecrets for the URLs and secrets of alert
+// channels. An email channel's target is addresses, never sealed.
+func resealAlertChannels(tx *gorm.DB, appNames map[uint]string, want func(string) bool, fn func(SealedValue) (string, error)) (int, error) {
+	if !want(SealedAlertTarget) && !want(SealedAlertSecret) {
+		return 0, nil
+	}
+	var chans []AlertChannel
+	if err := tx.Select("id", "app_id", "name", "kind", "target", "secret").Order("id").Find(&chans).Error; err != nil {
+		return 0, fmt.Errorf("list alert channels: %w", err)
+	}
+	changed := 0
+	for _, ch := range chans {
+		for _, c := range []struct{ kind, column, value string }{
+			{SealedAlertTarget, "target", ch.Target},
+			{SealedAlertSecret, "secret", ch.Secret},
+		} {
+			if c.value == "" || !want(c.kind) || (c.kind == SealedAlertTarget && ch.Kind == ChannelEmail) {
+				continue
+			}
+			v := SealedValue{Kind: c.kind, AppID: ch.AppID, AppName: appNames[ch.AppID], ChannelID: ch.ID, ChannelName: ch.Name, Value: c.value}
+			out, err := fn(v)
+			if err != nil {
+				return changed, err
+			}
+			if out == c.value {
+				continue
+			}
+			res := tx.Model(&AlertChannel{}).Where("id = ? AND "+c.column+" = ?", ch.ID, c.value).Update(c.column, out)
+			if res.Error != nil {
+				return changed, fmt.Errorf("rewrite %s: %w", v.Where(), res.Error)
+			}
+			if res.RowsAffected != 1 {
+				return changed, fmt.Errorf("%s: %w", v.Where(), ErrChangedMeanwhile)
+			}
+			changed++
+		}
 	}
 	return changed, nil
 }

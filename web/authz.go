@@ -114,6 +114,10 @@ var routeRoles = map[string]string{
 	// read (GET).
 	"POST /apps/:app/issues/:id/resolve": store.RoleDeployer,
 	"POST /apps/:app/issues/:id/reopen":  store.RoleDeployer,
+	// Alerts: everyone on the app reads rules, channels (URLs shown only
+	// by host and last characters) and notifications; owners change them
+	// and send test notifications (the default for what is not a GET).
+	"GET /apps/:app/alerts": store.RoleViewer,
 	// App settings and the webhook secret are the owners' to read.
 	"GET /apps/:app/webhooks": store.RoleOwner,
 	"GET /apps/:app/settings": store.RoleOwner,
@@ -149,6 +153,10 @@ func actionName(method, path string) string {
 		return "changing variables"
 	case strings.Contains(path, "/members"):
 		return "managing members"
+	case strings.Contains(path, "/alerts"):
+		return "changing alerts"
+	case strings.Contains(path, "/domains"):
+		return "managing domains"
 	case strings.Contains(path, "/webhooks"):
 		return "reading the webhook secret"
 	case strings.Contains(path, "/stages"):

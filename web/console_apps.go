@@ -138,6 +138,13 @@ func (s *Server) appPage(c echo.Context) error {
 	for _, st := range stages {
 		names[st.Stage.ID] = st.Stage.Name
 	}
+	firing, err := s.firingRules(ctx, app)
+	if err != nil {
+		return err
+	}
+	if m.Live.Version, err = s.withFiring(ctx, app, m.Live.Version); err != nil {
+		return err
+	}
 	for i, st := range stages {
 		base := stageURLPath(app.Name, st.Stage.Name)
 		card := views.StageCard{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL,
@@ -185,6 +192,7 @@ func (s *Server) appPage(c echo.Context) error {
 		if !canDo(c, store.RoleDeployer) { // viewers see the pipeline, not its buttons
 			card.DeployURL, card.PromoteURL, card.RollbackURL = "", "", ""
 		}
+		card.Firing, card.AlertsURL = firing[st.Stage.Name], appURL(app.Name)+"/alerts"
 		m.Stages = append(m.Stages, card)
 	}
 	if err := s.addPreviews(ctx, app, &m, names); err != nil {

@@ -105,7 +105,7 @@ func (s *Server) appEvents(c echo.Context) error {
 		if err != nil {
 			return "", err
 		}
-		return boardVersion(deploys, builds), nil
+		return s.withFiring(ctx, app, boardVersion(deploys, builds))
 	})
 }
 

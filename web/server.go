@@ -140,6 +140,12 @@ type Config struct {
 	// Observations keeps the request log and the error groups; nil
 	// leaves them out.
 	Observations ObservationStore
+	// Alerts keeps apps' alert rules and channels and sends notifications;
+	// nil: the Alerts pages and API answer that alerts are off.
+	Alerts Alerts
+	// Domains registers stages' custom domains; nil when Seedbed serves
+	// no HTTPS (see api_domains.go).
+	Domains Domains
 }
 
 // Server serves the console and the API.

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -189,8 +191,24 @@ func (s *Store) Extract(ctx context.Context, digest, destDir string) (err error)
 	case !fi.IsDir():
 		return fmt.Errorf("extract artifact %s: %s is not a folder", digest, root)
 	}
-	if err := extract(ctx, rc, root); err != nil {
-		return fmt.Errorf("extract artifact %s into %s: %w", digest, root, err)
+	// The bytes are checked against the digest as they are unpacked: a
+	// file changed on disk (or in a bucket) after it was stored must not
+	// run. The files written before the end is reached are removed with
+	// root when Extract made it, and by the caller otherwise.
+	sum := sha256.New()
+	r := io.TeeReader(rc, sum)
+	exErr := extract(ctx, r, root)
+	if exErr == nil || !errors.Is(exErr, ctx.Err()) {
+		// tar stops at its end marker: the rest counts too.
+		if _, err := io.Copy(io.Discard, r); err != nil && exErr == nil {
+			return fmt.Errorf("extract artifact %s: read %s: %w", digest, s.Location(), err)
+		}
+		if got := DigestPrefix + hex.EncodeToString(sum.Sum(nil)); got != digest {
+			return fmt.Errorf("extract artifact %s from %s: %w", digest, s.Location(), mismatch(digest, got))
+		}
+	}
+	if exErr != nil {
+		return fmt.Errorf("extract artifact %s into %s: %w", digest, root, exErr)
 	}
 	return nil
 }

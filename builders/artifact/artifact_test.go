@@ -55,7 +55,7 @@ func makeTree(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-func mustDo(t *testing.T, err error) {
+func mustDo(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

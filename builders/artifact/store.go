@@ -66,6 +66,13 @@ func (s *Store) path(h string) string {
 // Putting bytes the store already holds leaves the stored file's bytes
 // untouched and refreshes its time (see GC).
 func (s *Store) Put(ctx context.Context, r io.Reader) (digest string, size int64, err error) {
+	return s.put(ctx, r, "")
+}
+
+// put is Put that, when want is a digest, refuses bytes that do not hash
+// to it: nothing is stored and the error wraps ErrDigestMismatch. A cache
+// of another store's artifacts puts them so, with what it was asked for.
+func (s *Store) put(ctx context.Context, r io.Reader, want string) (digest string, size int64, err error) {
 	tmp, err := os.CreateTemp(s.dir, ".put-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("store artifact: %w", err)
@@ -83,6 +90,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (digest string, size int64
 	}
 	h := hex.EncodeToString(sum.Sum(nil))
 	digest = DigestPrefix + h
+	if want != "" && digest != want {
+		return "", 0, mismatch(want, digest)
+	}
 	final := s.path(h)
 	if refresh(final) == nil { // stored already; GC must see it as fresh
 		return digest, size, nil
@@ -108,7 +118,11 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (digest string, size int64
 	return digest, size, nil
 }
 
-// Open returns the stored bytes of digest. The error wraps fs.ErrNotExist
+// Location is the folder the store keeps its files in, for messages.
+func (s *Store) Location() string { return s.dir }
+
+// Open returns the stored bytes of digest, as they are on disk: Extract
+// checks them against the digest, a caller of Open must do so itself. The error wraps fs.ErrNotExist
 // when the store does not hold it.
 func (s *Store) Open(digest string) (io.ReadCloser, error) {
 	h, err := ParseDigest(digest)

@@ -17,9 +17,11 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/domains"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
@@ -66,6 +68,11 @@ type App struct {
 	// has ended.
 	stopWarm context.CancelFunc
 	warmDone chan struct{}
+	// alerts records and sends notifications; its evaluator runs in serve
+	// until stopAlerts, alertsDone closes when it has stopped.
+	alerts     *alerts.Service
+	stopAlerts context.CancelFunc
+	alertsDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -79,6 +86,12 @@ type App struct {
 	metricsSrv  *http.Server
 	metricsLn   net.Listener
 	metricsURL  string
+
+	// HTTPS for custom domains and the console's domain (https.go); nil
+	// without --https-addr.
+	https   *http.Server
+	httpsLn net.Listener
+	domains *domains.Manager
 }
 
 // NewApp opens the database, the queue and the target and wires them
@@ -153,7 +166,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	a.client = asynq.NewClient(redisOpt)
 
-	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	var arts artifact.Storage // the data dir's folder, or --artifact-store's bucket
+	arts, err = openArtifacts(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +212,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		log.Warn("could not remove every stale build workspace", "err", err)
 	}
 	a.builder = builder
+	crashes := alerts.NewCrashCounter(nil)
 	if cfg.Deploys {
 		a.metrics = newMetrics(cfg, a.store, log) // nil with --metrics=false
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Failures: a.failureRecorder()})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Failures: a.failureRecorder()})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -233,6 +248,14 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s for the console: %w", cfg.Addr, err)
 		}
+		if cfg.HTTPS.Addr != "" {
+			if a.httpsLn, err = net.Listen("tcp", cfg.HTTPS.Addr); err != nil {
+				return nil, fmt.Errorf("listen on %s for HTTPS: %w", cfg.HTTPS.Addr, err)
+			}
+			if a.consoleURL == "" && cfg.HTTPS.ConsoleDomain != "" {
+				a.consoleURL = httpsURL(cfg.HTTPS.ConsoleDomain, a.httpsLn)
+			}
+		}
 		if a.consoleURL == "" {
 			a.consoleURL = urlOf(a.consoleLn.Addr().String())
 		}
@@ -243,6 +266,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		svcCfg.Target = a.target
 	}
 	svcCfg.Network = netguard.Policy{AllowPrivate: cfg.AllowPrivateRepos}
+	// Channel URLs are held to the same network policy as repositories.
+	a.alerts = alerts.New(alerts.Config{Store: a.store, Queue: a.client, Sealer: sealer, PublicURL: a.consoleURL, Network: svcCfg.Network,
+		Resolver: cfg.RepoResolver, SMTP: cfg.SMTP, Crashes: crashes, Metrics: a.metricsSource(), Backoff: cfg.AlertBackoff, NodeID: cfg.NodeID, Logger: log.With("part", "alerts")})
+	svcCfg.Notifier = a.alerts
 	a.svc = pipelines.New(svcCfg)
 	if cfg.Deploys && cfg.GCInterval > 0 {
 		if a.gc, err = newCollector(cfg, a.store, arts, a.target.RunningDigests, log.With("part", "gc")); err != nil {
@@ -256,6 +283,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
+		queues[alerts.Queue] = 1
 	}
 	if len(queues) == 0 {
 		return nil, errors.New("this process would run neither builds nor deploys: a worker always builds; serve with --builds=false still deploys")
@@ -266,6 +294,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
+		RetryDelayFunc:  a.alerts.RetryDelay(queue.RetryDelay),
 	}))
 
 	if cfg.Deploys {
@@ -277,17 +306,32 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		srv, err := web.New(web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer()}, a.target)
+		if a.httpsLn != nil {
+			if a.domains, err = a.newDomains(cfg, log); err != nil {
+				return nil, err
+			}
+			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer()}, a.target)
+		}
+		webCfg := web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Metrics: a.metricsReader(), Observations: a.store})
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, Metrics: a.metricsReader(), Observations: a.store}
+		if a.domains != nil {
+			webCfg.Domains = a.domains
+		}
+		srv, err := web.New(webCfg)
 		if err != nil {
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer()}, a.target)
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
+		if a.domains != nil {
+			a.gateway = newHTTPServer(a.domains.HTTPHandler(gw), defaultTimeouts, always)
+			a.https = newHTTPServer(a.domains.HTTPSHandler(srv, gw), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
+			a.https.TLSConfig = a.domains.TLSConfig()
+		}
 	}
 	if a.metrics != nil {
 		if err := a.listenMetrics(); err != nil {
@@ -311,12 +355,21 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	mux := asynq.NewServeMux()
 	a.svc.Register(mux, a.cfg.Deploys)
+	if a.cfg.Deploys { // serve sends notifications (the alerts queue)
+		a.alerts.Register(mux)
+		if err := a.alerts.Recover(ctx); err != nil {
+			return err
+		}
+	}
 	if err := a.worker.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	if a.console != nil {
 		go a.serve(a.console, a.consoleLn, "console")
 		go a.serve(a.gateway, a.gatewayLn, "gateway")
+	}
+	if err := a.startDomains(ctx); err != nil {
+		return err
 	}
 	if a.cfg.Deploys { // only serve polls: one poller per Seedbed
 		pollCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -336,6 +389,16 @@ func (a *App) Start(ctx context.Context) error {
 		}()
 	}
 	a.startMetrics(ctx)
+	if a.cfg.Deploys {
+		// Crash counts live where functions run: serve evaluates.
+		alertCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopAlerts, a.alertsDone = stop, make(chan struct{})
+		ev := a.alerts.NewEvaluator(a.cfg.AlertInterval)
+		go func() {
+			defer close(a.alertsDone)
+			ev.Run(alertCtx)
+		}()
+	}
 	if a.builder != nil && a.cfg.Builds && a.cfg.WarmGoCache {
 		warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		a.stopWarm, a.warmDone = stop, make(chan struct{})
@@ -421,12 +484,23 @@ func (a *App) Close(ctx context.Context) {
 		a.stopGC()
 		<-a.gcDone
 	}
+	if a.stopAlerts != nil {
+		a.stopAlerts()
+		<-a.alertsDone
+	}
+	if a.https != nil {
+		_ = a.https.Shutdown(ctx)
+		_ = a.httpsLn.Close() // in case it never served
+	}
+	if a.domains != nil {
+		a.domains.Close()
+	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
 		_ = a.gateway.Shutdown(ctx)
 		a.stopMetricsServer(ctx)
 	} else {
-		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn} {
+		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn, a.httpsLn} {
 			if ln != nil {
 				ln.Close()
 			}

@@ -124,6 +124,8 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		tokensCommand(e),
 		sessionsCommand(e),
 		previewsCommand(e),
+		alertsCommand(e),
+		domainsCommand(e),
 	}
 	for _, c := range server {
 		c.GroupID = "server"
@@ -275,6 +277,11 @@ func (o *outputFormat) print(w io.Writer, v any, text func(io.Writer) error) err
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
 		v = []struct{}{}
 	}
+	return writeJSON(w, v)
+}
+
+// writeJSON writes v as indented JSON, the CLI's one JSON shape.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

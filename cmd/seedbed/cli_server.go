@@ -42,7 +42,7 @@ func serveCommand(e cliEnv, deploys bool) *cobra.Command {
 		cmd.Use = "worker [flags]"
 		cmd.Short = "Run extra build workers (PostgreSQL + Redis setups)"
 		cmd.Long = "Runs build workers only, against the same database, Redis and data dir as `seedbed serve`\n" +
-			"(SEEDBED_DATABASE_URL and SEEDBED_REDIS_URL are required; artifacts go to the shared data dir)."
+			"(SEEDBED_DATABASE_URL and SEEDBED_REDIS_URL are required; artifacts go to the shared data dir, or to the bucket of --artifact-store)."
 		cmd.Example = `  seedbed worker --database-url postgres://seedbed@db/seedbed --redis-url redis://redis:6379 --workers 8
   SEEDBED_DATABASE_URL=postgres://seedbed@db/seedbed SEEDBED_REDIS_URL=redis://redis:6379 seedbed worker --data-dir /shared/data`
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
@@ -108,6 +109,28 @@ type Config struct {
 	RequestLogRate   int // most successful entries a second; 0: no cap
 	RequestLogOff    bool
 	MetricsRetention metrics.Retention
+	// HTTPS and custom domains (see domains.go and docs/domains.md).
+	HTTPS HTTPSConfig
+	// ArtifactStore is where artifacts are kept: empty for the data
+	// dir's artifacts folder, s3://BUCKET/PREFIX for a bucket of the
+	// S3-compatible server at S3Endpoint (see artifacts.go).
+	ArtifactStore string
+	S3Endpoint    string
+	S3Region      string
+	// S3AccessKey and S3SecretKey come from the environment only
+	// (SEEDBED_S3_ACCESS_KEY, SEEDBED_S3_SECRET_KEY).
+	S3AccessKey, S3SecretKey string
+	// SMTPURL and SMTPFrom are where email alerts are sent through and
+	// from (--smtp-url, --smtp-from); finish parses them into SMTP.
+	SMTPURL  string
+	SMTPFrom string
+	SMTP     alerts.SMTP
+	// AlertInterval is how often serve evaluates alert rules; zero means
+	// 15s. AlertBackoff is the wait before a notification's second
+	// attempt (doubling after); zero means 5s. No flag for the latter:
+	// tests shorten it.
+	AlertInterval time.Duration
+	AlertBackoff  time.Duration
 }
 
 // configFlags registers the server flags on fs, defaulting from getenv.
@@ -142,6 +165,13 @@ func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	retentionFlags(fs, env, c)
 	metricsFlags(fs, env, c)
+	httpsFlags(fs, env, c)
+	fs.StringVar(&c.ArtifactStore, "artifact-store", env("SEEDBED_ARTIFACT_STORE", ""), "where artifacts are kept: empty for <data-dir>/artifacts, or s3://BUCKET/PREFIX for a bucket of an S3-compatible server (--s3-endpoint), shared by every serve and worker; credentials from SEEDBED_S3_ACCESS_KEY and SEEDBED_S3_SECRET_KEY (SEEDBED_ARTIFACT_STORE)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("SEEDBED_S3_ENDPOINT", ""), "the S3-compatible server of --artifact-store: http(s)://host:port; empty for AWS S3 (SEEDBED_S3_ENDPOINT)")
+	fs.StringVar(&c.S3Region, "s3-region", env("SEEDBED_S3_REGION", ""), "the region of the --artifact-store bucket; empty to ask the server (SEEDBED_S3_REGION)")
+	c.S3AccessKey = getenv("SEEDBED_S3_ACCESS_KEY")
+	c.S3SecretKey = getenv("SEEDBED_S3_SECRET_KEY")
+	alertFlags(fs, env, c)
 	c.SecretKey = getenv("SEEDBED_SECRET_KEY")
 	c.AdminEmail = getenv("SEEDBED_ADMIN_EMAIL")
 	c.AdminPassword = getenv("SEEDBED_ADMIN_PASSWORD")
@@ -199,10 +229,19 @@ func (c *Config) finish(environ []string) error {
 	if err := c.checkMetrics(); err != nil {
 		return err
 	}
+	if err := c.checkArtifactStore(); err != nil {
+		return err
+	}
+	if c.SMTP, err = alerts.ParseSMTP(c.SMTPURL, c.SMTPFrom); err != nil {
+		return err
+	}
+	if c.AlertInterval < 0 {
+		return fmt.Errorf("--alert-interval must be a duration such as 15s, not %s", c.AlertInterval)
+	}
 	if c.GCInterval < 0 {
 		return fmt.Errorf("--gc-interval must be 0 (never) or a duration such as 1h, not %s", c.GCInterval)
 	}
-	return nil
+	return c.HTTPS.finish()
 }
 
 // retentionFlags registers what seedbed gc keeps, and how often serve
@@ -236,6 +275,18 @@ func retentionFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config
 	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
 	fs.IntVar(&c.Retention.RejectedDeliveries, "retain-rejected-deliveries", atoi("SEEDBED_RETAIN_REJECTED_DELIVERIES", def.RejectedDeliveries), "rejected webhook deliveries kept across all apps (SEEDBED_RETAIN_REJECTED_DELIVERIES)")
 	fs.DurationVar(&c.GCInterval, "gc-interval", duration("SEEDBED_GC_INTERVAL", time.Hour), "how often serve removes what retention does not keep, as seedbed gc does; 0 never (SEEDBED_GC_INTERVAL)")
+}
+
+// alertFlags registers where email alerts go through and how often rules
+// are evaluated.
+func alertFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("SEEDBED_SMTP_URL", ""), "SMTP server for email alerts: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS) or smtp+insecure://host:25 (no TLS; a password only to loopback); empty: no email (SEEDBED_SMTP_URL)")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", env("SEEDBED_SMTP_FROM", ""), "address email alerts are sent from, e.g. \"Seedbed <seedbed@example.com>\" (SEEDBED_SMTP_FROM)")
+	interval, err := time.ParseDuration(env("SEEDBED_ALERT_INTERVAL", "15s"))
+	if err != nil {
+		c.envErr = errors.Join(c.envErr, fmt.Errorf("SEEDBED_ALERT_INTERVAL=%q: want a duration such as 15s", env("SEEDBED_ALERT_INTERVAL", "")))
+	}
+	fs.DurationVar(&c.AlertInterval, "alert-interval", interval, "how often serve checks alert rules (error rate, p95, crash loops) (SEEDBED_ALERT_INTERVAL)")
 }
 
 // buildEnv keeps what toolchains need from Seedbed's environment and drops

@@ -22,7 +22,7 @@ var (
 	// through; what lies in them is either that user's or closed.
 	buildUserDirs = []string{"cache", "work"}
 	// privateDirs are made closed before anything else makes them open.
-	privateDirs = []string{"artifacts", "git", "run"}
+	privateDirs = []string{"artifacts", "git", "run", "artifact-cache"}
 )
 
 // prepareDataDir makes the data dir (and the folders above) and tightens

@@ -21,7 +21,7 @@ import (
 // newCollector makes the collector of a data dir and database. running
 // lists what the local target of this process runs (nil when there is
 // none in this process).
-func newCollector(cfg Config, st *store.Store, arts *artifact.Store, running func() []string, log *slog.Logger) (*pipelines.Collector, error) {
+func newCollector(cfg Config, st *store.Store, arts artifact.Storage, running func() []string, log *slog.Logger) (*pipelines.Collector, error) {
 	runDir := filepath.Join(cfg.DataDir, "run")
 	return pipelines.NewCollector(pipelines.CollectorConfig{
 		Store: st, Artifacts: arts, Running: running, Retention: cfg.Retention,
@@ -49,7 +49,7 @@ func runGC(ctx context.Context, cfg *Config, dryRun bool, stdout, stderr io.Writ
 		return err
 	}
 	defer st.Close()
-	arts, err := artifact.New(filepath.Join(cfg.DataDir, "artifacts"))
+	arts, err := openArtifacts(ctx, *cfg)
 	if err != nil {
 		return err
 	}

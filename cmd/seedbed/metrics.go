@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web"
@@ -97,6 +98,14 @@ func (a *App) observer() metrics.Observer {
 }
 
 func (a *App) metricsReader() web.MetricsReader {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
+
+// metricsSource is what alert rules on error rates and p95 read.
+func (a *App) metricsSource() alerts.MetricsSource {
 	if a.metrics == nil {
 		return nil
 	}

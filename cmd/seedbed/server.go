@@ -61,6 +61,9 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 	if deploys {
 		fmt.Fprintf(stdout, "Seedbed is running.\n  Console:   %s\n  Functions: %s  (and http://STAGE--APP.%s:<port>)\n  Data dir:  %s\n",
 			app.ConsoleURL(), app.GatewayURL(), cfg.Domain, cfg.DataDir)
+		if addr := app.HTTPSAddr(); addr != "" {
+			fmt.Fprintf(stdout, "  HTTPS:     %s  (custom domains: seedbed domains add APP --stage S NAME)\n", addr)
+		}
 		if cfg.AdminEmail != "" {
 			fmt.Fprintf(stdout, "  Sign in:   %s (password from SEEDBED_ADMIN_PASSWORD)\n", cfg.AdminEmail)
 		}

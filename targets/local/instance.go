@@ -373,6 +373,9 @@ func (in *instance) supervise(p *proc) {
 			if time.Since(p.started) >= cfg.backoffReset {
 				backoff = cfg.backoffMin
 			}
+			if obs := in.t.cfg.Crashes; obs != nil {
+				obs.FunctionCrashed(in.stage, in.fn.Key())
+			}
 			msg := "function crashed; restarting"
 			if oom != "" {
 				msg = oom + "; restarting"

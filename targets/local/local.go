@@ -95,6 +95,15 @@ type Config struct {
 	// for their memory and are being restarted (for issues and the
 	// restart count).
 	Failures metrics.FailureRecorder
+	// Crashes hears of every crash of a function's process, before its
+	// restart (crash-loop alerts); nil: no one does.
+	Crashes CrashObserver
+}
+
+// CrashObserver hears of functions whose process exited on its own and is
+// restarted. It is called on the supervisor's goroutine: return quickly.
+type CrashObserver interface {
+	FunctionCrashed(stage targets.StageRef, function string)
 }
 
 // ErrClosed is returned by Apply and Remove after Close.

@@ -137,6 +137,10 @@ type StageCard struct {
 	// Traffic is the stage's recent request and error rate; nil when
 	// this server collects no metrics.
 	Traffic *StageTraffic
+	// Firing names the alert rules that fire for this stage; AlertsURL
+	// is the app's Alerts page they link to.
+	Firing    []string
+	AlertsURL string
 }
 
 // ReleaseInfo describes a release.
