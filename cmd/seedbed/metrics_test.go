@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/testutil"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
@@ -294,4 +296,46 @@ func TestFunctionPageInBrowser(t *testing.T) {
 		t.Fatalf("resolve the issue: %v", err)
 	}
 	testutil.Screenshot(t, b, "metrics-04-issues-resolved")
+}
+
+// An error-rate alert rule reads the gateway's metrics: half of the
+// requests through the real gateway fail, and the rule notifies.
+func TestErrorRateAlertFromGatewayMetrics(t *testing.T) {
+	recv := testutil.StartHookReceiver(t, 0)
+	a := startAppWith(t, embedded, func(c *Config) {
+		c.AllowPrivateRepos = true
+		c.AlertInterval = 200 * time.Millisecond
+		c.AlertBackoff = 200 * time.Millisecond
+	})
+	ctx := context.Background()
+	repo := testutil.NewRepo(t)
+	repo.Commit("flaky", map[string]string{"seedbed.yml": stackFile(helloFunction), "services/api/go.mod": goMod, "services/api/main.go": flakyFunction})
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "shop", RepoURL: repo.Dir, Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	a.mustDeploy("shop", "dev", "")
+	made, err := a.api.CreateAlertChannel(ctx, "shop", apiv1.CreateAlertChannelRequest{Name: "hook", Kind: "webhook", URL: recv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv.SetSecret(made.Secret)
+	if _, err := a.api.CreateAlertRule(ctx, "shop", apiv1.CreateAlertRuleRequest{Name: "errors", Kind: "error_rate", Stage: "dev",
+		Threshold: 20, Window: "5m", Channel: "hook"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		path := "/shop/dev/hello/x"
+		if i%2 == 0 {
+			path = "/shop/dev/hello/fail"
+		}
+		a.get(path)
+	}
+	r := recv.Next(t, 20*time.Second)
+	var p alerts.Payload
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Valid || r.Event != "error_rate" || p.State != "firing" || p.Stage != "dev" || p.Value == nil || *p.Value < 40 {
+		t.Fatalf("notification %+v (valid %t); want a signed error_rate firing for dev at 50 %%", p, r.Valid)
+	}
 }
