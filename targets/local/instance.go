@@ -404,6 +404,9 @@ func (in *instance) supervise(p *proc) {
 				port = fresh
 			}
 		}
+		// Before the spawn: the new process may answer the gateway before
+		// spawn returns, and its first request is the cold one.
+		in.warm.Store(false)
 		next, err := in.spawn(port)
 		if err != nil {
 			in.mu.Unlock()
@@ -414,7 +417,6 @@ func (in *instance) supervise(p *proc) {
 			continue
 		}
 		in.cur = next
-		in.warm.Store(false)
 		in.mu.Unlock()
 		if in.api != nil {
 			in.log.Info("function restarted", "pid", next.cmd.Process.Pid)

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -32,10 +33,24 @@ func (r *recorder) RecordFailure(f metrics.Failure) {
 	r.failures = append(r.failures, f)
 }
 
-func (r *recorder) last() metrics.Request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.requests[len(r.requests)-1]
+// nth waits for the n-th observed request (from 1): the gateway observes
+// a request once its answer is written, which the client may read first.
+func (r *recorder) nth(t *testing.T, n int) metrics.Request {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		if len(r.requests) >= n {
+			q := r.requests[n-1]
+			r.mu.Unlock()
+			return q
+		}
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("request %d was not observed", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // A Lambda handler's error reaches the gateway's observation of the
@@ -49,7 +64,7 @@ func TestObservedLambdaHandlerError(t *testing.T) {
 	if a := b.call(t, call{path: "/shop/go/echo"}); a.status != http.StatusOK {
 		t.Fatalf("echo: %d", a.status)
 	}
-	first := rec.last()
+	first := rec.nth(t, 1)
 	if first.Status != 200 || !first.ColdStart || first.Instance == "" || first.Function != "api/fn" || first.App != "shop" || first.Stage != "go" || first.Failure != nil {
 		t.Errorf("first request observed as %+v", first)
 	}
@@ -57,7 +72,7 @@ func TestObservedLambdaHandlerError(t *testing.T) {
 	if a.status != http.StatusBadGateway {
 		t.Fatalf("fail: %d", a.status)
 	}
-	q := rec.last()
+	q := rec.nth(t, 2)
 	if q.Status != http.StatusBadGateway || q.ColdStart || q.Failure == nil {
 		t.Fatalf("failed request observed as %+v", q)
 	}
@@ -97,6 +112,9 @@ func TestObservedCrash(t *testing.T) {
 	// before the restart (a cold start is counted when a request is
 	// handed on); one more makes sure the restarted process served one.
 	b.get(t, "/shop/dev/hello")
+	// The gateway observes a request once its answer is written, which
+	// the client may read first.
+	time.Sleep(100 * time.Millisecond)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.failures) != 1 || rec.failures[0].Kind != metrics.KindCrash || !rec.failures[0].Restarted ||
@@ -116,7 +134,11 @@ func TestObservedCrash(t *testing.T) {
 		}
 	}
 	if colds != 2 {
-		t.Errorf("%d cold starts, want 2 (after the start and after the restart)", colds)
+		var seen []string
+		for _, q := range rec.requests {
+			seen = append(seen, fmt.Sprintf("%d cold=%t %s", q.Status, q.ColdStart, q.At.Format("15:04:05.000")))
+		}
+		t.Errorf("%d cold starts, want 2 (after the start and after the restart): %s", colds, strings.Join(seen, "; "))
 	}
 	usage := b.target.InstanceUsage()
 	if len(usage) != 1 || usage[0].Function != "api/hello" || usage[0].MemoryBytes <= 0 {
