@@ -75,6 +75,7 @@ func TestMetricsThroughTheGateway(t *testing.T) {
 		}
 	}
 	// Counted at once, before any rollup.
+	a.waitCounted(t, "shop", "dev", ok+failed)
 	req, errs, p95, err := a.metrics.Window(ctx, "shop", "dev", "api/hello", time.Hour)
 	if err != nil || req != ok+failed || errs != failed {
 		t.Fatalf("Window = %d requests, %d errors (%v); sent %d, %d of them failing", req, errs, err, ok+failed, failed)
@@ -220,6 +221,7 @@ func TestFunctionPageInBrowser(t *testing.T) {
 		}
 		a.get(path)
 	}
+	a.waitCounted(t, "shop", "dev", 30)
 	a.metrics.Flush(ctx)
 
 	b := testutil.Browser(t, 2*time.Minute)
@@ -337,5 +339,26 @@ func TestErrorRateAlertFromGatewayMetrics(t *testing.T) {
 	}
 	if !r.Valid || r.Event != "error_rate" || p.State != "firing" || p.Stage != "dev" || p.Value == nil || *p.Value < 40 {
 		t.Fatalf("notification %+v (valid %t); want a signed error_rate firing for dev at 50 %%", p, r.Valid)
+	}
+}
+
+// waitCounted waits until the gateway has observed n requests to a stage:
+// it observes a request once the answer is written, which the client may
+// read first.
+func (a *testApp) waitCounted(t *testing.T, app, stage string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _, _, err := a.metrics.Window(context.Background(), app, stage, "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway observed %d requests to %s/%s, want %d", req, app, stage, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
