@@ -1,0 +1,121 @@
+// Package metrics watches the functions Seedbed serves: it counts every
+// request the gateway answers per app, stage and function (requests,
+// errors, a latency histogram, cold starts), gathers failures (5xx,
+// crashes, out-of-memory kills, timeouts, Lambda handler errors) into
+// error groups, and keeps a sampled request log.
+//
+// The request path costs a map lookup and a few atomic adds: counters and
+// histograms live in memory, and a background loop writes per-minute
+// rollups, request log batches and error groups to the database. Nothing
+// on the request path waits for the database; when the request log's
+// buffer is full, entries are dropped and counted
+// (seedbed_request_log_dropped_total).
+//
+// Collector.Handler exposes the counters for Prometheus; Collector.Window
+// and Collector.Series read them back for the console and for alerts.
+package metrics
+
+import (
+	"context"
+	"time"
+)
+
+// Request is one request the gateway answered for a function.
+type Request struct {
+	App, Stage, Function string // Function is the key, "service/name"
+	Instance             string // which instance served it; "" if unknown
+	Method, Path         string // Path as the function sees it, without the query
+	Status               int
+	Duration             time.Duration
+	Bytes                int64  // response body bytes written
+	Client               string // the client's address, as the gateway believes it
+	// ColdStart says the instance was started for this request or had
+	// served none since it (re)started.
+	ColdStart bool
+	// At is when the request arrived; zero means Duration before now.
+	At time.Time
+	// Failure says why the request failed, when the target knew more
+	// than the status (a Lambda handler error, an OOM kill, a timeout);
+	// nil otherwise. See NoteFailure.
+	Failure *Failure
+}
+
+// Observer receives every request the gateway answers for a function. It
+// must not block: the gateway calls it on the request's goroutine.
+type Observer interface {
+	Observe(Request)
+}
+
+// Failure kinds.
+const (
+	KindHTTP         = "5xx"           // a function answered 5xx, or the gateway did for it
+	KindCrash        = "crash"         // the process exited on its own
+	KindOOM          = "oom"           // the kernel killed it for its memory
+	KindTimeout      = "timeout"       // it did not answer within its timeout
+	KindHandlerError = "handler_error" // a Lambda handler returned an error
+)
+
+// Failure is one failed invocation or one process failure.
+type Failure struct {
+	App, Stage, Function string
+	Instance             string
+	Kind                 string // one of the Kind constants
+	Type                 string // errorType of a Lambda error, "HTTP 502", "exit status 2"…
+	Message              string
+	// Excerpt is what shows what happened: a stack trace, the process's
+	// last output lines.
+	Excerpt string
+	// Restarted says the instance was (or is being) started again.
+	Restarted bool
+	At        time.Time // zero: now
+}
+
+// FailureRecorder receives failures that are no request's answer: a
+// crash or OOM kill between requests. targets/local calls it.
+type FailureRecorder interface {
+	RecordFailure(Failure)
+}
+
+// InstanceUsage is what a target knows of one running instance now.
+type InstanceUsage struct {
+	App, Stage, Function string
+	Instance             string
+	InFlight             int
+	MemoryBytes          int64 // resident memory; 0 when unknown
+}
+
+// InstanceSource lists the running instances with their usage; the
+// collector samples it for the in-flight and memory gauges.
+type InstanceSource interface {
+	InstanceUsage() []InstanceUsage
+}
+
+// failureNote carries a failure from the target to the gateway's
+// observation of the same request.
+type failureNote struct{ f *Failure }
+
+type failureNoteKey struct{}
+
+// WithFailureNote returns a context in which NoteFailure leaves a failure
+// for the caller to read back with NotedFailure. The gateway makes one
+// per request it observes.
+func WithFailureNote(ctx context.Context) context.Context {
+	return context.WithValue(ctx, failureNoteKey{}, &failureNote{})
+}
+
+// NoteFailure tells the gateway's observation of the request in ctx why
+// it failed. Without WithFailureNote (no observer) it does nothing. Only
+// the request's own goroutines may call it.
+func NoteFailure(ctx context.Context, f Failure) {
+	if n, ok := ctx.Value(failureNoteKey{}).(*failureNote); ok {
+		n.f = &f
+	}
+}
+
+// NotedFailure reads what NoteFailure left in ctx, or nil.
+func NotedFailure(ctx context.Context) *Failure {
+	if n, ok := ctx.Value(failureNoteKey{}).(*failureNote); ok {
+		return n.f
+	}
+	return nil
+}
