@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -34,7 +34,7 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// Observer, when set, hears of every request handed to a function
 	// (see observe.go); nil observes nothing and costs nothing.
-	Observer metrics.Observer
+	Observer observe.Observer
 	// Domains tells the stage a custom domain belongs to; a request whose
 	// host is one goes to that stage with its full path. Nil: no custom
 	// domains.

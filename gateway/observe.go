@@ -3,7 +3,7 @@ package gateway
 import (
 	"net/http"
 
-	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 )
 
 // InstanceReporter is an Upstream that tells metrics which instance
@@ -20,19 +20,19 @@ func (r *Route) Upstream() Upstream { return r.upstream }
 
 // serve hands a routed request to its upstream, observed when the
 // gateway has an Observer: status, duration and size of the answer, and
-// why it failed when the upstream noted it (metrics.NoteFailure).
+// why it failed when the upstream noted it (observe.NoteFailure).
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, up Upstream, c *Call) {
 	defer up.Release()
 	if g.cfg.Observer == nil {
 		up.Serve(w, r, c)
 		return
 	}
-	s := metrics.Served{App: c.Stage.App, Stage: c.Stage.Stage, Function: c.Route.Function().Key(),
+	s := observe.Served{App: c.Stage.App, Stage: c.Stage.Stage, Function: c.Route.Function().Key(),
 		Client: c.Forwarding.Client, Path: c.Path()}
 	if ir, ok := up.(InstanceReporter); ok {
 		s.Instance, s.ColdStart = ir.ClaimRequest()
 	}
-	w, r, finish := metrics.Start(g.cfg.Observer, w, r)
+	w, r, finish := observe.Start(g.cfg.Observer, w, r)
 	defer finish(s)
 	up.Serve(w, r, c)
 }

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 )
 
 // BenchmarkObserve is the collector's cost per request on the gateway's
 // path: counting, the histogram and (sampled out here) the request log.
 func BenchmarkObserve(b *testing.B) {
 	c, _ := setup(b, false, -1)
-	r := metrics.Request{App: "shop", Stage: "prod", Function: "api/hello", Method: "GET", Path: "/hello", Status: 200, Duration: 3 * time.Millisecond}
+	r := observe.Request{App: "shop", Stage: "prod", Function: "api/hello", Method: "GET", Path: "/hello", Status: 200, Duration: 3 * time.Millisecond}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -30,8 +30,8 @@ func BenchmarkStart(b *testing.B) {
 	w := httptest.NewRecorder()
 	b.ReportAllocs()
 	for b.Loop() {
-		ww, _, finish := metrics.Start(c, w, req)
+		ww, _, finish := observe.Start(c, w, req)
 		ww.WriteHeader(http.StatusOK)
-		finish(metrics.Served{App: "shop", Stage: "prod", Function: "api/hello"})
+		finish(observe.Served{App: "shop", Stage: "prod", Function: "api/hello"})
 	}
 }

@@ -1,3 +1,18 @@
+// Package metrics watches the functions Seedbed serves: it counts every
+// request the gateway answers per app, stage and function (requests,
+// errors, a latency histogram, cold starts), gathers failures (5xx,
+// crashes, out-of-memory kills, timeouts, Lambda handler errors) into
+// error groups, and keeps a sampled request log.
+//
+// The request path costs a map lookup and a few atomic adds: counters and
+// histograms live in memory, and a background loop writes per-minute
+// rollups, request log batches and error groups to the database. Nothing
+// on the request path waits for the database; when the request log's
+// buffer is full, entries are dropped and counted
+// (seedbed_request_log_dropped_total).
+//
+// Collector.Handler exposes the counters for Prometheus; Collector.Window
+// and Collector.Series read them back for the console and for alerts.
 package metrics
 
 import (
@@ -10,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/store"
 )
 
@@ -27,7 +43,7 @@ type Store interface {
 type Config struct {
 	Store Store
 	// Instances, when set, is sampled for the in-flight and memory gauges.
-	Instances InstanceSource
+	Instances observe.InstanceSource
 	Logger    *slog.Logger
 	// RequestLogSample is the share (0 to 1) of successful requests the
 	// request log keeps; requests answered 5xx are always kept. Negative
@@ -86,7 +102,7 @@ type Collector struct {
 	fails  map[string]*store.ErrorOccurrence
 
 	usageMu sync.Mutex
-	usage   []InstanceUsage // the last sample, for the memory gauge
+	usage   []observe.InstanceUsage // the last sample, for the memory gauge
 
 	writeFails atomic.Int64 // writes to the store that failed
 }
@@ -152,19 +168,19 @@ func (a snapshot) minus(b snapshot) snapshot {
 
 func kindIndex(kind string) int {
 	switch kind {
-	case KindHTTP:
+	case observe.KindHTTP:
 		return 0
-	case KindCrash:
+	case observe.KindCrash:
 		return 1
-	case KindOOM:
+	case observe.KindOOM:
 		return 2
-	case KindTimeout:
+	case observe.KindTimeout:
 		return 3
 	}
-	return 4 // KindHandlerError
+	return 4 // observe.KindHandlerError
 }
 
-var kindNames = [5]string{KindHTTP, KindCrash, KindOOM, KindTimeout, KindHandlerError}
+var kindNames = [5]string{observe.KindHTTP, observe.KindCrash, observe.KindOOM, observe.KindTimeout, observe.KindHandlerError}
 
 // New makes a Collector; Run makes it write.
 func New(cfg Config) *Collector {
@@ -197,7 +213,7 @@ func New(cfg Config) *Collector {
 // SampleInstances sets the source of the in-flight and memory gauges,
 // for a target made after the collector (the target reports failures to
 // it). Call it before Run.
-func (c *Collector) SampleInstances(src InstanceSource) { c.cfg.Instances = src }
+func (c *Collector) SampleInstances(src observe.InstanceSource) { c.cfg.Instances = src }
 
 // seriesOf finds or makes the series of a function.
 func (c *Collector) seriesOf(app, stage, function string) *series {
@@ -218,7 +234,7 @@ func (c *Collector) seriesOf(app, stage, function string) *series {
 }
 
 // Observe counts one request; see Observer. It never blocks.
-func (c *Collector) Observe(r Request) {
+func (c *Collector) Observe(r observe.Request) {
 	s := c.seriesOf(r.App, r.Stage, r.Function)
 	s.requests.Add(1)
 	s.hist.observe(r.Duration)
@@ -238,7 +254,7 @@ func (c *Collector) Observe(r Request) {
 	failed := r.Status >= 500
 	if failed {
 		s.errors.Add(1)
-		f := Failure{Kind: KindHTTP, Type: "HTTP " + itoa(r.Status), Message: http.StatusText(r.Status)}
+		f := observe.Failure{Kind: observe.KindHTTP, Type: "HTTP " + itoa(r.Status), Message: http.StatusText(r.Status)}
 		if r.Failure != nil {
 			f = *r.Failure
 		}
@@ -272,7 +288,7 @@ func (c *Collector) Observe(r Request) {
 
 // RecordFailure counts a failure that is no request's answer (a crash, an
 // OOM kill between requests); see FailureRecorder.
-func (c *Collector) RecordFailure(f Failure) {
+func (c *Collector) RecordFailure(f observe.Failure) {
 	if f.At.IsZero() {
 		f.At = c.cfg.Now()
 	}
@@ -281,7 +297,7 @@ func (c *Collector) RecordFailure(f Failure) {
 
 // fail counts a failure and adds it to its error group's pending
 // occurrences.
-func (c *Collector) fail(s *series, f Failure) {
+func (c *Collector) fail(s *series, f observe.Failure) {
 	s.kinds[kindIndex(f.Kind)].Add(1)
 	if f.Restarted {
 		s.restarts.Add(1)

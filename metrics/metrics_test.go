@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/testutil"
 )
@@ -40,14 +41,14 @@ func TestCountsMatchWhatWasObserved(t *testing.T) {
 			ctx := context.Background()
 			// 90 fast successes, 10 slow failures of one function; 5 of another.
 			for i := range 100 {
-				r := metrics.Request{App: "shop", Stage: "prod", Function: "api/hello", Method: "GET", Path: "/hello", Status: 200, Duration: 4 * time.Millisecond, Bytes: 10}
+				r := observe.Request{App: "shop", Stage: "prod", Function: "api/hello", Method: "GET", Path: "/hello", Status: 200, Duration: 4 * time.Millisecond, Bytes: 10}
 				if i%10 == 0 {
 					r.Status, r.Duration = 503, 800*time.Millisecond
 				}
 				c.Observe(r)
 			}
 			for range 5 {
-				c.Observe(metrics.Request{App: "shop", Stage: "prod", Function: "api/other", Status: 204, Duration: time.Millisecond})
+				c.Observe(observe.Request{App: "shop", Stage: "prod", Function: "api/other", Status: 204, Duration: time.Millisecond})
 			}
 			// Before a flush, Window reads the counts from memory.
 			req, errs, p95, err := c.Window(ctx, "shop", "prod", "api/hello", time.Hour)
@@ -101,7 +102,7 @@ func TestRequestLogSamplingKeepsEveryFailure(t *testing.T) {
 		if i%5 == 0 {
 			status = 500
 		}
-		c.Observe(metrics.Request{App: "a", Stage: "dev", Function: "s/f", Path: "/x", Status: status, Duration: time.Millisecond})
+		c.Observe(observe.Request{App: "a", Stage: "dev", Function: "s/f", Path: "/x", Status: status, Duration: time.Millisecond})
 	}
 	c.Flush(ctx)
 	logs, err := st.RequestLogs(ctx, store.RequestLogQuery{App: "a", Stage: "dev"})
@@ -118,7 +119,7 @@ func TestRequestLogSamplingKeepsEveryFailure(t *testing.T) {
 	}
 	// Off entirely: nothing.
 	off, st2 := setup(t, false, -1)
-	off.Observe(metrics.Request{App: "a", Stage: "dev", Function: "s/f", Status: 500})
+	off.Observe(observe.Request{App: "a", Stage: "dev", Function: "s/f", Status: 500})
 	off.Flush(ctx)
 	if logs, _ := st2.RequestLogs(ctx, store.RequestLogQuery{App: "a", Stage: "dev"}); len(logs) != 0 {
 		t.Errorf("request log off kept %d entries", len(logs))
@@ -131,12 +132,12 @@ func TestErrorGroupReopensWhenItRecurs(t *testing.T) {
 			c, st := setup(t, db == "postgres", 1)
 			ctx := context.Background()
 			fail := func(msg string) {
-				c.RecordFailure(metrics.Failure{App: "shop", Stage: "prod", Function: "api/pay", Kind: metrics.KindHandlerError,
+				c.RecordFailure(observe.Failure{App: "shop", Stage: "prod", Function: "api/pay", Kind: observe.KindHandlerError,
 					Type: "TypeError", Message: msg, Excerpt: "at pay (/var/task/index.js:12:5)\nat run"})
 			}
 			fail("cannot read property 'id' of undefined (order 1234)")
 			fail("cannot read property 'id' of undefined (order 98)")
-			c.RecordFailure(metrics.Failure{App: "shop", Stage: "prod", Function: "api/pay", Kind: metrics.KindOOM, Type: "OOM", Message: "out of memory", Restarted: true})
+			c.RecordFailure(observe.Failure{App: "shop", Stage: "prod", Function: "api/pay", Kind: observe.KindOOM, Type: "OOM", Message: "out of memory", Restarted: true})
 			c.Flush(ctx)
 			groups, err := st.ErrorGroups(ctx, store.ErrorGroupQuery{App: "shop", Function: "api/pay"})
 			if err != nil || len(groups) != 2 {
@@ -175,9 +176,9 @@ func TestErrorGroupReopensWhenItRecurs(t *testing.T) {
 
 func TestPrometheusExposition(t *testing.T) {
 	c, _ := setup(t, false, 1)
-	c.Observe(metrics.Request{App: "shop", Stage: "prod", Function: "api/hello", Status: 200, Duration: 3 * time.Millisecond})
-	c.Observe(metrics.Request{App: "shop", Stage: "prod", Function: "api/hello", Status: 502, Duration: 30 * time.Millisecond, ColdStart: true})
-	c.RecordFailure(metrics.Failure{App: "shop", Stage: "prod", Function: "api/hello", Kind: metrics.KindCrash, Type: "exit status 2", Restarted: true})
+	c.Observe(observe.Request{App: "shop", Stage: "prod", Function: "api/hello", Status: 200, Duration: 3 * time.Millisecond})
+	c.Observe(observe.Request{App: "shop", Stage: "prod", Function: "api/hello", Status: 502, Duration: 30 * time.Millisecond, ColdStart: true})
+	c.RecordFailure(observe.Failure{App: "shop", Stage: "prod", Function: "api/hello", Kind: observe.KindCrash, Type: "exit status 2", Restarted: true})
 	rec := httptest.NewRecorder()
 	c.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 200 {
@@ -257,21 +258,21 @@ func TestBucketsRoundTrip(t *testing.T) {
 }
 
 func TestSignature(t *testing.T) {
-	base := metrics.Failure{Kind: metrics.KindHandlerError, Type: "Error", Message: "order 1234 not found", Excerpt: "at find (index.js:3:9)"}
+	base := observe.Failure{Kind: observe.KindHandlerError, Type: "Error", Message: "order 1234 not found", Excerpt: "at find (index.js:3:9)"}
 	tests := []struct {
 		name string
-		f    func(f metrics.Failure) metrics.Failure
+		f    func(f observe.Failure) observe.Failure
 		same bool
 	}{
-		{"another number", func(f metrics.Failure) metrics.Failure { f.Message = "order 99 not found"; return f }, true},
-		{"a hex id", func(f metrics.Failure) metrics.Failure {
+		{"another number", func(f observe.Failure) observe.Failure { f.Message = "order 99 not found"; return f }, true},
+		{"a hex id", func(f observe.Failure) observe.Failure {
 			f.Message = "order 9f86d081884c7d65 not found"
 			return f
 		}, true},
-		{"another type", func(f metrics.Failure) metrics.Failure { f.Type = "TypeError"; return f }, false},
-		{"another message", func(f metrics.Failure) metrics.Failure { f.Message = "user 1 not found"; return f }, false},
-		{"another top frame", func(f metrics.Failure) metrics.Failure { f.Excerpt = "at load (db.js:1:1)"; return f }, false},
-		{"another kind", func(f metrics.Failure) metrics.Failure { f.Kind = metrics.KindCrash; return f }, false},
+		{"another type", func(f observe.Failure) observe.Failure { f.Type = "TypeError"; return f }, false},
+		{"another message", func(f observe.Failure) observe.Failure { f.Message = "user 1 not found"; return f }, false},
+		{"another top frame", func(f observe.Failure) observe.Failure { f.Excerpt = "at load (db.js:1:1)"; return f }, false},
+		{"another kind", func(f observe.Failure) observe.Failure { f.Kind = observe.KindCrash; return f }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,7 +289,7 @@ func TestDistinctErrorsAreBounded(t *testing.T) {
 	c, st := setup(t, false, -1)
 	ctx := context.Background()
 	for i := range 300 {
-		c.RecordFailure(metrics.Failure{App: "a", Stage: "dev", Function: "s/f", Kind: metrics.KindHandlerError,
+		c.RecordFailure(observe.Failure{App: "a", Stage: "dev", Function: "s/f", Kind: observe.KindHandlerError,
 			Type: "Error", Message: "unexpected token " + strings.Repeat("x", i%50) + string(rune('a'+i%26)) + strings.Repeat("y", i/50)})
 	}
 	c.Flush(ctx)
@@ -324,7 +325,7 @@ func TestRequestLogRateCap(t *testing.T) {
 		if i%11 == 10 {
 			status = 502
 		}
-		c.Observe(metrics.Request{App: "a", Stage: "dev", Function: "s/f", Status: status, Duration: time.Millisecond})
+		c.Observe(observe.Request{App: "a", Stage: "dev", Function: "s/f", Status: status, Duration: time.Millisecond})
 	}
 	c.Flush(ctx)
 	logs, err := st.RequestLogs(ctx, store.RequestLogQuery{App: "a", Stage: "dev", Limit: 1000})

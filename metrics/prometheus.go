@@ -33,7 +33,7 @@ var (
 		"Resident memory of one instance of a function, as last sampled.",
 		[]string{"app", "stage", "function", "instance"}, nil)
 	descDropped = prometheus.NewDesc("seedbed_request_log_dropped_total",
-		"Request log entries dropped because the writer fell behind.", nil, nil)
+		"observe.Request log entries dropped because the writer fell behind.", nil, nil)
 	descCapped = prometheus.NewDesc("seedbed_request_log_capped_total",
 		"Successful requests the request log left out because more than --request-log-rate came in one second.", nil, nil)
 	descWriteFails = prometheus.NewDesc("seedbed_metrics_write_errors_total",

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/seedbed/seedbed/metrics/observe"
 )
 
 // Signature names the error group a failure belongs to: its kind, its
@@ -11,14 +13,14 @@ import (
 // the same fault (numbers, ids, hex addresses, quoted values) blanked, and
 // the first line of its stack when it has one. Two failures with the same
 // signature are one issue.
-func Signature(f Failure) string {
+func Signature(f observe.Failure) string {
 	h := sha256.New()
 	h.Write([]byte(f.Kind))
 	h.Write([]byte{0})
 	h.Write([]byte(f.Type))
 	h.Write([]byte{0})
 	h.Write([]byte(Normalize(f.Message)))
-	if f.Kind == KindHandlerError {
+	if f.Kind == observe.KindHandlerError {
 		h.Write([]byte{0})
 		h.Write([]byte(Normalize(topFrame(f.Excerpt))))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web"
 )
@@ -83,14 +84,14 @@ func (a *App) MetricsURL() string { return a.metricsURL }
 // The collector as each of its users takes it: a nil interface, not an
 // interface holding a nil pointer, when metrics are off.
 
-func (a *App) failureRecorder() metrics.FailureRecorder {
+func (a *App) failureRecorder() observe.FailureRecorder {
 	if a.metrics == nil {
 		return nil
 	}
 	return a.metrics
 }
 
-func (a *App) observer() metrics.Observer {
+func (a *App) observer() observe.Observer {
 	if a.metrics == nil {
 		return nil
 	}

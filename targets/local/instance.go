@@ -24,7 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/seedbed/seedbed/fnlog"
-	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -461,9 +461,9 @@ func (in *instance) supervise(p *proc) {
 			msg := "function crashed; restarting"
 			if oom != "" {
 				msg = oom + "; restarting"
-				in.reportFailure(metrics.KindOOM, "OutOfMemory", oom)
+				in.reportFailure(observe.KindOOM, "OutOfMemory", oom)
 			} else {
-				in.reportFailure(metrics.KindCrash, "process "+describeExit(p.err), "the function's process "+describeExit(p.err)+" and is restarted")
+				in.reportFailure(observe.KindCrash, "process "+describeExit(p.err), "the function's process "+describeExit(p.err)+" and is restarted")
 			}
 			in.log.Error(msg,
 				"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))

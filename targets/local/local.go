@@ -59,7 +59,7 @@ import (
 
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
-	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -96,7 +96,7 @@ type Config struct {
 	// Failures, when set, hears of processes that crashed or were killed
 	// for their memory and are being restarted (for issues and the
 	// restart count).
-	Failures metrics.FailureRecorder
+	Failures observe.FailureRecorder
 	// Crashes hears of every crash of a function's process, before its
 	// restart (crash-loop alerts); nil: no one does.
 	Crashes CrashObserver

@@ -10,24 +10,24 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/gateway"
-	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/targets"
 )
 
 // recorder keeps what the gateway observed and what the target reported.
 type recorder struct {
 	mu       sync.Mutex
-	requests []metrics.Request
-	failures []metrics.Failure
+	requests []observe.Request
+	failures []observe.Failure
 }
 
-func (r *recorder) Observe(q metrics.Request) {
+func (r *recorder) Observe(q observe.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests = append(r.requests, q)
 }
 
-func (r *recorder) RecordFailure(f metrics.Failure) {
+func (r *recorder) RecordFailure(f observe.Failure) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failures = append(r.failures, f)
@@ -35,7 +35,7 @@ func (r *recorder) RecordFailure(f metrics.Failure) {
 
 // nth waits for the n-th observed request (from 1): the gateway observes
 // a request once its answer is written, which the client may read first.
-func (r *recorder) nth(t *testing.T, n int) metrics.Request {
+func (r *recorder) nth(t *testing.T, n int) observe.Request {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -77,7 +77,7 @@ func TestObservedLambdaHandlerError(t *testing.T) {
 		t.Fatalf("failed request observed as %+v", q)
 	}
 	f := q.Failure
-	if f.Kind != metrics.KindHandlerError || f.Type != "errorString" || !strings.Contains(f.Message, "boom: the handler failed as told") || f.Instance != first.Instance {
+	if f.Kind != observe.KindHandlerError || f.Type != "errorString" || !strings.Contains(f.Message, "boom: the handler failed as told") || f.Instance != first.Instance {
 		t.Errorf("failure = %+v", f)
 	}
 	if q.Bytes != int64(len(a.body)) || q.Duration <= 0 || q.Method != "GET" || q.Path != "/fail" {
@@ -117,7 +117,7 @@ func TestObservedCrash(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if len(rec.failures) != 1 || rec.failures[0].Kind != metrics.KindCrash || !rec.failures[0].Restarted ||
+	if len(rec.failures) != 1 || rec.failures[0].Kind != observe.KindCrash || !rec.failures[0].Restarted ||
 		!strings.Contains(rec.failures[0].Type, "killed") || rec.failures[0].Function != "api/hello" {
 		t.Fatalf("failures reported = %+v, want one crash", rec.failures)
 	}
@@ -128,7 +128,7 @@ func TestObservedCrash(t *testing.T) {
 		}
 		if q.Status == http.StatusBadGateway {
 			failed502++
-			if q.Failure == nil || q.Failure.Kind != metrics.KindHTTP || !strings.Contains(q.Failure.Message, "not answering") {
+			if q.Failure == nil || q.Failure.Kind != observe.KindHTTP || !strings.Contains(q.Failure.Message, "not answering") {
 				t.Errorf("a 502 observed with failure %+v", q.Failure)
 			}
 		}

@@ -8,24 +8,24 @@ import (
 	"strings"
 
 	"github.com/seedbed/seedbed/gateway"
-	"github.com/seedbed/seedbed/metrics"
+	"github.com/seedbed/seedbed/metrics/observe"
 )
 
 // InstanceUsage lists the instances the stages serve now with their
-// requests in flight and resident memory (metrics.InstanceSource). It
+// requests in flight and resident memory (observe.InstanceSource). It
 // reads the route tables, never waiting for an Apply in progress.
 // Memory is the instance's cgroup's (memory.current) with hard limits,
 // else the resident set of its process as /proc tells it: for a
 // sandboxed function that is bubblewrap's, not the function's, so it
 // reads low.
-func (t *Target) InstanceUsage() []metrics.InstanceUsage {
+func (t *Target) InstanceUsage() []observe.InstanceUsage {
 	t.mu.Lock()
 	stages := make([]*stageState, 0, len(t.stages))
 	for _, st := range t.stages {
 		stages = append(stages, st)
 	}
 	t.mu.Unlock()
-	var out []metrics.InstanceUsage
+	var out []observe.InstanceUsage
 	for _, st := range stages {
 		table := st.table.Load()
 		if table == nil {
@@ -38,7 +38,7 @@ func (t *Target) InstanceUsage() []metrics.InstanceUsage {
 				continue
 			}
 			seen[in] = true
-			out = append(out, metrics.InstanceUsage{App: st.ref.App, Stage: st.ref.Stage, Function: in.fn.Key(),
+			out = append(out, observe.InstanceUsage{App: st.ref.App, Stage: st.ref.Stage, Function: in.fn.Key(),
 				Instance: in.name(), InFlight: in.inFlight(), MemoryBytes: in.memory()})
 		}
 	}
@@ -94,11 +94,11 @@ func (in *instance) reportFailure(kind, typ, msg string) {
 	if in.t.cfg.Failures == nil {
 		return
 	}
-	in.t.cfg.Failures.RecordFailure(metrics.Failure{App: in.stage.App, Stage: in.stage.Stage, Function: in.fn.Key(), Instance: in.name(),
+	in.t.cfg.Failures.RecordFailure(observe.Failure{App: in.stage.App, Stage: in.stage.Stage, Function: in.fn.Key(), Instance: in.name(),
 		Kind: kind, Type: typ, Message: msg, Excerpt: strings.Join(in.out.last(), "\n"), Restarted: true})
 }
 
-var _ metrics.InstanceSource = (*Target)(nil)
+var _ observe.InstanceSource = (*Target)(nil)
 
 // ClaimRequest names the instance serving a request and tells whether it
 // is the first since the process (re)started (gateway.InstanceReporter).
@@ -113,7 +113,7 @@ func (in *instance) noteFailure(r *http.Request, kind, typ, msg, excerpt string)
 	if excerpt == "" && in.out != nil {
 		excerpt = strings.Join(in.out.last(), "\n")
 	}
-	metrics.NoteFailure(r.Context(), metrics.Failure{Instance: in.name(), Kind: kind, Type: typ, Message: msg, Excerpt: excerpt})
+	observe.NoteFailure(r.Context(), observe.Failure{Instance: in.name(), Kind: kind, Type: typ, Message: msg, Excerpt: excerpt})
 }
 
 // noteServerErrors is the proxy's ModifyResponse: a 5xx a function
@@ -122,7 +122,7 @@ func (in *instance) noteFailure(r *http.Request, kind, typ, msg, excerpt string)
 func noteServerErrors(resp *http.Response) error {
 	if resp.StatusCode >= 500 {
 		if pt, ok := resp.Request.Context().Value(proxyTargetKey{}).(*proxyTarget); ok {
-			pt.inst.noteFailure(resp.Request, metrics.KindHTTP, "HTTP "+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode), "")
+			pt.inst.noteFailure(resp.Request, observe.KindHTTP, "HTTP "+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode), "")
 		}
 	}
 	return gateway.DropConsoleCookies(resp)

@@ -1,19 +1,8 @@
-// Package metrics watches the functions Seedbed serves: it counts every
-// request the gateway answers per app, stage and function (requests,
-// errors, a latency histogram, cold starts), gathers failures (5xx,
-// crashes, out-of-memory kills, timeouts, Lambda handler errors) into
-// error groups, and keeps a sampled request log.
-//
-// The request path costs a map lookup and a few atomic adds: counters and
-// histograms live in memory, and a background loop writes per-minute
-// rollups, request log batches and error groups to the database. Nothing
-// on the request path waits for the database; when the request log's
-// buffer is full, entries are dropped and counted
-// (seedbed_request_log_dropped_total).
-//
-// Collector.Handler exposes the counters for Prometheus; Collector.Window
-// and Collector.Series read them back for the console and for alerts.
-package metrics
+// Package observe is what the gateway and the targets report about each
+// request to a function and each failure, for package metrics to count:
+// small types and a ResponseWriter wrapper, with no dependency on storage,
+// so that the request path imports nothing of the database.
+package observe
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package metrics
+package observe
 
 import (
 	"bufio"
@@ -26,8 +26,8 @@ type Served struct {
 // and a finish that does nothing, so a gateway without metrics pays
 // nothing:
 //
-//	w, r, finish := metrics.Start(g.observer, w, r)
-//	defer finish(metrics.Served{App: ref.App, Stage: ref.Stage, Function: fn.Key()})
+//	w, r, finish := Start(g.observer, w, r)
+//	defer finish(Served{App: ref.App, Stage: ref.Stage, Function: fn.Key()})
 func Start(obs Observer, w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, func(Served)) {
 	if obs == nil {
 		return w, r, func(Served) {}
