@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -31,6 +32,9 @@ type Config struct {
 	// client's address and scheme are taken from X-Forwarded-For and
 	// X-Forwarded-Proto.
 	TrustedProxies []*net.IPNet
+	// Observer, when set, hears of every request handed to a function
+	// (see observe.go); nil observes nothing and costs nothing.
+	Observer observe.Observer
 	// Domains tells the stage a custom domain belongs to; a request whose
 	// host is one goes to that stage with its full path. Nil: no custom
 	// domains.
@@ -157,10 +161,7 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		c := &Call{Stage: ref, Route: rt, Segments: segs, RawPath: rest, Forwarding: g.forwardingOf(r, prefix)}
-		func() {
-			defer up.Release()
-			up.Serve(w, r, c)
-		}()
+		g.serve(w, r, up, c)
 		return
 	}
 	PlainError(w, http.StatusServiceUnavailable, fmt.Sprintf("stage %s is switching releases; try again", ref))

@@ -109,6 +109,11 @@ var routeRoles = map[string]string{
 	"GET /apps/:app/builds":    store.RoleViewer,
 	"GET /builds/:id/log.txt":  store.RoleViewer,
 	"GET /deploys/:id/log.txt": store.RoleViewer,
+	// Resolving an issue (an error group) is a deployer's call: the one
+	// who ships the fix. Metrics, request log and issues are a viewer's to
+	// read (GET).
+	"POST /apps/:app/issues/:id/resolve": store.RoleDeployer,
+	"POST /apps/:app/issues/:id/reopen":  store.RoleDeployer,
 	// Alerts: everyone on the app reads rules, channels (URLs shown only
 	// by host and last characters) and notifications; owners change them
 	// and send test notifications (the default for what is not a GET).

@@ -173,6 +173,10 @@ func (rf *rolesFixture) do(t *testing.T, u *roleUser, method, path string) (int,
 // to change anything.
 var wantRole = map[string]string{
 	"GET /api/v1/apps/:app/stages/:stage/target":       store.RoleOwner,
+	"POST /apps/:app/issues/:id/resolve":               store.RoleDeployer,
+	"POST /apps/:app/issues/:id/reopen":                store.RoleDeployer,
+	"POST /api/v1/apps/:app/issues/:id/resolve":        store.RoleDeployer,
+	"POST /api/v1/apps/:app/issues/:id/reopen":         store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/deploy":             store.RoleDeployer,
 	"POST /api/v1/apps/:app/deploys":                   store.RoleDeployer,
 	"POST /apps/:app/promote":                          store.RoleDeployer,

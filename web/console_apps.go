@@ -188,6 +188,7 @@ func (s *Server) appPage(c echo.Context) error {
 			row := deployRow(*st.LastDeploy, st.Stage.Name)
 			card.LastDeploy = &row
 		}
+		card.Traffic = s.stageTraffic(ctx, app.Name, st.Stage.Name)
 		if !canDo(c, store.RoleDeployer) { // viewers see the pipeline, not its buttons
 			card.DeployURL, card.PromoteURL, card.RollbackURL = "", "", ""
 		}

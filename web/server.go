@@ -136,6 +136,12 @@ type Config struct {
 	// SecurityWarning, when set, is shown to admins on every console page:
 	// what of this server is not confined (see cmd/seedbed isolation.go).
 	SecurityWarning string
+	// Metrics reads the gateway's request metrics for the charts and the
+	// pipeline board; nil: the pages say no metrics are collected.
+	Metrics MetricsReader
+	// Observations keeps the request log and the error groups; nil
+	// leaves them out.
+	Observations ObservationStore
 	// Alerts keeps apps' alert rules and channels and sends notifications;
 	// nil: the Alerts pages and API answer that alerts are off.
 	Alerts Alerts

@@ -24,6 +24,7 @@ import (
 	"github.com/seedbed/seedbed/domains"
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/pipelines/queue"
@@ -84,6 +85,15 @@ type App struct {
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
 	consoleURL, functionsURL string
+	// metrics counts the gateway's requests and failures and writes them
+	// in the background (stopMetrics, metricsDone); metricsSrv serves
+	// /metrics on --metrics-addr (see metrics.go).
+	metrics     *metrics.Collector
+	stopMetrics context.CancelFunc
+	metricsDone chan struct{}
+	metricsSrv  *http.Server
+	metricsLn   net.Listener
+	metricsURL  string
 
 	// HTTPS for custom domains and the console's domain (https.go); nil
 	// without --https-addr.
@@ -215,13 +225,17 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
 			return nil, err
 		}
+		a.metrics = newMetrics(cfg, a.store, log) // nil with --metrics=false
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs})
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs, Failures: a.failureRecorder()})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
 		if err != nil {
 			return nil, err
+		}
+		if a.metrics != nil {
+			a.metrics.SampleInstances(a.target)
 		}
 	}
 	sealer, pendingRotation, err := loadSealer(cfg)
@@ -276,7 +290,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	svcCfg.Network = netguard.Policy{AllowPrivate: cfg.AllowPrivateRepos}
 	// Channel URLs are held to the same network policy as repositories.
 	a.alerts = alerts.New(alerts.Config{Store: a.store, Queue: a.client, Sealer: sealer, PublicURL: a.consoleURL, Network: svcCfg.Network,
-		Resolver: cfg.RepoResolver, SMTP: cfg.SMTP, Crashes: crashes, Backoff: cfg.AlertBackoff, NodeID: cfg.NodeID, Logger: log.With("part", "alerts")})
+		Resolver: cfg.RepoResolver, SMTP: cfg.SMTP, Crashes: crashes, Metrics: a.metricsSource(), Backoff: cfg.AlertBackoff, NodeID: cfg.NodeID, Logger: log.With("part", "alerts")})
 	svcCfg.Notifier = a.alerts
 	a.svc = pipelines.New(svcCfg)
 	if cfg.Deploys && cfg.GCInterval > 0 {
@@ -314,18 +328,18 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.stages)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer()}, a.stages)
 		if a.httpsLn != nil {
 			if a.domains, err = a.newDomains(cfg, sealer, log); err != nil {
 				return nil, err
 			}
-			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains}, a.stages)
+			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer()}, a.stages)
 		}
 		webCfg := web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs}
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs, Metrics: a.metricsReader(), Observations: a.store}
 		if a.domains != nil {
 			webCfg.Domains = a.domains
 		}
@@ -341,6 +355,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			a.https = newHTTPServer(a.domains.HTTPSHandler(srv, gw), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
 			a.https.TLSConfig = a.domains.TLSConfig()
 			a.https.RegisterOnShutdown(srv.EndStreams)
+		}
+	}
+	if a.metrics != nil {
+		if err := a.listenMetrics(); err != nil {
+			return nil, err
 		}
 	}
 	return a, nil
@@ -393,6 +412,7 @@ func (a *App) Start(ctx context.Context) error {
 			rec.Run(recCtx)
 		}()
 	}
+	a.startMetrics(ctx)
 	if a.cfg.Deploys {
 		// Crash counts live where functions run: serve evaluates.
 		alertCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -502,6 +522,7 @@ func (a *App) Close(ctx context.Context) {
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
 		_ = a.gateway.Shutdown(ctx)
+		a.stopMetricsServer(ctx)
 	} else {
 		for _, ln := range []net.Listener{a.consoleLn, a.gatewayLn, a.httpsLn} {
 			if ln != nil {
@@ -512,6 +533,7 @@ func (a *App) Close(ctx context.Context) {
 	if a.worker != nil {
 		a.worker.Shutdown()
 	}
+	a.closeMetrics()
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {
 			a.log.Error("stop functions", "err", err)

@@ -81,13 +81,15 @@ func gcCommand(e cliEnv) *cobra.Command {
 			"every --gc-interval. Two runs at once are safe: while one works, the other does nothing\n" +
 			"and says so.",
 		Example: `  seedbed gc --dry-run --data-dir /var/lib/seedbed
-  seedbed gc --retain-releases 5 --retain-logs 168h`,
+  seedbed gc --retain-releases 5 --retain-logs 168h
+  seedbed gc --dry-run --output json | jq .artifact_bytes`,
 		Args: positional(),
 	}
 	cfg := serverFlags(cmd, e.getenv)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only print what would be removed and the bytes it would free")
+	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runGC(cmd.Context(), cfg, dryRun, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		return runGC(cmd.Context(), cfg, dryRun, out, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/seedbed/seedbed/alerts"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/fnlog"
+	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/sandbox"
@@ -108,6 +109,16 @@ type Config struct {
 	// not parse; finish reports it.
 	envErr error
 
+	// Request metrics, request log and issues (config_metrics.go).
+	// MetricsAddr serves /metrics for Prometheus; empty: not served.
+	// RequestLogSample is the share of successful requests the request
+	// log keeps (a Config made in code: 0, failures only).
+	MetricsOff       bool
+	MetricsAddr      string
+	RequestLogSample float64
+	RequestLogRate   int // most successful entries a second; 0: no cap
+	RequestLogOff    bool
+	MetricsRetention metrics.Retention
 	// HTTPS and custom domains (see domains.go and docs/domains.md).
 	HTTPS HTTPSConfig
 	// ArtifactStore is where artifacts are kept: empty for the data
@@ -165,6 +176,7 @@ func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", getenv("SEEDBED_SECURE_COOKIES") == "true", "mark cookies Secure, for HTTPS (SEEDBED_SECURE_COOKIES)")
 	fs.StringVar(&c.TrustedProxyList, "trusted-proxies", env("SEEDBED_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies (in front of the console and the gateway) whose X-Forwarded-For names the client; empty: the connection's address counts, whatever headers say (SEEDBED_TRUSTED_PROXIES)")
 	retentionFlags(fs, env, c)
+	metricsFlags(fs, env, c)
 	httpsFlags(fs, env, c)
 	fs.StringVar(&c.ArtifactStore, "artifact-store", env("SEEDBED_ARTIFACT_STORE", ""), "where artifacts are kept: empty for <data-dir>/artifacts, or s3://BUCKET/PREFIX for a bucket of an S3-compatible server (--s3-endpoint), shared by every serve and worker; credentials from SEEDBED_S3_ACCESS_KEY and SEEDBED_S3_SECRET_KEY (SEEDBED_ARTIFACT_STORE)")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("SEEDBED_S3_ENDPOINT", ""), "the S3-compatible server of --artifact-store: http(s)://host:port; empty for AWS S3 (SEEDBED_S3_ENDPOINT)")
@@ -224,6 +236,9 @@ func (c *Config) finish(environ []string) error {
 	// grace period outlasts the longest build.
 	c.Retention.Grace = max(time.Hour, c.BuildTimeout+30*time.Minute)
 	if err := c.Retention.Validate(); err != nil {
+		return err
+	}
+	if err := c.checkMetrics(); err != nil {
 		return err
 	}
 	if err := c.checkArtifactStore(); err != nil {

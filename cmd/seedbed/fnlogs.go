@@ -94,18 +94,22 @@ func openFunctionLogs(cfg Config, log *slog.Logger) (*fnlog.Store, error) {
 
 // pruneFunctionLogs applies the function log retention to the data dir
 // (seedbed gc; serve's store prunes by itself as well) and reports it.
-func pruneFunctionLogs(ctx context.Context, cfg Config, dryRun bool, w io.Writer) error {
+func pruneFunctionLogs(ctx context.Context, cfg Config, dryRun bool) (fnlog.PruneReport, error) {
 	rep, err := fnlog.Prune(ctx, functionLogsDir(cfg.DataDir), cfg.FunctionLogs, time.Now(), dryRun)
 	if err != nil {
-		return fmt.Errorf("prune function logs: %w", err)
+		return rep, fmt.Errorf("prune function logs: %w", err)
 	}
+	return rep, nil
+}
+
+// printFunctionLogsPruned is seedbed gc's line about function logs.
+func printFunctionLogsPruned(w io.Writer, cfg Config, dryRun bool, rep fnlog.PruneReport) {
 	verb := "removed"
 	if dryRun {
 		verb = "would remove"
 	}
 	fmt.Fprintf(w, "Function logs (kept %s, at most %s a stage): %s %d segments (%s).\n",
 		humanAge(cfg.FunctionLogs.Age), bytesOf(cfg.FunctionLogs.Bytes), verb, rep.Segments, bytesOf(rep.Bytes))
-	return nil
 }
 
 // humanAge renders a retention age; 0 is no limit.

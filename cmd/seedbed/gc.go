@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/targets/local"
@@ -35,7 +36,7 @@ func newCollector(cfg Config, st *store.Store, arts artifact.Storage, running fu
 
 // runGC removes what retention does not keep, once, on the machine that
 // holds the data dir.
-func runGC(ctx context.Context, cfg *Config, dryRun bool, stdout, stderr io.Writer) error {
+func runGC(ctx context.Context, cfg *Config, dryRun bool, out *outputFormat, stdout, stderr io.Writer) error {
 	if err := cfg.finish(nil); err != nil {
 		return err
 	}
@@ -61,8 +62,46 @@ func runGC(ctx context.Context, cfg *Config, dryRun bool, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	printGCReport(stdout, rep, cfg.Retention)
-	return pruneFunctionLogs(ctx, *cfg, dryRun, stdout)
+	fnRep, err := pruneFunctionLogs(ctx, *cfg, dryRun)
+	if err != nil {
+		return err
+	}
+	return out.print(stdout, gcResultOf(rep, fnRep), func(w io.Writer) error {
+		printGCReport(w, rep, cfg.Retention)
+		printFunctionLogsPruned(w, *cfg, dryRun, fnRep)
+		return nil
+	})
+}
+
+// gcResult is seedbed gc's report as --output json prints it: what was
+// removed (would be, with dry_run), in counts and bytes.
+type gcResult struct {
+	DryRun              bool   `json:"dry_run"`
+	Busy                bool   `json:"busy"` // another process was collecting: nothing was done
+	ReleaseIDs          []uint `json:"release_ids"`
+	Releases            int64  `json:"releases"`
+	KeptReleases        int    `json:"kept_releases"`
+	Artifacts           int    `json:"artifacts"`
+	ArtifactBytes       int64  `json:"artifact_bytes"`
+	Unpacked            int    `json:"unpacked"`
+	UnpackedBytes       int64  `json:"unpacked_bytes"`
+	LogLines            int64  `json:"log_lines"`
+	LogBytes            int64  `json:"log_bytes"`
+	WebhookDeliveries   int64  `json:"webhook_deliveries"`
+	FunctionLogSegments int    `json:"function_log_segments"`
+	FunctionLogBytes    int64  `json:"function_log_bytes"`
+	TookMS              int64  `json:"took_ms"`
+}
+
+func gcResultOf(rep pipelines.GCReport, fn fnlog.PruneReport) gcResult {
+	ids := rep.ReleaseIDs
+	if ids == nil {
+		ids = []uint{}
+	}
+	return gcResult{DryRun: rep.DryRun, Busy: rep.Busy, ReleaseIDs: ids, Releases: rep.Releases.Releases, KeptReleases: rep.KeptReleases,
+		Artifacts: rep.Artifacts, ArtifactBytes: rep.ArtifactBytes, Unpacked: rep.Unpacked, UnpackedBytes: rep.UnpackedBytes,
+		LogLines: rep.Releases.LogLines + rep.Logs.Lines, LogBytes: rep.Releases.LogBytes + rep.Logs.Bytes, WebhookDeliveries: rep.Deliveries,
+		FunctionLogSegments: fn.Segments, FunctionLogBytes: fn.Bytes, TookMS: rep.Took.Milliseconds()}
 }
 
 func printGCReport(w io.Writer, rep pipelines.GCReport, r pipelines.Retention) {

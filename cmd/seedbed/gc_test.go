@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -179,6 +180,17 @@ func TestGCEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Would remove (dry run") || !strings.Contains(out.String(), "releases:           0") {
 		t.Errorf("seedbed gc --dry-run after a gc printed:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run(ctx, []string{"gc", "--dry-run", "--output", "json", "--data-dir", dir}, env, nil, &out, &errOut); code != 0 {
+		t.Fatalf("seedbed gc --dry-run --output json: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	var res gcResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("seedbed gc --output json printed %q: %v", out.String(), err)
+	}
+	if !res.DryRun || res.Releases != 0 || res.KeptReleases < keep || res.ReleaseIDs == nil {
+		t.Errorf("seedbed gc --output json after a gc: %+v", res)
 	}
 	if after, _ := dirSize(t, dir); after > before+64<<10 { // the WAL may grow by a page or two
 		t.Errorf("a dry run grew the data dir from %d to %d bytes", before, after)

@@ -466,3 +466,18 @@ func readCounter(file, key string) (uint64, error) {
 	}
 	return 0, fmt.Errorf("%s has no %s", file, key)
 }
+
+// memoryCurrent reads the memory the cgroup's processes use now, in
+// bytes; 0 when it cannot be read.
+func (fc *fnCgroup) memoryCurrent() int64 {
+	file := "memory.current"
+	if fc.parent.version == 1 {
+		file = "memory.usage_in_bytes"
+	}
+	b, err := os.ReadFile(filepath.Join(fc.dir, file))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return n
+}

@@ -37,3 +37,5 @@ func (*fnCgroup) add(int) error { return nil }
 func (*fnCgroup) oomSince(time.Time, bool) bool { return false }
 
 func (*fnCgroup) remove() error { return nil }
+
+func (*fnCgroup) memoryCurrent() int64 { return 0 }

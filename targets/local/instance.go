@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/seedbed/seedbed/fnlog"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -62,6 +63,10 @@ type instance struct {
 	stopCh  chan struct{} // closed by stop
 	done    chan struct{} // closed when the supervisor has returned
 	superv  bool
+
+	// warm is set once the process (re)started has served a request;
+	// the first request after a start is a cold start (see usage.go).
+	warm atomic.Bool
 
 	reqMu    sync.Mutex
 	inflight int
@@ -456,6 +461,9 @@ func (in *instance) supervise(p *proc) {
 			msg := "function crashed; restarting"
 			if oom != "" {
 				msg = oom + "; restarting"
+				in.reportFailure(observe.KindOOM, "OutOfMemory", oom)
+			} else {
+				in.reportFailure(observe.KindCrash, "process "+describeExit(p.err), "the function's process "+describeExit(p.err)+" and is restarted")
 			}
 			in.log.Error(msg,
 				"status", describeExit(p.err), "restart_in", backoff.String(), "last_output", strings.Join(in.out.last(), "\n"))
@@ -483,6 +491,9 @@ func (in *instance) supervise(p *proc) {
 				port = fresh
 			}
 		}
+		// Before the spawn: the new process may answer the gateway before
+		// spawn returns, and its first request is the cold one.
+		in.warm.Store(false)
 		next, err := in.spawn(port)
 		if err != nil {
 			in.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -78,6 +79,7 @@ func (in *instance) serveLambda(w http.ResponseWriter, r *http.Request, c *gatew
 			in.killForRestart(fmt.Sprintf("the handler timed out after %s", timeout), timedOut.gen)
 		}
 		in.log.Error(fmt.Sprintf("function did not answer within %s", timeout), "request_id", id, "handler_running", timedOut.running)
+		in.noteFailure(r, observe.KindTimeout, "Timeout", fmt.Sprintf("the handler did not answer within %s", timeout), "")
 		gatewayFault(w, id, http.StatusGatewayTimeout, "Endpoint request timed out")
 		return
 	case errors.Is(err, errAPIClosed):
@@ -87,12 +89,18 @@ func (in *instance) serveLambda(w http.ResponseWriter, r *http.Request, c *gatew
 		return // the client went away
 	case res.err != nil:
 		in.log.Error("invocation failed: "+res.err.String(), "request_id", id, "stack", res.err.stack())
+		kind := observe.KindHandlerError
+		if res.err.Type == "Runtime.OutOfMemory" {
+			kind = observe.KindOOM
+		}
+		in.noteFailure(r, kind, res.err.Type, res.err.Message, res.err.stack())
 		gatewayFault(w, id, http.StatusBadGateway, "Internal Server Error")
 		return
 	}
 	resp, err := parseLambdaResponse(res.payload)
 	if err != nil {
 		in.log.Error("invocation returned a response API Gateway would refuse: "+err.Error(), "request_id", id)
+		in.noteFailure(r, observe.KindHandlerError, "Runtime.InvalidResponse", err.Error(), "")
 		gatewayFault(w, id, http.StatusBadGateway, "Internal Server Error")
 		return
 	}

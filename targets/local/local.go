@@ -59,6 +59,7 @@ import (
 
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -92,6 +93,10 @@ type Config struct {
 	// UIDBase is the first host uid of the apps' function users when
 	// sandboxed; zero means DefaultUIDBase.
 	UIDBase int
+	// Failures, when set, hears of processes that crashed or were killed
+	// for their memory and are being restarted (for issues and the
+	// restart count).
+	Failures observe.FailureRecorder
 	// Crashes hears of every crash of a function's process, before its
 	// restart (crash-loop alerts); nil: no one does.
 	Crashes CrashObserver

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -97,6 +98,7 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 			var tooLarge *http.MaxBytesError
 			switch cause := context.Cause(r.Context()); {
 			case errors.Is(cause, errNoAnswer):
+				pt.inst.noteFailure(r, observe.KindTimeout, "Timeout", fmt.Sprintf("the function did not answer within %s", pt.timeout), "")
 				gateway.PlainError(w, http.StatusGatewayTimeout, fmt.Sprintf("function %s did not answer within %s", pt.fn.Key(), pt.timeout))
 				return
 			case errors.Is(cause, errIdle):
@@ -110,14 +112,16 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 			if r.Context().Err() == nil {
 				if oom := pt.inst.outOfMemory(pt.began, false); oom != "" {
 					pt.inst.log.Error("request failed: "+oom, "method", r.Method, "path", pt.path, "err", err)
+					pt.inst.noteFailure(r, observe.KindOOM, "OutOfMemory", oom, "")
 					gateway.PlainError(w, http.StatusBadGateway, oom)
 					return
 				}
 				t.log.Warn("function not answering", "app", pt.inst.stage.App, "stage", pt.inst.stage.Stage,
 					"function", pt.fn.Key(), "err", err)
 			}
+			pt.inst.noteFailure(r, observe.KindHTTP, "HTTP 502", "the function is not answering", "")
 			gateway.PlainError(w, http.StatusBadGateway, fmt.Sprintf("function %s is not answering", pt.fn.Key()))
 		},
-		ModifyResponse: gateway.DropConsoleCookies,
+		ModifyResponse: noteServerErrors,
 	}
 }

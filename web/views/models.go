@@ -135,6 +135,9 @@ type StageCard struct {
 	LogsURL     string // GET: the stage's function logs; add ?function= for one
 	// Awaiting lists promotions into this stage that wait for approval.
 	Awaiting []DeployRow
+	// Traffic is the stage's recent request and error rate; nil when
+	// this server collects no metrics.
+	Traffic *StageTraffic
 	// Firing names the alert rules that fire for this stage; AlertsURL
 	// is the app's Alerts page they link to.
 	Firing    []string
