@@ -35,6 +35,11 @@ type Function struct {
 	Secrets []string      `json:"secrets,omitempty"`
 	Timeout time.Duration `json:"timeout,omitempty"`
 	Memory  int           `json:"memory,omitempty"`
+	// Events and Async are the function's schedules and queue
+	// subscriptions and its retry settings; targets run the function the
+	// same whatever starts it, the events package reads these.
+	Events []stack.Event `json:"events,omitempty"`
+	Async  *stack.Async  `json:"async,omitempty"`
 }
 
 // Key identifies the function within a stage: "service/name".
