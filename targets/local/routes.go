@@ -203,6 +203,9 @@ type route struct {
 type routeTable struct {
 	routes []route            // most specific first
 	fns    []targets.Function // sorted by Key, for Running
+	// insts holds the instance of every function by key, routes or not,
+	// for events (see Invoke).
+	insts map[string]*instance
 }
 
 // buildTable parses the routes of fns and checks that no two functions claim
@@ -234,6 +237,7 @@ func buildTable(fns []targets.Function) (*routeTable, error) {
 
 // bind points every route at the instance now serving its function.
 func (t *routeTable) bind(instances map[string]*instance) {
+	t.insts = instances
 	for i := range t.routes {
 		t.routes[i].inst = instances[t.routes[i].fn.Key()]
 	}
