@@ -75,6 +75,7 @@ func (t *Target) invokeOn(ctx context.Context, in *instance, ev targets.Event) (
 	case err != nil:
 		return targets.Result{Output: in.out.lastOutput()}, err
 	case res.err != nil:
+		settle()
 		return targets.Result{Payload: res.payload, Output: in.out.lastOutput()}, fmt.Errorf("the handler failed: %s", res.err.String())
 	}
 	return targets.Result{Payload: res.payload, Output: in.out.lastOutput()}, nil
@@ -116,7 +117,14 @@ func (t *Target) invokeHTTP(ctx context.Context, in *instance, ev targets.Event,
 		return res, fmt.Errorf("read the answer: %w", err)
 	}
 	if resp.StatusCode >= 400 {
+		settle()
+		res.Output = in.out.lastOutput()
 		return res, fmt.Errorf("the function answered %s", resp.Status)
 	}
 	return res, nil
 }
+
+// settle gives the lines a failing function printed just before it
+// answered a moment to arrive through its output pipe, so that the
+// excerpt kept with the failure shows them. Successes do not wait.
+func settle() { time.Sleep(20 * time.Millisecond) }
