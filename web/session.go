@@ -20,7 +20,7 @@ import (
 )
 
 // The console's cookies. Every name starts with "seedbed_": the function
-// gateway (targets/local/cookies.go) strips cookies of that form
+// gateway (gateway/cookies.go) strips cookies of that form
 // from requests to functions and drops functions' Set-Cookie for them.
 // Over HTTPS each name gets the __Host- prefix (see Server.cookieName), so
 // the browser keeps it to this exact host, Secure and Path=/.

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/seedbed/seedbed/targets"
+	"github.com/seedbed/seedbed/gateway"
 )
 
 // The event of an API Gateway HTTP API with payload format 2.0, as
@@ -61,11 +61,7 @@ type apiGatewayEventHTTP struct {
 
 // eventInput is what buildEvent needs besides the request.
 type eventInput struct {
-	stage     targets.StageRef
-	route     *route
-	segs      []string // the decoded path segments the route matched
-	rawPath   string   // the escaped path after the /APP/STAGE prefix
-	fwd       forwarding
+	call      *gateway.Call // the route, path and forwarding the gateway found
 	requestID string
 	at        time.Time
 }
@@ -75,23 +71,21 @@ type eventInput struct {
 // requestContext.domainName and headers.host and the client's address in
 // requestContext.http.sourceIp (see forwarded.go for what counts).
 func buildEvent(r *http.Request, body []byte, in eventInput) ([]byte, error) {
-	host := in.fwd.host
+	c := in.call
+	host := c.Forwarding.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	path, err := url.PathUnescape(in.rawPath)
-	if err != nil {
-		path = in.rawPath
-	}
-	routeKey := in.route.routeKey()
+	path := c.Path()
+	routeKey := c.Route.Key()
 	ev := apiGatewayEvent{
 		Version:        "2.0",
 		RouteKey:       routeKey,
-		RawPath:        in.rawPath,
+		RawPath:        c.RawPath,
 		RawQueryString: r.URL.RawQuery,
 		Cookies:        requestCookies(r.Header),
-		Headers:        eventHeaders(r.Header, in.fwd),
-		PathParameters: in.route.params(in.segs),
+		Headers:        eventHeaders(r.Header, c.Forwarding),
+		PathParameters: c.Route.Params(c.Segments),
 		RequestContext: apiGatewayEventCtx{
 			AccountID:    lambdaAccount,
 			APIID:        "seedbed",
@@ -101,12 +95,12 @@ func buildEvent(r *http.Request, body []byte, in eventInput) ([]byte, error) {
 				Method:    r.Method,
 				Path:      path,
 				Protocol:  r.Proto,
-				SourceIP:  in.fwd.client,
+				SourceIP:  c.Forwarding.Client,
 				UserAgent: r.UserAgent(),
 			},
 			RequestID: in.requestID,
 			RouteKey:  routeKey,
-			Stage:     in.stage.Stage,
+			Stage:     c.Stage.Stage,
 			Time:      in.at.UTC().Format("02/Jan/2006:15:04:05 -0700"),
 			TimeEpoch: in.at.UnixMilli(),
 		},
@@ -138,16 +132,16 @@ func buildEvent(r *http.Request, body []byte, in eventInput) ([]byte, error) {
 // in lower case, repeated headers joined with commas, cookies left to the
 // cookies field. Host and the forwarding headers are the gateway's, those
 // an HTTP function gets; the client's own are dropped.
-func eventHeaders(header http.Header, fwd forwarding) map[string]string {
+func eventHeaders(header http.Header, fwd gateway.Forwarding) map[string]string {
 	h := make(map[string]string, len(header)+8)
 	for k, vs := range header {
-		if k == "Cookie" || isForwardingHeader(k) {
+		if k == "Cookie" || gateway.IsForwardingHeader(k) {
 			continue
 		}
 		h[strings.ToLower(k)] = strings.Join(vs, ",")
 	}
-	h["host"] = fwd.host
-	fwd.each(func(name, value string) { h[strings.ToLower(name)] = value })
+	h["host"] = fwd.Host
+	fwd.Each(func(name, value string) { h[strings.ToLower(name)] = value })
 	return h
 }
 

@@ -22,9 +22,9 @@ func BenchmarkGatewayLambdaVsHTTP(b *testing.B) {
 		lambdaFn("go", "bootstrap", "go-lambda", nil),
 	)
 	var direct string // the HTTP function's own port
-	for _, route := range bb.target.table(shopDev).routes {
-		if route.fn.Name == "hello" {
-			direct = "http://" + route.inst.addr() + "/hello"
+	for _, route := range bb.target.Table(shopDev).Routes() {
+		if route.Function().Name == "hello" {
+			direct = "http://" + bb.target.stages[shopDev].instances["api/hello"].addr() + "/hello"
 		}
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}

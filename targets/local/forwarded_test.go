@@ -1,8 +1,6 @@
 package local
 
 import (
-	"context"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -12,140 +10,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/targets"
 )
 
-func mustCIDR(t testing.TB, s string) *net.IPNet {
+// trustLoopback2 makes 127.0.0.2 a trusted proxy (see clientFrom).
+func trustLoopback2(t testing.TB) []*net.IPNet {
 	t.Helper()
-	_, n, err := net.ParseCIDR(s)
+	_, n, err := net.ParseCIDR("127.0.0.2/32")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
-}
-
-func TestForwardingOf(t *testing.T) {
-	tgt := &Target{cfg: Config{TrustedProxies: []*net.IPNet{mustCIDR(t, "10.0.0.0/8"), mustCIDR(t, "fd00::/8")}}}
-	tests := []struct {
-		name      string
-		remote    string
-		host      string
-		header    http.Header
-		tls       bool
-		prefix    string
-		want      forwarding
-		forwarded string // Forwarded, when checked
-	}{
-		{
-			name: "direct client", remote: "192.0.2.5:4000", host: "shop.example:8081", prefix: "/shop/dev",
-			want:      forwarding{host: "shop.example:8081", proto: "http", port: "8081", client: "192.0.2.5", chain: "192.0.2.5", prefix: "/shop/dev"},
-			forwarded: `for=192.0.2.5;host="shop.example:8081";proto=http`,
-		},
-		{
-			name: "direct client's claims are ignored", remote: "192.0.2.5:4000", host: "dev--shop.example",
-			header: http.Header{"X-Forwarded-For": {"203.0.113.66"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example"}},
-			want:   forwarding{host: "dev--shop.example", proto: "http", port: "80", client: "192.0.2.5", chain: "192.0.2.5"},
-		},
-		{
-			name: "TLS", remote: "192.0.2.5:4000", host: "dev--shop.example", tls: true,
-			want: forwarding{host: "dev--shop.example", proto: "https", port: "443", client: "192.0.2.5", chain: "192.0.2.5"},
-		},
-		{
-			name: "trusted proxy", remote: "10.0.0.2:5000", host: "dev--shop.example",
-			header: http.Header{"X-Forwarded-For": {"198.51.100.1, 203.0.113.7"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example"}},
-			want: forwarding{host: "dev--shop.example", proto: "https", port: "443", client: "203.0.113.7",
-				chain: "198.51.100.1, 203.0.113.7, 10.0.0.2"},
-			forwarded: `for=203.0.113.7;host=dev--shop.example;proto=https`,
-		},
-		{
-			name: "two trusted proxies, chain in two lines", remote: "10.0.0.2:5000", host: "dev--shop.example",
-			header: http.Header{"X-Forwarded-For": {"203.0.113.7", "10.0.0.3"}},
-			want:   forwarding{host: "dev--shop.example", proto: "http", port: "80", client: "203.0.113.7", chain: "203.0.113.7, 10.0.0.3, 10.0.0.2"},
-		},
-		{
-			name: "garbage in the chain stops at the last trusted hop", remote: "10.0.0.2:5000", host: "h",
-			header: http.Header{"X-Forwarded-For": {"203.0.113.7, not-an-address"}},
-			want:   forwarding{host: "h", proto: "http", port: "80", client: "10.0.0.2", chain: "203.0.113.7, not-an-address, 10.0.0.2"},
-		},
-		{
-			name: "every hop trusted", remote: "10.0.0.2:5000", host: "h",
-			header: http.Header{"X-Forwarded-For": {"10.0.0.9"}},
-			want:   forwarding{host: "h", proto: "http", port: "80", client: "10.0.0.9", chain: "10.0.0.9, 10.0.0.2"},
-		},
-		{
-			name: "trusted proxy without a chain", remote: "10.0.0.2:5000", host: "h",
-			want: forwarding{host: "h", proto: "http", port: "80", client: "10.0.0.2", chain: "10.0.0.2"},
-		},
-		{
-			name: "hop with brackets and port", remote: "[fd00::2]:5000", host: "h",
-			header:    http.Header{"X-Forwarded-For": {"[2001:db8::7]:443"}},
-			want:      forwarding{host: "h", proto: "http", port: "80", client: "2001:db8::7", chain: "[2001:db8::7]:443, fd00::2"},
-			forwarded: `for="[2001:db8::7]";host=h;proto=http`,
-		},
-		{
-			name: "trusted proxy's odd scheme is ignored", remote: "10.0.0.2:5000", host: "h",
-			header: http.Header{"X-Forwarded-Proto": {"gopher"}},
-			want:   forwarding{host: "h", proto: "http", port: "80", client: "10.0.0.2", chain: "10.0.0.2"},
-		},
-		{
-			name: "the nearest proxy's scheme counts", remote: "10.0.0.2:5000", host: "h",
-			header: http.Header{"X-Forwarded-Proto": {"https, HTTP"}},
-			want:   forwarding{host: "h", proto: "http", port: "80", client: "10.0.0.2", chain: "10.0.0.2"},
-		},
-		{
-			name: "request without Host", remote: "192.0.2.5:4000", host: "",
-			want: forwarding{host: "127.0.0.1:8081", proto: "http", port: "8081", client: "192.0.2.5", chain: "192.0.2.5"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8081}))
-			r.RemoteAddr, r.Host = tt.remote, tt.host
-			r.TLS = nil
-			if tt.tls {
-				r.TLS = &tls.ConnectionState{}
-			}
-			for k, vs := range tt.header {
-				r.Header[k] = vs
-			}
-			got := tgt.forwardingOf(r, tt.prefix)
-			if got != tt.want {
-				t.Errorf("forwardingOf = %+v\nwant          %+v", got, tt.want)
-			}
-			if tt.forwarded != "" && got.forwarded() != tt.forwarded {
-				t.Errorf("Forwarded = %s, want %s", got.forwarded(), tt.forwarded)
-			}
-		})
-	}
-}
-
-func TestIsForwardingHeader(t *testing.T) {
-	tests := []struct {
-		name string
-		want bool
-	}{
-		{"X-Forwarded-For", true},
-		{"X-Forwarded-Host", true},
-		{"X-Forwarded-Ssl", true},
-		{"X_forwarded_for", true}, // as Go canonicalises X_Forwarded_For; CGI servers read it as X-Forwarded-For
-		{"Forwarded", true},
-		{"X-Real-Ip", true},
-		{"True-Client-Ip", true},
-		{"Cf-Connecting-Ip", true},
-		{"Front-End-Https", true},
-		{"X-Forwardedfor", false},
-		{"Authorization", false},
-		{"X-Request-Id", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := isForwardingHeader(tt.name); got != tt.want {
-				t.Errorf("isForwardingHeader(%q) = %v, want %v", tt.name, got, tt.want)
-			}
-		})
-	}
+	return []*net.IPNet{n}
 }
 
 // clientFrom makes an HTTP client whose connections come from the loopback
@@ -210,7 +87,7 @@ func spoof() http.Header {
 }
 
 func TestGatewayTellsFunctionsTheirPublicAddress(t *testing.T) {
-	b := setup(t, func(c *Config) { c.TrustedProxies = []*net.IPNet{mustCIDR(t, "127.0.0.2/32")} })
+	b := setupWith(t, gateway.Config{Domain: "localhost", TrustedProxies: trustLoopback2(t)})
 	b.apply(t, shopDev, goFn("hello", "v1", nil, "GET /headers"))
 	server := strings.TrimPrefix(b.server.URL, "http://")
 	_, port, _ := net.SplitHostPort(server)
@@ -276,7 +153,7 @@ func TestGatewayTellsFunctionsTheirPublicAddress(t *testing.T) {
 				}
 			}
 			for k, vs := range got.Headers {
-				if _, ok := tt.want[k]; !ok && isForwardingHeader(k) {
+				if _, ok := tt.want[k]; !ok && gateway.IsForwardingHeader(k) {
 					t.Errorf("the function got %s: %q", k, vs)
 				}
 			}
@@ -285,7 +162,7 @@ func TestGatewayTellsFunctionsTheirPublicAddress(t *testing.T) {
 }
 
 func TestLambdaEventCarriesPublicAddress(t *testing.T) {
-	b := setup(t, withTrees, func(c *Config) { c.TrustedProxies = []*net.IPNet{mustCIDR(t, "127.0.0.2/32")} })
+	b := setupWith(t, gateway.Config{Domain: "localhost", TrustedProxies: trustLoopback2(t)}, withTrees)
 	b.apply(t, shopDev, lambdaFn("go", "bootstrap", "go-lambda", nil))
 	server := strings.TrimPrefix(b.server.URL, "http://")
 
@@ -348,9 +225,13 @@ func TestBuildEventForwarding(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/echo", nil)
 	r.Host, r.RemoteAddr = "dev--shop.example.com", "[2001:db8::5]:4000"
 	r.Header.Set("X-Forwarded-For", "203.0.113.66")
-	rt := &route{pattern: pattern{method: "GET"}, spec: stack.Route{Method: "GET", Path: "/echo"}}
-	tgt := &Target{}
-	ev, err := buildEvent(r, nil, eventInput{stage: targets.StageRef{App: "shop", Stage: "dev"}, route: rt, rawPath: "/echo", fwd: tgt.forwardingOf(r, "")})
+	table, err := gateway.NewTable([]targets.Function{{Service: "api", Name: "echo", Routes: []stack.Route{{Method: "GET", Path: "/echo"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := gateway.Forwarding{Host: r.Host, Proto: "http", Port: "80", Client: "2001:db8::5", Chain: "2001:db8::5"}
+	call := &gateway.Call{Stage: targets.StageRef{App: "shop", Stage: "dev"}, Route: table.Routes()[0], Segments: []string{"echo"}, RawPath: "/echo", Forwarding: fwd}
+	ev, err := buildEvent(r, nil, eventInput{call: call})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,11 +32,18 @@ func (t *Target) Invoke(ctx context.Context, ref targets.StageRef, key string, e
 	// Like the gateway, retry a lookup that raced with Apply swapping
 	// instances.
 	for range 5 {
-		table := t.table(ref)
-		if table == nil {
+		st, err := t.stage(ref, false)
+		if err != nil {
+			return targets.Result{}, fmt.Errorf("invoke %s of %s: %w", key, ref, err)
+		}
+		var live *map[string]*instance
+		if st != nil {
+			live = st.live.Load()
+		}
+		if live == nil {
 			return targets.Result{}, fmt.Errorf("invoke %s of %s: stage is not deployed: %w", key, ref, targets.ErrNotRunning)
 		}
-		in := table.insts[key]
+		in := (*live)[key]
 		if in == nil {
 			return targets.Result{}, fmt.Errorf("invoke %s of %s: no such function in the release it serves: %w", key, ref, targets.ErrNotRunning)
 		}

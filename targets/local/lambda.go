@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -48,10 +49,9 @@ func (in *instance) waitLambdaReady(ctx context.Context, p *proc, limit time.Dur
 // the handler fails, 504 when it times out (the process is then killed
 // and started afresh, as Lambda does) and 413 when the body is over
 // Lambda's 6 MB limit; the cause goes to the target's log.
-func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref targets.StageRef, rt *route, segs []string, rest, prefix string) {
-	in := rt.inst
+func (in *instance) serveLambda(w http.ResponseWriter, r *http.Request, c *gateway.Call) {
 	began := time.Now()
-	timeout := functionTimeout(rt.fn)
+	timeout := functionTimeout(c.Route.Function())
 	id := newRequestID()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 	if err != nil {
@@ -61,7 +61,7 @@ func (g gateway) serveLambda(w http.ResponseWriter, r *http.Request, ref targets
 		}
 		return // otherwise the client went away
 	}
-	event, err := buildEvent(r, body, eventInput{stage: ref, route: rt, segs: segs, rawPath: rest, fwd: g.t.forwardingOf(r, prefix), requestID: id, at: began})
+	event, err := buildEvent(r, body, eventInput{call: c, requestID: id, at: began})
 	if err != nil {
 		in.log.Error("build the event", "request_id", id, "err", err)
 		gatewayFault(w, id, http.StatusInternalServerError, "Internal Server Error")

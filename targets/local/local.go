@@ -47,7 +47,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,6 +56,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -81,15 +81,6 @@ type Config struct {
 	// StartTimeout bounds how long a new function may take to answer on
 	// $PORT; zero means 15s.
 	StartTimeout time.Duration
-	// Domain enables host routing: a request for STAGE--APP.<Domain> is
-	// routed to that stage with its full path. Empty disables it.
-	Domain string
-	// TrustedProxies are the networks of reverse proxies in front of the
-	// gateway (--trusted-proxies, as the console has it): from them the
-	// gateway believes X-Forwarded-For and X-Forwarded-Proto when it tells
-	// a function the client's address and scheme (see forwarded.go). None:
-	// the connection's address counts, whatever headers say.
-	TrustedProxies []*net.IPNet
 	// MemoryLimits chooses hard (cgroup) or soft memory limits; empty
 	// means MemoryLimitsAuto.
 	MemoryLimits MemoryLimits
@@ -146,7 +137,10 @@ type Target struct {
 // stageState is one stage's route table and instances.
 type stageState struct {
 	ref   targets.StageRef
-	table atomic.Pointer[routeTable] // nil when nothing is deployed
+	table atomic.Pointer[gateway.Table] // nil when nothing is deployed
+	// live is the instance of every function of table by key, routes or
+	// not, for events (see Invoke); swapped with table.
+	live atomic.Pointer[map[string]*instance]
 
 	// applyMu serialises Apply, Remove and Close for the stage and guards
 	// instances, the live instance of each function by key.
@@ -171,7 +165,6 @@ func New(cfg Config) (*Target, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.Domain = strings.ToLower(strings.Trim(cfg.Domain, "."))
 	limits, err := ParseMemoryLimits(string(cfg.MemoryLimits))
 	if err != nil {
 		return nil, fmt.Errorf("local target: %w", err)
@@ -278,8 +271,9 @@ func (t *Target) stage(ref targets.StageRef, create bool) (*stageState, error) {
 	return st, nil
 }
 
-// table returns the route table ref serves now, or nil.
-func (t *Target) table(ref targets.StageRef) *routeTable {
+// Table returns the route table ref serves now, or nil: the gateway's view
+// of the stage (see package gateway).
+func (t *Target) Table(ref targets.StageRef) *gateway.Table {
 	t.mu.Lock()
 	st := t.stages[ref]
 	t.mu.Unlock()
@@ -291,13 +285,18 @@ func (t *Target) table(ref targets.StageRef) *routeTable {
 
 // swap installs a stage's new route table, unless the target was closed
 // meanwhile.
-func (t *Target) swap(st *stageState, table *routeTable) error {
+func (t *Target) swap(st *stageState, table *gateway.Table, live map[string]*instance) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return ErrClosed
 	}
 	st.table.Store(table)
+	if live == nil {
+		st.live.Store(nil)
+	} else {
+		st.live.Store(&live)
+	}
 	return nil
 }
 
@@ -315,7 +314,7 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	if log == nil {
 		log = discardLogger{}
 	}
-	table, err := buildTable(fns)
+	table, err := gateway.NewTable(fns)
 	if err != nil {
 		return err
 	}
@@ -340,7 +339,7 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 
 	next := map[string]*instance{}
 	var toStart []targets.Function
-	for _, fn := range table.fns {
+	for _, fn := range table.Functions() {
 		if old := st.instances[fn.Key()]; old != nil && sameSpec(old.fn, fn) {
 			next[fn.Key()] = old
 			continue
@@ -354,12 +353,17 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	for _, in := range started {
 		next[in.fn.Key()] = in
 	}
-	table.bind(next)
-	if err := t.swap(st, table); err != nil {
+	table.Bind(func(key string) gateway.Upstream {
+		if in, ok := next[key]; ok {
+			return in
+		}
+		return nil
+	})
+	if err := t.swap(st, table, next); err != nil {
 		t.stopAll(context.Background(), started, 0, nil)
 		return err
 	}
-	log.Printf("switched %s to %d functions", ref.Stage, len(table.fns))
+	log.Printf("switched %s to %d functions", ref.Stage, len(table.Functions()))
 
 	var old []*instance
 	for key, in := range st.instances {
@@ -551,7 +555,7 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	}
 	st.applyMu.Lock()
 	defer st.applyMu.Unlock()
-	if err := t.swap(st, nil); err != nil {
+	if err := t.swap(st, nil, nil); err != nil {
 		return err
 	}
 	old := make([]*instance, 0, len(st.instances))
@@ -567,11 +571,11 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 
 // Running returns the functions the stage serves now, sorted by Key.
 func (t *Target) Running(ref targets.StageRef) []targets.Function {
-	table := t.table(ref)
+	table := t.Table(ref)
 	if table == nil {
 		return nil
 	}
-	return append([]targets.Function(nil), table.fns...)
+	return table.Functions()
 }
 
 // Close stops every function of every stage: SIGTERM to each process group,
@@ -598,6 +602,7 @@ func (t *Target) Close(ctx context.Context) error {
 			st.applyMu.Lock()
 			defer st.applyMu.Unlock()
 			st.table.Store(nil)
+			st.live.Store(nil)
 			old := make([]*instance, 0, len(st.instances))
 			for _, in := range st.instances {
 				old = append(old, in)

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/targets"
 )
@@ -127,6 +128,13 @@ type bundle struct {
 
 func setup(t testing.TB, mutate ...func(*Config)) *bundle {
 	t.Helper()
+	return setupWith(t, gateway.Config{Domain: "localhost"}, mutate...)
+}
+
+// setupWith is setup with the gateway in front of the target configured by
+// gw.
+func setupWith(t testing.TB, gw gateway.Config, mutate ...func(*Config)) *bundle {
+	t.Helper()
 	b := &bundle{
 		artifacts: &fakeArtifacts{calls: map[string]int{}, fail: map[string]error{}},
 		logs:      &syncBuffer{},
@@ -137,7 +145,6 @@ func setup(t testing.TB, mutate ...func(*Config)) *bundle {
 		Artifacts:    b.artifacts,
 		Logger:       slog.New(slog.NewTextHandler(b.logs, nil)),
 		StartTimeout: 10 * time.Second,
-		Domain:       "localhost",
 	}
 	if os.Getenv("SEEDBED_TEST_ISOLATION") == "sandbox" {
 		// Every test of the package, sandboxed (see sandbox_test.go).
@@ -158,7 +165,7 @@ func setup(t testing.TB, mutate ...func(*Config)) *bundle {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	b.server = httptest.NewServer(tgt.Gateway())
+	b.server = httptest.NewServer(gateway.New(gw, tgt))
 	t.Cleanup(b.server.Close)
 	tr := &http.Transport{}
 	b.client = &http.Client{Transport: tr, Timeout: 20 * time.Second}

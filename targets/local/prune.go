@@ -148,7 +148,7 @@ func (t *Target) RunningDigests() []string {
 		if table == nil {
 			continue
 		}
-		for _, fn := range table.fns {
+		for _, fn := range table.Functions() {
 			if !seen[fn.Digest] {
 				seen[fn.Digest] = true
 				out = append(out, fn.Digest)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/seedbed/seedbed/gateway"
 	"io"
 	"mime"
 	"net/http"
@@ -60,13 +61,13 @@ func openSite(dir string) (*staticSite, error) {
 func (s *staticSite) close() { _ = s.root.Close() }
 
 // serve answers a request for the file rt's match names.
-func (s *staticSite) serve(w http.ResponseWriter, r *http.Request, rt *route, segs []string) {
+func (s *staticSite) serve(w http.ResponseWriter, r *http.Request, c *gateway.Call) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		plainError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: function %s serves files (GET and HEAD)", r.Method, rt.fn.Key()))
+		gateway.PlainError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: function %s serves files (GET and HEAD)", r.Method, c.Route.Function().Key()))
 		return
 	}
-	name, ok := fileName(rt.tail(segs))
+	name, ok := fileName(c.Route.Tail(c.Segments))
 	if !ok {
 		s.notFound(w, r)
 		return
@@ -106,7 +107,7 @@ func (s *staticSite) serveFile(w http.ResponseWriter, r *http.Request, name stri
 	}
 	etag, err := s.etag(name, f)
 	if err != nil {
-		plainError(w, http.StatusInternalServerError, fmt.Sprintf("read %s: %v", name, err))
+		gateway.PlainError(w, http.StatusInternalServerError, fmt.Sprintf("read %s: %v", name, err))
 		return
 	}
 	h := w.Header()
@@ -118,7 +119,7 @@ func (s *staticSite) serveFile(w http.ResponseWriter, r *http.Request, name stri
 	if status != http.StatusOK {
 		// A 404 page: no ranges or revalidation.
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			plainError(w, http.StatusInternalServerError, fmt.Sprintf("read %s: %v", name, err))
+			gateway.PlainError(w, http.StatusInternalServerError, fmt.Sprintf("read %s: %v", name, err))
 			return
 		}
 		if h.Get("Content-Type") == "" {
@@ -152,7 +153,7 @@ func (s *staticSite) notFound(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	notFound(w, "no file for "+r.URL.EscapedPath())
+	gateway.NotFound(w, "no file for "+r.URL.EscapedPath())
 }
 
 // fileName joins decoded path segments into a name inside the site, or

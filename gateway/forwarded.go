@@ -1,4 +1,4 @@
-package local
+package gateway
 
 import (
 	"net"
@@ -32,35 +32,35 @@ import (
 // Host: the gateway routes by Host, so a proxy must pass it on unchanged
 // (Caddy does; nginx needs `proxy_set_header Host $host`).
 
-// forwarding is what the gateway tells a function about how a request
+// Forwarding is what the gateway tells a function about how a request
 // reached it.
-type forwarding struct {
-	host   string // the public host (and port) the client asked for
-	proto  string // "http" or "https"
-	port   string // the public port
-	client string // the client's address
-	chain  string // X-Forwarded-For: trusted proxies' chain, then the peer
-	prefix string // /APP/STAGE under path routing, else empty
+type Forwarding struct {
+	Host   string // the public host (and port) the client asked for
+	Proto  string // "http" or "https"
+	Port   string // the public port
+	Client string // the client's address
+	Chain  string // X-Forwarded-For: trusted proxies' chain, then the peer
+	Prefix string // /APP/STAGE under path routing, else empty
 }
 
 // forwardingOf works out the forwarding headers of r, whose stripped path
 // prefix was prefix.
-func (t *Target) forwardingOf(r *http.Request, prefix string) forwarding {
-	f := forwarding{host: r.Host, proto: "http", prefix: prefix}
+func (g *Gateway) forwardingOf(r *http.Request, prefix string) Forwarding {
+	f := Forwarding{Host: r.Host, Proto: "http", Prefix: prefix}
 	if r.TLS != nil {
-		f.proto = "https"
+		f.Proto = "https"
 	}
-	if f.host == "" { // HTTP/1.0 without Host: the address the client dialled
+	if f.Host == "" { // HTTP/1.0 without Host: the address the client dialled
 		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-			f.host = a.String()
+			f.Host = a.String()
 		}
 	}
 	peer := r.RemoteAddr
 	if h, _, err := net.SplitHostPort(peer); err == nil {
 		peer = h
 	}
-	f.client, f.chain = peer, peer
-	if ip := net.ParseIP(peer); ip != nil && t.trustedProxy(ip) {
+	f.Client, f.Chain = peer, peer
+	if ip := net.ParseIP(peer); ip != nil && g.trustedProxy(ip) {
 		var hops []string
 		for _, line := range r.Header.Values("X-Forwarded-For") {
 			for hop := range strings.SplitSeq(line, ",") {
@@ -70,32 +70,32 @@ func (t *Target) forwardingOf(r *http.Request, prefix string) forwarding {
 			}
 		}
 		if len(hops) > 0 {
-			f.chain = strings.Join(hops, ", ") + ", " + peer
+			f.Chain = strings.Join(hops, ", ") + ", " + peer
 		}
 		for i := len(hops) - 1; i >= 0; i-- {
 			ip := parseHop(hops[i])
 			if ip == nil {
 				break // garbage: the last trusted hop is all we know
 			}
-			f.client = ip.String()
-			if !t.trustedProxy(ip) {
+			f.Client = ip.String()
+			if !g.trustedProxy(ip) {
 				break
 			}
 		}
 		if p := lastValue(r.Header.Values("X-Forwarded-Proto")); p == "http" || p == "https" {
-			f.proto = p
+			f.Proto = p
 		}
 	}
-	f.port = f.publicPort()
+	f.Port = f.publicPort()
 	return f
 }
 
 // publicPort is the port of the public address: Host's, else the scheme's.
-func (f forwarding) publicPort() string {
-	if _, port, err := net.SplitHostPort(f.host); err == nil && port != "" {
+func (f Forwarding) publicPort() string {
+	if _, port, err := net.SplitHostPort(f.Host); err == nil && port != "" {
 		return port
 	}
-	if f.proto == "https" {
+	if f.Proto == "https" {
 		return "443"
 	}
 	return "80"
@@ -103,8 +103,8 @@ func (f forwarding) publicPort() string {
 
 // trustedProxy reports whether ip is one of the reverse proxies in front of
 // the gateway.
-func (t *Target) trustedProxy(ip net.IP) bool {
-	for _, n := range t.cfg.TrustedProxies {
+func (g *Gateway) trustedProxy(ip net.IP) bool {
+	for _, n := range g.cfg.TrustedProxies {
 		if n.Contains(ip) {
 			return true
 		}
@@ -134,11 +134,11 @@ func lastValue(lines []string) string {
 	return strings.ToLower(strings.TrimSpace(line))
 }
 
-// isForwardingHeader reports whether a request header claims something about
+// IsForwardingHeader reports whether a request header claims something about
 // the client's address or the address it used, which only the gateway may
 // tell a function. Names compare without case and with "_" as "-": CGI-style
 // servers (WSGI, Rack, PHP) read X_Forwarded_For as X-Forwarded-For.
-func isForwardingHeader(name string) bool {
+func IsForwardingHeader(name string) bool {
 	name = strings.ReplaceAll(strings.ToLower(name), "_", "-")
 	if strings.HasPrefix(name, "x-forwarded-") { // -for, -host, -proto, -port, -prefix, -ssl, -scheme, -server…
 		return true
@@ -151,39 +151,39 @@ func isForwardingHeader(name string) bool {
 	return false
 }
 
-// each calls set with every forwarding header the function gets, names in
+// Each calls set with every forwarding header the function gets, names in
 // canonical form.
-func (f forwarding) each(set func(name, value string)) {
-	set("X-Forwarded-For", f.chain)
-	set("X-Forwarded-Host", f.host)
-	set("X-Forwarded-Proto", f.proto)
-	set("X-Forwarded-Port", f.port)
-	if f.prefix != "" {
-		set("X-Forwarded-Prefix", f.prefix)
+func (f Forwarding) Each(set func(name, value string)) {
+	set("X-Forwarded-For", f.Chain)
+	set("X-Forwarded-Host", f.Host)
+	set("X-Forwarded-Proto", f.Proto)
+	set("X-Forwarded-Port", f.Port)
+	if f.Prefix != "" {
+		set("X-Forwarded-Prefix", f.Prefix)
 	}
-	set("X-Real-Ip", f.client)
+	set("X-Real-Ip", f.Client)
 	set("Forwarded", f.forwarded())
 }
 
-// apply replaces the forwarding headers of h (a request to a function) with
+// Apply replaces the forwarding headers of h (a request to a function) with
 // the gateway's.
-func (f forwarding) apply(h http.Header) {
+func (f Forwarding) Apply(h http.Header) {
 	for k := range h {
-		if isForwardingHeader(k) {
+		if IsForwardingHeader(k) {
 			delete(h, k)
 		}
 	}
-	f.each(h.Set)
+	f.Each(h.Set)
 }
 
 // forwarded renders the RFC 7239 Forwarded header: one element, as the
 // gateway sees the request.
-func (f forwarding) forwarded() string {
-	client := f.client
+func (f Forwarding) forwarded() string {
+	client := f.Client
 	if ip := net.ParseIP(client); ip != nil && ip.To4() == nil {
 		client = "[" + client + "]"
 	}
-	return "for=" + forwardedValue(client) + ";host=" + forwardedValue(f.host) + ";proto=" + f.proto
+	return "for=" + forwardedValue(client) + ";host=" + forwardedValue(f.Host) + ";proto=" + f.Proto
 }
 
 // forwardedValue writes v as an RFC 7239 value: a token as it is,

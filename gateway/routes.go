@@ -1,4 +1,4 @@
-package local
+package gateway
 
 import (
 	"cmp"
@@ -186,32 +186,49 @@ func compareSpecificity(a, b pattern) int {
 	return cmp.Or(cmp.Compare(a.key(), b.key()), cmp.Compare(a.method, b.method))
 }
 
-// routeKey renders the route the way API Gateway names it in an event:
+// Key renders the route the way API Gateway names it in an event:
 // "GET /users/{id}".
-func (r *route) routeKey() string { return r.method + " " + r.spec.Path }
+func (r *Route) Key() string { return r.method + " " + r.spec.Path }
 
-// route is one pattern bound to the function (and its instance) that serves it.
-type route struct {
+// Function is the function the route belongs to.
+func (r *Route) Function() targets.Function { return r.fn }
+
+// Spec is the route as the stack file wrote it.
+func (r *Route) Spec() stack.Route { return r.spec }
+
+// Params returns the values of the route's parameters in segs, a path it
+// matched (decoded segments), or nil when it has none. A greedy parameter
+// gets the rest of the path joined with "/", as API Gateway's {proxy+}
+// does.
+func (r *Route) Params(segs []string) map[string]string { return r.params(segs) }
+
+// Tail returns the segments of segs (a path the route matched) that its
+// trailing greedy parameter took, or all of segs when it has none: the file
+// a static function serves.
+func (r *Route) Tail(segs []string) []string { return r.tail(segs) }
+
+// Route is one route pattern bound to the function, and the upstream, that
+// serve it.
+type Route struct {
 	pattern
-	spec stack.Route // as the stack file wrote it, for API Gateway's routeKey
-	fn   targets.Function
-	inst *instance
+	spec     stack.Route // as the stack file wrote it, for API Gateway's routeKey
+	fn       targets.Function
+	upstream Upstream
 }
 
-// routeTable is one whole release of a stage as the gateway sees it. It is
-// never changed once built: Apply builds a new one and swaps the pointer.
-type routeTable struct {
-	routes []route            // most specific first
-	fns    []targets.Function // sorted by Key, for Running
-	// insts holds the instance of every function by key, routes or not,
-	// for events (see Invoke).
-	insts map[string]*instance
+// Table is one whole release of a stage as the gateway sees it. It is never
+// changed once published: a target builds a new one (NewTable, then Bind)
+// and swaps it in.
+type Table struct {
+	routes []Route            // most specific first
+	fns    []targets.Function // sorted by Key
 }
 
-// buildTable parses the routes of fns and checks that no two functions claim
-// the same route. Instances are bound later, once they are healthy.
-func buildTable(fns []targets.Function) (*routeTable, error) {
-	t := &routeTable{fns: slices.Clone(fns)}
+// NewTable parses the routes of fns and checks that no two functions claim
+// the same route. Upstreams are bound later (Bind), once they are ready, so
+// a release whose routes clash is refused before anything starts.
+func NewTable(fns []targets.Function) (*Table, error) {
+	t := &Table{fns: slices.Clone(fns)}
 	slices.SortFunc(t.fns, func(a, b targets.Function) int { return cmp.Compare(a.Key(), b.Key()) })
 	owner := map[string]string{} // method + key → function key
 	for _, fn := range t.fns {
@@ -228,25 +245,38 @@ func buildTable(fns []targets.Function) (*routeTable, error) {
 				return nil, fmt.Errorf("route %s is claimed by both %s and %s", r.String(), prev, fn.Key())
 			}
 			owner[k] = fn.Key()
-			t.routes = append(t.routes, route{pattern: p, spec: r, fn: fn})
+			t.routes = append(t.routes, Route{pattern: p, spec: r, fn: fn})
 		}
 	}
-	slices.SortStableFunc(t.routes, func(a, b route) int { return compareSpecificity(a.pattern, b.pattern) })
+	slices.SortStableFunc(t.routes, func(a, b Route) int { return compareSpecificity(a.pattern, b.pattern) })
 	return t, nil
 }
 
-// bind points every route at the instance now serving its function.
-func (t *routeTable) bind(instances map[string]*instance) {
-	t.insts = instances
+// Bind points every route at the upstream upstreamOf returns for its
+// function's key (nil leaves the route unserved: requests are retried and
+// then answered 503). Call it before publishing the table.
+func (t *Table) Bind(upstreamOf func(fnKey string) Upstream) {
 	for i := range t.routes {
-		t.routes[i].inst = instances[t.routes[i].fn.Key()]
+		t.routes[i].upstream = upstreamOf(t.routes[i].fn.Key())
 	}
 }
 
-// match finds the route for a request. When the path matches routes but
+// Functions returns the functions of the release, sorted by Key.
+func (t *Table) Functions() []targets.Function { return slices.Clone(t.fns) }
+
+// Routes returns the table's routes, most specific first.
+func (t *Table) Routes() []*Route {
+	out := make([]*Route, len(t.routes))
+	for i := range t.routes {
+		out[i] = &t.routes[i]
+	}
+	return out
+}
+
+// Match finds the route for a request. When the path matches routes but
 // none accepts the method, it returns nil and the methods that would have
 // been accepted (for a 405); when nothing matches, nil and nil.
-func (t *routeTable) match(method string, segs []string) (*route, []string) {
+func (t *Table) Match(method string, segs []string) (*Route, []string) {
 	var allowed []string
 	for i := range t.routes {
 		r := &t.routes[i]
@@ -260,7 +290,7 @@ func (t *routeTable) match(method string, segs []string) (*route, []string) {
 	}
 	if method == "HEAD" && len(allowed) > 0 {
 		// A HEAD request is a GET without the body; let GET routes answer it.
-		if r, _ := t.match("GET", segs); r != nil {
+		if r, _ := t.Match("GET", segs); r != nil {
 			return r, nil
 		}
 	}

@@ -1,4 +1,4 @@
-package local
+package gateway
 
 import (
 	"bufio"
@@ -102,7 +102,7 @@ func dropConsoleSetCookies(h http.Header) {
 // the console's cookies, and answers (proxied, Lambda-style or static)
 // reach browsers without a Set-Cookie for them. Protocol switches
 // (WebSocket) write their headers past the ResponseWriter; the proxy's
-// ModifyResponse filters those (see newProxy).
+// ModifyResponse filters those (see DropConsoleCookies).
 func guardConsoleCookies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		stripConsoleCookies(r.Header)
@@ -149,9 +149,10 @@ func (g *cookieGuard) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController reach the connection's deadlines.
 func (g *cookieGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
-// modifyResponseCookies is the proxy's ModifyResponse: it filters answers
-// that switch protocols too, whose header the guard never sees.
-func modifyResponseCookies(r *http.Response) error {
+// DropConsoleCookies is for a target's reverse proxy, as its
+// ModifyResponse: it filters answers that switch protocols too (WebSocket),
+// whose header the gateway's guard never sees.
+func DropConsoleCookies(r *http.Response) error {
 	dropConsoleSetCookies(r.Header)
 	return nil
 }

@@ -1,6 +1,7 @@
-package local
+package gateway
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func routedFn(name string, routes ...string) targets.Function {
 }
 
 func TestRouteMatching(t *testing.T) {
-	table, err := buildTable([]targets.Function{
+	table, err := NewTable([]targets.Function{
 		routedFn("root", "GET /"),
 		routedFn("me", "GET /users/me"),
 		routedFn("user", "GET /users/{id}", "DELETE /users/{id}"),
@@ -62,7 +63,7 @@ func TestRouteMatching(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, allow := table.match(tc.method, splitEscapedPath(tc.path))
+			r, allow := table.Match(tc.method, splitEscapedPath(tc.path))
 			got := ""
 			if r != nil {
 				got = r.fn.Key()
@@ -92,13 +93,13 @@ func TestBuildTableRefusesBadRoutes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := buildTable(tc.fns)
+			_, err := NewTable(tc.fns)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := buildTable([]targets.Function{routedFn("a", "GET /x", "GET /x"), routedFn("b", "POST /x")}); err != nil {
+	if _, err := NewTable([]targets.Function{routedFn("a", "GET /x", "GET /x"), routedFn("b", "POST /x")}); err != nil {
 		t.Errorf("a route repeated in one function, or another method: %v", err)
 	}
 }
@@ -128,7 +129,7 @@ func TestRouteParamsAndTail(t *testing.T) {
 			if !p.matchPath(segs) {
 				t.Fatalf("%s does not match %s", tc.route, tc.path)
 			}
-			if got := p.params(segs); !mapsEqual(got, tc.wantParams) || (got == nil) != (tc.wantParams == nil) {
+			if got := p.params(segs); !maps.Equal(got, tc.wantParams) || (got == nil) != (tc.wantParams == nil) {
 				t.Errorf("params = %v, want %v", got, tc.wantParams)
 			}
 			if got := p.tail(segs); !slices.Equal(got, tc.wantTail) {
