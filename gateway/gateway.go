@@ -30,6 +30,9 @@ type Config struct {
 	// client's address and scheme are taken from X-Forwarded-For and
 	// X-Forwarded-Proto.
 	TrustedProxies []*net.IPNet
+	// Async takes requests sent with X-Seedbed-Invocation-Type: Event
+	// (see async.go); nil answers them 501.
+	Async Async
 }
 
 // Tables gives the gateway the routes a stage serves now. A target (or a
@@ -133,6 +136,13 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		up := rt.upstream
+		if async, ok := asyncType(r); !ok {
+			PlainError(w, http.StatusBadRequest, InvocationTypeHeader+" must be Event (do not wait for the function) or RequestResponse")
+			return
+		} else if async && up != nil {
+			g.serveAsync(w, r, &Call{Stage: ref, Route: rt, Segments: segs, RawPath: rest, Forwarding: g.forwardingOf(r, prefix)}, up)
+			return
+		}
 		if up == nil || !up.Acquire() {
 			continue
 		}

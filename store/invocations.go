@@ -249,3 +249,18 @@ func (s *Store) ReleaseScheduleRun(ctx context.Context, stageID uint, id, run st
 	}
 	return nil
 }
+
+// LastTick returns the due time of the newest recorded tick of a
+// schedule, or the zero time when it never ticked.
+func (s *Store) LastTick(ctx context.Context, stageID uint, scheduleID string) (time.Time, error) {
+	var invs []Invocation
+	err := s.db.WithContext(ctx).Select("due_at").Where("stage_id = ? AND schedule_id = ? AND source = ? AND due_at IS NOT NULL", stageID, scheduleID, SourceSchedule).
+		Order("due_at DESC").Limit(1).Find(&invs).Error
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last tick of schedule %s of stage %d: %w", scheduleID, stageID, err)
+	}
+	if len(invs) == 0 || invs[0].DueAt == nil {
+		return time.Time{}, nil
+	}
+	return *invs[0].DueAt, nil
+}
