@@ -183,15 +183,22 @@ func (s *Service) Forget() {
 	s.mu.Unlock()
 }
 
-// stage finds a deployed stage by reference.
+// stage finds a deployed stage by reference. A stage missing from the
+// cached list is looked for again in the database: it may just have been
+// deployed.
 func (s *Service) stage(ctx context.Context, ref targets.StageRef) (Stage, error) {
-	stages, err := s.liveStages(ctx)
-	if err != nil {
-		return Stage{}, err
-	}
-	for _, st := range stages {
-		if st.Ref == ref {
-			return st, nil
+	for try := range 2 {
+		if try == 1 {
+			s.Forget()
+		}
+		stages, err := s.liveStages(ctx)
+		if err != nil {
+			return Stage{}, err
+		}
+		for _, st := range stages {
+			if st.Ref == ref {
+				return st, nil
+			}
 		}
 	}
 	return Stage{}, fmt.Errorf("stage %s is not deployed: %w", ref, store.ErrNotFound)

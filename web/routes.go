@@ -129,4 +129,12 @@ func (s *Server) routes() {
 	authed.GET("/deploys/:id/log.txt", s.deployLogRaw)
 	authed.GET("/builds/:id/events", s.buildEvents)
 	authed.GET("/deploys/:id/events", s.deployEvents)
+	// Events: schedules and invocations of a stage (api_events.go).
+	authed.GET("/apps/:app/stages/:stage/events", s.apiStageEvents)
+	authed.GET("/apps/:app/stages/:stage/invocations/:id", s.apiInvocation)
+	authed.POST("/apps/:app/stages/:stage/schedules/:id/run", s.apiRunSchedule)
+	authed.POST("/apps/:app/stages/:stage/schedules/:id/pause", s.apiPauseSchedule)
+	authed.POST("/apps/:app/stages/:stage/schedules/:id/resume", s.apiResumeSchedule)
+	authed.POST("/apps/:app/stages/:stage/invocations/redrive", s.apiRedrive)
+	authed.POST("/apps/:app/stages/:stage/invocations/:id/redrive", s.apiRedrive)
 }

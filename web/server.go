@@ -134,6 +134,9 @@ type Config struct {
 	// SecurityWarning, when set, is shown to admins on every console page:
 	// what of this server is not confined (see cmd/seedbed isolation.go).
 	SecurityWarning string
+	// Events answers for schedules and invocations; nil: this server runs
+	// no functions and has none.
+	Events Events
 }
 
 // Server serves the console and the API.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +21,7 @@ import (
 	"github.com/seedbed/seedbed/assets"
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/events"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
@@ -61,6 +63,12 @@ type App struct {
 	gc     *pipelines.Collector
 	stopGC context.CancelFunc
 	gcDone chan struct{}
+	// events runs schedules and async invocations (processes that serve
+	// functions only); stopEvents stops its loops, eventsDone closes when
+	// they have stopped.
+	events     *events.Service
+	stopEvents context.CancelFunc
+	eventsDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -238,6 +246,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	}
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
+		queues[events.QueueEvents] = 2
+		a.events = events.New(events.Config{Store: a.store, Stages: a.svc, Queue: a.client, Tasks: a.inspector, Invoker: a.target,
+			Logger: log.With("part", "events")})
 	}
 	if len(queues) == 0 {
 		return nil, errors.New("this process would run neither builds nor deploys: a worker always builds; serve with --builds=false still deploys")
@@ -248,6 +259,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
+		RetryDelayFunc:  events.RetryDelayFunc(queue.RetryDelay),
 	}))
 
 	if cfg.Deploys {
@@ -263,12 +275,12 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning})
+			SecurityWarning: a.isolation.Warning, Events: a.events})
 		if err != nil {
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies}, a.target)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Async: a.events}, a.target)
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
 	}
 	return a, nil
@@ -288,6 +300,9 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	mux := asynq.NewServeMux()
 	a.svc.Register(mux, a.cfg.Deploys)
+	if a.events != nil {
+		a.events.Register(mux)
+	}
 	if err := a.worker.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -310,6 +325,20 @@ func (a *App) Start(ctx context.Context) error {
 		go func() {
 			defer close(a.reconcileDone)
 			rec.Run(recCtx)
+		}()
+	}
+	if a.events != nil {
+		// Every serve process fires schedules; a tick is claimed once in
+		// the database, so several on one database run it once.
+		evCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopEvents, a.eventsDone = stop, make(chan struct{})
+		sched := a.events.NewScheduler(a.cfg.ScheduleTick)
+		go func() {
+			defer close(a.eventsDone)
+			var wg sync.WaitGroup
+			wg.Go(func() { sched.Run(evCtx) })
+			wg.Go(func() { a.events.RunRecovery(evCtx, 30*time.Second) })
+			wg.Wait()
 		}()
 	}
 	if a.gc != nil {
@@ -379,6 +408,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.stopGC != nil {
 		a.stopGC()
 		<-a.gcDone
+	}
+	if a.stopEvents != nil {
+		a.stopEvents()
+		<-a.eventsDone
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)

@@ -72,6 +72,7 @@ func (t *Target) invokeOn(ctx context.Context, in *instance, ev targets.Event) (
 	}
 	inv := &invocation{id: id, event: ev.Payload, deadline: began.Add(timeout), traceID: newTraceID(began), done: make(chan invokeResult, 1)}
 	res, err := in.api.invoke(ctx, inv)
+	settle()
 	var timedOut *invokeTimeout
 	switch {
 	case errors.As(err, &timedOut):
@@ -82,7 +83,6 @@ func (t *Target) invokeOn(ctx context.Context, in *instance, ev targets.Event) (
 	case err != nil:
 		return targets.Result{Output: in.out.lastOutput()}, err
 	case res.err != nil:
-		settle()
 		return targets.Result{Payload: res.payload, Output: in.out.lastOutput()}, fmt.Errorf("the handler failed: %s", res.err.String())
 	}
 	return targets.Result{Payload: res.payload, Output: in.out.lastOutput()}, nil
@@ -123,15 +123,15 @@ func (t *Target) invokeHTTP(ctx context.Context, in *instance, ev targets.Event,
 	if err != nil {
 		return res, fmt.Errorf("read the answer: %w", err)
 	}
+	settle()
+	res.Output = in.out.lastOutput()
 	if resp.StatusCode >= 400 {
-		settle()
-		res.Output = in.out.lastOutput()
 		return res, fmt.Errorf("the function answered %s", resp.Status)
 	}
 	return res, nil
 }
 
-// settle gives the lines a failing function printed just before it
-// answered a moment to arrive through its output pipe, so that the
-// excerpt kept with the failure shows them. Successes do not wait.
-func settle() { time.Sleep(20 * time.Millisecond) }
+// settle gives the lines a function printed just before it answered a
+// moment to arrive through its output pipe, so that the excerpt kept with
+// the invocation shows them. It holds the worker, not the function.
+func settle() { time.Sleep(10 * time.Millisecond) }

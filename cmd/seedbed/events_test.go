@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seedbed/seedbed/events"
+	"github.com/seedbed/seedbed/stack"
+	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/testutil"
+	"github.com/seedbed/seedbed/web/apiv1"
+)
+
+// deployEventsApp creates and deploys testdata/events as app "ev" to dev.
+func deployEventsApp(t *testing.T, a *testApp) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		testutil.Unavailable(t, "node", err)
+	}
+	repo := testutil.NewRepo(t)
+	repo.Commit("schedules and async invocations", testdataFiles(t, "testdata/events"))
+	if _, err := a.api.CreateApp(context.Background(), apiv1.CreateAppRequest{Name: "ev", RepoURL: repo.Dir, Branch: "main"}); err != nil {
+		t.Fatalf("create app: %v", err)
+	}
+	d := a.mustDeploy("ev", "dev", "")
+	var detail []string
+	for _, f := range d.ChangeSet.Functions {
+		detail = append(detail, f.Detail...)
+	}
+	// The change set names the events it adds.
+	for _, want := range []string{`event added: schedule "rate(2 seconds)"`, `event added: schedule "cron(0 3 * * ? *)"`} {
+		if !slices.Contains(detail, want) {
+			t.Errorf("change set details %q lack %q", detail, want)
+		}
+	}
+}
+
+// waitInvocation polls an invocation until done says it is where the test
+// wants it.
+func waitInvocation(t *testing.T, a *testApp, id string, done func(apiv1.Invocation) bool) apiv1.Invocation {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		inv, err := a.api.Invocation(context.Background(), "ev", "dev", id)
+		if err != nil {
+			t.Fatalf("invocation %s: %v", id, err)
+		}
+		if done(inv) {
+			return inv
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("invocation %s did not get there in time: %+v", id, inv)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func finished(inv apiv1.Invocation) bool {
+	return inv.Status == store.InvocationSucceeded || inv.Status == store.InvocationDead || inv.Status == store.InvocationSkipped
+}
+
+// invokeAsync posts body to the work function without waiting.
+func invokeAsync(t *testing.T, a *testApp, body string) string {
+	t.Helper()
+	resp := send(t, http.MethodPost, a.gateway+"/ev/dev/work", http.Header{"X-Seedbed-Invocation-Type": {"Event"}, "Content-Type": {"text/plain"}}, []byte(body))
+	var out struct{ InvocationID string }
+	if resp.status != http.StatusAccepted || json.Unmarshal(resp.body, &out) != nil || out.InvocationID == "" {
+		t.Fatalf("async POST = %d %q, want 202 with an invocation id", resp.status, resp.body)
+	}
+	return out.InvocationID
+}
+
+// TestEventsAsyncInvocations calls a function without waiting: one that
+// fails twice and then succeeds shows three attempts; one that always
+// fails becomes a dead letter after its retries, its on-failure function
+// gets a Lambda destination record, and a redrive runs it again.
+func TestEventsAsyncInvocations(t *testing.T) {
+	a := startApp(t, embedded)
+	deployEventsApp(t, a)
+	ctx := context.Background()
+
+	id := invokeAsync(t, a, "fail-twice:a")
+	inv := waitInvocation(t, a, id, finished)
+	if inv.Status != store.InvocationSucceeded || inv.Attempts != 3 || inv.MaxAttempts != 3 || inv.Source != store.SourceAsync {
+		t.Fatalf("fail-twice: %+v, want succeeded after 3 attempts", inv)
+	}
+	if inv.FinishedAt == nil || inv.StartedAt == nil || !strings.Contains(inv.LogExcerpt, "attempt 2 of a fails") {
+		t.Errorf("fail-twice: times %v–%v, log excerpt %q", inv.StartedAt, inv.FinishedAt, inv.LogExcerpt)
+	}
+
+	id = invokeAsync(t, a, "always-fail")
+	inv = waitInvocation(t, a, id, finished)
+	if inv.Status != store.InvocationDead || inv.Attempts != 3 || !strings.Contains(inv.Error, "boom: always-fail") {
+		t.Fatalf("always-fail: %+v, want dead after 3 attempts with the handler's error", inv)
+	}
+	ev, err := a.api.StageEvents(ctx, "ev", "dev", store.InvocationDead)
+	if err != nil || len(ev.Invocations) != 1 || ev.Invocations[0].ID != id {
+		t.Fatalf("dead letters = %+v, %v; want %s only", ev.Invocations, err, id)
+	}
+	// The on-failure function got the record of the dead invocation.
+	var delivered apiv1.Invocation
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		all, err := a.api.StageEvents(ctx, "ev", "dev", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(all.Invocations, func(b apiv1.InvocationBrief) bool {
+			return b.Source == store.SourceOnFailure && b.Status == store.InvocationSucceeded
+		})
+		if i >= 0 {
+			delivered, _ = a.api.Invocation(ctx, "ev", "dev", all.Invocations[i].ID)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no on-failure delivery succeeded: %+v", all.Invocations)
+		}
+	}
+	if delivered.Function != "jobs/dead" || !strings.Contains(delivered.LogExcerpt, "failure record: RetriesExhausted "+id) {
+		t.Errorf("on-failure delivery %+v, want jobs/dead to log the record of %s", delivered, id)
+	}
+
+	// A redrive runs the dead letter again from zero attempts.
+	red, err := a.api.Redrive(ctx, "ev", "dev", id)
+	if err != nil || red.Queued != 1 {
+		t.Fatalf("redrive = %+v, %v", red, err)
+	}
+	again := waitInvocation(t, a, id, func(i apiv1.Invocation) bool { return finished(i) && i.FinishedAt.After(*inv.FinishedAt) })
+	if again.Status != store.InvocationDead || again.Attempts != 3 {
+		t.Errorf("after the redrive: %+v, want dead again after 3 fresh attempts", again)
+	}
+	if _, err := a.api.Redrive(ctx, "ev", "dev", invokeAsync(t, a, "fine")); err == nil {
+		t.Errorf("redriving an invocation that is not dead succeeded")
+	}
+
+	// An unknown invocation type is refused; an oversized event too.
+	if resp := send(t, http.MethodPost, a.gateway+"/ev/dev/work", http.Header{"X-Seedbed-Invocation-Type": {"Whenever"}}, nil); resp.status != http.StatusBadRequest {
+		t.Errorf("unknown invocation type: %d %q", resp.status, resp.body)
+	}
+	big := strings.Repeat("x", events.DefaultMaxPayload)
+	if resp := send(t, http.MethodPost, a.gateway+"/ev/dev/work", http.Header{"X-Seedbed-Invocation-Type": {"Event"}}, []byte(big)); resp.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized async event: %d %q", resp.status, resp.body)
+	}
+}
+
+// TestEventsSchedulesOnePerTickAcrossProcesses runs two serve processes on
+// one PostgreSQL and one Redis: a rate(2 seconds) schedule fires once per
+// tick, on time, whichever process claims it; pausing it stops the ticks
+// and "run now" runs it at once.
+func TestEventsSchedulesOnePerTickAcrossProcesses(t *testing.T) {
+	shared := backend{"postgres+redis shared",
+		func() func(t *testing.T, _ string) string {
+			var url string
+			return func(t *testing.T, _ string) string {
+				if url == "" {
+					url = testutil.PostgresURL(t)
+				}
+				return url
+			}
+		}(),
+		func() func(t *testing.T) string {
+			var url string
+			return func(t *testing.T) string {
+				if url == "" {
+					url = testutil.RedisURL(t)
+				}
+				return url
+			}
+		}()}
+	fast := func(c *Config) { c.ScheduleTick = 50 * time.Millisecond }
+	a := startAppWith(t, shared, fast)
+	deployEventsApp(t, a)
+	// The second process restores the deployed stage at start.
+	b := startAppWith(t, shared, fast)
+
+	ctx := context.Background()
+	st, err := a.store.StageByName(ctx, mustApp(t, a, "ev").ID, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := mustSchedule(t, a, "jobs/tick")
+	nightly := mustSchedule(t, a, "nodejobs/nightly")
+	if nightly.NextRun == nil || nightly.NextRun.Hour() != 3 || nightly.NextRun.Minute() != 0 {
+		t.Errorf("cron(0 3 * * ? *) next runs at %v, want 03:00 UTC", nightly.NextRun)
+	}
+	start := time.Now()
+	time.Sleep(9 * time.Second)
+	end := time.Now()
+
+	invs, err := a.store.Invocations(ctx, store.InvocationFilter{StageID: st.ID, ScheduleID: tick.ID, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTick := map[time.Time]int{}
+	var lags []time.Duration
+	for _, inv := range invs {
+		if inv.Source != store.SourceSchedule || inv.DueAt == nil {
+			continue
+		}
+		byTick[inv.DueAt.UTC()]++
+		if inv.Status == store.InvocationSucceeded && inv.StartedAt != nil {
+			lags = append(lags, inv.StartedAt.Sub(*inv.DueAt))
+		}
+	}
+	// Every tick strictly inside the window fired exactly once.
+	sched, _ := stack.ParseSchedule("rate(2 seconds)", "")
+	want := 0
+	for due := sched.Next(start.Add(time.Second)); due.Before(end.Add(-time.Second)); due = sched.Next(due) {
+		want++
+		if n := byTick[due.UTC()]; n != 1 {
+			t.Errorf("tick %s fired %d times, want once", due.UTC().Format(time.RFC3339), n)
+		}
+	}
+	for due, n := range byTick {
+		if n != 1 {
+			t.Errorf("tick %s has %d invocations", due.Format(time.RFC3339), n)
+		}
+	}
+	if want < 3 || len(lags) < want {
+		t.Fatalf("%d ticks due, %d ran: %+v", want, len(lags), byTick)
+	}
+	for _, l := range lags {
+		if l < 0 || l > 2*time.Second {
+			t.Errorf("a tick started %s after its due time", l)
+		}
+	}
+
+	// Run now, then pause: no tick fires while paused.
+	q, err := b.api.RunSchedule(ctx, "ev", "dev", tick.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv := waitInvocation(t, a, q.InvocationID, finished); inv.Status != store.InvocationSucceeded || inv.Source != store.SourceManual {
+		t.Errorf("run now: %+v", inv)
+	}
+	if err := a.api.PauseSchedule(ctx, "ev", "dev", tick.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // a tick claimed just before the pause may still run
+	before := countTicks(t, a, st.ID, tick.ID)
+	time.Sleep(4500 * time.Millisecond)
+	if after := countTicks(t, a, st.ID, tick.ID); after != before {
+		t.Errorf("%d ticks fired while the schedule was paused", after-before)
+	}
+	if s := mustSchedule(t, b, "jobs/tick"); !s.Paused || s.NextRun != nil || s.Last == nil {
+		t.Errorf("paused schedule reads %+v", s)
+	}
+}
+
+func countTicks(t *testing.T, a *testApp, stageID uint, scheduleID string) int {
+	t.Helper()
+	invs, err := a.store.Invocations(context.Background(), store.InvocationFilter{StageID: stageID, ScheduleID: scheduleID, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, inv := range invs {
+		if inv.Source == store.SourceSchedule {
+			n++
+		}
+	}
+	return n
+}
+
+func mustSchedule(t *testing.T, a *testApp, fn string) apiv1.Schedule {
+	t.Helper()
+	ev, err := a.api.StageEvents(context.Background(), "ev", "dev", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ev.Schedules {
+		if s.Function == fn {
+			return s
+		}
+	}
+	t.Fatalf("no schedule of %s in %+v", fn, ev.Schedules)
+	return apiv1.Schedule{}
+}
+
+func mustApp(t *testing.T, a *testApp, name string) store.App {
+	t.Helper()
+	app, err := a.store.AppByName(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
