@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -175,8 +177,15 @@ func TestEventsSchedulesOnePerTickAcrossProcesses(t *testing.T) {
 	fast := func(c *Config) { c.ScheduleTick = 50 * time.Millisecond }
 	a := startAppWith(t, shared, fast)
 	deployEventsApp(t, a)
-	// The second process restores the deployed stage at start.
-	b := startAppWith(t, shared, fast)
+	// The second process restores the deployed stage at start, from the
+	// artifacts the first built (processes share artifacts the way a
+	// shared volume would let them).
+	b := startAppWith(t, shared, func(c *Config) {
+		fast(c)
+		if err := os.CopyFS(filepath.Join(c.DataDir, "artifacts"), os.DirFS(filepath.Join(a.cfg.DataDir, "artifacts"))); err != nil {
+			t.Fatal(err)
+		}
+	})
 
 	ctx := context.Background()
 	st, err := a.store.StageByName(ctx, mustApp(t, a, "ev").ID, "dev")
@@ -249,6 +258,36 @@ func TestEventsSchedulesOnePerTickAcrossProcesses(t *testing.T) {
 	}
 	if s := mustSchedule(t, b, "jobs/tick"); !s.Paused || s.NextRun != nil || s.Last == nil {
 		t.Errorf("paused schedule reads %+v", s)
+	}
+
+	// Resumed, with the first process gone: the second fires every tick
+	// on its own.
+	if err := b.api.PauseSchedule(ctx, "ev", "dev", tick.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	a.Close(ctx)
+	resumed := time.Now()
+	time.Sleep(5 * time.Second)
+	invs, err = b.store.Invocations(ctx, store.InvocationFilter{StageID: st.ID, ScheduleID: tick.ID, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := map[time.Time]int{}
+	for _, inv := range invs {
+		if inv.Source == store.SourceSchedule && inv.DueAt.After(resumed) {
+			fired[inv.DueAt.UTC()]++
+			if inv.Status != store.InvocationSucceeded {
+				t.Errorf("tick %s after the first process stopped: %s %s", inv.DueAt, inv.Status, inv.Error)
+			}
+		}
+	}
+	if len(fired) < 2 {
+		t.Errorf("after the first process stopped, %d ticks fired in 5s, want 2 or more", len(fired))
+	}
+	for due, n := range fired {
+		if n != 1 {
+			t.Errorf("tick %s fired %d times", due, n)
+		}
 	}
 }
 
