@@ -140,6 +140,38 @@ func TestEventsAsyncInvocations(t *testing.T) {
 		t.Errorf("redriving an invocation that is not dead succeeded")
 	}
 
+	// The CLI lists, shows and redrives; a viewer may read but not act.
+	as := func(email, password string) cli {
+		c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
+		c.must("login", "--server", a.ConsoleURL(), "--email", email, "--password", password)
+		return c
+	}
+	admin := as(adminEmail, adminPassword)
+	admin.must("users", "create", "--email", "vic@example.com", "--password", "long-enough")
+	admin.must("members", "set", "ev", "vic@example.com", "--role", "viewer")
+	if out := admin.must("invocations", "list", "ev", "dev", "--status", "dead"); !strings.Contains(out, id) || !strings.Contains(out, "boom: always-fail") {
+		t.Errorf("invocations list --status dead:\n%s", out)
+	}
+	if out := admin.must("invocations", "show", "ev", "dev", id); !strings.Contains(out, "dead after 3 of 3 attempts") || !strings.Contains(out, "failing as told") {
+		t.Errorf("invocations show:\n%s", out)
+	}
+	var scheds []apiv1.Schedule
+	if err := json.Unmarshal([]byte(admin.must("schedules", "list", "ev", "dev", "--output", "json")), &scheds); err != nil || len(scheds) != 2 {
+		t.Errorf("schedules list --output json: %+v, %v", scheds, err)
+	}
+	vic := as("vic@example.com", "long-enough")
+	if out := vic.must("schedules", "list", "ev", "dev"); !strings.Contains(out, "rate(2 seconds)") {
+		t.Errorf("a viewer lists schedules:\n%s", out)
+	}
+	for _, args := range [][]string{{"invocations", "redrive", "ev", "dev"}, {"schedules", "run", "ev", "dev", scheds[0].ID}, {"schedules", "pause", "ev", "dev", scheds[0].ID}} {
+		if code, _, errOut := vic.run(args...); code != 1 || !strings.Contains(errOut, "needs the deployer role") {
+			t.Errorf("a viewer runs %q: exit %d, %q", args, code, errOut)
+		}
+	}
+	if out := admin.must("invocations", "redrive", "ev", "dev"); !strings.Contains(out, "Queued 1 dead invocation") {
+		t.Errorf("invocations redrive:\n%s", out)
+	}
+
 	// An unknown invocation type is refused; an oversized event too.
 	if resp := send(t, http.MethodPost, a.gateway+"/ev/dev/work", http.Header{"X-Seedbed-Invocation-Type": {"Whenever"}}, nil); resp.status != http.StatusBadRequest {
 		t.Errorf("unknown invocation type: %d %q", resp.status, resp.body)

@@ -41,6 +41,8 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed tokens list|create NAME|revoke ID
   seedbed sessions list|revoke ID
   seedbed previews list|enable|disable|open|close APP ...
+  seedbed schedules list|run|pause|resume APP STAGE [ID]
+  seedbed invocations list|show|redrive APP STAGE [ID]
 
 Run "seedbed COMMAND --help" for a command's flags.
 `
@@ -114,6 +116,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
 	case "previews":
 		err = cmdPreviews(ctx, rest, getenv, stdout, stderr)
+	case "schedules":
+		err = cmdSchedules(ctx, rest, getenv, stdout, stderr)
+	case "invocations":
+		err = cmdInvocations(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
