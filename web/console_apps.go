@@ -141,7 +141,7 @@ func (s *Server) appPage(c echo.Context) error {
 	for i, st := range stages {
 		base := stageURLPath(app.Name, st.Stage.Name)
 		card := views.StageCard{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL,
-			Approval: st.Stage.Approval, Protected: st.Stage.Protected, SettingsURL: base + "/settings"}
+			Approval: st.Stage.Approval, Protected: st.Stage.Protected, SettingsURL: base + "/settings", EventsURL: base + "/events"}
 		if !st.Stage.Protected {
 			card.DeployURL = base + "/deploy"
 		}

@@ -69,6 +69,14 @@ func (s *Server) routes() {
 	signedIn.GET("/deploys/:id", s.deployPage)
 	signedIn.GET("/deploys/:id/events", s.deployEvents)
 	signedIn.GET("/deploys/:id/log.txt", s.deployLogRaw)
+	// Events of a stage (console_events.go); roles in authz.go, shared
+	// with the API's twins.
+	signedIn.GET("/apps/:app/stages/:stage/events", s.stageEventsPage)
+	signedIn.POST("/apps/:app/stages/:stage/schedules/:id/run", s.consoleRunSchedule)
+	signedIn.POST("/apps/:app/stages/:stage/schedules/:id/pause", s.consolePauseSchedule)
+	signedIn.POST("/apps/:app/stages/:stage/schedules/:id/resume", s.consoleResumeSchedule)
+	signedIn.POST("/apps/:app/stages/:stage/invocations/redrive", s.consoleRedrive)
+	signedIn.POST("/apps/:app/stages/:stage/invocations/:id/redrive", s.consoleRedrive)
 
 	// Webhooks: verified by each app's secret, not by a session.
 	e.POST("/hooks/:forge/:app", s.webhook)

@@ -132,6 +132,7 @@ type StageCard struct {
 	// release; empty when there is none. Ask for confirmation.
 	RollbackURL string
 	SettingsURL string // GET: the stage's settings page
+	EventsURL   string // GET: the stage's schedules and invocations
 	// Awaiting lists promotions into this stage that wait for approval.
 	Awaiting []DeployRow
 }
