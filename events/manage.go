@@ -12,29 +12,53 @@ import (
 	"github.com/seedbed/seedbed/targets"
 )
 
-// Recover queues again the invocations recorded as queued more than age
-// ago: their task was lost (Redis emptied, a crash between recording and
-// queueing). Queueing one whose task still exists does nothing.
+// Recover queues again the unfinished invocations recorded more than age
+// ago whose task the queue no longer has: Redis was emptied, the process
+// died between recording and queueing, or the embedded queue (which keeps
+// nothing) restarted with the process that ran them. A queued one is
+// queued again in any case (a task that still exists makes that a no-op);
+// a running or retrying one only when its task is gone, with the retries
+// it has left: a process killed mid-attempt costs that attempt, and the
+// invocation runs again (at least once).
 func (s *Service) Recover(ctx context.Context, age time.Duration) error {
-	invs, err := s.cfg.Store.QueuedInvocations(ctx, s.cfg.Now().Add(-age), 500)
+	invs, err := s.cfg.Store.UnfinishedInvocations(ctx, s.cfg.Now().Add(-age), 500)
 	if err != nil {
 		return err
 	}
 	var first error
 	for i := range invs {
-		if err := s.enqueue(ctx, &invs[i]); err != nil {
+		inv := &invs[i]
+		if inv.Status != store.InvocationQueued {
+			if s.cfg.Tasks == nil {
+				continue
+			}
+			_, err := s.cfg.Tasks.GetTaskInfo(QueueEvents, inv.ID)
+			if err == nil {
+				continue // asynq has it: pending, active, retrying
+			}
+			if !isNoTask(err) {
+				first = cmpErr(first, fmt.Errorf("look up the task of invocation %s: %w", inv.ID, err))
+				continue
+			}
+			s.log.Warn("the queue lost an unfinished invocation; queueing it again", "invocation", inv.ID, "function", inv.Function, "attempts", inv.Attempts)
+		}
+		if err := s.enqueue(ctx, inv); err != nil {
 			first = cmpErr(first, err)
 		}
 	}
 	return first
 }
 
-// RunRecovery calls Recover every interval until ctx is done.
+// RunRecovery calls Recover at once for everything unfinished, then every
+// interval for what is older than interval, until ctx is done.
 func (s *Service) RunRecovery(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	age := time.Duration(0)
 	for {
-		if err := s.Recover(ctx, interval); err != nil && ctx.Err() == nil {
+		err := s.Recover(ctx, age)
+		age = interval
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("queue lost invocations again", "err", err)
 		}
 		select {

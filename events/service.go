@@ -53,7 +53,7 @@ type Store interface {
 	RequeueInvocation(ctx context.Context, id string) (bool, error)
 	Invocations(ctx context.Context, f store.InvocationFilter) ([]store.Invocation, error)
 	CountUnfinishedInvocations(ctx context.Context, stageID uint) (int64, error)
-	QueuedInvocations(ctx context.Context, before time.Time, limit int) ([]store.Invocation, error)
+	UnfinishedInvocations(ctx context.Context, before time.Time, limit int) ([]store.Invocation, error)
 	LastTick(ctx context.Context, stageID uint, scheduleID string) (time.Time, error)
 	ScheduleStates(ctx context.Context) ([]store.EventSchedule, error)
 	SetSchedulePaused(ctx context.Context, stageID uint, id string, paused bool) error
@@ -93,9 +93,12 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// TaskRemover deletes a task of a queue (an *asynq.Inspector); a redrive
-// deletes the archived task of a dead invocation before queueing it anew.
-type TaskRemover interface {
+// Tasks looks up and deletes tasks of a queue (an *asynq.Inspector):
+// recovery asks whether an unfinished invocation's task still exists, a
+// redrive deletes the archived task of a dead invocation before queueing it
+// anew.
+type Tasks interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
 	DeleteTask(queue, id string) error
 }
 
@@ -104,7 +107,7 @@ type Config struct {
 	Store   Store
 	Stages  Stages
 	Queue   Enqueuer
-	Tasks   TaskRemover
+	Tasks   Tasks
 	Invoker targets.Invoker // nil in processes that run no functions
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -237,15 +240,16 @@ func RetryDelayFunc(other asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 	}
 }
 
-// enqueue queues an attempt of a recorded invocation. A task already
-// queued under its id is fine: the invocation runs once.
+// enqueue queues an attempt of a recorded invocation, with the retries it
+// has left. A task already queued under its id is fine: the invocation
+// runs once.
 func (s *Service) enqueue(ctx context.Context, inv *store.Invocation) error {
 	payload, err := json.Marshal(invokeArgs{ID: inv.ID, BackoffMS: inv.BackoffMS})
 	if err != nil {
 		return fmt.Errorf("encode task: %w", err)
 	}
 	_, err = s.cfg.Queue.EnqueueContext(ctx, asynq.NewTask(TaskInvoke, payload),
-		asynq.Queue(QueueEvents), asynq.TaskID(inv.ID), asynq.MaxRetry(max(inv.MaxAttempts-1, 0)),
+		asynq.Queue(QueueEvents), asynq.TaskID(inv.ID), asynq.MaxRetry(max(inv.MaxAttempts-inv.Attempts-1, 0)),
 		asynq.Timeout(stack.MaxTimeout+time.Minute))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("queue invocation %s of %s: %w", inv.ID, inv.Function, err)

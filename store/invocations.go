@@ -172,14 +172,17 @@ func (s *Store) CountUnfinishedInvocations(ctx context.Context, stageID uint) (i
 	return n, nil
 }
 
-// QueuedInvocations lists invocations recorded as queued before before,
-// oldest first: work whose task may never have reached the queue.
-func (s *Store) QueuedInvocations(ctx context.Context, before time.Time, limit int) ([]Invocation, error) {
+// UnfinishedInvocations lists invocations recorded before before that are
+// queued, running or waiting for a retry, oldest first: work whose task
+// the queue may have lost (a crash, an emptied Redis, the embedded queue
+// after a restart).
+func (s *Store) UnfinishedInvocations(ctx context.Context, before time.Time, limit int) ([]Invocation, error) {
 	var out []Invocation
-	err := s.db.WithContext(ctx).Omit("payload", "response").Where("status = ? AND created_at < ?", InvocationQueued, before.UTC()).
+	err := s.db.WithContext(ctx).Omit("payload", "response").
+		Where("status IN ? AND created_at < ?", []string{InvocationQueued, InvocationRunning, InvocationRetrying}, before.UTC()).
 		Order("created_at").Limit(limit).Find(&out).Error
 	if err != nil {
-		return nil, fmt.Errorf("list queued invocations: %w", err)
+		return nil, fmt.Errorf("list unfinished invocations: %w", err)
 	}
 	return out, nil
 }

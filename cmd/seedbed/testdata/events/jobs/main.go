@@ -5,7 +5,8 @@
 //	SQS batch                      fails records whose body starts with "poison"
 //	Lambda destination record      prints "failure record: CONDITION REQUEST-ID"
 //	API Gateway request            body "fail-twice:KEY" fails the first two
-//	                               times per KEY; "always-fail" always fails
+//	                               times per KEY; "always-fail" always fails;
+//	                               "sleep:MS" answers after MS milliseconds
 package main
 
 import (
@@ -72,6 +73,11 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		if e.Body == "always-fail" {
 			fmt.Println("failing as told")
 			return nil, errors.New("boom: always-fail")
+		}
+		if ms, ok := strings.CutPrefix(e.Body, "sleep:"); ok {
+			d, _ := time.ParseDuration(ms + "ms")
+			fmt.Println("sleeping", d)
+			time.Sleep(d)
 		}
 		if key, ok := strings.CutPrefix(e.Body, "fail-twice:"); ok {
 			mu.Lock()
