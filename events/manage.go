@@ -111,7 +111,7 @@ func (s *Service) Redrive(ctx context.Context, ref targets.StageRef, id string) 
 			return 0, err
 		}
 		if inv.Status != store.InvocationDead {
-			return 0, fmt.Errorf("invocation %s is %s, not dead; only dead letters are redriven", id, inv.Status)
+			return 0, fmt.Errorf("invocation %s is %s, not dead; only dead letters are redriven: %w", id, inv.Status, store.ErrConflict)
 		}
 		ids = []string{id}
 	} else {

@@ -41,8 +41,11 @@ func (s *Server) eventsRef(c echo.Context) (targets.StageRef, error) {
 // eventsError turns the events package's "not found" (an undeployed
 // stage, an unknown schedule or invocation) into a 404 that says which.
 func eventsError(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return errorf(http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, store.ErrConflict):
+		return errorf(http.StatusConflict, "conflict", err.Error())
 	}
 	return err
 }
