@@ -61,6 +61,9 @@ func (s *Service) RunRecovery(ctx context.Context, interval time.Duration) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("queue lost invocations again", "err", err)
 		}
+		if err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("remove old invocations", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -158,4 +161,12 @@ func (s *Service) Redrive(ctx context.Context, ref targets.StageRef, id string) 
 // there: a dead letter whose archived task expired.
 func isNoTask(err error) bool {
 	return errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound)
+}
+
+// Prune removes finished invocations older than KeepFinished and dead
+// letters older than KeepDead, a bounded number per call.
+func (s *Service) Prune(ctx context.Context) error {
+	now := s.cfg.Now()
+	_, err := s.cfg.Store.DeleteFinishedInvocations(ctx, now.Add(-KeepFinished), now.Add(-KeepDead), 5000)
+	return err
 }

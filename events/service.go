@@ -42,6 +42,11 @@ const (
 	// DefaultCatchUp is how late a tick may still run; see the package
 	// comment.
 	DefaultCatchUp = 5 * time.Minute
+	// KeepFinished and KeepDead are how long finished invocations and
+	// dead letters are kept: a schedule of rate(1 second) alone records
+	// 86,400 a day.
+	KeepFinished = 7 * 24 * time.Hour
+	KeepDead     = 14 * 24 * time.Hour
 )
 
 // Store is what the events package keeps in the database.
@@ -54,6 +59,7 @@ type Store interface {
 	Invocations(ctx context.Context, f store.InvocationFilter) ([]store.Invocation, error)
 	CountUnfinishedInvocations(ctx context.Context, stageID uint) (int64, error)
 	UnfinishedInvocations(ctx context.Context, before time.Time, limit int) ([]store.Invocation, error)
+	DeleteFinishedInvocations(ctx context.Context, before, deadBefore time.Time, limit int) (int64, error)
 	LastTick(ctx context.Context, stageID uint, scheduleID string) (time.Time, error)
 	ScheduleStates(ctx context.Context) ([]store.EventSchedule, error)
 	SetSchedulePaused(ctx context.Context, stageID uint, id string, paused bool) error

@@ -267,3 +267,25 @@ func (s *Store) LastTick(ctx context.Context, stageID uint, scheduleID string) (
 	}
 	return *invs[0].DueAt, nil
 }
+
+// DeleteFinishedInvocations removes invocations that finished before
+// before (dead letters before deadBefore), at most limit rows, and
+// returns how many went. Unfinished ones are never removed.
+func (s *Store) DeleteFinishedInvocations(ctx context.Context, before, deadBefore time.Time, limit int) (int64, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Invocation{}).
+		Where("(status IN ? AND finished_at < ?) OR (status = ? AND finished_at < ?)",
+			[]string{InvocationSucceeded, InvocationSkipped}, before.UTC(), InvocationDead, deadBefore.UTC()).
+		Order("finished_at").Limit(limit).Pluck("id", &ids).Error
+	if err != nil {
+		return 0, fmt.Errorf("find old invocations: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res := s.db.WithContext(ctx).Where("id IN ?", ids).Delete(&Invocation{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("delete old invocations: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -62,6 +62,28 @@ func TestInvocations(t *testing.T) {
 			t.Fatalf("missing invocation = %v, want ErrNotFound", err)
 		}
 
+		// Retention removes what finished long enough ago, never what is
+		// unfinished; dead letters are kept longer.
+		old := now.Add(-48 * time.Hour)
+		for i, st := range []string{store.InvocationSucceeded, store.InvocationDead, store.InvocationQueued} {
+			inv := store.Invocation{ID: "old-" + st, StageID: stageID, App: "shop", Stage: "dev", Function: "api/f", Source: store.SourceAsync,
+				Status: st, CreatedAt: old.Add(time.Duration(i) * time.Second), FinishedAt: &old}
+			if err := s.CreateInvocation(ctx, &inv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.DeleteFinishedInvocations(ctx, now.Add(-24*time.Hour), now.Add(-72*time.Hour), 100); err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v; want the old success only", n, err)
+		}
+		for _, id := range []string{"old-dead", "old-queued"} {
+			if _, err := s.InvocationByID(ctx, id); err != nil {
+				t.Errorf("%s was pruned: %v", id, err)
+			}
+		}
+		if _, err := s.InvocationByID(ctx, "old-succeeded"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("old-succeeded kept: %v", err)
+		}
+
 		// A schedule is held by one run until it is released or its hold
 		// runs out.
 		if ok, err := s.ClaimScheduleRun(ctx, stageID, "abc", "run-1", now, now.Add(time.Minute)); err != nil || !ok {
