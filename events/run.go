@@ -25,6 +25,7 @@ const (
 // Invoker (that serve functions) register it.
 func (s *Service) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TaskInvoke, s.HandleInvoke)
+	mux.HandleFunc(TaskBatch, s.HandleBatch)
 }
 
 // HandleInvoke runs one attempt of an invocation. It is idempotent: a

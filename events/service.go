@@ -114,6 +114,9 @@ type Config struct {
 	Stages  Stages
 	Queue   Enqueuer
 	Tasks   Tasks
+	// Queues inspects queue state (an *asynq.Inspector); nil turns the
+	// queue listings, purge and redrive off.
+	Queues QueueInspector
 	Invoker targets.Invoker // nil in processes that run no functions
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.

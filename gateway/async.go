@@ -109,3 +109,46 @@ func asyncType(r *http.Request) (async bool, ok bool) {
 	}
 	return false, false
 }
+
+// QueuePrefix is the path, under a stage, where functions (and anyone who
+// may call them) send messages to the stage's queues:
+// POST /APP/STAGE/_seedbed/queues/NAME with the message as the body. It
+// shadows a function route of the same path.
+const QueuePrefix = "/_seedbed/queues/"
+
+// QueueSender puts messages on a stage's queues (the events package).
+type QueueSender interface {
+	// Send queues body on queue of stage and returns the message's id.
+	// Errors with an HTTPStatus() int method are refusals, as for Async.
+	Send(ctx context.Context, stage targets.StageRef, queue string, body []byte) (string, error)
+}
+
+func (g *Gateway) serveQueueSend(w http.ResponseWriter, r *http.Request, ref targets.StageRef, queue string) {
+	if g.cfg.Queues == nil {
+		PlainError(w, http.StatusNotImplemented, "queues are not available on this gateway")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		PlainError(w, http.StatusMethodNotAllowed, "send a message with POST; the body is the message")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, asyncBodyLimit))
+	if err != nil {
+		PlainError(w, http.StatusRequestEntityTooLarge, "the message is too large")
+		return
+	}
+	id, err := g.cfg.Queues.Send(r.Context(), ref, queue, body)
+	if err != nil {
+		var refusal interface{ HTTPStatus() int }
+		if errors.As(err, &refusal) {
+			PlainError(w, refusal.HTTPStatus(), err.Error())
+			return
+		}
+		PlainError(w, http.StatusServiceUnavailable, fmt.Sprintf("cannot queue the message now: %v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]string{"messageId": id})
+}

@@ -33,6 +33,9 @@ type Config struct {
 	// Async takes requests sent with X-Seedbed-Invocation-Type: Event
 	// (see async.go); nil answers them 501.
 	Async Async
+	// Queues takes messages POSTed to /APP/STAGE/_seedbed/queues/NAME;
+	// nil answers them 501.
+	Queues QueueSender
 }
 
 // Tables gives the gateway the routes a stage serves now. A target (or a
@@ -113,6 +116,10 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 	ref, rest, prefix, ok := g.resolve(r)
 	if !ok {
 		NotFound(w, "no app and stage in the request: use /APP/STAGE/path"+g.hostHint())
+		return
+	}
+	if name, ok := strings.CutPrefix(rest, QueuePrefix); ok && name != "" && !strings.Contains(name, "/") {
+		g.serveQueueSend(w, r, ref, name)
 		return
 	}
 	segs := splitEscapedPath(rest)

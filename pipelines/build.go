@@ -140,9 +140,6 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 		}
 		return fmt.Errorf("%s is not valid: %w", stack.FileName, err)
 	}
-	if err := refuseQueueEvents(st); err != nil {
-		return err
-	}
 	if err := s.syncStages(ctx, app, st.Stages, log); err != nil {
 		return err
 	}

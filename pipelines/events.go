@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-
-	"github.com/seedbed/seedbed/stack"
 
 	"github.com/seedbed/seedbed/events"
 	"github.com/seedbed/seedbed/targets"
@@ -50,26 +47,4 @@ func (s *Service) LiveStages(ctx context.Context) ([]events.Stage, error) {
 		})
 	}
 	return out, nil
-}
-
-// refuseQueueEvents fails a build whose stack subscribes a function to a
-// queue: seedbed.yml can declare queues and subscriptions (the schema is
-// checked), but this version does not run queues yet, and a subscription
-// that silently never fires would lose the user's messages.
-func refuseQueueEvents(st *stack.Stack) error {
-	var subs []string
-	for _, svc := range st.Services {
-		for _, fn := range svc.Functions {
-			for _, ev := range fn.Events {
-				if ev.Queue != "" {
-					subs = append(subs, svc.Name+"/"+fn.Name+" → queue "+ev.Queue)
-				}
-			}
-		}
-	}
-	if len(subs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s subscribes functions to queues (%s), but this version of Seedbed does not run queues yet; "+
-		"remove the queue events (schedules and async invocations work)", stack.FileName, strings.Join(subs, ", "))
 }

@@ -27,6 +27,7 @@ const (
 	SourceSchedule  = "schedule"   // a tick of a schedule
 	SourceOnFailure = "on-failure" // another invocation's retries ran out
 	SourceManual    = "manual"     // "run now" in the console, CLI or API
+	SourceQueue     = "queue"      // a batch of queue messages (recorded once it ran)
 )
 
 // Invocation is one run of a function that nobody waits on: its input,

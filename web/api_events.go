@@ -149,3 +149,98 @@ func (s *Server) apiRedrive(c echo.Context) error {
 	}
 	return c.JSON(http.StatusAccepted, apiv1.Redriven{Queued: n})
 }
+
+// Queues is what the API asks of a stage's queues (an *events.Service).
+type Queues interface {
+	ListQueues(ctx context.Context, ref targets.StageRef) ([]events.QueueInfo, error)
+	DeadMessages(ctx context.Context, ref targets.StageRef, queue string) ([]events.DeadMessage, error)
+	Send(ctx context.Context, ref targets.StageRef, queue string, body []byte) (string, error)
+	PurgeQueue(ctx context.Context, ref targets.StageRef, queue string) (int, error)
+	RedriveQueue(ctx context.Context, ref targets.StageRef, queue string) (int, error)
+}
+
+func (s *Server) queuesRef(c echo.Context) (targets.StageRef, error) {
+	if s.cfg.Queues == nil {
+		return targets.StageRef{}, errNoEvents
+	}
+	return s.eventsRef(c)
+}
+
+func (s *Server) apiQueues(c echo.Context) error {
+	ref, err := s.queuesRef(c)
+	if err != nil {
+		return err
+	}
+	qs, err := s.cfg.Queues.ListQueues(c.Request().Context(), ref)
+	if err != nil {
+		return eventsError(err)
+	}
+	out := []apiv1.Queue{}
+	for _, q := range qs {
+		out = append(out, apiv1.Queue{Name: q.Name, Subscriber: q.Subscriber, Depth: q.Depth, DeadLetters: q.DeadLetters,
+			OldestAgeSeconds: q.OldestAge.Seconds(), VisibilityTimeoutS: q.VisibilityTimeout.Seconds(), MaxReceives: q.MaxReceives})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiDeadMessages(c echo.Context) error {
+	ref, err := s.queuesRef(c)
+	if err != nil {
+		return err
+	}
+	dead, err := s.cfg.Queues.DeadMessages(c.Request().Context(), ref, c.Param("queue"))
+	if err != nil {
+		return eventsError(err)
+	}
+	out := []apiv1.DeadMessage{}
+	for _, d := range dead {
+		out = append(out, apiv1.DeadMessage{ID: d.ID, Body: d.Body, Receives: d.Receives})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiSendMessage(c echo.Context) error {
+	ref, err := s.queuesRef(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Body string `json:"body"`
+	}
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	id, err := s.cfg.Queues.Send(c.Request().Context(), ref, c.Param("queue"), []byte(req.Body))
+	var refusal *events.Error
+	if errors.As(err, &refusal) {
+		return errorf(refusal.Status, "invalid", refusal.Msg)
+	}
+	if err != nil {
+		return eventsError(err)
+	}
+	return c.JSON(http.StatusAccepted, apiv1.MessageSent{MessageID: id})
+}
+
+func (s *Server) apiPurgeQueue(c echo.Context) error {
+	return s.queueCount(c, func(ctx context.Context, ref targets.StageRef, q string) (int, error) {
+		return s.cfg.Queues.PurgeQueue(ctx, ref, q)
+	})
+}
+
+func (s *Server) apiRedriveQueue(c echo.Context) error {
+	return s.queueCount(c, func(ctx context.Context, ref targets.StageRef, q string) (int, error) {
+		return s.cfg.Queues.RedriveQueue(ctx, ref, q)
+	})
+}
+
+func (s *Server) queueCount(c echo.Context, do func(context.Context, targets.StageRef, string) (int, error)) error {
+	ref, err := s.queuesRef(c)
+	if err != nil {
+		return err
+	}
+	n, err := do(c.Request().Context(), ref, c.Param("queue"))
+	if err != nil {
+		return eventsError(err)
+	}
+	return c.JSON(http.StatusAccepted, apiv1.QueueCount{Count: n})
+}

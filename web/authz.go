@@ -100,6 +100,9 @@ var routeRoles = map[string]string{
 	"POST /apps/:app/stages/:stage/schedules/:id/resume":    store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/invocations/redrive":     store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/invocations/:id/redrive": store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/messages":  store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/purge":     store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/redrive":   store.RoleDeployer,
 	"GET /apps/:app/stages/:stage/events":                   store.RoleViewer,
 	"GET /apps/:app/stages/:stage/invocations/:id":          store.RoleViewer,
 	// Creating an app is for admins and creators.

@@ -145,4 +145,9 @@ func (s *Server) routes() {
 	authed.POST("/apps/:app/stages/:stage/schedules/:id/resume", s.apiResumeSchedule)
 	authed.POST("/apps/:app/stages/:stage/invocations/redrive", s.apiRedrive)
 	authed.POST("/apps/:app/stages/:stage/invocations/:id/redrive", s.apiRedrive)
+	authed.GET("/apps/:app/stages/:stage/queues", s.apiQueues)
+	authed.GET("/apps/:app/stages/:stage/queues/:queue/dead", s.apiDeadMessages)
+	authed.POST("/apps/:app/stages/:stage/queues/:queue/messages", s.apiSendMessage)
+	authed.POST("/apps/:app/stages/:stage/queues/:queue/purge", s.apiPurgeQueue)
+	authed.POST("/apps/:app/stages/:stage/queues/:queue/redrive", s.apiRedriveQueue)
 }

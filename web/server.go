@@ -137,6 +137,8 @@ type Config struct {
 	// Events answers for schedules and invocations; nil: this server runs
 	// no functions and has none.
 	Events Events
+	// Queues answers for a stage's queues; nil as Events.
+	Queues Queues
 }
 
 // Server serves the console and the API.

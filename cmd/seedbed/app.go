@@ -247,7 +247,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
 		queues[events.QueueEvents] = 2
-		a.events = events.New(events.Config{Store: a.store, Stages: a.svc, Queue: a.client, Tasks: a.inspector, Invoker: a.target,
+		a.events = events.New(events.Config{Store: a.store, Stages: a.svc, Queue: a.client, Tasks: a.inspector, Queues: a.inspector, Invoker: a.target,
 			Logger: log.With("part", "events")})
 	}
 	if len(queues) == 0 {
@@ -260,6 +260,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
 		RetryDelayFunc:  events.RetryDelayFunc(queue.RetryDelay),
+		// Queue messages are batched by asynq's group aggregation: up to
+		// 10 (SQS's most) once a second passes without a new one, or 2 s
+		// after the first.
+		GroupAggregator:  events.Aggregator,
+		GroupMaxSize:     10,
+		GroupGracePeriod: time.Second,
+		GroupMaxDelay:    2 * time.Second,
 	}))
 
 	if cfg.Deploys {
@@ -275,12 +282,12 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Events: a.events})
+			SecurityWarning: a.isolation.Warning, Events: a.events, Queues: a.events})
 		if err != nil {
 			return nil, err
 		}
 		a.console = newHTTPServer(srv, defaultTimeouts, isGitRequest)
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Async: a.events}, a.target)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Async: a.events, Queues: a.events}, a.target)
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
 	}
 	return a, nil

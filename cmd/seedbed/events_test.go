@@ -439,3 +439,101 @@ func TestEventsKillDuringAsyncInvocation(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsQueues sends messages through the gateway and the API to a
+// queue an aws-lambda-go SQSEvent handler consumes in batches: good
+// messages are taken once, a poison message (reported in
+// batchItemFailures) is received max_receives times and lands in the dead
+// letters, and a redrive puts it back.
+func TestEventsQueues(t *testing.T) {
+	a := startApp(t, embedded)
+	deployEventsApp(t, a)
+	ctx := context.Background()
+	sendURL := a.gateway + "/ev/dev/_seedbed/queues/orders"
+	for _, body := range []string{"order 1", "poison 1", "order 2"} {
+		if resp := send(t, http.MethodPost, sendURL, nil, []byte(body)); resp.status != http.StatusAccepted || !strings.Contains(string(resp.body), "messageId") {
+			t.Fatalf("send %q: %d %q", body, resp.status, resp.body)
+		}
+	}
+	if _, err := a.api.SendMessage(ctx, "ev", "dev", "orders", "order 3"); err != nil {
+		t.Fatal(err)
+	}
+	if resp := send(t, http.MethodPost, a.gateway+"/ev/dev/_seedbed/queues/nope", nil, []byte("x")); resp.status != http.StatusNotFound {
+		t.Errorf("send to an undeclared queue: %d %q", resp.status, resp.body)
+	}
+	if resp := send(t, http.MethodGet, sendURL, nil, nil); resp.status != http.StatusMethodNotAllowed {
+		t.Errorf("GET on the send path: %d", resp.status)
+	}
+
+	waitDead := func(want int) []apiv1.DeadMessage {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			dead, err := a.api.DeadMessages(ctx, "ev", "dev", "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			qs, err := a.api.Queues(ctx, "ev", "dev")
+			if err != nil || len(qs) != 1 {
+				t.Fatalf("queues = %+v, %v", qs, err)
+			}
+			if len(dead) == want && qs[0].Depth == 0 && qs[0].DeadLetters == want {
+				return dead
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dead letters %+v, queue %+v; want %d dead and none waiting", dead, qs[0], want)
+			}
+		}
+	}
+	dead := waitDead(1)
+	if dead[0].Body != "poison 1" || dead[0].Receives != 2 {
+		t.Fatalf("dead letter %+v, want poison 1 received twice (max_receives: 2)", dead[0])
+	}
+	// Every good message was taken, each once.
+	ev, err := a.api.StageEvents(ctx, "ev", "dev", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := map[string]int{}
+	for _, b := range ev.Invocations {
+		if b.Source != store.SourceQueue {
+			continue
+		}
+		inv, err := a.api.Invocation(ctx, "ev", "dev", b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.Function != "jobs/consume" {
+			t.Errorf("a batch ran %s", inv.Function)
+		}
+		for _, line := range strings.Split(inv.LogExcerpt, "\n") {
+			if m, ok := strings.CutPrefix(line, "took "); ok {
+				took[m]++
+			}
+		}
+	}
+	// The excerpt holds the output up to each batch's answer, so a line may
+	// show in several batches' excerpts: count distinct messages.
+	for _, want := range []string{"order 1 receive 1", "order 2 receive 1", "order 3 receive 1"} {
+		if took[want] == 0 {
+			t.Errorf("no batch took %q: %v", want, took)
+		}
+	}
+	for m := range took {
+		if !strings.HasSuffix(m, "receive 1") {
+			t.Errorf("a good message was received again: %q", m)
+		}
+	}
+
+	// Redrive: the poison message is received twice more, then dead again.
+	r, err := a.api.RedriveQueue(ctx, "ev", "dev", "orders")
+	if err != nil || r.Count != 1 {
+		t.Fatalf("redrive = %+v, %v", r, err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if dead := waitDead(1); dead[0].Receives != 2 {
+		t.Errorf("after the redrive: %+v", dead)
+	}
+	if _, err := a.api.PurgeQueue(ctx, "ev", "dev", "orders"); err != nil {
+		t.Errorf("purge: %v", err)
+	}
+}

@@ -107,3 +107,70 @@ func (c *Client) Redrive(ctx context.Context, app, stage, id string) (Redriven, 
 	err := c.do(ctx, http.MethodPost, path, nil, &out)
 	return out, err
 }
+
+// Queue is one queue of a deployed stage.
+type Queue struct {
+	Name               string  `json:"name"`
+	Subscriber         string  `json:"subscriber,omitempty"`
+	Depth              int     `json:"depth"`
+	DeadLetters        int     `json:"dead_letters"`
+	OldestAgeSeconds   float64 `json:"oldest_age_seconds"`
+	VisibilityTimeoutS float64 `json:"visibility_timeout_seconds"`
+	MaxReceives        int     `json:"max_receives"`
+}
+
+// DeadMessage is a message in a queue's dead letters.
+type DeadMessage struct {
+	ID       string `json:"id"`
+	Body     string `json:"body"`
+	Receives int    `json:"receives"`
+}
+
+// QueueCount answers purge and redrive.
+type QueueCount struct {
+	Count int `json:"count"`
+}
+
+// MessageSent answers a send.
+type MessageSent struct {
+	MessageID string `json:"message_id"`
+}
+
+func queuePath(app, stage, queue string) string {
+	return stagePath(app, stage) + "/queues/" + url.PathEscape(queue)
+}
+
+// Queues lists a stage's queues.
+func (c *Client) Queues(ctx context.Context, app, stage string) ([]Queue, error) {
+	var out []Queue
+	err := c.do(ctx, http.MethodGet, stagePath(app, stage)+"/queues", nil, &out)
+	return out, err
+}
+
+// DeadMessages lists a queue's dead letters.
+func (c *Client) DeadMessages(ctx context.Context, app, stage, queue string) ([]DeadMessage, error) {
+	var out []DeadMessage
+	err := c.do(ctx, http.MethodGet, queuePath(app, stage, queue)+"/dead", nil, &out)
+	return out, err
+}
+
+// SendMessage puts a message on a queue.
+func (c *Client) SendMessage(ctx context.Context, app, stage, queue, body string) (MessageSent, error) {
+	var out MessageSent
+	err := c.do(ctx, http.MethodPost, queuePath(app, stage, queue)+"/messages", map[string]string{"body": body}, &out)
+	return out, err
+}
+
+// PurgeQueue deletes the messages waiting on a queue.
+func (c *Client) PurgeQueue(ctx context.Context, app, stage, queue string) (QueueCount, error) {
+	var out QueueCount
+	err := c.do(ctx, http.MethodPost, queuePath(app, stage, queue)+"/purge", nil, &out)
+	return out, err
+}
+
+// RedriveQueue puts a queue's dead letters back on it.
+func (c *Client) RedriveQueue(ctx context.Context, app, stage, queue string) (QueueCount, error) {
+	var out QueueCount
+	err := c.do(ctx, http.MethodPost, queuePath(app, stage, queue)+"/redrive", nil, &out)
+	return out, err
+}

@@ -57,6 +57,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		}
 		var resp events.SQSEventResponse
 		for _, r := range e.Records {
+			if !strings.HasPrefix(r.Body, "poison") {
+				fmt.Println("took", r.Body, "receive", r.Attributes["ApproximateReceiveCount"])
+			}
 			if strings.HasPrefix(r.Body, "poison") {
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
 			}
