@@ -110,13 +110,13 @@ type Tasks interface {
 
 // Config wires a Service.
 type Config struct {
-	Store   Store
-	Stages  Stages
-	Queue   Enqueuer
-	Tasks   Tasks
+	Store  Store
+	Stages Stages
+	Queue  Enqueuer
+	Tasks  Tasks
 	// Queues inspects queue state (an *asynq.Inspector); nil turns the
 	// queue listings, purge and redrive off.
-	Queues QueueInspector
+	Queues  QueueInspector
 	Invoker targets.Invoker // nil in processes that run no functions
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.

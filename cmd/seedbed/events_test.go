@@ -537,3 +537,92 @@ func TestEventsQueues(t *testing.T) {
 		t.Errorf("purge: %v", err)
 	}
 }
+
+// TestEventsKillDuringQueueBatch kills `seedbed serve` (the real binary,
+// on PostgreSQL + Redis) while its consumer works on a batch, and starts
+// it again: once asynq's lease on the batch has run out, the batch runs
+// again and every message is taken; none is lost.
+func TestEventsKillDuringQueueBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the real binary twice and waits for asynq's lease recovery")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		testutil.Unavailable(t, "node", err)
+	}
+	dir := t.TempDir()
+	console, gateway := freeAddr(t), freeAddr(t)
+	env := append(testutil.GoEnv(t),
+		"SEEDBED_DATA_DIR="+dir, "SEEDBED_ADDR="+console, "SEEDBED_GATEWAY_ADDR="+gateway,
+		"SEEDBED_DATABASE_URL="+testutil.PostgresURL(t), "SEEDBED_REDIS_URL="+testutil.RedisURL(t),
+		"SEEDBED_ADMIN_EMAIL="+adminEmail, "SEEDBED_ADMIN_PASSWORD="+adminPassword)
+	consoleURL, gatewayURL := "http://"+console, "http://"+gateway
+	srv := startServer(t, env)
+	waitHealthy(t, consoleURL, srv)
+	ctx := context.Background()
+	api := apiv1.NewClient(consoleURL, "")
+	login, err := api.Login(ctx, apiv1.LoginRequest{Email: adminEmail, Password: adminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Token = login.Token
+	repo := testutil.NewRepo(t)
+	repo.Commit("events", testdataFiles(t, "testdata/events"))
+	if _, err := api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "ev", RepoURL: repo.Dir}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := api.Deploy(ctx, "ev", apiv1.DeployRequest{Stage: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api, d.Deploy.ID, "succeeded", srv)
+
+	bodies := []string{"slow a", "order b", "order c"}
+	for _, b := range bodies {
+		if resp := send(t, http.MethodPost, gatewayURL+"/ev/dev/_seedbed/queues/orders", nil, []byte(b)); resp.status != http.StatusAccepted {
+			t.Fatalf("send %q: %d %q", b, resp.status, resp.body)
+		}
+	}
+	// The batch is under way once the queue holds nothing waiting; the
+	// slow message keeps the consumer busy for 5 s.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		qs, err := api.Queues(ctx, "ev", "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qs) == 1 && qs[0].Depth == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the messages were never taken: %+v", qs)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	srv.kill()
+
+	srv = startServer(t, env)
+	waitHealthy(t, consoleURL, srv)
+	took := map[string]bool{}
+	for deadline := time.Now().Add(4 * time.Minute); len(took) < len(bodies); time.Sleep(time.Second) {
+		ev, err := api.StageEvents(ctx, "ev", "dev", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range ev.Invocations {
+			if b.Source != store.SourceQueue || b.Status != store.InvocationSucceeded {
+				continue
+			}
+			inv, err := api.Invocation(ctx, "ev", "dev", b.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, body := range bodies {
+				if strings.Contains(inv.LogExcerpt, "took "+body) {
+					took[body] = true
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart only %v of %v were taken\n%s", took, bodies, srv.logs.String())
+		}
+	}
+}

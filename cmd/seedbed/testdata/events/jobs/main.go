@@ -2,7 +2,8 @@
 // of the events test app runs. It tells its events apart by their shape:
 //
 //	EventBridge "Scheduled Event"  prints and answers its id and time
-//	SQS batch                      fails records whose body starts with "poison"
+//	SQS batch                      fails records whose body starts with "poison",
+//	                               sleeps 5 s on one that starts with "slow"
 //	Lambda destination record      prints "failure record: CONDITION REQUEST-ID"
 //	API Gateway request            body "fail-twice:KEY" fails the first two
 //	                               times per KEY; "always-fail" always fails;
@@ -57,6 +58,10 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		}
 		var resp events.SQSEventResponse
 		for _, r := range e.Records {
+			if strings.HasPrefix(r.Body, "slow") {
+				fmt.Println("slow message", r.Body)
+				time.Sleep(5 * time.Second)
+			}
 			if !strings.HasPrefix(r.Body, "poison") {
 				fmt.Println("took", r.Body, "receive", r.Attributes["ApproximateReceiveCount"])
 			}
