@@ -234,3 +234,119 @@ func firstLineOf(s string) string {
 	}
 	return s
 }
+
+const queuesUse = "seedbed queues list APP STAGE [--output json] | send APP STAGE QUEUE BODY | dead|purge|redrive APP STAGE QUEUE [--output json]"
+
+// queuesOptions names a queue of a stage and, for send, the message.
+type queuesOptions struct {
+	App, Stage, Queue string
+	Body              string
+	JSON              bool
+}
+
+// cmdQueues parses a queues command and runs it.
+func cmdQueues(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError(queuesUse)
+	}
+	verb := args[0]
+	fs := newFlagSet("queues "+verb, queuesUse+"\n\nQueues are declared under queues: in seedbed.yml; functions take them with events: [{queue: NAME}].", stderr)
+	output := fs.String("output", "", "json for machine-readable output")
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	want := map[string]int{"list": 2, "ls": 2, "send": 4, "dead": 3, "purge": 3, "redrive": 3}[verb]
+	if want == 0 || len(pos) != want {
+		return usageError(queuesUse)
+	}
+	if *output != "" && *output != "json" {
+		return usageError("--output takes json; leave it out for a table")
+	}
+	o := queuesOptions{App: pos[0], Stage: pos[1], JSON: *output == "json"}
+	if want >= 3 {
+		o.Queue = pos[2]
+	}
+	if want == 4 {
+		o.Body = pos[3]
+	}
+	c, err := client(getenv)
+	if err != nil {
+		return err
+	}
+	switch verb {
+	case "list", "ls":
+		return runQueuesList(ctx, c, o, stdout)
+	case "send":
+		sent, err := c.SendMessage(ctx, o.App, o.Stage, o.Queue, o.Body)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Sent message %s to %s on %s/%s.\n", sent.MessageID, o.Queue, o.App, o.Stage)
+		return nil
+	case "dead":
+		return runDeadMessages(ctx, c, o, stdout)
+	case "purge", "redrive":
+		var n apiv1.QueueCount
+		if verb == "purge" {
+			n, err = c.PurgeQueue(ctx, o.App, o.Stage, o.Queue)
+		} else {
+			n, err = c.RedriveQueue(ctx, o.App, o.Stage, o.Queue)
+		}
+		if err != nil {
+			return err
+		}
+		what := "Deleted %d waiting message(s) of %s.\n"
+		if verb == "redrive" {
+			what = "Put %d dead letter(s) back on %s.\n"
+		}
+		fmt.Fprintf(stdout, what, n.Count, o.Queue)
+		return nil
+	}
+	return usageError(queuesUse)
+}
+
+func runQueuesList(ctx context.Context, c *apiv1.Client, o queuesOptions, out io.Writer) error {
+	qs, err := c.Queues(ctx, o.App, o.Stage)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(out, qs)
+	}
+	if len(qs) == 0 {
+		fmt.Fprintf(out, "Stage %s of %s has no queues. Declare one in seedbed.yml, e.g. queues: {orders: {max_receives: 5}}\n", o.Stage, o.App)
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUE\tSUBSCRIBER\tWAITING\tDEAD\tOLDEST\tVISIBILITY\tMAX RECEIVES")
+	for _, q := range qs {
+		sub := q.Subscriber
+		if sub == "" {
+			sub = "(none)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", q.Name, sub, q.Depth, q.DeadLetters,
+			(time.Duration(q.OldestAgeSeconds * float64(time.Second))).Round(time.Second), time.Duration(q.VisibilityTimeoutS*float64(time.Second)), q.MaxReceives)
+	}
+	return tw.Flush()
+}
+
+func runDeadMessages(ctx context.Context, c *apiv1.Client, o queuesOptions, out io.Writer) error {
+	dead, err := c.DeadMessages(ctx, o.App, o.Stage, o.Queue)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(out, dead)
+	}
+	if len(dead) == 0 {
+		fmt.Fprintf(out, "Queue %s has no dead letters.\n", o.Queue)
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MESSAGE\tRECEIVES\tBODY")
+	for _, d := range dead {
+		fmt.Fprintf(tw, "%s\t%d\t%.80s\n", d.ID, d.Receives, d.Body)
+	}
+	return tw.Flush()
+}

@@ -536,6 +536,22 @@ func TestEventsQueues(t *testing.T) {
 	if _, err := a.api.PurgeQueue(ctx, "ev", "dev", "orders"); err != nil {
 		t.Errorf("purge: %v", err)
 	}
+
+	// The CLI lists, sends, shows the dead letters and redrives.
+	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
+	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)
+	if out := c.must("queues", "list", "ev", "dev"); !strings.Contains(out, "orders") || !strings.Contains(out, "jobs/consume") {
+		t.Errorf("queues list:\n%s", out)
+	}
+	if out := c.must("queues", "dead", "ev", "dev", "orders"); !strings.Contains(out, "poison 1") {
+		t.Errorf("queues dead:\n%s", out)
+	}
+	if out := c.must("queues", "send", "ev", "dev", "orders", "order 4"); !strings.Contains(out, "Sent message") {
+		t.Errorf("queues send:\n%s", out)
+	}
+	if out := c.must("queues", "redrive", "ev", "dev", "orders"); !strings.Contains(out, "Put 1 dead letter") {
+		t.Errorf("queues redrive:\n%s", out)
+	}
 }
 
 // TestEventsKillDuringQueueBatch kills `seedbed serve` (the real binary,

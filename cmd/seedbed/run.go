@@ -43,6 +43,7 @@ Client (talks to a server's API; SEEDBED_SERVER and SEEDBED_TOKEN override the s
   seedbed previews list|enable|disable|open|close APP ...
   seedbed schedules list|run|pause|resume APP STAGE [ID]
   seedbed invocations list|show|redrive APP STAGE [ID]
+  seedbed queues list|send|dead|purge|redrive APP STAGE [QUEUE] [BODY]
 
 Run "seedbed COMMAND --help" for a command's flags.
 `
@@ -120,6 +121,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdSchedules(ctx, rest, getenv, stdout, stderr)
 	case "invocations":
 		err = cmdInvocations(ctx, rest, getenv, stdout, stderr)
+	case "queues":
+		err = cmdQueues(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
