@@ -71,7 +71,47 @@ func (s *Server) stageEventsPage(c echo.Context) error {
 	if act {
 		m.RedriveURL = base + "/invocations/redrive"
 	}
+	if s.cfg.Queues != nil {
+		ref, err := s.eventsRef(c)
+		if err != nil {
+			return err
+		}
+		qs, err := s.cfg.Queues.ListQueues(c.Request().Context(), ref)
+		if err != nil {
+			return eventsError(err)
+		}
+		for _, q := range qs {
+			row := views.QueueRow{Name: q.Name, Subscriber: q.Subscriber, Depth: q.Depth, DeadLetters: q.DeadLetters, OldestAge: q.OldestAge.Round(time.Second)}
+			if act {
+				qb := base + "/queues/" + url.PathEscape(q.Name)
+				row.PurgeURL, row.RedriveURL = qb+"/purge", qb+"/redrive"
+			}
+			m.Queues = append(m.Queues, row)
+		}
+	}
 	return render(c, http.StatusOK, views.StageEventsPage(m))
+}
+
+func (s *Server) consolePurgeQueue(c echo.Context) error {
+	return s.eventsAction(c, func() (string, error) {
+		ref, err := s.queuesRef(c)
+		if err != nil {
+			return "", err
+		}
+		n, err := s.cfg.Queues.PurgeQueue(c.Request().Context(), ref, c.Param("queue"))
+		return fmt.Sprintf("Deleted %d waiting message(s).", n), eventsError(err)
+	})
+}
+
+func (s *Server) consoleRedriveQueue(c echo.Context) error {
+	return s.eventsAction(c, func() (string, error) {
+		ref, err := s.queuesRef(c)
+		if err != nil {
+			return "", err
+		}
+		n, err := s.cfg.Queues.RedriveQueue(c.Request().Context(), ref, c.Param("queue"))
+		return fmt.Sprintf("Put %d dead letter(s) back on the queue.", n), eventsError(err)
+	})
 }
 
 // eventsAction runs one console action on a stage's events and goes back

@@ -77,6 +77,8 @@ func (s *Server) routes() {
 	signedIn.POST("/apps/:app/stages/:stage/schedules/:id/resume", s.consoleResumeSchedule)
 	signedIn.POST("/apps/:app/stages/:stage/invocations/redrive", s.consoleRedrive)
 	signedIn.POST("/apps/:app/stages/:stage/invocations/:id/redrive", s.consoleRedrive)
+	signedIn.POST("/apps/:app/stages/:stage/queues/:queue/purge", s.consolePurgeQueue)
+	signedIn.POST("/apps/:app/stages/:stage/queues/:queue/redrive", s.consoleRedriveQueue)
 
 	// Webhooks: verified by each app's secret, not by a session.
 	e.POST("/hooks/:forge/:app", s.webhook)

@@ -22,6 +22,17 @@ type StageEventsModel struct {
 	// RedriveURL: POST with _csrf to queue every dead letter again.
 	// Empty for viewers, who may not act.
 	RedriveURL string
+	// Queues of the stage.
+	Queues []QueueRow
+}
+
+// QueueRow is one queue of the stage.
+type QueueRow struct {
+	Name, Subscriber   string
+	Depth, DeadLetters int
+	OldestAge          time.Duration
+	// PurgeURL, RedriveURL: POST with _csrf; empty for viewers.
+	PurgeURL, RedriveURL string
 }
 
 // ScheduleRow is one schedule of the stage.

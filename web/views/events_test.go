@@ -24,6 +24,8 @@ func TestStageEventsPage(t *testing.T) {
 			{ID: "0c1d2e3f-0000-4000-8000-000000000000", Function: "jobs/tick", Source: "schedule", Status: "succeeded", Attempts: 1, Duration: 3 * time.Millisecond, CreatedAt: now.Add(-time.Minute)},
 		},
 		DeadCount: 1, RedriveURL: "/apps/shop/stages/dev/invocations/redrive",
+		Queues: []QueueRow{{Name: "orders", Subscriber: "jobs/consume", Depth: 3, DeadLetters: 1, OldestAge: 4 * time.Second,
+			PurgeURL: "/apps/shop/stages/dev/queues/orders/purge", RedriveURL: "/apps/shop/stages/dev/queues/orders/redrive"}},
 	}
 	checkGolden(t, "stage-events.golden.html", render(t, StageEventsPage(base)))
 
@@ -38,8 +40,9 @@ func TestStageEventsPage(t *testing.T) {
 	for i := range viewer.Invocations {
 		viewer.Invocations[i].RedriveURL = ""
 	}
+	viewer.Queues = []QueueRow{{Name: "orders", Depth: 3, DeadLetters: 1}}
 	got := render(t, StageEventsPage(viewer))
-	if strings.Contains(got, "<form") && strings.Contains(got, "/redrive") || strings.Contains(got, "/run\"") || strings.Contains(got, "Pause</button>") {
+	if strings.Contains(got, "<form") && strings.Contains(got, "/redrive") || strings.Contains(got, "/run\"") || strings.Contains(got, "Pause</button>") || strings.Contains(got, "Purge</button>") {
 		t.Errorf("a viewer's page offers actions:\n%s", got)
 	}
 	if !strings.Contains(got, `data-testid="schedule-a1b2c3" data-state="on"`) || !strings.Contains(got, `data-status="dead"`) {
