@@ -196,6 +196,8 @@ var wantRole = map[string]string{
 	"GET /apps/:app/settings":                          store.RoleOwner,
 	"GET /api/v1/apps/:app/settings":                   store.RoleOwner,
 	// Events: acting on schedules, queues and dead letters is a deployer's.
+	"POST /apps/:app/stages/:stage/queues/:queue/purge":            store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/redrive":          store.RoleDeployer,
 	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/messages":  store.RoleDeployer,
 	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/purge":     store.RoleDeployer,
 	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/redrive":   store.RoleDeployer,
