@@ -39,6 +39,12 @@ type Config struct {
 	// host is one goes to that stage with its full path. Nil: no custom
 	// domains.
 	Domains Domains
+	// Async takes requests sent with X-Seedbed-Invocation-Type: Event
+	// (see async.go); nil answers them 501.
+	Async Async
+	// Queues takes messages POSTed to /APP/STAGE/_seedbed/queues/NAME;
+	// nil answers them 501.
+	Queues QueueSender
 }
 
 // Domains looks custom domains up (package domains does, in the database).
@@ -136,6 +142,10 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		NotFound(w, "no app and stage in the request: use /APP/STAGE/path"+g.hostHint())
 		return
 	}
+	if name, ok := strings.CutPrefix(rest, QueuePrefix); ok && name != "" && !strings.Contains(name, "/") {
+		g.serveQueueSend(w, r, ref, name)
+		return
+	}
 	segs := splitEscapedPath(rest)
 	// A route lookup races with a target swapping tables and draining the
 	// old upstreams; an upstream that refuses the request is being
@@ -157,6 +167,13 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		up := rt.upstream
+		if async, ok := asyncType(r); !ok {
+			PlainError(w, http.StatusBadRequest, InvocationTypeHeader+" must be Event (do not wait for the function) or RequestResponse")
+			return
+		} else if async && up != nil {
+			g.serveAsync(w, r, &Call{Stage: ref, Route: rt, Segments: segs, RawPath: rest, Forwarding: g.forwardingOf(r, prefix)}, up)
+			return
+		}
 		if up == nil || !up.Acquire() {
 			continue
 		}

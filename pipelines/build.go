@@ -197,6 +197,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 		return err
 	}
 	m := Manifest{App: app.Name, BuildID: b.ID, Commit: co.CommitSHA, Message: co.Message, Author: co.Author, Branch: vars.Branch}
+	m.Queues, m.SchedulesOff = st.Queues, schedulesOff(st.Stages)
 	for _, svc := range st.Services {
 		if spec := serviceSpecOf(svc); spec != nil {
 			m.Services = append(m.Services, *spec)
@@ -209,6 +210,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 			m.Functions = append(m.Functions, targets.Function{
 				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Kind: fn.Kind, Handler: fn.Handler,
 				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, IdleTimeout: fn.IdleTimeout, BodyLimit: fn.BodyLimit, Memory: fn.Memory,
+				Events: fn.Events, Async: fn.Async,
 			})
 		}
 	}

@@ -25,6 +25,22 @@ type Manifest struct {
 	// Services holds what deploys need of the services beyond their
 	// functions: deploy hooks and dependencies (only services with some).
 	Services []ServiceSpec `json:"services,omitempty"`
+	// Queues are the stack's queues; each stage the release goes to has
+	// its own. SchedulesOff names the stages whose stack entry says
+	// schedules: false. Both travel with the release when it is promoted.
+	Queues       []stack.Queue `json:"queues,omitempty"`
+	SchedulesOff []string      `json:"schedules_off,omitempty"`
+}
+
+// schedulesOff names the stages the stack turns schedules off for.
+func schedulesOff(stages []stack.StageSpec) []string {
+	var off []string
+	for _, s := range stages {
+		if s.Schedules != nil && !*s.Schedules {
+			off = append(off, s.Name)
+		}
+	}
+	return off
 }
 
 func decodeManifest(s string) (Manifest, error) {
@@ -122,7 +138,7 @@ func Plan(from []targets.Function, fromRelease uint, to []targets.Function, toRe
 		seen[f.Key()] = true
 		old, ok := before[f.Key()]
 		if !ok {
-			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeAdd, Key: f.Key(), After: f.Digest, Detail: routeLines("route added", f.Routes), Major: true})
+			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeAdd, Key: f.Key(), After: f.Digest, Detail: append(routeLines("route added", f.Routes), eventLines("event added", f.Events)...), Major: true})
 			continue
 		}
 		detail, major := functionDiff(old, f)
@@ -134,11 +150,19 @@ func Plan(from []targets.Function, fromRelease uint, to []targets.Function, toRe
 	}
 	for _, f := range from {
 		if !seen[f.Key()] {
-			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeRemove, Key: f.Key(), Before: f.Digest, Detail: routeLines("route removed", f.Routes), Major: true})
+			cs.Functions = append(cs.Functions, FunctionChange{Kind: ChangeRemove, Key: f.Key(), Before: f.Digest, Detail: append(routeLines("route removed", f.Routes), eventLines("event removed", f.Events)...), Major: true})
 		}
 	}
 	sort.Slice(cs.Functions, func(i, j int) bool { return cs.Functions[i].Key < cs.Functions[j].Key })
 	return cs
+}
+
+func eventLines(prefix string, events []stack.Event) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, prefix+": "+e.String())
+	}
+	return out
 }
 
 func routeLines(prefix string, routes []stack.Route) []string {
@@ -180,6 +204,28 @@ func functionDiff(a, b targets.Function) (d []string, major bool) {
 			d, major = append(d, "route removed: "+r.String()), true
 		}
 	}
+	// Events are compared as a set: a schedule or subscription added or
+	// removed changes when the function runs, so it is major; an overlap
+	// or batch setting changed is a removal and an addition too.
+	oldEvents, newEvents := map[string]bool{}, map[string]bool{}
+	for _, e := range a.Events {
+		oldEvents[eventKey(e)] = true
+	}
+	for _, e := range b.Events {
+		newEvents[eventKey(e)] = true
+		if !oldEvents[eventKey(e)] {
+			d, major = append(d, "event added: "+e.String()), true
+		}
+	}
+	for _, e := range a.Events {
+		if !newEvents[eventKey(e)] {
+			d, major = append(d, "event removed: "+e.String()), true
+		}
+	}
+	if aa, ba := stack.AsyncOf(a.Async), stack.AsyncOf(b.Async); aa != ba {
+		d = append(d, fmt.Sprintf("async: retries %d, backoff %s, on failure %q → retries %d, backoff %s, on failure %q",
+			aa.Retries, aa.Backoff, aa.OnFailure, ba.Retries, ba.Backoff, ba.OnFailure))
+	}
 	var keys []string
 	for k := range a.Env {
 		keys = append(keys, k)
@@ -216,6 +262,8 @@ func functionDiff(a, b targets.Function) (d []string, major bool) {
 	}
 	return d, major
 }
+
+func eventKey(e stack.Event) string { return encodeJSON(e) }
 
 func kindName(k string) string {
 	if k == "" {

@@ -30,6 +30,11 @@ func withEnv(f targets.Function, env map[string]string) targets.Function {
 	return f
 }
 
+func withEvents(f targets.Function, events ...stack.Event) targets.Function {
+	f.Events = events
+	return f
+}
+
 func TestPlanGolden(t *testing.T) {
 	hello := fn("api/hello", "sha256:1111111111111111aaaa", "GET /hello")
 	tests := []struct {
@@ -46,6 +51,17 @@ func TestPlanGolden(t *testing.T) {
 		{"runtime-handler-timeout", []targets.Function{hello}, []targets.Function{func() targets.Function {
 			f := hello
 			f.Runtime, f.Handler, f.Timeout = "process", "./serve", 5*time.Second
+			return f
+		}()}},
+		{"events-added-and-removed",
+			[]targets.Function{withEvents(hello, stack.Event{Schedule: "rate(5 minutes)"}), withEvents(fn("api/gone", "sha256:4444444444444444dddd"), stack.Event{Queue: "old", Batch: 1, Concurrency: 1})},
+			[]targets.Function{
+				withEvents(hello, stack.Event{Schedule: "rate(1 hour)"}, stack.Event{Queue: "orders", Batch: 10, Concurrency: 2}),
+				withEvents(fn("api/nightly", "sha256:5555555555555555eeee"), stack.Event{Schedule: "0 3 * * *", TimeZone: "Europe/Berlin", Path: "/nightly"}),
+			}},
+		{"async-settings-are-minor", []targets.Function{hello}, []targets.Function{func() targets.Function {
+			f := hello
+			f.Async = &stack.Async{Retries: 0, Backoff: time.Second, OnFailure: "api/dead"}
 			return f
 		}()}},
 	}

@@ -28,10 +28,13 @@ stages:
 	}
 	fn := st.Services[0].Functions[0]
 	fmt.Println(st.Services[0].Name, fn.Name, fn.Handler, fn.Routes, fn.Timeout)
-	fmt.Println(st.Stages)
+	for _, sg := range st.Stages {
+		fmt.Println(sg.Name, sg.Branch, sg.Approval)
+	}
 	// Output:
 	// api hello bootstrap [GET /hello ANY /hello/{proxy+}] 10s
-	// [{dev main false} {prod  true}]
+	// dev main false
+	// prod  true
 }
 
 func ExampleProblems() {

@@ -54,8 +54,8 @@ func FuzzParse(f *testing.F) {
 				if fn.Kind != KindHTTP && fn.Kind != KindLambda {
 					t.Errorf("function %s/%s: type %q accepted", s.Name, fn.Name, fn.Kind)
 				}
-				if len(fn.Routes) == 0 {
-					t.Errorf("function %s/%s has no routes", s.Name, fn.Name)
+				if len(fn.Routes) == 0 && len(fn.Events) == 0 {
+					t.Errorf("function %s/%s has neither routes nor events", s.Name, fn.Name)
 				}
 				if fn.Timeout < 0 || fn.Timeout > MaxTimeout {
 					t.Errorf("function %s/%s: timeout %s accepted", s.Name, fn.Name, fn.Timeout)

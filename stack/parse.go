@@ -49,10 +49,10 @@ var (
 	envNameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	paramNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	topKeys      = []string{"services", "stages"}
+	topKeys      = []string{"queues", "services", "stages"}
 	serviceKeys  = []string{"build", "depends_on", "functions", "hooks", "output", "path", "runtime"}
-	functionKeys = []string{"body_limit", "env", "handler", "idle_timeout", "memory", "routes", "timeout", "type"}
-	stageKeys    = []string{"approval", "branch", "name"}
+	functionKeys = []string{"async", "body_limit", "env", "events", "handler", "idle_timeout", "memory", "routes", "timeout", "type"}
+	stageKeys    = []string{"approval", "branch", "name", "schedules"}
 	hookKeys     = []string{"after_build", "after_deploy", "after_remove", "before_build", "before_deploy", "before_remove"}
 )
 
@@ -202,6 +202,10 @@ type parser struct {
 	// deps holds the depends_on entries of every service, by service
 	// name, with their nodes for the lines of problems.
 	deps map[string][]*yaml.Node
+	// queueDecl lists the queues declared; queueRefs and fnRefs are the
+	// queues and functions events name, checked at the end.
+	queueDecl         []string
+	queueRefs, fnRefs []eventRef
 }
 
 type routeSite struct {
@@ -236,6 +240,11 @@ func (p *parser) resolve(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
+}
+
+// isEmptyList reports a null node or a list without items.
+func isEmptyList(n *yaml.Node) bool {
+	return isNull(n) || n.Kind == yaml.SequenceNode && len(n.Content) == 0
 }
 
 func isNull(n *yaml.Node) bool {
@@ -417,6 +426,8 @@ func (p *parser) stack(root *yaml.Node) *Stack {
 			services = &kv
 		case "stages":
 			st.Stages = p.stages(kv.val)
+		case "queues":
+			st.Queues = p.queues(kv.val)
 		}
 	}
 	if services == nil {
@@ -434,6 +445,7 @@ func (p *parser) stack(root *yaml.Node) *Stack {
 	}
 	slices.SortFunc(st.Services, func(a, b Service) int { return strings.Compare(a.Name, b.Name) })
 	p.checkDependencies(st.Services)
+	p.checkEventRefs(st)
 	return st
 }
 
@@ -584,7 +596,7 @@ func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Func
 	if !ok {
 		return fn, false
 	}
-	var handler, routes *yaml.Node
+	var handler, routes, events *yaml.Node
 	owner := svc.Name + "/" + fn.Name
 	for _, kv := range p.checkKeys(pairs, field, "function", functionKeys) {
 		f := field + "." + kv.key.Value
@@ -611,13 +623,23 @@ func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Func
 			fn.BodyLimit = p.bodyLimit(kv.val, f)
 		case "memory":
 			fn.Memory = p.memory(kv.val, f)
+		case "events":
+			events = kv.val
+		case "async":
+			fn.Async = p.async(svc, fn.Name, kv.val, f)
 		}
 	}
-	// The handler is read once the type is known, wherever it was written.
+	// The handler is read once the type is known, wherever it was written;
+	// so are the events, which differ for http and lambda functions.
 	fn.Handler = p.handler(svc.Runtime, fn.Kind, key, handler, field+".handler")
+	if events != nil {
+		p.events(&fn, svc, events, field+".events")
+	}
 	switch rn := p.resolve(routes); {
+	case routes == nil && events != nil && !isEmptyList(p.resolve(events)):
+		// Started by its events only (problems with them are reported).
 	case routes == nil:
-		p.add(key, field+".routes", "routes are missing; a function is reached only through its routes, e.g. routes: [\"GET /hello\"]")
+		p.add(key, field+".routes", "routes are missing; a function is reached only through its routes or events, e.g. routes: [\"GET /hello\"] or events: [{schedule: \"rate(5 minutes)\"}]")
 	case rn != nil && (isNull(rn) || rn.Kind == yaml.SequenceNode && len(rn.Content) == 0):
 		p.add(rn, field+".routes", "routes is empty; give at least one, e.g. routes: [\"GET /hello\"]")
 	}
@@ -986,6 +1008,9 @@ func (p *parser) stages(n *yaml.Node) []StageSpec {
 					continue
 				}
 				st.Approval = b
+			case "schedules":
+				b := p.boolean(kv.val, f, "schedules")
+				st.Schedules = &b
 			}
 		}
 		if !hasName {

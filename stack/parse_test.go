@@ -129,7 +129,7 @@ func TestParseProblems(t *testing.T) {
 			yaml: "service:\n  api: {}\n",
 			want: []wantProblem{
 				{0, "services", "no services declared"},
-				{1, "service", `unknown top-level key "service"; did you mean "services"?; valid keys: services, stages`},
+				{1, "service", `unknown top-level key "service"; did you mean "services"?; valid keys: queues, services, stages`},
 			},
 		},
 		{
@@ -148,7 +148,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "typo in a function key",
 			yaml: api + "      hello:\n        handlr: x\n        routes: [\"GET /hello\"]\n",
-			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: body_limit, env, handler, idle_timeout, memory, routes, timeout, type`}},
+			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: async, body_limit, env, events, handler, idle_timeout, memory, routes, timeout, type`}},
 		},
 		{
 			name: "bad service and function names",
@@ -301,7 +301,7 @@ func TestParseProblems(t *testing.T) {
 				{9, "stages[1].name", `stage "dev" is declared twice (first on line 7); stage names must be unique`},
 				{10, "stages[2].name", `stage name "Prod" is not valid`},
 				{11, "stages[3].name", `stage has no name; give it one, e.g. name: staging`},
-				{13, "stages[4].aproval", `unknown stage key "aproval"; did you mean "approval"?; valid keys: approval, branch, name`},
+				{13, "stages[4].aproval", `unknown stage key "aproval"; did you mean "approval"?; valid keys: approval, branch, name, schedules`},
 				{15, "stages[5].approval", `approval must be true or false; got "maybe"`},
 				{17, "stages[6].branch", `"feature x" is not a valid branch name`},
 				{18, "stages[7]", `must be a mapping of keys to values, e.g. {name: dev, branch: main}; got "just-a-name"`},

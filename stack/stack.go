@@ -2,7 +2,10 @@
 // repository that declares its services, functions, routes and pipeline.
 package stack
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // FileName is where the stack file lives in a repository.
 const FileName = "seedbed.yml"
@@ -14,6 +17,9 @@ var Runtimes = []string{"go", "node", "python", "static", "process"}
 type Stack struct {
 	Services []Service   // sorted by name
 	Stages   []StageSpec // pipeline order; empty means the default dev → staging → prod
+	// Queues are declared once; every stage gets queues of its own by
+	// these names. Sorted by name.
+	Queues []Queue
 }
 
 // Service is a folder of the repository with its own build and functions.
@@ -85,6 +91,12 @@ type Function struct {
 	// 6 MB.
 	BodyLimit int
 	Memory    int // MiB; zero means no limit
+	// Events start the function besides its routes: schedules and queue
+	// subscriptions, in the order the file lists them.
+	Events []Event
+	// Async says how invocations of the function that do not wait for
+	// an answer are retried; nil means the defaults (see Async).
+	Async *Async
 }
 
 // Route is one "METHOD /path" a function answers. Method "ANY" matches
@@ -103,4 +115,108 @@ type StageSpec struct {
 	Name     string
 	Branch   string // pushes to this branch deploy here automatically
 	Approval bool   // promotions into this stage wait for a person
+	// Schedules turns the schedules of the stage's functions on or off;
+	// nil means on (preview stages, which are not declared here, have
+	// them off).
+	Schedules *bool
+}
+
+// Event is one thing besides an HTTP route that starts a function: a
+// schedule (Schedule is set) or a queue subscription (Queue is set).
+// It is stored in release manifests, hence the JSON names.
+type Event struct {
+	// Schedule is the expression as the file wrote it: rate(…), cron(…)
+	// or a 5-field cron line; see ParseSchedule.
+	Schedule string `json:"schedule,omitempty"`
+	// TimeZone is the IANA zone cron fields are read in; "" is UTC.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Overlap lets a tick run while the previous tick's run has not
+	// finished; by default such a tick is skipped.
+	Overlap bool `json:"overlap,omitempty"`
+
+	// Queue names a queue of the stack's queues the function consumes.
+	Queue string `json:"queue,omitempty"`
+	// Batch is the most messages one invocation gets (1 to MaxBatch).
+	Batch int `json:"batch,omitempty"`
+	// Concurrency is how many batches may run at once.
+	Concurrency int `json:"concurrency,omitempty"`
+
+	// Path is where an HTTP function receives the event, as a POST with
+	// the event as a JSON body. Lambda-style functions get the event
+	// itself and have no path.
+	Path string `json:"path,omitempty"`
+}
+
+// IsSchedule reports whether the event is a schedule.
+func (e Event) IsSchedule() bool { return e.Schedule != "" }
+
+// String describes the event the way change sets and pages show it:
+// `schedule "rate(5 minutes)"`, `queue orders (batch 10)`.
+func (e Event) String() string {
+	var s string
+	if e.IsSchedule() {
+		s = fmt.Sprintf("schedule %q", e.Schedule)
+		if e.TimeZone != "" {
+			s += " in " + e.TimeZone
+		}
+	} else {
+		s = fmt.Sprintf("queue %s (batch %d, concurrency %d)", e.Queue, e.Batch, e.Concurrency)
+	}
+	if e.Path != "" {
+		s += " → POST " + e.Path
+	}
+	return s
+}
+
+// Async says how an invocation that does not wait for an answer (an
+// async invocation, or a schedule's tick) is retried when it fails.
+type Async struct {
+	// Retries after the first attempt; 0 to MaxRetries.
+	Retries int `json:"retries"`
+	// Backoff is the wait before the first retry; it doubles each time.
+	Backoff time.Duration `json:"backoff"`
+	// OnFailure is "service/function" of the stack, invoked with the
+	// failed invocation's record once the retries are spent; "" keeps the
+	// record in the stage's dead letters only.
+	OnFailure string `json:"on_failure,omitempty"`
+}
+
+// Defaults and limits of events.
+const (
+	// DefaultRetries is how often a failed async invocation is tried again
+	// when the function says nothing, as AWS Lambda does.
+	DefaultRetries = 2
+	// MaxRetries bounds retries of async invocations.
+	MaxRetries = 10
+	// DefaultBackoff is the wait before the first retry.
+	DefaultBackoff = time.Second
+	// MaxBatch is the most messages one queue invocation gets, as in SQS.
+	MaxBatch = 10
+	// MaxConcurrency bounds how many batches of one subscription run at once.
+	MaxConcurrency = 100
+	// DefaultVisibilityTimeout is how long a received message stays hidden.
+	DefaultVisibilityTimeout = 30 * time.Second
+	// DefaultMaxReceives is how often a message is received before it goes
+	// to the queue's dead letters.
+	DefaultMaxReceives = 5
+)
+
+// AsyncOf returns fn's async settings, defaults filled in.
+func AsyncOf(a *Async) Async {
+	if a == nil {
+		return Async{Retries: DefaultRetries, Backoff: DefaultBackoff}
+	}
+	return *a
+}
+
+// Queue is a queue declared by the stack. Every stage has its own.
+type Queue struct {
+	Name string `json:"name"`
+	// VisibilityTimeout is how long a message given to a consumer stays
+	// hidden from others; a consumer that outlives it may see the message
+	// again elsewhere.
+	VisibilityTimeout time.Duration `json:"visibility_timeout"`
+	// MaxReceives is how often a message is handed to a consumer before it
+	// moves to the queue's dead letters.
+	MaxReceives int `json:"max_receives"`
 }

@@ -5,6 +5,8 @@ package targets
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"time"
 
 	"github.com/seedbed/seedbed/stack"
@@ -42,6 +44,11 @@ type Function struct {
 	// set: an unchanged function keeps running, and logging as, the
 	// release that started it.
 	Release uint `json:"-"`
+	// Events and Async are the function's schedules and queue
+	// subscriptions and its retry settings; targets run the function the
+	// same whatever starts it, the events package reads these.
+	Events []stack.Event `json:"events,omitempty"`
+	Async  *stack.Async  `json:"async,omitempty"`
 }
 
 // Key identifies the function within a stage: "service/name".
@@ -71,4 +78,51 @@ type Target interface {
 	Remove(ctx context.Context, stage StageRef) error
 	// Running returns the functions stage serves now, sorted by Key.
 	Running(stage StageRef) []Function
+}
+
+// Invoker delivers one event to one function of a stage and waits for its
+// answer: what schedules, async invocations and queues use to run a
+// function without an HTTP client waiting. A target that can run events
+// implements it beside Target.
+type Invoker interface {
+	// Invoke runs function (a Key, "service/name") of stage with ev and
+	// returns what it answered. The error is non-nil when the invocation
+	// failed for any reason: the stage or function is not running here
+	// (ErrNotRunning), the function timed out, failed (a Lambda error, an
+	// HTTP status of 400 or more) or could not be reached. The Result
+	// holds what is known even then (the output excerpt, the status).
+	Invoke(ctx context.Context, stage StageRef, function string, ev Event) (Result, error)
+}
+
+// ErrNotRunning is wrapped by Invoke's error when this target does not
+// run the function: another process may, or the stage moved on.
+var ErrNotRunning = errors.New("function is not running here")
+
+// Event is the input of one invocation.
+type Event struct {
+	// ID identifies the invocation; a Lambda-style function sees it as
+	// its request id, an HTTP function in X-Seedbed-Invocation-Id.
+	ID string
+	// Payload is the event: a Lambda-style function receives it as is
+	// through the Runtime API; an HTTP function receives it as the body
+	// of the request below.
+	Payload []byte
+	// The request an HTTP function receives. Method "" is POST; Path is
+	// the function's own path (no /APP/STAGE prefix); Header "" sends
+	// Content-Type: application/json.
+	Method string
+	Path   string
+	Header http.Header
+}
+
+// Result is what a function answered to an Event.
+type Result struct {
+	// Payload is a Lambda-style function's response, or an HTTP
+	// function's response body (both capped by the target).
+	Payload []byte
+	// Status is the HTTP status an HTTP function answered; 0 for Lambda.
+	Status int
+	// Output is the last lines the function printed (secrets masked),
+	// for the invocation's log excerpt.
+	Output string
 }

@@ -93,6 +93,18 @@ var routeRoles = map[string]string{
 	"POST /builds/:id/cancel":                        store.RoleDeployer,
 	"POST /apps/:app/previews":                       store.RoleDeployer,
 	"DELETE /apps/:app/previews/:number":             store.RoleDeployer,
+	// Events: running a schedule, pausing it and redriving dead letters
+	// act on the stage as a deploy does; reading them is a viewer's.
+	"POST /apps/:app/stages/:stage/schedules/:id/run":       store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/schedules/:id/pause":     store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/schedules/:id/resume":    store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/invocations/redrive":     store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/invocations/:id/redrive": store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/messages":  store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/purge":     store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/redrive":   store.RoleDeployer,
+	"GET /apps/:app/stages/:stage/events":                   store.RoleViewer,
+	"GET /apps/:app/stages/:stage/invocations/:id":          store.RoleViewer,
 	// Creating an app is for admins and creators.
 	"GET /apps/new": roleCreator,
 	"POST /apps":    roleCreator,

@@ -200,6 +200,22 @@ var wantRole = map[string]string{
 	"GET /api/v1/apps/:app/webhooks":                   store.RoleOwner,
 	"GET /apps/:app/settings":                          store.RoleOwner,
 	"GET /api/v1/apps/:app/settings":                   store.RoleOwner,
+	// Events: acting on schedules, queues and dead letters is a deployer's.
+	"POST /apps/:app/stages/:stage/queues/:queue/purge":            store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/queues/:queue/redrive":          store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/messages":  store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/purge":     store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/redrive":   store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/schedules/:id/run":              store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/schedules/:id/pause":            store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/schedules/:id/resume":           store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/invocations/redrive":            store.RoleDeployer,
+	"POST /apps/:app/stages/:stage/invocations/:id/redrive":        store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/schedules/:id/run":       store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/schedules/:id/pause":     store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/schedules/:id/resume":    store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/invocations/redrive":     store.RoleDeployer,
+	"POST /api/v1/apps/:app/stages/:stage/invocations/:id/redrive": store.RoleDeployer,
 }
 
 // unscoped are the routes about no app: what a signed-in user may do

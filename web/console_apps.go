@@ -148,7 +148,7 @@ func (s *Server) appPage(c echo.Context) error {
 	for i, st := range stages {
 		base := stageURLPath(app.Name, st.Stage.Name)
 		card := views.StageCard{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL,
-			Approval: st.Stage.Approval, Protected: st.Stage.Protected, SettingsURL: base + "/settings", LogsURL: base + "/logs"}
+			Approval: st.Stage.Approval, Protected: st.Stage.Protected, SettingsURL: base + "/settings", LogsURL: base + "/logs", EventsURL: base + "/events"}
 		if !st.Stage.Protected {
 			card.DeployURL = base + "/deploy"
 		}

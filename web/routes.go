@@ -89,6 +89,16 @@ func (s *Server) routes() {
 	signedIn.POST("/apps/:app/domains", s.addDomainForm)
 	signedIn.POST("/apps/:app/domains/:domain/check", s.checkDomainForm)
 	signedIn.POST("/apps/:app/domains/:domain/delete", s.removeDomainForm)
+	// Events of a stage (console_events.go); roles in authz.go, shared
+	// with the API's twins.
+	signedIn.GET("/apps/:app/stages/:stage/events", s.stageEventsPage)
+	signedIn.POST("/apps/:app/stages/:stage/schedules/:id/run", s.consoleRunSchedule)
+	signedIn.POST("/apps/:app/stages/:stage/schedules/:id/pause", s.consolePauseSchedule)
+	signedIn.POST("/apps/:app/stages/:stage/schedules/:id/resume", s.consoleResumeSchedule)
+	signedIn.POST("/apps/:app/stages/:stage/invocations/redrive", s.consoleRedrive)
+	signedIn.POST("/apps/:app/stages/:stage/invocations/:id/redrive", s.consoleRedrive)
+	signedIn.POST("/apps/:app/stages/:stage/queues/:queue/purge", s.consolePurgeQueue)
+	signedIn.POST("/apps/:app/stages/:stage/queues/:queue/redrive", s.consoleRedriveQueue)
 
 	// Webhooks: verified by each app's secret, not by a session.
 	e.POST("/hooks/:forge/:app", s.webhook)
@@ -168,4 +178,17 @@ func (s *Server) routes() {
 	authed.POST("/apps/:app/domains/:domain/check", s.apiCheckDomain)
 	authed.GET("/apps/:app/stages/:stage/logs", s.apiFunctionLogs)
 	authed.GET("/apps/:app/stages/:stage/logs/events", s.functionLogEvents)
+	// Events: schedules and invocations of a stage (api_events.go).
+	authed.GET("/apps/:app/stages/:stage/events", s.apiStageEvents)
+	authed.GET("/apps/:app/stages/:stage/invocations/:id", s.apiInvocation)
+	authed.POST("/apps/:app/stages/:stage/schedules/:id/run", s.apiRunSchedule)
+	authed.POST("/apps/:app/stages/:stage/schedules/:id/pause", s.apiPauseSchedule)
+	authed.POST("/apps/:app/stages/:stage/schedules/:id/resume", s.apiResumeSchedule)
+	authed.POST("/apps/:app/stages/:stage/invocations/redrive", s.apiRedrive)
+	authed.POST("/apps/:app/stages/:stage/invocations/:id/redrive", s.apiRedrive)
+	authed.GET("/apps/:app/stages/:stage/queues", s.apiQueues)
+	authed.GET("/apps/:app/stages/:stage/queues/:queue/dead", s.apiDeadMessages)
+	authed.POST("/apps/:app/stages/:stage/queues/:queue/messages", s.apiSendMessage)
+	authed.POST("/apps/:app/stages/:stage/queues/:queue/purge", s.apiPurgeQueue)
+	authed.POST("/apps/:app/stages/:stage/queues/:queue/redrive", s.apiRedriveQueue)
 }

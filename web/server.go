@@ -151,6 +151,11 @@ type Config struct {
 	// FunctionLogs holds what the functions this process runs print;
 	// nil: the log pages and API say this process keeps none.
 	FunctionLogs FunctionLogs
+	// Events answers for schedules and invocations; nil: this server runs
+	// no functions and has none.
+	Events Events
+	// Queues answers for a stage's queues; nil as Events.
+	Queues Queues
 }
 
 // Server serves the console and the API.

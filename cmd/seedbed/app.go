@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -22,6 +23,7 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/domains"
+	"github.com/seedbed/seedbed/events"
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics"
@@ -81,6 +83,12 @@ type App struct {
 	alerts     *alerts.Service
 	stopAlerts context.CancelFunc
 	alertsDone chan struct{}
+	// events runs schedules and async invocations (processes that serve
+	// functions only); stopEvents stops its loops, eventsDone closes when
+	// they have stopped.
+	events     *events.Service
+	stopEvents context.CancelFunc
+	eventsDone chan struct{}
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -306,6 +314,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if cfg.Deploys {
 		queues[pipelines.QueueDeploys] = 2
 		queues[alerts.Queue] = 1
+		queues[events.QueueEvents] = 2
+		a.events = events.New(events.Config{Store: a.store, Stages: a.svc, Queue: a.client, Tasks: a.inspector, Queues: a.inspector, Invoker: a.target,
+			Logger: log.With("part", "events")})
 	}
 	if len(queues) == 0 {
 		return nil, errors.New("this process would run neither builds nor deploys: a worker always builds; serve with --builds=false still deploys")
@@ -316,7 +327,14 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
-		RetryDelayFunc:  a.alerts.RetryDelay(queue.RetryDelay),
+		RetryDelayFunc:  a.alerts.RetryDelay(events.RetryDelayFunc(queue.RetryDelay)),
+		// Queue messages are batched by asynq's group aggregation: up to
+		// 10 (SQS's most) once a second passes without a new one, or 2 s
+		// after the first.
+		GroupAggregator:  events.Aggregator,
+		GroupMaxSize:     10,
+		GroupGracePeriod: time.Second,
+		GroupMaxDelay:    2 * time.Second,
 	}))
 
 	if cfg.Deploys {
@@ -328,18 +346,18 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer()}, a.stages)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer(), Async: a.events, Queues: a.events}, a.stages)
 		if a.httpsLn != nil {
 			if a.domains, err = a.newDomains(cfg, sealer, log); err != nil {
 				return nil, err
 			}
-			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer()}, a.stages)
+			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer(), Async: a.events, Queues: a.events}, a.stages)
 		}
 		webCfg := web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs, Metrics: a.metricsReader(), Observations: a.store}
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs, Metrics: a.metricsReader(), Observations: a.store, Events: a.events, Queues: a.events}
 		if a.domains != nil {
 			webCfg.Domains = a.domains
 		}
@@ -384,6 +402,9 @@ func (a *App) Start(ctx context.Context) error {
 		if err := a.alerts.Recover(ctx); err != nil {
 			return err
 		}
+	}
+	if a.events != nil {
+		a.events.Register(mux)
 	}
 	if err := a.worker.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
@@ -434,6 +455,20 @@ func (a *App) Start(ctx context.Context) error {
 				return
 			}
 			a.log.Debug("the Go standard-library cache is ready", "took", time.Since(began).Round(time.Millisecond))
+		}()
+	}
+	if a.events != nil {
+		// Every serve process fires schedules; a tick is claimed once in
+		// the database, so several on one database run it once.
+		evCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopEvents, a.eventsDone = stop, make(chan struct{})
+		sched := a.events.NewScheduler(a.cfg.ScheduleTick)
+		go func() {
+			defer close(a.eventsDone)
+			var wg sync.WaitGroup
+			wg.Go(func() { sched.Run(evCtx) })
+			wg.Go(func() { a.events.RunRecovery(evCtx, 30*time.Second) })
+			wg.Wait()
 		}()
 	}
 	if a.gc != nil {
@@ -518,6 +553,10 @@ func (a *App) Close(ctx context.Context) {
 	}
 	if a.domains != nil {
 		a.domains.Close()
+	}
+	if a.stopEvents != nil {
+		a.stopEvents()
+		<-a.eventsDone
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)

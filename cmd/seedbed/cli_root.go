@@ -129,6 +129,7 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		logsCommand(e),
 		targetCommand(e),
 	}
+	clientCmds = append(clientCmds, eventsCommands(e)...)
 	for _, c := range server {
 		c.GroupID = "server"
 		root.AddCommand(c)
@@ -219,12 +220,17 @@ func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
 }
 
 // positional checks a command's arguments by name, so a missing one is
-// named ("missing APP"). A last name ending in "..." takes one or more.
+// named ("missing APP"). A last name ending in "..." takes one or more;
+// names in brackets ("[ID]") at the end may be left out.
 func positional(names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		variadic := len(names) > 0 && strings.HasSuffix(names[len(names)-1], "...")
-		if len(args) < len(names) {
-			return usageError("missing " + strings.Join(names[len(args):], " "))
+		required := len(names)
+		for required > 0 && strings.HasPrefix(names[required-1], "[") { // optional, "[ID]"
+			required--
+		}
+		if len(args) < required {
+			return usageError("missing " + strings.Join(names[len(args):required], " "))
 		}
 		if !variadic && len(args) > len(names) {
 			return usageError(fmt.Sprintf("unexpected argument %q", args[len(names)]))

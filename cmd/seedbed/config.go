@@ -86,6 +86,9 @@ type Config struct {
 	// ReconcileInterval is how often serve looks for builds and deploys
 	// whose job the queue lost; zero means pipelines.DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// ScheduleTick is how often serve looks for due schedule ticks (the
+	// most a tick fires late); zero means 200ms. Tests only.
+	ScheduleTick time.Duration
 
 	// TrustedProxyList is --trusted-proxies as given: CIDRs of reverse
 	// proxies whose X-Forwarded-For names the client; finish parses it

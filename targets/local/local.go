@@ -165,6 +165,9 @@ type Target struct {
 type stageState struct {
 	ref   targets.StageRef
 	table atomic.Pointer[gateway.Table] // nil when nothing is deployed
+	// live is the instance of every function of table by key, routes or
+	// not, for events (see Invoke); swapped with table.
+	live atomic.Pointer[map[string]*instance]
 
 	// applyMu serialises Apply, Remove and Close for the stage and guards
 	// instances, the live instance of each function by key.
@@ -309,13 +312,18 @@ func (t *Target) Table(ref targets.StageRef) *gateway.Table {
 
 // swap installs a stage's new route table, unless the target was closed
 // meanwhile.
-func (t *Target) swap(st *stageState, table *gateway.Table) error {
+func (t *Target) swap(st *stageState, table *gateway.Table, live map[string]*instance) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return ErrClosed
 	}
 	st.table.Store(table)
+	if live == nil {
+		st.live.Store(nil)
+	} else {
+		st.live.Store(&live)
+	}
 	return nil
 }
 
@@ -378,7 +386,7 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 		}
 		return nil
 	})
-	if err := t.swap(st, table); err != nil {
+	if err := t.swap(st, table, next); err != nil {
 		t.stopAll(context.Background(), started, 0, nil)
 		return err
 	}
@@ -576,7 +584,7 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	}
 	st.applyMu.Lock()
 	defer st.applyMu.Unlock()
-	if err := t.swap(st, nil); err != nil {
+	if err := t.swap(st, nil, nil); err != nil {
 		return err
 	}
 	old := make([]*instance, 0, len(st.instances))
@@ -623,6 +631,7 @@ func (t *Target) Close(ctx context.Context) error {
 			st.applyMu.Lock()
 			defer st.applyMu.Unlock()
 			st.table.Store(nil)
+			st.live.Store(nil)
 			old := make([]*instance, 0, len(st.instances))
 			for _, in := range st.instances {
 				old = append(old, in)

@@ -133,6 +133,7 @@ type StageCard struct {
 	RollbackURL string
 	SettingsURL string // GET: the stage's settings page
 	LogsURL     string // GET: the stage's function logs; add ?function= for one
+	EventsURL   string // GET: the stage's schedules and invocations
 	// Awaiting lists promotions into this stage that wait for approval.
 	Awaiting []DeployRow
 	// Traffic is the stage's recent request and error rate; nil when
