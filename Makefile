@@ -25,7 +25,7 @@ run: build ## Start Seedbed with embedded defaults (SQLite, in-process queue) in
 
 .PHONY: test
 test: ## Run every test (PostgreSQL, Redis and Chromium tests skip if missing, fail under CI=true)
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 # The Kubernetes target's cluster tests (build tag k8s) run against a real
 # control plane built by the kit in shared/k8s (once, 8-11 min) and kept in
