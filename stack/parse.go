@@ -879,27 +879,17 @@ func (p *parser) env(n *yaml.Node, field string) map[string]string {
 }
 
 func (p *parser) timeout(n *yaml.Node, field string) time.Duration {
-	v, ok := p.scalar(n, field, "timeout: 10s")
-	if !ok {
-		return 0
-	}
-	n = p.resolve(n)
-	d, err := time.ParseDuration(v)
-	switch {
-	case err != nil:
-		p.add(n, field, "timeout %q is not a duration; write it like 10s, 500ms or 1m30s (at most %s)", v, fmtDuration(MaxTimeout))
-	case d <= 0:
-		p.add(n, field, "timeout %q must be more than zero, e.g. 10s", v)
-	case d > MaxTimeout:
-		p.add(n, field, "timeout %q is too long; it may be at most %s", v, fmtDuration(MaxTimeout))
-	default:
-		return d
-	}
-	return 0
+	return p.duration(n, field, "timeout", "10s", "10s, 500ms or 1m30s", MaxTimeout)
 }
 
 func (p *parser) idleTimeout(n *yaml.Node, field string) time.Duration {
-	v, ok := p.scalar(n, field, "idle_timeout: 5m")
+	return p.duration(n, field, "idle_timeout", "5m", "90s or 5m", MaxIdleTimeout)
+}
+
+// duration reads a positive duration of at most max; key and the examples
+// make its messages.
+func (p *parser) duration(n *yaml.Node, field, key, example, examples string, max time.Duration) time.Duration {
+	v, ok := p.scalar(n, field, key+": "+example)
 	if !ok {
 		return 0
 	}
@@ -907,11 +897,11 @@ func (p *parser) idleTimeout(n *yaml.Node, field string) time.Duration {
 	d, err := time.ParseDuration(v)
 	switch {
 	case err != nil:
-		p.add(n, field, "idle_timeout %q is not a duration; write it like 90s or 5m (at most %s)", v, fmtDuration(MaxIdleTimeout))
+		p.add(n, field, "%s %q is not a duration; write it like %s (at most %s)", key, v, examples, fmtDuration(max))
 	case d <= 0:
-		p.add(n, field, "idle_timeout %q must be more than zero, e.g. 5m", v)
-	case d > MaxIdleTimeout:
-		p.add(n, field, "idle_timeout %q is too long; it may be at most %s", v, fmtDuration(MaxIdleTimeout))
+		p.add(n, field, "%s %q must be more than zero, e.g. %s", key, v, example)
+	case d > max:
+		p.add(n, field, "%s %q is too long; it may be at most %s", key, v, fmtDuration(max))
 	default:
 		return d
 	}
@@ -919,14 +909,23 @@ func (p *parser) idleTimeout(n *yaml.Node, field string) time.Duration {
 }
 
 func (p *parser) bodyLimit(n *yaml.Node, field string) int {
-	v, ok := p.scalar(n, field, "body_limit: 50")
+	return p.mib(n, field, "body_limit", 50, MaxBodyLimit)
+}
+
+func (p *parser) memory(n *yaml.Node, field string) int {
+	return p.mib(n, field, "memory", 256, 1<<20)
+}
+
+// mib reads a whole number of MiB between 1 and max.
+func (p *parser) mib(n *yaml.Node, field, key string, example, max int) int {
+	v, ok := p.scalar(n, field, fmt.Sprintf("%s: %d", key, example))
 	if !ok {
 		return 0
 	}
 	n = p.resolve(n)
 	m, err := strconv.Atoi(v)
-	if err != nil || m <= 0 || m > MaxBodyLimit {
-		p.add(n, field, "body_limit %q must be a whole number of MiB between 1 and %d, e.g. body_limit: 50", v, MaxBodyLimit)
+	if err != nil || m <= 0 || m > max {
+		p.add(n, field, "%s %q must be a whole number of MiB between 1 and %d, e.g. %s: %d", key, v, max, key, example)
 		return 0
 	}
 	return m
@@ -934,20 +933,6 @@ func (p *parser) bodyLimit(n *yaml.Node, field string) int {
 
 func fmtDuration(d time.Duration) string {
 	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
-}
-
-func (p *parser) memory(n *yaml.Node, field string) int {
-	v, ok := p.scalar(n, field, "memory: 256")
-	if !ok {
-		return 0
-	}
-	n = p.resolve(n)
-	m, err := strconv.Atoi(v)
-	if err != nil || m <= 0 || m > 1<<20 {
-		p.add(n, field, "memory %q must be a whole number of MiB between 1 and %d, e.g. memory: 256", v, 1<<20)
-		return 0
-	}
-	return m
 }
 
 func (p *parser) stages(n *yaml.Node) []StageSpec {

@@ -46,6 +46,17 @@ func (s *Server) alertsOrOff() (Alerts, error) {
 	return s.cfg.Alerts, nil
 }
 
+// alertsOfApp is the preamble of every alerts handler: the alerts
+// service (or errAlertsOff) and the route's app.
+func (s *Server) alertsOfApp(c echo.Context) (Alerts, store.App, error) {
+	a, err := s.alertsOrOff()
+	if err != nil {
+		return nil, store.App{}, err
+	}
+	app, err := s.appParam(c)
+	return a, app, err
+}
+
 // firingRules lists an app's firing rules by stage for the board; none
 // when alerts are off.
 func (s *Server) firingRules(ctx context.Context, app store.App) (map[string][]string, error) {
@@ -124,11 +135,7 @@ func ruleWindow(r store.AlertRule) string {
 }
 
 func (s *Server) apiAlerts(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -164,11 +171,7 @@ func apiAlertDelivery(x store.AlertDelivery, channel, rule string) apiv1.AlertDe
 }
 
 func (s *Server) apiCreateAlertChannel(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -189,11 +192,7 @@ func (s *Server) apiCreateAlertChannel(c echo.Context) error {
 }
 
 func (s *Server) apiDeleteAlertChannel(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -204,11 +203,7 @@ func (s *Server) apiDeleteAlertChannel(c echo.Context) error {
 }
 
 func (s *Server) apiTestAlertChannel(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -220,11 +215,7 @@ func (s *Server) apiTestAlertChannel(c echo.Context) error {
 }
 
 func (s *Server) apiCreateAlertRule(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -241,11 +232,7 @@ func (s *Server) apiCreateAlertRule(c echo.Context) error {
 }
 
 func (s *Server) apiDeleteAlertRule(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -365,11 +352,7 @@ func (s *Server) alertsFormError(c echo.Context, err error, fill func(*views.Ale
 }
 
 func (s *Server) consoleCreateAlertChannel(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -395,11 +378,7 @@ func (s *Server) consoleCreateAlertChannel(c echo.Context) error {
 }
 
 func (s *Server) consoleTestAlertChannel(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -411,11 +390,7 @@ func (s *Server) consoleTestAlertChannel(c echo.Context) error {
 }
 
 func (s *Server) consoleDeleteAlertChannel(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -427,11 +402,7 @@ func (s *Server) consoleDeleteAlertChannel(c echo.Context) error {
 }
 
 func (s *Server) consoleCreateAlertRule(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
@@ -452,11 +423,7 @@ func (s *Server) consoleCreateAlertRule(c echo.Context) error {
 }
 
 func (s *Server) consoleDeleteAlertRule(c echo.Context) error {
-	a, err := s.alertsOrOff()
-	if err != nil {
-		return err
-	}
-	app, err := s.appParam(c)
+	a, app, err := s.alertsOfApp(c)
 	if err != nil {
 		return err
 	}
