@@ -262,32 +262,41 @@ func (c *Config) finish(environ []string) error {
 	return c.HTTPS.finish()
 }
 
+// envInt reads a whole number setting from the environment variable key,
+// or def when it is unset; a bad value is kept for finish to report.
+func (c *Config) envInt(env func(k, def string) string, key string, def int) int {
+	v := env(key, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a whole number", key, v))
+	}
+	return n
+}
+
+// envDuration reads a duration setting from the environment variable key,
+// or def when it is unset; a bad value is kept for finish to report, with
+// example ("720h or 30m") as what to write instead.
+func (c *Config) envDuration(env func(k, def string) string, key string, def time.Duration, example string) time.Duration {
+	v := env(key, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a duration such as %s", key, v, example))
+	}
+	return d
+}
+
 // retentionFlags registers what seedbed gc keeps, and how often serve
 // runs it.
 func retentionFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	def := pipelines.DefaultRetention()
-	atoi := func(k string, d int) int {
-		v := env(k, "")
-		if v == "" {
-			return d
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a whole number", k, v))
-		}
-		return n
-	}
-	duration := func(k string, d time.Duration) time.Duration {
-		v := env(k, "")
-		if v == "" {
-			return d
-		}
-		n, err := time.ParseDuration(v)
-		if err != nil {
-			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a duration such as 720h or 30m", k, v))
-		}
-		return n
-	}
+	atoi := func(k string, d int) int { return c.envInt(env, k, d) }
+	duration := func(k string, d time.Duration) time.Duration { return c.envDuration(env, k, d, "720h or 30m") }
 	fs.IntVar(&c.Retention.Releases, "retain-releases", atoi("SEEDBED_RETAIN_RELEASES", def.Releases), "releases each stage keeps: the newest it served, its rollback targets (live releases and those deploys in progress need are kept too); older ones go with their artifacts and logs; at least 2 (SEEDBED_RETAIN_RELEASES)")
 	fs.DurationVar(&c.Retention.LogAge, "retain-logs", duration("SEEDBED_RETAIN_LOGS", def.LogAge), "how long build and deploy log lines are kept; 0 keeps them as long as their release (SEEDBED_RETAIN_LOGS)")
 	fs.IntVar(&c.Retention.Deliveries, "retain-deliveries", atoi("SEEDBED_RETAIN_DELIVERIES", def.Deliveries), "webhook deliveries kept per app (SEEDBED_RETAIN_DELIVERIES)")
@@ -301,10 +310,7 @@ func retentionFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config
 func alertFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	fs.StringVar(&c.SMTPURL, "smtp-url", env("SEEDBED_SMTP_URL", ""), "SMTP server for email alerts: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS) or smtp+insecure://host:25 (no TLS; a password only to loopback); empty: no email (SEEDBED_SMTP_URL)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", env("SEEDBED_SMTP_FROM", ""), "address email alerts are sent from, e.g. \"Seedbed <seedbed@example.com>\" (SEEDBED_SMTP_FROM)")
-	interval, err := time.ParseDuration(env("SEEDBED_ALERT_INTERVAL", "15s"))
-	if err != nil {
-		c.envErr = errors.Join(c.envErr, fmt.Errorf("SEEDBED_ALERT_INTERVAL=%q: want a duration such as 15s", env("SEEDBED_ALERT_INTERVAL", "")))
-	}
+	interval := c.envDuration(env, "SEEDBED_ALERT_INTERVAL", 15*time.Second, "15s")
 	fs.DurationVar(&c.AlertInterval, "alert-interval", interval, "how often serve checks alert rules (error rate, p95, crash loops) (SEEDBED_ALERT_INTERVAL)")
 }
 

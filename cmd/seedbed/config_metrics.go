@@ -28,27 +28,10 @@ func metricsFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) 
 		sample = f
 	}
 	fs.Float64Var(&c.RequestLogSample, "request-log-sample", sample, "share of successful requests the request log keeps, from 0 to 1 (0.1 keeps one in ten); requests answered 5xx are always kept (SEEDBED_REQUEST_LOG_SAMPLE)")
-	rate := 200
-	if v := env("SEEDBED_REQUEST_LOG_RATE", ""); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			c.envErr = errors.Join(c.envErr, fmt.Errorf("SEEDBED_REQUEST_LOG_RATE=%q: want a whole number", v))
-		}
-		rate = n
-	}
+	rate := c.envInt(env, "SEEDBED_REQUEST_LOG_RATE", 200)
 	fs.IntVar(&c.RequestLogRate, "request-log-rate", rate, "most successful requests the request log keeps per second, all functions together (after sampling); 5xx are always kept; 0: no cap (SEEDBED_REQUEST_LOG_RATE)")
 	fs.BoolVar(&c.RequestLogOff, "request-log-off", env("SEEDBED_REQUEST_LOG_OFF", "") == "true", "keep no request log at all; metrics and issues are still kept (SEEDBED_REQUEST_LOG_OFF)")
-	duration := func(k string, d time.Duration) time.Duration {
-		v := env(k, "")
-		if v == "" {
-			return d
-		}
-		n, err := time.ParseDuration(v)
-		if err != nil {
-			c.envErr = errors.Join(c.envErr, fmt.Errorf("%s=%q: want a duration such as 336h", k, v))
-		}
-		return n
-	}
+	duration := func(k string, d time.Duration) time.Duration { return c.envDuration(env, k, d, "336h") }
 	fs.DurationVar(&c.MetricsRetention.Metrics, "retain-metrics", duration("SEEDBED_RETAIN_METRICS", def.Metrics), "how long per-minute request metrics are kept (SEEDBED_RETAIN_METRICS)")
 	fs.DurationVar(&c.MetricsRetention.RequestLog, "retain-request-log", duration("SEEDBED_RETAIN_REQUEST_LOG", def.RequestLog), "how long request log entries are kept (SEEDBED_RETAIN_REQUEST_LOG)")
 	fs.DurationVar(&c.MetricsRetention.Errors, "retain-issues", duration("SEEDBED_RETAIN_ISSUES", def.Errors), "how long an issue (error group) is kept after it was last seen (SEEDBED_RETAIN_ISSUES)")

@@ -28,14 +28,7 @@ func functionLogsDir(dataDir string) string { return filepath.Join(dataDir, "fnl
 
 // functionLogFlags registers what the function logs keep.
 func functionLogFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
-	age := defaultFunctionLogAge
-	if v := env("SEEDBED_RETAIN_FUNCTION_LOGS", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			c.envErr = errors.Join(c.envErr, fmt.Errorf("SEEDBED_RETAIN_FUNCTION_LOGS=%q: want a duration such as 168h", v))
-		}
-		age = d
-	}
+	age := c.envDuration(env, "SEEDBED_RETAIN_FUNCTION_LOGS", defaultFunctionLogAge, "168h")
 	c.FunctionLogs = fnlog.Retention{Age: age, Bytes: defaultFunctionLogBytes}
 	if v := env("SEEDBED_RETAIN_FUNCTION_LOGS_SIZE", ""); v != "" {
 		n, err := parseSize(v)

@@ -61,14 +61,7 @@ func httpsFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	fs.StringVar(&h.Email, "acme-email", env("SEEDBED_ACME_EMAIL", ""), "email the ACME CA sends expiry notices to (SEEDBED_ACME_EMAIL)")
 	fs.StringVar(&h.CARootFile, "acme-ca-root", env("SEEDBED_ACME_CA_ROOT", ""), "PEM file with the root(s) to trust for the ACME CA's own HTTPS, for a private CA; empty: the system's (SEEDBED_ACME_CA_ROOT)")
 	fs.StringVar(&h.ChallengeList, "acme-challenges", env("SEEDBED_ACME_CHALLENGES", domains.HTTP01+","+domains.TLSALPN01), "ACME challenges to answer: http-01 (port 80), tls-alpn-01 (port 443) or both, comma-separated (SEEDBED_ACME_CHALLENGES)")
-	hsts := time.Duration(0)
-	if v := env("SEEDBED_HSTS", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			c.envErr = errors.Join(c.envErr, fmt.Errorf("SEEDBED_HSTS=%q: want a duration such as 8760h, or 0 for none", v))
-		}
-		hsts = d
-	}
+	hsts := c.envDuration(env, "SEEDBED_HSTS", 0, "8760h, or 0 for none")
 	fs.DurationVar(&h.HSTS, "hsts", hsts, "send Strict-Transport-Security with this max-age (e.g. 8760h) on every HTTPS answer; 0: none. Browsers then refuse plain HTTP for the name that long (SEEDBED_HSTS)")
 	fs.StringVar(&h.ConsoleDomain, "console-domain", env("SEEDBED_CONSOLE_DOMAIN", ""), "host name the console answers on over HTTPS, with its own certificate (needs --https-addr); it is also the default --public-url (SEEDBED_CONSOLE_DOMAIN)")
 	fs.StringVar(&h.PublicIPList, "public-ip", env("SEEDBED_PUBLIC_IP", ""), "comma-separated public addresses of this server, that domains' DNS must name; empty: the machine's public interface addresses (SEEDBED_PUBLIC_IP)")
