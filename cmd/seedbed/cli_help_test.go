@@ -215,14 +215,14 @@ func TestServerFlagsFromEnvironment(t *testing.T) {
 // keep their exit codes.
 func TestLegacyCommand(t *testing.T) {
 	legacy := func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-		fs := newFlagSet("logs", "seedbed logs APP [--stage dev]", stderr)
+		fs := newFlagSet("oldlogs", "seedbed oldlogs APP [--stage dev]", stderr)
 		stage := fs.String("stage", "dev", "the stage")
 		pos, err := parseArgs(fs, args)
 		if err != nil {
 			return err
 		}
 		if len(pos) != 1 {
-			return usageError("seedbed logs APP [--stage dev]")
+			return usageError("seedbed oldlogs APP [--stage dev]")
 		}
 		if pos[0] == "broken" {
 			return errors.New("no such app")
@@ -237,19 +237,20 @@ func TestLegacyCommand(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{"flags after the argument", []string{"logs", "shop", "--stage", "prod"}, 0, "logs of shop on prod (http://seedbed)", ""},
-		{"flags before it", []string{"logs", "-stage", "qa", "shop"}, 0, "logs of shop on qa", ""},
-		{"help", []string{"logs", "--help"}, 0, "", "Usage: seedbed logs APP"},
-		{"missing argument", []string{"logs"}, 2, "", "usage: seedbed logs APP"},
-		{"unknown flag, as before cobra", []string{"logs", "shop", "--stag", "x"}, 1, "", "flag provided but not defined: -stag"},
-		{"failure", []string{"logs", "broken"}, 1, "", "seedbed logs: no such app"},
+		{"flags after the argument", []string{"oldlogs", "shop", "--stage", "prod"}, 0, "logs of shop on prod (http://seedbed)", ""},
+		{"flags before it", []string{"oldlogs", "-stage", "qa", "shop"}, 0, "logs of shop on qa", ""},
+		{"help", []string{"oldlogs", "--help"}, 0, "", "Usage: seedbed oldlogs APP"},
+		{"missing argument", []string{"oldlogs"}, 2, "", "usage: seedbed oldlogs APP"},
+		{"unknown flag, as before cobra", []string{"oldlogs", "shop", "--stag", "x"}, 1, "", "flag provided but not defined: -stag"},
+		{"failure", []string{"oldlogs", "broken"}, 1, "", "seedbed oldlogs: no such app"},
 	}
+	// "oldlogs": a name no real command has, or cobra would find that one.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			e := cliEnv{getenv: func(string) string { return "http://seedbed" }}
 			root := newRootCmd(e, nil, &out, &errOut)
-			root.AddCommand(legacyCommand(e, "logs APP [--stage dev]", "Print logs", legacy))
+			root.AddCommand(legacyCommand(e, "oldlogs APP [--stage dev]", "Print logs", legacy))
 			code := execute(context.Background(), root, tt.args, &errOut)
 			if code != tt.code || !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errOut.String(), tt.stderr) {
 				t.Fatalf("exit %d (want %d)\nstdout:\n%s\nstderr:\n%s\nwant %q / %q", code, tt.code, out.String(), errOut.String(), tt.stdout, tt.stderr)
