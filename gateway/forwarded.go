@@ -199,5 +199,18 @@ func forwardedValue(v string) string {
 	if token {
 		return v
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+	// A quoted-string escapes only \ and "; built by hand because this
+	// runs on every proxied request (a strings.Replacer is built anew
+	// each time it is made).
+	var b strings.Builder
+	b.Grow(len(v) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' || v[i] == '"' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(v[i])
+	}
+	b.WriteByte('"')
+	return b.String()
 }

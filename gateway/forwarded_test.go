@@ -140,3 +140,20 @@ func TestIsForwardingHeader(t *testing.T) {
 		})
 	}
 }
+
+func TestForwardedValue(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"h", "h"},
+		{"dev--shop.example", "dev--shop.example"},
+		{"", `""`},
+		{"shop.example:8081", `"shop.example:8081"`},
+		{"[2001:db8::7]", `"[2001:db8::7]"`},
+		{`a"b\c`, `"a\"b\\c"`},
+		{`"`, `"\""`},
+		{"é", `"é"`},
+	} {
+		if got := forwardedValue(tc.in); got != tc.want {
+			t.Errorf("forwardedValue(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
