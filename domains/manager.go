@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,16 @@ type Config struct {
 	// HostDomain is the gateway's host routing domain: STAGE--APP.<it>
 	// names get certificates on demand when the app and stage exist.
 	HostDomain string
+	// DNS01, when set, publishes DNS-01 challenges in the host routing
+	// domain's zone by RFC 2136 updates, so the STAGE--APP.<HostDomain>
+	// names are served by one wildcard certificate (*.<HostDomain>), which
+	// only DNS-01 can obtain, instead of one certificate per name (each
+	// counting against the CA's rate limits). Until the wildcard is
+	// issued, handshakes for those names fail.
+	DNS01 *DNSUpdate
+	// DNSResolvers (host:port) are asked whether a DNS-01 record is
+	// visible yet; empty: the zone's authoritative servers.
+	DNSResolvers []string
 	// PublicIPs are this server's addresses as DNS should name them;
 	// empty: DNS states are unknown and issuance is tried regardless.
 	PublicIPs []net.IP
@@ -106,18 +117,19 @@ type Manager struct {
 	// certificates ahead of need; onDemand serves handshakes, from the
 	// shared cache and database, obtaining certificates only for names
 	// decide permits. certmagic defers everything to handshakes in a
-	// config that has on-demand set, hence two.
-	magic, onDemand *certmagic.Config
-	cache           *certmagic.Cache
-	issuer          *certmagic.ACMEIssuer
-	storage         *Storage
-	httpsPort       int
-	lookups         *routeCache
-	stop            context.CancelFunc
-	done            chan struct{}
-	mu              sync.Mutex
-	managed         map[string]bool // names handed to certmagic by this process
-	background      sync.WaitGroup
+	// config that has on-demand set, hence two. wildcard obtains and
+	// renews *.<HostDomain> over DNS-01 (nil without Config.DNS01).
+	magic, onDemand, wildcard *certmagic.Config
+	cache                     *certmagic.Cache
+	issuer                    *certmagic.ACMEIssuer
+	storage                   *Storage
+	httpsPort                 int
+	lookups                   *routeCache
+	stop                      context.CancelFunc
+	done                      chan struct{}
+	mu                        sync.Mutex
+	managed                   map[string]bool // names handed to certmagic by this process
+	background                sync.WaitGroup
 }
 
 // New makes a Manager; Start makes it obtain certificates.
@@ -162,7 +174,13 @@ func New(cfg Config) (*Manager, error) {
 	zl := zapLogger(cfg.Logger)
 	m.storage = NewStorage(cfg.Store, cfg.Sealer)
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
+		GetConfigForCert: func(c certmagic.Certificate) (*certmagic.Config, error) {
+			// Renewing a wildcard takes DNS-01: the wildcard config.
+			if m.wildcard != nil && slices.ContainsFunc(c.Names, isWildcard) {
+				return m.wildcard, nil
+			}
+			return m.magic, nil
+		},
 		RenewCheckInterval: cfg.RenewCheckInterval,
 		Logger:             zl,
 	})
@@ -173,6 +191,15 @@ func New(cfg Config) (*Manager, error) {
 		Logger:             zl,
 	}
 	m.magic = certmagic.New(m.cache, magicCfg)
+	if cfg.DNS01 != nil {
+		if err := cfg.DNS01.Check(); err != nil {
+			return nil, err
+		}
+		if !m.hostsIssuable() {
+			return nil, fmt.Errorf("DNS-01 is set up for wildcard certificates of the host routing domain, but %q is one no public CA issues for: set --domain to a real domain, or leave the DNS-01 settings out", cfg.HostDomain)
+		}
+		m.wildcard = certmagic.New(m.cache, magicCfg)
+	}
 	magicCfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: m.decide}
 	m.onDemand = certmagic.New(m.cache, magicCfg)
 	issuer := certmagic.ACMEIssuer{
@@ -196,8 +223,19 @@ func New(cfg Config) (*Manager, error) {
 	// The same CA and account: challenge tokens either stored are found
 	// by both.
 	m.onDemand.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.onDemand, issuer)}
+	if m.wildcard != nil {
+		dns01 := issuer
+		dns01.DisableHTTPChallenge, dns01.DisableTLSALPNChallenge = true, true
+		dns01.DNS01Solver = &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{
+			DNSProvider: cfg.DNS01, Resolvers: cfg.DNSResolvers, Logger: zl,
+		}}
+		m.wildcard.Issuers = []certmagic.Issuer{certmagic.NewACMEIssuer(m.wildcard, dns01)}
+	}
 	return m, nil
 }
+
+// isWildcard tells a wildcard name (*.example.com).
+func isWildcard(name string) bool { return strings.HasPrefix(name, "*.") }
 
 // splitAddr reads host and port of a listen address.
 func splitAddr(addr string) (string, int, error) {
@@ -219,6 +257,12 @@ func splitAddr(addr string) (string, int, error) {
 func (m *Manager) Start(ctx context.Context) error {
 	if m.cfg.ConsoleDomain != "" {
 		m.manage(ctx, m.cfg.ConsoleDomain)
+	}
+	if m.wildcard != nil {
+		name := "*." + m.cfg.HostDomain
+		if err := m.wildcard.ManageAsync(context.WithoutCancel(ctx), []string{name}); err != nil {
+			m.log.Warn("could not manage the host routing domain's wildcard certificate", "domain", name, "err", err)
+		}
 	}
 	if err := m.sync(ctx); err != nil {
 		return err
@@ -335,6 +379,11 @@ func (m *Manager) decide(ctx context.Context, name string) error {
 		return err
 	}
 	if app, stage, ok := m.hostRoute(name); ok {
+		if m.wildcard != nil {
+			// The wildcard serves these (once in the cache); one
+			// certificate per name would only spend the CA's limits.
+			return fmt.Errorf("%s is served by the wildcard certificate *.%s, which is not obtained yet", name, m.cfg.HostDomain)
+		}
 		a, err := m.cfg.Store.AppByName(ctx, app)
 		if err == nil {
 			_, err = m.cfg.Store.StageByName(ctx, a.ID, stage)
@@ -353,7 +402,7 @@ func (m *Manager) decide(ctx context.Context, name string) error {
 // routing domain is one no public CA issues for (localhost, the default,
 // or a single label): those hosts stay on plain HTTP.
 func (m *Manager) hostRoute(name string) (app, stage string, ok bool) {
-	if _, err := Normalize(m.cfg.HostDomain); err != nil || Under(m.cfg.HostDomain, "localhost") {
+	if !m.hostsIssuable() {
 		return "", "", false
 	}
 	label, found := strings.CutSuffix(name, "."+m.cfg.HostDomain)
@@ -364,10 +413,28 @@ func (m *Manager) hostRoute(name string) (app, stage string, ok bool) {
 	return app, stage, found && stage != "" && app != ""
 }
 
+// hostsIssuable tells whether the host routing domain is one a public CA
+// issues for (not localhost, the default, nor a single label).
+func (m *Manager) hostsIssuable() bool {
+	_, err := Normalize(m.cfg.HostDomain)
+	return err == nil && !Under(m.cfg.HostDomain, "localhost")
+}
+
 // onEvent records on a domain what became of its certificate.
 func (m *Manager) onEvent(ctx context.Context, event string, data map[string]any) error {
 	name, _ := data["identifier"].(string)
 	if name == "" {
+		return nil
+	}
+	if isWildcard(name) {
+		// The host routing wildcard is no registered domain: the log
+		// is where its state shows.
+		switch event {
+		case "cert_obtained":
+			m.log.Info("wildcard certificate obtained for the STAGE--APP hosts", "domain", name)
+		case "cert_failed":
+			m.log.Warn("could not obtain the wildcard certificate of the STAGE--APP hosts; each gets its own meanwhile", "domain", name, "err", data["error"])
+		}
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)

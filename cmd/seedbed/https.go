@@ -44,6 +44,12 @@ type HTTPSConfig struct {
 	// PublicIPs, or detects them.
 	PublicIPList string
 	PublicIPs    []net.IP
+	// DNS01 publishes DNS-01 challenges by RFC 2136 updates, for the
+	// STAGE--APP hosts' wildcard certificate; nil without --acme-dns-server.
+	// DNSResolverList is --acme-dns-resolvers as given; finish parses it.
+	DNS01           *domains.DNSUpdate
+	DNSResolverList string
+	DNSResolvers    []string
 
 	// No flags: tests point these at their own DNS server and make
 	// short-lived certificates renew quickly.
@@ -64,6 +70,11 @@ func httpsFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {
 	hsts := c.envDuration(env, "SEEDBED_HSTS", 0, "8760h, or 0 for none")
 	fs.DurationVar(&h.HSTS, "hsts", hsts, "send Strict-Transport-Security with this max-age (e.g. 8760h) on every HTTPS answer; 0: none. Browsers then refuse plain HTTP for the name that long (SEEDBED_HSTS)")
 	fs.StringVar(&h.ConsoleDomain, "console-domain", env("SEEDBED_CONSOLE_DOMAIN", ""), "host name the console answers on over HTTPS, with its own certificate (needs --https-addr); it is also the default --public-url (SEEDBED_CONSOLE_DOMAIN)")
+	h.DNS01 = &domains.DNSUpdate{Secret: env("SEEDBED_ACME_DNS_TSIG_SECRET", "")}
+	fs.StringVar(&h.DNS01.Server, "acme-dns-server", env("SEEDBED_ACME_DNS_SERVER", ""), "primary DNS server (host:port) of the --domain zone that takes RFC 2136 updates: set it to get one wildcard certificate for every STAGE--APP host over DNS-01; the TSIG secret comes from SEEDBED_ACME_DNS_TSIG_SECRET (SEEDBED_ACME_DNS_SERVER)")
+	fs.StringVar(&h.DNS01.KeyName, "acme-dns-tsig-key", env("SEEDBED_ACME_DNS_TSIG_KEY", ""), "name of the TSIG key that signs the DNS updates (SEEDBED_ACME_DNS_TSIG_KEY)")
+	fs.StringVar(&h.DNS01.Algorithm, "acme-dns-tsig-algorithm", env("SEEDBED_ACME_DNS_TSIG_ALGORITHM", "hmac-sha256"), "TSIG algorithm: hmac-sha256 or hmac-sha512 (SEEDBED_ACME_DNS_TSIG_ALGORITHM)")
+	fs.StringVar(&h.DNSResolverList, "acme-dns-resolvers", env("SEEDBED_ACME_DNS_RESOLVERS", ""), "comma-separated DNS servers (host:port) asked whether a DNS-01 record is visible yet; empty: the zone's own name servers (SEEDBED_ACME_DNS_RESOLVERS)")
 	fs.StringVar(&h.PublicIPList, "public-ip", env("SEEDBED_PUBLIC_IP", ""), "comma-separated public addresses of this server, that domains' DNS must name; empty: the machine's public interface addresses (SEEDBED_PUBLIC_IP)")
 }
 
@@ -72,6 +83,9 @@ func (h *HTTPSConfig) finish() error {
 	if h.Addr == "" {
 		if h.ConsoleDomain != "" {
 			return errors.New("--console-domain needs --https-addr: the console's domain is served over HTTPS")
+		}
+		if h.DNS01 != nil && h.DNS01.Server != "" {
+			return errors.New("--acme-dns-server needs --https-addr: the wildcard certificate it obtains is served over HTTPS")
 		}
 		return nil
 	}
@@ -105,8 +119,25 @@ func (h *HTTPSConfig) finish() error {
 			case domains.HTTP01, domains.TLSALPN01:
 				h.Challenges = append(h.Challenges, f)
 			default:
-				return fmt.Errorf("--acme-challenges: %q is not http-01 or tls-alpn-01", f)
+				return fmt.Errorf("--acme-challenges: %q is not http-01 or tls-alpn-01 (DNS-01 serves the STAGE--APP hosts' wildcard certificate when --acme-dns-server is set)", f)
 			}
+		}
+	}
+	if h.DNS01 != nil && h.DNS01.Server == "" {
+		h.DNS01 = nil
+	}
+	if h.DNS01 != nil {
+		if err := h.DNS01.Check(); err != nil {
+			return err
+		}
+		for r := range strings.SplitSeq(h.DNSResolverList, ",") {
+			if r = strings.TrimSpace(r); r == "" {
+				continue
+			}
+			if _, _, err := net.SplitHostPort(r); err != nil {
+				r = net.JoinHostPort(r, "53")
+			}
+			h.DNSResolvers = append(h.DNSResolvers, r)
 		}
 	}
 	if h.HSTS < 0 {
@@ -144,6 +175,7 @@ func (a *App) newDomains(cfg Config, sealer domains.Sealer, log *slog.Logger) (*
 		Store: a.store, Sealer: sealer, CA: h.CA, Email: h.Email, CARoots: h.CARoots, Challenges: h.Challenges,
 		HTTPAddr: a.gatewayLn.Addr().String(), HTTPSAddr: a.httpsLn.Addr().String(),
 		HSTS: h.HSTS, ConsoleDomain: h.ConsoleDomain, HostDomain: cfg.Domain, PublicIPs: h.PublicIPs,
+		DNS01: h.DNS01, DNSResolvers: h.DNSResolvers,
 		Resolver: h.Resolver, SyncInterval: h.SyncInterval, RenewCheckInterval: h.RenewCheckInterval, RenewalWindowRatio: h.RenewalWindowRatio,
 		Logger: log.With("part", "domains"),
 	})

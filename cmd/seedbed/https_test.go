@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seedbed/seedbed/domains"
 )
 
 func TestHTTPSConfigFinish(t *testing.T) {
@@ -40,6 +42,21 @@ func TestHTTPSConfigFinish(t *testing.T) {
 		{name: "wildcard console domain", in: HTTPSConfig{Addr: ":443", ConsoleDomain: "*.example.com"}, err: "wildcard"},
 		{name: "missing root file", in: HTTPSConfig{Addr: ":443", CARootFile: filepath.Join(dir, "none.pem")}, err: "--acme-ca-root"},
 		{name: "root file without PEM", in: HTTPSConfig{Addr: ":443", CARootFile: notPEM}, err: "holds no PEM certificate"},
+		{name: "dns-01 without https", in: HTTPSConfig{DNS01: &domains.DNSUpdate{Server: "ns1.example.com:53"}}, err: "--acme-dns-server needs --https-addr"},
+		{name: "dns-01 without key", in: HTTPSConfig{Addr: ":443", PublicIPList: "203.0.113.7", DNS01: &domains.DNSUpdate{Server: "ns1.example.com:53"}}, err: "SEEDBED_ACME_DNS_TSIG_SECRET"},
+		{name: "dns-01 off", in: HTTPSConfig{Addr: ":443", PublicIPList: "203.0.113.7", DNS01: &domains.DNSUpdate{KeyName: "k"}},
+			check: func(t *testing.T, h HTTPSConfig) {
+				if h.DNS01 != nil {
+					t.Fatalf("no --acme-dns-server, yet DNS-01 is set: %+v", h.DNS01)
+				}
+			}},
+		{name: "dns-01", in: HTTPSConfig{Addr: ":443", PublicIPList: "203.0.113.7", DNSResolverList: "192.0.2.53, 192.0.2.54:5353",
+			DNS01: &domains.DNSUpdate{Server: "ns1.example.com:53", KeyName: "seedbed", Secret: "c2VjcmV0"}},
+			check: func(t *testing.T, h HTTPSConfig) {
+				if h.DNS01 == nil || strings.Join(h.DNSResolvers, ",") != "192.0.2.53:53,192.0.2.54:5353" {
+					t.Fatalf("finished: %+v %v", h.DNS01, h.DNSResolvers)
+				}
+			}},
 		{name: "negative hsts", in: HTTPSConfig{Addr: ":443", HSTS: -time.Second, PublicIPList: "203.0.113.7"}, err: "--hsts"},
 	}
 	for _, tt := range tests {
