@@ -98,43 +98,49 @@ type Input struct {
 
 // Node is one box of the map.
 type Node struct {
-	ID     string // stable and unique: "fn:api/hello", "route:api/hello:GET /hello"
-	Kind   string
-	Label  string
-	Detail []string // smaller lines under the label
-	Health string
-	Drift  string
-	URL    string // where clicking the node leads; "" for none
+	ID     string   `json:"id"` // stable and unique: "fn:api/hello", "route:api/hello:GET /hello"
+	Kind   string   `json:"kind"`
+	Label  string   `json:"label"`
+	Detail []string `json:"detail,omitempty"` // smaller lines under the label
+	Health string   `json:"health"`
+	Drift  string   `json:"drift,omitempty"`
+	URL    string   `json:"url,omitempty"` // where clicking the node leads; "" for none
 	// Position and size, in SVG units, set by Build.
-	X, Y, W, H int
+	X, Y, W, H int `json:"-"`
 }
 
 // Edge joins two nodes; for a route into a function it carries the
 // function's request rate.
 type Edge struct {
-	From, To  string // node IDs
-	Health    string // the colour: the health of the function it leads to
-	PerMinute float64
-	Label     string // "12 req/min"; "" for none
-	Event     bool   // an event source, drawn dashed
+	From      string  `json:"from"` // node IDs
+	To        string  `json:"to"`
+	Health    string  `json:"health"` // the colour: the health of the function it leads to
+	PerMinute float64 `json:"per_minute"`
+	Label     string  `json:"label,omitempty"` // "12 req/min"; "" for none
+	Event     bool    `json:"event,omitempty"` // an event source, drawn dashed
 }
 
 // Map is a stage drawn: nodes placed in columns and the edges between.
 type Map struct {
-	App, Stage   string
-	Release      uint
-	RunningKnown bool
-	Metrics      bool // traffic was read; without it health is unknown
-	Window       time.Duration
-	Firing       []string
-	Nodes        []Node
-	Edges        []Edge
+	App          string        `json:"app"`
+	Stage        string        `json:"stage"`
+	Release      uint          `json:"release"`
+	RunningKnown bool          `json:"running_known"`
+	Metrics      bool          `json:"metrics"` // traffic was read; without it health is unknown
+	Window       time.Duration `json:"-"`
+	Firing       []string      `json:"firing"`
+	Nodes        []Node        `json:"nodes"`
+	Edges        []Edge        `json:"edges"`
 	// Bus is the vertical line the entry points reach the routes by;
 	// zero when there are no routes.
-	BusX, BusTop, BusBottom int
-	Width, Height           int
+	BusX, BusTop, BusBottom int `json:"-"`
+	Width, Height           int `json:"-"`
 	// Counts of what differs, for the page's summary.
-	Missing, CrashLooping, NotInRelease, OtherBuild, Down int
+	Missing      int `json:"missing"`
+	CrashLooping int `json:"crash_looping"`
+	NotInRelease int `json:"not_in_release"`
+	OtherBuild   int `json:"other_build"`
+	Down         int `json:"down"`
 }
 
 // Node returns the node with id, or false.
@@ -447,4 +453,30 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.TrimSpace(string(r[:n-1])) + "…"
+}
+
+// Differences says in words where what runs differs from the release,
+// one line per function, in the map's order.
+func (m Map) Differences() []string {
+	rel := "the release"
+	if m.Release != 0 {
+		rel = "release #" + strconv.FormatUint(uint64(m.Release), 10)
+	}
+	var out []string
+	for _, n := range m.Nodes {
+		if n.Kind != KindFunction {
+			continue
+		}
+		switch n.Drift {
+		case DriftMissing:
+			out = append(out, n.Label+" is declared by "+rel+" but not running.")
+		case DriftCrashLooping:
+			out = append(out, n.Label+" is crash-looping: "+strings.ToLower(strings.TrimPrefix(n.Detail[1], "CRASH-LOOPING: "))+".")
+		case DriftNotInRelease:
+			out = append(out, n.Label+" runs, but "+rel+" does not declare it.")
+		case DriftOtherBuild:
+			out = append(out, n.Label+" runs another build than "+rel+"'s.")
+		}
+	}
+	return out
 }

@@ -253,3 +253,22 @@ func TestHostileNames(t *testing.T) {
 		}
 	}
 }
+
+func TestDifferences(t *testing.T) {
+	got := Build(shop()).Differences()
+	want := []string{
+		"api/orders is crash-looping: restarted 4× in 5 min.",
+		"jobs/report is declared by release #7 but not running.",
+		"media/thumbs runs another build than release #7's.",
+		"api/legacy runs, but release #7 does not declare it.",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Differences:\n got %q\nwant %q", got, want)
+	}
+	in := shop()
+	in.Running = in.Declared
+	in.Traffic = nil
+	if d := Build(in).Differences(); len(d) != 0 {
+		t.Errorf("what runs is what is declared, yet: %q", d)
+	}
+}

@@ -61,15 +61,18 @@ const driftStroke = "#8250df" // not in release, other build
 // a user (functions, routes, domains, queues).
 func esc(s string) string { return html.EscapeString(s) }
 
-// SVG renders m. The same Map gives the same bytes.
+// SVG renders m. The same Map gives the same bytes. It has a viewBox and
+// no size: it fills the width of what holds it.
 func SVG(m Map) []byte {
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	title := "Map of stage " + m.Stage + " of " + m.App
-	w(`<svg xmlns="http://www.w3.org/2000/svg" class="stage-map" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-labelledby="map-title" data-testid="stage-map-svg" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
-		m.Width, m.Height, m.Width, m.Height)
-	w("\n<title id=\"map-title\">%s</title>\n", esc(title))
-	w(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#57606a"/></marker></defs>`)
+	// Ids unique per stage: the promotion page holds two maps.
+	id := idPrefix(m.Stage)
+	w(`<svg xmlns="http://www.w3.org/2000/svg" class="stage-map" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-title" data-testid="stage-map-svg" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
+		m.Width, m.Height, id)
+	w("\n<title id=\"%s-title\">%s</title>\n", id, esc(title))
+	w(`<defs><marker id="%s-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#57606a"/></marker></defs>`, id)
 	w("\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" rx=\"8\" fill=\"#ffffff\" stroke=\"#d0d7de\"/>\n", m.Width, m.Height)
 	for i, h := range []string{"Entry points", "Routes", "Functions", "Events"} {
 		w("<text x=\"%d\" y=\"24\" font-weight=\"600\" fill=\"#57606a\">%s</text>\n", colX[i], h)
@@ -89,7 +92,7 @@ func SVG(m Map) []byte {
 			case KindEntry, KindDomain:
 				w("<path d=\"M%d,%dH%d\"/>\n", n.X+n.W, n.Y+n.H/2, m.BusX)
 			case KindRoute:
-				w("<path d=\"M%d,%dH%d\" marker-end=\"url(#arrow)\"/>\n", m.BusX, n.Y+n.H/2, n.X)
+				w("<path d=\"M%d,%dH%d\" marker-end=\"url(#%s-arrow)\"/>\n", m.BusX, n.Y+n.H/2, n.X, id)
 			}
 		}
 		w("</g>\n")
@@ -101,7 +104,7 @@ func SVG(m Map) []byte {
 		if !ok1 || !ok2 {
 			continue
 		}
-		edge(&b, e, from, to)
+		edge(&b, e, from, to, id)
 	}
 	for _, n := range m.Nodes {
 		node(&b, n)
@@ -113,7 +116,7 @@ func SVG(m Map) []byte {
 
 // edge draws e: a route into its function left to right, an event into
 // its function right to left, as a curve.
-func edge(b *bytes.Buffer, e Edge, from, to Node) {
+func edge(b *bytes.Buffer, e Edge, from, to Node, id string) {
 	var x1, y1, x2, y2 int
 	if e.Event { // events sit right of their function
 		x1, y1 = from.X, from.Y+from.H/2
@@ -132,8 +135,8 @@ func edge(b *bytes.Buffer, e Edge, from, to Node) {
 	if e.Event {
 		dash = ` stroke-dasharray="5 4"`
 	}
-	fmt.Fprintf(b, "<path class=\"map-edge\" data-from=\"%s\" data-to=\"%s\" data-health=\"%s\" d=\"M%d,%dC%d,%d %d,%d %d,%d\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s marker-end=\"url(#arrow)\"/>\n",
-		esc(e.From), esc(e.To), e.Health, x1, y1, mid, y1, mid, y2, x2, y2, stroke, strconv.FormatFloat(width, 'f', 1, 64), dash)
+	fmt.Fprintf(b, "<path class=\"map-edge\" data-from=\"%s\" data-to=\"%s\" data-health=\"%s\" d=\"M%d,%dC%d,%d %d,%d %d,%d\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s marker-end=\"url(#%s-arrow)\"/>\n",
+		esc(e.From), esc(e.To), e.Health, x1, y1, mid, y1, mid, y2, x2, y2, stroke, strconv.FormatFloat(width, 'f', 1, 64), dash, id)
 	if e.Label != "" {
 		fmt.Fprintf(b, "<text class=\"map-rate\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\" font-size=\"10\">%s</text>\n",
 			x1+colGap/2, y1-6, palette[e.Health][2], esc(e.Label))
@@ -235,4 +238,19 @@ func legend(b *bytes.Buffer, m Map) {
 	}
 	fmt.Fprintf(b, "<text x=\"%d\" y=\"%d\">%s</text>\n", x, y+10, esc(note))
 	b.WriteString("</g>\n")
+}
+
+// idPrefix makes the SVG's element ids from the stage's name: letters,
+// digits and dashes only, whatever the name holds.
+func idPrefix(stage string) string {
+	var b strings.Builder
+	b.WriteString("map-")
+	for _, r := range stage {
+		if r < 128 && (r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
