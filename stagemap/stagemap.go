@@ -135,6 +135,7 @@ type Map struct {
 	// zero when there are no routes.
 	BusX, BusTop, BusBottom int `json:"-"`
 	Width, Height           int `json:"-"`
+	Columns                 int `json:"-"` // 3, or 4 with events
 	// Counts of what differs, for the page's summary.
 	Missing      int `json:"missing"`
 	CrashLooping int `json:"crash_looping"`
@@ -315,7 +316,11 @@ func Build(in Input) Map {
 	}
 	m.Nodes = slices.Concat(entries, routes, fnodes, events)
 	m.Edges = edges
-	m.Width = colX[3] + colW[3] + margin
+	m.Columns = 4
+	if len(events) == 0 { // no events column: a narrower map reads larger
+		m.Columns = 3
+	}
+	m.Width = colX[m.Columns-1] + colW[m.Columns-1] + margin
 	m.Height = bottom + margin + legendH
 	return m
 }
@@ -421,6 +426,8 @@ func formatDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "–"
+	case d < time.Millisecond:
+		return "<1 ms"
 	case d < time.Second:
 		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
 	default:

@@ -25,7 +25,7 @@ const (
 	fnH      = 53 // a label and two lines; each further line adds lineH
 	eventH   = 39
 	lineH    = 14
-	legendH  = 28
+	legendH  = 44 // two lines: the colours, then what the edges and gaps mean
 	charsPer = 6 // an average glyph of the 11px font, to fit text in boxes
 )
 
@@ -74,7 +74,7 @@ func SVG(m Map) []byte {
 	w("\n<title id=\"%s-title\">%s</title>\n", id, esc(title))
 	w(`<defs><marker id="%s-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#57606a"/></marker></defs>`, id)
 	w("\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" rx=\"8\" fill=\"#ffffff\" stroke=\"#d0d7de\"/>\n", m.Width, m.Height)
-	for i, h := range []string{"Entry points", "Routes", "Functions", "Events"} {
+	for i, h := range []string{"Entry points", "Routes", "Functions", "Events"}[:m.Columns] {
 		w("<text x=\"%d\" y=\"24\" font-weight=\"600\" fill=\"#57606a\">%s</text>\n", colX[i], h)
 	}
 
@@ -211,7 +211,7 @@ func isDriftLine(s string) bool {
 
 // legend explains the colours along the bottom.
 func legend(b *bytes.Buffer, m Map) {
-	y := m.Height - legendH + 4
+	y := m.Height - legendH
 	x := margin
 	items := []struct{ health, label string }{
 		{HealthOK, "ok"}, {HealthErroring, "erroring"}, {HealthDown, "down"}, {HealthIdle, "no traffic"},
@@ -225,7 +225,6 @@ func legend(b *bytes.Buffer, m Map) {
 	}
 	fmt.Fprintf(b, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" rx=\"3\" fill=\"none\" stroke=\"%s\" stroke-dasharray=\"3 2\"/><text x=\"%d\" y=\"%d\">differs from the release</text>\n",
 		x, y, palette[HealthDown][1], x+16, y+10)
-	x += 30 + len("differs from the release")*charsPer
 	note := "edge width: requests per minute"
 	if m.Window > 0 {
 		note += " over the last " + formatWindow(m.Window)
@@ -236,7 +235,7 @@ func legend(b *bytes.Buffer, m Map) {
 	if !m.RunningKnown {
 		note += "; what runs is not known here"
 	}
-	fmt.Fprintf(b, "<text x=\"%d\" y=\"%d\">%s</text>\n", x, y+10, esc(note))
+	fmt.Fprintf(b, "<text x=\"%d\" y=\"%d\">%s</text>\n", margin, y+28, esc(note))
 	b.WriteString("</g>\n")
 }
 
