@@ -26,7 +26,7 @@ const (
 	eventH   = 39
 	lineH    = 14
 	legendH  = 44 // two lines: the colours, then what the edges and gaps mean
-	charsPer = 6 // an average glyph of the 11px font, to fit text in boxes
+	charsPer = 6  // an average glyph of the 11px font, to fit text in boxes
 )
 
 var (
