@@ -65,10 +65,20 @@ func TestStageMapDrift(t *testing.T) {
 	flaky := targets.Function{Service: "api", Name: "flaky", Runtime: "go", Digest: "sha256:bb", Routes: []stack.Route{{Method: "GET", Path: "/flaky"}}}
 	gone := targets.Function{Service: "api", Name: "gone", Runtime: "go", Digest: "sha256:cc"}
 	stray := targets.Function{Service: "api", Name: "stray", Runtime: "go", Digest: "sha256:dd"}
-	now := time.Now().Truncate(time.Minute)
+	// An hour of minutes, as Series answers for the 1h range: hello
+	// crash-looped an hour ago and is fine now; flaky restarts now.
+	hour := func(recent map[int]metrics.Point) []metrics.Point {
+		now := time.Now().Truncate(time.Minute)
+		pts := make([]metrics.Point, 60)
+		for i := range pts {
+			pts[i] = recent[i]
+			pts[i].At = now.Add(time.Duration(i-59) * time.Minute)
+		}
+		return pts
+	}
 	series := fakeMetrics{
-		"api/hello": {{At: now.Add(-time.Minute), Requests: 30}, {At: now, Requests: 30}},
-		"api/flaky": {{At: now.Add(-time.Hour), Restarts: 50}, {At: now.Add(-time.Minute), Restarts: 3, Requests: 4, Errors: 4}, {At: now, Restarts: 2}},
+		"api/hello": hour(map[int]metrics.Point{0: {Restarts: 50, Errors: 9, Requests: 9}, 58: {Requests: 30}, 59: {Requests: 30}}),
+		"api/flaky": hour(map[int]metrics.Point{58: {Restarts: 3, Requests: 4, Errors: 4}, 59: {Restarts: 2}}),
 	}
 	f := setupWith(t, func(c *web.Config) {
 		c.Running = fakeRunning{"shop/dev": {hello, flaky, stray}}
