@@ -98,50 +98,52 @@ type Input struct {
 
 // Node is one box of the map.
 type Node struct {
-	ID     string   `json:"id"` // stable and unique: "fn:api/hello", "route:api/hello:GET /hello"
-	Kind   string   `json:"kind"`
-	Label  string   `json:"label"`
-	Detail []string `json:"detail,omitempty"` // smaller lines under the label
-	Health string   `json:"health"`
-	Drift  string   `json:"drift,omitempty"`
-	URL    string   `json:"url,omitempty"` // where clicking the node leads; "" for none
+	ID     string // stable and unique: "fn:api/hello", "route:api/hello:GET /hello"
+	Kind   string
+	Label  string
+	Detail []string // smaller lines under the label
+	Health string
+	Drift  string
+	URL    string // where clicking the node leads; "" for none
+	// PerMinute is a function's requests per minute over the window.
+	PerMinute float64
 	// Position and size, in SVG units, set by Build.
-	X, Y, W, H int `json:"-"`
+	X, Y, W, H int
 }
 
 // Edge joins two nodes; for a route into a function it carries the
 // function's request rate.
 type Edge struct {
-	From      string  `json:"from"` // node IDs
-	To        string  `json:"to"`
-	Health    string  `json:"health"` // the colour: the health of the function it leads to
-	PerMinute float64 `json:"per_minute"`
-	Label     string  `json:"label,omitempty"` // "12 req/min"; "" for none
-	Event     bool    `json:"event,omitempty"` // an event source, drawn dashed
+	From      string // node IDs
+	To        string
+	Health    string // the colour: the health of the function it leads to
+	PerMinute float64
+	Label     string // "12 req/min"; "" for none
+	Event     bool   // an event source, drawn dashed
 }
 
 // Map is a stage drawn: nodes placed in columns and the edges between.
 type Map struct {
-	App          string        `json:"app"`
-	Stage        string        `json:"stage"`
-	Release      uint          `json:"release"`
-	RunningKnown bool          `json:"running_known"`
-	Metrics      bool          `json:"metrics"` // traffic was read; without it health is unknown
-	Window       time.Duration `json:"-"`
-	Firing       []string      `json:"firing"`
-	Nodes        []Node        `json:"nodes"`
-	Edges        []Edge        `json:"edges"`
+	App          string
+	Stage        string
+	Release      uint
+	RunningKnown bool
+	Metrics      bool // traffic was read; without it health is unknown
+	Window       time.Duration
+	Firing       []string
+	Nodes        []Node
+	Edges        []Edge
 	// Bus is the vertical line the entry points reach the routes by;
 	// zero when there are no routes.
-	BusX, BusTop, BusBottom int `json:"-"`
-	Width, Height           int `json:"-"`
-	Columns                 int `json:"-"` // 3, or 4 with events
+	BusX, BusTop, BusBottom int
+	Width, Height           int
+	Columns                 int // 3, or 4 with events
 	// Counts of what differs, for the page's summary.
-	Missing      int `json:"missing"`
-	CrashLooping int `json:"crash_looping"`
-	NotInRelease int `json:"not_in_release"`
-	OtherBuild   int `json:"other_build"`
-	Down         int `json:"down"`
+	Missing      int
+	CrashLooping int
+	NotInRelease int
+	OtherBuild   int
+	Down         int
 }
 
 // Node returns the node with id, or false.
@@ -381,7 +383,8 @@ func functionNode(in Input, f function, m *Map) Node {
 		m.Down++
 	}
 	if in.Traffic != nil {
-		line := formatRate(perMinute(t.Requests, in.Window)) + " req/min"
+		n.PerMinute = perMinute(t.Requests, in.Window)
+		line := formatRate(n.PerMinute) + " req/min"
 		if t.Requests > 0 {
 			line += " · " + formatPercent(float64(t.Errors)/float64(t.Requests)) + " errors · p95 " + formatDuration(t.P95)
 		}

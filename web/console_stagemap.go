@@ -12,6 +12,7 @@ import (
 	"github.com/seedbed/seedbed/stagemap"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/targets"
+	"github.com/seedbed/seedbed/web/apiv1"
 	"github.com/seedbed/seedbed/web/views"
 )
 
@@ -129,17 +130,31 @@ func (s *Server) apiStageMap(c echo.Context) error {
 		c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 		return c.Blob(http.StatusOK, "image/svg+xml; charset=utf-8", stagemap.SVG(m))
 	case "", "json":
-		diffs := m.Differences()
-		if diffs == nil {
-			diffs = []string{}
-		}
-		return c.JSON(http.StatusOK, struct {
-			stagemap.Map
-			WindowSeconds int      `json:"window_seconds"`
-			Differences   []string `json:"differences"`
-		}{m, int(m.Window / time.Second), diffs})
+		return c.JSON(http.StatusOK, stageMapJSON(m))
 	}
 	return errorf(http.StatusUnprocessableEntity, "invalid", fmt.Sprintf("The format %q is not json or svg.", c.QueryParam("format")))
+}
+
+// stageMapJSON is m as the API answers it.
+func stageMapJSON(m stagemap.Map) apiv1.StageMap {
+	out := apiv1.StageMap{App: m.App, Stage: m.Stage, Release: m.Release, RunningKnown: m.RunningKnown, Metrics: m.Metrics,
+		Firing: m.Firing, Nodes: []apiv1.StageMapNode{}, Edges: []apiv1.StageMapEdge{}, Missing: m.Missing, CrashLooping: m.CrashLooping,
+		NotInRelease: m.NotInRelease, OtherBuild: m.OtherBuild, Down: m.Down, WindowSeconds: int(m.Window / time.Second),
+		Differences: m.Differences()}
+	if out.Firing == nil {
+		out.Firing = []string{}
+	}
+	if out.Differences == nil {
+		out.Differences = []string{}
+	}
+	for _, n := range m.Nodes {
+		out.Nodes = append(out.Nodes, apiv1.StageMapNode{ID: n.ID, Kind: n.Kind, Label: n.Label, Detail: n.Detail, Health: n.Health, Drift: n.Drift, URL: n.URL,
+			PerMinute: n.PerMinute})
+	}
+	for _, e := range m.Edges {
+		out.Edges = append(out.Edges, apiv1.StageMapEdge{From: e.From, To: e.To, Health: e.Health, PerMinute: e.PerMinute, Label: e.Label, Event: e.Event})
+	}
+	return out
 }
 
 // promoteMaps are the promotion's two stages drawn, source then target;

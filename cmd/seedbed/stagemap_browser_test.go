@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,17 @@ func TestStageMapInBrowser(t *testing.T) {
 	if health["fn:api/fragile"] != "down/crash_looping" || health["fn:api/hello"] != "ok/" {
 		t.Errorf("nodes: %v, want api/fragile down/crash_looping and api/hello ok", health)
 	}
+
+	// The CLI says the same in words.
+	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
+	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)
+	out := c.must("map", "shop", "--stage", "dev")
+	for _, want := range []string{"What runs differs from release #", "api/fragile is crash-looping", "api/fragile  down    crash-looping", "api/hello    ok      -"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("seedbed map lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("seedbed map shop --stage dev:\n%s", out)
 
 	bctx := testutil.Browser(t, 3*time.Minute)
 	testutil.FailOnCSPViolations(t, bctx)
