@@ -136,6 +136,10 @@ func TestStageMapInBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("seedbed map shop --stage dev:\n%s", out)
+	var sm apiv1.StageMap
+	if err := json.Unmarshal([]byte(c.must("map", "shop", "--stage", "dev", "-o", "json")), &sm); err != nil || sm.Down != 1 || sm.CrashLooping != 1 {
+		t.Errorf("seedbed map -o json: %v, down %d, crash-looping %d; want 1 and 1", err, sm.Down, sm.CrashLooping)
+	}
 
 	bctx := testutil.Browser(t, 3*time.Minute)
 	testutil.FailOnCSPViolations(t, bctx)
