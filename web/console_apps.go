@@ -148,7 +148,8 @@ func (s *Server) appPage(c echo.Context) error {
 	for i, st := range stages {
 		base := stageURLPath(app.Name, st.Stage.Name)
 		card := views.StageCard{Name: st.Stage.Name, Branch: st.Stage.Branch, URL: st.URL,
-			Approval: st.Stage.Approval, Protected: st.Stage.Protected, SettingsURL: base + "/settings", LogsURL: base + "/logs", EventsURL: base + "/events"}
+			Approval: st.Stage.Approval, Protected: st.Stage.Protected, SettingsURL: base + "/settings", LogsURL: base + "/logs", EventsURL: base + "/events",
+			MapURL: base + "/map"}
 		if !st.Stage.Protected {
 			card.DeployURL = base + "/deploy"
 		}

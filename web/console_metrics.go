@@ -61,6 +61,7 @@ func observeNav(app, stage, active string) views.ObserveNav {
 	if stage != "" {
 		n.MetricsURL = stageURLPath(app, stage) + "/metrics"
 		n.RequestsURL = stageURLPath(app, stage) + "/requests"
+		n.MapURL = stageURLPath(app, stage) + "/map"
 	}
 	return n
 }

@@ -60,6 +60,7 @@ func (s *Server) promoteModel(c echo.Context, plan pipelines.PromotionPlan) view
 	for _, cm := range plan.Commits {
 		m.Commits = append(m.Commits, views.CommitRow{SHA: cm.SHA, Message: cm.Message, Author: cm.Author})
 	}
+	m.Maps = s.promoteMaps(c, plan.From, plan.To)
 	return m
 }
 

@@ -76,6 +76,7 @@ func (s *Server) routes() {
 	signedIn.GET("/apps/:app/stages/:stage/metrics", s.stageMetricsPage)
 	signedIn.GET("/apps/:app/stages/:stage/functions/:service/:function", s.functionPage)
 	signedIn.GET("/apps/:app/stages/:stage/requests", s.requestLogPage)
+	signedIn.GET("/apps/:app/stages/:stage/map", s.stageMapPage) // console_stagemap.go
 	signedIn.GET("/apps/:app/issues", s.issuesPage)
 	signedIn.POST("/apps/:app/issues/:id/resolve", s.resolveIssue)
 	signedIn.POST("/apps/:app/issues/:id/reopen", s.reopenIssue)
@@ -163,6 +164,7 @@ func (s *Server) routes() {
 	authed.GET("/deploys/:id/events", s.deployEvents)
 	authed.GET("/apps/:app/stages/:stage/metrics", s.apiStageMetrics)
 	authed.GET("/apps/:app/stages/:stage/requests", s.apiRequestLog)
+	authed.GET("/apps/:app/stages/:stage/map", s.apiStageMap)
 	authed.GET("/apps/:app/issues", s.apiIssues)
 	authed.POST("/apps/:app/issues/:id/resolve", s.apiResolveIssue)
 	authed.POST("/apps/:app/issues/:id/reopen", s.apiReopenIssue)

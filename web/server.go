@@ -156,6 +156,9 @@ type Config struct {
 	Events Events
 	// Queues answers for a stage's queues; nil as Events.
 	Queues Queues
+	// Running tells what stages' targets run now, for the stage maps;
+	// nil: this server cannot tell, and the maps say so.
+	Running RunningReader
 }
 
 // Server serves the console and the API.

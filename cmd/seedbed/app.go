@@ -361,6 +361,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.domains != nil {
 			webCfg.Domains = a.domains
 		}
+		if a.stages != nil { // the stage maps compare what runs with the release
+			webCfg.Running = a.stages
+		}
 		srv, err := web.New(webCfg)
 		if err != nil {
 			return nil, err

@@ -127,6 +127,7 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		alertsCommand(e),
 		domainsCommand(e),
 		logsCommand(e),
+		mapCommand(e),
 		targetCommand(e),
 	}
 	clientCmds = append(clientCmds, eventsCommands(e)...)

@@ -18,8 +18,9 @@ type ObserveNav struct {
 	AppURL      string
 	MetricsURL  string // the stage's metrics page
 	RequestsURL string // the stage's request log
+	MapURL      string // the stage's map
 	IssuesURL   string // the app's error groups
-	Active      string // "metrics", "requests", "issues", "function"
+	Active      string // "metrics", "requests", "issues", "function", "map"
 }
 
 // StageMetricsModel is a stage's metrics page: a small chart of requests,

@@ -134,6 +134,7 @@ type StageCard struct {
 	SettingsURL string // GET: the stage's settings page
 	LogsURL     string // GET: the stage's function logs; add ?function= for one
 	EventsURL   string // GET: the stage's schedules and invocations
+	MapURL      string // GET: the stage drawn, release beside what runs
 	// Awaiting lists promotions into this stage that wait for approval.
 	Awaiting []DeployRow
 	// Traffic is the stage's recent request and error rate; nil when
@@ -296,6 +297,9 @@ type PromoteModel struct {
 	// another release than the one previewed (or the form named none). The
 	// page then shows the plan as it is now, for review.
 	Moved string
+	// Maps are the two stages drawn side by side, source then target;
+	// none when they could not be read.
+	Maps []StageMapView
 }
 
 // VarRow is one stage variable; a secret's Value is empty and never shown.
