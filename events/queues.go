@@ -352,8 +352,9 @@ func (s *Service) runBatch(ctx context.Context, st Stage, q stack.Queue, fn targ
 	began := s.cfg.Now()
 	res, err := s.cfg.Invoker.Invoke(vctx, st.Ref, fn.Key(), tev)
 	cancel()
-	if err != nil && errors.Is(err, targets.ErrNotRunning) {
-		// Not this process's to run: the messages go back untouched.
+	if err != nil && (errors.Is(err, targets.ErrNotRunning) || ctx.Err() != nil) {
+		// Not this process's to run, or the process is stopping: the
+		// messages go back untouched, their receive not counted.
 		if rerr := s.cfg.Store.ReturnQueueMessages(context.WithoutCancel(ctx), receipt, s.cfg.Now().UnixMilli()); rerr != nil {
 			return rerr
 		}
