@@ -269,29 +269,34 @@ func (s *Service) drainQueue(ctx context.Context, k queueKey) (bool, error) {
 		return false, nil
 	}
 	holder := uuid.NewString()
-	now := s.cfg.Now()
-	ok, err = s.cfg.Store.ClaimQueueSlot(ctx, st.ID, q.Name, max(ev.Concurrency, 1), holder, now.UnixMilli(), now.Add(q.VisibilityTimeout+slotGrace).UnixMilli())
-	if err != nil || !ok {
-		return false, err
-	}
+	released := false
 	defer func() {
+		if released {
+			return
+		}
 		if err := s.cfg.Store.ReleaseQueueSlot(context.WithoutCancel(ctx), holder); err != nil {
 			s.log.Warn("release a queue slot", "queue", q.Name, "err", err)
 		}
 	}()
 	for first := true; ; first = false {
 		now := s.cfg.Now()
-		if !first {
-			if ok, err := s.cfg.Store.ExtendQueueSlot(ctx, holder, now.Add(q.VisibilityTimeout+slotGrace).UnixMilli()); err != nil || !ok {
-				return true, err // lost the slot: its new holder goes on
-			}
+		msgs, held, err := s.cfg.Store.TakeQueueBatch(ctx, store.QueueTake{StageID: st.ID, Queue: q.Name, Slots: max(ev.Concurrency, 1),
+			Holder: holder, Claim: first, NowMS: now.UnixMilli(), SlotMS: now.Add(q.VisibilityTimeout + slotGrace).UnixMilli(),
+			Receipt: uuid.NewString(), VisibleMS: now.Add(q.VisibilityTimeout).UnixMilli(), Limit: ev.Batch, MaxReceives: q.MaxReceives})
+		if err != nil {
+			return !first, err
 		}
-		receipt := uuid.NewString()
-		msgs, err := s.cfg.Store.ReceiveQueueMessages(ctx, st.ID, q.Name, receipt, now.UnixMilli(), now.Add(q.VisibilityTimeout).UnixMilli(), ev.Batch, q.MaxReceives)
-		if err != nil || len(msgs) == 0 {
-			return true, err
+		if !held {
+			// No slot free; or, after the first turn, the lease ran out
+			// and another took the slot: its new holder goes on.
+			released = true
+			return !first, nil
 		}
-		if err := s.runBatch(ctx, st, q, fn, ev, receipt, msgs); err != nil {
+		if len(msgs) == 0 {
+			released = true // let go with the empty receive
+			return true, nil
+		}
+		if err := s.runBatch(ctx, st, q, fn, ev, msgs[0].Receipt, msgs); err != nil {
 			return true, err
 		}
 	}

@@ -83,6 +83,7 @@ type QueueStore interface {
 	ClaimQueueSlot(ctx context.Context, stageID uint, queue string, n int, holder string, nowMS, untilMS int64) (bool, error)
 	ExtendQueueSlot(ctx context.Context, holder string, untilMS int64) (bool, error)
 	ReleaseQueueSlot(ctx context.Context, holder string) error
+	TakeQueueBatch(ctx context.Context, t store.QueueTake) ([]store.QueueMessage, bool, error)
 }
 
 // Stage is a deployed stage as the events package needs it: the

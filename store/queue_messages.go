@@ -92,7 +92,10 @@ func (s *Store) CountQueueMessages(ctx context.Context, stageID uint, queue stri
 // racing for the same rows each get distinct ones: the update re-checks
 // visibility row by row.
 func (s *Store) ReceiveQueueMessages(ctx context.Context, stageID uint, queue, receipt string, nowMS, untilMS int64, limit, maxReceives int) ([]QueueMessage, error) {
-	db := s.db.WithContext(ctx)
+	return receiveQueueMessages(s.db.WithContext(ctx), stageID, queue, receipt, nowMS, untilMS, limit, maxReceives)
+}
+
+func receiveQueueMessages(db *gorm.DB, stageID uint, queue, receipt string, nowMS, untilMS int64, limit, maxReceives int) ([]QueueMessage, error) {
 	ready := "stage_id = ? AND queue = ? AND NOT dead AND visible_ms <= ?"
 	if err := db.Model(&QueueMessage{}).Where(ready+" AND receives >= ?", stageID, queue, nowMS, maxReceives).
 		Updates(map[string]any{"dead": true, "receipt": ""}).Error; err != nil {
@@ -204,7 +207,10 @@ func (s *Store) ReadyQueues(ctx context.Context, nowMS int64) ([]QueueRef, error
 // until untilMS, if one is free (or its holder's lease ran out), and
 // reports whether it got one.
 func (s *Store) ClaimQueueSlot(ctx context.Context, stageID uint, queue string, n int, holder string, nowMS, untilMS int64) (bool, error) {
-	db := s.db.WithContext(ctx)
+	return claimQueueSlot(s.db.WithContext(ctx), stageID, queue, n, holder, nowMS, untilMS)
+}
+
+func claimQueueSlot(db *gorm.DB, stageID uint, queue string, n int, holder string, nowMS, untilMS int64) (bool, error) {
 	free := "stage_id = ? AND queue = ? AND slot < ? AND (holder = '' OR until_ms < ?)"
 	for range 3 {
 		pick := db.Model(&QueueSlot{}).Select("slot").Where(free, stageID, queue, n, nowMS).Order("slot").Limit(1)
@@ -245,7 +251,11 @@ func (s *Store) ClaimQueueSlot(ctx context.Context, stageID uint, queue string, 
 // ExtendQueueSlot moves the end of holder's lease to untilMS; it reports
 // false when holder lost its slot (its lease ran out and another took it).
 func (s *Store) ExtendQueueSlot(ctx context.Context, holder string, untilMS int64) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&QueueSlot{}).Where("holder = ?", holder).Update("until_ms", untilMS)
+	return extendQueueSlot(s.db.WithContext(ctx), holder, untilMS)
+}
+
+func extendQueueSlot(db *gorm.DB, holder string, untilMS int64) (bool, error) {
+	res := db.Model(&QueueSlot{}).Where("holder = ?", holder).Update("until_ms", untilMS)
 	if res.Error != nil {
 		return false, fmt.Errorf("extend a queue slot: %w", res.Error)
 	}
@@ -254,9 +264,60 @@ func (s *Store) ExtendQueueSlot(ctx context.Context, holder string, untilMS int6
 
 // ReleaseQueueSlot frees the slot holder leased.
 func (s *Store) ReleaseQueueSlot(ctx context.Context, holder string) error {
-	if err := s.db.WithContext(ctx).Model(&QueueSlot{}).Where("holder = ?", holder).
+	return releaseQueueSlot(s.db.WithContext(ctx), holder)
+}
+
+func releaseQueueSlot(db *gorm.DB, holder string) error {
+	if err := db.Model(&QueueSlot{}).Where("holder = ?", holder).
 		Updates(map[string]any{"holder": "", "until_ms": 0}).Error; err != nil {
 		return fmt.Errorf("release a queue slot: %w", err)
 	}
 	return nil
+}
+
+// QueueTake is one turn of a consumer: the slot it holds or claims and
+// the batch it receives under it.
+type QueueTake struct {
+	StageID uint
+	Queue   string
+	// Slots is the subscription's concurrency; Claim says whether Holder
+	// claims one of them (its first turn) or renews the one it holds.
+	Slots   int
+	Holder  string
+	Claim   bool
+	NowMS   int64
+	SlotMS  int64 // the slot's lease ends then
+	Receipt string
+	// VisibleMS is when the received messages become visible again.
+	VisibleMS   int64
+	Limit       int
+	MaxReceives int
+}
+
+// TakeQueueBatch claims (or renews) a concurrency slot and receives a batch
+// under it, in one transaction: one commit where a consumer would
+// otherwise make two. With nothing to receive the slot is let go in the
+// same transaction. held is false when no slot was free (or the holder
+// lost its own).
+func (s *Store) TakeQueueBatch(ctx context.Context, t QueueTake) (msgs []QueueMessage, held bool, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if t.Claim {
+			held, err = claimQueueSlot(tx, t.StageID, t.Queue, t.Slots, t.Holder, t.NowMS, t.SlotMS)
+		} else {
+			held, err = extendQueueSlot(tx, t.Holder, t.SlotMS)
+		}
+		if err != nil || !held {
+			return err
+		}
+		msgs, err = receiveQueueMessages(tx, t.StageID, t.Queue, t.Receipt, t.NowMS, t.VisibleMS, t.Limit, t.MaxReceives)
+		if err != nil || len(msgs) > 0 {
+			return err
+		}
+		return releaseQueueSlot(tx, t.Holder)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return msgs, held, nil
 }
