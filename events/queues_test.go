@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/targets"
@@ -306,4 +308,36 @@ type blockInvoker struct{ started chan struct{} }
 func (b *blockInvoker) Invoke(ctx context.Context, ref targets.StageRef, fn string, ev targets.Event) (targets.Result, error) {
 	b.started <- struct{}{}
 	select {} // a killed process never comes back
+}
+
+// TestQueueLegacyBatch hands over messages a Redis kept in asynq groups
+// before migration 0025: they are recorded (once, however often the batch
+// task comes) and consumed.
+func TestQueueLegacyBatch(t *testing.T) {
+	b := setup(t, "rate(1 minute)")
+	st := queueStage(b, stack.Queue{Name: "orders", VisibilityTimeout: 30 * time.Second, MaxReceives: 3}, stack.Event{Batch: 10, Concurrency: 1})
+	// The batch task is handled before any consumer runs: a message taken
+	// and deleted in between would be recorded again by the second
+	// delivery (at least once).
+	svc := New(Config{Store: b.store, Stages: fixedStages{st}, Queue: &taskLog{}})
+	var raws []json.RawMessage
+	for i := range 3 {
+		m, _ := json.Marshal(message{StageID: st.ID, App: st.Ref.App, Stage: st.Ref.Stage, Queue: "orders", ID: fmt.Sprintf("old-%d", i), Body: fmt.Sprintf("old %d", i), SentMS: 1})
+		raws = append(raws, m)
+	}
+	payload, _ := json.Marshal(raws)
+	for range 2 { // asynq delivers at least once
+		if err := svc.HandleBatch(context.Background(), asynq.NewTask(TaskBatch, payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newConsumer(0)
+	startConsumers(t, b, st, c)
+	waitFor(t, "the old messages", 10*time.Second, func() bool { return c.total() >= 3 })
+	time.Sleep(300 * time.Millisecond)
+	for i := range 3 {
+		if n := len(c.got(fmt.Sprintf("old %d", i))); n != 1 {
+			t.Errorf("old %d received %d times", i, n)
+		}
+	}
 }
