@@ -68,7 +68,13 @@ type bundle struct {
 
 func setup(t *testing.T, expr string) *bundle {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "seedbed.db"))
+	return setupOn(t, filepath.Join(t.TempDir(), "seedbed.db"), expr)
+}
+
+// setupOn is setup on the database at url.
+func setupOn(t *testing.T, url, expr string) *bundle {
+	t.Helper()
+	s, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ const (
 func (s *Service) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TaskInvoke, s.HandleInvoke)
 	mux.HandleFunc(TaskBatch, s.HandleBatch)
+	mux.HandleFunc(TaskWake, s.HandleWake)
 }
 
 // HandleInvoke runs one attempt of an invocation. It is idempotent: a

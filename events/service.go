@@ -65,6 +65,25 @@ type Store interface {
 	SetSchedulePaused(ctx context.Context, stageID uint, id string, paused bool) error
 	ClaimScheduleRun(ctx context.Context, stageID uint, id, run string, now, until time.Time) (bool, error)
 	ReleaseScheduleRun(ctx context.Context, stageID uint, id, run string) error
+	QueueStore
+}
+
+// QueueStore is where queue messages live (see queues.go).
+type QueueStore interface {
+	CreateQueueMessage(ctx context.Context, m *store.QueueMessage) error
+	CountQueueMessages(ctx context.Context, stageID uint, queue string, nowMS int64) (store.QueueCounts, error)
+	ReceiveQueueMessages(ctx context.Context, stageID uint, queue, receipt string, nowMS, untilMS int64, limit, maxReceives int) ([]store.QueueMessage, error)
+	DeleteQueueMessages(ctx context.Context, receipt string, ids []string) error
+	FailQueueMessages(ctx context.Context, receipt string, ids []string, dead bool) error
+	ReturnQueueMessages(ctx context.Context, receipt string, nowMS int64) error
+	DeadQueueMessages(ctx context.Context, stageID uint, queue string, limit int) ([]store.QueueMessage, error)
+	RedriveQueueMessages(ctx context.Context, stageID uint, queue string, nowMS int64) (int, error)
+	PurgeQueueMessages(ctx context.Context, stageID uint, queue string, nowMS int64) (int, error)
+	ReadyQueues(ctx context.Context, nowMS int64) ([]store.QueueRef, error)
+	ClaimQueueSlot(ctx context.Context, stageID uint, queue string, n int, holder string, nowMS, untilMS int64) (bool, error)
+	ExtendQueueSlot(ctx context.Context, holder string, untilMS int64) (bool, error)
+	ReleaseQueueSlot(ctx context.Context, holder string) error
+	TakeQueueBatch(ctx context.Context, t store.QueueTake) ([]store.QueueMessage, bool, error)
 }
 
 // Stage is a deployed stage as the events package needs it: the
@@ -141,6 +160,8 @@ type Service struct {
 	stages    []Stage
 	stagesAt  time.Time
 	schedules map[string]stack.Schedule // parsed, by expression and zone
+	drains    map[queueKey]*drain       // this process's consumers, by queue
+	runCtx    context.Context           // what consumers run under; see RunQueues
 }
 
 // New makes a Service.
@@ -163,7 +184,7 @@ func New(cfg Config) *Service {
 	if cfg.StagesTTL <= 0 {
 		cfg.StagesTTL = time.Second
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, schedules: map[string]stack.Schedule{}}
+	return &Service{cfg: cfg, log: cfg.Logger, schedules: map[string]stack.Schedule{}, drains: map[queueKey]*drain{}, runCtx: context.Background()}
 }
 
 // liveStages returns the deployed stages, cached for StagesTTL.

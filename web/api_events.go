@@ -177,7 +177,7 @@ func (s *Server) apiQueues(c echo.Context) error {
 	}
 	out := []apiv1.Queue{}
 	for _, q := range qs {
-		out = append(out, apiv1.Queue{Name: q.Name, Subscriber: q.Subscriber, Depth: q.Depth, DeadLetters: q.DeadLetters,
+		out = append(out, apiv1.Queue{Name: q.Name, Subscriber: q.Subscriber, Depth: q.Depth, InFlight: q.InFlight, DeadLetters: q.DeadLetters,
 			OldestAgeSeconds: q.OldestAge.Seconds(), VisibilityTimeoutS: q.VisibilityTimeout.Seconds(), MaxReceives: q.MaxReceives})
 	}
 	return c.JSON(http.StatusOK, out)

@@ -4,7 +4,11 @@
 // invocation overhead (a Lambda-style function called with
 // X-Seedbed-Invocation-Type: Event, one at a time and in bursts: the 202's
 // latency, and enqueue → handler start from the invocation's record),
-// with a synchronous call of the same function as the baseline.
+// with a synchronous call of the same function as the baseline. With
+// -queue N, queue delivery too: N messages sent one at a time to an idle
+// consumer (batch 10, concurrency 2), then N sent by 8 senders at once;
+// the consumer prints each message's send time beside the time it got it,
+// read back from the function log: enqueue→handler p50/p99 and messages/s.
 //
 // It runs on the embedded default (SQLite + in-process queue) or, with
 // -pg and -redis, on PostgreSQL + Redis (give an empty database and a
@@ -33,7 +37,10 @@ import (
 	"github.com/seedbed/seedbed/web/apiv1"
 )
 
-const stack = `services:
+const stack = `queues:
+  orders:
+    visibility_timeout: 30s
+services:
   jobs:
     path: jobs
     runtime: go
@@ -45,6 +52,10 @@ const stack = `services:
       work:
         type: lambda
         routes: ["POST /work"]
+      consume:
+        type: lambda
+        events:
+          - {queue: orders, batch: 10, concurrency: 2}
 `
 
 const lambdaMain = `package main
@@ -52,12 +63,26 @@ const lambdaMain = `package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
 func main() {
-	lambda.Start(func(ctx context.Context, e json.RawMessage) (map[string]int, error) {
+	lambda.Start(func(ctx context.Context, e json.RawMessage) (any, error) {
+		var q struct {
+			Records []struct {
+				Body string ` + "`json:\"body\"`" + `
+			}
+		}
+		if json.Unmarshal(e, &q) == nil && len(q.Records) > 0 {
+			now := time.Now().UnixNano()
+			for _, r := range q.Records {
+				fmt.Println("qlat", r.Body, now)
+			}
+			return map[string]any{"batchItemFailures": []any{}}, nil
+		}
 		return map[string]int{"statusCode": 200}, nil
 	})
 }
@@ -74,6 +99,8 @@ func main() {
 	burst := flag.Int("burst", 8, "concurrent callers in the burst series")
 	pg := flag.String("pg", "", "PostgreSQL URL (an empty database); empty: SQLite")
 	rd := flag.String("redis", "", "Redis URL (a database of its own); empty: the in-process queue")
+	queueN := flag.Int("queue", 0, "queue messages per series (0: no queue series)")
+	onlyQueue := flag.Bool("only-queue", false, "run the queue series alone")
 	offline := flag.Bool("offline", false, "build with this machine's module cache and GOPROXY=off (when builds run as Seedbed's own user)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -113,6 +140,12 @@ func main() {
 		harness.Fatal(err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	if *queueN > 0 {
+		queueSeries(ctx, srv, client, *queueN)
+	}
+	if *onlyQueue {
+		return
+	}
 
 	// Async invocations, one at a time, then in a burst; a sync call of
 	// the same function first, as the baseline.
@@ -226,5 +259,84 @@ func waitFinished(ctx context.Context, api *apiv1.Client, id string) apiv1.Invoc
 			harness.Fatalf("invocation %s still %s after 60 s", id, inv.Status)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// queueSeries sends n messages one at a time to an idle consumer, then n
+// from 8 senders at once, and prints enqueue→handler latency and the rate
+// the consumer took them at.
+func queueSeries(ctx context.Context, srv *harness.Server, client *http.Client, n int) {
+	sendOne := func(body string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.Gateway+"/ev/dev/_seedbed/queues/orders", strings.NewReader(body))
+		resp, err := client.Do(req)
+		if err != nil {
+			harness.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			harness.Fatalf("send: %d", resp.StatusCode)
+		}
+	}
+	for _, series := range []struct {
+		name    string
+		senders int
+	}{{"queue, one at a time (idle consumer)", 1}, {"queue, 8 senders at once (backlog)", 8}} {
+		tag := fmt.Sprintf("s%d", series.senders)
+		var wg sync.WaitGroup
+		per := n / series.senders
+		for range series.senders {
+			wg.Go(func() {
+				for range per {
+					// The send time goes in the body: the handler prints it.
+					sendOne(fmt.Sprintf("%s-%d", tag, time.Now().UnixNano()))
+					if series.senders == 1 {
+						time.Sleep(100 * time.Millisecond) // idle again
+					}
+				}
+			})
+		}
+		wg.Wait()
+		want := per * series.senders
+		var lat []time.Duration
+		var first, last int64
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+			page, err := srv.API.FunctionLogs(ctx, "ev", "dev", apiv1.FunctionLogQuery{Function: "jobs/consume", Grep: "qlat " + tag + "-", Since: "1h", Limit: 10000})
+			if err != nil {
+				harness.Fatal(err)
+			}
+			seen := map[string]bool{}
+			lat, first, last = lat[:0], 0, 0
+			for _, l := range page.Lines {
+				var body string
+				var got int64
+				if _, err := fmt.Sscanf(strings.TrimSpace(l.Text), "qlat %s %d", &body, &got); err != nil || seen[body] {
+					continue
+				}
+				seen[body] = true
+				var sent int64
+				fmt.Sscanf(strings.TrimPrefix(body, tag+"-"), "%d", &sent)
+				lat = append(lat, time.Duration(got-sent))
+				if first == 0 || sent < first {
+					first = sent
+				}
+				last = max(last, got)
+			}
+			if len(lat) >= want {
+				break
+			}
+			if time.Now().After(deadline) {
+				harness.Fatalf("%s: the consumer got %d of %d messages", series.name, len(lat), want)
+			}
+		}
+		s := harness.Summarise(lat)
+		rate := float64(len(lat)) / time.Duration(last-first).Seconds()
+		over := 0
+		for _, l := range lat {
+			if l > 250*time.Millisecond {
+				over++
+			}
+		}
+		fmt.Printf("RESULT %-40s enqueue→handler p50 %s p90 %s p99 %s max %s, %d over 250 ms | %.0f messages/s (n %d)\n",
+			series.name, harness.Ms(s.P50), harness.Ms(s.P90), harness.Ms(s.P99), harness.Ms(s.Max), over, rate, s.N)
 	}
 }

@@ -328,9 +328,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		Logger:          asynqLogger{log.With("part", "queue")},
 		LogLevel:        asynq.WarnLevel,
 		RetryDelayFunc:  a.alerts.RetryDelay(events.RetryDelayFunc(queue.RetryDelay)),
-		// Queue messages are batched by asynq's group aggregation: up to
-		// 10 (SQS's most) once a second passes without a new one, or 2 s
-		// after the first.
+		// Queue messages kept in asynq groups before migration 0025 are
+		// handed over in batches and recorded in the database.
 		GroupAggregator:  events.Aggregator,
 		GroupMaxSize:     10,
 		GroupGracePeriod: time.Second,
@@ -471,6 +470,7 @@ func (a *App) Start(ctx context.Context) error {
 			var wg sync.WaitGroup
 			wg.Go(func() { sched.Run(evCtx) })
 			wg.Go(func() { a.events.RunRecovery(evCtx, 30*time.Second) })
+			wg.Go(func() { a.events.RunQueues(evCtx, time.Second) })
 			wg.Wait()
 		}()
 	}

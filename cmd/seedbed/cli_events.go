@@ -193,13 +193,13 @@ func runQueuesList(ctx context.Context, c *apiv1.Client, o queuesOptions, out io
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tSUBSCRIBER\tWAITING\tDEAD\tOLDEST\tVISIBILITY\tMAX RECEIVES")
+	fmt.Fprintln(tw, "QUEUE\tSUBSCRIBER\tWAITING\tIN FLIGHT\tDEAD\tOLDEST\tVISIBILITY\tMAX RECEIVES")
 	for _, q := range qs {
 		sub := q.Subscriber
 		if sub == "" {
 			sub = "(none)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", q.Name, sub, q.Depth, q.DeadLetters,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d\n", q.Name, sub, q.Depth, q.InFlight, q.DeadLetters,
 			(time.Duration(q.OldestAgeSeconds * float64(time.Second))).Round(time.Second), time.Duration(q.VisibilityTimeoutS*float64(time.Second)), q.MaxReceives)
 	}
 	return tw.Flush()

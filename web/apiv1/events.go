@@ -113,6 +113,7 @@ type Queue struct {
 	Name               string  `json:"name"`
 	Subscriber         string  `json:"subscriber,omitempty"`
 	Depth              int     `json:"depth"`
+	InFlight           int     `json:"in_flight"` // held by a batch under way
 	DeadLetters        int     `json:"dead_letters"`
 	OldestAgeSeconds   float64 `json:"oldest_age_seconds"`
 	VisibilityTimeoutS float64 `json:"visibility_timeout_seconds"`
