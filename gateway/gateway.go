@@ -45,6 +45,9 @@ type Config struct {
 	// Queues takes messages POSTed to /APP/STAGE/_seedbed/queues/NAME;
 	// nil answers them 501.
 	Queues QueueSender
+	// QueueTokens checks the stage's send token every such message must
+	// carry (queuesend.go); nil refuses every message.
+	QueueTokens QueueTokens
 }
 
 // Domains looks custom domains up (package domains does, in the database).

@@ -156,6 +156,9 @@ type Config struct {
 	Events Events
 	// Queues answers for a stage's queues; nil as Events.
 	Queues Queues
+	// QueueTokens makes the stages' queue send tokens; nil: the API has
+	// none to give.
+	QueueTokens QueueTokens
 }
 
 // Server serves the console and the API.

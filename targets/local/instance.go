@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/seedbed/seedbed/fnlog"
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
@@ -148,6 +149,11 @@ func (in *instance) env(port int) []string {
 	vars["SEEDBED_APP"] = in.stage.App
 	vars["SEEDBED_STAGE"] = in.stage.Stage
 	vars["SEEDBED_FUNCTION"] = in.fn.Key()
+	if in.t.cfg.QueueToken != nil {
+		vars[gateway.QueueTokenEnv] = in.t.cfg.QueueToken(in.stage)
+	} else {
+		delete(vars, gateway.QueueTokenEnv) // no stage env may pose as one
+	}
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, k+"="+vars[k])

@@ -48,9 +48,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +106,9 @@ type Config struct {
 	// errors their Lambda runtime reports, Seedbed's notes on crashes),
 	// masked; nil keeps only the last lines for error messages.
 	Logs LogWriter
+	// QueueToken tells each function the send token of its stage's
+	// queues, which it finds in SEEDBED_QUEUE_TOKEN; nil gives none.
+	QueueToken func(targets.StageRef) string
 }
 
 // CrashObserver hears of functions whose process exited on its own and is
@@ -465,7 +470,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		fn:     fn,
 		dir:    dir,
 		log:    t.log.With("app", ref.App, "stage", ref.Stage, "function", fn.Key()),
-		out:    &ringBuffer{mask: envMasker(fn.Env, fn.Secrets)},
+		out:    &ringBuffer{mask: t.masker(ref, fn)},
 		uid:    uid,
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
@@ -551,6 +556,21 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 	in.mu.Unlock()
 	go in.supervise(p)
 	return in, nil
+}
+
+// masker hides fn's secrets and its stage's queue send token in what is
+// kept of its output (a function that prints its environment must not
+// hand the token to the app's viewers).
+func (t *Target) masker(ref targets.StageRef, fn targets.Function) *strings.Replacer {
+	if t.cfg.QueueToken == nil {
+		return envMasker(fn.Env, fn.Secrets)
+	}
+	env := maps.Clone(fn.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env[gateway.QueueTokenEnv] = t.cfg.QueueToken(ref)
+	return envMasker(env, append(slices.Clone(fn.Secrets), gateway.QueueTokenEnv))
 }
 
 // stopAll stops instances in parallel, draining each for up to drain.

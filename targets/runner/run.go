@@ -36,6 +36,9 @@ type Config struct {
 	// (see docs/kubernetes.md, network policy).
 	TrustedProxies []*net.IPNet
 	Logger         *slog.Logger
+	// QueueToken is the stage's queue send token, handed to the function
+	// as SEEDBED_QUEUE_TOKEN; "" gives none.
+	QueueToken string
 }
 
 // Run fetches and verifies the artifact, starts the function, and serves
@@ -61,7 +64,11 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	log.Info("artifact fetched and verified", "function", fn.Key(), "digest", fn.Digest, "took", time.Since(began).Round(time.Millisecond))
 
-	tg, err := local.New(local.Config{Dir: filepath.Join(cfg.Dir, "local"), Artifacts: arts, Logger: log})
+	lc := local.Config{Dir: filepath.Join(cfg.Dir, "local"), Artifacts: arts, Logger: log}
+	if cfg.QueueToken != "" {
+		lc.QueueToken = func(targets.StageRef) string { return cfg.QueueToken }
+	}
+	tg, err := local.New(lc)
 	if err != nil {
 		return fmt.Errorf("run-function %s: %w", fn.Key(), err)
 	}
