@@ -52,11 +52,12 @@ type instance struct {
 	log    *slog.Logger
 	out    *ringBuffer
 	port   atomic.Int32
-	api    *runtimeAPI // Lambda-style functions only
-	site   *staticSite // static functions only
-	cg     *fnCgroup   // with hard memory limits; nil otherwise and for static functions
-	uid    int         // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
-	id     string      // names the instance in the function log
+	api    *runtimeAPI  // Lambda-style functions only
+	sapi   *instanceAPI // HTTP functions' own Seedbed API (instanceapi.go); nil without queues
+	site   *staticSite  // static functions only
+	cg     *fnCgroup    // with hard memory limits; nil otherwise and for static functions
+	uid    int          // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
+	id     string       // names the instance in the function log
 
 	mu      sync.Mutex
 	cur     *proc
@@ -149,10 +150,15 @@ func (in *instance) env(port int) []string {
 	vars["SEEDBED_APP"] = in.stage.App
 	vars["SEEDBED_STAGE"] = in.stage.Stage
 	vars["SEEDBED_FUNCTION"] = in.fn.Key()
-	if in.t.cfg.QueueToken != nil {
-		vars[gateway.QueueTokenEnv] = in.t.cfg.QueueToken(in.stage)
+	if in.t.cfg.QueueTokens != nil {
+		vars[gateway.QueueTokenEnv] = in.t.cfg.QueueTokens.QueueToken(in.stage)
 	} else {
 		delete(vars, gateway.QueueTokenEnv) // no stage env may pose as one
+	}
+	if addr := in.apiAddr(); addr != "" {
+		vars[APIURLEnv] = "http://" + addr
+	} else {
+		delete(vars, APIURLEnv)
 	}
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
@@ -600,6 +606,7 @@ func (in *instance) stop(ctx context.Context, drain time.Duration) (abandoned in
 	if in.api != nil {
 		in.api.close()
 	}
+	in.sapi.close()
 	if in.site != nil && first {
 		in.site.close()
 	}

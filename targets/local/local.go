@@ -106,9 +106,13 @@ type Config struct {
 	// errors their Lambda runtime reports, Seedbed's notes on crashes),
 	// masked; nil keeps only the last lines for error messages.
 	Logs LogWriter
-	// QueueToken tells each function the send token of its stage's
-	// queues, which it finds in SEEDBED_QUEUE_TOKEN; nil gives none.
-	QueueToken func(targets.StageRef) string
+	// QueueTokens gives each function the send token of its stage's
+	// queues, which it finds in SEEDBED_QUEUE_TOKEN, and checks the token
+	// on the instance's own API (instanceapi.go); nil gives none.
+	QueueTokens gateway.QueueTokens
+	// QueueSender takes the messages functions send on their instance's
+	// own API (SEEDBED_API_URL); nil: instances serve no such API.
+	QueueSender gateway.QueueSender
 }
 
 // CrashObserver hears of functions whose process exited on its own and is
@@ -510,7 +514,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 	}
 	var port int
 	if isLambda(fn) {
-		if in.api, err = newRuntimeAPI(in.log, lambdaARN(ref, fn)); err != nil {
+		if in.api, err = newRuntimeAPI(in.log, lambdaARN(ref, fn), t.seedbedRoutes(ref)); err != nil {
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}
@@ -522,6 +526,12 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}
+		if t.cfg.QueueSender != nil {
+			if in.sapi, err = newInstanceAPI(in.log, t.seedbedRoutes(ref)); err != nil {
+				os.RemoveAll(runDir)
+				return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+			}
+		}
 		log.Printf("starting %s (%s) on port %d", fn.Key(), shortDigest(fn.Digest), port)
 	}
 	if t.cgroups != nil {
@@ -529,6 +539,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 			if in.api != nil {
 				in.api.close()
 			}
+			in.sapi.close()
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: cgroup: %w", fn.Key(), err)
 		}
@@ -539,6 +550,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		if in.api != nil {
 			in.api.close()
 		}
+		in.sapi.close()
 		if in.cg != nil {
 			_ = in.cg.remove()
 		}
@@ -562,14 +574,14 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 // kept of its output (a function that prints its environment must not
 // hand the token to the app's viewers).
 func (t *Target) masker(ref targets.StageRef, fn targets.Function) *strings.Replacer {
-	if t.cfg.QueueToken == nil {
+	if t.cfg.QueueTokens == nil {
 		return envMasker(fn.Env, fn.Secrets)
 	}
 	env := maps.Clone(fn.Env)
 	if env == nil {
 		env = map[string]string{}
 	}
-	env[gateway.QueueTokenEnv] = t.cfg.QueueToken(ref)
+	env[gateway.QueueTokenEnv] = t.cfg.QueueTokens.QueueToken(ref)
 	return envMasker(env, append(slices.Clone(fn.Secrets), gateway.QueueTokenEnv))
 }
 

@@ -66,7 +66,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 
 	lc := local.Config{Dir: filepath.Join(cfg.Dir, "local"), Artifacts: arts, Logger: log}
 	if cfg.QueueToken != "" {
-		lc.QueueToken = func(targets.StageRef) string { return cfg.QueueToken }
+		lc.QueueTokens = fixedToken(cfg.QueueToken)
 	}
 	tg, err := local.New(lc)
 	if err != nil {
@@ -112,3 +112,11 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 type slogPrinter struct{ log *slog.Logger }
 
 func (p slogPrinter) Printf(format string, args ...any) { p.log.Info(fmt.Sprintf(format, args...)) }
+
+// fixedToken is the one stage's queue send token a pod was given.
+type fixedToken string
+
+func (f fixedToken) QueueToken(targets.StageRef) string { return string(f) }
+
+// VerifyQueueToken is never asked: a pod serves no queue sends.
+func (f fixedToken) VerifyQueueToken(targets.StageRef, string) bool { return false }
