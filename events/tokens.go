@@ -3,6 +3,7 @@ package events
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -80,4 +81,35 @@ func (t *SendTokens) VerifyQueueToken(ref targets.StageRef, token string) bool {
 		}
 	}
 	return ok
+}
+
+// sqsAccessKeyID is ref's access key id under key: "SBQ" and 17 base32
+// characters, 20 in all like AWS's own, so that tools that check the
+// shape accept it.
+func sqsAccessKeyID(key []byte, ref targets.StageRef) string {
+	return "SBQ" + base32.StdEncoding.EncodeToString(mac(key, "sqs-access-key-id", ref))[:17]
+}
+
+// sqsSecret is ref's secret access key under key: 40 characters, like AWS's.
+func sqsSecret(key []byte, ref targets.StageRef) string {
+	return base64.StdEncoding.EncodeToString(mac(key, "sqs-secret-access-key", ref)[:30])
+}
+
+// SQSCredentials are ref's credentials for the SQS-compatible endpoint
+// (AWS Signature Version 4): an access key id and a secret, made like the
+// send token but under other labels, so that neither reveals the other.
+func (t *SendTokens) SQSCredentials(ref targets.StageRef) (accessKeyID, secret string) {
+	return sqsAccessKeyID(t.keys[0], ref), sqsSecret(t.keys[0], ref)
+}
+
+// SQSSecrets are the secrets that go with accessKeyID if it is ref's,
+// under each key of the ring; none if it is not ref's under any.
+func (t *SendTokens) SQSSecrets(ref targets.StageRef, accessKeyID string) []string {
+	var out []string
+	for _, k := range t.keys {
+		if hmac.Equal([]byte(accessKeyID), []byte(sqsAccessKeyID(k, ref))) {
+			out = append(out, sqsSecret(k, ref))
+		}
+	}
+	return out
 }

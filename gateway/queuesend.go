@@ -46,8 +46,9 @@ type QueueTokens interface {
 // nothing about the queue (not even whether it exists) is said before
 // the token checks.
 type QueueEndpoint struct {
-	Sender QueueSender // nil answers 501
-	Tokens QueueTokens // nil refuses every send
+	Sender QueueSender    // nil answers 501
+	Tokens QueueTokens    // nil refuses every send
+	SQS    SQSCredentials // for the SQS-compatible subset (sqs.go); nil answers it 501
 }
 
 // bearerToken is the token of an "Authorization: Bearer TOKEN" header.
@@ -113,6 +114,10 @@ func (q QueueEndpoint) ServeSend(w http.ResponseWriter, r *http.Request, ref tar
 	_ = json.NewEncoder(w).Encode(map[string]string{"messageId": id})
 }
 
+func (g *Gateway) queueEndpoint() QueueEndpoint {
+	return QueueEndpoint{Sender: g.cfg.Queues, Tokens: g.cfg.QueueTokens, SQS: g.cfg.SQS}
+}
+
 func (g *Gateway) serveQueueSend(w http.ResponseWriter, r *http.Request, ref targets.StageRef, queue string) {
-	QueueEndpoint{Sender: g.cfg.Queues, Tokens: g.cfg.QueueTokens}.ServeSend(w, r, ref, queue)
+	g.queueEndpoint().ServeSend(w, r, ref, queue)
 }

@@ -15,6 +15,7 @@ import (
 // outside the stage's functions, which get them in their environment.
 type QueueTokens interface {
 	QueueToken(ref targets.StageRef) string
+	SQSCredentials(ref targets.StageRef) (accessKeyID, secret string)
 }
 
 // apiQueueCredentials answers a stage's queue send token and where to
@@ -29,8 +30,13 @@ func (s *Server) apiQueueCredentials(c echo.Context) error {
 		return err
 	}
 	ref := targets.StageRef{App: app.Name, Stage: st.Name}
+	stageURL := s.cfg.GatewayURL + "/" + url.PathEscape(ref.App) + "/" + url.PathEscape(ref.Stage)
+	id, secret := s.cfg.QueueTokens.SQSCredentials(ref)
 	return c.JSON(http.StatusOK, apiv1.QueueCredentials{
-		Token:   s.cfg.QueueTokens.QueueToken(ref),
-		SendURL: s.cfg.GatewayURL + "/" + url.PathEscape(ref.App) + "/" + url.PathEscape(ref.Stage) + "/_seedbed/queues/",
+		Token:              s.cfg.QueueTokens.QueueToken(ref),
+		SendURL:            stageURL + "/_seedbed/queues/",
+		SQSEndpoint:        stageURL + "/_seedbed/sqs",
+		SQSAccessKeyID:     id,
+		SQSSecretAccessKey: secret,
 	})
 }

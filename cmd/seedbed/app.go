@@ -254,7 +254,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		a.metrics = newMetrics(cfg, a.store, log) // nil with --metrics=false
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
 			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs, Failures: a.failureRecorder(),
-			QueueTokens: queueTokens, QueueSender: lateQueueSender{a}})
+			QueueTokens: queueTokens, QueueSender: lateQueueSender{a}, SQS: queueTokens})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -354,12 +354,12 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens}, a.stages)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens, SQS: queueTokens}, a.stages)
 		if a.httpsLn != nil {
 			if a.domains, err = a.newDomains(cfg, sealer, log); err != nil {
 				return nil, err
 			}
-			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens}, a.stages)
+			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens, SQS: queueTokens}, a.stages)
 		}
 		webCfg := web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),

@@ -155,11 +155,14 @@ func (in *instance) env(port int) []string {
 	} else {
 		delete(vars, gateway.QueueTokenEnv) // no stage env may pose as one
 	}
+	apiURL := ""
 	if addr := in.apiAddr(); addr != "" {
-		vars[APIURLEnv] = "http://" + addr
+		apiURL = "http://" + addr
+		vars[APIURLEnv] = apiURL
 	} else {
 		delete(vars, APIURLEnv)
 	}
+	in.sqsEnv(vars, apiURL)
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, k+"="+vars[k])

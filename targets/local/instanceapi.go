@@ -39,9 +39,14 @@ func (t *Target) seedbedRoutes(ref targets.StageRef) func(*http.ServeMux) {
 		if t.cfg.QueueSender == nil {
 			return
 		}
-		ep := gateway.QueueEndpoint{Sender: t.cfg.QueueSender, Tokens: t.cfg.QueueTokens}
+		ep := gateway.QueueEndpoint{Sender: t.cfg.QueueSender, Tokens: t.cfg.QueueTokens, SQS: t.cfg.SQS}
 		mux.HandleFunc(strings.TrimSuffix(gateway.QueuePrefix, "/")+"/{name}", func(w http.ResponseWriter, r *http.Request) {
 			ep.ServeSend(w, r, ref, r.PathValue("name"))
+		})
+		// The SQS-compatible subset (gateway/sqs.go), where an AWS SDK
+		// whose endpoint is SEEDBED_API_URL posts.
+		mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+			ep.ServeSQS(w, r, ref, "http://"+r.Host)
 		})
 	}
 }
@@ -75,6 +80,51 @@ func newInstanceAPI(log *slog.Logger, routes func(*http.ServeMux)) (*instanceAPI
 func (a *instanceAPI) close() {
 	if a != nil {
 		_ = a.srv.Close()
+	}
+}
+
+// The SQS credentials of the instance's stage, under names of Seedbed's
+// own: AWS_ACCESS_KEY_ID may hold real AWS credentials the function needs.
+const (
+	SQSAccessKeyIDEnv = "SEEDBED_SQS_ACCESS_KEY_ID"
+	SQSSecretEnv      = "SEEDBED_SQS_SECRET_ACCESS_KEY"
+	SQSEndpointEnv    = "SEEDBED_SQS_ENDPOINT"
+)
+
+// ownAWSConfig lists the variables by which a function's env shows it
+// talks to real AWS (or another endpoint of its choosing): with any of
+// them set, Seedbed leaves the SDK's own variables alone.
+var ownAWSConfig = []string{
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+}
+
+// sqsEnv adds the SQS credentials of the instance's stage to vars (the
+// function's env so far). SEEDBED_SQS_* are always set. The AWS SDKs' own
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL_SQS are set
+// too, so that unchanged SQS code sends to the stage's queues, but only when
+// the function's own env has no AWS configuration at all: a function
+// given real AWS credentials keeps them, and its SQS calls go to AWS.
+// Without any, its AWS calls could not have worked before (Seedbed offers
+// no instance role), so nothing that worked breaks.
+func (in *instance) sqsEnv(vars map[string]string, apiURL string) {
+	for _, k := range []string{SQSAccessKeyIDEnv, SQSSecretEnv, SQSEndpointEnv} {
+		delete(vars, k) // no stage env may pose as them
+	}
+	if apiURL == "" || in.t.cfg.SQS == nil {
+		return
+	}
+	id, secret := in.t.cfg.SQS.SQSCredentials(in.stage)
+	vars[SQSAccessKeyIDEnv], vars[SQSSecretEnv], vars[SQSEndpointEnv] = id, secret, apiURL
+	for _, k := range ownAWSConfig {
+		if _, ok := in.fn.Env[k]; ok {
+			return
+		}
+	}
+	vars["AWS_ACCESS_KEY_ID"], vars["AWS_SECRET_ACCESS_KEY"], vars["AWS_ENDPOINT_URL_SQS"] = id, secret, apiURL
+	if _, ok := vars["AWS_REGION"]; !ok {
+		vars["AWS_REGION"] = lambdaRegion // the SDKs sign for a region
 	}
 }
 

@@ -113,6 +113,11 @@ type Config struct {
 	// QueueSender takes the messages functions send on their instance's
 	// own API (SEEDBED_API_URL); nil: instances serve no such API.
 	QueueSender gateway.QueueSender
+	// SQS gives each function its stage's credentials for the
+	// SQS-compatible subset on the instance's own API (SEEDBED_SQS_*, and
+	// the AWS SDK's variables where the function sets none; see sqsEnv)
+	// and checks their signatures; nil offers no SQS.
+	SQS gateway.SQSCredentials
 }
 
 // CrashObserver hears of functions whose process exited on its own and is
@@ -574,15 +579,19 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 // kept of its output (a function that prints its environment must not
 // hand the token to the app's viewers).
 func (t *Target) masker(ref targets.StageRef, fn targets.Function) *strings.Replacer {
-	if t.cfg.QueueTokens == nil {
-		return envMasker(fn.Env, fn.Secrets)
-	}
-	env := maps.Clone(fn.Env)
+	env, secrets := maps.Clone(fn.Env), slices.Clone(fn.Secrets)
 	if env == nil {
 		env = map[string]string{}
 	}
-	env[gateway.QueueTokenEnv] = t.cfg.QueueTokens.QueueToken(ref)
-	return envMasker(env, append(slices.Clone(fn.Secrets), gateway.QueueTokenEnv))
+	if t.cfg.QueueTokens != nil {
+		env[gateway.QueueTokenEnv] = t.cfg.QueueTokens.QueueToken(ref)
+		secrets = append(secrets, gateway.QueueTokenEnv)
+	}
+	if t.cfg.SQS != nil {
+		_, env[SQSSecretEnv] = t.cfg.SQS.SQSCredentials(ref)
+		secrets = append(secrets, SQSSecretEnv)
+	}
+	return envMasker(env, secrets)
 }
 
 // stopAll stops instances in parallel, draining each for up to drain.

@@ -144,6 +144,11 @@ type QueueCredentials struct {
 	Token string `json:"token"`
 	// SendURL is the gateway's send path: POST SendURL + queue name.
 	SendURL string `json:"send_url"`
+	// SQSEndpoint is where an AWS SDK's SQS client sends (SendMessage,
+	// SendMessageBatch, GetQueueUrl), signing with the SQS credentials.
+	SQSEndpoint        string `json:"sqs_endpoint"`
+	SQSAccessKeyID     string `json:"sqs_access_key_id"`
+	SQSSecretAccessKey string `json:"sqs_secret_access_key"`
 }
 
 // QueueCredentials reads a stage's queue send token.
