@@ -52,9 +52,9 @@ func TestSQSSendMessageNeedsTheStagesSignature(t *testing.T) {
 	send := `{"QueueUrl":"http://127.0.0.1:1/_seedbed/queues/orders","MessageBody":"hello"}`
 	now := time.Now()
 	for _, tc := range []struct {
-		name                string
-		r                   func() *http.Request
-		wantStatus          int
+		name               string
+		r                  func() *http.Request
+		wantStatus         int
 		wantCode, wantSent string
 	}{
 		{"signed with the stage's credentials", func() *http.Request {
@@ -120,4 +120,3 @@ func TestSQSSendMessageNeedsTheStagesSignature(t *testing.T) {
 		})
 	}
 }
-
