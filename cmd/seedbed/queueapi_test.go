@@ -3,13 +3,21 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/store"
+	"github.com/seedbed/seedbed/testutil"
+	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 // relayAnswer is what the relay functions of testdata/events answer.
@@ -21,13 +29,14 @@ type relayAnswer struct {
 	Gateway string `json:"gateway"` // whether the gateway answered them
 }
 
-// waitTaken waits until the queue's consumer printed each of want.
-func waitTaken(t *testing.T, a *testApp, want ...string) {
+// waitTaken waits until the consumers of app's stage dev printed each
+// line of want.
+func waitTaken(t *testing.T, a *testApp, app string, want ...string) {
 	t.Helper()
 	ctx := context.Background()
 	seen := map[string]bool{}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		ev, err := a.api.StageEvents(ctx, "ev", "dev", "")
+		ev, err := a.api.StageEvents(ctx, app, "dev", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,12 +44,12 @@ func waitTaken(t *testing.T, a *testApp, want ...string) {
 			if b.Source != store.SourceQueue {
 				continue
 			}
-			inv, err := a.api.Invocation(ctx, "ev", "dev", b.ID)
+			inv, err := a.api.Invocation(ctx, app, "dev", b.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range want {
-				if strings.Contains(inv.LogExcerpt, "took "+w+" receive 1") {
+				if strings.Contains(inv.LogExcerpt, w+"\n") {
 					seen[w] = true
 				}
 			}
@@ -124,5 +133,96 @@ func TestEventsQueueSendFromFunctions(t *testing.T) {
 			}
 		})
 	}
-	waitTaken(t, a, append(msgs, "direct /ev/dev/relay dev's token")...)
+	var want []string
+	for _, m := range append(msgs, "direct /ev/dev/relay dev's token") {
+		want = append(want, "took "+m+" receive 1")
+	}
+	waitTaken(t, a, "ev", want...)
+}
+
+// TestEventsSQSCompatible sends to a stage's queue with the AWS SDK for Go
+// v2's SQS client: from a sandboxed Lambda handler written as for AWS
+// (config.LoadDefaultConfig, GetQueueUrl, SendMessage, SendMessageBatch),
+// and from outside through the gateway with the credentials a deployer
+// reads. The subscriber takes every message; another stage's credentials
+// and an operation Seedbed does not offer are refused as AWS would.
+func TestEventsSQSCompatible(t *testing.T) {
+	needSandbox(t)
+	a := startAppWith(t, embedded, func(c *Config) {
+		c.DataDir, c.Isolation, c.BuildUser = passableDir(t), "sandbox", builders.UserAuto
+	})
+	ctx := context.Background()
+	repo := testutil.NewRepo(t)
+	repo.Commit("sqs", testdataFiles(t, "testdata/sqs"))
+	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "sq", RepoURL: repo.Dir, Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	a.mustDeploy("sq", "dev", "")
+
+	// From inside: the handler's SDK finds everything in its environment.
+	resp := send(t, http.MethodPost, a.gateway+"/sq/dev/send?queue=orders", nil, []byte("from the handler"))
+	var out struct {
+		QueueURL    string `json:"queueUrl"`
+		MessageID   string `json:"messageId"`
+		BatchSent   int    `json:"batchSent"`
+		BatchFailed int    `json:"batchFailed"`
+		Error       string `json:"error"`
+	}
+	if resp.status != http.StatusOK || json.Unmarshal(resp.body, &out) != nil {
+		t.Fatalf("send: %d %q", resp.status, resp.body)
+	}
+	if out.Error != "" || out.MessageID == "" || out.BatchSent != 1 || out.BatchFailed != 0 ||
+		!strings.HasPrefix(out.QueueURL, "http://127.0.0.1:") || !strings.HasSuffix(out.QueueURL, "/_seedbed/queues/orders") {
+		t.Fatalf("the handler's SQS client: %+v", out)
+	}
+
+	// From outside, through the gateway, with a deployer's credentials.
+	creds, err := a.api.QueueCredentials(ctx, "sq", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(id, secret string) *sqs.Client {
+		return sqs.New(sqs.Options{Region: "local", BaseEndpoint: aws.String(creds.SQSEndpoint),
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, nil
+			})})
+	}
+	c := client(creds.SQSAccessKeyID, creds.SQSSecretAccessKey)
+	queueURL := creds.SendURL + "orders"
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String("from outside")}); err != nil {
+		t.Fatalf("SendMessage through the gateway: %v", err)
+	}
+	batch, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: []types.SendMessageBatchRequestEntry{
+		{Id: aws.String("a"), MessageBody: aws.String("outside 1")},
+		{Id: aws.String("b"), MessageBody: aws.String("outside 2")},
+		{Id: aws.String("c"), MessageBody: aws.String("delayed"), DelaySeconds: 5},
+	}})
+	if err != nil || len(batch.Successful) != 2 || len(batch.Failed) != 1 || *batch.Failed[0].Id != "c" {
+		t.Fatalf("SendMessageBatch through the gateway: %+v, %v", batch, err)
+	}
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(creds.SendURL + "nope"), MessageBody: aws.String("x")}); !apiCode(err, "QueueDoesNotExist") {
+		t.Errorf("SendMessage to an undeclared queue: %v", err)
+	}
+	if _, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL)}); !apiCode(err, "UnsupportedOperation") {
+		t.Errorf("ReceiveMessage: %v, want UnsupportedOperation", err)
+	}
+	prod, err := a.api.QueueCredentials(ctx, "sq", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, id, secret, code string }{
+		{"prod's credentials on dev", prod.SQSAccessKeyID, prod.SQSSecretAccessKey, "InvalidClientTokenId"},
+		{"dev's key id with prod's secret", creds.SQSAccessKeyID, prod.SQSSecretAccessKey, "SignatureDoesNotMatch"},
+	} {
+		if _, err := client(tc.id, tc.secret).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String("forged")}); !apiCode(err, tc.code) {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	waitTaken(t, a, "sq", "took from the handler", "took from the handler (batch)", "took from outside", "took outside 1", "took outside 2")
+}
+
+// apiCode tells whether err is an AWS API error with code.
+func apiCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
