@@ -62,3 +62,14 @@ func TestSendTokens(t *testing.T) {
 		t.Error("NewSendTokens with a short key: no error")
 	}
 }
+
+func BenchmarkVerifyQueueToken(b *testing.B) {
+	tokens, _ := NewSendTokens([][]byte{bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32)})
+	ref := targets.StageRef{App: "shop", Stage: "dev"}
+	tok := tokens.QueueToken(ref)
+	for b.Loop() {
+		if !tokens.VerifyQueueToken(ref, tok) {
+			b.Fatal("refused")
+		}
+	}
+}

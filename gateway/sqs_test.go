@@ -34,7 +34,7 @@ func (s stageSQS) SQSSecrets(ref targets.StageRef, id string) []string {
 }
 
 // signedSQS is an SQS JSON request signed as the AWS SDK signs it.
-func signedSQS(t *testing.T, url, target, body, keyID, secret, service string, at time.Time) *http.Request {
+func signedSQS(t testing.TB, url, target, body, keyID, secret, service string, at time.Time) *http.Request {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-amz-json-1.0")
@@ -118,5 +118,22 @@ func TestSQSSendMessageNeedsTheStagesSignature(t *testing.T) {
 				t.Errorf("MD5OfMessageBody %q", answer.MD5OfMessageBody)
 			}
 		})
+	}
+}
+
+// BenchmarkSQSSendMessage is one signed SendMessage through the gateway:
+// reading, verifying the signature (a signer run per key) and answering.
+func BenchmarkSQSSendMessage(b *testing.B) {
+	g := New(Config{Queues: &recordingSender{}, QueueTokens: stageTokens{}, SQS: stageSQS{}}, oneTable{})
+	body := `{"QueueUrl":"x/orders","MessageBody":"hello"}`
+	for b.Loop() {
+		b.StopTimer()
+		r := signedSQS(b, "http://gw.example/shop/dev/_seedbed/sqs", "SendMessage", body, "AK-shop-dev", "secret-shop-dev", "sqs", time.Now())
+		w := httptest.NewRecorder()
+		b.StartTimer()
+		g.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code, w.Body)
+		}
 	}
 }
