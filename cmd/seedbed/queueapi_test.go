@@ -58,7 +58,13 @@ func waitTaken(t *testing.T, a *testApp, app string, want ...string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the consumer took %v of %q", seen, want)
+			var excerpts []string
+			for _, b := range ev.Invocations {
+				if inv, err := a.api.Invocation(ctx, app, "dev", b.ID); err == nil {
+					excerpts = append(excerpts, inv.Function+" "+inv.Status+":\n"+inv.LogExcerpt)
+				}
+			}
+			t.Fatalf("the consumer took %v of %q; invocations:\n%s", seen, want, strings.Join(excerpts, "\n"))
 		}
 	}
 }
@@ -163,7 +169,7 @@ func TestEventsSQSCompatible(t *testing.T) {
 	a.mustDeploy("sq", "dev", "")
 
 	// From inside: the handler's SDK finds everything in its environment.
-	resp := send(t, http.MethodPost, a.gateway+"/sq/dev/send?queue=orders", nil, []byte("from the handler"))
+	resp := send(t, http.MethodPost, a.gateway+"/sq/dev/send?queue=orders", http.Header{"Content-Type": {"text/plain"}}, []byte("from the handler"))
 	var out struct {
 		QueueURL    string `json:"queueUrl"`
 		MessageID   string `json:"messageId"`
