@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,9 +49,9 @@ func waitTaken(t *testing.T, a *testApp, app string, want ...string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, w := range want {
-				if strings.Contains(inv.LogExcerpt, w+"\n") {
-					seen[w] = true
+			for _, line := range strings.Split(inv.LogExcerpt, "\n") {
+				if slices.Contains(want, strings.TrimSpace(line)) {
+					seen[strings.TrimSpace(line)] = true
 				}
 			}
 		}
