@@ -45,6 +45,12 @@ type Config struct {
 	// Queues takes messages POSTed to /APP/STAGE/_seedbed/queues/NAME;
 	// nil answers them 501.
 	Queues QueueSender
+	// QueueTokens checks the stage's send token every such message must
+	// carry (queuesend.go); nil refuses every message.
+	QueueTokens QueueTokens
+	// SQS checks the SigV4 credentials of the SQS-compatible endpoint at
+	// /APP/STAGE/_seedbed/sqs (sqs.go); nil answers it 501.
+	SQS SQSCredentials
 }
 
 // Domains looks custom domains up (package domains does, in the database).
@@ -144,6 +150,10 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if name, ok := strings.CutPrefix(rest, QueuePrefix); ok && name != "" && !strings.Contains(name, "/") {
 		g.serveQueueSend(w, r, ref, name)
+		return
+	}
+	if rest == SQSPath || rest == SQSPath+"/" {
+		g.serveSQS(w, r, ref, prefix)
 		return
 	}
 	segs := splitEscapedPath(rest)

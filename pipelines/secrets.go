@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,6 +37,7 @@ type Sealer struct {
 type sealKey struct {
 	id   string
 	aead cipher.AEAD
+	raw  []byte // for DerivedKeys
 }
 
 // Sealed value formats. v1 (before key ids) is still opened, by trying each
@@ -65,7 +67,7 @@ func NewSealer(key []byte, older ...[]byte) (*Sealer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("secret key: %w", err)
 		}
-		s.keys = append(s.keys, sealKey{id: id, aead: aead})
+		s.keys = append(s.keys, sealKey{id: id, aead: aead, raw: slices.Clone(k)})
 	}
 	return s, nil
 }
@@ -79,6 +81,23 @@ func KeyID(key []byte) string {
 
 // KeyID is the id of the key this Sealer seals with.
 func (s *Sealer) KeyID() string { return s.keys[0].id }
+
+// DerivedKeys returns a 32-byte key for purpose from each key of the
+// ring, the sealing key's first: credentials every Seedbed process must
+// agree on (queue send tokens) are made under the first and checked
+// against all of them, so that they keep working while
+// `seedbed secrets rotate-key` runs. A derived key reveals nothing of the
+// sealing key (HMAC-SHA256 of the purpose under it), and keys of
+// different purposes are unrelated.
+func (s *Sealer) DerivedKeys(purpose string) [][]byte {
+	out := make([][]byte, 0, len(s.keys))
+	for _, k := range s.keys {
+		mac := hmac.New(sha256.New, k.raw)
+		mac.Write([]byte("seedbed-derived-key:" + purpose))
+		out = append(out, mac.Sum(nil))
+	}
+	return out
+}
 
 // IsSealed tells a sealed value from a plain one. Plain values that need
 // sealing (deploy keys and webhook secrets from before they were sealed:

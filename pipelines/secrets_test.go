@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -267,5 +268,30 @@ func TestResolveNamesSecretKeys(t *testing.T) {
 				t.Errorf("env = %v: the stage's variables win over the stack's, the stack's others stay", got[0].Env)
 			}
 		})
+	}
+}
+
+func TestSealerDerivedKeys(t *testing.T) {
+	key := func(b byte) []byte { return []byte(strings.Repeat(string(rune('a'+b)), 32)) }
+	old, _ := NewSealer(key(0))
+	ring, _ := NewSealer(key(1), key(0))
+	got := ring.DerivedKeys("queue-send-token")
+	if len(got) != 2 || len(got[0]) != 32 {
+		t.Fatalf("a ring of 2 keys derived %d keys", len(got))
+	}
+	if !bytes.Equal(got[1], old.DerivedKeys("queue-send-token")[0]) {
+		t.Error("the ring's older key does not derive what that key alone derives")
+	}
+	for _, tc := range []struct {
+		name string
+		a, b []byte
+	}{
+		{"two keys", got[0], got[1]},
+		{"two purposes", got[0], ring.DerivedKeys("other")[0]},
+		{"the key itself", got[0], key(1)},
+	} {
+		if bytes.Equal(tc.a, tc.b) {
+			t.Errorf("%s derive the same key", tc.name)
+		}
 	}
 }

@@ -103,8 +103,11 @@ var routeRoles = map[string]string{
 	"POST /apps/:app/stages/:stage/queues/:queue/messages":  store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/queues/:queue/purge":     store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/queues/:queue/redrive":   store.RoleDeployer,
-	"GET /apps/:app/stages/:stage/events":                   store.RoleViewer,
-	"GET /apps/:app/stages/:stage/invocations/:id":          store.RoleViewer,
+	// The send token lets its bearer send to every queue of the stage,
+	// as the send route above does: a deployer's to read.
+	"GET /apps/:app/stages/:stage/queue-credentials": store.RoleDeployer,
+	"GET /apps/:app/stages/:stage/events":            store.RoleViewer,
+	"GET /apps/:app/stages/:stage/invocations/:id":   store.RoleViewer,
 	// Creating an app is for admins and creators.
 	"GET /apps/new": roleCreator,
 	"POST /apps":    roleCreator,
@@ -177,6 +180,8 @@ func actionName(method, path string) string {
 		return "managing domains"
 	case strings.Contains(path, "/webhooks"):
 		return "reading the webhook secret"
+	case strings.HasSuffix(path, "/queue-credentials"):
+		return "reading a stage's queue send token"
 	case strings.HasSuffix(path, "/target"):
 		return "choosing where a stage runs"
 	case strings.Contains(path, "/stages"):

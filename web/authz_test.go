@@ -204,6 +204,7 @@ var wantRole = map[string]string{
 	"POST /apps/:app/stages/:stage/queues/:queue/purge":            store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/queues/:queue/redrive":          store.RoleDeployer,
 	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/messages":  store.RoleDeployer,
+	"GET /api/v1/apps/:app/stages/:stage/queue-credentials":        store.RoleDeployer,
 	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/purge":     store.RoleDeployer,
 	"POST /api/v1/apps/:app/stages/:stage/queues/:queue/redrive":   store.RoleDeployer,
 	"POST /apps/:app/stages/:stage/schedules/:id/run":              store.RoleDeployer,

@@ -193,4 +193,5 @@ func (s *Server) routes() {
 	authed.POST("/apps/:app/stages/:stage/queues/:queue/messages", s.apiSendMessage)
 	authed.POST("/apps/:app/stages/:stage/queues/:queue/purge", s.apiPurgeQueue)
 	authed.POST("/apps/:app/stages/:stage/queues/:queue/redrive", s.apiRedriveQueue)
+	authed.GET("/apps/:app/stages/:stage/queue-credentials", s.apiQueueCredentials) // api_queuecreds.go
 }

@@ -159,6 +159,9 @@ type Config struct {
 	// Running tells what stages' targets run now, for the stage maps;
 	// nil: this server cannot tell, and the maps say so.
 	Running RunningReader
+	// QueueTokens makes the stages' queue send tokens; nil: the API has
+	// none to give.
+	QueueTokens QueueTokens
 }
 
 // Server serves the console and the API.

@@ -266,8 +266,13 @@ func waitFinished(ctx context.Context, api *apiv1.Client, id string) apiv1.Invoc
 // from 8 senders at once, and prints enqueue→handler latency and the rate
 // the consumer took them at.
 func queueSeries(ctx context.Context, srv *harness.Server, client *http.Client, n int) {
+	creds, err := srv.API.QueueCredentials(ctx, "ev", "dev")
+	if err != nil {
+		harness.Fatal(err)
+	}
 	sendOne := func(body string) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.Gateway+"/ev/dev/_seedbed/queues/orders", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+creds.Token)
 		resp, err := client.Do(req)
 		if err != nil {
 			harness.Fatal(err)

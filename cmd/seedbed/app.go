@@ -228,24 +228,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		log.Warn("could not remove every stale build workspace", "err", err)
 	}
 	a.builder = builder
-	crashes := alerts.NewCrashCounter(nil)
-	if cfg.Deploys {
-		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
-			return nil, err
-		}
-		a.metrics = newMetrics(cfg, a.store, log) // nil with --metrics=false
-		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
-			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs, Failures: a.failureRecorder()})
-		if errors.Is(err, local.ErrNoCgroup) {
-			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if a.metrics != nil {
-			a.metrics.SampleInstances(a.target)
-		}
-	}
+	// The sealer comes before the target: the queue send tokens functions
+	// get in their environment are derived from its key.
 	sealer, pendingRotation, err := loadSealer(cfg)
 	if err != nil {
 		return nil, err
@@ -257,6 +241,29 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		return nil, err
 	} else if n > 0 {
 		log.Info("sealed deploy keys and webhook secrets that were stored in clear", "count", n)
+	}
+	queueTokens, err := events.NewSendTokens(sealer.DerivedKeys(events.QueueTokenPurpose))
+	if err != nil {
+		return nil, err
+	}
+	crashes := alerts.NewCrashCounter(nil)
+	if cfg.Deploys {
+		if a.fnlogs, err = openFunctionLogs(cfg, log.With("part", "fnlogs")); err != nil {
+			return nil, err
+		}
+		a.metrics = newMetrics(cfg, a.store, log) // nil with --metrics=false
+		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
+			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs, Failures: a.failureRecorder(),
+			QueueTokens: queueTokens, QueueSender: lateQueueSender{a}, SQS: queueTokens})
+		if errors.Is(err, local.ErrNoCgroup) {
+			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if a.metrics != nil {
+			a.metrics.SampleInstances(a.target)
+		}
 	}
 	a.inspector = asynq.NewInspector(redisOpt)
 	// The console listens before the pipelines are made: commit statuses
@@ -288,6 +295,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, err
 		}
+		chooser.queueToken = queueTokens.QueueToken
 		a.stages, a.runnerArt = dispatch.New(chooser.resolve), signer
 	}
 	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
@@ -345,18 +353,19 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if a.functionsURL == "" {
 			a.functionsURL = urlOf(a.gatewayLn.Addr().String())
 		}
-		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer(), Async: a.events, Queues: a.events}, a.stages)
+		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens, SQS: queueTokens}, a.stages)
 		if a.httpsLn != nil {
 			if a.domains, err = a.newDomains(cfg, sealer, log); err != nil {
 				return nil, err
 			}
-			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer(), Async: a.events, Queues: a.events}, a.stages)
+			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens, SQS: queueTokens}, a.stages)
 		}
 		webCfg := web.Config{Store: a.store, Deliveries: a.store, Pipelines: a.svc, GitReposDir: filepath.Join(cfg.DataDir, "git"), GitHookCommand: cfg.GitHookCommand, Accounts: accounts, Assets: assets.FS(),
 			GatewayURL: a.functionsURL, PublicURL: a.consoleURL, SecureCookies: cfg.SecureCookies, Logger: log.With("part", "web"),
 			RepoRules: netguard.RepoRules{Policy: svcCfg.Network, DataDir: cfg.DataDir, Resolver: cfg.RepoResolver},
 			Queue:     a.pinger, TrustedProxies: cfg.TrustedProxies,
-			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs, Metrics: a.metricsReader(), Observations: a.store, Events: a.events, Queues: a.events}
+			SecurityWarning: a.isolation.Warning, Alerts: a.alerts, FunctionLogs: a.fnlogs, Metrics: a.metricsReader(), Observations: a.store, Events: a.events, Queues: a.events,
+			QueueTokens: queueTokens}
 		if a.domains != nil {
 			webCfg.Domains = a.domains
 		}

@@ -180,6 +180,20 @@ func runQueueAction(ctx context.Context, c *apiv1.Client, verb string, o queuesO
 	return fmt.Errorf("unknown queue action %q", verb)
 }
 
+// runQueueToken prints the stage's queue send token: alone, so that
+// TOKEN=$(seedbed queues token shop prod) works, or with where to send it.
+func runQueueToken(ctx context.Context, c *apiv1.Client, o queuesOptions, out io.Writer) error {
+	creds, err := c.QueueCredentials(ctx, o.App, o.Stage)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(out, creds)
+	}
+	fmt.Fprintln(out, creds.Token)
+	return nil
+}
+
 func runQueuesList(ctx context.Context, c *apiv1.Client, o queuesOptions, out io.Writer) error {
 	qs, err := c.Queues(ctx, o.App, o.Stage)
 	if err != nil {
@@ -330,6 +344,12 @@ func eventsCommands(e cliEnv) []*cobra.Command {
 			}),
 		sub("send APP STAGE QUEUE BODY", "Send a message to a queue",
 			"  seedbed queues send shop prod orders '{\"id\": 7}'", false, []string{"APP", "STAGE", "QUEUE", "BODY"}, action("send")),
+		sub("token APP STAGE", "Print the stage's queue send token, for senders outside its functions",
+			"  curl -H \"Authorization: Bearer $(seedbed queues token shop prod)\" -d '{\"id\": 7}' https://gw.example/shop/prod/_seedbed/queues/orders\n"+
+				"  seedbed queues token shop prod --output json", true, []string{"APP", "STAGE"},
+			func(ctx context.Context, c *apiv1.Client, args []string, out *outputFormat, w io.Writer) error {
+				return runQueueToken(ctx, c, q(args, out), w)
+			}),
 		sub("dead APP STAGE QUEUE", "List a queue's dead letters",
 			"  seedbed queues dead shop prod orders", true, []string{"APP", "STAGE", "QUEUE"},
 			func(ctx context.Context, c *apiv1.Client, args []string, out *outputFormat, w io.Writer) error {

@@ -451,19 +451,55 @@ func TestEventsQueues(t *testing.T) {
 	deployEventsApp(t, a)
 	ctx := context.Background()
 	sendURL := a.gateway + "/ev/dev/_seedbed/queues/orders"
+	creds, err := a.api.QueueCredentials(ctx, "ev", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.SendURL+"orders" != sendURL {
+		t.Errorf("send URL %q, want %q + the queue", creds.SendURL, sendURL)
+	}
+	withToken := http.Header{"Authorization": {"Bearer " + creds.Token}}
 	for _, body := range []string{"order 1", "poison 1", "order 2"} {
-		if resp := send(t, http.MethodPost, sendURL, nil, []byte(body)); resp.status != http.StatusAccepted || !strings.Contains(string(resp.body), "messageId") {
+		if resp := send(t, http.MethodPost, sendURL, withToken, []byte(body)); resp.status != http.StatusAccepted || !strings.Contains(string(resp.body), "messageId") {
 			t.Fatalf("send %q: %d %q", body, resp.status, resp.body)
 		}
 	}
 	if _, err := a.api.SendMessage(ctx, "ev", "dev", "orders", "order 3"); err != nil {
 		t.Fatal(err)
 	}
-	if resp := send(t, http.MethodPost, a.gateway+"/ev/dev/_seedbed/queues/nope", nil, []byte("x")); resp.status != http.StatusNotFound {
+	if resp := send(t, http.MethodPost, a.gateway+"/ev/dev/_seedbed/queues/nope", withToken, []byte("x")); resp.status != http.StatusNotFound {
 		t.Errorf("send to an undeclared queue: %d %q", resp.status, resp.body)
 	}
-	if resp := send(t, http.MethodGet, sendURL, nil, nil); resp.status != http.StatusMethodNotAllowed {
+	if resp := send(t, http.MethodGet, sendURL, withToken, nil); resp.status != http.StatusMethodNotAllowed {
 		t.Errorf("GET on the send path: %d", resp.status)
+	}
+	// Without the stage's own token nothing is queued: the refusal says
+	// where the token comes from, and an undeclared queue is not told
+	// apart from a declared one.
+	prod, err := a.api.QueueCredentials(ctx, "ev", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod.Token == creds.Token {
+		t.Fatal("dev and prod have the same send token")
+	}
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		url    string
+	}{
+		{"no token", nil, sendURL},
+		{"no token, undeclared queue", nil, a.gateway + "/ev/dev/_seedbed/queues/nope"},
+		{"wrong token", http.Header{"Authorization": {"Bearer sbq1_" + strings.Repeat("A", 43)}}, sendURL},
+		{"token of another stage", http.Header{"Authorization": {"Bearer " + prod.Token}}, sendURL},
+		{"token as basic auth", http.Header{"Authorization": {"Basic " + creds.Token}}, sendURL},
+		{"dev's token on another app", withToken, a.gateway + "/other/dev/_seedbed/queues/orders"},
+	} {
+		resp := send(t, http.MethodPost, tc.url, tc.header, []byte("forged "+tc.name))
+		if resp.status != http.StatusUnauthorized || !strings.Contains(string(resp.body), "SEEDBED_QUEUE_TOKEN") ||
+			!strings.Contains(string(resp.body), "seedbed queues token") {
+			t.Errorf("%s: %d %q, want 401 saying where the token comes from", tc.name, resp.status, resp.body)
+		}
 	}
 
 	waitDead := func(want int) []apiv1.DeadMessage {
@@ -553,6 +589,23 @@ func TestEventsQueues(t *testing.T) {
 	if out := c.must("queues", "redrive", "ev", "dev", "orders"); !strings.Contains(out, "Put 1 dead letter") {
 		t.Errorf("queues redrive:\n%s", out)
 	}
+	if out := c.must("queues", "token", "ev", "dev"); strings.TrimSpace(out) != creds.Token {
+		t.Errorf("queues token printed %q, want %q", out, creds.Token)
+	}
+	// No forged message reached the queue: the consumer never took one.
+	ev, err = a.api.StageEvents(ctx, "ev", "dev", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range ev.Invocations {
+		inv, err := a.api.Invocation(ctx, "ev", "dev", b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(inv.LogExcerpt, "forged") {
+			t.Errorf("a forged message was delivered: %q", inv.LogExcerpt)
+		}
+	}
 }
 
 // TestEventsKillDuringQueueBatch kills `seedbed serve` (the real binary)
@@ -606,6 +659,11 @@ func killDuringQueueBatch(t *testing.T, extra []string) {
 	}
 	waitStatus(t, api, d.Deploy.ID, "succeeded", srv)
 
+	creds, err := api.QueueCredentials(ctx, "ev", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withToken := http.Header{"Authorization": {"Bearer " + creds.Token}}
 	// The slow message keeps the consumer (concurrency 1) busy for 5 s;
 	// the others wait behind it.
 	bodies := []string{"slow a"}
@@ -613,7 +671,7 @@ func killDuringQueueBatch(t *testing.T, extra []string) {
 		bodies = append(bodies, fmt.Sprintf("order %c", 'b'+i))
 	}
 	for _, b := range bodies {
-		if resp := send(t, http.MethodPost, gatewayURL+"/ev/dev/_seedbed/queues/orders", nil, []byte(b)); resp.status != http.StatusAccepted {
+		if resp := send(t, http.MethodPost, gatewayURL+"/ev/dev/_seedbed/queues/orders", withToken, []byte(b)); resp.status != http.StatusAccepted {
 			t.Fatalf("send %q: %d %q", b, resp.status, resp.body)
 		}
 	}

@@ -27,6 +27,7 @@ type runFunctionOptions struct {
 	dir        string
 	addr       string
 	domain     string
+	queueToken string // SEEDBED_QUEUE_TOKEN, from the pod's Secret
 }
 
 // parseRunFunction reads the options from flags, defaulting to the
@@ -48,6 +49,8 @@ func parseRunFunction(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&o.spec, "function", getenv("SEEDBED_RUNNER_FUNCTION"), "the function as JSON, or @FILE (env SEEDBED_RUNNER_FUNCTION)")
 	fs.StringVar(&o.store, "artifact-store", getenv("SEEDBED_ARTIFACT_STORE"), "where to fetch the artifact: http(s)://… of seedbed serve or file:///… (env SEEDBED_ARTIFACT_STORE)")
 	fs.StringVar(&o.token, "token", getenv("SEEDBED_ARTIFACT_TOKEN"), "token granting the artifact (env SEEDBED_ARTIFACT_TOKEN)")
+	// Only from the env (a flag would show in the pod's command line).
+	o.queueToken = getenv("SEEDBED_QUEUE_TOKEN")
 	fs.StringVar(&o.dir, "dir", dir, "folder for the artifact and the function's files (env SEEDBED_RUNNER_DIR)")
 	fs.StringVar(&o.addr, "addr", ":"+port, "address to serve the function on (env PORT)")
 	fs.StringVar(&o.domain, "domain", getenv("SEEDBED_DOMAIN"), "the gateway's domain, for host routing (env SEEDBED_DOMAIN)")
@@ -91,6 +94,7 @@ func runFunction(ctx context.Context, o runFunctionOptions, stderr io.Writer) er
 	return runner.Run(ctx, runner.Config{
 		Stage:    targets.StageRef{App: o.app, Stage: o.stage},
 		Function: fn, Source: src, Dir: o.dir, Addr: o.addr, Domain: o.domain, Logger: log,
+		QueueToken: o.queueToken,
 	}, nil)
 }
 

@@ -48,6 +48,9 @@ type stageTargets struct {
 	domain  string
 	locator kubernetes.ArtifactLocator
 	log     *slog.Logger
+	// queueToken gives the functions of kubernetes stages their queue
+	// send token; nil gives none.
+	queueToken func(targets.StageRef) string
 
 	mu   sync.Mutex
 	kube map[string]*kubernetes.Target
@@ -93,6 +96,7 @@ func (s *stageTargets) resolve(ctx context.Context, ref targets.StageRef) (dispa
 		Replicas: int32(k.Replicas), Memory: k.Memory, CPU: k.CPU,
 		ProgressDeadline: time.Duration(k.ProgressDeadline) * time.Second,
 		Artifacts:        s.locator, Domain: s.domain,
+		QueueToken: s.queueToken,
 	})
 	if err != nil {
 		return nil, "", err

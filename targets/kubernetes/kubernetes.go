@@ -103,6 +103,10 @@ type Config struct {
 	// ServiceURL gives the address of a Service; nil means ServiceURL
 	// (cluster DNS). Tests point it at a stand-in.
 	ServiceURL func(namespace, service string) string
+	// QueueToken tells the send token of a stage's queues, which its
+	// functions find in SEEDBED_QUEUE_TOKEN (kept in the function's
+	// Secret); nil gives none.
+	QueueToken func(targets.StageRef) string
 }
 
 var _ targets.Target = (*Target)(nil)

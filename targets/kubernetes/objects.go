@@ -49,6 +49,7 @@ const (
 const (
 	secretFunctionKey = "function.json"
 	secretTokenKey    = "artifact-token"
+	secretQueueKey    = "queue-token"
 	routesKey         = "routes.json"
 	containerName     = "function"
 	// RunnerPort is the port the runner serves the function on in the
@@ -131,6 +132,7 @@ type planned struct {
 	spec       []byte // function.json
 	store      string
 	token      string
+	queueToken string // "" when the target gives none
 }
 
 // stagePlan is what Apply makes a stage serve.
@@ -178,14 +180,23 @@ func (t *Target) plan(ref targets.StageRef, fns []targets.Function) (*stagePlan,
 		if memory <= 0 {
 			memory = t.cfg.Memory
 		}
-		// The revision covers everything that shapes the pod; the token
-		// is left out so that a new signing key does not roll every pod.
+		var queueToken, queueRev string
+		if t.cfg.QueueToken != nil {
+			queueToken = t.cfg.QueueToken(ref)
+			// A pod reads its env once: a new secret key (a new token)
+			// must roll it. Only a digest of the token is in the hash.
+			queueRev = shortHash(queueToken, 10)
+		}
+		// The revision covers everything that shapes the pod; the artifact
+		// token is left out so that a new signing key does not roll every
+		// pod.
 		h, err := json.Marshal(struct {
 			Spec   json.RawMessage `json:"spec"`
 			Shared sharedPodSpec   `json:"shared"`
 			Store  string          `json:"store"`
 			Extra  map[string]string
-		}{spec, t.shared, store, t.annotations(fn)})
+			Queue  string `json:",omitempty"`
+		}{spec, t.shared, store, t.annotations(fn), queueRev})
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +204,7 @@ func (t *Target) plan(ref targets.StageRef, fns []targets.Function) (*stagePlan,
 		rev := shortHash(string(h), 10)
 		st.fns = append(st.fns, &planned{
 			fn: fn, base: base, rev: rev, deployName: deploymentName(base, rev),
-			memory: memory, spec: spec, store: store, token: token,
+			memory: memory, spec: spec, store: store, token: token, queueToken: queueToken,
 		})
 	}
 	sort.Slice(st.fns, func(i, j int) bool { return st.fns[i].fn.Key() < st.fns[j].fn.Key() })
@@ -215,11 +226,15 @@ func (t *Target) revisionLabels(ref targets.StageRef, p *planned) map[string]str
 }
 
 func (t *Target) secret(ref targets.StageRef, p *planned) *corev1ac.SecretApplyConfiguration {
+	data := map[string][]byte{secretFunctionKey: p.spec, secretTokenKey: []byte(p.token)}
+	if p.queueToken != "" {
+		data[secretQueueKey] = []byte(p.queueToken)
+	}
 	return corev1ac.Secret(p.deployName, t.cfg.Namespace).
 		WithLabels(t.revisionLabels(ref, p)).
 		WithAnnotations(map[string]string{AnnotationFunction: p.fn.Key()}).
 		WithType(corev1.SecretTypeOpaque).
-		WithData(map[string][]byte{secretFunctionKey: p.spec, secretTokenKey: []byte(p.token)})
+		WithData(data)
 }
 
 func (t *Target) deployment(ref targets.StageRef, p *planned) *appsv1ac.DeploymentApplyConfiguration {
@@ -257,6 +272,11 @@ func (t *Target) deployment(ref targets.StageRef, p *planned) *appsv1ac.Deployme
 			WithAllowPrivilegeEscalation(false).
 			WithReadOnlyRootFilesystem(true).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))
+	if p.queueToken != "" {
+		// From the Secret, not a plain value: the Deployment is readable
+		// by whoever may list workloads; the runner hands it to the function.
+		container.WithEnv(fromSecret(gateway.QueueTokenEnv, secretQueueKey))
+	}
 	pod := corev1ac.PodSpec().
 		// A function has no business with the Kubernetes API.
 		WithAutomountServiceAccountToken(false).

@@ -24,6 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/seedbed/seedbed/fnlog"
+	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/targets"
@@ -51,11 +52,12 @@ type instance struct {
 	log    *slog.Logger
 	out    *ringBuffer
 	port   atomic.Int32
-	api    *runtimeAPI // Lambda-style functions only
-	site   *staticSite // static functions only
-	cg     *fnCgroup   // with hard memory limits; nil otherwise and for static functions
-	uid    int         // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
-	id     string      // names the instance in the function log
+	api    *runtimeAPI  // Lambda-style functions only
+	sapi   *instanceAPI // HTTP functions' own Seedbed API (instanceapi.go); nil without queues
+	site   *staticSite  // static functions only
+	cg     *fnCgroup    // with hard memory limits; nil otherwise and for static functions
+	uid    int          // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
+	id     string       // names the instance in the function log
 
 	mu      sync.Mutex
 	cur     *proc
@@ -148,6 +150,19 @@ func (in *instance) env(port int) []string {
 	vars["SEEDBED_APP"] = in.stage.App
 	vars["SEEDBED_STAGE"] = in.stage.Stage
 	vars["SEEDBED_FUNCTION"] = in.fn.Key()
+	if in.t.cfg.QueueTokens != nil {
+		vars[gateway.QueueTokenEnv] = in.t.cfg.QueueTokens.QueueToken(in.stage)
+	} else {
+		delete(vars, gateway.QueueTokenEnv) // no stage env may pose as one
+	}
+	apiURL := ""
+	if addr := in.apiAddr(); addr != "" {
+		apiURL = "http://" + addr
+		vars[APIURLEnv] = apiURL
+	} else {
+		delete(vars, APIURLEnv)
+	}
+	in.sqsEnv(vars, apiURL)
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, k+"="+vars[k])
@@ -594,6 +609,7 @@ func (in *instance) stop(ctx context.Context, drain time.Duration) (abandoned in
 	if in.api != nil {
 		in.api.close()
 	}
+	in.sapi.close()
 	if in.site != nil && first {
 		in.site.close()
 	}

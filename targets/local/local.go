@@ -48,9 +48,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +106,18 @@ type Config struct {
 	// errors their Lambda runtime reports, Seedbed's notes on crashes),
 	// masked; nil keeps only the last lines for error messages.
 	Logs LogWriter
+	// QueueTokens gives each function the send token of its stage's
+	// queues, which it finds in SEEDBED_QUEUE_TOKEN, and checks the token
+	// on the instance's own API (instanceapi.go); nil gives none.
+	QueueTokens gateway.QueueTokens
+	// QueueSender takes the messages functions send on their instance's
+	// own API (SEEDBED_API_URL); nil: instances serve no such API.
+	QueueSender gateway.QueueSender
+	// SQS gives each function its stage's credentials for the
+	// SQS-compatible subset on the instance's own API (SEEDBED_SQS_*, and
+	// the AWS SDK's variables where the function sets none; see sqsEnv)
+	// and checks their signatures; nil offers no SQS.
+	SQS gateway.SQSCredentials
 }
 
 // CrashObserver hears of functions whose process exited on its own and is
@@ -465,7 +479,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		fn:     fn,
 		dir:    dir,
 		log:    t.log.With("app", ref.App, "stage", ref.Stage, "function", fn.Key()),
-		out:    &ringBuffer{mask: envMasker(fn.Env, fn.Secrets)},
+		out:    &ringBuffer{mask: t.masker(ref, fn)},
 		uid:    uid,
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
@@ -505,7 +519,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 	}
 	var port int
 	if isLambda(fn) {
-		if in.api, err = newRuntimeAPI(in.log, lambdaARN(ref, fn)); err != nil {
+		if in.api, err = newRuntimeAPI(in.log, lambdaARN(ref, fn), t.seedbedRoutes(ref)); err != nil {
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}
@@ -517,6 +531,12 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}
+		if t.cfg.QueueSender != nil {
+			if in.sapi, err = newInstanceAPI(in.log, t.seedbedRoutes(ref)); err != nil {
+				os.RemoveAll(runDir)
+				return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
+			}
+		}
 		log.Printf("starting %s (%s) on port %d", fn.Key(), shortDigest(fn.Digest), port)
 	}
 	if t.cgroups != nil {
@@ -524,6 +544,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 			if in.api != nil {
 				in.api.close()
 			}
+			in.sapi.close()
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: cgroup: %w", fn.Key(), err)
 		}
@@ -534,6 +555,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		if in.api != nil {
 			in.api.close()
 		}
+		in.sapi.close()
 		if in.cg != nil {
 			_ = in.cg.remove()
 		}
@@ -551,6 +573,25 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 	in.mu.Unlock()
 	go in.supervise(p)
 	return in, nil
+}
+
+// masker hides fn's secrets and its stage's queue send token in what is
+// kept of its output (a function that prints its environment must not
+// hand the token to the app's viewers).
+func (t *Target) masker(ref targets.StageRef, fn targets.Function) *strings.Replacer {
+	env, secrets := maps.Clone(fn.Env), slices.Clone(fn.Secrets)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if t.cfg.QueueTokens != nil {
+		env[gateway.QueueTokenEnv] = t.cfg.QueueTokens.QueueToken(ref)
+		secrets = append(secrets, gateway.QueueTokenEnv)
+	}
+	if t.cfg.SQS != nil {
+		_, env[SQSSecretEnv] = t.cfg.SQS.SQSCredentials(ref)
+		secrets = append(secrets, SQSSecretEnv)
+	}
+	return envMasker(env, secrets)
 }
 
 // stopAll stops instances in parallel, draining each for up to drain.

@@ -185,8 +185,9 @@ type runtimeAPI struct {
 
 type connGenKey struct{}
 
-// newRuntimeAPI starts a Runtime API on a free loopback port.
-func newRuntimeAPI(log *slog.Logger, arn string) (*runtimeAPI, error) {
+// newRuntimeAPI starts a Runtime API on a free loopback port; routes add
+// the endpoints of Seedbed's own the function may call (instanceapi.go).
+func newRuntimeAPI(log *slog.Logger, arn string, routes ...func(*http.ServeMux)) (*runtimeAPI, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("start the Lambda Runtime API: %w", err)
@@ -204,6 +205,9 @@ func newRuntimeAPI(log *slog.Logger, arn string) (*runtimeAPI, error) {
 	mux.HandleFunc("POST "+runtimeAPIPrefix+"/invocation/{id}/response", a.response)
 	mux.HandleFunc("POST "+runtimeAPIPrefix+"/invocation/{id}/error", a.invocationError)
 	mux.HandleFunc("POST "+runtimeAPIPrefix+"/init/error", a.initError)
+	for _, add := range routes {
+		add(mux)
+	}
 	a.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

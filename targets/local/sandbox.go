@@ -80,6 +80,13 @@ func (in *instance) sandboxed(port int, name string, args []string, env []string
 			spec.Reach = []int{p}
 		} else {
 			spec.Publish = []int{port}
+			if in.sapi != nil {
+				_, p, err := splitPort(in.sapi.addr)
+				if err != nil {
+					return nil, err
+				}
+				spec.Reach = []int{p}
+			}
 		}
 	}
 	return in.t.cfg.Sandbox.Command(spec, name, args...)

@@ -36,6 +36,9 @@ type Config struct {
 	// (see docs/kubernetes.md, network policy).
 	TrustedProxies []*net.IPNet
 	Logger         *slog.Logger
+	// QueueToken is the stage's queue send token, handed to the function
+	// as SEEDBED_QUEUE_TOKEN; "" gives none.
+	QueueToken string
 }
 
 // Run fetches and verifies the artifact, starts the function, and serves
@@ -61,7 +64,11 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	log.Info("artifact fetched and verified", "function", fn.Key(), "digest", fn.Digest, "took", time.Since(began).Round(time.Millisecond))
 
-	tg, err := local.New(local.Config{Dir: filepath.Join(cfg.Dir, "local"), Artifacts: arts, Logger: log})
+	lc := local.Config{Dir: filepath.Join(cfg.Dir, "local"), Artifacts: arts, Logger: log}
+	if cfg.QueueToken != "" {
+		lc.QueueTokens = fixedToken(cfg.QueueToken)
+	}
+	tg, err := local.New(lc)
 	if err != nil {
 		return fmt.Errorf("run-function %s: %w", fn.Key(), err)
 	}
@@ -105,3 +112,11 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 type slogPrinter struct{ log *slog.Logger }
 
 func (p slogPrinter) Printf(format string, args ...any) { p.log.Info(fmt.Sprintf(format, args...)) }
+
+// fixedToken is the one stage's queue send token a pod was given.
+type fixedToken string
+
+func (f fixedToken) QueueToken(targets.StageRef) string { return string(f) }
+
+// VerifyQueueToken is never asked: a pod serves no queue sends.
+func (f fixedToken) VerifyQueueToken(targets.StageRef, string) bool { return false }

@@ -137,6 +137,28 @@ type MessageSent struct {
 	MessageID string `json:"message_id"`
 }
 
+// QueueCredentials is what a sender outside the stage's functions needs
+// to put messages on the stage's queues (deployers only).
+type QueueCredentials struct {
+	// Token goes in "Authorization: Bearer TOKEN" on every send; the
+	// stage's functions have it as SEEDBED_QUEUE_TOKEN.
+	Token string `json:"token"`
+	// SendURL is the gateway's send path: POST SendURL + queue name.
+	SendURL string `json:"send_url"`
+	// SQSEndpoint is where an AWS SDK's SQS client sends (SendMessage,
+	// SendMessageBatch, GetQueueUrl), signing with the SQS credentials.
+	SQSEndpoint        string `json:"sqs_endpoint"`
+	SQSAccessKeyID     string `json:"sqs_access_key_id"`
+	SQSSecretAccessKey string `json:"sqs_secret_access_key"`
+}
+
+// QueueCredentials reads a stage's queue send token.
+func (c *Client) QueueCredentials(ctx context.Context, app, stage string) (QueueCredentials, error) {
+	var out QueueCredentials
+	err := c.do(ctx, http.MethodGet, stagePath(app, stage)+"/queue-credentials", nil, &out)
+	return out, err
+}
+
 func queuePath(app, stage, queue string) string {
 	return stagePath(app, stage) + "/queues/" + url.PathEscape(queue)
 }

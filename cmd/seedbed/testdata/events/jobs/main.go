@@ -7,7 +7,11 @@
 //	Lambda destination record      prints "failure record: CONDITION REQUEST-ID"
 //	API Gateway request            body "fail-twice:KEY" fails the first two
 //	                               times per KEY; "always-fail" always fails;
-//	                               "sleep:MS" answers after MS milliseconds
+//	                               "sleep:MS" answers after MS milliseconds;
+//	                               {"relay": MSG, "gateway": URL} sends MSG to
+//	                               the stage's queue orders on
+//	                               $SEEDBED_API_URL and tells whether URL
+//	                               answered
 package main
 
 import (
@@ -15,6 +19,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +85,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return nil, err
 		}
+		if strings.HasPrefix(e.Body, `{"relay"`) {
+			return relay(e.Body)
+		}
 		if e.Body == "always-fail" {
 			fmt.Println("failing as told")
 			return nil, errors.New("boom: always-fail")
@@ -101,4 +111,37 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: "done " + e.Body}, nil
 	}
 	return nil, fmt.Errorf("unknown event: %.100s", raw)
+}
+
+// relay sends a message to the stage's queue orders from inside the
+// function's sandbox, through its instance's own Seedbed API, and probes
+// whether the gateway's URL is reachable from here.
+func relay(body string) (any, error) {
+	var in struct{ Relay, Gateway string }
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		return nil, err
+	}
+	out := map[string]any{"api": os.Getenv("SEEDBED_API_URL")}
+	req, err := http.NewRequest(http.MethodPost, os.Getenv("SEEDBED_API_URL")+"/_seedbed/queues/orders", strings.NewReader(in.Relay))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+os.Getenv("SEEDBED_QUEUE_TOKEN"))
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		out["error"] = err.Error()
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out["status"], out["answer"] = resp.StatusCode, string(b)
+	}
+	if in.Gateway != "" {
+		c := http.Client{Timeout: 2 * time.Second}
+		out["gateway"] = "unreachable"
+		if resp, err := c.Get(in.Gateway); err == nil {
+			resp.Body.Close()
+			out["gateway"] = "reachable"
+		}
+	}
+	b, _ := json.Marshal(out)
+	return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(b), Headers: map[string]string{"Content-Type": "application/json"}}, nil
 }
