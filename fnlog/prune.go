@@ -117,6 +117,9 @@ func pruneStage(dir string, r Retention, now time.Time, active string, dryRun bo
 		if err := os.Remove(filepath.Join(dir, sg.name+".src")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("function logs: %w", err)
 		}
+		if err := os.Remove(filepath.Join(dir, sg.name+".idx")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rep, fmt.Errorf("function logs: %w", err)
+		}
 	}
 	if !dryRun {
 		_ = os.Remove(dir) // only if it is empty now

@@ -50,6 +50,8 @@ type segmentData struct {
 	data    []byte // complete lines only
 	sources map[int]source
 	release func()
+	// index, when set, covers the first index.covered bytes of data.
+	index *segIndex
 }
 
 // openSegment maps a segment's complete lines.
@@ -206,6 +208,9 @@ func scan(sd *segmentData, q Query, from, keep int) []record {
 	if m.until != 0 {
 		data = data[:firstAtOrAfter(data, m.until+1)]
 	}
+	if sd.index != nil && len(m.grep) >= 3 {
+		return scanIndexed(sd.index, data, from, keep, m)
+	}
 	var chunks [][]record // newest chunk first
 	found := 0
 	for hi := len(data); hi > from && found < keep; {
@@ -221,6 +226,36 @@ func scan(sd *segmentData, q Query, from, keep int) []record {
 		chunks = append(chunks, recs)
 		found += len(recs)
 		hi = lo
+	}
+	out := make([]record, 0, min(found, keep))
+	for i := len(chunks) - 1; i >= 0; i-- {
+		out = append(out, chunks[i]...)
+	}
+	if len(out) > keep {
+		out = out[len(out)-keep:]
+	}
+	return out
+}
+
+// scanIndexed is scan's loop over only the blocks the index says may
+// hold m.grep, and whatever follows the indexed part, newest first; each
+// range starts and ends on line boundaries, so scanRange finds in it
+// exactly what a scan of everything finds there.
+func scanIndexed(ix *segIndex, data []byte, from, keep int, m matcher) []record {
+	ranges := ix.candidates(m.grep)
+	if ix.covered < len(data) {
+		ranges = append(ranges, [2]int{ix.covered, len(data)})
+	}
+	var chunks [][]record // newest first
+	found := 0
+	for i := len(ranges) - 1; i >= 0 && found < keep; i-- {
+		lo, hi := max(ranges[i][0], from), min(ranges[i][1], len(data))
+		if lo >= hi {
+			continue
+		}
+		recs := scanRange(data, lo, hi, m)
+		chunks = append(chunks, recs)
+		found += len(recs)
 	}
 	out := make([]record, 0, min(found, keep))
 	for i := len(chunks) - 1; i >= 0; i-- {
@@ -324,7 +359,8 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 		cand = append(cand, segs[i])
 	}
 	// Scan them a few at a time in parallel, newest first, until enough
-	// lines matched.
+	// lines matched. Sealed segments are searched through their index.
+	active := s.active(q.App, q.Stage)
 	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
 	var (
 		found   [][]Line // per batch position, newest segment first
@@ -350,6 +386,13 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 					return
 				}
 				defer sd.release()
+				if len(q.Grep) >= 3 && seg.name != active {
+					ix, release := s.index.open(dir, seg.name, len(sd.data))
+					if ix != nil {
+						defer release()
+						sd.index = ix
+					}
+				}
 				recs := scan(sd, q, 0, q.Limit+1)
 				counts[i] = len(recs)
 				for _, r := range recs {

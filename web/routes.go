@@ -162,6 +162,7 @@ func (s *Server) routes() {
 	authed.GET("/builds/:id/events", s.buildEvents)
 	authed.GET("/deploys/:id/events", s.deployEvents)
 	authed.GET("/apps/:app/stages/:stage/metrics", s.apiStageMetrics)
+	authed.GET("/apps/:app/stages/:stage/metrics/summary", s.apiMetricsSummary)
 	authed.GET("/apps/:app/stages/:stage/requests", s.apiRequestLog)
 	authed.GET("/apps/:app/issues", s.apiIssues)
 	authed.POST("/apps/:app/issues/:id/resolve", s.apiResolveIssue)

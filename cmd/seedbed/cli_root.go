@@ -127,6 +127,9 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		alertsCommand(e),
 		domainsCommand(e),
 		logsCommand(e),
+		metricsCommand(e),
+		requestsCommand(e),
+		errorsCommand(e),
 		targetCommand(e),
 	}
 	clientCmds = append(clientCmds, eventsCommands(e)...)
