@@ -39,12 +39,13 @@ import (
 //	covered uint64   bytes of the segment indexed (complete lines)
 //	m uint32         filter bits per block, a power of two
 //	blocks uint32
+//	print uint32     CRC-32C of the indexed bytes' first and last 4 KiB: the segment it is of
 //	offsets [blocks+1]uint64   block starts; the last is covered
 //	slices [m][sliceBytes]byte  sliceBytes = (blocks+7)/8; bit b of slice i: block b's filter has bit i
 //	crc uint32       CRC-32C of everything before it
 const (
 	indexMagic     = "SBFIDX1\n"
-	indexHeader    = 8 + 8 + 4 + 4
+	indexHeader    = 8 + 8 + 4 + 4 + 4
 	indexBlock     = 64 << 10
 	indexMaxBlocks = 4096    // larger segments get larger blocks
 	indexMinBits   = 1 << 10 // filter bits per block, at least
@@ -150,6 +151,7 @@ func buildIndex(data []byte) []byte {
 	binary.LittleEndian.PutUint64(out[8:], uint64(len(data)))
 	binary.LittleEndian.PutUint32(out[16:], m)
 	binary.LittleEndian.PutUint32(out[20:], uint32(blocks))
+	binary.LittleEndian.PutUint32(out[24:], fingerprint(data))
 	for i, o := range offs {
 		binary.LittleEndian.PutUint64(out[indexHeader+8*i:], o)
 	}
@@ -170,6 +172,14 @@ func buildIndex(data []byte) []byte {
 	return out
 }
 
+// fingerprint ties an index to the bytes it indexed, cheaply: an index
+// of another segment, or of another version of this one, does not match.
+func fingerprint(data []byte) uint32 {
+	const n = 4 << 10
+	c := crc32.Checksum(data[:min(n, len(data))], castagnoli)
+	return crc32.Update(c, castagnoli, data[max(0, len(data)-n):])
+}
+
 // segIndex is a checked index, read in place.
 type segIndex struct {
 	covered    int
@@ -183,9 +193,9 @@ type segIndex struct {
 var errBadIndex = errors.New("function logs: index does not match its segment")
 
 // parseIndex checks an index's shape against the segment's complete
-// lines (dataLen bytes) and reads its header; with verify it also checks
-// its CRC, which reads all of it.
-func parseIndex(b []byte, dataLen int, verify bool) (*segIndex, error) {
+// lines and reads its header; with verify it also checks its CRC, which
+// reads all of it.
+func parseIndex(b, data []byte, verify bool) (*segIndex, error) {
 	if len(b) < indexHeader+16+4 || string(b[:8]) != indexMagic {
 		return nil, errBadIndex
 	}
@@ -194,7 +204,7 @@ func parseIndex(b []byte, dataLen int, verify bool) (*segIndex, error) {
 		m:       binary.LittleEndian.Uint32(b[16:]),
 		blocks:  int(binary.LittleEndian.Uint32(b[20:])),
 	}
-	if ix.covered > dataLen || ix.m < indexMinBits || ix.m > indexMaxBits || bits.OnesCount32(ix.m) != 1 || ix.blocks < 1 || ix.blocks > 1<<24 {
+	if ix.covered > len(data) || binary.LittleEndian.Uint32(b[24:]) != fingerprint(data[:ix.covered]) || ix.m < indexMinBits || ix.m > indexMaxBits || bits.OnesCount32(ix.m) != 1 || ix.blocks < 1 || ix.blocks > 1<<24 {
 		return nil, errBadIndex
 	}
 	ix.sliceBytes = (ix.blocks + 7) / 8

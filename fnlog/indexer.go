@@ -113,9 +113,9 @@ func (ix *indexer) wait() {
 }
 
 // open maps the index of segment name when there is a usable one for its
-// dataLen bytes of complete lines; otherwise it queues a build and
+// complete lines, data; otherwise it queues a build and
 // returns nil, and the search scans the segment whole.
-func (ix *indexer) open(dir, name string, dataLen int) (*segIndex, func()) {
+func (ix *indexer) open(dir, name string, data []byte) (*segIndex, func()) {
 	path := filepath.Join(dir, name+".idx")
 	info, err := os.Stat(path)
 	if err != nil {
@@ -131,7 +131,7 @@ func (ix *indexer) open(dir, name string, dataLen int) (*segIndex, func()) {
 		ix.add(dir, name)
 		return nil, nil
 	}
-	si, err := parseIndex(b, dataLen, !verified)
+	si, err := parseIndex(b, data, !verified)
 	if err != nil {
 		release()
 		ix.add(dir, name)

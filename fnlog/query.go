@@ -386,8 +386,8 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 					return
 				}
 				defer sd.release()
-				if len(q.Grep) >= 3 && seg.name != active {
-					ix, release := s.index.open(dir, seg.name, len(sd.data))
+				if len(q.Grep) >= 3 && seg.name != active && !s.scanOnly {
+					ix, release := s.index.open(dir, seg.name, sd.data)
 					if ix != nil {
 						defer release()
 						sd.index = ix

@@ -66,6 +66,9 @@ type Store struct {
 	closed bool
 	stages map[string]*stageLog // by "app/stage"
 	index  *indexer
+	// scanOnly makes searches ignore indexes: tests and benchmarks
+	// compare the two.
+	scanOnly bool
 }
 
 // stageLog is the segment a stage writes now, and who waits for its lines.
