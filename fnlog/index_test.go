@@ -46,8 +46,16 @@ type storedLine struct {
 // It also checks the index was there and skipped blocks, so the test
 // would not pass on a scan alone.
 func TestIndexedSearchMatchesScan(t *testing.T) {
+	// Small segments: many of them, a few blocks each. Large ones: a
+	// candidate range longer than scanChunk, looked through in chunks.
+	for _, size := range []int64{300 << 10, 2 << 20} {
+		t.Run(strconv.FormatInt(size>>10, 10)+"KiB", func(t *testing.T) { testIndexedSearch(t, size) })
+	}
+}
+
+func testIndexedSearch(t *testing.T, segmentBytes int64) {
 	r := rand.New(rand.NewPCG(12, 34))
-	s := openStore(t, Options{SegmentBytes: 300 << 10})
+	s := openStore(t, Options{SegmentBytes: segmentBytes})
 	base := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	var all []storedLine
 	srcs := []Source{api, worker}
@@ -72,7 +80,7 @@ func TestIndexedSearchMatchesScan(t *testing.T) {
 	dir := filepath.Join(s.opt.Dir, "shop", "dev")
 	idx, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
 	segs, _ := listSegments(dir)
-	if len(segs) < 10 || len(idx) != len(segs)-1 {
+	if len(segs) < 2 || len(idx) != len(segs)-1 {
 		t.Fatalf("%d segments, %d indexes; want every sealed segment indexed", len(segs), len(idx))
 	}
 
@@ -82,7 +90,7 @@ func TestIndexedSearchMatchesScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix, release := s.index.open(dir, segs[0].name, sd.data)
-	if ix == nil || ix.blocks < 4 {
+	if ix == nil || ix.blocks < 4 || segmentBytes > scanChunk && ix.covered <= scanChunk {
 		t.Fatalf("index of %s: %+v", segs[0].name, ix)
 	}
 	if c := ix.candidates([]byte("zzQzzQ")); len(c) > 1 {
@@ -116,6 +124,9 @@ func TestIndexedSearchMatchesScan(t *testing.T) {
 		query{"rare, limit 2", Query{Grep: "RareToken", Limit: 2}},
 		query{"two bytes", Query{Grep: "aB"}},
 		query{"across a word", Query{Grep: "a b"}},
+		query{"common, newest 3", Query{Grep: "a b", Limit: 3}},
+		query{"common, newest 5000", Query{Grep: "AB", Limit: 5000}},
+		query{"common, three bytes, newest 2000", Query{Grep: "aB ", Limit: 2000}},
 	)
 	for i := range 40 {
 		since := base.Add(time.Duration(r.IntN(60_000)) * time.Millisecond)

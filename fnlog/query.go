@@ -208,54 +208,36 @@ func scan(sd *segmentData, q Query, from, keep int) []record {
 	if m.until != 0 {
 		data = data[:firstAtOrAfter(data, m.until+1)]
 	}
+	// The byte ranges to look through, in order: everything from from
+	// on, or with an index only the blocks that may hold the text and
+	// what follows the indexed part. Every range starts and ends on a
+	// line boundary, so scanRange finds in each exactly what a scan of
+	// everything finds there.
+	ranges := [][2]int{{from, len(data)}}
 	if sd.index != nil && len(m.grep) >= 3 {
-		return scanIndexed(sd.index, data, from, keep, m)
+		ranges = sd.index.candidates(m.grep)
+		if sd.index.covered < len(data) {
+			ranges = append(ranges, [2]int{sd.index.covered, len(data)})
+		}
 	}
 	var chunks [][]record // newest chunk first
 	found := 0
-	for hi := len(data); hi > from && found < keep; {
-		lo := from
-		if hi-from > scanChunk {
-			lo = lineStartFrom(data, hi-scanChunk)
-			if lo >= hi { // one line longer than a chunk
-				lo = bytes.LastIndexByte(data[:hi-1], '\n') + 1
-			}
-			lo = max(lo, from)
-		}
-		recs := scanRange(data, lo, hi, m)
-		chunks = append(chunks, recs)
-		found += len(recs)
-		hi = lo
-	}
-	out := make([]record, 0, min(found, keep))
-	for i := len(chunks) - 1; i >= 0; i-- {
-		out = append(out, chunks[i]...)
-	}
-	if len(out) > keep {
-		out = out[len(out)-keep:]
-	}
-	return out
-}
-
-// scanIndexed is scan's loop over only the blocks the index says may
-// hold m.grep, and whatever follows the indexed part, newest first; each
-// range starts and ends on line boundaries, so scanRange finds in it
-// exactly what a scan of everything finds there.
-func scanIndexed(ix *segIndex, data []byte, from, keep int, m matcher) []record {
-	ranges := ix.candidates(m.grep)
-	if ix.covered < len(data) {
-		ranges = append(ranges, [2]int{ix.covered, len(data)})
-	}
-	var chunks [][]record // newest first
-	found := 0
 	for i := len(ranges) - 1; i >= 0 && found < keep; i-- {
 		lo, hi := max(ranges[i][0], from), min(ranges[i][1], len(data))
-		if lo >= hi {
-			continue
+		for hi > lo && found < keep {
+			start := lo
+			if hi-lo > scanChunk {
+				start = lineStartFrom(data, hi-scanChunk)
+				if start >= hi { // one line longer than a chunk
+					start = bytes.LastIndexByte(data[:hi-1], '\n') + 1
+				}
+				start = max(start, lo)
+			}
+			recs := scanRange(data, start, hi, m)
+			chunks = append(chunks, recs)
+			found += len(recs)
+			hi = start
 		}
-		recs := scanRange(data, lo, hi, m)
-		chunks = append(chunks, recs)
-		found += len(recs)
 	}
 	out := make([]record, 0, min(found, keep))
 	for i := len(chunks) - 1; i >= 0; i-- {
