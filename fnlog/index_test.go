@@ -340,3 +340,20 @@ func BenchmarkGrep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBuildIndex is the work of sealing a 16 MiB segment of lines
+// like bench/fnlogs': building its index (b.SetBytes: the segment).
+func BenchmarkBuildIndex(b *testing.B) {
+	var data []byte
+	levels := []string{"info", "info", "info", "debug", "warn", "error"}
+	for i := 0; len(data) < 16<<20; i++ {
+		data = fmt.Appendf(data, "%d\t%d\toI\t"+`{"level":"%s","msg":"handled request","path":"/api/orders/%d","status=200","user=u%d ","ms":%d,"trace":"%08x"}`+"\n",
+			1796514338829323+i, 1+i%20, levels[i%len(levels)], i%9973, i%1000, i%250, uint32(i)*2654435761)
+	}
+	b.SetBytes(int64(len(data)))
+	var size int
+	for b.Loop() {
+		size = len(buildIndex(data))
+	}
+	b.ReportMetric(float64(size)/float64(len(data))*100, "index-%")
+}
