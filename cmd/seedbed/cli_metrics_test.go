@@ -120,6 +120,9 @@ func TestMetricsRequestsErrorsCLI(t *testing.T) {
 	if len(groups) != 0 {
 		t.Errorf("errors of prod = %+v, want none", groups)
 	}
+	if code, _, errOut := viewer.run("errors", "shop", "--stage", "prdo"); code != 1 || !strings.Contains(errOut, "prdo") {
+		t.Errorf("errors of a stage that does not exist: exit %d, %q; want a refusal naming it", code, errOut)
+	}
 	if code, _, errOut := viewer.run("errors", "resolve", "shop", id); code != 1 || !strings.Contains(errOut, "deployer") {
 		t.Fatalf("a viewer resolved: exit %d, %q", code, errOut)
 	}
