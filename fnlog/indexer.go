@@ -24,7 +24,13 @@ type indexer struct {
 	onError func(dir, name string, err error)
 }
 
-type indexJob struct{ dir, name string }
+type indexJob struct {
+	dir, name string
+	// repair: a search found the index missing or damaged. Close drops
+	// these (the next search asks again) and builds only the indexes of
+	// segments just sealed, so stopping never waits on a backlog.
+	repair bool
+}
 
 // indexStamp says which version of an index file was checked.
 type indexStamp struct {
@@ -42,8 +48,15 @@ func newIndexer(onError func(dir, name string, err error)) *indexer {
 	return ix
 }
 
-// add queues the segment name of dir for indexing, once.
-func (ix *indexer) add(dir, name string) {
+// add queues the segment name of dir, just sealed, for indexing, once.
+func (ix *indexer) add(dir, name string) { ix.enqueue(indexJob{dir: dir, name: name}) }
+
+// repair queues the segment name of dir, whose index a search could not
+// use, for indexing, once.
+func (ix *indexer) repair(dir, name string) { ix.enqueue(indexJob{dir: dir, name: name, repair: true}) }
+
+func (ix *indexer) enqueue(job indexJob) {
+	dir, name := job.dir, job.name
 	key := filepath.Join(dir, name)
 	ix.mu.Lock()
 	if ix.closed || ix.queued[key] {
@@ -51,7 +64,7 @@ func (ix *indexer) add(dir, name string) {
 		return
 	}
 	ix.queued[key] = true
-	ix.queue = append(ix.queue, indexJob{dir, name})
+	ix.queue = append(ix.queue, job)
 	ix.mu.Unlock()
 	select {
 	case ix.wake <- struct{}{}:
@@ -74,7 +87,14 @@ func (ix *indexer) loop() {
 		}
 		job := ix.queue[0]
 		ix.queue = ix.queue[1:]
+		closed := ix.closed
 		ix.mu.Unlock()
+		if closed && job.repair {
+			ix.mu.Lock()
+			delete(ix.queued, filepath.Join(job.dir, job.name))
+			ix.mu.Unlock()
+			continue
+		}
 		err := writeIndex(job.dir, job.name)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			ix.onError(job.dir, job.name, err)
@@ -85,8 +105,9 @@ func (ix *indexer) loop() {
 	}
 }
 
-// close builds what is queued, then stops: a segment sealed just before
-// Seedbed stops is searched fast after it starts again.
+// close builds the indexes of segments sealed and not indexed yet (a
+// segment sealed as Seedbed stops is searched fast after it starts
+// again), drops queued repairs, then stops.
 func (ix *indexer) close() {
 	ix.mu.Lock()
 	ix.closed = true
@@ -119,7 +140,7 @@ func (ix *indexer) open(dir, name string, data []byte) (*segIndex, func()) {
 	path := filepath.Join(dir, name+".idx")
 	info, err := os.Stat(path)
 	if err != nil {
-		ix.add(dir, name)
+		ix.repair(dir, name)
 		return nil, nil
 	}
 	stamp := indexStamp{info.Size(), info.ModTime()}
@@ -128,13 +149,13 @@ func (ix *indexer) open(dir, name string, data []byte) (*segIndex, func()) {
 	ix.mu.Unlock()
 	b, release, err := mapFile(path)
 	if err != nil {
-		ix.add(dir, name)
+		ix.repair(dir, name)
 		return nil, nil
 	}
 	si, err := parseIndex(b, data, !verified)
 	if err != nil {
 		release()
-		ix.add(dir, name)
+		ix.repair(dir, name)
 		return nil, nil
 	}
 	if !verified {
