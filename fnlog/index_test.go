@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -356,4 +357,51 @@ func BenchmarkBuildIndex(b *testing.B) {
 		size = len(buildIndex(data))
 	}
 	b.ReportMetric(float64(size)/float64(len(data))*100, "index-%")
+}
+
+// Searches while lines are written, segments sealed and indexed find
+// every line with the text written before the search began.
+func TestSearchWhileIndexing(t *testing.T) {
+	s := openStore(t, Options{SegmentBytes: 64 << 10})
+	base := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	var written atomic.Int64 // lines with the text, all stored
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20_000 {
+			text := "filler line " + strconv.Itoa(i)
+			if i%50 == 0 {
+				text += " marker-q7"
+			}
+			if err := s.Append(api, []Entry{{Time: base.Add(time.Duration(i) * time.Millisecond), Text: text}}); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%50 == 0 {
+				written.Add(1)
+			}
+		}
+	}()
+	for {
+		finished := false
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		before := written.Load()
+		res, err := s.Query(context.Background(), Query{App: "shop", Stage: "dev", Grep: "marker-q7", Limit: MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(res.Lines)) < before {
+			t.Fatalf("found %d lines with the text, %d were stored before the search", len(res.Lines), before)
+		}
+		if finished {
+			if len(res.Lines) != 400 {
+				t.Fatalf("found %d, want 400", len(res.Lines))
+			}
+			return
+		}
+	}
 }
