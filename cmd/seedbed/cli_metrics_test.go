@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +19,8 @@ import (
 // gateway, some answered 500, show in `seedbed metrics` (requests, errors,
 // percentiles), `seedbed requests --status 5xx --path`, and `seedbed
 // errors` as one group that a deployer resolves from the CLI and a viewer
-// may not.
+// may not. The commands run through main's run(); `seedbed metrics` also
+// as the built binary.
 func TestMetricsRequestsErrorsCLI(t *testing.T) {
 	a := startAppWith(t, embedded, func(c *Config) { c.RequestLogSample = 1 })
 	ctx := context.Background()
@@ -58,6 +61,18 @@ func TestMetricsRequestsErrorsCLI(t *testing.T) {
 	}
 	if f.P50MS <= 0 || f.P50MS > f.P95MS || f.P95MS > f.P99MS || f.P99MS > 5000 {
 		t.Errorf("percentiles p50 %v, p95 %v, p99 %v ms", f.P50MS, f.P95MS, f.P99MS)
+	}
+	// The built binary prints the same numbers.
+	bin := exec.Command(seedbedBinary(t), "metrics", "shop", "--stage", "dev", "--output", "json")
+	bin.Env = append(os.Environ(), "SEEDBED_SERVER="+a.ConsoleURL(), "SEEDBED_TOKEN="+viewer.env["SEEDBED_TOKEN"], "SEEDBED_CLI_CONFIG="+filepath.Join(t.TempDir(), "none.json"))
+	out, err := bin.Output()
+	if err != nil {
+		t.Fatalf("seedbed metrics (the binary): %v\n%s", err, out)
+	}
+	var fromBinary apiv1.MetricsSummary
+	decode(t, string(out), &fromBinary)
+	if len(fromBinary.Functions) != 1 || fromBinary.Functions[0].Requests != ok+failed || fromBinary.Functions[0].Errors != failed {
+		t.Fatalf("the binary printed %+v", fromBinary)
 	}
 	text := viewer.must("metrics", "shop", "--stage", "dev", "--function", "api/hello")
 	if !strings.Contains(text, "api/hello") || !strings.Contains(text, strconv.Itoa(ok+failed)) || !strings.Contains(text, "13.2") {
