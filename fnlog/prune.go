@@ -117,6 +117,11 @@ func pruneStage(dir string, r Retention, now time.Time, active string, dryRun bo
 		if err := os.Remove(filepath.Join(dir, sg.name+".src")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("function logs: %w", err)
 		}
+		for _, ext := range []string{".idx", ".idx.tmp"} { // derived: the index, one left half-written
+			if err := os.Remove(filepath.Join(dir, sg.name+ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return rep, fmt.Errorf("function logs: %w", err)
+			}
+		}
 	}
 	if !dryRun {
 		_ = os.Remove(dir) // only if it is empty now

@@ -50,6 +50,8 @@ type segmentData struct {
 	data    []byte // complete lines only
 	sources map[int]source
 	release func()
+	// index, when set, covers the first index.covered bytes of data.
+	index *segIndex
 }
 
 // openSegment maps a segment's complete lines.
@@ -206,21 +208,36 @@ func scan(sd *segmentData, q Query, from, keep int) []record {
 	if m.until != 0 {
 		data = data[:firstAtOrAfter(data, m.until+1)]
 	}
+	// The byte ranges to look through, in order: everything from from
+	// on, or with an index only the blocks that may hold the text and
+	// what follows the indexed part. Every range starts and ends on a
+	// line boundary, so scanRange finds in each exactly what a scan of
+	// everything finds there.
+	ranges := [][2]int{{from, len(data)}}
+	if sd.index != nil && len(m.grep) >= 3 {
+		ranges = sd.index.candidates(m.grep)
+		if sd.index.covered < len(data) {
+			ranges = append(ranges, [2]int{sd.index.covered, len(data)})
+		}
+	}
 	var chunks [][]record // newest chunk first
 	found := 0
-	for hi := len(data); hi > from && found < keep; {
-		lo := from
-		if hi-from > scanChunk {
-			lo = lineStartFrom(data, hi-scanChunk)
-			if lo >= hi { // one line longer than a chunk
-				lo = bytes.LastIndexByte(data[:hi-1], '\n') + 1
+	for i := len(ranges) - 1; i >= 0 && found < keep; i-- {
+		lo, hi := max(ranges[i][0], from), min(ranges[i][1], len(data))
+		for hi > lo && found < keep {
+			start := lo
+			if hi-lo > scanChunk {
+				start = lineStartFrom(data, hi-scanChunk)
+				if start >= hi { // one line longer than a chunk
+					start = bytes.LastIndexByte(data[:hi-1], '\n') + 1
+				}
+				start = max(start, lo)
 			}
-			lo = max(lo, from)
+			recs := scanRange(data, start, hi, m)
+			chunks = append(chunks, recs)
+			found += len(recs)
+			hi = start
 		}
-		recs := scanRange(data, lo, hi, m)
-		chunks = append(chunks, recs)
-		found += len(recs)
-		hi = lo
 	}
 	out := make([]record, 0, min(found, keep))
 	for i := len(chunks) - 1; i >= 0; i-- {
@@ -324,7 +341,8 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 		cand = append(cand, segs[i])
 	}
 	// Scan them a few at a time in parallel, newest first, until enough
-	// lines matched.
+	// lines matched. Sealed segments are searched through their index.
+	active := s.active(q.App, q.Stage)
 	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
 	var (
 		found   [][]Line // per batch position, newest segment first
@@ -350,6 +368,13 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 					return
 				}
 				defer sd.release()
+				if len(q.Grep) >= 3 && seg.name != active && !s.scanOnly {
+					ix, release := s.index.open(dir, seg.name, sd.data)
+					if ix != nil {
+						defer release()
+						sd.index = ix
+					}
+				}
 				recs := scan(sd, q, 0, q.Limit+1)
 				counts[i] = len(recs)
 				for _, r := range recs {

@@ -65,6 +65,10 @@ type Store struct {
 	mu     sync.Mutex
 	closed bool
 	stages map[string]*stageLog // by "app/stage"
+	index  *indexer
+	// scanOnly makes searches ignore indexes: tests and benchmarks
+	// compare the two.
+	scanOnly bool
 }
 
 // stageLog is the segment a stage writes now, and who waits for its lines.
@@ -105,6 +109,9 @@ func Open(opt Options) (*Store, error) {
 		return nil, fmt.Errorf("function logs: %w", err)
 	}
 	s := &Store{opt: opt, log: opt.Logger, stop: make(chan struct{}), done: make(chan struct{}), stages: map[string]*stageLog{}}
+	s.index = newIndexer(func(dir, name string, err error) {
+		s.log.Warn("index function log segment; searches scan it whole", "dir", dir, "segment", name, "err", err)
+	})
 	go s.syncLoop()
 	return s, nil
 }
@@ -229,6 +236,7 @@ func (s *Store) rotate(st *stageLog, first time.Time) error {
 		st.seg.Close()
 		st.src.Close()
 		st.seg, st.src = nil, nil
+		s.index.add(st.dir, st.name) // sealed
 	}
 	if err := os.MkdirAll(st.dir, 0o700); err != nil {
 		return fmt.Errorf("function logs: %w", err)
@@ -327,14 +335,37 @@ func (s *Store) Close() error {
 		if st.seg != nil {
 			errs = append(errs, st.seg.Sync(), st.seg.Close(), st.src.Close())
 			st.seg, st.src = nil, nil
+			s.index.add(st.dir, st.name) // sealed
 		}
 		st.closed = true
 		close(st.changed) // followers look once more and find the end
 		st.changed = make(chan struct{})
 		st.mu.Unlock()
 	}
+	s.index.close()
 	return errors.Join(errs...)
 }
+
+// active returns the name of the segment a stage is writing now, "" when
+// none: every other segment is sealed.
+func (s *Store) active(app, stage string) string {
+	s.mu.Lock()
+	st := s.stages[app+"/"+stage]
+	s.mu.Unlock()
+	if st == nil {
+		return ""
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.seg == nil {
+		return ""
+	}
+	return st.name
+}
+
+// WaitIndexed returns when every sealed segment queued for indexing has
+// its index: for tests and benchmarks that measure searches.
+func (s *Store) WaitIndexed() { s.index.wait() }
 
 // changed returns a channel closed when the stage's log grows.
 func (s *Store) changed(app, stage string) (<-chan struct{}, error) {

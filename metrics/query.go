@@ -208,3 +208,65 @@ func (c *Collector) StageRates(ctx context.Context, app, stage string, since tim
 
 // compile-time check that the store keeps what the collector writes.
 var _ Store = (*store.Store)(nil)
+
+// Summary is one function's requests over a window, as one number each:
+// what `seedbed metrics` prints. Percentiles are estimated from the
+// window's merged histogram, not averaged over steps.
+type Summary struct {
+	Function      string
+	Requests      int64
+	Errors        int64
+	ColdStarts    int64
+	Restarts      int64
+	P50, P95, P99 time.Duration
+}
+
+// Summaries sums each function of a stage over the last since (function
+// "" reads them all), sorted by function. Like Window it reads the
+// rolled-up minutes that overlap the window (its start rounded down to
+// its minute) plus what is not rolled up yet.
+func (c *Collector) Summaries(ctx context.Context, app, stage, function string, since time.Duration) ([]Summary, error) {
+	from := c.cfg.Now().Add(-since).Truncate(time.Minute)
+	rows, err := c.cfg.Store.MetricMinutes(ctx, app, stage, function, from)
+	if err != nil {
+		return nil, err
+	}
+	type acc struct {
+		s Summary
+		b Buckets
+	}
+	byFn := map[string]*acc{}
+	get := func(fn string) *acc {
+		a := byFn[fn]
+		if a == nil {
+			a = &acc{s: Summary{Function: fn}}
+			byFn[fn] = a
+		}
+		return a
+	}
+	for _, r := range rows {
+		a := get(r.Function)
+		a.s.Requests += r.Requests
+		a.s.Errors += r.Errors
+		a.s.ColdStarts += r.ColdStarts
+		a.s.Restarts += r.Restarts
+		if rb, err := ParseBuckets(r.Buckets); err == nil {
+			a.b.Add(rb)
+		}
+	}
+	for fn, p := range c.pending(app, stage, function) {
+		a := get(fn)
+		a.s.Requests += p.requests
+		a.s.Errors += p.errors
+		a.s.ColdStarts += p.coldStarts
+		a.s.Restarts += p.restarts
+		a.b.Add(p.buckets)
+	}
+	out := make([]Summary, 0, len(byFn))
+	for _, a := range byFn {
+		a.s.P50, a.s.P95, a.s.P99 = a.b.Quantile(0.5), a.b.Quantile(0.95), a.b.Quantile(0.99)
+		out = append(out, a.s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Function < out[j].Function })
+	return out, nil
+}

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/apiv1"
 )
 
@@ -80,6 +83,16 @@ func (s *Server) apiIssues(c echo.Context) error {
 		}
 		for _, g := range groups {
 			out = append(out, issueJSON(g))
+		}
+	}
+	// A stage with no groups that does not exist is most likely a typo:
+	// say so. (A deleted stage's groups are still listed until they age
+	// out.)
+	if stage := c.QueryParam("stage"); stage != "" && len(out) == 0 {
+		if _, err := s.cfg.Store.StageByName(c.Request().Context(), app.ID, stage); errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("App %s has no stage %q.", app.Name, stage))
+		} else if err != nil {
+			return err
 		}
 	}
 	return c.JSON(http.StatusOK, out)

@@ -25,6 +25,7 @@ import (
 type MetricsReader interface {
 	Series(ctx context.Context, app, stage, function string, rng metrics.Range) (map[string][]metrics.Point, error)
 	StageRates(ctx context.Context, app, stage string, since time.Duration) (metrics.Rates, error)
+	Summaries(ctx context.Context, app, stage, function string, since time.Duration) ([]metrics.Summary, error)
 }
 
 // ObservationStore keeps the request log and the error groups.

@@ -163,6 +163,7 @@ func (s *Server) routes() {
 	authed.GET("/builds/:id/events", s.buildEvents)
 	authed.GET("/deploys/:id/events", s.deployEvents)
 	authed.GET("/apps/:app/stages/:stage/metrics", s.apiStageMetrics)
+	authed.GET("/apps/:app/stages/:stage/metrics/summary", s.apiMetricsSummary)
 	authed.GET("/apps/:app/stages/:stage/requests", s.apiRequestLog)
 	authed.GET("/apps/:app/stages/:stage/map", s.apiStageMap)
 	authed.GET("/apps/:app/issues", s.apiIssues)

@@ -108,6 +108,9 @@ func main() {
 	dur := flag.Duration("duration", time.Minute, "how long it writes")
 	lines := flag.Int("lines", 10_000_000, "lines stored for the grep measurement")
 	runs := flag.Int("runs", 5, "times each query is timed")
+	grepOnly := flag.Bool("grep-only", false, "only the search over -lines stored lines: skip the burst and the restart")
+	before := flag.String("before", "", "another seedbed binary (say, built from an earlier commit) that answers the same queries on the same data, in rounds alternating with this one")
+	rounds := flag.Int("rounds", 1, "rounds of queries per binary (with -before: this one, then the other, per round)")
 	flag.Parse()
 	ctx := context.Background()
 	srv, tmp, done := harness.Boot(ctx, "fnlogs")
@@ -127,57 +130,36 @@ func main() {
 			harness.Fatal(err)
 		}
 	}
-	dep, err := srv.API.Deploy(ctx, "chatty", apiv1.DeployRequest{Stage: "dev"})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if d, err := harness.WaitDeploy(ctx, srv.API, dep.Deploy.ID, 5*time.Minute); err != nil || d.Status != "succeeded" {
-		harness.Fatalf("deploy: %v %+v", err, d)
-	}
-
-	// 1. The burst.
-	secs := int(dur.Seconds())
-	total := *rate * secs
-	follow, latencies := followMarks(ctx, srv.API, "b1")
-	cpu0 := cpuTime(srv.PID())
-	wall0 := time.Now()
-	get(srv.Gateway + fmt.Sprintf("/chatty/dev/burst?rate=%d&seconds=%d&run=b1", *rate, secs))
-	doneLine := waitLine(ctx, srv.API, "burst b1 done", *dur+2*time.Minute)
-	wall := time.Since(wall0)
-	cpu := cpuTime(srv.PID()) - cpu0
-	follow()
-	got, dup := countSeq(ctx, data, "b1", total)
-	lat := harness.Summarise(*latencies)
-	fmt.Printf("burst: %s (%d lines asked at %d/s)\n", doneLine, total, *rate)
-	fmt.Printf("RESULT burst_lines_lost %d of %d (duplicates %d)\n", total-got, total, dup)
-	fmt.Printf("RESULT burst_seedbed_cpu %.2f s in %.1f s wall = %.1f%% of one core\n", cpu.Seconds(), wall.Seconds(), 100*cpu.Seconds()/wall.Seconds())
-	fmt.Printf("RESULT burst_follow_latency n=%d p50 %s p99 %s max %s (function's write → API event stream)\n", lat.N, harness.Ms(lat.P50), harness.Ms(lat.P99), harness.Ms(lat.Max))
-
-	// 2. Restart while it writes.
-	get(srv.Gateway + fmt.Sprintf("/chatty/dev/burst?rate=%d&seconds=60&run=b2", *rate))
-	time.Sleep(5 * time.Second)
-	srv.Stop()
 	bin := filepath.Join(tmp, "seedbed")
 	if b := os.Getenv("SEEDBED_BENCH_BINARY"); b != "" {
 		bin = b
 	}
-	srv, err = harness.Start(ctx, harness.Options{Binary: bin, DataDir: data})
-	if err != nil {
-		harness.Fatal(err)
+	if !*grepOnly {
+		srv = burstAndRestart(ctx, srv, data, bin, *rate, *dur)
 	}
-	harness.OnFatal(srv.Stop)
-	stopped := waitLine(ctx, srv.API, "burst b2 stopped after", time.Minute)
-	n, _ := strconv.Atoi(stopped[strings.LastIndexByte(stopped, ' ')+1:])
-	kept, _ := countSeq(ctx, data, "b2", n)
-	fmt.Printf("RESULT restart_lines_lost %d of the %d the function wrote before Seedbed stopped it\n", n-kept, n)
 
 	// 3. Ten million lines, then the CLI.
 	srv.Stop()
 	fill := time.Now()
 	size, needles := fillLog(data, *lines)
 	took := time.Since(fill)
-	fmt.Printf("RESULT fill %d lines (%d MB on disk) in %s = %.0f lines/s through fnlog.Store.Append, batches of 512\n", *lines, size>>20, took.Round(time.Millisecond), float64(*lines)/took.Seconds())
-	srv, err = harness.Start(ctx, harness.Options{Binary: bin, DataDir: data})
+	fmt.Printf("RESULT fill %d lines (%d MB on disk) in %s = %.0f lines/s through fnlog.Store.Append, batches of 512, indexes of sealed segments included\n", *lines, size>>20, took.Round(time.Millisecond), float64(*lines)/took.Seconds())
+	bins := []string{bin}
+	if *before != "" {
+		bins = append(bins, *before)
+	}
+	for r := range *rounds {
+		for _, b := range bins {
+			fmt.Printf("round %d, %s\n", r+1, b)
+			timeQueries(ctx, b, data, *runs, needles)
+		}
+	}
+}
+
+// timeQueries starts bin on data and times the CLI's queries over the
+// stored lines, runs times each.
+func timeQueries(ctx context.Context, bin, data string, runs, needles int) {
+	srv, err := harness.Start(ctx, harness.Options{Binary: bin, DataDir: data})
 	if err != nil {
 		harness.Fatal(err)
 	}
@@ -199,7 +181,7 @@ func main() {
 	for _, q := range queries {
 		var ds, cpus []time.Duration
 		printed := 0
-		for range *runs {
+		for range runs {
 			cmd := exec.Command(bin, append([]string{"logs", "big", "--stage", "dev", "--output", "json"}, q.args...)...)
 			cmd.Env = env
 			cpu0 := cpuTime(srv.PID())
@@ -224,6 +206,53 @@ func main() {
 		fmt.Printf("RESULT cli %-40s %d lines printed; wall min %s p50 %s max %s; serve's CPU p50 %s, max %s; %d runs\n", q.name+":", printed,
 			harness.Ms(st.Min), harness.Ms(st.P50), harness.Ms(st.Max), harness.Ms(cs.P50), harness.Ms(cs.Max), st.N)
 	}
+}
+
+// burstAndRestart is parts 1 and 2: the function writes rate lines a
+// second for dur, then again while serve restarts. It returns the server
+// running after the restart.
+func burstAndRestart(ctx context.Context, srv *harness.Server, data, bin string, rate int, dur time.Duration) *harness.Server {
+	dep, err := srv.API.Deploy(ctx, "chatty", apiv1.DeployRequest{Stage: "dev"})
+	if err != nil {
+		harness.Fatal(err)
+	}
+	if d, err := harness.WaitDeploy(ctx, srv.API, dep.Deploy.ID, 5*time.Minute); err != nil || d.Status != "succeeded" {
+		harness.Fatalf("deploy: %v %+v", err, d)
+	}
+
+	// 1. The burst.
+	secs := int(dur.Seconds())
+	total := rate * secs
+	follow, latencies := followMarks(ctx, srv.API, "b1")
+	cpu0 := cpuTime(srv.PID())
+	wall0 := time.Now()
+	get(srv.Gateway + fmt.Sprintf("/chatty/dev/burst?rate=%d&seconds=%d&run=b1", rate, secs))
+	doneLine := waitLine(ctx, srv.API, "burst b1 done", dur+2*time.Minute)
+	wall := time.Since(wall0)
+	cpu := cpuTime(srv.PID()) - cpu0
+	follow()
+	got, dup := countSeq(ctx, data, "b1", total)
+	lat := harness.Summarise(*latencies)
+	fmt.Printf("burst: %s (%d lines asked at %d/s)\n", doneLine, total, rate)
+	fmt.Printf("RESULT burst_lines_lost %d of %d (duplicates %d)\n", total-got, total, dup)
+	fmt.Printf("RESULT burst_seedbed_cpu %.2f s in %.1f s wall = %.1f%% of one core\n", cpu.Seconds(), wall.Seconds(), 100*cpu.Seconds()/wall.Seconds())
+	fmt.Printf("RESULT burst_follow_latency n=%d p50 %s p99 %s max %s (function's write → API event stream)\n", lat.N, harness.Ms(lat.P50), harness.Ms(lat.P99), harness.Ms(lat.Max))
+
+	// 2. Restart while it writes.
+	get(srv.Gateway + fmt.Sprintf("/chatty/dev/burst?rate=%d&seconds=60&run=b2", rate))
+	time.Sleep(5 * time.Second)
+	srv.Stop()
+	srv, err = harness.Start(ctx, harness.Options{Binary: bin, DataDir: data})
+	if err != nil {
+		harness.Fatal(err)
+	}
+	harness.OnFatal(srv.Stop)
+	stopped := waitLine(ctx, srv.API, "burst b2 stopped after", time.Minute)
+	n, _ := strconv.Atoi(stopped[strings.LastIndexByte(stopped, ' ')+1:])
+	kept, _ := countSeq(ctx, data, "b2", n)
+	fmt.Printf("RESULT restart_lines_lost %d of the %d the function wrote before Seedbed stopped it\n", n-kept, n)
+
+	return srv
 }
 
 // loadAvg is the machine's 1-minute load average: this machine is shared,

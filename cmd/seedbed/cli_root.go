@@ -128,6 +128,9 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		domainsCommand(e),
 		logsCommand(e),
 		mapCommand(e),
+		metricsCommand(e),
+		requestsCommand(e),
+		errorsCommand(e),
 		targetCommand(e),
 	}
 	clientCmds = append(clientCmds, eventsCommands(e)...)

@@ -86,10 +86,25 @@ type failureNote struct{ f *Failure }
 type failureNoteKey struct{}
 
 // WithFailureNote returns a context in which NoteFailure leaves a failure
-// for the caller to read back with NotedFailure. The gateway makes one
-// per request it observes.
+// for the caller to read back with NotedFailure. Start makes one per
+// request it observes.
 func WithFailureNote(ctx context.Context) context.Context {
-	return context.WithValue(ctx, failureNoteKey{}, &failureNote{})
+	return &noteContext{Context: ctx}
+}
+
+// noteContext is a context that carries a failure note: what
+// context.WithValue and a separate note would be, in one allocation.
+type noteContext struct {
+	context.Context
+	note failureNote
+}
+
+// Value answers the note for its key and asks the parent otherwise.
+func (c *noteContext) Value(key any) any {
+	if key == (failureNoteKey{}) {
+		return &c.note
+	}
+	return c.Context.Value(key)
 }
 
 // NoteFailure tells the gateway's observation of the request in ctx why

@@ -32,25 +32,40 @@ func Start(obs Observer, w http.ResponseWriter, r *http.Request) (http.ResponseW
 	if obs == nil {
 		return w, r, func(Served) {}
 	}
-	began := time.Now()
-	rec := &recorder{ResponseWriter: w}
-	r = r.WithContext(WithFailureNote(r.Context()))
-	return rec, r, func(s Served) {
-		status := rec.status
-		if status == 0 {
-			// Nothing was written: the client went away before an answer
-			// (net/http would send 200 to a handler that wrote nothing,
-			// but the gateway always writes).
-			status = 499
-		}
-		path := s.Path
-		if path == "" {
-			path = r.URL.Path
-		}
-		obs.Observe(Request{App: s.App, Stage: s.Stage, Function: s.Function, Instance: s.Instance,
-			Method: r.Method, Path: path, Status: status, Duration: time.Since(began), Bytes: rec.bytes,
-			Client: s.Client, ColdStart: s.ColdStart, At: began, Failure: NotedFailure(r.Context())})
+	// One allocation holds the recorder, the failure note and the
+	// context that carries it; the request copy and finish are the
+	// others. This runs for every request a function serves.
+	o := &observation{obs: obs, began: time.Now()}
+	o.rec.ResponseWriter = w
+	o.ctx.Context = r.Context()
+	o.req = r.WithContext(&o.ctx)
+	return &o.rec, o.req, o.finish
+}
+
+// observation is one request being observed.
+type observation struct {
+	rec   recorder
+	ctx   noteContext
+	obs   Observer
+	began time.Time
+	req   *http.Request
+}
+
+func (o *observation) finish(s Served) {
+	status := o.rec.status
+	if status == 0 {
+		// Nothing was written: the client went away before an answer
+		// (net/http would send 200 to a handler that wrote nothing,
+		// but the gateway always writes).
+		status = 499
 	}
+	path := s.Path
+	if path == "" {
+		path = o.req.URL.Path
+	}
+	o.obs.Observe(Request{App: s.App, Stage: s.Stage, Function: s.Function, Instance: s.Instance,
+		Method: o.req.Method, Path: path, Status: status, Duration: time.Since(o.began), Bytes: o.rec.bytes,
+		Client: s.Client, ColdStart: s.ColdStart, At: o.began, Failure: o.ctx.note.f})
 }
 
 // recorder sees the status and size of an answer. Unwrap lets

@@ -139,3 +139,78 @@ func (c *Client) ResolveIssue(ctx context.Context, app string, id uint, reopen b
 	err := c.do(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(app)+"/issues/"+strconv.FormatUint(uint64(id), 10)+verb, nil, &out)
 	return out, err
 }
+
+// MetricsSummary is GET /apps/{app}/stages/{stage}/metrics/summary: each
+// function's requests over a window as one row, what `seedbed metrics`
+// prints.
+type MetricsSummary struct {
+	App       string            `json:"app"`
+	Stage     string            `json:"stage"`
+	Since     string            `json:"since"` // as asked: 15m, 1h, 7d or a time
+	From      time.Time         `json:"from"`  // the window's start, rounded down to its minute
+	Functions []FunctionSummary `json:"functions"`
+}
+
+// FunctionSummary is one function over the window: requests, those that
+// failed (5xx, by the function or by the gateway for it), the share that
+// failed (0 to 1) and latency percentiles in milliseconds, estimated from
+// the window's merged histogram.
+type FunctionSummary struct {
+	Function   string  `json:"function"`
+	Requests   int64   `json:"requests"`
+	Errors     int64   `json:"errors"`
+	ErrorRate  float64 `json:"error_rate"`
+	ColdStarts int64   `json:"cold_starts"`
+	Restarts   int64   `json:"restarts"`
+	P50MS      float64 `json:"p50_ms"`
+	P95MS      float64 `json:"p95_ms"`
+	P99MS      float64 `json:"p99_ms"`
+}
+
+// MetricsSummary reads each function of a stage over since (15m, 1h, 7d,
+// or an RFC 3339 time; "" is 1h); function "" reads them all.
+func (c *Client) MetricsSummary(ctx context.Context, app, stage, function, since string) (MetricsSummary, error) {
+	v := url.Values{}
+	if function != "" {
+		v.Set("function", function)
+	}
+	if since != "" {
+		v.Set("since", since)
+	}
+	path := stagePath(app, stage) + "/metrics/summary"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out MetricsSummary
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}
+
+// IssueQuery narrows an app's error groups: to a stage, a function, and
+// with Resolved, the resolved ones too.
+type IssueQuery struct {
+	Stage, Function string
+	Resolved        bool
+}
+
+// FindIssues lists an app's error groups that q selects, most recently
+// seen first.
+func (c *Client) FindIssues(ctx context.Context, app string, q IssueQuery) ([]Issue, error) {
+	v := url.Values{}
+	if q.Stage != "" {
+		v.Set("stage", q.Stage)
+	}
+	if q.Function != "" {
+		v.Set("function", q.Function)
+	}
+	if q.Resolved {
+		v.Set("resolved", "1")
+	}
+	path := "/api/v1/apps/" + url.PathEscape(app) + "/issues"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out []Issue
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}
