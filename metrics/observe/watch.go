@@ -43,6 +43,9 @@ func Start(obs Observer, w http.ResponseWriter, r *http.Request) (http.ResponseW
 			// but the gateway always writes).
 			status = 499
 		}
+		if s.Instance == "" {
+			s.Instance, s.ColdStart = notedInstance(r.Context())
+		}
 		path := s.Path
 		if path == "" {
 			path = r.URL.Path

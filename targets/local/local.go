@@ -104,6 +104,12 @@ type Config struct {
 	// errors their Lambda runtime reports, Seedbed's notes on crashes),
 	// masked; nil keeps only the last lines for error messages.
 	Logs LogWriter
+	// MemoryBudget is the most memory, in MiB, the instances of all
+	// functions may be sized at together (the sum of their `memory`):
+	// no further instance is started to scale up past it. The instances
+	// a deploy starts (instances.min, at least one) always start. Zero
+	// means no budget; functions without `memory` count nothing.
+	MemoryBudget int
 }
 
 // CrashObserver hears of functions whose process exited on its own and is
@@ -132,6 +138,7 @@ type timing struct {
 	backoffMin   time.Duration // first restart delay after a crash
 	backoffMax   time.Duration
 	backoffReset time.Duration // uptime after which the delay starts over
+	scaleTick    time.Duration // how often a pool looks for idle instances to stop
 }
 
 var _ targets.Target = (*Target)(nil)
@@ -159,20 +166,23 @@ type Target struct {
 
 	unpackMu sync.Mutex
 	unpacks  map[string]*sync.Mutex // per artifact hex
+
+	memMu   sync.Mutex
+	memUsed int // MiB reserved by running and starting instances (see reserveMemory)
 }
 
 // stageState is one stage's route table and instances.
 type stageState struct {
 	ref   targets.StageRef
 	table atomic.Pointer[gateway.Table] // nil when nothing is deployed
-	// live is the instance of every function of table by key, routes or
+	// live is the pool of every function of table by key, routes or
 	// not, for events (see Invoke); swapped with table.
-	live atomic.Pointer[map[string]*instance]
+	live atomic.Pointer[map[string]*pool]
 
 	// applyMu serialises Apply, Remove and Close for the stage and guards
-	// instances, the live instance of each function by key.
+	// instances, the live pool of instances of each function by key.
 	applyMu   sync.Mutex
-	instances map[string]*instance
+	instances map[string]*pool
 }
 
 // New makes a Target. It removes run directories, half-unpacked artifacts
@@ -266,7 +276,7 @@ func New(cfg Config) (*Target, error) {
 	t := &Target{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		timing: timing{drain: 10 * time.Second, killGrace: 5 * time.Second, backoffMin: 200 * time.Millisecond, backoffMax: 30 * time.Second, backoffReset: 30 * time.Second},
+		timing: timing{drain: 10 * time.Second, killGrace: 5 * time.Second, backoffMin: 200 * time.Millisecond, backoffMax: 30 * time.Second, backoffReset: 30 * time.Second, scaleTick: time.Second},
 		probeClient: &http.Client{
 			Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -292,7 +302,7 @@ func (t *Target) stage(ref targets.StageRef, create bool) (*stageState, error) {
 	}
 	st := t.stages[ref]
 	if st == nil && create {
-		st = &stageState{ref: ref, instances: map[string]*instance{}}
+		st = &stageState{ref: ref, instances: map[string]*pool{}}
 		t.stages[ref] = st
 	}
 	return st, nil
@@ -312,7 +322,7 @@ func (t *Target) Table(ref targets.StageRef) *gateway.Table {
 
 // swap installs a stage's new route table, unless the target was closed
 // meanwhile.
-func (t *Target) swap(st *stageState, table *gateway.Table, live map[string]*instance) error {
+func (t *Target) swap(st *stageState, table *gateway.Table, live map[string]*pool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -364,7 +374,7 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	ctx, cancel := t.withLife(ctx)
 	defer cancel()
 
-	next := map[string]*instance{}
+	next := map[string]*pool{}
 	var toStart []targets.Function
 	for _, fn := range table.Functions() {
 		if old := st.instances[fn.Key()]; old != nil && sameSpec(old.fn, fn) {
@@ -377,12 +387,12 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	if err != nil {
 		return err
 	}
-	for _, in := range started {
-		next[in.fn.Key()] = in
+	for _, p := range started {
+		next[p.fn.Key()] = p
 	}
 	table.Bind(func(key string) gateway.Upstream {
-		if in, ok := next[key]; ok {
-			return in
+		if p, ok := next[key]; ok {
+			return p
 		}
 		return nil
 	})
@@ -392,10 +402,10 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	}
 	log.Printf("switched %s to %d functions", ref.Stage, len(table.Functions()))
 
-	var old []*instance
-	for key, in := range st.instances {
-		if next[key] != in {
-			old = append(old, in)
+	var old []*pool
+	for key, p := range st.instances {
+		if next[key] != p {
+			old = append(old, p)
 		}
 	}
 	st.instances = next
@@ -403,9 +413,10 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	return nil
 }
 
-// startAll starts fns in parallel and waits until each is healthy. If one
-// fails, the others are stopped too and the error says why.
-func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targets.Function, log targets.Logger) ([]*instance, error) {
+// startAll starts the pools of fns in parallel and waits until each
+// instance is healthy. If one fails, the others are stopped too and the
+// error says why.
+func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targets.Function, log targets.Logger) ([]*pool, error) {
 	if len(fns) == 0 {
 		return nil, nil
 	}
@@ -416,12 +427,12 @@ func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targe
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
-		started []*instance
+		started []*pool
 		errs    []error
 	)
 	for _, fn := range fns {
 		wg.Go(func() {
-			in, err := t.start(ctx, ref, fn, log)
+			in, err := t.startPool(ctx, ref, fn, log)
 			mu.Lock()
 			defer mu.Unlock()
 			if in != nil {
@@ -553,8 +564,8 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 	return in, nil
 }
 
-// stopAll stops instances in parallel, draining each for up to drain.
-func (t *Target) stopAll(ctx context.Context, instances []*instance, drain time.Duration, log targets.Logger) {
+// stopAll stops pools in parallel, draining each for up to drain.
+func (t *Target) stopAll(ctx context.Context, instances []*pool, drain time.Duration, log targets.Logger) {
 	var wg sync.WaitGroup
 	for _, in := range instances {
 		wg.Go(func() {
@@ -587,11 +598,11 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	if err := t.swap(st, nil, nil); err != nil {
 		return err
 	}
-	old := make([]*instance, 0, len(st.instances))
-	for _, in := range st.instances {
-		old = append(old, in)
+	old := make([]*pool, 0, len(st.instances))
+	for _, p := range st.instances {
+		old = append(old, p)
 	}
-	st.instances = map[string]*instance{}
+	st.instances = map[string]*pool{}
 	ctx, cancel := t.withLife(ctx)
 	defer cancel()
 	t.stopAll(ctx, old, t.timing.drain, nil)
@@ -632,11 +643,11 @@ func (t *Target) Close(ctx context.Context) error {
 			defer st.applyMu.Unlock()
 			st.table.Store(nil)
 			st.live.Store(nil)
-			old := make([]*instance, 0, len(st.instances))
-			for _, in := range st.instances {
-				old = append(old, in)
+			old := make([]*pool, 0, len(st.instances))
+			for _, p := range st.instances {
+				old = append(old, p)
 			}
-			st.instances = map[string]*instance{}
+			st.instances = map[string]*pool{}
 			t.stopAll(ctx, old, 0, nil)
 		})
 	}
@@ -651,7 +662,8 @@ func (t *Target) Close(ctx context.Context) error {
 	return nil
 }
 
-// pids returns the process ids of the stage's live instances, by key.
+// pids returns the process id of an instance of each of the stage's
+// live functions, by key.
 func (t *Target) pids(ref targets.StageRef) map[string]int {
 	st, _ := t.stage(ref, false)
 	if st == nil {
@@ -660,7 +672,11 @@ func (t *Target) pids(ref targets.StageRef) map[string]int {
 	st.applyMu.Lock()
 	defer st.applyMu.Unlock()
 	pids := map[string]int{}
-	for key, in := range st.instances {
+	for key, p := range st.instances {
+		in := p.first()
+		if in == nil {
+			continue
+		}
 		in.mu.Lock()
 		if in.cur != nil && in.cur.cmd != nil {
 			pids[key] = in.cur.cmd.Process.Pid
