@@ -121,6 +121,7 @@ func (t *Target) startPool(ctx context.Context, ref targets.StageRef, fn targets
 	}
 	wg.Wait()
 	if len(errs) > 0 {
+		close(p.reaped) // none runs yet
 		p.stop(context.Background(), 0)
 		return nil, errs[0] // the same function: one cause is enough
 	}
