@@ -222,6 +222,15 @@ func New(cfg Config) *Collector {
 // it). Call it before Run.
 func (c *Collector) SampleInstances(src observe.InstanceSource) { c.cfg.Instances = src }
 
+// InstancesChanged records how many instances of a function run now
+// (observe.ScaleObserver): the gauge the instances chart reads, between
+// samples of the target's instances.
+func (c *Collector) InstancesChanged(app, stage, function string, instances int) {
+	s := c.seriesOf(app, stage, function)
+	s.instances.Store(int64(instances))
+	storeMax(&s.instancesMax, int64(instances))
+}
+
 // seriesOf finds or makes the series of a function.
 func (c *Collector) seriesOf(app, stage, function string) *series {
 	k := seriesKey{app, stage, function}

@@ -55,7 +55,7 @@ func TestInstancesOverTime(t *testing.T) {
 			done := make(chan struct{})
 			go func() { c.Run(ctx); close(done) }()
 			time.Sleep(50 * time.Millisecond) // Run samples once at start
-			src.set(0)                         // scaled to zero since
+			src.set(0)                        // scaled to zero since
 			cancel()
 			<-done // the final flush rolls the minute up
 

@@ -73,6 +73,13 @@ type InstanceUsage struct {
 	MemoryBytes          int64 // resident memory; 0 when unknown
 }
 
+// ScaleObserver hears how many instances of a function run whenever a
+// target starts or stops one to scale, so that the instances chart sees
+// changes between the collector's samples. It must not block.
+type ScaleObserver interface {
+	InstancesChanged(app, stage, function string, instances int)
+}
+
 // InstanceSource lists the running instances with their usage; the
 // collector samples it for the in-flight and memory gauges.
 type InstanceSource interface {

@@ -110,6 +110,9 @@ type Config struct {
 	// a deploy starts (instances.min, at least one) always start. Zero
 	// means no budget; functions without `memory` count nothing.
 	MemoryBudget int
+	// Scaling hears how many instances of a function run whenever a
+	// pool starts or stops one (the instances chart); nil: no one does.
+	Scaling observe.ScaleObserver
 }
 
 // CrashObserver hears of functions whose process exited on its own and is

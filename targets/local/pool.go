@@ -120,6 +120,9 @@ func (t *Target) startPool(ctx context.Context, ref targets.StageRef, fn targets
 		})
 	}
 	wg.Wait()
+	if len(errs) == 0 {
+		p.reportInstances(len(p.insts))
+	}
 	if len(errs) > 0 {
 		close(p.reaped) // none runs yet
 		p.stop(context.Background(), 0)
@@ -329,6 +332,7 @@ func (p *pool) grow() {
 		p.insts = append(p.insts, in)
 		n := len(p.insts)
 		p.notify()
+		p.reportInstances(n)
 		p.mu.Unlock()
 		p.t.log.Info("instance started", "app", p.stage.App, "stage", p.stage.Stage, "function", p.fn.Key(),
 			"instance", in.name(), "instances", n, "took", time.Since(began).Round(time.Millisecond).String())
@@ -377,8 +381,18 @@ func (p *pool) idleInstances() []*instance {
 	}
 	if len(out) > 0 {
 		p.notify()
+		p.reportInstances(len(p.insts))
 	}
 	return out
+}
+
+// reportInstances tells the target's ScaleObserver how many instances
+// run now. A pool being replaced by a deploy reports nothing: its
+// successor speaks for the function.
+func (p *pool) reportInstances(n int) {
+	if obs := p.t.cfg.Scaling; obs != nil {
+		obs.InstancesChanged(p.stage.App, p.stage.Stage, p.fn.Key(), n)
+	}
 }
 
 func deleteInstance(list []*instance, in *instance) []*instance {
