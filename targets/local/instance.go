@@ -65,6 +65,11 @@ type instance struct {
 	done    chan struct{} // closed when the supervisor has returned
 	superv  bool
 
+	// phases is where its start went: preparing (artifact, run dir,
+	// cgroup), spawning the process (with its sandbox) and waiting until
+	// it was ready; logged when a pool scales up.
+	phases struct{ prepare, spawn, ready time.Duration }
+
 	// warm is set once the process (re)started has served a request;
 	// the first request after a start is a cold start (see usage.go).
 	warm atomic.Bool

@@ -459,6 +459,7 @@ func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targe
 // instance is supervised; on failure nothing of it is left running. A
 // static function only needs its files.
 func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Function, log targets.Logger) (*instance, error) {
+	prepared := time.Now()
 	uid := 0
 	if t.users != nil && fn.Runtime != "static" {
 		var err error
@@ -543,6 +544,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		}
 	}
 	began := time.Now()
+	in.phases.prepare = began.Sub(prepared)
 	p, err := in.spawn(port)
 	if err != nil {
 		if in.api != nil {
@@ -555,10 +557,12 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 	}
 	in.cur = p
+	in.phases.spawn = time.Since(began)
 	if err := in.waitHealthy(ctx, p, t.cfg.StartTimeout); err != nil {
 		in.stop(context.Background(), 0)
 		return nil, err
 	}
+	in.phases.ready = time.Since(began) - in.phases.spawn
 	log.Printf("%s healthy in %s", fn.Key(), time.Since(began).Round(time.Millisecond))
 	in.mu.Lock()
 	in.superv = true

@@ -335,7 +335,9 @@ func (p *pool) grow() {
 		p.reportInstances(n)
 		p.mu.Unlock()
 		p.t.log.Info("instance started", "app", p.stage.App, "stage", p.stage.Stage, "function", p.fn.Key(),
-			"instance", in.name(), "instances", n, "took", time.Since(began).Round(time.Millisecond).String())
+			"instance", in.name(), "instances", n, "took", time.Since(began).Round(time.Microsecond).String(),
+			"prepare", in.phases.prepare.Round(time.Microsecond).String(), "spawn", in.phases.spawn.Round(time.Microsecond).String(),
+			"ready", in.phases.ready.Round(time.Microsecond).String())
 	}()
 }
 
