@@ -53,8 +53,9 @@ type pool struct {
 	inflight   int // requests acquired, waiting or served
 	draining   bool
 	stopped    bool
-	idle       chan struct{} // closed when draining and nothing is in flight
-	reaped     chan struct{} // closed when the reaper has returned
+	idle       chan struct{}  // closed when draining and nothing is in flight
+	reaped     chan struct{}  // closed when the reaper has returned
+	starts     sync.WaitGroup // starts to scale up, for stop to wait on
 }
 
 // errPoolStopped fails requests still waiting for an instance when the
@@ -306,7 +307,7 @@ func (p *pool) canGrow() bool {
 // reserved. The caller holds p.mu.
 func (p *pool) grow() {
 	p.starting++
-	go func() {
+	p.starts.Go(func() {
 		began := time.Now()
 		in, err := p.t.start(p.life, p.stage, p.fn, discardLogger{})
 		p.mu.Lock()
@@ -338,7 +339,7 @@ func (p *pool) grow() {
 			"instance", in.name(), "instances", n, "took", time.Since(began).Round(time.Microsecond).String(),
 			"prepare", in.phases.prepare.Round(time.Microsecond).String(), "spawn", in.phases.spawn.Round(time.Microsecond).String(),
 			"ready", in.phases.ready.Round(time.Microsecond).String())
-	}()
+	})
 }
 
 // reap stops instances above min that have been idle for scale_down_after,
@@ -469,6 +470,7 @@ func (p *pool) stop(ctx context.Context, drain time.Duration) (abandoned int) {
 	p.mu.Unlock()
 	p.cancel()
 	<-p.reaped
+	p.starts.Wait() // a start that won the race stops its own instance
 	var wg sync.WaitGroup
 	for _, in := range ins {
 		wg.Go(func() {
