@@ -13,7 +13,10 @@
 // the time went: prepare, spawn, ready) are summarised at the end.
 //
 // The Lambda function's build needs github.com/aws/aws-lambda-go v1.55.1
-// in the Go module cache (GOPROXY=off is passed to the server).
+// in the Go module cache of the machine: the packages it uses are copied
+// from there into the function's vendor folder, since a sandboxed build
+// user cannot read the module cache and GOPROXY=off is passed to the
+// server (nothing is downloaded).
 //
 //	go run ./bench/scaling -rounds 30 -idle 2.5s
 package main
@@ -157,11 +160,15 @@ func main() {
 	if err != nil {
 		harness.Fatal(err)
 	}
-	if err := repo.Commit("v1", map[string]string{"seedbed.yml": stack,
+	files := map[string]string{"seedbed.yml": stack,
 		"goweb/go.mod": harness.GoMod, "goweb/main.go": goMain,
 		"nodeweb/server.js": nodeServer, "nodeweb/package.json": `{"name": "nodeweb", "private": true}` + "\n",
 		"pyweb/app.py": pyApp,
-		"lam/go.mod":   lambdaMod, "lam/go.sum": lambdaSum, "lam/main.go": lambdaMain}); err != nil {
+		"lam/go.mod":   lambdaMod, "lam/go.sum": lambdaSum, "lam/main.go": lambdaMain}
+	if err := vendorLambda(strings.TrimSpace(string(modcache)), files); err != nil {
+		harness.Fatal(err)
+	}
+	if err := repo.Commit("v1", files); err != nil {
 		harness.Fatal(err)
 	}
 	if _, err := srv.API.CreateApp(ctx, apiv1.CreateAppRequest{Name: "cold", RepoURL: repo.Dir, Branch: "main"}); err != nil {
@@ -233,6 +240,34 @@ func main() {
 			t.name, c.N, harness.Ms(c.P50), harness.Ms(c.P99), harness.Ms(c.Min), harness.Ms(c.Max), harness.Ms(w.P50), t.misses, t.failures)
 	}
 	phases(srv.LogPath, targets)
+}
+
+// vendorLambda copies the packages of aws-lambda-go the Lambda function
+// uses from the module cache into lam/vendor, with their modules.txt.
+func vendorLambda(modcache string, files map[string]string) error {
+	const mod, version = "github.com/aws/aws-lambda-go", "v1.55.1"
+	src := filepath.Join(modcache, mod+"@"+version)
+	pkgs := []string{"events", "lambda", "lambda/handlertrace", "lambda/messages", "lambdacontext"}
+	list := "# " + mod + " " + version + "\n## explicit; go 1.26\n"
+	for _, p := range pkgs {
+		entries, err := os.ReadDir(filepath.Join(src, p))
+		if err != nil {
+			return fmt.Errorf("aws-lambda-go %s is not in the module cache (go mod download %s@%s): %w", version, mod, version, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(src, p, e.Name()))
+			if err != nil {
+				return err
+			}
+			files["lam/vendor/"+mod+"/"+p+"/"+e.Name()] = string(b)
+		}
+		list += mod + "/" + p + "\n"
+	}
+	files["lam/vendor/modules.txt"] = list
+	return nil
 }
 
 // phases summarises the server's "instance started" lines per function:
