@@ -6,9 +6,10 @@
 //
 // Each round waits -idle (long enough for every function to scale to
 // zero), then calls each function once, one after the other. Every
-// function answers with its process id: a round whose answer came from
-// the process of the round before was no cold start and is counted as a
-// miss, not measured. A second call right after each cold one gives the
+// function answers with an id it drew at random when its process started
+// (not its pid: a sandboxed process has a pid namespace of its own, where
+// pids repeat): a round whose answer came from the process of the round
+// before was no cold start and is counted as a miss, not measured. A second call right after each cold one gives the
 // warm latency beside it. The server's log lines for each start (where
 // the time went: prepare, spawn, ready) are summarised at the end.
 //
@@ -67,6 +68,8 @@ const stack = `services:
   lam:
     path: lam
     runtime: go
+    # The builder's GOFLAGS say -mod=mod; the flag wins.
+    build: go build -mod=vendor -trimpath -o bootstrap .
     functions:
       hello:
         type: lambda
@@ -77,27 +80,27 @@ const stack = `services:
 const goMain = `package main
 
 import (
+	"crypto/rand"
 	"net/http"
 	"os"
-	"strconv"
 )
 
 func main() {
-	pid := strconv.Itoa(os.Getpid())
+	pid := rand.Text()
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(pid)) })
 	http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
 }
 `
 
 const nodeServer = `const http = require("http");
-const pid = String(process.pid);
+const pid = require("crypto").randomBytes(12).toString("hex");
 http.createServer((req, res) => res.end(pid)).listen(Number(process.env.PORT), "127.0.0.1");
 `
 
 const pyApp = `import os
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-PID = str(os.getpid()).encode()
+PID = os.urandom(12).hex().encode()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -118,14 +121,13 @@ const lambdaMain = `package main
 
 import (
 	"context"
-	"os"
-	"strconv"
+	"crypto/rand"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
-var pid = strconv.Itoa(os.Getpid())
+var pid = rand.Text()
 
 func handler(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: pid}, nil

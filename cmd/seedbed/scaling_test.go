@@ -4,17 +4,18 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 )
 
-// scalingFunction answers with its process id after ?ms= milliseconds:
-// which instance answered.
+// scalingFunction answers after ?ms= milliseconds with an id it drew at
+// random when it started: which instance answered (pids would repeat in
+// sandboxes, each a pid namespace of its own).
 const scalingFunction = `package main
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,10 +24,11 @@ import (
 )
 
 func main() {
+	id := rand.Text()
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		time.Sleep(time.Duration(ms) * time.Millisecond)
-		fmt.Fprint(w, os.Getpid())
+		fmt.Fprint(w, id)
 	})
 	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -131,8 +133,8 @@ func TestScalingEndToEnd(t *testing.T) {
 	}
 	began := time.Now()
 	code, body := a.get("/shop/dev/hello")
-	if _, err := strconv.Atoi(body); code != http.StatusOK || err != nil {
-		t.Fatalf("the first request from zero answered %d %q; want 200 and a pid", code, body)
+	if code != http.StatusOK || len(body) != 26 || pids[body] != 0 {
+		t.Fatalf("the first request from zero answered %d %q; want 200 and the id of a new instance", code, body)
 	}
 	t.Logf("first request from zero instances answered in %s", time.Since(began))
 	if n := a.instancesOf("shop", "dev", "api/hello"); n != 1 {
