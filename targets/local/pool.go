@@ -50,6 +50,7 @@ type pool struct {
 	changed    chan struct{} // closed (and replaced) when insts or their load change
 	startErr   error         // why the last start failed
 	startErrAt time.Time
+	startFails int // starts that failed in a row
 	inflight   int // requests acquired, waiting or served
 	draining   bool
 	stopped    bool
@@ -57,6 +58,12 @@ type pool struct {
 	reaped     chan struct{}  // closed when the reaper has returned
 	starts     sync.WaitGroup // starts to scale up, for stop to wait on
 }
+
+// startTries is how many starts in a row a held request waits through
+// before it gets the failure: a start can fail for a passing reason (the
+// sandbox's network setup under load), a function that cannot start
+// fails every time.
+const startTries = 3
 
 // errPoolStopped fails requests still waiting for an instance when the
 // pool stops.
@@ -222,11 +229,17 @@ func (p *pool) take(ctx context.Context) (*instance, error) {
 		if best != nil && p.starting == 0 && !p.hard {
 			return p.admit(best), nil // at max: queue on the least busy
 		}
+		var retry <-chan time.Time // a start to try again after a failed one
 		if best == nil && p.starting == 0 {
-			if p.startErr != nil {
+			switch {
+			case p.startErr != nil && p.startFails >= startTries:
+				// Each request after the back-off still tries one start.
 				return nil, fmt.Errorf("function %s could not start an instance: %w", p.fn.Key(), p.startErr)
+			case p.startErr != nil:
+				retry = time.After(max(p.t.timing.backoffMin-time.Since(p.startErrAt), 0))
+			default:
+				return nil, fmt.Errorf("function %s has no instance and may start none now (instances.max %d, or the memory budget is used up)", p.fn.Key(), p.max)
 			}
-			return nil, fmt.Errorf("function %s has no instance and may start none now (instances.max %d, or the memory budget is used up)", p.fn.Key(), p.max)
 		}
 		if timer == nil {
 			timer = time.NewTimer(p.holdLimit())
@@ -235,6 +248,7 @@ func (p *pool) take(ctx context.Context) (*instance, error) {
 		p.mu.Unlock()
 		var expired bool
 		select {
+		case <-retry:
 		case <-changed:
 		case <-ctx.Done():
 			p.mu.Lock()
@@ -315,6 +329,7 @@ func (p *pool) grow() {
 		if err != nil {
 			p.t.releaseMemory(p.fn.Memory)
 			p.startErr, p.startErrAt = err, time.Now()
+			p.startFails++
 			p.notify()
 			p.mu.Unlock()
 			if p.life.Err() == nil {
@@ -328,7 +343,7 @@ func (p *pool) grow() {
 			in.stop(context.Background(), 0)
 			return
 		}
-		p.startErr = nil
+		p.startErr, p.startFails = nil, 0
 		in.lastUsed = time.Now()
 		p.insts = append(p.insts, in)
 		n := len(p.insts)
