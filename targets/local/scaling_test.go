@@ -63,30 +63,31 @@ func watch(p *pool) (stop func() (maxInstances, maxBusy int)) {
 }
 
 // load sends n GET requests to path from workers goroutines and returns
-// the status of each and the pids that answered.
-func (b *bundle) load(t *testing.T, path string, n, workers int) (statuses map[int]int, pids map[int]int) {
+// the status of each and the instances that answered, by their run dir
+// (HOME): pids repeat in sandboxes, each a pid namespace of its own.
+func (b *bundle) load(t *testing.T, path string, n, workers int) (statuses map[int]int, pids map[string]int) {
 	t.Helper()
-	statuses, pids = map[int]int{}, map[int]int{}
+	statuses, pids = map[int]int{}, map[string]int{}
 	var mu sync.Mutex
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for range jobs {
-				status, pid := 0, 0
+				status, pid := 0, ""
 				resp, err := b.client.Get(b.server.URL + path)
 				if err == nil {
 					body, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					status = resp.StatusCode
-					var r struct{ PID int }
+					var r reply
 					if json.Unmarshal(body, &r) == nil {
-						pid = r.PID
+						pid = r.Env["HOME"]
 					}
 				}
 				mu.Lock()
 				statuses[status]++
-				if pid != 0 {
+				if pid != "" {
 					pids[pid]++
 				}
 				mu.Unlock()
