@@ -151,13 +151,14 @@ type target struct {
 func main() {
 	rounds := flag.Int("rounds", 30, "cold starts per function")
 	idle := flag.Duration("idle", 2500*time.Millisecond, "wait between rounds (scale_down_after is 1s, checked every second)")
+	isolation := flag.String("isolation", "auto", "the server's --isolation: auto (sandboxed where bubblewrap and pasta work), sandbox or none")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	modcache, _ := exec.Command("go", "env", "GOMODCACHE").Output()
-	srv, tmp, done := harness.Boot(ctx, "scaling", "GOMODCACHE="+strings.TrimSpace(string(modcache)), "GOPROXY=off")
+	srv, tmp, done := harness.Boot(ctx, "scaling", "GOMODCACHE="+strings.TrimSpace(string(modcache)), "GOPROXY=off", "SEEDBED_ISOLATION="+*isolation)
 	defer done()
-	fmt.Printf("seedbed at %s, %s, %d rounds, %s idle between them\n", srv.Console, time.Now().UTC().Format(time.RFC3339), *rounds, *idle)
+	fmt.Printf("seedbed at %s, %s, %d rounds, %s idle between them, isolation %s\n", srv.Console, time.Now().UTC().Format(time.RFC3339), *rounds, *idle, *isolation)
 	repo, err := harness.NewRepo(filepath.Join(tmp, "repo"))
 	if err != nil {
 		harness.Fatal(err)
