@@ -232,11 +232,12 @@ func (p *pool) take(ctx context.Context) (*instance, error) {
 		var retry <-chan time.Time // a start to try again after a failed one
 		if best == nil && p.starting == 0 {
 			switch {
-			case p.startErr != nil && p.startFails >= startTries:
+			case p.startErr != nil && p.startFails < startTries && time.Since(p.startErrAt) < p.t.timing.backoffMin:
+				// Try again once the back-off has passed (canGrow).
+				retry = time.After(p.t.timing.backoffMin - time.Since(p.startErrAt))
+			case p.startErr != nil:
 				// Each request after the back-off still tries one start.
 				return nil, fmt.Errorf("function %s could not start an instance: %w", p.fn.Key(), p.startErr)
-			case p.startErr != nil:
-				retry = time.After(max(p.t.timing.backoffMin-time.Since(p.startErrAt), 0))
 			default:
 				return nil, fmt.Errorf("function %s has no instance and may start none now (instances.max %d, or the memory budget is used up)", p.fn.Key(), p.max)
 			}
@@ -371,7 +372,6 @@ func (p *pool) reap() {
 		}
 		for _, in := range p.idleInstances() {
 			in.stop(p.life, p.t.timing.drain)
-			p.t.releaseMemory(p.fn.Memory)
 			p.t.log.Info("idle instance stopped", "app", p.stage.App, "stage", p.stage.Stage, "function", p.fn.Key(), "instance", in.name())
 		}
 	}
@@ -395,6 +395,10 @@ func (p *pool) idleInstances() []*instance {
 			break
 		}
 		p.insts = deleteInstance(p.insts, oldest)
+		// Its memory is free for others as it leaves the pool, before it
+		// has stopped: a request arriving meanwhile must not find the
+		// budget used by an instance on its way out.
+		p.t.releaseMemory(p.fn.Memory)
 		out = append(out, oldest)
 	}
 	if len(out) > 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -272,4 +273,39 @@ func TestScaleWithinMemoryBudget(t *testing.T) {
 	if used != 64 {
 		t.Errorf("%d MiB reserved with two instances running; want 64", used)
 	}
+}
+
+// A request that finds no instance and may start none (the memory budget
+// is used up by another function) is answered 503 with the reason, not
+// held forever; once the budget frees, the next one is answered.
+func TestScaleFromZeroRefusedByBudget(t *testing.T) {
+	b := setup(t, func(c *Config) { c.MemoryBudget = 32 })
+	b.target.timing.scaleTick = 20 * time.Millisecond
+	a := scaled("a", stack.Instances{Min: 0, Max: 1, ScaleDownAfter: 200 * time.Millisecond}, 0)
+	a.Name, a.Memory, a.Routes = "a", 32, []stack.Route{{Method: "GET", Path: "/sleep"}}
+	c := scaled("c", stack.Instances{Min: 0, Max: 1, ScaleDownAfter: 200 * time.Millisecond}, 0)
+	c.Name, c.Memory, c.Routes = "c", 32, []stack.Route{{Method: "GET", Path: "/hello"}}
+	b.apply(t, shopDev, a, c)
+	pa, pc := b.poolOf(t, shopDev, "api/a"), b.poolOf(t, shopDev, "api/c")
+	waitInstances(t, pa, 0, 5*time.Second)
+	waitInstances(t, pc, 0, 5*time.Second)
+
+	slow := make(chan result, 1)
+	go func() { slow <- b.do(t, http.MethodGet, "", "/shop/dev/sleep?d=600ms") }() // a takes the whole budget
+	deadline := time.Now().Add(5 * time.Second)
+	for len(pa.instances()) == 0 {
+		if time.Now().After(deadline) {
+			res := <-slow
+			t.Fatalf("function a did not start: %d %s", res.status, res.body)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res := b.get(t, "/shop/dev/hello")
+	wantStatus(t, res, http.StatusServiceUnavailable)
+	if !strings.Contains(res.body, "memory budget") || res.header.Get("Retry-After") == "" {
+		t.Errorf("refused with %q (Retry-After %q); want the reason and Retry-After", res.body, res.header.Get("Retry-After"))
+	}
+	wantStatus(t, <-slow, http.StatusOK)
+	waitInstances(t, pa, 0, 5*time.Second)
+	wantStatus(t, b.get(t, "/shop/dev/hello"), http.StatusOK)
 }
