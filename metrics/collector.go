@@ -125,6 +125,11 @@ type series struct {
 	inFlightMax atomic.Int64 // the most seen since the last rollup
 	memory      atomic.Int64 // the last sample, summed over instances
 	memoryMax   atomic.Int64 // the most seen since the last rollup
+	// instances is how many instances ran at the last sample;
+	// instancesMax the most seen since the last rollup (a function that
+	// scales to zero reads 0).
+	instances    atomic.Int64
+	instancesMax atomic.Int64
 
 	// flushed is what the last rollup counted; only the rollup and
 	// pending read it, under Collector.mu.
@@ -146,11 +151,13 @@ type snapshot struct {
 	requests, errors, coldStarts, restarts int64
 	buckets                                Buckets
 	sum                                    int64
+	// instancesMax is a gauge, not a counter: minus keeps a's.
+	instancesMax int64
 }
 
 func (s *series) snapshot() snapshot {
 	sn := snapshot{requests: s.requests.Load(), errors: s.errors.Load(), coldStarts: s.coldStarts.Load(),
-		restarts: s.restarts.Load(), sum: s.hist.sum.Load()}
+		restarts: s.restarts.Load(), sum: s.hist.sum.Load(), instancesMax: s.instancesMax.Load()}
 	for i := range sn.buckets {
 		sn.buckets[i] = s.hist.counts[i].Load()
 	}
@@ -159,7 +166,7 @@ func (s *series) snapshot() snapshot {
 
 func (a snapshot) minus(b snapshot) snapshot {
 	d := snapshot{requests: a.requests - b.requests, errors: a.errors - b.errors, coldStarts: a.coldStarts - b.coldStarts,
-		restarts: a.restarts - b.restarts, sum: a.sum - b.sum}
+		restarts: a.restarts - b.restarts, sum: a.sum - b.sum, instancesMax: a.instancesMax}
 	for i := range d.buckets {
 		d.buckets[i] = a.buckets[i] - b.buckets[i]
 	}
@@ -214,6 +221,15 @@ func New(cfg Config) *Collector {
 // for a target made after the collector (the target reports failures to
 // it). Call it before Run.
 func (c *Collector) SampleInstances(src observe.InstanceSource) { c.cfg.Instances = src }
+
+// InstancesChanged records how many instances of a function run now
+// (observe.ScaleObserver): the gauge the instances chart reads, between
+// samples of the target's instances.
+func (c *Collector) InstancesChanged(app, stage, function string, instances int) {
+	s := c.seriesOf(app, stage, function)
+	s.instances.Store(int64(instances))
+	storeMax(&s.instancesMax, int64(instances))
+}
 
 // seriesOf finds or makes the series of a function.
 func (c *Collector) seriesOf(app, stage, function string) *series {

@@ -23,6 +23,9 @@ var (
 	descInFlight = prometheus.NewDesc("seedbed_function_requests_in_flight",
 		"Requests a function's instances are serving, as last sampled.",
 		[]string{"app", "stage", "function"}, nil)
+	descInstances = prometheus.NewDesc("seedbed_function_instances",
+		"Instances a function runs (it scales between instances.min and instances.max), as last sampled or changed.",
+		[]string{"app", "stage", "function"}, nil)
 	descColdStarts = prometheus.NewDesc("seedbed_function_cold_starts_total",
 		"Requests that were the first an instance served after it started.",
 		[]string{"app", "stage", "function"}, nil)
@@ -44,7 +47,7 @@ var codeLabels = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Describe sends the descriptions of every metric; see prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descFailures, descDuration, descInFlight, descColdStarts, descRestarts, descMemory, descDropped, descCapped, descWriteFails} {
+	for _, d := range []*prometheus.Desc{descRequests, descFailures, descDuration, descInFlight, descInstances, descColdStarts, descRestarts, descMemory, descDropped, descCapped, descWriteFails} {
 		ch <- d
 	}
 }
@@ -80,6 +83,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		count += uint64(s.hist.counts[nBuckets].Load())
 		ch <- prometheus.MustNewConstHistogram(descDuration, count, float64(s.hist.sum.Load())/1e9, buckets, l...)
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.inFlight.Load()), l...)
+		ch <- prometheus.MustNewConstMetric(descInstances, prometheus.GaugeValue, float64(s.instances.Load()), l...)
 		ch <- prometheus.MustNewConstMetric(descColdStarts, prometheus.CounterValue, float64(s.coldStarts.Load()), l...)
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(s.restarts.Load()), l...)
 	}

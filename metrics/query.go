@@ -53,6 +53,8 @@ type Point struct {
 	P50, P95, P99 time.Duration
 	InFlightMax   int64
 	MemoryBytes   int64
+	// InstancesMax is the most instances that ran at once in the step.
+	InstancesMax int64
 }
 
 // Range is a span of time a chart covers, split into steps.
@@ -128,6 +130,7 @@ func (c *Collector) Series(ctx context.Context, app, stage, function string, rng
 		a.p.Restarts += r.Restarts
 		a.p.InFlightMax = max(a.p.InFlightMax, r.InFlightMax)
 		a.p.MemoryBytes = max(a.p.MemoryBytes, r.MemoryBytes)
+		a.p.InstancesMax = max(a.p.InstancesMax, r.InstancesMax)
 		if rb, err := ParseBuckets(r.Buckets); err == nil {
 			a.b.Add(rb)
 		}
@@ -141,6 +144,7 @@ func (c *Collector) Series(ctx context.Context, app, stage, function string, rng
 		a.p.Errors += p.errors
 		a.p.ColdStarts += p.coldStarts
 		a.p.Restarts += p.restarts
+		a.p.InstancesMax = max(a.p.InstancesMax, p.instancesMax)
 		a.b.Add(p.buckets)
 	}
 	res := make(map[string][]Point, len(out))
@@ -177,7 +181,7 @@ func (c *Collector) pending(app, stage, function string) map[string]snapshot {
 			continue
 		}
 		d := s.snapshot().minus(s.flushed)
-		if d.requests != 0 || d.restarts != 0 {
+		if d.requests != 0 || d.restarts != 0 || d.instancesMax != 0 {
 			out[k.function] = d
 		}
 	}

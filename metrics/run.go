@@ -144,12 +144,13 @@ func (c *Collector) rollup(ctx context.Context, minute time.Time) {
 		d := now.minus(s.flushed)
 		inflight := s.inFlightMax.Load()
 		memory := s.memoryMax.Load()
-		if d.requests == 0 && d.restarts == 0 && inflight == 0 && memory == 0 {
+		instances := s.instancesMax.Load()
+		if d.requests == 0 && d.restarts == 0 && inflight == 0 && memory == 0 && instances == 0 {
 			continue
 		}
 		rows = append(rows, store.MetricMinute{Minute: minute.UTC(), App: s.key.app, Stage: s.key.stage, Function: s.key.function,
 			Requests: d.requests, Errors: d.errors, ColdStarts: d.coldStarts, Restarts: d.restarts,
-			DurationSum: time.Duration(d.sum).Seconds(), Buckets: d.buckets.String(), InFlightMax: inflight, MemoryBytes: memory})
+			DurationSum: time.Duration(d.sum).Seconds(), Buckets: d.buckets.String(), InFlightMax: inflight, MemoryBytes: memory, InstancesMax: instances})
 		taken = append(taken, s)
 		snaps = append(snaps, now)
 	}
@@ -165,6 +166,7 @@ func (c *Collector) rollup(ctx context.Context, minute time.Time) {
 		// The gauges' maxima start again from their current values.
 		s.inFlightMax.Store(s.inFlight.Load())
 		s.memoryMax.Store(s.memory.Load())
+		s.instancesMax.Store(s.instances.Load())
 	}
 }
 
@@ -174,13 +176,14 @@ func (c *Collector) sampleUsage() {
 		return
 	}
 	usage := c.cfg.Instances.InstanceUsage()
-	type sum struct{ inflight, memory int64 }
+	type sum struct{ inflight, memory, instances int64 }
 	sums := map[seriesKey]sum{}
 	for _, u := range usage {
 		k := seriesKey{u.App, u.Stage, u.Function}
 		s := sums[k]
 		s.inflight += int64(u.InFlight)
 		s.memory += u.MemoryBytes
+		s.instances++
 		sums[k] = s
 	}
 	for k, v := range sums {
@@ -189,6 +192,8 @@ func (c *Collector) sampleUsage() {
 		s.memory.Store(v.memory)
 		storeMax(&s.inFlightMax, v.inflight)
 		storeMax(&s.memoryMax, v.memory)
+		s.instances.Store(v.instances)
+		storeMax(&s.instancesMax, v.instances)
 	}
 	// Functions no longer running read zero.
 	c.mu.RLock()
@@ -196,6 +201,7 @@ func (c *Collector) sampleUsage() {
 		if _, ok := sums[k]; !ok {
 			s.inFlight.Store(0)
 			s.memory.Store(0)
+			s.instances.Store(0)
 		}
 	}
 	c.mu.RUnlock()

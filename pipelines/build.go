@@ -211,6 +211,7 @@ func (s *Service) build(ctx context.Context, app store.App, b *store.Build, log 
 				Service: svc.Name, Name: fn.Name, Runtime: svc.Runtime, Kind: fn.Kind, Handler: fn.Handler,
 				Digest: o.Digest, Routes: fn.Routes, Env: fn.Env, Timeout: fn.Timeout, IdleTimeout: fn.IdleTimeout, BodyLimit: fn.BodyLimit, Memory: fn.Memory,
 				Events: fn.Events, Async: fn.Async,
+				Instances: fn.Instances, Concurrency: fn.Concurrency,
 			})
 		}
 	}

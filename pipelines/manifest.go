@@ -260,7 +260,25 @@ func functionDiff(a, b targets.Function) (d []string, major bool) {
 	if a.Memory != b.Memory {
 		d = append(d, fmt.Sprintf("memory: %d → %d MiB", a.Memory, b.Memory))
 	}
+	if ai, bi := instancesText(a.Instances), instancesText(b.Instances); ai != bi {
+		d = append(d, fmt.Sprintf("instances: %s → %s", ai, bi))
+	}
+	if a.Concurrency != b.Concurrency {
+		d = append(d, fmt.Sprintf("concurrency: %d → %d", a.Concurrency, b.Concurrency))
+	}
 	return d, major
+}
+
+// instancesText renders instances for a change list; nil is the default.
+func instancesText(in *stack.Instances) string {
+	if in == nil {
+		return "default (1)"
+	}
+	s := fmt.Sprintf("min %d, max %d", in.Min, in.Max)
+	if in.ScaleDownAfter > 0 {
+		s += ", scale down after " + in.ScaleDownAfter.String()
+	}
+	return s
 }
 
 func eventKey(e stack.Event) string { return encodeJSON(e) }

@@ -45,15 +45,16 @@ var ErrNoFile = errors.New("no " + FileName)
 var methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"}
 
 var (
-	nameRe       = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	envNameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	paramNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	topKeys      = []string{"queues", "services", "stages"}
-	serviceKeys  = []string{"build", "depends_on", "functions", "hooks", "output", "path", "runtime"}
-	functionKeys = []string{"async", "body_limit", "env", "events", "handler", "idle_timeout", "memory", "routes", "timeout", "type"}
-	stageKeys    = []string{"approval", "branch", "name", "schedules"}
-	hookKeys     = []string{"after_build", "after_deploy", "after_remove", "before_build", "before_deploy", "before_remove"}
+	nameRe        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	envNameRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	paramNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	yamlLineRe    = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	topKeys       = []string{"queues", "services", "stages"}
+	serviceKeys   = []string{"build", "depends_on", "functions", "hooks", "output", "path", "runtime"}
+	instancesKeys = []string{"max", "min", "scale_down_after"}
+	functionKeys  = []string{"async", "body_limit", "concurrency", "env", "events", "handler", "idle_timeout", "instances", "memory", "routes", "timeout", "type"}
+	stageKeys     = []string{"approval", "branch", "name", "schedules"}
+	hookKeys      = []string{"after_build", "after_deploy", "after_remove", "before_build", "before_deploy", "before_remove"}
 )
 
 // exampleFile is the smallest useful stack file, shown when there is none.
@@ -596,7 +597,7 @@ func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Func
 	if !ok {
 		return fn, false
 	}
-	var handler, routes, events *yaml.Node
+	var handler, routes, events, instances, concurrency *yaml.Node
 	owner := svc.Name + "/" + fn.Name
 	for _, kv := range p.checkKeys(pairs, field, "function", functionKeys) {
 		f := field + "." + kv.key.Value
@@ -623,6 +624,12 @@ func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Func
 			fn.BodyLimit = p.bodyLimit(kv.val, f)
 		case "memory":
 			fn.Memory = p.memory(kv.val, f)
+		case "instances":
+			instances = kv.val
+			fn.Instances = p.instances(kv.val, f)
+		case "concurrency":
+			concurrency = kv.val
+			fn.Concurrency = p.count(kv.val, f, "concurrency", 1, MaxFunctionConcurrency)
 		case "events":
 			events = kv.val
 		case "async":
@@ -632,6 +639,7 @@ func (p *parser) function(svc *Service, key, val *yaml.Node, field string) (Func
 	// The handler is read once the type is known, wherever it was written;
 	// so are the events, which differ for http and lambda functions.
 	fn.Handler = p.handler(svc.Runtime, fn.Kind, key, handler, field+".handler")
+	p.scaling(svc.Runtime, &fn, instances, concurrency, field)
 	if events != nil {
 		p.events(&fn, svc, events, field+".events")
 	}
@@ -876,6 +884,72 @@ func (p *parser) env(n *yaml.Node, field string) map[string]string {
 		}
 	}
 	return env
+}
+
+// instances reads `instances: {min, max, scale_down_after}`.
+func (p *parser) instances(n *yaml.Node, field string) *Instances {
+	const example = "{min: 0, max: 3}"
+	pairs, ok := p.mapping(n, field, example)
+	if !ok {
+		return nil
+	}
+	in := &Instances{Min: -1}
+	var minNode, maxNode *yaml.Node
+	for _, kv := range p.checkKeys(pairs, field, "instances", instancesKeys) {
+		f := field + "." + kv.key.Value
+		switch kv.key.Value {
+		case "min":
+			minNode = kv.val
+			if v, ok := p.scalar(kv.val, f, "min: 0"); ok {
+				if m, err := strconv.Atoi(v); err != nil || m < 0 || m > MaxInstances {
+					p.add(p.resolve(kv.val), f, "min %q must be a whole number from 0 (scale to zero) to %d", v, MaxInstances)
+				} else {
+					in.Min = m
+				}
+			}
+		case "max":
+			maxNode = kv.val
+			in.Max = p.count(kv.val, f, "max", 1, MaxInstances)
+		case "scale_down_after":
+			in.ScaleDownAfter = p.duration(kv.val, f, "scale_down_after", "5m", "30s or 5m", MaxScaleDownAfter)
+		}
+	}
+	switch {
+	case maxNode == nil:
+		p.add(p.resolve(n), field, "instances needs max, the most instances that may run at once, e.g. instances: %s", example)
+		return nil
+	case in.Max == 0:
+		return nil // reported
+	case minNode == nil:
+		in.Min = min(1, in.Max) // scale to zero is asked for, not assumed
+	case in.Min < 0:
+		return nil // reported
+	case in.Min > in.Max:
+		p.add(p.resolve(minNode), field+".min", "min %d is more than max %d; min instances always run and max bounds them all", in.Min, in.Max)
+		return nil
+	}
+	return in
+}
+
+// scaling checks instances and concurrency against the function's runtime
+// and kind.
+func (p *parser) scaling(runtime string, fn *Function, instances, concurrency *yaml.Node, field string) {
+	if runtime == "static" {
+		for _, kv := range []struct {
+			key string
+			n   *yaml.Node
+		}{{"instances", instances}, {"concurrency", concurrency}} {
+			if kv.n != nil {
+				p.add(p.resolve(kv.n), field+"."+kv.key, "runtime static has no instances: the gateway serves the files itself; remove %s", kv.key)
+			}
+		}
+		fn.Instances, fn.Concurrency = nil, 0
+		return
+	}
+	if fn.Kind == KindLambda && fn.Concurrency > 1 {
+		p.add(p.resolve(concurrency), field+".concurrency", "a Lambda-style handler takes one event at a time per instance, as on AWS Lambda; remove concurrency (or write 1) and raise instances.max instead")
+		fn.Concurrency = 1
+	}
 }
 
 func (p *parser) timeout(n *yaml.Node, field string) time.Duration {

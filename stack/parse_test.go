@@ -148,7 +148,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "typo in a function key",
 			yaml: api + "      hello:\n        handlr: x\n        routes: [\"GET /hello\"]\n",
-			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: async, body_limit, env, events, handler, idle_timeout, memory, routes, timeout, type`}},
+			want: []wantProblem{{7, "services.api.functions.hello.handlr", `did you mean "handler"?; valid keys: async, body_limit, concurrency, env, events, handler, idle_timeout, instances, memory, routes, timeout, type`}},
 		},
 		{
 			name: "bad service and function names",

@@ -91,12 +91,36 @@ type Function struct {
 	// 6 MB.
 	BodyLimit int
 	Memory    int // MiB; zero means no limit
+	// Instances bounds how many instances of the function run at once
+	// and when idle ones stop; nil means exactly one, always (min 1,
+	// max 1). Not for static functions.
+	Instances *Instances
+	// Concurrency is how many requests one instance takes at once;
+	// zero means the default: 1 for Lambda-style handlers (as Lambda
+	// does, and the only value they accept), and for HTTP functions 80
+	// as the level past which another instance starts, without a hard
+	// cap (see docs/scaling.md). Set, it is a hard cap for HTTP
+	// functions too: further requests wait for a free instance.
+	Concurrency int
 	// Events start the function besides its routes: schedules and queue
 	// subscriptions, in the order the file lists them.
 	Events []Event
 	// Async says how invocations of the function that do not wait for
 	// an answer are retried; nil means the defaults (see Async).
 	Async *Async
+}
+
+// Instances is a function's `instances: {min, max, scale_down_after}`.
+type Instances struct {
+	// Min instances always run; 0 lets the function scale to zero,
+	// and the first request then waits while one starts.
+	Min int `json:"min"`
+	// Max is the most instances that run at once (at least 1, at least
+	// Min).
+	Max int `json:"max"`
+	// ScaleDownAfter is how long an instance above Min may stay without
+	// a request before it is stopped; zero means DefaultScaleDownAfter.
+	ScaleDownAfter time.Duration `json:"scale_down_after,omitempty"`
 }
 
 // Route is one "METHOD /path" a function answers. Method "ANY" matches
@@ -192,6 +216,15 @@ const (
 	DefaultBackoff = time.Second
 	// MaxBatch is the most messages one queue invocation gets, as in SQS.
 	MaxBatch = 10
+	// MaxInstances bounds a function's instances.max.
+	MaxInstances = 100
+	// MaxFunctionConcurrency bounds a function's concurrency.
+	MaxFunctionConcurrency = 1000
+	// DefaultScaleDownAfter is how long an idle instance above min runs
+	// on when instances.scale_down_after is not set.
+	DefaultScaleDownAfter = 5 * time.Minute
+	// MaxScaleDownAfter bounds instances.scale_down_after.
+	MaxScaleDownAfter = 24 * time.Hour
 	// MaxConcurrency bounds how many batches of one subscription run at once.
 	MaxConcurrency = 100
 	// DefaultVisibilityTimeout is how long a received message stays hidden.

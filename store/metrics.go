@@ -32,6 +32,9 @@ type MetricMinute struct {
 	Buckets     string
 	InFlightMax int64
 	MemoryBytes int64
+	// InstancesMax is the most instances of the function that ran at
+	// once in the minute (scaling; see targets/local's pool).
+	InstancesMax int64
 }
 
 // RequestLog is one request the gateway answered, as the request log

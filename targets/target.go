@@ -39,6 +39,10 @@ type Function struct {
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty"` // an answer under way, without a byte
 	BodyLimit   int           `json:"body_limit,omitempty"`   // MiB
 	Memory      int           `json:"memory,omitempty"`
+	// Instances and Concurrency are the stack's (see stack.Function);
+	// nil and 0 mean its defaults.
+	Instances   *stack.Instances `json:"instances,omitempty"`
+	Concurrency int              `json:"concurrency,omitempty"`
 	// Release is the release the function is deployed from, which its
 	// instances' log lines name; 0 when unknown. Not part of a change
 	// set: an unchanged function keeps running, and logging as, the

@@ -37,7 +37,7 @@ func (s *Server) apiStageMetrics(c echo.Context) error {
 			fm.Requests += p.Requests
 			fm.Errors += p.Errors
 			fm.Points = append(fm.Points, apiv1.MetricPoint{At: p.At, Requests: p.Requests, Errors: p.Errors, ColdStarts: p.ColdStarts,
-				Restarts: p.Restarts, P50MS: ms(p.P50), P95MS: ms(p.P95), P99MS: ms(p.P99), InFlightMax: p.InFlightMax, MemoryBytes: p.MemoryBytes})
+				Restarts: p.Restarts, P50MS: ms(p.P50), P95MS: ms(p.P95), P99MS: ms(p.P99), InFlightMax: p.InFlightMax, MemoryBytes: p.MemoryBytes, InstancesMax: p.InstancesMax})
 		}
 		out.Functions = append(out.Functions, fm)
 	}

@@ -84,15 +84,18 @@ func rangeLinks(base string, cur metrics.Range) []views.RangeLink {
 	return out
 }
 
-// charts turns a function's points into its requests, errors and p95
-// charts.
+// charts turns a function's points into its requests, errors, p95 and
+// instances charts.
 func charts(key string, pts []metrics.Point, rng metrics.Range, w, h int, markers []views.ChartMarker) ([]views.Chart, views.FunctionTotals) {
 	var tot views.FunctionTotals
-	var req, errs, p95 []views.ChartPoint
+	var req, errs, p95, inst []views.ChartPoint
+	var peak int64
 	for _, p := range pts {
 		req = append(req, views.ChartPoint{At: p.At, Value: float64(p.Requests)})
 		errs = append(errs, views.ChartPoint{At: p.At, Value: float64(p.Errors)})
 		p95 = append(p95, views.ChartPoint{At: p.At, Value: p.P95.Seconds()})
+		inst = append(inst, views.ChartPoint{At: p.At, Value: float64(p.InstancesMax)})
+		peak = max(peak, p.InstancesMax)
 		tot.Requests += p.Requests
 		tot.Errors += p.Errors
 		tot.ColdStarts += p.ColdStarts
@@ -104,6 +107,7 @@ func charts(key string, pts []metrics.Point, rng metrics.Range, w, h int, marker
 		{ID: "chart-requests-" + key, Title: "Requests " + per, Kind: "requests", Points: req, Step: rng.Step, Markers: markers, Width: w, Height: h, Total: strconv.FormatInt(tot.Requests, 10)},
 		{ID: "chart-errors-" + key, Title: "Errors " + per, Kind: "errors", Points: errs, Step: rng.Step, Markers: markers, Width: w, Height: h, Total: strconv.FormatInt(tot.Errors, 10)},
 		{ID: "chart-p95-" + key, Title: "p95 latency", Kind: "latency", Points: p95, Step: rng.Step, Markers: markers, Width: w, Height: h},
+		{ID: "chart-instances-" + key, Title: "Instances (most at once)", Kind: "instances", Points: inst, Step: rng.Step, Markers: markers, Width: w, Height: h, Total: "at most " + strconv.FormatInt(peak, 10)},
 	}, tot
 }
 

@@ -55,6 +55,11 @@ func (f fakeMetrics) StageRates(context.Context, string, string, time.Duration) 
 	return metrics.Rates{}, nil
 }
 
+// Summaries is not what the map reads; the fake has none.
+func (f fakeMetrics) Summaries(context.Context, string, string, string, time.Duration) ([]metrics.Summary, error) {
+	return nil, nil
+}
+
 // The map compares the live release with what the target runs and what
 // the metrics say: a function the target does not run is missing, one
 // that restarts is crash-looping, one the release does not declare is

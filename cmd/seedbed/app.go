@@ -254,7 +254,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		a.metrics = newMetrics(cfg, a.store, log) // nil with --metrics=false
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
 			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs, Failures: a.failureRecorder(),
-			QueueTokens: queueTokens, QueueSender: lateQueueSender{a}, SQS: queueTokens})
+			QueueTokens: queueTokens, QueueSender: lateQueueSender{a}, SQS: queueTokens,
+			MemoryBudget: cfg.InstanceMemoryBudget, Scaling: a.scaleObserver()})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}

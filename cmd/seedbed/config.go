@@ -73,6 +73,10 @@ type Config struct {
 	// MemoryLimits is how functions are held to their memory: auto,
 	// cgroup or soft (see local.MemoryLimits); empty means auto.
 	MemoryLimits string
+	// InstanceMemoryBudget is the most memory (MiB) the instances of all
+	// functions may be sized at together before scaling up stops (see
+	// local.Config.MemoryBudget); zero means no budget.
+	InstanceMemoryBudget int
 	// AllowPrivateRepos lets apps' repositories and forge API URLs be on
 	// loopback, private and link-local addresses (see netguard). Off,
 	// users who may create apps cannot make the server reach its own
@@ -167,6 +171,8 @@ func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.RunnerArtifactsURL, "runner-artifacts-url", env("SEEDBED_RUNNER_ARTIFACTS_URL", ""), "URL the kubernetes target's pods fetch artifacts from; default <public-url>/runner/artifacts (SEEDBED_RUNNER_ARTIFACTS_URL)")
 	fs.StringVar(&c.MemoryLimits, "memory-limits", env("SEEDBED_MEMORY_LIMITS", "auto"), "how functions are held to their memory: auto (hard with cgroups where usable, else soft), cgroup (hard; refuse to start without a usable cgroup) or soft (the runtimes' own knobs only) (SEEDBED_MEMORY_LIMITS)")
 	fs.StringVar(&c.Isolation, "isolation", env("SEEDBED_ISOLATION", string(sandbox.IsolationAuto)), "how functions, builds and hooks are confined: auto (in a bubblewrap sandbox, as a user of their app, with a network of their own, where bubblewrap and pasta work; ELSE UNCONFINED, as Seedbed's own user, with a warning in the log and on the console), sandbox (always; refuse to start without it) or none (never). Needs root and "+sandbox.InstallHint+" (SEEDBED_ISOLATION)")
+	budget, _ := strconv.Atoi(env("SEEDBED_INSTANCE_MEMORY_BUDGET", "0"))
+	fs.IntVar(&c.InstanceMemoryBudget, "instance-memory-budget", budget, "the most memory, in MiB, the instances of all functions may be sized at together (the sum of their memory settings): no further instance starts to scale up past it; 0 means no budget (SEEDBED_INSTANCE_MEMORY_BUDGET)")
 	workers, _ := strconv.Atoi(env("SEEDBED_WORKERS", "4"))
 	fs.IntVar(&c.Workers, "workers", workers, "how many builds and deploys run at once in this process (SEEDBED_WORKERS)")
 	fs.StringVar(&c.NodeID, "node-id", env("SEEDBED_NODE_ID", ""), "name of this process in stage locks; default from host name and data dir (SEEDBED_NODE_ID)")

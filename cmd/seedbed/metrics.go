@@ -91,6 +91,13 @@ func (a *App) failureRecorder() observe.FailureRecorder {
 	return a.metrics
 }
 
+func (a *App) scaleObserver() observe.ScaleObserver {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
+
 func (a *App) observer() observe.Observer {
 	if a.metrics == nil {
 		return nil

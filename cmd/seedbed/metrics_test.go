@@ -202,7 +202,7 @@ func labels(m *dto.Metric) map[string]string {
 	return out
 }
 
-// The function page in a browser: charts of requests, errors and p95 with
+// The function page in a browser: charts of requests, errors, p95 and instances with
 // the deploy marked on the time axis, the recent requests and the open
 // issue; the stage's card on the board shows its request and error rate.
 func TestFunctionPageInBrowser(t *testing.T) {
@@ -261,7 +261,8 @@ func TestFunctionPageInBrowser(t *testing.T) {
 		t.Fatalf("open the function page: %v", err)
 	}
 	checks := []struct{ expr, what string }{
-		{`document.querySelectorAll('[data-testid=function-charts] svg.chart').length === 3`, "three charts"},
+		{`document.querySelectorAll('[data-testid=function-charts] svg.chart').length === 4`, "four charts"},
+		{`document.querySelector('[data-testid="chart-instances-api/hello"]').dataset.max === "1"`, "the instances chart shows the one instance"},
 		{`document.querySelector('[data-testid="chart-requests-api/hello"]').dataset.max === "30"`, "the requests chart's peak is the 30 requests"},
 		{`document.querySelector('[data-testid="chart-errors-api/hello"]').dataset.max === "6"`, "the errors chart's peak is the 6 failures"},
 		{`document.querySelectorAll('[data-testid="chart-requests-api/hello"] [data-testid=marker]').length >= 1`, "the deploy marked on the time axis"},

@@ -73,6 +73,13 @@ type InstanceUsage struct {
 	MemoryBytes          int64 // resident memory; 0 when unknown
 }
 
+// ScaleObserver hears how many instances of a function run whenever a
+// target starts or stops one to scale, so that the instances chart sees
+// changes between the collector's samples. It must not block.
+type ScaleObserver interface {
+	InstancesChanged(app, stage, function string, instances int)
+}
+
 // InstanceSource lists the running instances with their usage; the
 // collector samples it for the in-flight and memory gauges.
 type InstanceSource interface {
@@ -81,7 +88,13 @@ type InstanceSource interface {
 
 // failureNote carries a failure from the target to the gateway's
 // observation of the same request.
-type failureNote struct{ f *Failure }
+type failureNote struct {
+	f *Failure
+	// instance and cold are what NoteInstance left: which instance
+	// served the request, for upstreams that choose it while serving.
+	instance string
+	cold     bool
+}
 
 type failureNoteKey struct{}
 
@@ -114,6 +127,26 @@ func NoteFailure(ctx context.Context, f Failure) {
 	if n, ok := ctx.Value(failureNoteKey{}).(*failureNote); ok {
 		n.f = &f
 	}
+}
+
+// NoteInstance tells the gateway's observation of the request in ctx
+// which instance serves it and whether that is the instance's first
+// request since it started (a cold start): for an upstream that picks
+// one of several instances only once it serves the request. Without
+// WithFailureNote it does nothing; only the request's own goroutines may
+// call it.
+func NoteInstance(ctx context.Context, instance string, cold bool) {
+	if n, ok := ctx.Value(failureNoteKey{}).(*failureNote); ok {
+		n.instance, n.cold = instance, cold
+	}
+}
+
+// notedInstance reads what NoteInstance left in ctx.
+func notedInstance(ctx context.Context) (instance string, cold bool) {
+	if n, ok := ctx.Value(failureNoteKey{}).(*failureNote); ok {
+		return n.instance, n.cold
+	}
+	return "", false
 }
 
 // NotedFailure reads what NoteFailure left in ctx, or nil.

@@ -59,6 +59,9 @@ func (o *observation) finish(s Served) {
 		// but the gateway always writes).
 		status = 499
 	}
+	if s.Instance == "" {
+		s.Instance, s.ColdStart = o.ctx.note.instance, o.ctx.note.cold
+	}
 	path := s.Path
 	if path == "" {
 		path = o.req.URL.Path

@@ -30,7 +30,7 @@ func (t *Target) drift(st *stagePlan, live *liveState) []string {
 	}
 	for _, p := range st.fns {
 		if d := live.deployments[p.deployName]; d != nil {
-			out = append(out, deploymentDrift(d, t.cfg.Replicas, t.cfg.Image, p.memory)...)
+			out = append(out, deploymentDrift(d, p.replicas, t.cfg.Image, p.memory)...)
 		}
 		if s := live.secrets[p.deployName]; s != nil && !bytes.Equal(s.Data[secretFunctionKey], p.spec) {
 			out = append(out, fmt.Sprintf("secret %s of function %s: the function's spec or env differs from what Seedbed wrote", s.Name, p.fn.Key()))

@@ -122,6 +122,18 @@ func routesName(ref targets.StageRef) string {
 	return dnsName(ref.App+"-"+ref.Stage, 40) + "-" + shortHash(ref.String(), 6) + "-routes"
 }
 
+// replicasOf is how many pods run a function: the stage's replicas
+// setting, or for a function that sets instances, max(min, 1). The
+// kubernetes target does not scale (no autoscaler is made, no scale to
+// zero): min is what always runs, so that is what it runs; max is left
+// to a HorizontalPodAutoscaler a cluster admin may add.
+func (t *Target) replicasOf(fn targets.Function) int32 {
+	if fn.Instances != nil {
+		return int32(max(fn.Instances.Min, 1))
+	}
+	return t.cfg.Replicas
+}
+
 // planned is one function as this apply will run it.
 type planned struct {
 	fn         targets.Function
@@ -129,6 +141,7 @@ type planned struct {
 	rev        string
 	deployName string // Deployment and Secret name
 	memory     int    // MiB
+	replicas   int32  // pods of its Deployment (see replicasOf)
 	spec       []byte // function.json
 	store      string
 	token      string
@@ -204,7 +217,7 @@ func (t *Target) plan(ref targets.StageRef, fns []targets.Function) (*stagePlan,
 		rev := shortHash(string(h), 10)
 		st.fns = append(st.fns, &planned{
 			fn: fn, base: base, rev: rev, deployName: deploymentName(base, rev),
-			memory: memory, spec: spec, store: store, token: token, queueToken: queueToken,
+			memory: memory, replicas: t.replicasOf(fn), spec: spec, store: store, token: token, queueToken: queueToken,
 		})
 	}
 	sort.Slice(st.fns, func(i, j int) bool { return st.fns[i].fn.Key() < st.fns[j].fn.Key() })
@@ -297,7 +310,7 @@ func (t *Target) deployment(ref targets.StageRef, p *planned) *appsv1ac.Deployme
 		WithLabels(labels).
 		WithAnnotations(map[string]string{AnnotationFunction: p.fn.Key()}).
 		WithSpec(appsv1ac.DeploymentSpec().
-			WithReplicas(t.cfg.Replicas).
+			WithReplicas(p.replicas).
 			WithProgressDeadlineSeconds(t.shared.ProgressDeadline).
 			WithRevisionHistoryLimit(1).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(labels)).
@@ -474,7 +487,7 @@ func (t *Target) applyRevisions(ctx context.Context, st *stagePlan, live *liveSt
 	}
 	return parallel(st.fns, func(p *planned) error {
 		if d, sec := live.deployments[p.deployName], live.secrets[p.deployName]; d != nil && sec != nil && liveRev[p.fn.Key()] != p.rev &&
-			len(deploymentDrift(d, t.cfg.Replicas, t.cfg.Image, p.memory)) == 0 && bytes.Equal(sec.Data[secretFunctionKey], p.spec) {
+			len(deploymentDrift(d, p.replicas, t.cfg.Image, p.memory)) == 0 && bytes.Equal(sec.Data[secretFunctionKey], p.spec) {
 			return nil
 		}
 		if _, err := t.cs.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secret(st.ref, p), t.applyOpts()); err != nil {

@@ -24,7 +24,7 @@ func BenchmarkGatewayLambdaVsHTTP(b *testing.B) {
 	var direct string // the HTTP function's own port
 	for _, route := range bb.target.Table(shopDev).Routes() {
 		if route.Function().Name == "hello" {
-			direct = "http://" + bb.target.stages[shopDev].instances["api/hello"].addr() + "/hello"
+			direct = "http://" + bb.target.stages[shopDev].instances["api/hello"].first().addr() + "/hello"
 		}
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}

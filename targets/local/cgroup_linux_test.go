@@ -28,7 +28,7 @@ func (b *bundle) instanceCgroup(t *testing.T, ref targets.StageRef, key string) 
 	}
 	st.applyMu.Lock()
 	defer st.applyMu.Unlock()
-	in := st.instances[key]
+	in := st.instances[key].first()
 	if in == nil || in.cg == nil {
 		t.Fatalf("%s of %s has no cgroup", key, ref)
 	}

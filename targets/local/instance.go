@@ -27,6 +27,7 @@ import (
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics/observe"
 	"github.com/seedbed/seedbed/sandbox"
+	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/targets"
 )
 
@@ -66,9 +67,19 @@ type instance struct {
 	done    chan struct{} // closed when the supervisor has returned
 	superv  bool
 
+	// phases is where its start went: preparing (artifact, run dir,
+	// cgroup), spawning the process (with its sandbox) and waiting until
+	// it was ready; logged when a pool scales up.
+	phases struct{ prepare, spawn, ready time.Duration }
+
 	// warm is set once the process (re)started has served a request;
 	// the first request after a start is a cold start (see usage.go).
 	warm atomic.Bool
+
+	// busy and lastUsed are the pool's view of the instance: requests
+	// it was given and when one last began or ended; guarded by pool.mu.
+	busy     int
+	lastUsed time.Time
 
 	reqMu    sync.Mutex
 	inflight int
@@ -91,7 +102,16 @@ type proc struct {
 // only routes may differ, and those live in the route table.
 func sameSpec(a, b targets.Function) bool {
 	return a.Digest == b.Digest && a.Runtime == b.Runtime && kindOf(a) == kindOf(b) && a.Handler == b.Handler &&
-		a.Timeout == b.Timeout && a.Memory == b.Memory && maps.Equal(a.Env, b.Env) && slices.Equal(a.Secrets, b.Secrets)
+		a.Timeout == b.Timeout && a.Memory == b.Memory && maps.Equal(a.Env, b.Env) && slices.Equal(a.Secrets, b.Secrets) &&
+		sameInstances(a.Instances, b.Instances) && a.Concurrency == b.Concurrency
+}
+
+// sameInstances compares two instances settings; nil is the default.
+func sameInstances(a, b *stack.Instances) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // env is the process environment: a minimal base, the function's own
@@ -382,7 +402,9 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 	}
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
-	gap := 10 * time.Millisecond
+	// Probed often at first: a cold start from zero waits on this loop,
+	// and a refused connection to loopback costs next to nothing.
+	gap := time.Millisecond
 	for {
 		if in.probe(ctx) {
 			return nil
@@ -397,7 +419,7 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 		case <-ctx.Done():
 			return fmt.Errorf("function %s: start interrupted: %w", in.fn.Key(), context.Cause(ctx))
 		case <-time.After(gap):
-			gap = min(gap*2, 200*time.Millisecond)
+			gap = min(gap*5/4, 100*time.Millisecond)
 		}
 	}
 }

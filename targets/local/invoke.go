@@ -36,28 +36,41 @@ func (t *Target) Invoke(ctx context.Context, ref targets.StageRef, key string, e
 		if err != nil {
 			return targets.Result{}, fmt.Errorf("invoke %s of %s: %w", key, ref, err)
 		}
-		var live *map[string]*instance
+		var live *map[string]*pool
 		if st != nil {
 			live = st.live.Load()
 		}
 		if live == nil {
 			return targets.Result{}, fmt.Errorf("invoke %s of %s: stage is not deployed: %w", key, ref, targets.ErrNotRunning)
 		}
-		in := (*live)[key]
-		if in == nil {
+		p := (*live)[key]
+		if p == nil {
 			return targets.Result{}, fmt.Errorf("invoke %s of %s: no such function in the release it serves: %w", key, ref, targets.ErrNotRunning)
 		}
-		if !in.acquire() {
+		if !p.Acquire() {
 			continue
 		}
-		res, err := t.invokeOn(ctx, in, ev)
-		in.release()
+		res, err := p.invoke(ctx, ev)
+		p.Release()
 		if err != nil {
 			return res, fmt.Errorf("invoke %s of %s: %w", key, ref, err)
 		}
 		return res, nil
 	}
 	return targets.Result{}, fmt.Errorf("invoke %s of %s: stage is switching releases: %w", key, ref, targets.ErrNotRunning)
+}
+
+// invoke runs ev on an instance of the pool, as a request would.
+func (p *pool) invoke(ctx context.Context, ev targets.Event) (targets.Result, error) {
+	if p.static != nil {
+		return p.t.invokeOn(ctx, p.static, ev)
+	}
+	in, err := p.take(ctx)
+	if err != nil {
+		return targets.Result{}, err
+	}
+	defer p.put(in)
+	return p.t.invokeOn(ctx, in, ev)
 }
 
 func (t *Target) invokeOn(ctx context.Context, in *instance, ev targets.Event) (targets.Result, error) {

@@ -118,6 +118,15 @@ type Config struct {
 	// the AWS SDK's variables where the function sets none; see sqsEnv)
 	// and checks their signatures; nil offers no SQS.
 	SQS gateway.SQSCredentials
+	// MemoryBudget is the most memory, in MiB, the instances of all
+	// functions may be sized at together (the sum of their `memory`):
+	// no further instance is started to scale up past it. The instances
+	// a deploy starts (instances.min, at least one) always start. Zero
+	// means no budget; functions without `memory` count nothing.
+	MemoryBudget int
+	// Scaling hears how many instances of a function run whenever a
+	// pool starts or stops one (the instances chart); nil: no one does.
+	Scaling observe.ScaleObserver
 }
 
 // CrashObserver hears of functions whose process exited on its own and is
@@ -146,6 +155,7 @@ type timing struct {
 	backoffMin   time.Duration // first restart delay after a crash
 	backoffMax   time.Duration
 	backoffReset time.Duration // uptime after which the delay starts over
+	scaleTick    time.Duration // how often a pool looks for idle instances to stop
 }
 
 var _ targets.Target = (*Target)(nil)
@@ -173,20 +183,23 @@ type Target struct {
 
 	unpackMu sync.Mutex
 	unpacks  map[string]*sync.Mutex // per artifact hex
+
+	memMu   sync.Mutex
+	memUsed int // MiB reserved by running and starting instances (see reserveMemory)
 }
 
 // stageState is one stage's route table and instances.
 type stageState struct {
 	ref   targets.StageRef
 	table atomic.Pointer[gateway.Table] // nil when nothing is deployed
-	// live is the instance of every function of table by key, routes or
+	// live is the pool of every function of table by key, routes or
 	// not, for events (see Invoke); swapped with table.
-	live atomic.Pointer[map[string]*instance]
+	live atomic.Pointer[map[string]*pool]
 
 	// applyMu serialises Apply, Remove and Close for the stage and guards
-	// instances, the live instance of each function by key.
+	// instances, the live pool of instances of each function by key.
 	applyMu   sync.Mutex
-	instances map[string]*instance
+	instances map[string]*pool
 }
 
 // New makes a Target. It removes run directories, half-unpacked artifacts
@@ -280,7 +293,7 @@ func New(cfg Config) (*Target, error) {
 	t := &Target{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		timing: timing{drain: 10 * time.Second, killGrace: 5 * time.Second, backoffMin: 200 * time.Millisecond, backoffMax: 30 * time.Second, backoffReset: 30 * time.Second},
+		timing: timing{drain: 10 * time.Second, killGrace: 5 * time.Second, backoffMin: 200 * time.Millisecond, backoffMax: 30 * time.Second, backoffReset: 30 * time.Second, scaleTick: time.Second},
 		probeClient: &http.Client{
 			Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -306,7 +319,7 @@ func (t *Target) stage(ref targets.StageRef, create bool) (*stageState, error) {
 	}
 	st := t.stages[ref]
 	if st == nil && create {
-		st = &stageState{ref: ref, instances: map[string]*instance{}}
+		st = &stageState{ref: ref, instances: map[string]*pool{}}
 		t.stages[ref] = st
 	}
 	return st, nil
@@ -326,7 +339,7 @@ func (t *Target) Table(ref targets.StageRef) *gateway.Table {
 
 // swap installs a stage's new route table, unless the target was closed
 // meanwhile.
-func (t *Target) swap(st *stageState, table *gateway.Table, live map[string]*instance) error {
+func (t *Target) swap(st *stageState, table *gateway.Table, live map[string]*pool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -378,7 +391,7 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	ctx, cancel := t.withLife(ctx)
 	defer cancel()
 
-	next := map[string]*instance{}
+	next := map[string]*pool{}
 	var toStart []targets.Function
 	for _, fn := range table.Functions() {
 		if old := st.instances[fn.Key()]; old != nil && sameSpec(old.fn, fn) {
@@ -391,12 +404,12 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	if err != nil {
 		return err
 	}
-	for _, in := range started {
-		next[in.fn.Key()] = in
+	for _, p := range started {
+		next[p.fn.Key()] = p
 	}
 	table.Bind(func(key string) gateway.Upstream {
-		if in, ok := next[key]; ok {
-			return in
+		if p, ok := next[key]; ok {
+			return p
 		}
 		return nil
 	})
@@ -406,10 +419,10 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	}
 	log.Printf("switched %s to %d functions", ref.Stage, len(table.Functions()))
 
-	var old []*instance
-	for key, in := range st.instances {
-		if next[key] != in {
-			old = append(old, in)
+	var old []*pool
+	for key, p := range st.instances {
+		if next[key] != p {
+			old = append(old, p)
 		}
 	}
 	st.instances = next
@@ -417,9 +430,10 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	return nil
 }
 
-// startAll starts fns in parallel and waits until each is healthy. If one
-// fails, the others are stopped too and the error says why.
-func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targets.Function, log targets.Logger) ([]*instance, error) {
+// startAll starts the pools of fns in parallel and waits until each
+// instance is healthy. If one fails, the others are stopped too and the
+// error says why.
+func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targets.Function, log targets.Logger) ([]*pool, error) {
 	if len(fns) == 0 {
 		return nil, nil
 	}
@@ -430,12 +444,12 @@ func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targe
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
-		started []*instance
+		started []*pool
 		errs    []error
 	)
 	for _, fn := range fns {
 		wg.Go(func() {
-			in, err := t.start(ctx, ref, fn, log)
+			in, err := t.startPool(ctx, ref, fn, log)
 			mu.Lock()
 			defer mu.Unlock()
 			if in != nil {
@@ -459,6 +473,7 @@ func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targe
 // instance is supervised; on failure nothing of it is left running. A
 // static function only needs its files.
 func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Function, log targets.Logger) (*instance, error) {
+	prepared := time.Now()
 	uid := 0
 	if t.users != nil && fn.Runtime != "static" {
 		var err error
@@ -550,6 +565,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		}
 	}
 	began := time.Now()
+	in.phases.prepare = began.Sub(prepared)
 	p, err := in.spawn(port)
 	if err != nil {
 		if in.api != nil {
@@ -563,10 +579,12 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 		return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 	}
 	in.cur = p
+	in.phases.spawn = time.Since(began)
 	if err := in.waitHealthy(ctx, p, t.cfg.StartTimeout); err != nil {
 		in.stop(context.Background(), 0)
 		return nil, err
 	}
+	in.phases.ready = time.Since(began) - in.phases.spawn
 	log.Printf("%s healthy in %s", fn.Key(), time.Since(began).Round(time.Millisecond))
 	in.mu.Lock()
 	in.superv = true
@@ -594,8 +612,8 @@ func (t *Target) masker(ref targets.StageRef, fn targets.Function) *strings.Repl
 	return envMasker(env, secrets)
 }
 
-// stopAll stops instances in parallel, draining each for up to drain.
-func (t *Target) stopAll(ctx context.Context, instances []*instance, drain time.Duration, log targets.Logger) {
+// stopAll stops pools in parallel, draining each for up to drain.
+func (t *Target) stopAll(ctx context.Context, instances []*pool, drain time.Duration, log targets.Logger) {
 	var wg sync.WaitGroup
 	for _, in := range instances {
 		wg.Go(func() {
@@ -628,11 +646,11 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	if err := t.swap(st, nil, nil); err != nil {
 		return err
 	}
-	old := make([]*instance, 0, len(st.instances))
-	for _, in := range st.instances {
-		old = append(old, in)
+	old := make([]*pool, 0, len(st.instances))
+	for _, p := range st.instances {
+		old = append(old, p)
 	}
-	st.instances = map[string]*instance{}
+	st.instances = map[string]*pool{}
 	ctx, cancel := t.withLife(ctx)
 	defer cancel()
 	t.stopAll(ctx, old, t.timing.drain, nil)
@@ -673,11 +691,11 @@ func (t *Target) Close(ctx context.Context) error {
 			defer st.applyMu.Unlock()
 			st.table.Store(nil)
 			st.live.Store(nil)
-			old := make([]*instance, 0, len(st.instances))
-			for _, in := range st.instances {
-				old = append(old, in)
+			old := make([]*pool, 0, len(st.instances))
+			for _, p := range st.instances {
+				old = append(old, p)
 			}
-			st.instances = map[string]*instance{}
+			st.instances = map[string]*pool{}
 			t.stopAll(ctx, old, 0, nil)
 		})
 	}
@@ -692,7 +710,8 @@ func (t *Target) Close(ctx context.Context) error {
 	return nil
 }
 
-// pids returns the process ids of the stage's live instances, by key.
+// pids returns the process id of an instance of each of the stage's
+// live functions, by key.
 func (t *Target) pids(ref targets.StageRef) map[string]int {
 	st, _ := t.stage(ref, false)
 	if st == nil {
@@ -701,7 +720,11 @@ func (t *Target) pids(ref targets.StageRef) map[string]int {
 	st.applyMu.Lock()
 	defer st.applyMu.Unlock()
 	pids := map[string]int{}
-	for key, in := range st.instances {
+	for key, p := range st.instances {
+		in := p.first()
+		if in == nil {
+			continue
+		}
 		in.mu.Lock()
 		if in.cur != nil && in.cur.cmd != nil {
 			pids[key] = in.cur.cmd.Process.Pid

@@ -71,7 +71,7 @@ func (b *bundle) instanceOf(t *testing.T, ref targets.StageRef, key string) *ins
 	}
 	st.applyMu.Lock()
 	defer st.applyMu.Unlock()
-	in := st.instances[key]
+	in := st.instances[key].first()
 	if in == nil {
 		t.Fatalf("no instance of %s in %s", key, ref)
 	}

@@ -12,8 +12,10 @@ import (
 )
 
 // InstanceUsage lists the instances the stages serve now with their
-// requests in flight and resident memory (observe.InstanceSource). It
-// reads the route tables, never waiting for an Apply in progress.
+// requests in flight and resident memory (observe.InstanceSource): every
+// running instance of every function, so that the count of a function's
+// entries is its number of instances. It reads the live pools, never
+// waiting for an Apply in progress.
 // Memory is the instance's cgroup's (memory.current) with hard limits,
 // else the resident set of its process as /proc tells it: for a
 // sandboxed function that is bubblewrap's, not the function's, so it
@@ -27,19 +29,18 @@ func (t *Target) InstanceUsage() []observe.InstanceUsage {
 	t.mu.Unlock()
 	var out []observe.InstanceUsage
 	for _, st := range stages {
-		table := st.table.Load()
-		if table == nil {
+		live := st.live.Load()
+		if live == nil {
 			continue
 		}
-		seen := map[*instance]bool{}
-		for _, rt := range table.Routes() {
-			in, ok := rt.Upstream().(*instance)
-			if !ok || in == nil || seen[in] || in.site != nil {
+		for _, p := range *live {
+			if p.static != nil {
 				continue
 			}
-			seen[in] = true
-			out = append(out, observe.InstanceUsage{App: st.ref.App, Stage: st.ref.Stage, Function: in.fn.Key(),
-				Instance: in.name(), InFlight: in.inFlight(), MemoryBytes: in.memory()})
+			for _, in := range p.instances() {
+				out = append(out, observe.InstanceUsage{App: st.ref.App, Stage: st.ref.Stage, Function: in.fn.Key(),
+					Instance: in.name(), InFlight: in.inFlight(), MemoryBytes: in.memory()})
+			}
 		}
 	}
 	return out

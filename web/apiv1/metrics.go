@@ -39,7 +39,9 @@ type MetricPoint struct {
 	P95MS       float64   `json:"p95_ms"`
 	P99MS       float64   `json:"p99_ms"`
 	InFlightMax int64     `json:"in_flight_max"`
-	MemoryBytes int64     `json:"memory_bytes"`
+	// InstancesMax is the most instances that ran at once in the step.
+	InstancesMax int64 `json:"instances_max"`
+	MemoryBytes  int64 `json:"memory_bytes"`
 }
 
 // RequestLogEntry is one request of a stage's request log.

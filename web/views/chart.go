@@ -18,7 +18,7 @@ import (
 type Chart struct {
 	ID     string // data-testid of the figure
 	Title  string
-	Kind   string // "requests", "errors" or "latency"
+	Kind   string // "requests", "errors", "latency" or "instances"
 	Points []ChartPoint
 	// Step is the span of one point; Markers at times within the chart
 	// are drawn as vertical lines (deploys).
