@@ -223,9 +223,11 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	if n := len(fresh); n > 0 {
 		log.Printf("applying %d new revision(s) of %d function(s) to namespace %s", n, len(st.fns), t.cfg.Namespace)
 	}
+	read := time.Since(start)
 	if err := t.applyRevisions(ctx, st, live); err != nil {
 		return err
 	}
+	applied := time.Since(start)
 	if err := t.waitRollouts(ctx, st, log); err != nil {
 		keep := live.keepOnFailure()
 		if cerr := t.prune(context.WithoutCancel(ctx), st.ref, keep, nil); cerr != nil {
@@ -233,13 +235,15 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 		}
 		return err
 	}
+	rolled := time.Since(start)
 	if err := t.switchStage(ctx, st, live); err != nil {
 		return err
 	}
 	if err := t.publish(st); err != nil {
 		return err
 	}
-	log.Printf("switched %s to %d functions in %s", ref.Stage, len(st.fns), time.Since(start).Round(time.Millisecond))
+	log.Printf("switched %s to %d functions in %s (read the cluster %s, applied %s, rolled out %s, switched %s)", ref.Stage, len(st.fns), time.Since(start).Round(time.Millisecond),
+		read.Round(time.Millisecond), (applied - read).Round(time.Millisecond), (rolled - applied).Round(time.Millisecond), (time.Since(start) - rolled).Round(time.Millisecond))
 
 	keep := map[string]string{}
 	for _, p := range st.fns {
