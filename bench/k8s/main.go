@@ -67,7 +67,7 @@ func main() {
 	}
 	defer cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 	tg, err := kubernetes.New(kubernetes.Config{Client: cs, Namespace: ns.Name, Image: "registry.example/seedbed:bench",
-		Replicas: int32(*replicas), Artifacts: locator{}, Poll: 50 * time.Millisecond})
+		Replicas: int32(*replicas), Artifacts: locator{}})
 	if err != nil {
 		harness.Fatal(err)
 	}

@@ -95,8 +95,6 @@ type Config struct {
 	// Domain is the gateway's domain for host routing (STAGE--APP.<Domain>);
 	// the runner in each pod routes requests the same way.
 	Domain string
-	// Poll is how often a rollout is checked; zero means 100ms.
-	Poll time.Duration
 	// Transport carries the gateway's requests to Services; nil means a
 	// default transport. Tests point it elsewhere.
 	Transport http.RoundTripper
@@ -167,9 +165,6 @@ func New(cfg Config) (*Target, error) {
 	if cfg.ProgressDeadline <= 0 {
 		cfg.ProgressDeadline = 2 * time.Minute
 	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = 100 * time.Millisecond
-	}
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
 	}
@@ -214,21 +209,25 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 		log.Printf("drift: %s; this deploy repairs it", d)
 	}
 
-	var fresh []*planned // revisions that are not running yet
+	fresh := map[string]bool{} // revisions that are not running yet
 	for _, p := range st.fns {
 		if _, ok := live.deployments[p.deployName]; !ok {
-			fresh = append(fresh, p)
+			fresh[p.deployName] = true
 		}
 	}
 	if n := len(fresh); n > 0 {
 		log.Printf("applying %d new revision(s) of %d function(s) to namespace %s", n, len(st.fns), t.cfg.Namespace)
 	}
 	read := time.Since(start)
+	// The watch lists and starts following while the revisions are
+	// applied: it is there when they are.
+	w := t.watchStage(ctx, ref)
+	defer w.close()
 	if err := t.applyRevisions(ctx, st, live); err != nil {
 		return err
 	}
 	applied := time.Since(start)
-	if err := t.waitRollouts(ctx, st, log); err != nil {
+	if err := t.waitRollouts(ctx, st, w, fresh, log); err != nil {
 		keep := live.keepOnFailure()
 		if cerr := t.prune(context.WithoutCancel(ctx), st.ref, keep, nil); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("delete the failed revisions: %w", cerr))
