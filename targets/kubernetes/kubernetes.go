@@ -101,6 +101,13 @@ type Config struct {
 	// ServiceURL gives the address of a Service; nil means ServiceURL
 	// (cluster DNS). Tests point it at a stand-in.
 	ServiceURL func(namespace, service string) string
+	// GatewayNamespace and GatewayLabels name the pods of Seedbed's
+	// gateway (seedbed serve): the only pods each stage's NetworkPolicy
+	// lets reach its functions, and the ones functions may reach for their
+	// artifacts. Empty: the namespace of the pod Seedbed runs in (else
+	// DefaultGatewayNamespace) and DefaultGatewayLabels.
+	GatewayNamespace string
+	GatewayLabels    map[string]string
 }
 
 var _ targets.Target = (*Target)(nil)
@@ -112,6 +119,8 @@ type Target struct {
 	cs     kubernetes.Interface
 	cpu    resource.Quantity
 	shared sharedPodSpec
+	// gatewayNS is Config.GatewayNamespace or its default.
+	gatewayNS string
 
 	// podAnnotations, when set, adds annotations to a function's pod
 	// template; the tests use it to make a revision fail (kwok faults).
@@ -168,6 +177,9 @@ func New(cfg Config) (*Target, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
 	}
+	if len(cfg.GatewayLabels) == 0 {
+		cfg.GatewayLabels = DefaultGatewayLabels()
+	}
 	if cfg.ServiceURL == nil {
 		cfg.ServiceURL = ServiceURL
 	}
@@ -178,6 +190,7 @@ func New(cfg Config) (*Target, error) {
 		tables:     map[targets.StageRef]*gateway.Table{},
 		cs:         cfg.Client,
 		cpu:        cpu,
+		gatewayNS:  gatewayNamespace(cfg.GatewayNamespace),
 		shared: sharedPodSpec{
 			Image: cfg.Image, PullSecret: cfg.ImagePullSecret, Replicas: cfg.Replicas,
 			Memory: cfg.Memory, CPU: cpu.String(), ProgressDeadline: int32(max(cfg.ProgressDeadline/time.Second, 1)),
@@ -217,6 +230,10 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	}
 	if n := len(fresh); n > 0 {
 		log.Printf("applying %d new revision(s) of %d function(s) to namespace %s", n, len(st.fns), t.cfg.Namespace)
+	}
+	// The stage's pods are isolated before any of them starts.
+	if err := t.applyPolicy(ctx, ref, live.policy); err != nil {
+		return err
 	}
 	read := time.Since(start)
 	// The watch lists and starts following while the revisions are
@@ -275,6 +292,9 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	}
 	if err := t.cs.CoreV1().ConfigMaps(t.cfg.Namespace).Delete(ctx, routesName(ref), metav1.DeleteOptions{}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("remove stage %s: delete its route table: %w", ref, err)
+	}
+	if err := t.removePolicy(ctx, ref); err != nil {
+		return fmt.Errorf("remove stage %s: %w", ref, err)
 	}
 	t.mu.Lock()
 	delete(t.running, ref)

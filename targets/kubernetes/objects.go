@@ -16,6 +16,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -362,6 +363,7 @@ type liveState struct {
 	services    map[string]*corev1.Service
 	secrets     map[string]*corev1.Secret
 	table       *RouteTable
+	policy      *networkingv1.NetworkPolicy // nil: none
 }
 
 // keepOnFailure names the revisions the route table holds: what a failed
@@ -383,19 +385,20 @@ func (l *liveState) keepOnFailure() map[string]string {
 func (t *Target) readLive(ctx context.Context, st *stagePlan) (*liveState, error) {
 	ns, sel := t.cfg.Namespace, metav1.ListOptions{LabelSelector: stageSelector(st.ref)}
 	live := &liveState{deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{}}
-	// The four reads are independent: one round trip, not four.
+	// The reads are independent: one round trip, not five.
 	var (
 		wg                     sync.WaitGroup
 		deps                   *appsv1.DeploymentList
 		svcs                   *corev1.ServiceList
 		secs                   *corev1.SecretList
 		depErr, svcErr, secErr error
-		tableErr               error
+		tableErr, policyErr    error
 	)
 	wg.Go(func() { deps, depErr = t.cs.AppsV1().Deployments(ns).List(ctx, sel) })
 	wg.Go(func() { svcs, svcErr = t.cs.CoreV1().Services(ns).List(ctx, sel) })
 	wg.Go(func() { secs, secErr = t.cs.CoreV1().Secrets(ns).List(ctx, sel) })
 	wg.Go(func() { live.table, tableErr = t.readTable(ctx, st.ref) })
+	wg.Go(func() { live.policy, policyErr = t.readPolicy(ctx, st.ref) })
 	wg.Wait()
 	switch {
 	case depErr != nil:
@@ -406,6 +409,8 @@ func (t *Target) readLive(ctx context.Context, st *stagePlan) (*liveState, error
 		return nil, fmt.Errorf("list secrets of %s in namespace %s: %w", st.ref, ns, secErr)
 	case tableErr != nil:
 		return nil, tableErr
+	case policyErr != nil:
+		return nil, policyErr
 	}
 	for i := range deps.Items {
 		live.deployments[deps.Items[i].Name] = &deps.Items[i]
