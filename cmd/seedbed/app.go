@@ -288,7 +288,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, err
 		}
-		a.stages, a.runnerArt = dispatch.New(chooser.resolve), signer
+		a.stages, a.runnerArt = dispatch.New(chooser.resolve).WithMemory(chooser), signer
 	}
 	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
 		GitReposDir: filepath.Join(cfg.DataDir, "git"), NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}
