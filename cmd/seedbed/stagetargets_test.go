@@ -14,7 +14,9 @@ import (
 // noLocator stands in for the runner's signer: no artifact is located here.
 type noLocator struct{}
 
-func (noLocator) Locate(string) (string, string, error) { return "http://seedbed.test/runner/artifacts", "t", nil }
+func (noLocator) Locate(string) (string, string, error) {
+	return "http://seedbed.test/runner/artifacts", "t", nil
+}
 
 // Where a stage was applied survives a restart: a new chooser recalls the
 // cluster and namespace the stage was applied to, not the ones its
