@@ -88,6 +88,10 @@ type Stage struct {
 	// Kubernetes holds the kubernetes target's settings (JSON, see
 	// pipelines.KubernetesSettings) when Target is "kubernetes".
 	Kubernetes string
+	// AppliedTarget is where the stage was last applied (JSON: the target
+	// and its settings then); empty before its first deploy or after its
+	// removal. See SaveStageApplied.
+	AppliedTarget string `json:"-"`
 }
 
 // Build statuses.

@@ -16,3 +16,13 @@ func (s *Store) SaveStageTarget(ctx context.Context, st Stage) error {
 	}
 	return nil
 }
+
+// SaveStageApplied records where stage stageID was applied last (empty:
+// nowhere), so that a Seedbed that restarts still knows where to remove it
+// from when its target changes.
+func (s *Store) SaveStageApplied(ctx context.Context, stageID uint, where string) error {
+	if err := s.db.WithContext(ctx).Model(&Stage{}).Where("id = ?", stageID).Update("applied_target", where).Error; err != nil {
+		return fmt.Errorf("record where stage %d was applied: %w", stageID, err)
+	}
+	return nil
+}

@@ -37,3 +37,31 @@ func TestSaveStageTarget(t *testing.T) {
 		}
 	})
 }
+
+// Where a stage was applied is saved, read back with the stage, cleared,
+// and kept apart from the stage's chosen target.
+func TestSaveStageApplied(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a, _ := newApp(t, s, "moved")
+		prod, err := s.StageByName(ctx, a.ID, "prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prod.AppliedTarget != "" {
+			t.Fatalf("a new stage was applied somewhere: %q", prod.AppliedTarget)
+		}
+		for _, where := range []string{`{"target":"kubernetes","kubernetes":{"namespace":"apps"}}`, `{"target":"local"}`, ""} {
+			if err := s.SaveStageApplied(ctx, prod.ID, where); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.StageByName(ctx, a.ID, "prod")
+			if err != nil || got.AppliedTarget != where || got.Target != prod.Target {
+				t.Errorf("after saving %q: applied %q, target %q, %v", where, got.AppliedTarget, got.Target, err)
+			}
+			if dev, _ := s.StageByName(ctx, a.ID, "dev"); dev.AppliedTarget != "" {
+				t.Errorf("dev got prod's placement: %q", dev.AppliedTarget)
+			}
+		}
+	})
+}

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func main() {
 	}
 	defer cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 	tg, err := kubernetes.New(kubernetes.Config{Client: cs, Namespace: ns.Name, Image: "registry.example/seedbed:bench",
-		Replicas: int32(*replicas), Artifacts: locator{}, Poll: 50 * time.Millisecond})
+		Replicas: int32(*replicas), Artifacts: locator{}})
 	if err != nil {
 		harness.Fatal(err)
 	}
@@ -87,23 +88,27 @@ func main() {
 	// apply returns the time until the stage switched (the target logs
 	// "switched …" right after the last Service and the route table were
 	// written) and until Apply returned (older revisions pruned).
-	apply := func(v int) (switched, done time.Duration) {
+	phases := map[string][]time.Duration{} // of the releases, by phase
+	apply := func(v int) (switched, done time.Duration, log *switchLog) {
 		start := time.Now()
-		log := &switchLog{start: start}
+		log = &switchLog{start: start}
 		if err := tg.Apply(ctx, ref, release(v), log); err != nil {
 			harness.Fatalf("release v%d: %v", v, err)
 		}
-		return log.at, time.Since(start)
+		return log.at, time.Since(start), log
 	}
-	s0, d0 := apply(0)
+	s0, d0, _ := apply(0)
 	fmt.Printf("first release (creates the Services too): switched %s, done %s\n", harness.Ms(s0), harness.Ms(d0))
 	var fresh, back, freshDone, backDone []time.Duration
 	for i := 1; i <= *iterations; i++ {
-		s, d := apply(i) // every function a new revision: new Deployments, pods, switch
+		s, d, l := apply(i) // every function a new revision: new Deployments, pods, switch
 		fresh, freshDone = append(fresh, s), append(freshDone, d)
-		rs, rd := apply(i - 1) // rollback: the previous revision is kept running
+		for k, v := range l.phases {
+			phases[k] = append(phases[k], v)
+		}
+		rs, rd, _ := apply(i - 1) // rollback: the previous revision is kept running
 		back, backDone = append(back, rs), append(backDone, rd)
-		fs, _ := apply(i) // forward again, so that the next release starts from v(i)
+		fs, _, _ := apply(i) // forward again, so that the next release starts from v(i)
 		fmt.Printf("release v%d: switched %s (done %s); rollback to v%d: switched %s (done %s); forward again: %s\n",
 			i, harness.Ms(s), harness.Ms(d), i-1, harness.Ms(rs), harness.Ms(rd), harness.Ms(fs))
 	}
@@ -115,17 +120,39 @@ func main() {
 		s := harness.Summarise(m.ds)
 		fmt.Printf("RESULT %s of %d functions: n=%d median %s p90 %s p99 %s max %s\n", m.name, *functions, s.N, harness.Ms(s.P50), harness.Ms(s.P90), harness.Ms(s.P99), harness.Ms(s.Max))
 	}
+	for _, k := range phaseNames {
+		s := harness.Summarise(phases[k])
+		fmt.Printf("PHASE of a release: %s: n=%d median %s p90 %s max %s\n", k, s.N, harness.Ms(s.P50), harness.Ms(s.P90), harness.Ms(s.Max))
+	}
 }
+
+// phaseNames are the parts of an apply the target's "switched" line times.
+var phaseNames = []string{"read the cluster", "applied", "rolled out", "switched"}
+
+var phaseRE = regexp.MustCompile(`\(read the cluster (\S+), applied (\S+), rolled out (\S+), switched (\S+)\)`)
 
 // switchLog notes when the target logged that the stage switched.
 type switchLog struct {
-	start time.Time
-	at    time.Duration
+	start  time.Time
+	at     time.Duration
+	phases map[string]time.Duration
 }
 
 func (l *switchLog) Printf(format string, args ...any) {
 	if strings.HasPrefix(format, "switched") {
 		l.at = time.Since(l.start)
+		m := phaseRE.FindStringSubmatch(fmt.Sprintf(format, args...))
+		if m == nil {
+			harness.Fatalf("the target's switched line changed: %s", fmt.Sprintf(format, args...))
+		}
+		l.phases = map[string]time.Duration{}
+		for i, k := range phaseNames {
+			d, err := time.ParseDuration(m[i+1])
+			if err != nil {
+				harness.Fatal(err)
+			}
+			l.phases[k] = d
+		}
 	}
 }
 

@@ -297,7 +297,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 			return nil, err
 		}
 		chooser.queueToken = queueTokens.QueueToken
-		a.stages, a.runnerArt = dispatch.New(chooser.resolve), signer
+		a.stages, a.runnerArt = dispatch.New(chooser.resolve).WithMemory(chooser), signer
 	}
 	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
 		GitReposDir: filepath.Join(cfg.DataDir, "git"), NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}

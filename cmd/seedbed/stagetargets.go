@@ -36,6 +36,7 @@ const runnerKeyFile = "runner.key"
 type stageLookup interface {
 	AppByName(ctx context.Context, name string) (store.App, error)
 	StageByName(ctx context.Context, appID uint, name string) (store.Stage, error)
+	SaveStageApplied(ctx context.Context, stageID uint, where string) error
 }
 
 // stageTargets chooses each stage's target from its settings: the local
@@ -58,11 +59,7 @@ type stageTargets struct {
 
 // resolve implements dispatch.Resolver.
 func (s *stageTargets) resolve(ctx context.Context, ref targets.StageRef) (dispatch.Placement, string, error) {
-	app, err := s.store.AppByName(ctx, ref.App)
-	if err != nil {
-		return nil, "", err
-	}
-	st, err := s.store.StageByName(ctx, app.ID, ref.Stage)
+	st, err := s.stage(ctx, ref)
 	if err != nil {
 		return nil, "", err
 	}
@@ -80,6 +77,20 @@ func (s *stageTargets) resolve(ctx context.Context, ref targets.StageRef) (dispa
 	if k.Image == "" {
 		return nil, "", fmt.Errorf("stage %s is on the kubernetes target but no runner image is set: start seedbed serve with --runner-image (SEEDBED_RUNNER_IMAGE) or set the stage's image (seedbed target %s %s --target kubernetes --image ...)", ref, ref.App, ref.Stage)
 	}
+	return s.kubernetes(k)
+}
+
+func (s *stageTargets) stage(ctx context.Context, ref targets.StageRef) (store.Stage, error) {
+	app, err := s.store.AppByName(ctx, ref.App)
+	if err != nil {
+		return store.Stage{}, err
+	}
+	return s.store.StageByName(ctx, app.ID, ref.Stage)
+}
+
+// kubernetes returns the target of settings k (with the image filled in),
+// made once per distinct settings.
+func (s *stageTargets) kubernetes(k pipelines.KubernetesSettings) (dispatch.Placement, string, error) {
 	key, _ := json.Marshal(k)
 	name := "kubernetes namespace " + k.Namespace
 	s.mu.Lock()
@@ -103,6 +114,63 @@ func (s *stageTargets) resolve(ctx context.Context, ref targets.StageRef) (dispa
 	}
 	s.kube[string(key)] = tg
 	return tg, name, nil
+}
+
+// appliedTarget is what stages.applied_target holds: where a stage was
+// last applied, with the kubernetes settings (image filled in) it was
+// applied with.
+type appliedTarget struct {
+	Target     string                        `json:"target"`
+	Kubernetes *pipelines.KubernetesSettings `json:"kubernetes,omitempty"`
+}
+
+// Recall implements dispatch.Memory: the target stage ref was last
+// applied on, from the database (a cluster the stage has left since is
+// connected to again, to remove it from there).
+func (s *stageTargets) Recall(ctx context.Context, ref targets.StageRef) (dispatch.Placement, string, error) {
+	st, err := s.stage(ctx, ref)
+	if err != nil || st.AppliedTarget == "" {
+		return nil, "", err
+	}
+	var at appliedTarget
+	if err := json.Unmarshal([]byte(st.AppliedTarget), &at); err != nil {
+		return nil, "", fmt.Errorf("stage %s: where it was applied is unreadable: %w", ref, err)
+	}
+	if at.Target == pipelines.TargetKubernetes && at.Kubernetes != nil {
+		return s.kubernetes(*at.Kubernetes)
+	}
+	return s.local, "local", nil
+}
+
+// Remember implements dispatch.Memory.
+func (s *stageTargets) Remember(ctx context.Context, ref targets.StageRef, p dispatch.Placement) error {
+	st, err := s.stage(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) && p == nil {
+		return nil // the stage is being deleted: nothing to remember
+	}
+	if err != nil {
+		return err
+	}
+	where := ""
+	if p != nil {
+		at := appliedTarget{Target: pipelines.TargetLocal}
+		s.mu.Lock()
+		for key, tg := range s.kube {
+			if dispatch.Placement(tg) == p {
+				var k pipelines.KubernetesSettings
+				if err := json.Unmarshal([]byte(key), &k); err == nil {
+					at = appliedTarget{Target: pipelines.TargetKubernetes, Kubernetes: &k}
+				}
+			}
+		}
+		s.mu.Unlock()
+		b, err := json.Marshal(at)
+		if err != nil {
+			return err
+		}
+		where = string(b)
+	}
+	return s.store.SaveStageApplied(ctx, st.ID, where)
 }
 
 // newStageTargets wires the target chooser: the runner's artifact tokens

@@ -30,11 +30,23 @@ var (
 	_ gateway.Tables = (*Target)(nil)
 )
 
+// Memory keeps where each stage was last applied beyond this process (in
+// the database), so that a stage whose settings moved it while Seedbed was
+// restarting is still removed from the target it left.
+type Memory interface {
+	// Recall returns the target stage ref was last applied on; a nil
+	// Placement when none is known.
+	Recall(ctx context.Context, ref targets.StageRef) (Placement, string, error)
+	// Remember records p as where stage ref runs now; nil once removed.
+	Remember(ctx context.Context, ref targets.StageRef, p Placement) error
+}
+
 // Target dispatches every call for a stage to the target it runs on. It is
 // safe for concurrent use; calls for one stage come one at a time (see
 // targets.Target).
 type Target struct {
 	resolve Resolver
+	mem     Memory // nil: only this process's memory
 
 	mu     sync.Mutex
 	placed map[targets.StageRef]placed // where each stage was last applied
@@ -50,6 +62,35 @@ func New(resolve Resolver) *Target {
 	return &Target{resolve: resolve, placed: map[targets.StageRef]placed{}}
 }
 
+// WithMemory makes d remember, through m, where each stage was applied: a
+// stage not applied in this process yet is taken to run where m recalls.
+func (d *Target) WithMemory(m Memory) *Target {
+	d.mem = m
+	return d
+}
+
+// recall is where stage ref was last applied: in this process, else as
+// d's Memory recalls it (errors go to log: they only cost the cleanup).
+func (d *Target) recall(ctx context.Context, ref targets.StageRef, log targets.Logger) (placed, bool) {
+	d.mu.Lock()
+	p, ok := d.placed[ref]
+	d.mu.Unlock()
+	if ok || d.mem == nil {
+		return p, ok
+	}
+	t, name, err := d.mem.Recall(ctx, ref)
+	if err != nil {
+		if log != nil {
+			log.Printf("could not tell where stage %s was applied before (what it ran there is left): %v", ref.Stage, err)
+		}
+		return placed{}, false
+	}
+	if t == nil {
+		return placed{}, false
+	}
+	return placed{t: t, name: name}, true
+}
+
 // Apply applies fns on the stage's target; once that succeeded, a stage
 // that moved is removed from the target it left (the deploy succeeds even
 // if that fails, and the log says so).
@@ -58,13 +99,18 @@ func (d *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 	if err != nil {
 		return fmt.Errorf("choose the target of %s: %w", ref, err)
 	}
+	old, _ := d.recall(ctx, ref, log)
 	if err := t.Apply(ctx, ref, fns, log); err != nil {
 		return err
 	}
 	d.mu.Lock()
-	old := d.placed[ref]
 	d.placed[ref] = placed{t: t, name: name}
 	d.mu.Unlock()
+	if d.mem != nil {
+		if err := d.mem.Remember(ctx, ref, t); err != nil && log != nil {
+			log.Printf("could not record that stage %s runs on %s: %v", ref.Stage, name, err)
+		}
+	}
 	if old.t != nil && old.t != t {
 		if log != nil {
 			log.Printf("stage %s moved from %s to %s: removing it from %s", ref.Stage, old.name, name, old.name)
@@ -81,8 +127,8 @@ func (d *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 // Remove removes the stage from the target it was applied on and from the
 // one its settings name, when they differ.
 func (d *Target) Remove(ctx context.Context, ref targets.StageRef) error {
+	old, ok := d.recall(ctx, ref, nil)
 	d.mu.Lock()
-	old, ok := d.placed[ref]
 	delete(d.placed, ref)
 	d.mu.Unlock()
 	t, _, err := d.resolve(ctx, ref)
@@ -95,7 +141,12 @@ func (d *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 		}
 	}
 	if t != nil && (!ok || t != old.t) {
-		return t.Remove(ctx, ref)
+		if err := t.Remove(ctx, ref); err != nil {
+			return err
+		}
+	}
+	if d.mem != nil {
+		return d.mem.Remember(ctx, ref, nil)
 	}
 	return nil
 }

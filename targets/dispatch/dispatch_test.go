@@ -98,3 +98,99 @@ func TestStageMovesBetweenTargets(t *testing.T) {
 		t.Error("prod still runs on kubernetes after Remove")
 	}
 }
+
+// memory is a Memory as the database would keep it: by place name.
+type memory struct {
+	mu     sync.Mutex
+	places map[string]Placement
+	where  map[targets.StageRef]string
+}
+
+func (m *memory) Recall(_ context.Context, ref targets.StageRef) (Placement, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	name, ok := m.where[ref]
+	if !ok {
+		return nil, "", nil
+	}
+	return m.places[name], name, nil
+}
+
+func (m *memory) Remember(_ context.Context, ref targets.StageRef, p Placement) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p == nil {
+		delete(m.where, ref)
+		return nil
+	}
+	for name, q := range m.places {
+		if q == p {
+			m.where[ref] = name
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown placement")
+}
+
+// A stage applied on one target, then moved to another while Seedbed was
+// down: the new process's first deploy removes it from the old target,
+// which only the Memory remembers.
+func TestStageMovedAcrossARestartIsRemovedFromTheOldTarget(t *testing.T) {
+	local, kube := place{targettest.New()}, place{targettest.New()}
+	mem := &memory{places: map[string]Placement{"local": local, "kubernetes": kube}, where: map[targets.StageRef]string{}}
+	ctx := context.Background()
+	prod := targets.StageRef{App: "shop", Stage: "prod"}
+	fns := []targets.Function{{Service: "api", Name: "a", Digest: "sha256:x", Routes: []stack.Route{{Method: "GET", Path: "/a"}}}}
+	on := func(name string) Resolver {
+		return func(context.Context, targets.StageRef) (Placement, string, error) { return mem.places[name], name, nil }
+	}
+
+	cases := []struct {
+		name      string
+		mem       Memory
+		wantLocal int // functions prod still runs on local after the move
+	}{
+		{"without a memory the old target is forgotten", nil, 1},
+		{"with a memory it is cleaned up", mem, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := local.Remove(ctx, prod); err != nil {
+				t.Fatal(err)
+			}
+			before := New(on("local"))
+			if tc.mem != nil {
+				before.WithMemory(tc.mem)
+			}
+			if err := before.Apply(ctx, prod, fns, nil); err != nil {
+				t.Fatal(err)
+			}
+			// Restart: a new dispatcher, and prod's settings now say kubernetes.
+			after := New(on("kubernetes"))
+			if tc.mem != nil {
+				after.WithMemory(tc.mem)
+			}
+			var log lines
+			if err := after.Apply(ctx, prod, fns, &log); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(local.Running(prod)); got != tc.wantLocal {
+				t.Errorf("prod runs %d functions on local after moving, want %d (log %v)", got, tc.wantLocal, log.l)
+			}
+			if len(kube.Running(prod)) != 1 {
+				t.Error("prod does not run on kubernetes")
+			}
+			if tc.mem != nil {
+				if !strings.Contains(strings.Join(log.l, "\n"), "stage prod moved from local to kubernetes") {
+					t.Errorf("log: %v", log.l)
+				}
+				if err := after.Remove(ctx, prod); err != nil {
+					t.Fatal(err)
+				}
+				if p, _, _ := mem.Recall(ctx, prod); p != nil || len(kube.Running(prod)) != 0 {
+					t.Errorf("after Remove: remembered %v, kubernetes runs %d", p, len(kube.Running(prod)))
+				}
+			}
+		})
+	}
+}

@@ -141,7 +141,7 @@ func newTarget(t testing.TB, cs kubernetes.Interface, ns string) *Target {
 	t.Helper()
 	tg, err := New(Config{
 		Client: cs, Namespace: ns, Image: "registry.example/seedbed:test", Replicas: 2,
-		Memory: 128, ProgressDeadline: 4 * time.Second, Artifacts: testLocator{}, Poll: 50 * time.Millisecond,
+		Memory: 128, ProgressDeadline: 4 * time.Second, Artifacts: testLocator{},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,12 @@ func (t *Target) drift(st *stagePlan, live *liveState) []string {
 				out = append(out, fmt.Sprintf("service %s of function %s was deleted", e.Service, e.Key))
 			}
 		}
+		// A stage applied before has its network policy.
+		if d, err := t.policyDrift(st.ref, live.policy); err != nil {
+			out = append(out, fmt.Sprintf("network policy of the stage: %v", err))
+		} else if d != "" {
+			out = append(out, d)
+		}
 	}
 	for _, p := range st.fns {
 		if d := live.deployments[p.deployName]; d != nil {

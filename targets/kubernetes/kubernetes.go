@@ -95,8 +95,6 @@ type Config struct {
 	// Domain is the gateway's domain for host routing (STAGE--APP.<Domain>);
 	// the runner in each pod routes requests the same way.
 	Domain string
-	// Poll is how often a rollout is checked; zero means 100ms.
-	Poll time.Duration
 	// Transport carries the gateway's requests to Services; nil means a
 	// default transport. Tests point it elsewhere.
 	Transport http.RoundTripper
@@ -107,6 +105,13 @@ type Config struct {
 	// functions find in SEEDBED_QUEUE_TOKEN (kept in the function's
 	// Secret); nil gives none.
 	QueueToken func(targets.StageRef) string
+	// GatewayNamespace and GatewayLabels name the pods of Seedbed's
+	// gateway (seedbed serve): the only pods each stage's NetworkPolicy
+	// lets reach its functions, and the ones functions may reach for their
+	// artifacts. Empty: the namespace of the pod Seedbed runs in (else
+	// DefaultGatewayNamespace) and DefaultGatewayLabels.
+	GatewayNamespace string
+	GatewayLabels    map[string]string
 }
 
 var _ targets.Target = (*Target)(nil)
@@ -118,6 +123,8 @@ type Target struct {
 	cs     kubernetes.Interface
 	cpu    resource.Quantity
 	shared sharedPodSpec
+	// gatewayNS is Config.GatewayNamespace or its default.
+	gatewayNS string
 
 	// podAnnotations, when set, adds annotations to a function's pod
 	// template; the tests use it to make a revision fail (kwok faults).
@@ -171,11 +178,11 @@ func New(cfg Config) (*Target, error) {
 	if cfg.ProgressDeadline <= 0 {
 		cfg.ProgressDeadline = 2 * time.Minute
 	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = 100 * time.Millisecond
-	}
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
+	}
+	if len(cfg.GatewayLabels) == 0 {
+		cfg.GatewayLabels = DefaultGatewayLabels()
 	}
 	if cfg.ServiceURL == nil {
 		cfg.ServiceURL = ServiceURL
@@ -187,6 +194,7 @@ func New(cfg Config) (*Target, error) {
 		tables:     map[targets.StageRef]*gateway.Table{},
 		cs:         cfg.Client,
 		cpu:        cpu,
+		gatewayNS:  gatewayNamespace(cfg.GatewayNamespace),
 		shared: sharedPodSpec{
 			Image: cfg.Image, PullSecret: cfg.ImagePullSecret, Replicas: cfg.Replicas,
 			Memory: cfg.Memory, CPU: cpu.String(), ProgressDeadline: int32(max(cfg.ProgressDeadline/time.Second, 1)),
@@ -218,32 +226,44 @@ func (t *Target) Apply(ctx context.Context, ref targets.StageRef, fns []targets.
 		log.Printf("drift: %s; this deploy repairs it", d)
 	}
 
-	var fresh []*planned // revisions that are not running yet
+	fresh := map[string]bool{} // revisions that are not running yet
 	for _, p := range st.fns {
 		if _, ok := live.deployments[p.deployName]; !ok {
-			fresh = append(fresh, p)
+			fresh[p.deployName] = true
 		}
 	}
 	if n := len(fresh); n > 0 {
 		log.Printf("applying %d new revision(s) of %d function(s) to namespace %s", n, len(st.fns), t.cfg.Namespace)
 	}
+	// The stage's pods are isolated before any of them starts.
+	if err := t.applyPolicy(ctx, ref, live.policy); err != nil {
+		return err
+	}
+	read := time.Since(start)
+	// The watch lists and starts following while the revisions are
+	// applied: it is there when they are.
+	w := t.watchStage(ctx, ref)
+	defer w.close()
 	if err := t.applyRevisions(ctx, st, live); err != nil {
 		return err
 	}
-	if err := t.waitRollouts(ctx, st, log); err != nil {
+	applied := time.Since(start)
+	if err := t.waitRollouts(ctx, st, w, fresh, log); err != nil {
 		keep := live.keepOnFailure()
 		if cerr := t.prune(context.WithoutCancel(ctx), st.ref, keep, nil); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("delete the failed revisions: %w", cerr))
 		}
 		return err
 	}
+	rolled := time.Since(start)
 	if err := t.switchStage(ctx, st, live); err != nil {
 		return err
 	}
 	if err := t.publish(st); err != nil {
 		return err
 	}
-	log.Printf("switched %s to %d functions in %s", ref.Stage, len(st.fns), time.Since(start).Round(time.Millisecond))
+	log.Printf("switched %s to %d functions in %s (read the cluster %s, applied %s, rolled out %s, switched %s)", ref.Stage, len(st.fns), time.Since(start).Round(time.Millisecond),
+		read.Round(time.Millisecond), (applied - read).Round(time.Millisecond), (rolled - applied).Round(time.Millisecond), (time.Since(start) - rolled).Round(time.Millisecond))
 
 	keep := map[string]string{}
 	for _, p := range st.fns {
@@ -276,6 +296,9 @@ func (t *Target) Remove(ctx context.Context, ref targets.StageRef) error {
 	}
 	if err := t.cs.CoreV1().ConfigMaps(t.cfg.Namespace).Delete(ctx, routesName(ref), metav1.DeleteOptions{}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("remove stage %s: delete its route table: %w", ref, err)
+	}
+	if err := t.removePolicy(ctx, ref); err != nil {
+		return fmt.Errorf("remove stage %s: %w", ref, err)
 	}
 	t.mu.Lock()
 	delete(t.running, ref)

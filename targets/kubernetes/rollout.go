@@ -10,7 +10,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/seedbed/seedbed/targets"
 )
@@ -48,51 +47,56 @@ func deploymentState(d *appsv1.Deployment) (rolloutState, string) {
 	return rolling, fmt.Sprintf("%d of %d pods available", s.AvailableReplicas, want)
 }
 
-// waitRollouts waits until every planned Deployment is available. It logs
-// in words what keeps pods from starting (not scheduled, image pull errors,
+// waitRollouts waits until every planned Deployment is available, as w
+// (started before the apply) sees them. A revision this apply created
+// (fresh) counts as rolled out as soon as as many of its pods are ready as
+// it has replicas: that is what the Service's endpoints follow, and the
+// Deployment's own status says the same only after the ReplicaSet and
+// Deployment controllers have each written a status in turn. It logs in
+// words what keeps pods from starting (not scheduled, image pull errors,
 // crash loops, out-of-memory kills, failing readiness), each once, and
 // fails as soon as a Deployment passes its progress deadline, naming every
 // function that failed and why.
-func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, log targets.Logger) error {
+func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, w *stageWatch, fresh map[string]bool, log targets.Logger) error {
 	ns := t.cfg.Namespace
 	said := map[string]bool{}
-	tick := time.NewTicker(t.cfg.Poll)
+	seen := map[string]bool{}
+	// A backstop: every change pokes w.changed, but a state is also
+	// looked at now and then without one.
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for round := 0; ; round++ {
-		deps, err := t.cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: stageSelector(st.ref)})
-		if err != nil {
-			return fmt.Errorf("watch the rollout of %s: %w", st.ref, err)
-		}
-		byName := map[string]*appsv1.Deployment{}
-		for i := range deps.Items {
-			byName[deps.Items[i].Name] = &deps.Items[i]
-		}
-		var pending, broken []*planned
-		reasons := map[*planned]string{}
-		for _, p := range st.fns {
-			d := byName[p.deployName]
-			if d == nil {
-				return fmt.Errorf("function %s: deployment %s disappeared during the rollout", p.fn.Key(), p.deployName)
+	for {
+		if w.hasSynced() {
+			pods := w.podList()
+			ready := readyPods(pods)
+			var pending, broken []*planned
+			reasons := map[*planned]string{}
+			for _, p := range st.fns {
+				d := w.deployment(ns, p.deployName)
+				if d == nil {
+					if seen[p.deployName] {
+						return fmt.Errorf("function %s: deployment %s disappeared during the rollout", p.fn.Key(), p.deployName)
+					}
+					pending = append(pending, p) // applied; the watch has not brought it yet
+					continue
+				}
+				seen[p.deployName] = true
+				state, msg := deploymentState(d)
+				if state == rolling && fresh[p.deployName] && ready[p.base+"/"+p.rev] >= t.cfg.Replicas {
+					state = available
+				}
+				switch state {
+				case failed:
+					broken = append(broken, p)
+					reasons[p] = msg
+				case rolling:
+					pending = append(pending, p)
+				}
 			}
-			switch state, msg := deploymentState(d); state {
-			case failed:
-				broken = append(broken, p)
-				reasons[p] = msg
-			case rolling:
-				pending = append(pending, p)
+			if len(pending) == 0 && len(broken) == 0 {
+				return nil
 			}
-		}
-		if len(pending) == 0 && len(broken) == 0 {
-			return nil
-		}
-		// Pods are read every few rounds while waiting, and always for
-		// a failure, whose error must say why.
-		var problems map[string][]string
-		var waiting map[string]string
-		if len(broken) > 0 || round%5 == 4 {
-			if problems, waiting, err = t.podProblems(ctx, st); err != nil {
-				return err
-			}
+			problems, waiting := podProblems(pods)
 			for _, p := range append(pending, broken...) {
 				for _, line := range problems[p.rev] {
 					msg := fmt.Sprintf("function %s (revision %s): %s", p.fn.Key(), p.rev, line)
@@ -102,28 +106,35 @@ func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, log targets.Lo
 					}
 				}
 			}
-		}
-		if len(broken) > 0 {
-			var errs []error
-			for _, p := range broken {
-				cause := "its pods did not become ready"
-				if lines := problems[p.rev]; len(lines) > 0 {
-					cause = strings.Join(dedupe(stripPodNames(lines)), "; ")
-				} else if w := waiting[p.rev]; w != "" {
-					cause = w
+			if len(broken) > 0 {
+				var errs []error
+				for _, p := range broken {
+					cause := "its pods did not become ready"
+					if lines := problems[p.rev]; len(lines) > 0 {
+						cause = strings.Join(dedupe(stripPodNames(lines)), "; ")
+					} else if w := waiting[p.rev]; w != "" {
+						cause = w
+					}
+					errs = append(errs, fmt.Errorf("rollout of function %s failed after %ds: %s (%s)", p.fn.Key(), t.shared.ProgressDeadline, cause, reasons[p]))
 				}
-				errs = append(errs, fmt.Errorf("rollout of function %s failed after %ds: %s (%s)", p.fn.Key(), t.shared.ProgressDeadline, cause, reasons[p]))
+				errs = append(errs, errors.New("the stage keeps serving its previous release"))
+				return errors.Join(errs...)
 			}
-			errs = append(errs, errors.New("the stage keeps serving its previous release"))
-			return errors.Join(errs...)
+			if err := ctx.Err(); err != nil {
+				names := make([]string, len(pending))
+				for i, p := range pending {
+					names[i] = p.fn.Key()
+				}
+				return fmt.Errorf("stopped waiting for the rollout of %s: %w", strings.Join(names, ", "), context.Cause(ctx))
+			}
 		}
 		select {
 		case <-ctx.Done():
-			names := make([]string, len(pending))
-			for i, p := range pending {
-				names[i] = p.fn.Key()
+			if !w.hasSynced() {
+				return fmt.Errorf("stopped waiting for the rollout of %s (the watch of its deployments and pods never listed them): %w", st.ref, context.Cause(ctx))
 			}
-			return fmt.Errorf("stopped waiting for the rollout of %s: %w", strings.Join(names, ", "), context.Cause(ctx))
+			// Look once more, then report what was still pending.
+		case <-w.changed:
 		case <-tick.C:
 		}
 	}
@@ -133,15 +144,10 @@ func (t *Target) waitRollouts(ctx context.Context, st *stagePlan, log targets.Lo
 // being ready; waiting says, per revision, how many pods have not started
 // yet (no kubelet has reported on them): the cause of a failure when no
 // pod reported anything worse.
-func (t *Target) podProblems(ctx context.Context, st *stagePlan) (problems map[string][]string, waiting map[string]string, err error) {
-	pods, err := t.cs.CoreV1().Pods(t.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: stageSelector(st.ref)})
-	if err != nil {
-		return nil, nil, fmt.Errorf("list pods of %s: %w", st.ref, err)
-	}
+func podProblems(pods []*corev1.Pod) (problems map[string][]string, waiting map[string]string) {
 	problems = map[string][]string{}
 	unstarted, unscheduled := map[string]int{}, map[string]int{}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
+	for _, pod := range pods {
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
@@ -172,7 +178,7 @@ func (t *Target) podProblems(ctx context.Context, st *stagePlan) (problems map[s
 			waiting[rev] = fmt.Sprintf("%d pod(s) scheduled but not started (no status from the node)", n)
 		}
 	}
-	return problems, waiting, nil
+	return problems, waiting
 }
 
 // podProblem says in words why pod is not serving, as a kubelet and the

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -89,9 +91,26 @@ func TestApplyRunsEachFunctionAndSwitchesServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range plan.fns {
-		d, err := cs.AppsV1().Deployments(ns).Get(ctx, p.deployName, metav1.GetOptions{})
+		// The switch waited for the new revision's pods to be Ready (what
+		// the Service's endpoints follow); the Deployment's status catches
+		// up once the controllers have written theirs.
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelRevision + "=" + p.rev})
 		if err != nil {
-			t.Fatalf("deployment of %s: %v", p.fn.Key(), err)
+			t.Fatal(err)
+		}
+		var ready []*corev1.Pod
+		for i := range pods.Items {
+			ready = append(ready, &pods.Items[i])
+		}
+		if n := readyPods(ready)[p.base+"/"+p.rev]; n != 2 {
+			t.Errorf("%s: %d pods ready when Apply returned, want 2", p.deployName, n)
+		}
+		var d *appsv1.Deployment
+		if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+			d, err = cs.AppsV1().Deployments(ns).Get(ctx, p.deployName, metav1.GetOptions{})
+			return err == nil && d.Status.AvailableReplicas == 2, err
+		}); err != nil {
+			t.Fatalf("deployment of %s never available: %v", p.fn.Key(), err)
 		}
 		if *d.Spec.Replicas != 2 || d.Status.AvailableReplicas != 2 {
 			t.Errorf("%s: replicas %d, available %d; want 2 and 2", d.Name, *d.Spec.Replicas, d.Status.AvailableReplicas)
