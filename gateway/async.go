@@ -84,18 +84,25 @@ func (g *Gateway) serveAsync(w http.ResponseWriter, r *http.Request, c *Call, up
 	}
 	id, err = g.cfg.Async.Enqueue(r.Context(), c.Stage, fn, ev)
 	if err != nil {
-		var refusal interface{ HTTPStatus() int }
-		if errors.As(err, &refusal) {
-			PlainError(w, refusal.HTTPStatus(), err.Error())
-			return
-		}
-		PlainError(w, http.StatusServiceUnavailable, fmt.Sprintf("cannot queue the invocation now: %v", err))
+		queueError(w, err, "the invocation")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Seedbed-Invocation-Id", id)
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]string{"invocationId": id, "status": "queued"})
+}
+
+// queueError answers a failed Enqueue or Send: a refusal (an error with an
+// HTTPStatus() int method: too large, too many, no such queue) with its
+// status and words, anything else as the gateway's own failure (503).
+func queueError(w http.ResponseWriter, err error, what string) {
+	var refusal interface{ HTTPStatus() int }
+	if errors.As(err, &refusal) {
+		PlainError(w, refusal.HTTPStatus(), err.Error())
+		return
+	}
+	PlainError(w, http.StatusServiceUnavailable, fmt.Sprintf("cannot queue %s now: %v", what, err))
 }
 
 // asyncType reads the invocation type a request asks for: "" for a call,

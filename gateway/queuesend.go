@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -101,12 +99,7 @@ func (q QueueEndpoint) ServeSend(w http.ResponseWriter, r *http.Request, ref tar
 	}
 	id, err := q.Sender.Send(r.Context(), ref, queue, body)
 	if err != nil {
-		var refusal interface{ HTTPStatus() int }
-		if errors.As(err, &refusal) {
-			PlainError(w, refusal.HTTPStatus(), err.Error())
-			return
-		}
-		PlainError(w, http.StatusServiceUnavailable, fmt.Sprintf("cannot queue the message now: %v", err))
+		queueError(w, err, "the message")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -118,27 +118,8 @@ func main() {
 	srv, tmp, done := harness.Boot(ctx, "events", env...)
 	defer done()
 	fmt.Printf("seedbed at %s on %s, %s\n", srv.Console, backend, time.Now().UTC().Format(time.RFC3339))
-	repo, err := harness.NewRepo(filepath.Join(tmp, "repo"))
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if err := repo.Commit("v1", map[string]string{"seedbed.yml": stack, "jobs/go.mod": lambdaMod, "jobs/go.sum": lambdaSum, "jobs/main.go": lambdaMain}); err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := srv.API.CreateApp(ctx, apiv1.CreateAppRequest{Name: "ev", RepoURL: repo.Dir, Branch: "main"}); err != nil {
-		harness.Fatal(err)
-	}
-	dr, err := srv.API.Deploy(ctx, "ev", apiv1.DeployRequest{Stage: "dev"})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := harness.WaitDeploy(ctx, srv.API, dr.Deploy.ID, 4*time.Minute); err != nil {
-		page, _ := srv.API.BuildLogs(ctx, dr.Build.ID, 0)
-		for _, l := range page.Lines {
-			fmt.Println("  ", l.Text)
-		}
-		harness.Fatal(err)
-	}
+	harness.DeployNew(ctx, srv, filepath.Join(tmp, "repo"), "ev", map[string]string{"seedbed.yml": stack,
+		"jobs/go.mod": lambdaMod, "jobs/go.sum": lambdaSum, "jobs/main.go": lambdaMain}, 4*time.Minute)
 	client := &http.Client{Timeout: 10 * time.Second}
 	if *queueN > 0 {
 		queueSeries(ctx, srv, client, *queueN)

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/bench/harness"
-	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 const stack = `services:
@@ -77,29 +76,9 @@ func main() {
 	srv, tmp, done := harness.Boot(ctx, "gateway", "GOMODCACHE="+strings.TrimSpace(string(modcache)), "GOPROXY=off")
 	defer done()
 	fmt.Printf("seedbed at %s, %s, %d workers × %s per target\n", srv.Console, time.Now().UTC().Format(time.RFC3339), *workers, *dur)
-	repo, err := harness.NewRepo(filepath.Join(tmp, "repo"))
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if err := repo.Commit("v1", map[string]string{"seedbed.yml": stack,
+	dr := harness.DeployNew(ctx, srv, filepath.Join(tmp, "repo"), "gw", map[string]string{"seedbed.yml": stack,
 		"web/go.mod": harness.GoMod, "web/main.go": harness.GoHTTPFunction("v1"),
-		"lam/go.mod": lambdaMod, "lam/go.sum": lambdaSum, "lam/main.go": lambdaMain}); err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := srv.API.CreateApp(ctx, apiv1.CreateAppRequest{Name: "gw", RepoURL: repo.Dir, Branch: "main"}); err != nil {
-		harness.Fatal(err)
-	}
-	dr, err := srv.API.Deploy(ctx, "gw", apiv1.DeployRequest{Stage: "dev"})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := harness.WaitDeploy(ctx, srv.API, dr.Deploy.ID, 4*time.Minute); err != nil {
-		page, _ := srv.API.BuildLogs(ctx, dr.Build.ID, 0)
-		for _, l := range page.Lines {
-			fmt.Println("  ", l.Text)
-		}
-		harness.Fatal(err)
-	}
+		"lam/go.mod": lambdaMod, "lam/go.sum": lambdaSum, "lam/main.go": lambdaMain}, 4*time.Minute)
 	// The HTTP function's own port, from the deploy log, for the baseline.
 	direct := ""
 	dlog, _ := srv.API.DeployLogs(ctx, dr.Deploy.ID, 0)

@@ -326,3 +326,32 @@ func Boot(ctx context.Context, name string, env ...string) (srv *Server, tmp str
 
 // PID is the server process's id (for its CPU time in /proc).
 func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// DeployNew is how most benchmarks get a function running: files are
+// committed to a new repository in dir, the app is created from it and its
+// stage dev deployed, within limit. Any failure ends the program, after
+// the build's log.
+func DeployNew(ctx context.Context, srv *Server, dir, app string, files map[string]string, limit time.Duration) apiv1.DeployResponse {
+	repo, err := NewRepo(dir)
+	if err != nil {
+		Fatal(err)
+	}
+	if err := repo.Commit("v1", files); err != nil {
+		Fatal(err)
+	}
+	if _, err := srv.API.CreateApp(ctx, apiv1.CreateAppRequest{Name: app, RepoURL: repo.Dir, Branch: "main"}); err != nil {
+		Fatal(err)
+	}
+	dr, err := srv.API.Deploy(ctx, app, apiv1.DeployRequest{Stage: "dev"})
+	if err != nil {
+		Fatal(err)
+	}
+	if _, err := WaitDeploy(ctx, srv.API, dr.Deploy.ID, limit); err != nil {
+		page, _ := srv.API.BuildLogs(ctx, dr.Build.ID, 0)
+		for _, l := range page.Lines {
+			fmt.Println("  ", l.Text)
+		}
+		Fatal(err)
+	}
+	return dr
+}

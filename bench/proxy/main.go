@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/bench/harness"
-	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 const stack = `services:
@@ -87,24 +86,8 @@ func main() {
 	defer cancel()
 	srv, tmp, done := harness.Boot(ctx, "proxy")
 	defer done()
-	repo, err := harness.NewRepo(filepath.Join(tmp, "repo"))
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if err := repo.Commit("v1", map[string]string{"seedbed.yml": stack,
-		"web/go.mod": harness.GoMod, "web/main.go": harness.GoHTTPFunction("v1")}); err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := srv.API.CreateApp(ctx, apiv1.CreateAppRequest{Name: "px", RepoURL: repo.Dir, Branch: "main"}); err != nil {
-		harness.Fatal(err)
-	}
-	dr, err := srv.API.Deploy(ctx, "px", apiv1.DeployRequest{Stage: "dev"})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := harness.WaitDeploy(ctx, srv.API, dr.Deploy.ID, 4*time.Minute); err != nil {
-		harness.Fatal(err)
-	}
+	dr := harness.DeployNew(ctx, srv, filepath.Join(tmp, "repo"), "px", map[string]string{"seedbed.yml": stack,
+		"web/go.mod": harness.GoMod, "web/main.go": harness.GoHTTPFunction("v1")}, 4*time.Minute)
 	port := ""
 	dlog, _ := srv.API.DeployLogs(ctx, dr.Deploy.ID, 0)
 	re := regexp.MustCompile(`starting web/hello .* on port (\d+)`)

@@ -37,7 +37,6 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/bench/harness"
-	"github.com/seedbed/seedbed/web/apiv1"
 )
 
 const scale = `
@@ -159,10 +158,6 @@ func main() {
 	srv, tmp, done := harness.Boot(ctx, "scaling", "GOMODCACHE="+strings.TrimSpace(string(modcache)), "GOPROXY=off", "SEEDBED_ISOLATION="+*isolation)
 	defer done()
 	fmt.Printf("seedbed at %s, %s, %d rounds, %s idle between them, isolation %s\n", srv.Console, time.Now().UTC().Format(time.RFC3339), *rounds, *idle, *isolation)
-	repo, err := harness.NewRepo(filepath.Join(tmp, "repo"))
-	if err != nil {
-		harness.Fatal(err)
-	}
 	files := map[string]string{"seedbed.yml": stack,
 		"goweb/go.mod": harness.GoMod, "goweb/main.go": goMain,
 		"nodeweb/server.js": nodeServer, "nodeweb/package.json": `{"name": "nodeweb", "private": true}` + "\n",
@@ -171,23 +166,7 @@ func main() {
 	if err := vendorLambda(strings.TrimSpace(string(modcache)), files); err != nil {
 		harness.Fatal(err)
 	}
-	if err := repo.Commit("v1", files); err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := srv.API.CreateApp(ctx, apiv1.CreateAppRequest{Name: "cold", RepoURL: repo.Dir, Branch: "main"}); err != nil {
-		harness.Fatal(err)
-	}
-	dr, err := srv.API.Deploy(ctx, "cold", apiv1.DeployRequest{Stage: "dev"})
-	if err != nil {
-		harness.Fatal(err)
-	}
-	if _, err := harness.WaitDeploy(ctx, srv.API, dr.Deploy.ID, 6*time.Minute); err != nil {
-		page, _ := srv.API.BuildLogs(ctx, dr.Build.ID, 0)
-		for _, l := range page.Lines {
-			fmt.Println("  ", l.Text)
-		}
-		harness.Fatal(err)
-	}
+	harness.DeployNew(ctx, srv, filepath.Join(tmp, "repo"), "cold", files, 6*time.Minute)
 	targets := []*target{
 		{name: "go http", path: "/go", function: "goweb/hello"},
 		{name: "node http", path: "/node", function: "nodeweb/hello"},
