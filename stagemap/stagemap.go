@@ -36,6 +36,7 @@ const (
 	DriftCrashLooping = "crash_looping"  // running, but its process keeps restarting
 	DriftNotInRelease = "not_in_release" // running, not declared by the live release
 	DriftOtherBuild   = "other_build"    // running another artifact than the release's
+	DriftShort        = "short"          // fewer instances run than the release's minimum
 )
 
 // Node kinds, one column each but events.
@@ -87,6 +88,9 @@ type Input struct {
 	// node is then marked missing or not in the release.
 	Running      []targets.Function
 	RunningKnown bool
+	// Instances counts the running instances by function key; nil: the
+	// target does not tell (then no function is marked short).
+	Instances map[string]int
 	// Traffic is by function key over Window; nil: no metrics kept.
 	Traffic map[string]Traffic
 	Window  time.Duration
@@ -143,6 +147,7 @@ type Map struct {
 	CrashLooping int
 	NotInRelease int
 	OtherBuild   int
+	Short        int
 	Down         int
 }
 
@@ -158,7 +163,20 @@ func (m Map) Node(id string) (Node, bool) {
 
 // Differs tells whether what runs differs from what the release declares.
 func (m Map) Differs() bool {
-	return m.Missing+m.CrashLooping+m.NotInRelease+m.OtherBuild > 0
+	return m.Missing+m.CrashLooping+m.NotInRelease+m.OtherBuild+m.Short > 0
+}
+
+// minInstances is how many instances of fn the release asks to run at
+// all times: instances.min, 1 when the stack says nothing, none for a
+// static site (the target serves its files itself).
+func minInstances(fn targets.Function) int {
+	switch {
+	case fn.Runtime == "static":
+		return 0
+	case fn.Instances == nil:
+		return 1
+	}
+	return fn.Instances.Min
 }
 
 // function is one function as the map sees it: declared, running or both.
@@ -361,6 +379,10 @@ func functionNode(in Input, f function, m *Map) Node {
 		n.Drift = DriftOtherBuild
 		n.Detail = []string{rt, "runs another build than the release's"}
 		m.OtherBuild++
+	case in.Instances != nil && f.declared != nil && in.Instances[f.key] < minInstances(*f.declared):
+		n.Drift = DriftShort
+		n.Detail = []string{rt, fmt.Sprintf("SHORT: %d of at least %d instances run", in.Instances[f.key], minInstances(*f.declared))}
+		m.Short++
 	default:
 		n.Detail = []string{rt}
 		if t.Restarts > 0 {
@@ -486,6 +508,8 @@ func (m Map) Differences() []string {
 			out = append(out, n.Label+" runs, but "+rel+" does not declare it.")
 		case DriftOtherBuild:
 			out = append(out, n.Label+" runs another build than "+rel+"'s.")
+		case DriftShort:
+			out = append(out, n.Label+" is short of instances: "+strings.TrimPrefix(n.Detail[1], "SHORT: ")+".")
 		}
 	}
 	return out

@@ -272,3 +272,52 @@ func TestDifferences(t *testing.T) {
 		t.Errorf("what runs is what is declared, yet: %q", d)
 	}
 }
+
+// TestShortOfInstances marks a function running fewer instances than its
+// instances.min (1 when the stack says none), and only when the target
+// counts instances.
+func TestShortOfInstances(t *testing.T) {
+	web := fn("api", "web", "sha256:a1", "GET /")
+	web.Instances = &stack.Instances{Min: 3, Max: 5}
+	lazy := fn("api", "lazy", "sha256:a2", "GET /lazy")
+	lazy.Instances = &stack.Instances{Min: 0, Max: 2}
+	plain := fn("api", "plain", "sha256:a3", "GET /plain")
+	site := fn("www", "site", "sha256:a4", "GET /site")
+	site.Runtime = "static"
+	fns := []targets.Function{web, lazy, plain, site}
+	in := Input{App: "shop", Stage: "prod", Release: 3, Declared: fns, Running: fns, RunningKnown: true}
+	tests := []struct {
+		name      string
+		instances map[string]int
+		short     []string // function keys marked short
+	}{
+		{"not counted", nil, nil},
+		{"all there", map[string]int{"api/web": 3, "api/plain": 1}, nil},
+		{"one short of min", map[string]int{"api/web": 2, "api/plain": 1}, []string{"api/web"}},
+		{"none of the default one", map[string]int{"api/web": 4}, []string{"api/plain"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in.Instances = tt.instances
+			m := Build(in)
+			var short []string
+			for _, n := range m.Nodes {
+				if n.Drift == DriftShort {
+					short = append(short, strings.TrimPrefix(n.ID, "fn:"))
+				}
+			}
+			if !slices.Equal(short, tt.short) || m.Short != len(tt.short) || m.Differs() != (len(tt.short) > 0) {
+				t.Fatalf("short %v (count %d, differs %v), want %v", short, m.Short, m.Differs(), tt.short)
+			}
+		})
+	}
+	in.Instances = map[string]int{"api/web": 1, "api/plain": 1}
+	m := Build(in)
+	if d := m.Differences(); !slices.Equal(d, []string{"api/web is short of instances: 1 of at least 3 instances run."}) {
+		t.Errorf("Differences: %q", d)
+	}
+	svg := string(SVG(m))
+	if !strings.Contains(svg, `data-drift="short"`) || !strings.Contains(svg, "SHORT: 1 of at least 3 instances run") {
+		t.Errorf("the SVG does not mark api/web short:\n%s", svg)
+	}
+}

@@ -159,7 +159,7 @@ func node(b *bytes.Buffer, n Node) {
 		strokeW, dash = "2.5", ` stroke-dasharray="6 4"`
 	case DriftCrashLooping:
 		strokeW = "2.5"
-	case DriftNotInRelease, DriftOtherBuild:
+	case DriftNotInRelease, DriftOtherBuild, DriftShort:
 		stroke, strokeW, dash = driftStroke, "2.5", ` stroke-dasharray="6 4"`
 	}
 	if n.Kind == KindFunction && n.Drift == DriftNone {
@@ -201,7 +201,7 @@ func node(b *bytes.Buffer, n Node) {
 // isDriftLine tells the line that says what differs, drawn in the
 // drift's colour.
 func isDriftLine(s string) bool {
-	for _, p := range []string{"MISSING", "CRASH-LOOPING", "NOT IN RELEASE", "runs another build"} {
+	for _, p := range []string{"MISSING", "CRASH-LOOPING", "NOT IN RELEASE", "runs another build", "SHORT"} {
 		if strings.HasPrefix(s, p) {
 			return true
 		}

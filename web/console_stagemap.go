@@ -22,6 +22,13 @@ type RunningReader interface {
 	Running(ref targets.StageRef) []targets.Function
 }
 
+// InstanceCounter counts the running instances of a stage's functions by
+// function key (the local target's pools); a stage it runs nothing of
+// gets nil, and the map then marks no function short of instances.
+type InstanceCounter interface {
+	InstanceCounts(ref targets.StageRef) map[string]int
+}
+
 // mapWindow is the span of the map's health, rates and restarts: short,
 // because the map answers "what is wrong now".
 const mapWindow = 5 * time.Minute
@@ -46,6 +53,9 @@ func (s *Server) stageMap(ctx context.Context, app store.App, st store.Stage) (s
 	}
 	if s.cfg.Running != nil {
 		in.Running, in.RunningKnown = s.cfg.Running.Running(targets.StageRef{App: app.Name, Stage: st.Name}), true
+	}
+	if s.cfg.Instances != nil {
+		in.Instances = s.cfg.Instances.InstanceCounts(targets.StageRef{App: app.Name, Stage: st.Name})
 	}
 	if s.cfg.Domains != nil {
 		regs, err := s.cfg.Domains.List(ctx, app, []store.Stage{st})
@@ -139,7 +149,7 @@ func (s *Server) apiStageMap(c echo.Context) error {
 func stageMapJSON(m stagemap.Map) apiv1.StageMap {
 	out := apiv1.StageMap{App: m.App, Stage: m.Stage, Release: m.Release, RunningKnown: m.RunningKnown, Metrics: m.Metrics,
 		Firing: m.Firing, Nodes: []apiv1.StageMapNode{}, Edges: []apiv1.StageMapEdge{}, Missing: m.Missing, CrashLooping: m.CrashLooping,
-		NotInRelease: m.NotInRelease, OtherBuild: m.OtherBuild, Down: m.Down, WindowSeconds: int(m.Window / time.Second),
+		NotInRelease: m.NotInRelease, OtherBuild: m.OtherBuild, Short: m.Short, Down: m.Down, WindowSeconds: int(m.Window / time.Second),
 		Differences: m.Differences()}
 	if out.Firing == nil {
 		out.Firing = []string{}

@@ -159,6 +159,9 @@ type Config struct {
 	// Running tells what stages' targets run now, for the stage maps;
 	// nil: this server cannot tell, and the maps say so.
 	Running RunningReader
+	// Instances counts the instances functions run, for the stage maps'
+	// "short of instances"; nil: not counted.
+	Instances InstanceCounter
 	// QueueTokens makes the stages' queue send tokens; nil: the API has
 	// none to give.
 	QueueTokens QueueTokens

@@ -150,12 +150,21 @@ func TestScaleUpUnderLoadAndDownToZero(t *testing.T) {
 	}
 
 	waitInstances(t, p, 0, 5*time.Second)
+	if got := b.target.InstanceCounts(shopDev); len(got) != 1 || got["api/hello"] != 0 {
+		t.Errorf("InstanceCounts at zero = %v; want api/hello: 0", got)
+	}
+	if got := b.target.InstanceCounts(targets.StageRef{App: "shop", Stage: "nope"}); got != nil {
+		t.Errorf("InstanceCounts of a stage the target runs nothing of = %v; want nil", got)
+	}
 	began := time.Now()
 	res := b.get(t, "/shop/dev/hello")
 	wantStatus(t, res, http.StatusOK)
 	t.Logf("cold start from zero answered in %s", time.Since(began))
 	if n := len(p.instances()); n != 1 {
 		t.Errorf("after the first request from zero the pool runs %d instances; want 1", n)
+	}
+	if got := b.target.InstanceCounts(shopDev); got["api/hello"] != 1 {
+		t.Errorf("InstanceCounts after a cold start = %v; want api/hello: 1", got)
 	}
 	q := rec.nth(t, 61)
 	if !q.ColdStart || q.Instance == "" || q.Status != http.StatusOK {

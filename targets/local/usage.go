@@ -9,6 +9,7 @@ import (
 
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/metrics/observe"
+	"github.com/seedbed/seedbed/targets"
 )
 
 // InstanceUsage lists the instances the stages serve now with their
@@ -127,4 +128,28 @@ func noteServerErrors(resp *http.Response) error {
 		}
 	}
 	return gateway.DropConsoleCookies(resp)
+}
+
+// InstanceCounts counts the running instances of each function of ref by
+// function key (static sites, served by the target itself, are left out),
+// for the stage map's "short of instances"; nil when this target runs
+// nothing of ref (a stage on another target).
+func (t *Target) InstanceCounts(ref targets.StageRef) map[string]int {
+	t.mu.Lock()
+	st := t.stages[ref]
+	t.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	live := st.live.Load()
+	if live == nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, p := range *live {
+		if p.static == nil {
+			out[p.fn.Key()] += len(p.instances())
+		}
+	}
+	return out
 }

@@ -21,6 +21,7 @@ type StageMap struct {
 	CrashLooping int            `json:"crash_looping"`
 	NotInRelease int            `json:"not_in_release"`
 	OtherBuild   int            `json:"other_build"`
+	Short        int            `json:"short"` // functions running fewer instances than their minimum
 	Down         int            `json:"down"`
 	// WindowSeconds is the span health, rates and restarts cover.
 	WindowSeconds int `json:"window_seconds"`
