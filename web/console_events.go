@@ -81,7 +81,7 @@ func (s *Server) stageEventsPage(c echo.Context) error {
 			return eventsError(err)
 		}
 		for _, q := range qs {
-			row := views.QueueRow{Name: q.Name, Subscriber: q.Subscriber, Depth: q.Depth, DeadLetters: q.DeadLetters, OldestAge: q.OldestAge.Round(time.Second)}
+			row := views.QueueRow{Name: q.Name, Subscriber: q.Subscriber, Depth: q.Depth, InFlight: q.InFlight, DeadLetters: q.DeadLetters, OldestAge: q.OldestAge.Round(time.Second)}
 			if act {
 				qb := base + "/queues/" + url.PathEscape(q.Name)
 				row.PurgeURL, row.RedriveURL = qb+"/purge", qb+"/redrive"

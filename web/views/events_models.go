@@ -30,7 +30,9 @@ type StageEventsModel struct {
 type QueueRow struct {
 	Name, Subscriber   string
 	Depth, DeadLetters int
-	OldestAge          time.Duration
+	// InFlight are the messages a batch under way holds.
+	InFlight  int
+	OldestAge time.Duration
 	// PurgeURL, RedriveURL: POST with _csrf; empty for viewers.
 	PurgeURL, RedriveURL string
 }

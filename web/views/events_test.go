@@ -24,7 +24,7 @@ func TestStageEventsPage(t *testing.T) {
 			{ID: "0c1d2e3f-0000-4000-8000-000000000000", Function: "jobs/tick", Source: "schedule", Status: "succeeded", Attempts: 1, Duration: 3 * time.Millisecond, CreatedAt: now.Add(-time.Minute)},
 		},
 		DeadCount: 1, RedriveURL: "/apps/shop/stages/dev/invocations/redrive",
-		Queues: []QueueRow{{Name: "orders", Subscriber: "jobs/consume", Depth: 3, DeadLetters: 1, OldestAge: 4 * time.Second,
+		Queues: []QueueRow{{Name: "orders", Subscriber: "jobs/consume", Depth: 3, InFlight: 2, DeadLetters: 1, OldestAge: 4 * time.Second,
 			PurgeURL: "/apps/shop/stages/dev/queues/orders/purge", RedriveURL: "/apps/shop/stages/dev/queues/orders/redrive"}},
 	}
 	checkGolden(t, "stage-events.golden.html", render(t, StageEventsPage(base)))
