@@ -341,6 +341,9 @@ func readChildPid(ctx context.Context, r *os.File) (int, error) {
 // only ports forwarded in either direction (their default, "auto", would
 // forward every port bound on the host).
 func (c *Cmd) connect(ctx context.Context) error {
+	if err := c.waitLoopback(ctx); err != nil {
+		return err
+	}
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", c.childPid))
 	if err != nil {
 		return fmt.Errorf("sandbox: open the network namespace: %w", err)
@@ -380,6 +383,36 @@ func (c *Cmd) connect(ctx context.Context) error {
 			return fmt.Errorf("sandbox: %w", context.Cause(ctx))
 		case <-time.After(gap):
 			gap = min(gap*2, 50*time.Millisecond)
+		}
+	}
+}
+
+// waitLoopback waits until bwrap has set up the sandbox's loopback, which
+// it does in the sandbox after it reported the child's pid. pasta
+// (--config-net) brings the loopback up too, and when it got there first
+// bwrap failed its own setup ("loopback: Failed RTM_NEWADDR: No child
+// processes") and the sandbox did not start: 3–4 of 160 probes run 16 at
+// a time on 2 busy cores. The loopback has its address once 127.0.0.1
+// shows in the namespace's routing table.
+func (c *Cmd) waitLoopback(ctx context.Context) error {
+	gap := 500 * time.Microsecond
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		trie, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/fib_trie", c.childPid))
+		if err != nil {
+			return fmt.Errorf("sandbox: read the sandbox's routes: %w", err)
+		}
+		if bytes.Contains(trie, []byte("127.0.0.1")) {
+			return nil
+		}
+		select {
+		case <-deadline.C:
+			return errors.New("sandbox: bwrap did not set up the sandbox's loopback within 10s")
+		case <-ctx.Done():
+			return fmt.Errorf("sandbox: %w", context.Cause(ctx))
+		case <-time.After(gap):
+			gap = min(gap*2, 20*time.Millisecond)
 		}
 	}
 }

@@ -345,8 +345,8 @@ func eventsCommands(e cliEnv) []*cobra.Command {
 		sub("send APP STAGE QUEUE BODY", "Send a message to a queue",
 			"  seedbed queues send shop prod orders '{\"id\": 7}'", false, []string{"APP", "STAGE", "QUEUE", "BODY"}, action("send")),
 		sub("token APP STAGE", "Print the stage's queue send token, for senders outside its functions",
-			"  curl -H \"Authorization: Bearer $(seedbed queues token shop prod)\" -d '{\"id\": 7}' https://gw.example/shop/prod/_seedbed/queues/orders\n"+
-				"  seedbed queues token shop prod --output json", true, []string{"APP", "STAGE"},
+			"  seedbed queues token shop prod --output json\n"+
+				"  curl -H \"Authorization: Bearer $(seedbed queues token shop prod)\" -d '{\"id\": 7}' https://gw.example/shop/prod/_seedbed/queues/orders", true, []string{"APP", "STAGE"},
 			func(ctx context.Context, c *apiv1.Client, args []string, out *outputFormat, w io.Writer) error {
 				return runQueueToken(ctx, c, q(args, out), w)
 			}),
