@@ -26,6 +26,8 @@ const (
 // A deploy overtaken while it waited by a newer one of the same stage ends as
 // superseded. Running it again for a finished deploy does nothing.
 func (s *Service) ApplyDeploy(ctx context.Context, id uint) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DeployTimeout)
+	defer cancel()
 	d, err := s.cfg.Store.DeployByID(ctx, id)
 	if err != nil {
 		return fmt.Errorf("apply deploy %d: %w", id, err)

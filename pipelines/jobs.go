@@ -57,6 +57,14 @@ const enqueueTimeout = 10 * time.Second
 func buildTaskID(id uint) string  { return fmt.Sprintf("build:%d", id) }
 func deployTaskID(id uint) string { return fmt.Sprintf("deploy:%d", id) }
 
+// jobGrace is how much longer a job may run than the build's or deploy's
+// own limit, which RunBuild and ApplyDeploy enforce themselves. When asynq's
+// deadline passes it counts the job failed and retries it without waiting
+// for the handler to return; with the same deadline the retry could start
+// the build over while the first run was still recording that it ran out of
+// time.
+const jobGrace = time.Minute
+
 func (s *Service) enqueueBuild(ctx context.Context, id uint) error {
 	_, err := s.enqueueBuildIfAbsent(ctx, id)
 	return err
@@ -72,14 +80,14 @@ func (s *Service) enqueueDeploy(ctx context.Context, id uint) error {
 func (s *Service) enqueueBuildIfAbsent(ctx context.Context, id uint) (queued bool, err error) {
 	payload, _ := json.Marshal(BuildArgs{BuildID: id})
 	return s.enqueue(ctx, asynq.NewTask(KindBuildRun, payload), fmt.Sprintf("Build #%d", id),
-		asynq.Queue(QueueBuilds), asynq.TaskID(buildTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.BuildTimeout))
+		asynq.Queue(QueueBuilds), asynq.TaskID(buildTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.BuildTimeout+jobGrace))
 }
 
 // enqueueDeployIfAbsent is enqueueBuildIfAbsent for a deploy.
 func (s *Service) enqueueDeployIfAbsent(ctx context.Context, id uint) (queued bool, err error) {
 	payload, _ := json.Marshal(DeployArgs{DeployID: id})
 	return s.enqueue(ctx, asynq.NewTask(KindDeployApply, payload), fmt.Sprintf("Deploy #%d", id),
-		asynq.Queue(QueueDeploys), asynq.TaskID(deployTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.DeployTimeout))
+		asynq.Queue(QueueDeploys), asynq.TaskID(deployTaskID(id)), asynq.MaxRetry(3), asynq.Timeout(s.cfg.DeployTimeout+jobGrace))
 }
 
 func (s *Service) enqueue(ctx context.Context, task *asynq.Task, what string, opts ...asynq.Option) (bool, error) {
