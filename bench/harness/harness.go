@@ -69,6 +69,9 @@ type Options struct {
 	DatabaseURL string   // empty: SQLite in DataDir
 	Env         []string // added to the server's environment (e.g. GOCACHE=…)
 	NoLogin     bool     // do not make an API token
+	// Addr and GatewayAddr are where the console and the gateway listen;
+	// empty: a free port each (a restart on the same ones sets them).
+	Addr, GatewayAddr string
 }
 
 // Server is a running `seedbed serve`.
@@ -92,13 +95,17 @@ func FreeAddr() (string, error) {
 
 // Start runs `seedbed serve` and waits until it answers, then signs in.
 func Start(ctx context.Context, o Options) (*Server, error) {
-	addr, err := FreeAddr()
-	if err != nil {
-		return nil, err
+	addr, gw := o.Addr, o.GatewayAddr
+	var err error
+	if addr == "" {
+		if addr, err = FreeAddr(); err != nil {
+			return nil, err
+		}
 	}
-	gw, err := FreeAddr()
-	if err != nil {
-		return nil, err
+	if gw == "" {
+		if gw, err = FreeAddr(); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return nil, err
@@ -110,7 +117,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	logPath := filepath.Join(o.DataDir, "..", filepath.Base(o.DataDir)+"-server.log")
-	logf, err := os.Create(logPath)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}

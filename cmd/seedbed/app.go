@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/seedbed/seedbed/handoff"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -51,7 +51,6 @@ type App struct {
 	pinger *queue.Pinger
 	// inspector interrupts running jobs when a user cancels them.
 	inspector *asynq.Inspector
-	worker    *asynq.Server
 	target    *local.Target
 	// fnlogs keeps what the functions of this process print; nil
 	// without deploys.
@@ -61,34 +60,22 @@ type App struct {
 	isolation IsolationStatus
 	svc       *pipelines.Service
 	builder   *builders.Builder
-	// stopPoll stops the poller that finds pushes to repositories that
-	// send no webhooks; pollDone closes when it has stopped.
-	stopPoll context.CancelFunc
-	pollDone chan struct{}
-	// stopReconcile stops the reconciler that queues again the work the
-	// queue lost; reconcileDone closes when it has stopped.
-	stopReconcile context.CancelFunc
-	reconcileDone chan struct{}
-	// gc removes what retention does not keep, every cfg.GCInterval;
-	// stopGC stops it, gcDone closes when it has stopped.
-	gc     *pipelines.Collector
-	stopGC context.CancelFunc
-	gcDone chan struct{}
-	// stopWarm stops the std cache's compilation, warmDone closes when it
-	// has ended.
-	stopWarm context.CancelFunc
-	warmDone chan struct{}
-	// alerts records and sends notifications; its evaluator runs in serve
-	// until stopAlerts, alertsDone closes when it has stopped.
-	alerts     *alerts.Service
-	stopAlerts context.CancelFunc
-	alertsDone chan struct{}
+	// loops are the goroutines that run beside the servers: the poller,
+	// the reconciler, the collector, the alert evaluator, the Go cache's
+	// warming, the schedules and queues (startLoops).
+	loops loops
+	// gc removes what retention does not keep, every cfg.GCInterval.
+	gc *pipelines.Collector
+	// worker runs the jobs of the queue; workerCfg and redisOpt make it
+	// again after a handoff that failed (resume).
+	worker    *asynq.Server
+	workerCfg asynq.Config
+	redisOpt  asynq.RedisConnOpt
+	// alerts records and sends notifications; its evaluator runs in serve.
+	alerts *alerts.Service
 	// events runs schedules and async invocations (processes that serve
-	// functions only); stopEvents stops its loops, eventsDone closes when
-	// they have stopped.
-	events     *events.Service
-	stopEvents context.CancelFunc
-	eventsDone chan struct{}
+	// functions only).
+	events *events.Service
 
 	console, gateway         *http.Server
 	consoleLn, gatewayLn     net.Listener
@@ -255,7 +242,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		a.target, err = local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "run"), Artifacts: arts, Logger: log.With("part", "target"),
 			MemoryLimits: local.MemoryLimits(cfg.MemoryLimits), Sandbox: runner, Crashes: crashes, Logs: a.fnlogs, Failures: a.failureRecorder(),
 			QueueTokens: queueTokens, QueueSender: lateQueueSender{a}, SQS: queueTokens,
-			MemoryBudget: cfg.InstanceMemoryBudget, Scaling: a.scaleObserver()})
+			MemoryBudget: cfg.InstanceMemoryBudget, Scaling: a.scaleObserver(), TakeOver: cfg.Inherited != nil})
 		if errors.Is(err, local.ErrNoCgroup) {
 			return nil, fmt.Errorf("%w; SEEDBED_MEMORY_LIMITS is cgroup: set it to auto or soft to run functions with soft memory limits", err)
 		}
@@ -271,12 +258,12 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	// link to its pages.
 	a.consoleURL = cfg.PublicURL
 	if cfg.Deploys {
-		a.consoleLn, err = net.Listen("tcp", cfg.Addr)
+		a.consoleLn, err = a.listen("console", cfg.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s for the console: %w", cfg.Addr, err)
 		}
 		if cfg.HTTPS.Addr != "" {
-			if a.httpsLn, err = net.Listen("tcp", cfg.HTTPS.Addr); err != nil {
+			if a.httpsLn, err = a.listen("https", cfg.HTTPS.Addr); err != nil {
 				return nil, fmt.Errorf("listen on %s for HTTPS: %w", cfg.HTTPS.Addr, err)
 			}
 			if a.consoleURL == "" && cfg.HTTPS.ConsoleDomain != "" {
@@ -330,7 +317,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if len(queues) == 0 {
 		return nil, errors.New("this process would run neither builds nor deploys: a worker always builds; serve with --builds=false still deploys")
 	}
-	a.worker = asynq.NewServer(redisOpt, queue.ServerConfig(asynq.Config{
+	a.redisOpt = redisOpt
+	a.workerCfg = queue.ServerConfig(asynq.Config{
 		Concurrency:     cfg.Workers,
 		Queues:          queues,
 		ShutdownTimeout: 10 * time.Second,
@@ -343,10 +331,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		GroupMaxSize:     10,
 		GroupGracePeriod: time.Second,
 		GroupMaxDelay:    2 * time.Second,
-	}))
+	})
 
 	if cfg.Deploys {
-		a.gatewayLn, err = net.Listen("tcp", cfg.GatewayAddr)
+		a.gatewayLn, err = a.listen("gateway", cfg.GatewayAddr)
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s for the gateway: %w", cfg.GatewayAddr, err)
 		}
@@ -405,6 +393,24 @@ func (a *App) Start(ctx context.Context) error {
 			a.log.Error("some stages could not be restored", "err", err)
 		}
 	}
+	if err := a.startWork(ctx); err != nil {
+		return err
+	}
+	if a.console != nil {
+		go a.serve(a.console, a.consoleLn, "console")
+		go a.serve(a.gateway, a.gatewayLn, "gateway")
+	}
+	if err := a.startDomains(ctx); err != nil {
+		return err
+	}
+	a.startMetrics(ctx)
+	a.startLoops(ctx)
+	return nil
+}
+
+// startWork queues again every unfinished build, deploy and notification
+// and starts the workers that run them.
+func (a *App) startWork(ctx context.Context) error {
 	if err := a.svc.Recover(ctx); err != nil {
 		return err
 	}
@@ -419,81 +425,101 @@ func (a *App) Start(ctx context.Context) error {
 	if a.events != nil {
 		a.events.Register(mux)
 	}
+	a.worker = asynq.NewServer(a.redisOpt, a.workerCfg)
 	if err := a.worker.Start(mux); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	if a.console != nil {
-		go a.serve(a.console, a.consoleLn, "console")
-		go a.serve(a.gateway, a.gatewayLn, "gateway")
+	return nil
+}
+
+// stopWork stops the workers; jobs that do not end within the queue's
+// shutdown timeout go back to the queue.
+func (a *App) stopWork() {
+	if a.worker != nil {
+		a.worker.Shutdown()
+		a.worker = nil
 	}
-	if err := a.startDomains(ctx); err != nil {
-		return err
-	}
-	if a.cfg.Deploys { // only serve polls: one poller per Seedbed
-		pollCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopPoll, a.pollDone = stop, make(chan struct{})
-		go func() {
-			defer close(a.pollDone)
-			a.svc.NewPoller(time.Second).Run(pollCtx)
-		}()
+}
+
+// startLoops starts what runs beside the servers.
+func (a *App) startLoops(ctx context.Context) {
+	if a.cfg.Deploys {
+		// Only serve polls: one poller per Seedbed.
+		a.loops.run(ctx, a.svc.NewPoller(time.Second).Run)
 		// Only serve reconciles too: one is enough, though more would do
 		// no harm (a job's task id is its record's, so it is queued once).
-		recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopReconcile, a.reconcileDone = stopRec, make(chan struct{})
-		rec := a.svc.NewReconciler(a.inspector, pipelines.ReconcilerOptions{Interval: a.cfg.ReconcileInterval})
-		go func() {
-			defer close(a.reconcileDone)
-			rec.Run(recCtx)
-		}()
-	}
-	a.startMetrics(ctx)
-	if a.cfg.Deploys {
+		a.loops.run(ctx, a.svc.NewReconciler(a.inspector, pipelines.ReconcilerOptions{Interval: a.cfg.ReconcileInterval}).Run)
 		// Crash counts live where functions run: serve evaluates.
-		alertCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopAlerts, a.alertsDone = stop, make(chan struct{})
-		ev := a.alerts.NewEvaluator(a.cfg.AlertInterval)
-		go func() {
-			defer close(a.alertsDone)
-			ev.Run(alertCtx)
-		}()
+		a.loops.run(ctx, a.alerts.NewEvaluator(a.cfg.AlertInterval).Run)
 	}
 	if a.builder != nil && a.cfg.Builds && a.cfg.WarmGoCache {
-		warmCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopWarm, a.warmDone = stop, make(chan struct{})
-		go func() {
-			defer close(a.warmDone)
+		a.loops.run(ctx, func(ctx context.Context) {
 			began := time.Now()
-			if err := a.builder.WarmGoCache(warmCtx); err != nil && warmCtx.Err() == nil {
+			if err := a.builder.WarmGoCache(ctx); err != nil && ctx.Err() == nil {
 				a.log.Info("Go builds of new apps compile the standard library themselves", "reason", err)
 				return
 			}
 			a.log.Debug("the Go standard-library cache is ready", "took", time.Since(began).Round(time.Millisecond))
-		}()
+		})
 	}
 	if a.events != nil {
 		// Every serve process fires schedules; a tick is claimed once in
 		// the database, so several on one database run it once.
-		evCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopEvents, a.eventsDone = stop, make(chan struct{})
-		sched := a.events.NewScheduler(a.cfg.ScheduleTick)
-		go func() {
-			defer close(a.eventsDone)
-			var wg sync.WaitGroup
-			wg.Go(func() { sched.Run(evCtx) })
-			wg.Go(func() { a.events.RunRecovery(evCtx, 30*time.Second) })
-			wg.Go(func() { a.events.RunQueues(evCtx, time.Second) })
-			wg.Wait()
-		}()
+		a.loops.run(ctx, a.events.NewScheduler(a.cfg.ScheduleTick).Run)
+		a.loops.run(ctx, func(ctx context.Context) { a.events.RunRecovery(ctx, 30*time.Second) })
+		a.loops.run(ctx, func(ctx context.Context) { a.events.RunQueues(ctx, time.Second) })
 	}
 	if a.gc != nil {
-		gcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopGC, a.gcDone = stop, make(chan struct{})
-		go func() {
-			defer close(a.gcDone)
-			a.gc.Loop(gcCtx, a.cfg.GCInterval)
-		}()
+		a.loops.run(ctx, func(ctx context.Context) { a.gc.Loop(ctx, a.cfg.GCInterval) })
 	}
-	return nil
+}
+
+// loops are goroutines that run until they are stopped.
+type loops struct{ stops []func() }
+
+// run runs fn in a goroutine of its own until stop, whatever becomes of
+// ctx, whose values it keeps.
+func (l *loops) run(ctx context.Context, fn func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ctx)
+	}()
+	l.stops = append(l.stops, func() { cancel(); <-done })
+}
+
+// stop stops every loop and waits until each has returned.
+func (l *loops) stop() {
+	for _, stop := range l.stops {
+		stop()
+	}
+	l.stops = nil
+}
+
+// HandOver starts a new process of Seedbed (the binary at spec.Path, for an
+// upgrade a new one) on this process's listening sockets and returns once
+// it serves; the caller then closes this App, which finishes the requests
+// it holds and stops its functions. Meanwhile this process keeps serving
+// traffic, but its workers and loops stop first, so that the new process
+// alone picks up the queue's jobs. When the new process fails, they start
+// again here and the error says why.
+func (a *App) HandOver(ctx context.Context, spec handoff.Spec) (*os.Process, error) {
+	a.log.Info("handing over to a new process; builds and deploys in progress start over there", "binary", spec.Path)
+	began := time.Now()
+	a.loops.stop()
+	a.stopWork()
+	spec.Listeners = map[string]net.Listener{"console": a.consoleLn, "gateway": a.gatewayLn, "https": a.httpsLn, "metrics": a.metricsLn}
+	p, err := handoff.Start(ctx, spec)
+	if err != nil {
+		if werr := a.startWork(ctx); werr != nil {
+			return nil, fmt.Errorf("%w; and this process could not start its workers again: %w", err, werr)
+		}
+		a.startLoops(ctx)
+		return nil, err
+	}
+	a.log.Info("handed over; finishing the requests in flight", "pid", p.Pid, "took", time.Since(began).Round(time.Millisecond))
+	return p, nil
 }
 
 // queueCheck is how a process checks its queue before it starts: a few
@@ -525,6 +551,20 @@ func checkQueue(ctx context.Context, opt asynq.RedisConnOpt, rawURL string) erro
 		"builds and deploys would stay queued.", where, queueCheckAttempts, err)
 }
 
+// listen listens on addr for the server called name, or takes over the
+// socket of the process that handed over (see handoff), which listens on
+// the address that process was given: a changed address takes a restart.
+func (a *App) listen(name, addr string) (net.Listener, error) {
+	if ln := a.cfg.Inherited.Listener(name); ln != nil {
+		_, want, _ := net.SplitHostPort(addr)
+		if _, got, _ := net.SplitHostPort(ln.Addr().String()); want != got && want != "0" {
+			a.log.Warn("kept the address of the process that handed over; restart Seedbed to listen on a new one", "server", name, "address", ln.Addr().String(), "configured", addr)
+		}
+		return ln, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
 func (a *App) serve(srv *http.Server, ln net.Listener, name string) {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Error("server stopped", "server", name, "err", err)
@@ -541,36 +581,13 @@ func (a *App) GatewayURL() string { return a.functionsURL }
 func (a *App) Close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if a.stopPoll != nil {
-		a.stopPoll()
-		<-a.pollDone
-	}
-	if a.stopReconcile != nil {
-		a.stopReconcile()
-		<-a.reconcileDone
-	}
-	if a.stopWarm != nil {
-		a.stopWarm()
-		<-a.warmDone
-	}
-	if a.stopGC != nil {
-		a.stopGC()
-		<-a.gcDone
-	}
-	if a.stopAlerts != nil {
-		a.stopAlerts()
-		<-a.alertsDone
-	}
+	a.loops.stop()
 	if a.https != nil {
 		_ = a.https.Shutdown(ctx)
 		_ = a.httpsLn.Close() // in case it never served
 	}
 	if a.domains != nil {
 		a.domains.Close()
-	}
-	if a.stopEvents != nil {
-		a.stopEvents()
-		<-a.eventsDone
 	}
 	if a.console != nil {
 		_ = a.console.Shutdown(ctx)
@@ -583,9 +600,7 @@ func (a *App) Close(ctx context.Context) {
 			}
 		}
 	}
-	if a.worker != nil {
-		a.worker.Shutdown()
-	}
+	a.stopWork()
 	a.closeMetrics()
 	if a.target != nil {
 		if err := a.target.Close(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/seedbed/seedbed/handoff"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,16 +29,19 @@ import (
 // Config is how a Seedbed server process is set up. Every field has a flag
 // and an environment variable; flags win.
 type Config struct {
-	Addr          string // console and API
-	GatewayAddr   string // functions
-	DataDir       string
-	DatabaseURL   string // empty: SQLite in DataDir
-	RedisURL      string // empty: the in-process queue server
-	PublicURL     string // how users reach the console; default from Addr
-	GatewayURL    string // how users reach functions; default from GatewayAddr
-	Domain        string // host routing: STAGE--APP.<Domain>
-	Workers       int
-	NodeID        string
+	Addr        string // console and API
+	GatewayAddr string // functions
+	DataDir     string
+	DatabaseURL string // empty: SQLite in DataDir
+	RedisURL    string // empty: the in-process queue server
+	PublicURL   string // how users reach the console; default from Addr
+	GatewayURL  string // how users reach functions; default from GatewayAddr
+	Domain      string // host routing: STAGE--APP.<Domain>
+	Workers     int
+	NodeID      string
+	// Inherited holds the listening sockets of the process this one
+	// takes over from (SIGHUP, see handoff); nil when it started afresh.
+	Inherited     *handoff.Inherited
 	AdminEmail    string
 	AdminPassword string
 	SecureCookies bool

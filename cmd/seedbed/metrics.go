@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 
 	"github.com/seedbed/seedbed/alerts"
@@ -33,7 +32,7 @@ func (a *App) listenMetrics() error {
 	if a.cfg.MetricsAddr == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	ln, err := a.listen("metrics", a.cfg.MetricsAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s for /metrics (--metrics-addr): %w", a.cfg.MetricsAddr, err)
 	}

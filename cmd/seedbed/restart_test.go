@@ -58,17 +58,57 @@ func freeAddr(t *testing.T) string {
 // serverProcess is `seedbed serve` running as a child process.
 type serverProcess struct {
 	cmd  *exec.Cmd
-	logs *strings.Builder
+	logs *serverLog
+}
+
+// serverLog is a server's output so far.
+type serverLog struct {
+	mu   sync.Mutex
+	sb   strings.Builder
+	out  *os.File // where the output goes instead, when set
+}
+
+func (l *serverLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sb.Write(p)
+}
+
+func (l *serverLog) String() string {
+	if l.out != nil {
+		b, _ := os.ReadFile(l.out.Name())
+		return string(b)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sb.String()
 }
 
 func startServer(t *testing.T, env []string) *serverProcess {
 	t.Helper()
+	return startServerWith(t, env, &serverLog{})
+}
+
+// startServerToFile starts a server whose output goes to a file, not a
+// pipe: a process it starts may keep writing there after it exited.
+func startServerToFile(t *testing.T, env []string) *serverProcess {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return startServerWith(t, env, &serverLog{out: f})
+}
+
+func startServerWith(t *testing.T, env []string, logs *serverLog) *serverProcess {
+	t.Helper()
 	cmd := exec.Command(seedbedBinary(t), "serve")
 	cmd.Env = env
-	logs := &strings.Builder{}
-	var mu sync.Mutex
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if logs.out != nil {
+		cmd.Stdout, cmd.Stderr = logs.out, logs.out
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/seedbed/seedbed/handoff"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/seedbed/seedbed/migrations"
 	"github.com/seedbed/seedbed/store"
@@ -50,6 +53,17 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 		return fmt.Errorf("seedbed worker shares work with `seedbed serve` through PostgreSQL and Redis: set SEEDBED_DATABASE_URL=postgres://… and SEEDBED_REDIS_URL=redis://…")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	inherited, err := handoff.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer inherited.Close()
+	cfg.Inherited = inherited
+	// SIGHUP hands over to a new process; from now on, so that one sent
+	// while this process starts is not the end of it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	app, err := NewApp(ctx, *cfg, log)
 	if err != nil {
 		return err
@@ -57,6 +71,15 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 	defer app.Close(context.WithoutCancel(ctx))
 	if err := app.Start(ctx); err != nil {
 		return err
+	}
+	if inherited != nil {
+		if err := inherited.Ready(); err != nil {
+			return err
+		}
+		log.Info("took over from the previous process, which finishes its requests and exits", "pid", inherited.Parent)
+	}
+	if err := handoff.Notify(os.Getenv, handoff.ReadyState(inherited)); err != nil {
+		log.Warn("could not tell systemd that Seedbed is ready", "err", err)
 	}
 	if deploys {
 		fmt.Fprintf(stdout, "Seedbed is running.\n  Console:   %s\n  Functions: %s  (and http://STAGE--APP.%s:<port>)\n  Data dir:  %s\n",
@@ -74,9 +97,45 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 	} else {
 		fmt.Fprintf(stdout, "Seedbed worker is running (%d at once).\n", cfg.Workers)
 	}
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "Stopping…")
-	return nil
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stdout, "Stopping…")
+			return nil
+		case <-hup:
+		}
+		if !deploys {
+			log.Info("SIGHUP: a worker serves no traffic; restart it with SIGTERM and a new start (its jobs go back to the queue)")
+			continue
+		}
+		if handOver(ctx, app, log) {
+			return nil // the deferred Close finishes the requests in flight
+		}
+	}
+}
+
+// handOver starts the binary this process was started from again (an
+// upgrade replaces the file first) on this process's listening sockets;
+// true once the new process serves.
+func handOver(ctx context.Context, app *App, log *slog.Logger) bool {
+	if os.Getpid() == 1 {
+		// The container ends with its first process, and the new one
+		// with it.
+		log.Error("SIGHUP: Seedbed is the first process of its container, which would end when it hands over; nothing changed. " +
+			"Run it under an init that stays (see README, Restarts) or restart the container")
+		return false
+	}
+	exe, err := os.Executable() // the path, even when the file was replaced
+	if err != nil {
+		log.Error("SIGHUP: cannot find Seedbed's own binary to start again; this process goes on serving", "err", err)
+		return false
+	}
+	p, err := app.HandOver(ctx, handoff.Spec{Path: exe, Args: os.Args[1:], Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		log.Error("SIGHUP: the new process did not take over; this one goes on serving", "err", err)
+		return false
+	}
+	return p != nil
 }
 
 // runMigrate applies pending schema migrations and says where the

@@ -53,6 +53,9 @@ type cgroups struct {
 	version int    // 1 or 2
 	dir     string // the parent's folder
 	log     *slog.Logger
+	// keep leaves the children found at the start: those of the process
+	// this one takes over from (Config.TakeOver).
+	keep bool
 	// noCloneInto is set once starting a process inside its cgroup
 	// failed (a kernel before 5.7, or a seccomp filter that refuses
 	// clone3): processes are then moved in right after they started.
@@ -76,7 +79,7 @@ func (c *cgroups) String() string { return "cgroup v" + strconv.Itoa(c.version) 
 // dir, in cgroup v2 if it can limit memory there, else in cgroup v1's
 // memory hierarchy, and removes the instance cgroups an earlier life of
 // the target left. The error says why neither is usable.
-func detectCgroups(dir string, log *slog.Logger) (*cgroups, error) {
+func detectCgroups(dir string, keep bool, log *slog.Logger) (*cgroups, error) {
 	self, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
@@ -100,14 +103,14 @@ func detectCgroups(dir string, log *slog.Logger) (*cgroups, error) {
 	var reasons []string
 	if places.v2 == "" {
 		reasons = append(reasons, "cgroup v2 is not mounted")
-	} else if c, err := setupV2(places.v2, places.v2Top, name, log); err != nil {
+	} else if c, err := setupV2(places.v2, places.v2Top, name, keep, log); err != nil {
 		reasons = append(reasons, "cgroup v2: "+err.Error())
 	} else {
 		return c, nil
 	}
 	if places.v1 == "" {
 		reasons = append(reasons, "no cgroup v1 memory hierarchy is mounted")
-	} else if c, err := setupV1(places.v1, name, log); err != nil {
+	} else if c, err := setupV1(places.v1, name, keep, log); err != nil {
 		reasons = append(reasons, "cgroup v1: "+err.Error())
 	} else {
 		return c, nil
@@ -118,7 +121,7 @@ func detectCgroups(dir string, log *slog.Logger) (*cgroups, error) {
 // setupV2 makes the parent cgroup below base, Seedbed's own cgroup, with
 // the memory controller enabled for its children. top says base is the
 // root of the hierarchy as Seedbed sees it.
-func setupV2(base string, top bool, name string, log *slog.Logger) (*cgroups, error) {
+func setupV2(base string, top bool, name string, keep bool, log *slog.Logger) (*cgroups, error) {
 	if filepath.Base(base) == selfLeaf {
 		base = filepath.Dir(base) // moved there by an earlier target
 		top = false
@@ -145,7 +148,7 @@ func setupV2(base string, top bool, name string, log *slog.Logger) (*cgroups, er
 		}
 		log.Info("moved Seedbed into a child cgroup, so that memory limits can be set for its functions", "cgroup", filepath.Join(base, selfLeaf), "processes", moved)
 	}
-	c := &cgroups{version: 2, dir: filepath.Join(base, name), log: log}
+	c := &cgroups{version: 2, dir: filepath.Join(base, name), log: log, keep: keep}
 	if err := os.Mkdir(c.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
@@ -162,8 +165,8 @@ func setupV2(base string, top bool, name string, log *slog.Logger) (*cgroups, er
 
 // setupV1 makes the parent cgroup below base, Seedbed's own cgroup in the
 // memory hierarchy.
-func setupV1(base, name string, log *slog.Logger) (*cgroups, error) {
-	c := &cgroups{version: 1, dir: filepath.Join(base, name), log: log}
+func setupV1(base, name string, keep bool, log *slog.Logger) (*cgroups, error) {
+	c := &cgroups{version: 1, dir: filepath.Join(base, name), log: log, keep: keep}
 	if err := os.Mkdir(c.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
@@ -174,15 +177,16 @@ func setupV1(base, name string, log *slog.Logger) (*cgroups, error) {
 	return c, nil
 }
 
-// prepare removes what an earlier life left in the parent and proves that
-// a limit can be set on a child.
+// prepare removes what an earlier life left in the parent, unless it is
+// kept (a process taking over from one that still runs them), and proves
+// that a limit can be set on a child.
 func (c *cgroups) prepare() error {
 	entries, err := os.ReadDir(c.dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || (c.keep && e.Name() != probeCgroup) {
 			continue
 		}
 		stale := &fnCgroup{parent: c, dir: filepath.Join(c.dir, e.Name())}
@@ -202,7 +206,8 @@ func (c *cgroups) prepare() error {
 
 // close removes the parent once the target stopped every instance.
 func (c *cgroups) close() {
-	if err := syscall.Rmdir(c.dir); err != nil && !errors.Is(err, syscall.ENOENT) {
+	// Busy: the process that took over from this one runs functions in it.
+	if err := syscall.Rmdir(c.dir); err != nil && !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.EBUSY) {
 		c.log.Warn("remove the functions' parent cgroup", "cgroup", c.dir, "err", err)
 	}
 }

@@ -182,7 +182,7 @@ func TestMemoryLimitStopsFunction(t *testing.T) {
 func TestCgroupsOfAnEarlierLife(t *testing.T) {
 	needCgroups(t)
 	dir := t.TempDir()
-	c, err := detectCgroups(dir, slog.New(slog.DiscardHandler))
+	c, err := detectCgroups(dir, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

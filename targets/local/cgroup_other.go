@@ -20,7 +20,7 @@ var errRetryStart = errors.New("start again")
 
 func (*cgroups) String() string { return "none" }
 
-func detectCgroups(string, *slog.Logger) (*cgroups, error) {
+func detectCgroups(string, bool, *slog.Logger) (*cgroups, error) {
 	return nil, errors.New("cgroups are a Linux feature")
 }
 

@@ -16,7 +16,7 @@ import (
 // writable, that is a failure instead.
 func needCgroups(t *testing.T) {
 	t.Helper()
-	c, err := detectCgroups(filepath.Join(t.TempDir(), "probe"), slog.New(slog.DiscardHandler))
+	c, err := detectCgroups(filepath.Join(t.TempDir(), "probe"), false, slog.New(slog.DiscardHandler))
 	if err == nil {
 		c.close()
 		return

@@ -124,6 +124,11 @@ type Config struct {
 	// a deploy starts (instances.min, at least one) always start. Zero
 	// means no budget; functions without `memory` count nothing.
 	MemoryBudget int
+	// TakeOver says another process of Seedbed still runs functions from
+	// Dir: the one this process takes over from (see package handoff). Its
+	// run dirs, process groups and cgroups are left alone; it stops its
+	// functions itself once this process serves.
+	TakeOver bool
 	// Scaling hears how many instances of a function run whenever a
 	// pool starts or stops one (the instances chart); nil: no one does.
 	Scaling observe.ScaleObserver
@@ -230,11 +235,15 @@ func New(cfg Config) (*Target, error) {
 	}
 	cfg.Dir = dir
 	// Pdeathsig reaches a function's own process, not what it started; a
-	// Seedbed that was killed leaves those behind. Stop them first.
-	killLeftGroups(filepath.Join(dir, "run"), cfg.Logger)
-	for _, sub := range []string{"run", groupsDir} {
-		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
-			return nil, fmt.Errorf("clean run dirs: %w", err)
+	// Seedbed that was killed leaves those behind. Stop them first, unless
+	// they are the functions of the process this one takes over from,
+	// which serve until it exits (and then remove their own folders).
+	if !cfg.TakeOver {
+		killLeftGroups(filepath.Join(dir, "run"), cfg.Logger)
+		for _, sub := range []string{"run", groupsDir} {
+			if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+				return nil, fmt.Errorf("clean run dirs: %w", err)
+			}
 		}
 	}
 	// Sandboxed functions' users pass through (0711: no listing) to the
@@ -276,7 +285,7 @@ func New(cfg Config) (*Target, error) {
 	var cg *cgroups
 	if limits == MemoryLimitsSoft {
 		cfg.Logger.Info("memory limits: soft (as configured)")
-	} else if cg, err = detectCgroups(dir, cfg.Logger); err != nil {
+	} else if cg, err = detectCgroups(dir, cfg.TakeOver, cfg.Logger); err != nil {
 		if limits == MemoryLimitsCgroup {
 			return nil, fmt.Errorf("local target: %w: %v", ErrNoCgroup, err)
 		}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seedbed/seedbed/testutil"
+	"github.com/seedbed/seedbed/web/apiv1"
+)
+
+// instanceFunction answers with its version and a mark of its process, so
+// that a response tells which process of the function served it.
+func instanceFunction(version string) string {
+	return `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	mark := time.Now().UnixNano()
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "` + version + ` %d", mark)
+	})
+	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`
+}
+
+// loadResult is what a request loop saw.
+type loadResult struct {
+	mu        sync.Mutex
+	ok        int
+	failures  []string
+	latencies []time.Duration
+	bodies    []string // in the order answered
+}
+
+func (r *loadResult) add(body string, took time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.failures = append(r.failures, err.Error())
+		return
+	}
+	r.ok++
+	r.latencies = append(r.latencies, took)
+	r.bodies = append(r.bodies, body)
+}
+
+// steadyLoad sends GETs to url from workers loops, each on keep-alive
+// connections, until stop is closed; wait returns once they have ended.
+func steadyLoad(url string, workers int, stop <-chan struct{}) (_ *loadResult, wait func()) {
+	res := &loadResult{}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				began := time.Now()
+				resp, err := client.Get(url)
+				if err != nil {
+					res.add("", 0, err)
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+				}
+				res.add(string(body), time.Since(began), err)
+			}
+		})
+	}
+	return res, func() { wg.Wait(); client.CloseIdleConnections() }
+}
+
+// SIGHUP under a steady request loop: a new process takes over the
+// listening sockets, the old one finishes what it holds and exits, and not
+// one request fails. The new process serves the console and runs deploys.
+func TestHandOverUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the real binary")
+	}
+	dir := t.TempDir()
+	console, gateway := freeAddr(t), freeAddr(t)
+	env := append(testutil.GoEnv(t),
+		"SEEDBED_DATA_DIR="+dir, "SEEDBED_ADDR="+console, "SEEDBED_GATEWAY_ADDR="+gateway,
+		"SEEDBED_ADMIN_EMAIL="+adminEmail, "SEEDBED_ADMIN_PASSWORD="+adminPassword)
+	consoleURL, gatewayURL := "http://"+console, "http://"+gateway
+
+	srv := startServerToFile(t, env)
+	waitHealthy(t, consoleURL, srv)
+	ctx := context.Background()
+	api := apiv1.NewClient(consoleURL, "")
+	login, err := api.Login(ctx, apiv1.LoginRequest{Email: adminEmail, Password: adminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Token = login.Token
+
+	stack := `services:
+  api:
+    path: services/api
+    runtime: go
+    functions:
+      hello:
+        routes: ["GET /hello"]
+`
+	repo := testutil.NewRepo(t)
+	repo.Commit("v1", map[string]string{"seedbed.yml": stack, "services/api/go.mod": goMod, "services/api/main.go": instanceFunction("v1")})
+	if _, err := api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "relay", RepoURL: repo.Dir}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := api.Deploy(ctx, "relay", apiv1.DeployRequest{Stage: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api, first.Deploy.ID, "succeeded", srv)
+
+	stop := make(chan struct{})
+	load, wait := steadyLoad(gatewayURL+"/relay/dev/hello", 4, stop)
+	time.Sleep(time.Second)
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			close(stop)
+			t.Fatalf("the old process ended with %v after SIGHUP\n%s", err, srv.logs.String())
+		}
+	case <-time.After(3 * time.Minute):
+		close(stop)
+		t.Fatalf("the old process did not exit within 3 minutes of SIGHUP\n%s", srv.logs.String())
+	}
+	m := regexp.MustCompile(`handed over; finishing the requests in flight" pid=(\d+)`).FindStringSubmatch(srv.logs.String())
+	if m == nil {
+		close(stop)
+		t.Fatalf("the old process did not say whom it handed over to\n%s", srv.logs.String())
+	}
+	pid, _ := strconv.Atoi(m[1])
+	t.Cleanup(func() { stopProcess(t, pid) })
+	// The new process goes on serving after the old one is gone.
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wait()
+
+	load.mu.Lock()
+	defer load.mu.Unlock()
+	if len(load.failures) > 0 {
+		t.Fatalf("%d of %d requests failed during the handoff, first: %s\n%s", len(load.failures), load.ok+len(load.failures), load.failures[0], srv.logs.String())
+	}
+	if load.ok < 50 {
+		t.Fatalf("only %d requests were answered; the loop did not run", load.ok)
+	}
+	// The last answers come from a process of the function the new
+	// Seedbed started, not the one that served before the signal.
+	firstMark, lastMark := load.bodies[0], load.bodies[len(load.bodies)-1]
+	if firstMark == lastMark {
+		t.Fatalf("every request was answered by the same function process (%q): the new process did not serve", firstMark)
+	}
+	slices.Sort(load.latencies)
+	t.Logf("%d requests, 0 failed; p50 %s, p99 %s, max %s (the benchmark is bench/restart)", load.ok,
+		load.latencies[len(load.latencies)/2], load.latencies[len(load.latencies)*99/100], load.latencies[len(load.latencies)-1])
+
+	// The console answers from the new process, and its workers deploy.
+	if _, err := api.GetDeploy(ctx, first.Deploy.ID); err != nil {
+		t.Fatalf("the API after the handoff: %v", err)
+	}
+	repo.Commit("v2", map[string]string{"services/api/main.go": instanceFunction("v2")})
+	second, err := api.Deploy(ctx, "relay", apiv1.DeployRequest{Stage: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, api, second.Deploy.ID, "succeeded", srv)
+	if code, body := httpGet(t, gatewayURL+"/relay/dev/hello", ""); code != 200 || !strings.HasPrefix(body, "v2 ") {
+		t.Fatalf("after a deploy through the new process: %d %q, want v2", code, body)
+	}
+}
+
+// stopProcess stops a process this test did not start (the one that took
+// over): SIGTERM, then SIGKILL if it is still there after a while.
+func stopProcess(t *testing.T, pid int) {
+	t.Helper()
+	if syscall.Kill(pid, syscall.SIGTERM) != nil {
+		return
+	}
+	for range 300 {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
