@@ -64,13 +64,17 @@ func FromEnv(getenv func(string) string) (*Inherited, error) {
 	for _, part := range strings.Split(spec, ",") {
 		name, value, ok := strings.Cut(part, "=")
 		n, err := strconv.Atoi(value)
-		if !ok || err != nil || n < 3 {
-			return fail(fmt.Errorf("%q is not NAME=NUMBER", part))
+		if !ok || err != nil || n < 1 || (n < 3 && name != parentKey) {
+			return fail(fmt.Errorf("%q is not NAME=NUMBER (a descriptor from 3 on)", part))
 		}
 		switch name {
 		case parentKey:
 			h.Parent = n
 		case readyKey:
+			// Inherited descriptors stay open across exec: without this,
+			// every function this process starts before it is ready would
+			// hold the pipe, and could say "ready" in its name.
+			syscall.CloseOnExec(n)
 			h.ready = os.NewFile(uintptr(n), "handoff-ready")
 		default:
 			f := os.NewFile(uintptr(n), "listener-"+name)

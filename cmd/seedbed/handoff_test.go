@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -96,30 +99,39 @@ func steadyLoad(url string, workers int, stop <-chan struct{}) (_ *loadResult, w
 	return res, func() { wg.Wait(); client.CloseIdleConnections() }
 }
 
-// SIGHUP under a steady request loop: a new process takes over the
-// listening sockets, the old one finishes what it holds and exits, and not
-// one request fails. The new process serves the console and runs deploys.
-func TestHandOverUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots the real binary")
-	}
+// relayServer is a real `seedbed serve` whose stage relay/dev serves
+// instanceFunction at /relay/dev/hello.
+type relayServer struct {
+	srv         *serverProcess
+	api         *apiv1.Client
+	repo        *testutil.Repo
+	gatewayURL  string
+	firstDeploy uint
+}
+
+// startRelay starts the server (wrapped in wrap, if any) with its output in
+// a file, and deploys relay v1.
+func startRelay(t *testing.T, wrap ...string) *relayServer {
+	t.Helper()
 	dir := t.TempDir()
 	console, gateway := freeAddr(t), freeAddr(t)
 	env := append(testutil.GoEnv(t),
 		"SEEDBED_DATA_DIR="+dir, "SEEDBED_ADDR="+console, "SEEDBED_GATEWAY_ADDR="+gateway,
 		"SEEDBED_ADMIN_EMAIL="+adminEmail, "SEEDBED_ADMIN_PASSWORD="+adminPassword)
-	consoleURL, gatewayURL := "http://"+console, "http://"+gateway
-
-	srv := startServerToFile(t, env)
-	waitHealthy(t, consoleURL, srv)
+	f, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	srv := startServerWith(t, env, &serverLog{out: f}, wrap...)
+	waitHealthy(t, "http://"+console, srv)
 	ctx := context.Background()
-	api := apiv1.NewClient(consoleURL, "")
+	api := apiv1.NewClient("http://"+console, "")
 	login, err := api.Login(ctx, apiv1.LoginRequest{Email: adminEmail, Password: adminPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
 	api.Token = login.Token
-
 	stack := `services:
   api:
     path: services/api
@@ -138,9 +150,60 @@ func TestHandOverUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, api, first.Deploy.ID, "succeeded", srv)
+	return &relayServer{srv: srv, api: api, repo: repo, gatewayURL: "http://" + gateway, firstDeploy: first.Deploy.ID}
+}
 
+// handedTo waits until the server's log names the process the n-th
+// handoff went to, and returns its pid.
+func (r *relayServer) handedTo(t *testing.T, n int) int {
+	t.Helper()
+	re := regexp.MustCompile(`handed over; finishing the requests in flight" pid=(\d+)`)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if m := re.FindAllStringSubmatch(r.srv.logs.String(), -1); len(m) >= n {
+			pid, _ := strconv.Atoi(m[n-1][1])
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no handoff %d within 3 minutes\n%s", n, r.srv.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkLoad fails the test unless every request of load was answered and
+// the last answers came from another function process than the first.
+func checkLoad(t *testing.T, load *loadResult, logs string) {
+	t.Helper()
+	load.mu.Lock()
+	defer load.mu.Unlock()
+	if len(load.failures) > 0 {
+		t.Fatalf("%d of %d requests failed during the handoff, first: %s\n%s", len(load.failures), load.ok+len(load.failures), load.failures[0], logs)
+	}
+	if load.ok < 50 {
+		t.Fatalf("only %d requests were answered; the loop did not run", load.ok)
+	}
+	// The last answers come from a process of the function the new
+	// Seedbed started, not the one that served before the signal.
+	if first, last := load.bodies[0], load.bodies[len(load.bodies)-1]; first == last {
+		t.Fatalf("every request was answered by the same function process (%q): the new process did not serve", first)
+	}
+	slices.Sort(load.latencies)
+	t.Logf("%d requests, 0 failed; p50 %s, p99 %s, max %s (the benchmark is bench/restart)", load.ok,
+		load.latencies[len(load.latencies)/2], load.latencies[len(load.latencies)*99/100], load.latencies[len(load.latencies)-1])
+}
+
+// SIGHUP under a steady request loop: a new process takes over the
+// listening sockets, the old one finishes what it holds and exits, and not
+// one request fails. The new process serves the console and runs deploys.
+func TestHandOverUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the real binary")
+	}
+	r := startRelay(t)
+	srv := r.srv
 	stop := make(chan struct{})
-	load, wait := steadyLoad(gatewayURL+"/relay/dev/hello", 4, stop)
+	load, wait := steadyLoad(r.gatewayURL+"/relay/dev/hello", 4, stop)
 	time.Sleep(time.Second)
 	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -157,48 +220,80 @@ func TestHandOverUnderLoad(t *testing.T) {
 		close(stop)
 		t.Fatalf("the old process did not exit within 3 minutes of SIGHUP\n%s", srv.logs.String())
 	}
-	m := regexp.MustCompile(`handed over; finishing the requests in flight" pid=(\d+)`).FindStringSubmatch(srv.logs.String())
-	if m == nil {
-		close(stop)
-		t.Fatalf("the old process did not say whom it handed over to\n%s", srv.logs.String())
-	}
-	pid, _ := strconv.Atoi(m[1])
+	pid := r.handedTo(t, 1)
 	t.Cleanup(func() { stopProcess(t, pid) })
 	// The new process goes on serving after the old one is gone.
 	time.Sleep(2 * time.Second)
 	close(stop)
 	wait()
-
-	load.mu.Lock()
-	defer load.mu.Unlock()
-	if len(load.failures) > 0 {
-		t.Fatalf("%d of %d requests failed during the handoff, first: %s\n%s", len(load.failures), load.ok+len(load.failures), load.failures[0], srv.logs.String())
-	}
-	if load.ok < 50 {
-		t.Fatalf("only %d requests were answered; the loop did not run", load.ok)
-	}
-	// The last answers come from a process of the function the new
-	// Seedbed started, not the one that served before the signal.
-	firstMark, lastMark := load.bodies[0], load.bodies[len(load.bodies)-1]
-	if firstMark == lastMark {
-		t.Fatalf("every request was answered by the same function process (%q): the new process did not serve", firstMark)
-	}
-	slices.Sort(load.latencies)
-	t.Logf("%d requests, 0 failed; p50 %s, p99 %s, max %s (the benchmark is bench/restart)", load.ok,
-		load.latencies[len(load.latencies)/2], load.latencies[len(load.latencies)*99/100], load.latencies[len(load.latencies)-1])
+	checkLoad(t, load, srv.logs.String())
 
 	// The console answers from the new process, and its workers deploy.
-	if _, err := api.GetDeploy(ctx, first.Deploy.ID); err != nil {
+	ctx := context.Background()
+	if _, err := r.api.GetDeploy(ctx, r.firstDeploy); err != nil {
 		t.Fatalf("the API after the handoff: %v", err)
 	}
-	repo.Commit("v2", map[string]string{"services/api/main.go": instanceFunction("v2")})
-	second, err := api.Deploy(ctx, "relay", apiv1.DeployRequest{Stage: "dev"})
+	r.repo.Commit("v2", map[string]string{"services/api/main.go": instanceFunction("v2")})
+	second, err := r.api.Deploy(ctx, "relay", apiv1.DeployRequest{Stage: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, api, second.Deploy.ID, "succeeded", srv)
-	if code, body := httpGet(t, gatewayURL+"/relay/dev/hello", ""); code != 200 || !strings.HasPrefix(body, "v2 ") {
+	waitStatus(t, r.api, second.Deploy.ID, "succeeded", srv)
+	if code, body := httpGet(t, r.gatewayURL+"/relay/dev/hello", ""); code != 200 || !strings.HasPrefix(body, "v2 ") {
 		t.Fatalf("after a deploy through the new process: %d %q, want v2", code, body)
+	}
+}
+
+// As the first process of a container (here: of a pid namespace of its
+// own), serve runs under a supervisor that stays, so that two handoffs in
+// a row keep serving, and SIGTERM to the supervisor stops the server that
+// serves by then and ends the container cleanly.
+func TestHandOverAsFirstProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the real binary")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil || os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root and unshare (util-linux) for a pid namespace")
+		}
+		t.Skip("needs root and unshare (util-linux) for a pid namespace")
+	}
+	r := startRelay(t, "unshare", "--pid", "--fork", "--mount-proc")
+	// unshare's child is pid 1 inside: the supervisor.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", r.srv.cmd.Process.Pid, r.srv.cmd.Process.Pid))
+	if err != nil || len(strings.Fields(string(b))) != 1 {
+		t.Fatalf("find the supervisor: %q, %v", b, err)
+	}
+	supervisor, _ := strconv.Atoi(strings.Fields(string(b))[0])
+	// Killing a pid namespace's first process kills all of it.
+	t.Cleanup(func() { _ = syscall.Kill(supervisor, syscall.SIGKILL) })
+
+	stop := make(chan struct{})
+	load, wait := steadyLoad(r.gatewayURL+"/relay/dev/hello", 4, stop)
+	for n := 1; n <= 2; n++ {
+		time.Sleep(time.Second)
+		if err := syscall.Kill(supervisor, syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		r.handedTo(t, n)
+	}
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wait()
+	checkLoad(t, load, r.srv.logs.String())
+
+	if err := syscall.Kill(supervisor, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- r.srv.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the container ended with %v after SIGTERM\n%s", err, r.srv.logs.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the container did not end within a minute of SIGTERM\n%s", r.srv.logs.String())
 	}
 }
 

@@ -89,21 +89,15 @@ func startServer(t *testing.T, env []string) *serverProcess {
 	return startServerWith(t, env, &serverLog{})
 }
 
-// startServerToFile starts a server whose output goes to a file, not a
-// pipe: a process it starts may keep writing there after it exited.
-func startServerToFile(t *testing.T, env []string) *serverProcess {
+// startServerWith starts `seedbed serve`, or the command wrap with the
+// binary and "serve" as its last arguments.
+func startServerWith(t *testing.T, env []string, logs *serverLog, wrap ...string) *serverProcess {
 	t.Helper()
-	f, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return startServerWith(t, env, &serverLog{out: f})
-}
-
-func startServerWith(t *testing.T, env []string, logs *serverLog) *serverProcess {
-	t.Helper()
-	cmd := exec.Command(seedbedBinary(t), "serve")
+	args := append(wrap, seedbedBinary(t), "serve")
+	cmd := exec.Command(args[0], args[1:]...)
+	// A group of its own: what it starts, the process it hands over to
+	// included, is killed with it at the end of the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if logs.out != nil {
@@ -118,8 +112,8 @@ func startServerWith(t *testing.T, env []string, logs *serverLog) *serverProcess
 }
 
 func (p *serverProcess) kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		_ = p.cmd.Wait()
 	}
 }

@@ -58,7 +58,13 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 		return err
 	}
 	defer inherited.Close()
+	os.Unsetenv(handoff.EnvVar) // not for builds and hooks to see
 	cfg.Inherited = inherited
+	if deploys && inherited == nil && os.Getpid() == 1 {
+		// The first process of a container: serve runs as its child, so
+		// that a handoff (SIGHUP) does not end the container.
+		return superviseServe()
+	}
 	// SIGHUP hands over to a new process; from now on, so that one sent
 	// while this process starts is not the end of it.
 	hup := make(chan os.Signal, 1)
@@ -112,6 +118,23 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 			return nil // the deferred Close finishes the requests in flight
 		}
 	}
+}
+
+// superviseServe runs `seedbed serve` again as a child of this process,
+// which stays as the container's first process (handoff.Supervise).
+func superviseServe() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find Seedbed's own binary to run under pid 1: %w", err)
+	}
+	code, err := handoff.Supervise(exe, os.Args[1:], os.Environ())
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("seedbed serve exited with code %d", code)
+	}
+	return nil
 }
 
 // handOver starts the binary this process was started from again (an

@@ -1,0 +1,144 @@
+package handoff
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test binary act as the new process: "serve" takes
+// the listener "web" and answers "new", "exit" exits at once, "hang"
+// never says it is ready.
+const helperEnv = "HANDOFF_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(helper(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func helper(mode string) int {
+	switch mode {
+	case "exit":
+		return 3
+	case "hang":
+		time.Sleep(time.Minute)
+		return 0
+	}
+	h, err := FromEnv(os.Getenv)
+	if err != nil || h == nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	ln := h.Listener("web")
+	if ln == nil {
+		fmt.Fprintln(os.Stderr, "helper: no listener web")
+		return 1
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "new") }))
+	if err := h.Ready(); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	time.Sleep(20 * time.Second)
+	return 0
+}
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		name, spec, want string
+	}{
+		{"not set", "", ""},
+		{"not a number", "web=x", `"web=x" is not NAME=NUMBER`},
+		{"a standard stream", "web=1", `"web=1" is not NAME=NUMBER`},
+		{"another parent", "parent=" + strconv.Itoa(os.Getppid()+1), "this process's parent is " + strconv.Itoa(os.Getppid())},
+		{"no readiness pipe", "parent=" + strconv.Itoa(os.Getppid()), "no readiness pipe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := FromEnv(func(k string) string {
+				if k == EnvVar {
+					return tt.spec
+				}
+				return ""
+			})
+			if tt.want == "" {
+				if h != nil || err != nil {
+					t.Fatalf("FromEnv = %v, %v; want nothing inherited", h, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("FromEnv(%q) error = %v, want it to say %q", tt.spec, err, tt.want)
+			}
+		})
+	}
+}
+
+// The new process serves on the old one's socket: once Start returns and
+// the old process closes its listener, connections reach the new one.
+func TestStartHandsOverTheListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "old") }))
+	p, err := Start(context.Background(), Spec{Path: os.Args[0], Args: []string{"-test.run=^$"},
+		Env: append(os.Environ(), helperEnv+"=serve", EnvVar+"=web=99"), Stderr: os.Stderr,
+		Listeners: map[string]net.Listener{"web": ln, "none": nil}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill() })
+	ln.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr)
+	if err != nil {
+		t.Fatalf("after the handoff, %s refused: %v", addr, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "new" {
+		t.Fatalf("after the handoff, %s answered %q, want the new process's answer", addr, body)
+	}
+}
+
+func TestStartFails(t *testing.T) {
+	tests := []struct {
+		mode    string
+		timeout time.Duration
+		want    string
+	}{
+		{"exit", time.Minute, "exited before it was ready: exit status 3"},
+		{"hang", 300 * time.Millisecond, "was not ready within 300ms; it was stopped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			_, err = Start(context.Background(), Spec{Path: os.Args[0], Args: []string{"-test.run=^$"},
+				Env: append(os.Environ(), helperEnv+"="+tt.mode), Listeners: map[string]net.Listener{"web": ln}, Timeout: tt.timeout})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Start error = %v, want it to say %q", err, tt.want)
+			}
+			// The caller still holds its listener.
+			if c, err := net.Dial("tcp", ln.Addr().String()); err != nil {
+				t.Fatalf("the listener after a failed handoff: %v", err)
+			} else {
+				c.Close()
+			}
+		})
+	}
+}
