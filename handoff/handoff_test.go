@@ -142,3 +142,43 @@ func TestStartFails(t *testing.T) {
 		})
 	}
 }
+
+// Notify sends systemd's datagram: READY=1, and the new main pid after a
+// handoff.
+func TestNotify(t *testing.T) {
+	path := t.TempDir() + "/notify"
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	getenv := func(k string) string {
+		if k == "NOTIFY_SOCKET" {
+			return path
+		}
+		return ""
+	}
+	for _, tt := range []struct {
+		h    *Inherited
+		want string
+	}{
+		{nil, "READY=1"},
+		{&Inherited{Parent: 1}, "MAINPID=" + strconv.Itoa(os.Getpid()) + "\nREADY=1"},
+	} {
+		if err := Notify(getenv, ReadyState(tt.h)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 256)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(buf[:n]); got != tt.want {
+			t.Errorf("systemd got %q, want %q", got, tt.want)
+		}
+	}
+	if err := Notify(func(string) string { return "" }, "READY=1"); err != nil {
+		t.Errorf("without NOTIFY_SOCKET: %v, want nothing done", err)
+	}
+}
