@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -246,7 +247,17 @@ func eventsCommands(e cliEnv) []*cobra.Command {
 	// arguments after APP STAGE, optional ones in brackets.
 	type runFn func(ctx context.Context, c *apiv1.Client, args []string, out *outputFormat, w io.Writer) error
 	sub := func(use, short, example string, output bool, args []string, run runFn) *cobra.Command {
-		cmd := &cobra.Command{Use: use, Short: short, Example: example, Args: positional(args...), ValidArgsFunction: e.completeApps}
+		cmd := &cobra.Command{Use: use, Short: short, Example: example, ValidArgsFunction: e.completeApps}
+		// --stage S stands for STAGE, as in seedbed logs and map.
+		var stage string
+		cmd.Flags().StringVar(&stage, "stage", "", "the stage, instead of STAGE after APP")
+		withoutStage := slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "STAGE" })
+		cmd.Args = func(cmd *cobra.Command, got []string) error {
+			if stage != "" {
+				return positional(withoutStage...)(cmd, got)
+			}
+			return positional(args...)(cmd, got)
+		}
 		var out *outputFormat
 		if output {
 			out = addOutputFlag(cmd)
@@ -258,6 +269,9 @@ func eventsCommands(e cliEnv) []*cobra.Command {
 			c, err := e.client()
 			if err != nil {
 				return err
+			}
+			if stage != "" {
+				args = slices.Insert(args, 1, stage)
 			}
 			return run(cmd.Context(), c, args, out, cmd.OutOrStdout())
 		}
@@ -273,7 +287,7 @@ func eventsCommands(e cliEnv) []*cobra.Command {
 	schedules := group("schedules", "List a stage's schedules, run one now, pause or resume it",
 		"  seedbed schedules list shop prod\n  seedbed schedules run shop prod 3",
 		sub("list APP STAGE", "List a stage's schedules with their next run and last result",
-			"  seedbed schedules list shop prod\n  seedbed schedules list shop prod --output json", true, []string{"APP", "STAGE"},
+			"  seedbed schedules list shop prod\n  seedbed schedules list shop --stage prod --output json", true, []string{"APP", "STAGE"},
 			func(ctx context.Context, c *apiv1.Client, args []string, out *outputFormat, w io.Writer) error {
 				return runSchedulesList(ctx, c, ev(args, out), w)
 			}),
@@ -297,7 +311,7 @@ func eventsCommands(e cliEnv) []*cobra.Command {
 
 	var status string
 	invList := sub("list APP STAGE", "List a stage's recent invocations (async calls, schedule ticks, on-failure deliveries)",
-		"  seedbed invocations list shop prod\n  seedbed invocations list shop prod --status dead --output json", true, []string{"APP", "STAGE"},
+		"  seedbed invocations list shop prod\n  seedbed invocations list shop --stage prod --status dead --output json", true, []string{"APP", "STAGE"},
 		func(ctx context.Context, c *apiv1.Client, args []string, out *outputFormat, w io.Writer) error {
 			o := ev(args, out)
 			o.Status = status
@@ -338,7 +352,7 @@ func eventsCommands(e cliEnv) []*cobra.Command {
 	queues := group("queues", "List a stage's queues, send a message, look at, purge or redrive dead letters",
 		"  seedbed queues list shop prod\n  seedbed queues send shop prod orders '{\"id\": 7}'",
 		sub("list APP STAGE", "List a stage's queues: waiting, in flight, dead letters, oldest message",
-			"  seedbed queues list shop prod\n  seedbed queues list shop prod --output json", true, []string{"APP", "STAGE"},
+			"  seedbed queues list shop prod\n  seedbed queues list shop --stage prod --output json", true, []string{"APP", "STAGE"},
 			func(ctx context.Context, c *apiv1.Client, args []string, out *outputFormat, w io.Writer) error {
 				return runQueuesList(ctx, c, q(args, out), w)
 			}),

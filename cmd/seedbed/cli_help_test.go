@@ -104,6 +104,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"admin create without flags", []string{"admin", "create"}, []string{`required flag(s) "email", "password" not set`}},
 		{"settings token both ways", []string{"apps", "settings", "shop", "--token-file", "f", "--clear-token"}, []string{"clear-token", "token-file"}},
 		{"unknown flag", []string{"deploy", "shop", "--stag", "dev"}, []string{"unknown flag: --stag"}},
+		{"events with --stage, missing an argument", []string{"schedules", "run", "shop", "--stage", "prod"}, []string{"missing SCHEDULE_ID"}},
+		{"events with --stage and STAGE too", []string{"queues", "list", "shop", "prod", "--stage", "prod"}, []string{`unexpected argument "prod"`}},
 		{"wait on reject", []string{"reject", "4", "--wait"}, []string{"unknown flag: --wait"}},
 		{"bad output format", []string{"apps", "list", "--output", "yaml"}, []string{"want text or json"}},
 		{"bad id", []string{"tokens", "revoke", "four"}, []string{`"four" is not a token id`}},

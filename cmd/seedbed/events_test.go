@@ -577,7 +577,8 @@ func TestEventsQueues(t *testing.T) {
 	// The CLI lists, sends, shows the dead letters and redrives.
 	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
 	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)
-	if out := c.must("queues", "list", "ev", "dev"); !strings.Contains(out, "orders") || !strings.Contains(out, "jobs/consume") {
+	// --stage stands for STAGE, as in seedbed logs.
+	if out := c.must("queues", "list", "ev", "--stage", "dev"); !strings.Contains(out, "orders") || !strings.Contains(out, "jobs/consume") {
 		t.Errorf("queues list:\n%s", out)
 	}
 	if out := c.must("queues", "dead", "ev", "dev", "orders"); !strings.Contains(out, "poison 1") {
