@@ -120,6 +120,24 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 	}
 }
 
+// containerInit names the minimal init that is this process's parent and
+// pid 1 (docker run --init's tini and the like), which exits with its one
+// child; "" otherwise (systemd, a shell, Seedbed's own supervisor).
+func containerInit() string {
+	if os.Getppid() != 1 {
+		return ""
+	}
+	b, err := os.ReadFile("/proc/1/comm")
+	if err != nil {
+		return ""
+	}
+	switch name := strings.TrimSpace(string(b)); name {
+	case "docker-init", "tini", "dumb-init", "catatonit":
+		return name
+	}
+	return ""
+}
+
 // superviseServe runs `seedbed serve` again as a child of this process,
 // which stays as the container's first process (handoff.Supervise).
 func superviseServe() error {
@@ -141,11 +159,9 @@ func superviseServe() error {
 // upgrade replaces the file first) on this process's listening sockets;
 // true once the new process serves.
 func handOver(ctx context.Context, app *App, log *slog.Logger) bool {
-	if os.Getpid() == 1 {
-		// The container ends with its first process, and the new one
-		// with it.
-		log.Error("SIGHUP: Seedbed is the first process of its container, which would end when it hands over; nothing changed. " +
-			"Run it under an init that stays (see README, Restarts) or restart the container")
+	if init := containerInit(); init != "" {
+		log.Error("SIGHUP: Seedbed runs under " + init + ", which ends the container when its child exits, so a handoff would stop it; nothing changed. " +
+			"Run the container without --init (init: false): as pid 1, seedbed serve supervises itself")
 		return false
 	}
 	exe, err := os.Executable() // the path, even when the file was replaced
