@@ -258,6 +258,18 @@ func cmpOr(a, b string) string {
 // learns the sandbox's processes, connects its network (NetworkOutbound)
 // and lets the command run. On error the caller kills and waits for Cmd.
 func (c *Cmd) Started(ctx context.Context) error {
+	if err := c.Prepared(ctx); err != nil {
+		return err
+	}
+	return c.Release()
+}
+
+// Prepared does what Started does but let the command run: the sandbox
+// is set up, its network connected, and the command waits, not yet
+// executed, until Release. A sandbox kept ready this way makes a later
+// start cost only the command's own. On error the caller kills and waits
+// for Cmd.
+func (c *Cmd) Prepared(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range c.parentW { // the child has its copies
@@ -281,6 +293,16 @@ func (c *Cmd) Started(ctx context.Context) error {
 		if err := c.connect(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// Release lets the command of a Prepared sandbox run.
+func (c *Cmd) Release() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.blockW == nil {
+		return errors.New("sandbox: Release without Prepared, or twice")
 	}
 	if _, err := c.blockW.Write([]byte{1}); err != nil {
 		return fmt.Errorf("sandbox: release the command: %w", err)

@@ -96,6 +96,7 @@ type proc struct {
 	err       error         // cmd.Wait's result; read only after exited is closed
 	killedFor string        // why Seedbed killed it to start afresh; guarded by instance.mu
 	gen       uint64        // its Runtime API generation (Lambda-style functions)
+	held      bool          // waits in its sandbox for sb.Release (a pool's spare)
 }
 
 // sameSpec reports whether a running instance of a can serve b unchanged:
@@ -191,8 +192,9 @@ func (in *instance) env(port int) []string {
 }
 
 // spawn starts the process on port. The caller holds in.mu or owns the
-// instance alone.
-func (in *instance) spawn(port int) (*proc, error) {
+// instance alone. With hold, a sandboxed process is left ready in its
+// sandbox, not yet executed, until p.sb.Release (see pool.spare).
+func (in *instance) spawn(port int, hold bool) (*proc, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("output pipe: %w", err)
@@ -250,7 +252,7 @@ func (in *instance) spawn(port int) (*proc, error) {
 		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
 	}
 	if err == nil && sb != nil {
-		err = startSandboxed(cmd, sb)
+		err = startSandboxed(cmd, sb, hold)
 	}
 	outW.Close()
 	errW.Close()
@@ -267,7 +269,7 @@ func (in *instance) spawn(port int) (*proc, error) {
 		in.log.Warn("record process group", "err", err)
 	}
 
-	p := &proc{cmd: cmd, sb: sb, started: time.Now(), exited: make(chan struct{}), gen: gen}
+	p := &proc{cmd: cmd, sb: sb, started: time.Now(), exited: make(chan struct{}), gen: gen, held: hold && sb != nil}
 	var readers sync.WaitGroup
 	readers.Go(func() { in.capture(outR, "stdout") })
 	readers.Go(func() { in.capture(errR, "stderr") })
@@ -531,7 +533,7 @@ func (in *instance) supervise(p *proc) {
 		// Before the spawn: the new process may answer the gateway before
 		// spawn returns, and its first request is the cold one.
 		in.warm.Store(false)
-		next, err := in.spawn(port)
+		next, err := in.spawn(port, false)
 		if err != nil {
 			in.mu.Unlock()
 			in.log.Error("restart function", "err", err)

@@ -482,6 +482,53 @@ func (t *Target) startAll(ctx context.Context, ref targets.StageRef, fns []targe
 // instance is supervised; on failure nothing of it is left running. A
 // static function only needs its files.
 func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Function, log targets.Logger) (*instance, error) {
+	in, err := t.launch(ctx, ref, fn, log, false)
+	if err != nil || in.site != nil {
+		return in, err
+	}
+	if err := t.ready(ctx, in, log); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// wake lets the held process of a spare instance (launched with hold)
+// run, waits until it answers and supervises it; on failure nothing of it
+// is left running.
+func (t *Target) wake(ctx context.Context, in *instance) error {
+	began := time.Now()
+	in.cur.held = false
+	in.cur.started = began
+	if err := in.cur.sb.Release(); err != nil {
+		in.stop(context.Background(), 0)
+		return fmt.Errorf("function %s: start its ready sandbox: %w", in.fn.Key(), err)
+	}
+	in.phases.prepare, in.phases.spawn = 0, time.Since(began)
+	return t.ready(ctx, in, discardLogger{})
+}
+
+// ready waits until a launched instance answers, then supervises it; on
+// failure it is stopped.
+func (t *Target) ready(ctx context.Context, in *instance, log targets.Logger) error {
+	began := time.Now()
+	p := in.cur
+	if err := in.waitHealthy(ctx, p, t.cfg.StartTimeout); err != nil {
+		in.stop(context.Background(), 0)
+		return err
+	}
+	in.phases.ready = time.Since(began)
+	log.Printf("%s healthy in %s", in.fn.Key(), (in.phases.spawn + in.phases.ready).Round(time.Millisecond))
+	in.mu.Lock()
+	in.superv = true
+	in.mu.Unlock()
+	go in.supervise(p)
+	return nil
+}
+
+// launch unpacks a function and starts its process (a static function
+// only opens its files). With hold, a sandboxed process waits in its
+// sandbox, not yet executed, for wake. On failure nothing of it is left.
+func (t *Target) launch(ctx context.Context, ref targets.StageRef, fn targets.Function, log targets.Logger, hold bool) (*instance, error) {
 	prepared := time.Now()
 	uid := 0
 	if t.users != nil && fn.Runtime != "static" {
@@ -575,7 +622,7 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 	}
 	began := time.Now()
 	in.phases.prepare = began.Sub(prepared)
-	p, err := in.spawn(port)
+	p, err := in.spawn(port, hold)
 	if err != nil {
 		if in.api != nil {
 			in.api.close()
@@ -589,16 +636,6 @@ func (t *Target) start(ctx context.Context, ref targets.StageRef, fn targets.Fun
 	}
 	in.cur = p
 	in.phases.spawn = time.Since(began)
-	if err := in.waitHealthy(ctx, p, t.cfg.StartTimeout); err != nil {
-		in.stop(context.Background(), 0)
-		return nil, err
-	}
-	in.phases.ready = time.Since(began) - in.phases.spawn
-	log.Printf("%s healthy in %s", fn.Key(), time.Since(began).Round(time.Millisecond))
-	in.mu.Lock()
-	in.superv = true
-	in.mu.Unlock()
-	go in.supervise(p)
 	return in, nil
 }
 

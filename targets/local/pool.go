@@ -57,6 +57,11 @@ type pool struct {
 	idle       chan struct{}  // closed when draining and nothing is in flight
 	reaped     chan struct{}  // closed when the reaper has returned
 	starts     sync.WaitGroup // starts to scale up, for stop to wait on
+	// spare is an instance whose sandbox is set up and whose process
+	// waits in it, not yet executed: the next start from zero only lets
+	// it run (see keepSpare). sparing says one is being prepared.
+	spare   *instance
+	sparing bool
 }
 
 // startTries is how many starts in a row a held request waits through
@@ -318,13 +323,23 @@ func (p *pool) canGrow() bool {
 	return p.t.reserveMemory(p.fn.Memory, false)
 }
 
-// grow starts one more instance in the background; its memory is
-// reserved. The caller holds p.mu.
+// grow starts one more instance in the background, from the spare if
+// there is one; its memory is reserved. The caller holds p.mu.
 func (p *pool) grow() {
 	p.starting++
+	spare := p.spare
+	p.spare = nil
 	p.starts.Go(func() {
 		began := time.Now()
-		in, err := p.t.start(p.life, p.stage, p.fn, discardLogger{})
+		var in *instance
+		var err error
+		if spare != nil {
+			if err = p.t.wake(p.life, spare); err == nil {
+				in = spare
+			}
+		} else {
+			in, err = p.t.start(p.life, p.stage, p.fn, discardLogger{})
+		}
 		p.mu.Lock()
 		p.starting--
 		if err != nil {
@@ -352,7 +367,7 @@ func (p *pool) grow() {
 		p.reportInstances(n)
 		p.mu.Unlock()
 		p.t.log.Info("instance started", "app", p.stage.App, "stage", p.stage.Stage, "function", p.fn.Key(),
-			"instance", in.name(), "instances", n, "took", time.Since(began).Round(time.Microsecond).String(),
+			"instance", in.name(), "instances", n, "spare", spare != nil, "took", time.Since(began).Round(time.Microsecond).String(),
 			"prepare", in.phases.prepare.Round(time.Microsecond).String(), "spawn", in.phases.spawn.Round(time.Microsecond).String(),
 			"ready", in.phases.ready.Round(time.Microsecond).String())
 	})
@@ -374,7 +389,44 @@ func (p *pool) reap() {
 			in.stop(p.life, p.t.timing.drain)
 			p.t.log.Info("idle instance stopped", "app", p.stage.App, "stage", p.stage.Stage, "function", p.fn.Key(), "instance", in.name())
 		}
+		p.mu.Lock()
+		p.keepSpare()
+		p.mu.Unlock()
 	}
+}
+
+// keepSpare prepares a spare instance in the background for a sandboxed
+// function that may scale to zero and runs none now: its run dir, cgroup
+// and sandbox (bubblewrap's namespaces, pasta's network) are set up and
+// its process waits in the sandbox, not yet executed. Setting up the
+// sandbox is most of a sandboxed cold start; with a spare, a start from
+// zero only executes the function. A spare costs bubblewrap's and pasta's
+// memory, not the function's, and counts nothing against the memory
+// budget. The caller holds p.mu.
+func (p *pool) keepSpare() {
+	if p.t.users == nil || p.min > 0 || p.stopped || p.spare != nil || p.sparing || len(p.insts) > 0 || p.starting > 0 {
+		return
+	}
+	p.sparing = true
+	p.starts.Go(func() {
+		in, err := p.t.launch(p.life, p.stage, p.fn, discardLogger{}, true)
+		p.mu.Lock()
+		p.sparing = false
+		if err == nil && !p.stopped {
+			p.spare = in
+			in = nil
+		}
+		p.mu.Unlock()
+		if err != nil {
+			if p.life.Err() == nil {
+				p.t.log.Info("a spare sandbox could not be prepared; the next start from zero sets one up", "app", p.stage.App, "stage", p.stage.Stage, "function", p.fn.Key(), "err", err)
+			}
+			return
+		}
+		if in != nil { // the pool stopped meanwhile
+			in.stop(context.Background(), 0)
+		}
+	})
 }
 
 // idleInstances takes the instances to stop out of the pool: those idle
@@ -490,7 +542,14 @@ func (p *pool) stop(ctx context.Context, drain time.Duration) (abandoned int) {
 	p.cancel()
 	<-p.reaped
 	p.starts.Wait() // a start that won the race stops its own instance
+	p.mu.Lock()
+	spare := p.spare
+	p.spare = nil
+	p.mu.Unlock()
 	var wg sync.WaitGroup
+	if spare != nil { // reserves no memory
+		wg.Go(func() { spare.stop(ctx, 0) })
+	}
 	for _, in := range ins {
 		wg.Go(func() {
 			in.stop(ctx, 0)

@@ -105,12 +105,17 @@ func splitPort(addr string) (string, int, error) {
 	return addr[:i], p, nil
 }
 
-// startSandboxed finishes the sandbox of a started process; on failure
-// the process is killed and reaped.
-func startSandboxed(cmd *exec.Cmd, sb *sandbox.Cmd) error {
+// startSandboxed finishes the sandbox of a started process, which runs
+// at once or, with hold, once sb.Release is called; on failure the process
+// is killed and reaped.
+func startSandboxed(cmd *exec.Cmd, sb *sandbox.Cmd, hold bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := sb.Started(ctx); err != nil {
+	finish := sb.Started
+	if hold {
+		finish = sb.Prepared
+	}
+	if err := finish(ctx); err != nil {
 		_ = sb.Kill()
 		_ = cmd.Wait()
 		sb.Close()

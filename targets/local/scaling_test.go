@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +318,76 @@ func TestScaleFromZeroRefusedByBudget(t *testing.T) {
 	wantStatus(t, <-slow, http.StatusOK)
 	waitInstances(t, pa, 0, 5*time.Second)
 	wantStatus(t, b.get(t, "/shop/dev/hello"), http.StatusOK)
+}
+
+// A sandboxed function at zero instances keeps a spare: its sandbox set up
+// and its process waiting, not executed. The next request runs the spare
+// (the instance that answers has the spare's run dir), another spare is
+// prepared once it is back at zero, and removing the stage leaves nothing
+// of either.
+func TestScaleFromZeroRunsTheSpareSandbox(t *testing.T) {
+	b := setup(t, withSandbox(t))
+	b.target.timing.scaleTick = 20 * time.Millisecond
+	b.apply(t, shopDev, scaled("v1", stack.Instances{Min: 0, Max: 2, ScaleDownAfter: 200 * time.Millisecond}, 1))
+	p := b.poolOf(t, shopDev, "api/hello")
+
+	spareOf := func() *instance {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p.mu.Lock()
+			spare, n := p.spare, len(p.insts)
+			p.mu.Unlock()
+			if spare != nil && n == 0 {
+				return spare
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no spare at zero instances after 10 s (instances %d)\n%s", n, b.logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	spare := spareOf()
+	if !spare.cur.held {
+		t.Fatal("the spare's process is not held in its sandbox")
+	}
+
+	began := time.Now()
+	res := b.get(t, "/shop/dev/hello")
+	wantStatus(t, res, http.StatusOK)
+	t.Logf("a request from zero with a spare sandbox answered in %s", time.Since(began))
+	var r reply
+	if err := json.Unmarshal([]byte(res.body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Env["HOME"] != spare.runDir {
+		t.Fatalf("the request was answered by %s, not by the spare %s", r.Env["HOME"], spare.runDir)
+	}
+	p.mu.Lock()
+	if p.spare != nil {
+		t.Errorf("a spare is kept while an instance runs")
+	}
+	p.mu.Unlock()
+	if !strings.Contains(b.logs.String(), "spare=true") {
+		t.Errorf("the start was not logged as the spare's:\n%s", b.logs.String())
+	}
+
+	second := spareOf()
+	if second == spare || second.runDir == spare.runDir {
+		t.Fatal("back at zero, the same spare is kept; want a new one")
+	}
+	if err := b.target.Remove(t.Context(), shopDev); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{spare.runDir, second.runDir} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("run dir %s is left after the stage was removed (%v)", dir, err)
+		}
+	}
+	if second.cur.cmd.ProcessState == nil {
+		select {
+		case <-second.cur.exited:
+		case <-time.After(5 * time.Second):
+			t.Errorf("the spare's sandbox still runs after the stage was removed")
+		}
+	}
 }
