@@ -76,12 +76,17 @@ func (s *Server) apiStageDrift(c echo.Context) error {
 }
 
 // driftView is st's drift for its map page: a failed check is shown on
-// the page, which has the rest of the map to show.
+// the page, which has the rest of the map to show. A stage on a target
+// with nothing that can drift (local) gets none: the line would say
+// nothing on every local stage's map.
 func (s *Server) driftView(c echo.Context, app store.App, st store.Stage) *views.DriftView {
 	d, err := s.stageDrift(c, app, st)
 	if err != nil {
 		_, _, msg := statusOf(err)
-		return &views.DriftView{Target: d.Target, Error: msg}
+		return &views.DriftView{Error: msg}
 	}
-	return &views.DriftView{Target: d.Target, Checked: d.Checked, Found: d.Drift, CheckedAt: d.CheckedAt}
+	if !d.Checked {
+		return nil
+	}
+	return &views.DriftView{Target: d.Target, Found: d.Drift, CheckedAt: d.CheckedAt}
 }

@@ -126,6 +126,9 @@ func TestStageDrift(t *testing.T) {
 	if d, err := client(store.RoleViewer).StageDrift(ctx, "shop", "dev"); err != nil || d.Target != "local" || d.Checked || len(d.Drift) != 0 {
 		t.Errorf("a stage on the local target: %+v, %v; want local, not checked", d, err)
 	}
+	if _, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map"); strings.Contains(body, `data-testid="drift"`) {
+		t.Errorf("the map page of a stage on the local target has a drift section\n%.2000s", body)
+	}
 
 	fake.set(dispatch.Drift{Target: "kubernetes"}, errors.New(`check stage shop/dev for drift on kubernetes namespace secret-ns: dial tcp 10.9.9.9:6443: connection refused`))
 	_, err = client(store.RoleViewer).StageDrift(ctx, "shop", "dev")

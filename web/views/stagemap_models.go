@@ -31,16 +31,16 @@ type StageMapModel struct {
 	Nav  ObserveNav
 	Map  StageMapView
 	// Drift is the stage's drift, checked on its target as the page was
-	// made; nil when this server cannot check (it runs no stages).
+	// made; nil when this server cannot check (it runs no stages) or the
+	// target has nothing that can drift (local).
 	Drift *DriftView
 }
 
 // DriftView is a stage's drift: how the objects of its live release on
 // its target differ from what Seedbed applied (changed by hand).
 type DriftView struct {
-	Target  string // local, kubernetes
-	Checked bool   // false: the target has nothing that can drift (local)
-	Found   []string
+	Target string // kubernetes
+	Found  []string
 	// Error says why the target could not be checked; drift is then not
 	// known, which the page must not show as "none".
 	Error     string

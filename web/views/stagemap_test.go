@@ -57,15 +57,15 @@ func TestGoldenStageMap(t *testing.T) {
 }
 
 // The map page says whether the stage drifted: the differences with the
-// note that the next deploy repairs them, "none", nothing possible on the
-// local target, or why the check failed (never "none" then).
+// note that the next deploy repairs them, "none", or why the check failed
+// (never "none" then).
 func TestStageMapDrift(t *testing.T) {
 	nav := ObserveNav{App: "shop", Stage: "prod", AppURL: "/apps/shop", MetricsURL: "/apps/shop/stages/prod/metrics",
 		RequestsURL: "/apps/shop/stages/prod/requests", MapURL: "/apps/shop/stages/prod/map", IssuesURL: "/apps/shop/issues", Active: "map"}
 	page := func(d *DriftView) StageMapModel {
 		return StageMapModel{Page: testPage("Map of shop/prod"), Nav: nav, Map: mapFixture("prod", false), Drift: d}
 	}
-	drifted := &DriftView{Target: "kubernetes", Checked: true, CheckedAt: now.Add(-2 * time.Second), Found: []string{
+	drifted := &DriftView{Target: "kubernetes", CheckedAt: now.Add(-2 * time.Second), Found: []string{
 		"deployment shop-prod-api-1a2b of function api/hello: replicas is 5, Seedbed set 1",
 		`deployment shop-prod-api-1a2b of function api/hello: image is <evil>, Seedbed set registry.example/seedbed:1`,
 	}}
@@ -80,10 +80,8 @@ func TestStageMapDrift(t *testing.T) {
 	}{
 		{name: "drifted", drift: drifted, testID: "drift-status", drifted: "true",
 			want: []string{"Drift: 2 changes made outside Seedbed", "replicas is 5, Seedbed set 1", "image is <evil>", "next deploy"}},
-		{name: "none", drift: &DriftView{Target: "kubernetes", Checked: true, CheckedAt: now}, testID: "drift-status", drifted: "false",
+		{name: "none", drift: &DriftView{Target: "kubernetes", CheckedAt: now}, testID: "drift-status", drifted: "false",
 			want: []string{"Drift: none.", "kubernetes objects are as Seedbed applied them"}},
-		{name: "local target", drift: &DriftView{Target: "local"}, testID: "drift-status", drifted: "false",
-			want: []string{"Drift: none possible on the local target"}},
 		{name: "cluster unreachable", drift: &DriftView{Error: "Could not check stage prod for drift: its kubernetes target could not be reached or read."},
 			testID: "drift-error", drifted: "false", want: []string{"Drift: not known.", "could not be reached"}},
 	}
