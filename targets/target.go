@@ -130,3 +130,17 @@ type Result struct {
 	// for the invocation's log excerpt.
 	Output string
 }
+
+// DriftDetector is implemented beside Target by a target whose stages can
+// be changed behind Seedbed's back (objects in a cluster edited or deleted
+// by hand): it tells how what runs differs from what the target applied.
+// The local target runs its stages as its own child processes, so it has
+// none to tell and does not implement it.
+type DriftDetector interface {
+	// Drift describes each difference between the live objects of stage's
+	// live release and what the target applied, one sentence each, sorted;
+	// none means no drift. The next Apply of the stage repairs every one.
+	// The error is non-nil when the target could not be reached or read:
+	// then nothing is known about drift, which is not "none".
+	Drift(ctx context.Context, stage StageRef) ([]string, error)
+}

@@ -137,6 +137,9 @@ var routeRoles = map[string]string{
 	// read them, as they read build logs.
 	"GET /apps/:app/stages/:stage/logs":        store.RoleViewer,
 	"GET /apps/:app/stages/:stage/logs/events": store.RoleViewer,
+	// Drift names the stage's objects, not its cluster or namespace (an
+	// unreachable cluster's cause is shown to owners only): a viewer's.
+	"GET /apps/:app/stages/:stage/drift": store.RoleViewer,
 	// App settings and the webhook secret are the owners' to read.
 	"GET /apps/:app/webhooks": store.RoleOwner,
 	"GET /apps/:app/settings": store.RoleOwner,

@@ -38,8 +38,9 @@ type roleUser struct {
 }
 
 // setupFull is setup with everything every page needs: the delivery log,
-// a sealer for secrets, a public URL and the real assets (for browsers).
-func setupFull(t *testing.T) *fixture {
+// a sealer for secrets, a public URL and the real assets (for browsers);
+// configure, if given, adds to the server's Config.
+func setupFull(t *testing.T, configure ...func(*web.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "seedbed.db"))
@@ -64,8 +65,12 @@ func setupFull(t *testing.T) *fixture {
 	if _, err := fake.CreateApp(ctx, pipelines.NewApp{Name: "shop", RepoURL: "/src/shop", Branch: "main", NoCheck: true}); err != nil {
 		t.Fatal(err)
 	}
-	handler, err := web.New(web.Config{Store: st, Deliveries: st, Pipelines: fake, Accounts: accounts,
-		Assets: assets.FS(), GatewayURL: "http://gw.example", PublicURL: "https://seedbed.example"})
+	cfg := web.Config{Store: st, Deliveries: st, Pipelines: fake, Accounts: accounts,
+		Assets: assets.FS(), GatewayURL: "http://gw.example", PublicURL: "https://seedbed.example"}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	handler, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +79,9 @@ func setupFull(t *testing.T) *fixture {
 	return &fixture{srv: srv, store: st, accounts: accounts, fake: fake, token: tok}
 }
 
-func setupRoles(t *testing.T) *rolesFixture {
+func setupRoles(t *testing.T, configure ...func(*web.Config)) *rolesFixture {
 	t.Helper()
-	f := setupFull(t)
+	f := setupFull(t, configure...)
 	ctx := context.Background()
 	app, err := f.store.AppByName(ctx, "shop")
 	if err != nil {

@@ -119,6 +119,9 @@ func (s *Server) stageMapPage(c echo.Context) error {
 	page := views.StageMapModel{Page: s.page(c, fmt.Sprintf("Map of %s/%s", app.Name, st.Name)), Nav: observeNav(app.Name, st.Name, "map"),
 		Map: mapView(app.Name, m)}
 	page.Page.Nav = "apps"
+	if s.cfg.Drift != nil && m.Release != 0 {
+		page.Drift = s.driftView(c, app, st)
+	}
 	return render(c, http.StatusOK, views.StageMapPage(page))
 }
 

@@ -166,6 +166,7 @@ func (s *Server) routes() {
 	authed.GET("/apps/:app/stages/:stage/metrics/summary", s.apiMetricsSummary)
 	authed.GET("/apps/:app/stages/:stage/requests", s.apiRequestLog)
 	authed.GET("/apps/:app/stages/:stage/map", s.apiStageMap)
+	authed.GET("/apps/:app/stages/:stage/drift", s.apiStageDrift) // api_drift.go
 	authed.GET("/apps/:app/issues", s.apiIssues)
 	authed.POST("/apps/:app/issues/:id/resolve", s.apiResolveIssue)
 	authed.POST("/apps/:app/issues/:id/reopen", s.apiReopenIssue)

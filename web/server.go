@@ -159,6 +159,9 @@ type Config struct {
 	// Running tells what stages' targets run now, for the stage maps;
 	// nil: this server cannot tell, and the maps say so.
 	Running RunningReader
+	// Drift checks stages for drift on their targets, for the stage maps
+	// and the API; nil: this server runs no stages and cannot tell.
+	Drift DriftChecker
 	// Instances counts the instances functions run, for the stage maps'
 	// "short of instances"; nil: not counted.
 	Instances InstanceCounter

@@ -360,6 +360,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		if a.stages != nil { // the stage maps compare what runs with the release
 			webCfg.Running = a.stages
+			webCfg.Drift = a.stages
 			webCfg.Instances = a.target
 		}
 		srv, err := web.New(webCfg)

@@ -128,6 +128,7 @@ func newRootCmd(e cliEnv, stdin io.Reader, stdout, stderr io.Writer) *cobra.Comm
 		domainsCommand(e),
 		logsCommand(e),
 		mapCommand(e),
+		driftCommand(e),
 		metricsCommand(e),
 		requestsCommand(e),
 		errorsCommand(e),

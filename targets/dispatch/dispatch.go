@@ -8,6 +8,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,12 +23,14 @@ type Placement interface {
 }
 
 // Resolver returns the target stage's settings choose now, and its name for
-// the deploy log ("local", "kubernetes namespace apps").
+// the deploy log ("local", "kubernetes namespace apps"). The name's first
+// word is the target's kind, which Drift reports.
 type Resolver func(ctx context.Context, ref targets.StageRef) (Placement, string, error)
 
 var (
-	_ targets.Target = (*Target)(nil)
-	_ gateway.Tables = (*Target)(nil)
+	_ targets.Target        = (*Target)(nil)
+	_ targets.DriftDetector = (*Target)(nil)
+	_ gateway.Tables        = (*Target)(nil)
 )
 
 // Memory keeps where each stage was last applied beyond this process (in
@@ -178,4 +181,51 @@ func (d *Target) Table(ref targets.StageRef) *gateway.Table {
 		return nil
 	}
 	return p.t.Table(ref)
+}
+
+// Drift is what a drift check of one stage found.
+type Drift struct {
+	// Target is the kind of target the stage runs on: "local",
+	// "kubernetes".
+	Target string
+	// Checked is false when that target has nothing that can drift
+	// (it does not implement targets.DriftDetector: the local target).
+	Checked bool
+	// Found describes each difference, one sentence each; empty: none.
+	Found []string
+}
+
+// CheckDrift asks the target stage ref runs on how what runs differs from
+// what it applied: the target it was applied on (its release is live
+// there, whatever the settings say since), or, before any apply known,
+// the one its settings name. The error says which target could not be
+// reached or read, and nothing is then known about drift.
+func (d *Target) CheckDrift(ctx context.Context, ref targets.StageRef) (Drift, error) {
+	p, ok := d.recall(ctx, ref, nil)
+	if !ok {
+		t, name, err := d.resolve(ctx, ref)
+		if err != nil {
+			return Drift{}, fmt.Errorf("choose the target of %s: %w", ref, err)
+		}
+		p = placed{t: t, name: name}
+	}
+	kind, _, _ := strings.Cut(p.name, " ")
+	out := Drift{Target: kind}
+	dd, ok := p.t.(targets.DriftDetector)
+	if !ok {
+		return out, nil
+	}
+	found, err := dd.Drift(ctx, ref)
+	if err != nil {
+		return out, fmt.Errorf("check stage %s for drift on %s: %w", ref, p.name, err)
+	}
+	out.Checked, out.Found = true, found
+	return out, nil
+}
+
+// Drift implements targets.DriftDetector (see CheckDrift); a stage on a
+// target with nothing that can drift has none.
+func (d *Target) Drift(ctx context.Context, ref targets.StageRef) ([]string, error) {
+	r, err := d.CheckDrift(ctx, ref)
+	return r.Found, err
 }

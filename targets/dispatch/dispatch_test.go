@@ -194,3 +194,70 @@ func TestStageMovedAcrossARestartIsRemovedFromTheOldTarget(t *testing.T) {
 		})
 	}
 }
+
+// drifting is a fake target whose stages drift: it reports found, or err.
+type drifting struct {
+	place
+	found []string
+	err   error
+}
+
+func (p drifting) Drift(context.Context, targets.StageRef) ([]string, error) { return p.found, p.err }
+
+// Drift is asked of the target the stage's release was applied on, even
+// once its settings name another; a target with nothing that can drift
+// (local) reports the check as not made, not as failed.
+func TestDriftAsksTheTargetTheStageRunsOn(t *testing.T) {
+	local := place{targettest.New()}
+	kube := &drifting{place: place{targettest.New()}, found: []string{"deployment x of function api/a: replicas is 5, Seedbed set 1"}}
+	choice := "kubernetes"
+	var mu sync.Mutex
+	d := New(func(_ context.Context, ref targets.StageRef) (Placement, string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch choice {
+		case "kubernetes":
+			return kube, "kubernetes namespace apps", nil
+		case "broken":
+			return nil, "", fmt.Errorf("no runner image")
+		}
+		return local, "local", nil
+	})
+	ctx := context.Background()
+	prod := targets.StageRef{App: "shop", Stage: "prod"}
+	fns := []targets.Function{{Service: "api", Name: "a", Digest: "sha256:x", Routes: []stack.Route{{Method: "GET", Path: "/a"}}}}
+
+	// Before any apply: the target the settings name.
+	r, err := d.CheckDrift(ctx, prod)
+	if err != nil || r.Target != "kubernetes" || !r.Checked || len(r.Found) != 1 {
+		t.Fatalf("drift before any apply: %+v, %v; want kubernetes's one difference", r, err)
+	}
+	if err := d.Apply(ctx, prod, fns, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	choice = "local" // takes effect at the next deploy
+	mu.Unlock()
+	if found, err := d.Drift(ctx, prod); err != nil || len(found) != 1 {
+		t.Fatalf("drift after the settings moved, before the next deploy: %v, %v; want kubernetes's", found, err)
+	}
+	kube.err = fmt.Errorf("dial tcp 10.0.0.1:6443: connection refused")
+	if _, err := d.CheckDrift(ctx, prod); err == nil || !strings.Contains(err.Error(), "kubernetes namespace apps") || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("an unreachable cluster: %v; want an error naming the target and the cause", err)
+	}
+	if err := d.Apply(ctx, prod, fns, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err = d.CheckDrift(ctx, prod)
+	if err != nil || r.Target != "local" || r.Checked || len(r.Found) != 0 {
+		t.Fatalf("drift on the local target: %+v, %v; want local, not checked", r, err)
+	}
+
+	dev := targets.StageRef{App: "shop", Stage: "dev"}
+	mu.Lock()
+	choice = "broken"
+	mu.Unlock()
+	if _, err := d.CheckDrift(ctx, dev); err == nil || !strings.Contains(err.Error(), "no runner image") {
+		t.Fatalf("a stage whose target cannot be chosen: %v", err)
+	}
+}

@@ -114,7 +114,10 @@ type Config struct {
 	GatewayLabels    map[string]string
 }
 
-var _ targets.Target = (*Target)(nil)
+var (
+	_ targets.Target        = (*Target)(nil)
+	_ targets.DriftDetector = (*Target)(nil)
+)
 
 // Target runs the functions of stages in one namespace of a cluster. It is
 // safe for concurrent use; see targets.Target for the order of calls.
@@ -362,8 +365,9 @@ func (t *Target) readRunning(ctx context.Context, ref targets.StageRef) ([]targe
 	return fns, nil
 }
 
-// Drift compares the objects of stage's live release with what Seedbed
-// applied and describes each difference; none means no drift.
+// Drift implements targets.DriftDetector: it compares the objects of
+// stage's live release with what Seedbed applied and describes each
+// difference; none means no drift.
 //
 // The release is the one this target applied last; a target that has not
 // applied the stage reads it from the cluster (the live revisions' Secrets).

@@ -1,5 +1,7 @@
 package views
 
+import "time"
+
 // StageMapView is one stage's map as a page shows it: the drawing (made
 // by package stagemap, which escapes every name in it) and, in words,
 // where what runs differs from the live release.
@@ -28,4 +30,19 @@ type StageMapModel struct {
 	Page Page
 	Nav  ObserveNav
 	Map  StageMapView
+	// Drift is the stage's drift, checked on its target as the page was
+	// made; nil when this server cannot check (it runs no stages) or the
+	// target has nothing that can drift (local).
+	Drift *DriftView
+}
+
+// DriftView is a stage's drift: how the objects of its live release on
+// its target differ from what Seedbed applied (changed by hand).
+type DriftView struct {
+	Target string // kubernetes
+	Found  []string
+	// Error says why the target could not be checked; drift is then not
+	// known, which the page must not show as "none".
+	Error     string
+	CheckedAt time.Time
 }

@@ -55,3 +55,54 @@ func TestGoldenStageMap(t *testing.T) {
 		t.Errorf("the target stage map: data-down = %q, want 1", got)
 	}
 }
+
+// The map page says whether the stage drifted: the differences with the
+// note that the next deploy repairs them, "none", or why the check failed
+// (never "none" then).
+func TestStageMapDrift(t *testing.T) {
+	nav := ObserveNav{App: "shop", Stage: "prod", AppURL: "/apps/shop", MetricsURL: "/apps/shop/stages/prod/metrics",
+		RequestsURL: "/apps/shop/stages/prod/requests", MapURL: "/apps/shop/stages/prod/map", IssuesURL: "/apps/shop/issues", Active: "map"}
+	page := func(d *DriftView) StageMapModel {
+		return StageMapModel{Page: testPage("Map of shop/prod"), Nav: nav, Map: mapFixture("prod", false), Drift: d}
+	}
+	drifted := &DriftView{Target: "kubernetes", CheckedAt: now.Add(-2 * time.Second), Found: []string{
+		"deployment shop-prod-api-1a2b of function api/hello: replicas is 5, Seedbed set 1",
+		`deployment shop-prod-api-1a2b of function api/hello: image is <evil>, Seedbed set registry.example/seedbed:1`,
+	}}
+	checkGolden(t, "stage-map-drift.golden.html", render(t, StageMapPage(page(drifted))))
+
+	tests := []struct {
+		name    string
+		drift   *DriftView
+		testID  string
+		want    []string
+		drifted string
+	}{
+		{name: "drifted", drift: drifted, testID: "drift-status", drifted: "true",
+			want: []string{"Drift: 2 changes made outside Seedbed", "replicas is 5, Seedbed set 1", "image is <evil>", "next deploy"}},
+		{name: "none", drift: &DriftView{Target: "kubernetes", CheckedAt: now}, testID: "drift-status", drifted: "false",
+			want: []string{"Drift: none.", "kubernetes objects are as Seedbed applied them"}},
+		{name: "cluster unreachable", drift: &DriftView{Error: "Could not check stage prod for drift: its kubernetes target could not be reached or read."},
+			testID: "drift-error", drifted: "false", want: []string{"Drift: not known.", "could not be reached"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := parse(t, StageMapPage(page(tt.drift)))
+			got := text(d.byTestID(tt.testID))
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s says %q, want it to contain %q", tt.testID, got, w)
+				}
+			}
+			if strings.Contains(got, "Drift: none.") != (tt.name == "none") {
+				t.Errorf("%s says %q", tt.testID, got)
+			}
+			if v, _ := attr(d.byTestID("drift"), "data-drifted"); v != tt.drifted {
+				t.Errorf("data-drifted = %q, want %s", v, tt.drifted)
+			}
+		})
+	}
+	if d := parse(t, StageMapPage(page(nil))); d.hasTestID("drift") {
+		t.Error("a server that cannot check drift shows a drift section")
+	}
+}
