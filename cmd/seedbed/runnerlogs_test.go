@@ -137,8 +137,15 @@ func (p *flakyProxy) up() {
 // stage's function log — through the API, with the pod's name and the
 // release — including what it printed while Seedbed could not be reached
 // and its last line at shutdown. A token of another stage is refused.
+// It runs on SQLite with the embedded queue and on PostgreSQL with Redis.
 func TestRunnerShipsFunctionLogs(t *testing.T) {
-	a := startApp(t, embedded)
+	for _, be := range []backend{embedded, servers} {
+		t.Run(be.name, func(t *testing.T) { testRunnerShipsFunctionLogs(t, be) })
+	}
+}
+
+func testRunnerShipsFunctionLogs(t *testing.T, be backend) {
+	a := startApp(t, be)
 	repo := testutil.NewRepo(t)
 	repo.Commit("chatty", map[string]string{
 		"seedbed.yml":          stackFile("      hello:\n        handler: bootstrap\n        routes: [\"GET /hello\", \"GET /hello/{name}\"]\n"),
