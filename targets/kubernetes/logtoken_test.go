@@ -17,7 +17,9 @@ func TestLogTokenIsInTheSecretNotTheDeployment(t *testing.T) {
 	ref := targets.StageRef{App: "shop", Stage: "dev"}
 	fn := targets.Function{Service: "api", Name: "web", Runtime: "go", Handler: "bootstrap", Digest: "sha256:" + strings.Repeat("ab", 32)}
 	token := "sbl1_first"
-	logs := func(r targets.StageRef) (string, string) { return "http://seedbed:8080/runner/logs", token + "-" + r.String() }
+	logs := func(r targets.StageRef) (string, string) {
+		return "http://seedbed:8080/runner/logs", token + "-" + r.String()
+	}
 	cases := []struct {
 		name string
 		logs func(targets.StageRef) (string, string)

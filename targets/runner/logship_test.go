@@ -414,7 +414,10 @@ func TestLogSink(t *testing.T) {
 	}
 	// Only the one accepted batch is stored, with its release; a line
 	// from a clock ahead is moved back to now.
-	future := batch(func(b *runner.LogBatch) { b.Lines[0].Time = time.Now().Add(time.Hour); b.Lines[0].Text = "from the future" })
+	future := batch(func(b *runner.LogBatch) {
+		b.Lines[0].Time = time.Now().Add(time.Hour)
+		b.Lines[0].Text = "from the future"
+	})
 	req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(future))
 	req.Header.Set("Authorization", "Bearer "+tokens.Token(prod))
 	resp, err := http.DefaultClient.Do(req)
