@@ -63,9 +63,9 @@ type serverProcess struct {
 
 // serverLog is a server's output so far.
 type serverLog struct {
-	mu   sync.Mutex
-	sb   strings.Builder
-	out  *os.File // where the output goes instead, when set
+	mu  sync.Mutex
+	sb  strings.Builder
+	out *os.File // where the output goes instead, when set
 }
 
 func (l *serverLog) Write(p []byte) (int, error) {
