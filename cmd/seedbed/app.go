@@ -60,6 +60,9 @@ type App struct {
 	isolation IsolationStatus
 	svc       *pipelines.Service
 	builder   *builders.Builder
+	// runnerLogs takes the function logs pods of the kubernetes target
+	// ship (runnerlogs.go); nil when this process keeps none.
+	runnerLogs http.Handler
 	// loops are the goroutines that run beside the servers: the poller,
 	// the reconciler, the collector, the alert evaluator, the Go cache's
 	// warming, the schedules and queues (startLoops).
@@ -285,6 +288,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		chooser.queueToken = queueTokens.QueueToken
 		a.stages, a.runnerArt = dispatch.New(chooser.resolve).WithMemory(chooser), signer
+		if a.runnerLogs, err = chooser.shipLogs(sealer, runnerLogsURL(artsURL, a.consoleURL), a.fnlogs, a.store, a.stages); err != nil {
+			return nil, err
+		}
 	}
 	svcCfg := pipelines.Config{Store: a.store, Queue: a.client, Builder: builder, Artifacts: arts, Sealer: sealer, Canceller: a.inspector,
 		GitReposDir: filepath.Join(cfg.DataDir, "git"), NodeID: cfg.NodeID, Logger: log.With("part", "pipelines"), BuildTimeout: cfg.BuildTimeout, PublicURL: a.consoleURL}
@@ -367,7 +373,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, err
 		}
-		a.console = newHTTPServer(withRunnerArtifacts(srv, a.runnerArt, arts), defaultTimeouts, isGitRequest)
+		a.console = newHTTPServer(withRunnerLogs(withRunnerArtifacts(srv, a.runnerArt, arts), a.runnerLogs), defaultTimeouts, isGitRequest)
 		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
 		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
 		if a.domains != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,9 @@ type runFunctionOptions struct {
 	addr       string
 	domain     string
 	queueToken string // SEEDBED_QUEUE_TOKEN, from the pod's Secret
+	logsURL    string // where to ship the function's log lines; "" ships none
+	logsToken  string // SEEDBED_LOGS_TOKEN, from the pod's Secret
+	instance   string // the lines' instance: the pod's name
 }
 
 // parseRunFunction reads the options from flags, defaulting to the
@@ -51,6 +55,13 @@ func parseRunFunction(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&o.token, "token", getenv("SEEDBED_ARTIFACT_TOKEN"), "token granting the artifact (env SEEDBED_ARTIFACT_TOKEN)")
 	// Only from the env (a flag would show in the pod's command line).
 	o.queueToken = getenv("SEEDBED_QUEUE_TOKEN")
+	o.logsToken = getenv("SEEDBED_LOGS_TOKEN")
+	fs.StringVar(&o.logsURL, "logs-url", getenv("SEEDBED_LOGS_URL"), "seedbed serve's endpoint for the function's log lines; empty ships none (env SEEDBED_LOGS_URL)")
+	instance := getenv("HOSTNAME") // a pod's name
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	fs.StringVar(&o.instance, "instance", instance, "the instance the log lines name (env HOSTNAME: the pod's name)")
 	fs.StringVar(&o.dir, "dir", dir, "folder for the artifact and the function's files (env SEEDBED_RUNNER_DIR)")
 	fs.StringVar(&o.addr, "addr", ":"+port, "address to serve the function on (env PORT)")
 	fs.StringVar(&o.domain, "domain", getenv("SEEDBED_DOMAIN"), "the gateway's domain, for host routing (env SEEDBED_DOMAIN)")
@@ -73,7 +84,8 @@ func parseRunFunction(args []string, getenv func(string) string, stderr io.Write
 }
 
 // runFunction fetches, verifies and serves one function until ctx ends.
-func runFunction(ctx context.Context, o runFunctionOptions, stderr io.Writer) error {
+// ready, if not nil, hears the address once the function serves.
+func runFunction(ctx context.Context, o runFunctionOptions, stderr io.Writer, ready func(addr string)) error {
 	raw := o.spec
 	if name, ok := strings.CutPrefix(raw, "@"); ok {
 		b, err := os.ReadFile(name)
@@ -91,12 +103,37 @@ func runFunction(ctx context.Context, o runFunctionOptions, stderr io.Writer) er
 		return fmt.Errorf("run-function: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	return runner.Run(ctx, runner.Config{
+	cfg := runner.Config{
 		Stage:    targets.StageRef{App: o.app, Stage: o.stage},
 		Function: fn, Source: src, Dir: o.dir, Addr: o.addr, Domain: o.domain, Logger: log,
 		QueueToken: o.queueToken,
-	}, nil)
+	}
+	if o.logsURL == "" {
+		return runner.Run(ctx, cfg, ready)
+	}
+	shipper, err := runner.NewLogShipper(runner.LogShipperConfig{
+		URL: o.logsURL, Token: o.logsToken, Instance: o.instance, Digest: fn.Digest, Logger: log,
+		// The runner's own credentials, should the function print them.
+		Mask: []string{o.logsToken, o.token},
+	})
+	if err != nil {
+		return fmt.Errorf("run-function: %w", err)
+	}
+	cfg.Logs = shipper
+	runErr := runner.Run(ctx, cfg, ready)
+	// The function has stopped: its last lines are queued. A pod has
+	// 30 s between SIGTERM and SIGKILL; the lines get a few of them.
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logFlushTimeout)
+	defer cancel()
+	if err := shipper.Close(closeCtx); err != nil {
+		log.Warn("function log lines lost at shutdown", "err", err)
+	}
+	return runErr
 }
+
+// logFlushTimeout bounds how long run-function tries to send the
+// function's last log lines once it has stopped.
+const logFlushTimeout = 10 * time.Second
 
 // runFunctionCommand is `seedbed run-function`, the entry point of the
 // kubernetes target's pods; not for people, so hidden.
@@ -111,7 +148,7 @@ func runFunctionCommand(e cliEnv) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runFunction(cmd.Context(), o, cmd.ErrOrStderr())
+			return runFunction(cmd.Context(), o, cmd.ErrOrStderr(), nil)
 		},
 	}
 }

@@ -52,6 +52,9 @@ type stageTargets struct {
 	// queueToken gives the functions of kubernetes stages their queue
 	// send token; nil gives none.
 	queueToken func(targets.StageRef) string
+	// logs tells kubernetes stages' pods where to ship their function
+	// logs and with which token (shipLogs); nil ships none.
+	logs func(targets.StageRef) (url, token string)
 
 	mu   sync.Mutex
 	kube map[string]*kubernetes.Target
@@ -107,7 +110,7 @@ func (s *stageTargets) kubernetes(k pipelines.KubernetesSettings) (dispatch.Plac
 		Replicas: int32(k.Replicas), Memory: k.Memory, CPU: k.CPU,
 		ProgressDeadline: time.Duration(k.ProgressDeadline) * time.Second,
 		Artifacts:        s.locator, Domain: s.domain,
-		QueueToken: s.queueToken,
+		QueueToken: s.queueToken, Logs: s.logs,
 	})
 	if err != nil {
 		return nil, "", err

@@ -105,6 +105,11 @@ type Config struct {
 	// functions find in SEEDBED_QUEUE_TOKEN (kept in the function's
 	// Secret); nil gives none.
 	QueueToken func(targets.StageRef) string
+	// Logs tells where the runner in a stage's pods sends the lines its
+	// function prints (seedbed serve's runner log endpoint) and with
+	// which token (kept in the function's Secret, as SEEDBED_LOGS_TOKEN);
+	// nil ships none.
+	Logs func(targets.StageRef) (url, token string)
 	// GatewayNamespace and GatewayLabels name the pods of Seedbed's
 	// gateway (seedbed serve): the only pods each stage's NetworkPolicy
 	// lets reach its functions, and the ones functions may reach for their

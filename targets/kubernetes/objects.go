@@ -51,6 +51,7 @@ const (
 	secretFunctionKey = "function.json"
 	secretTokenKey    = "artifact-token"
 	secretQueueKey    = "queue-token"
+	secretLogsKey     = "logs-token"
 	routesKey         = "routes.json"
 	containerName     = "function"
 	// RunnerPort is the port the runner serves the function on in the
@@ -147,6 +148,8 @@ type planned struct {
 	store      string
 	token      string
 	queueToken string // "" when the target gives none
+	logsURL    string // "" when the target ships no function logs
+	logsToken  string
 }
 
 // stagePlan is what Apply makes a stage serve.
@@ -201,6 +204,11 @@ func (t *Target) plan(ref targets.StageRef, fns []targets.Function) (*stagePlan,
 			// must roll it. Only a digest of the token is in the hash.
 			queueRev = shortHash(queueToken, 10)
 		}
+		var logsURL, logsToken, logsRev string
+		if t.cfg.Logs != nil {
+			logsURL, logsToken = t.cfg.Logs(ref)
+			logsRev = shortHash(logsURL+"\x00"+logsToken, 10) // rolls the pods as queueRev does
+		}
 		// The revision covers everything that shapes the pod; the artifact
 		// token is left out so that a new signing key does not roll every
 		// pod.
@@ -210,7 +218,8 @@ func (t *Target) plan(ref targets.StageRef, fns []targets.Function) (*stagePlan,
 			Store  string          `json:"store"`
 			Extra  map[string]string
 			Queue  string `json:",omitempty"`
-		}{spec, t.shared, store, t.annotations(fn), queueRev})
+			Logs   string `json:",omitempty"`
+		}{spec, t.shared, store, t.annotations(fn), queueRev, logsRev})
 		if err != nil {
 			return nil, err
 		}
@@ -219,6 +228,7 @@ func (t *Target) plan(ref targets.StageRef, fns []targets.Function) (*stagePlan,
 		st.fns = append(st.fns, &planned{
 			fn: fn, base: base, rev: rev, deployName: deploymentName(base, rev),
 			memory: memory, replicas: t.replicasOf(fn), spec: spec, store: store, token: token, queueToken: queueToken,
+			logsURL: logsURL, logsToken: logsToken,
 		})
 	}
 	sort.Slice(st.fns, func(i, j int) bool { return st.fns[i].fn.Key() < st.fns[j].fn.Key() })
@@ -243,6 +253,9 @@ func (t *Target) secret(ref targets.StageRef, p *planned) *corev1ac.SecretApplyC
 	data := map[string][]byte{secretFunctionKey: p.spec, secretTokenKey: []byte(p.token)}
 	if p.queueToken != "" {
 		data[secretQueueKey] = []byte(p.queueToken)
+	}
+	if p.logsURL != "" {
+		data[secretLogsKey] = []byte(p.logsToken)
 	}
 	return corev1ac.Secret(p.deployName, t.cfg.Namespace).
 		WithLabels(t.revisionLabels(ref, p)).
@@ -290,6 +303,10 @@ func (t *Target) deployment(ref targets.StageRef, p *planned) *appsv1ac.Deployme
 		// From the Secret, not a plain value: the Deployment is readable
 		// by whoever may list workloads; the runner hands it to the function.
 		container.WithEnv(fromSecret(gateway.QueueTokenEnv, secretQueueKey))
+	}
+	if p.logsURL != "" {
+		// The runner ships what the function prints to seedbed serve.
+		container.WithEnv(env("SEEDBED_LOGS_URL", p.logsURL), fromSecret("SEEDBED_LOGS_TOKEN", secretLogsKey))
 	}
 	pod := corev1ac.PodSpec().
 		// A function has no business with the Kubernetes API.

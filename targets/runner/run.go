@@ -39,6 +39,10 @@ type Config struct {
 	// QueueToken is the stage's queue send token, handed to the function
 	// as SEEDBED_QUEUE_TOKEN; "" gives none.
 	QueueToken string
+	// Logs takes every line the function prints, masked as the local
+	// target masks them (a LogShipper sends them to seedbed serve); nil
+	// keeps only the last lines for error messages.
+	Logs local.LogWriter
 }
 
 // Run fetches and verifies the artifact, starts the function, and serves
@@ -64,7 +68,7 @@ func Run(ctx context.Context, cfg Config, ready func(addr string)) error {
 	}
 	log.Info("artifact fetched and verified", "function", fn.Key(), "digest", fn.Digest, "took", time.Since(began).Round(time.Millisecond))
 
-	lc := local.Config{Dir: filepath.Join(cfg.Dir, "local"), Artifacts: arts, Logger: log}
+	lc := local.Config{Dir: filepath.Join(cfg.Dir, "local"), Artifacts: arts, Logger: log, Logs: cfg.Logs}
 	if cfg.QueueToken != "" {
 		lc.QueueTokens = fixedToken(cfg.QueueToken)
 	}

@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/stack"
 	"github.com/seedbed/seedbed/targets"
 	"github.com/seedbed/seedbed/targets/runner"
@@ -102,7 +104,7 @@ type runnerProc struct {
 
 // startRunner runs `seedbed run-function` with the environment the
 // kubernetes target gives a pod.
-func startRunner(t *testing.T, fn targets.Function, store, token string) *runnerProc {
+func startRunner(t *testing.T, fn targets.Function, store, token string, env ...string) *runnerProc {
 	t.Helper()
 	spec, err := json.Marshal(fn)
 	if err != nil {
@@ -120,6 +122,7 @@ func startRunner(t *testing.T, fn targets.Function, store, token string) *runner
 		"SEEDBED_RUNNER_DIR=" + t.TempDir(),
 		"PORT=" + port,
 	}
+	cmd.Env = append(cmd.Env, env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -287,5 +290,66 @@ func TestRunFunctionRefusesWhatItCannotTrust(t *testing.T) {
 				t.Errorf("something listens on %s after a refused artifact", p.addr)
 			}
 		})
+	}
+}
+
+// TestRunFunctionShipsLogs runs the runner process with the log
+// environment the kubernetes target gives a pod: what the function prints,
+// from its start to its last line at shutdown, reaches the stage's log
+// through the log endpoint, named by the pod.
+func TestRunFunctionShipsLogs(t *testing.T) {
+	store, err := artifact.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, location := serveStore(t, store)
+	tokens, err := runner.NewLogTokens([][]byte{bytes.Repeat([]byte("l"), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := fnlog.Open(fnlog.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	sink := httptest.NewServer(&runner.LogSink{Tokens: tokens, Logs: logs, Functions: fakeFunctions{"shop/prod api/hello": 3}})
+	defer sink.Close()
+	fn := targets.Function{Service: "api", Name: "hello", Runtime: "go", Kind: stack.KindHTTP, Handler: "bootstrap",
+		Digest: pack(t, store, fnBin), Routes: []stack.Route{{Method: "GET", Path: "/hello"}}}
+	p := startRunner(t, fn, location, signer.Token(fn.Digest),
+		"SEEDBED_LOGS_URL="+sink.URL+"/runner/logs", "SEEDBED_LOGS_TOKEN="+tokens.Token(targets.StageRef{App: "shop", Stage: "prod"}), "HOSTNAME=hello-5d9f-x2x7q")
+	p.waitServing(t)
+	texts := func() []string {
+		res, err := logs.Query(context.Background(), fnlog.Query{App: "shop", Stage: "prod"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range res.Lines {
+			if l.Instance != "hello-5d9f-x2x7q" || l.Function != "api/hello" || l.Release != 3 {
+				t.Errorf("line %+v: want instance hello-5d9f-x2x7q, function api/hello, release 3", l)
+			}
+			out = append(out, l.Text)
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(texts(), "fn starting") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"fn starting\" in the stage's log: %q\nrunner:\n%s", texts(), p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Stopping: the function's last line goes before the runner exits.
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err, out := p.waitExit(t)
+	p.exited <- err // for the cleanup, which waits for the exit too
+	if err != nil {
+		t.Fatalf("run-function: %v\n%s", err, out)
+	}
+	if got := texts(); !slices.Contains(got, "fn stopping") {
+		t.Fatalf("lines after the runner exited: %q; want the function's last line, fn stopping\nrunner:\n%s", got, p.out.String())
 	}
 }
