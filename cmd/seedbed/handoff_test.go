@@ -109,15 +109,16 @@ type relayServer struct {
 	firstDeploy uint
 }
 
-// startRelay starts the server (wrapped in wrap, if any) with its output in
-// a file, and deploys relay v1.
-func startRelay(t *testing.T, wrap ...string) *relayServer {
+// startRelay starts the server (wrapped in wrap, if any) with extra in its
+// environment and its output in a file, and deploys relay v1.
+func startRelay(t *testing.T, extra []string, wrap ...string) *relayServer {
 	t.Helper()
 	dir := t.TempDir()
 	console, gateway := freeAddr(t), freeAddr(t)
 	env := append(testutil.GoEnv(t),
 		"SEEDBED_DATA_DIR="+dir, "SEEDBED_ADDR="+console, "SEEDBED_GATEWAY_ADDR="+gateway,
 		"SEEDBED_ADMIN_EMAIL="+adminEmail, "SEEDBED_ADMIN_PASSWORD="+adminPassword)
+	env = append(env, extra...)
 	f, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -193,14 +194,22 @@ func checkLoad(t *testing.T, load *loadResult, logs string) {
 		load.latencies[len(load.latencies)/2], load.latencies[len(load.latencies)*99/100], load.latencies[len(load.latencies)-1])
 }
 
-// SIGHUP under a steady request loop: a new process takes over the
-// listening sockets, the old one finishes what it holds and exits, and not
-// one request fails. The new process serves the console and runs deploys.
+// SIGHUP under a steady request loop, on SQLite with the in-process queue
+// and on PostgreSQL with Redis: a new process takes over the listening
+// sockets, the old one finishes what it holds and exits, and not one
+// request fails. The new process serves the console and runs deploys.
 func TestHandOverUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots the real binary")
 	}
-	r := startRelay(t)
+	t.Run("sqlite", func(t *testing.T) { testHandOverUnderLoad(t, nil) })
+	t.Run("postgres+redis", func(t *testing.T) {
+		testHandOverUnderLoad(t, []string{"SEEDBED_DATABASE_URL=" + testutil.PostgresURL(t), "SEEDBED_REDIS_URL=" + testutil.RedisURL(t)})
+	})
+}
+
+func testHandOverUnderLoad(t *testing.T, extra []string) {
+	r := startRelay(t, extra)
 	srv := r.srv
 	stop := make(chan struct{})
 	load, wait := steadyLoad(r.gatewayURL+"/relay/dev/hello", 4, stop)
@@ -258,7 +267,7 @@ func TestHandOverAsFirstProcess(t *testing.T) {
 		}
 		t.Skip("needs root and unshare (util-linux) for a pid namespace")
 	}
-	r := startRelay(t, "unshare", "--pid", "--fork", "--mount-proc")
+	r := startRelay(t, nil, "unshare", "--pid", "--fork", "--mount-proc")
 	// unshare's child is pid 1 inside: the supervisor.
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", r.srv.cmd.Process.Pid, r.srv.cmd.Process.Pid))
 	if err != nil || len(strings.Fields(string(b))) != 1 {
