@@ -78,14 +78,16 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 	if err := app.Start(ctx); err != nil {
 		return err
 	}
+	// systemd first: it must know the new main pid before the old
+	// process, told next, begins to exit.
+	if err := handoff.Notify(os.Getenv, handoff.ReadyState(inherited)); err != nil {
+		log.Warn("could not tell systemd that Seedbed is ready", "err", err)
+	}
 	if inherited != nil {
 		if err := inherited.Ready(); err != nil {
 			return err
 		}
 		log.Info("took over from the previous process, which finishes its requests and exits", "pid", inherited.Parent)
-	}
-	if err := handoff.Notify(os.Getenv, handoff.ReadyState(inherited)); err != nil {
-		log.Warn("could not tell systemd that Seedbed is ready", "err", err)
 	}
 	if deploys {
 		fmt.Fprintf(stdout, "Seedbed is running.\n  Console:   %s\n  Functions: %s  (and http://STAGE--APP.%s:<port>)\n  Data dir:  %s\n",
