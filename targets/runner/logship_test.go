@@ -116,7 +116,9 @@ func TestLogShipperBatchesAndMasks(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	s := newShipper(t, srv.URL, func(c *runner.LogShipperConfig) {
-		c.FlushEvery = 50 * time.Millisecond
+		// Long enough that the two appends below fall in one interval
+		// on a busy machine too.
+		c.FlushEvery = 300 * time.Millisecond
 		c.Mask = []string{"sbl1_secret-token"}
 	})
 	began := time.Now()
@@ -132,8 +134,8 @@ func TestLogShipperBatchesAndMasks(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("lines %q, want %q", got, want)
 	}
-	if took < 40*time.Millisecond {
-		t.Errorf("the batch went after %s: it should wait for the flush interval (50ms)", took)
+	if took < 250*time.Millisecond {
+		t.Errorf("the batch went after %s: it should wait for the flush interval (300ms)", took)
 	}
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
@@ -214,10 +216,17 @@ func TestLogShipperRetriesUntilSeedbedIsBack(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			time.Sleep(100 * time.Millisecond)
-			fake.mu.Lock()
-			tries := fake.tries
-			fake.mu.Unlock()
+			// It keeps trying: wait for a third try (a busy machine may
+			// take longer than the back-off says).
+			var tries int
+			for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				fake.mu.Lock()
+				tries = fake.tries
+				fake.mu.Unlock()
+				if tries >= 3 || time.Now().After(deadline) {
+					break
+				}
+			}
 			if tries < 3 {
 				t.Errorf("%d tries while down, want it to keep trying", tries)
 			}

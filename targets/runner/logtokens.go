@@ -1,13 +1,8 @@
 package runner
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
-	"strings"
-
 	"github.com/seedbed/seedbed/targets"
+	"github.com/seedbed/seedbed/targets/stagetoken"
 )
 
 // LogTokenPurpose names the key LogTokens are made under, derived from the
@@ -16,65 +11,32 @@ import (
 // differ and neither token is accepted in place of the other.
 const LogTokenPurpose = "runner-log-token"
 
-// logTokenPrefix starts every log token: it tells a Seedbed log token
-// apart from a queue token (sbq1_) and other credentials in a secret
-// scanner, and names the format's version.
-const logTokenPrefix = "sbl1_"
+// logTokens is the kind of the log tokens: "sbl1_" tells them apart from
+// queue tokens (sbq1_) and other credentials in a secret scanner.
+var logTokens = stagetoken.Kind{Name: "runner log tokens", Prefix: "sbl1_", Label: "runner-logs"}
 
 // LogTokens makes and checks the credentials that let a runner (a pod of
 // the kubernetes target) write into one stage's function logs: one token
-// per (app, stage), an HMAC of the names under a server key. Like the
-// queue send tokens it is stateless, valid on every process that holds
-// the key, and changes only when the key does; while a rotation is under
-// way, tokens made under the older key still verify.
+// per (app, stage) (see stagetoken).
 type LogTokens struct {
-	keys [][]byte // keys[0] makes tokens; all of them verify
+	tokens *stagetoken.Tokens
 }
 
 // NewLogTokens makes LogTokens from derived keys, the current one first
 // (pipelines.Sealer.DerivedKeys(LogTokenPurpose)).
 func NewLogTokens(keys [][]byte) (*LogTokens, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("runner log tokens need a key")
+	t, err := stagetoken.New(logTokens, keys)
+	if err != nil {
+		return nil, err
 	}
-	for _, k := range keys {
-		if len(k) < 32 {
-			return nil, errors.New("runner log tokens need keys of at least 32 bytes")
-		}
-	}
-	return &LogTokens{keys: keys}, nil
-}
-
-// logMAC joins the names with a byte neither may contain, so ("a-b", "c")
-// and ("a", "b-c") differ.
-func logMAC(key []byte, ref targets.StageRef) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("runner-logs\x00" + ref.App + "\x00" + ref.Stage))
-	return m.Sum(nil)
+	return &LogTokens{tokens: t}, nil
 }
 
 // Token is the token that lets its bearer write ref's function logs.
-func (t *LogTokens) Token(ref targets.StageRef) string {
-	return logTokenPrefix + base64.RawURLEncoding.EncodeToString(logMAC(t.keys[0], ref))
-}
+func (t *LogTokens) Token(ref targets.StageRef) string { return t.tokens.Token(ref) }
 
-// Verify tells whether token lets its bearer write ref's function logs.
-// The comparison takes the same time wherever the token differs.
+// Verify tells whether token lets its bearer write ref's function logs,
+// in the same time wherever it differs.
 func (t *LogTokens) Verify(ref targets.StageRef, token string) bool {
-	raw, ok := strings.CutPrefix(token, logTokenPrefix)
-	if !ok {
-		return false
-	}
-	got, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil {
-		return false
-	}
-	ok = false
-	for _, k := range t.keys {
-		// Every key is tried, so the time taken does not say which matched.
-		if hmac.Equal(got, logMAC(k, ref)) {
-			ok = true
-		}
-	}
-	return ok
+	return t.tokens.Verify(ref, token)
 }
