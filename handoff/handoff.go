@@ -20,7 +20,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,12 +199,38 @@ func Start(ctx context.Context, s Spec) (*os.Process, error) {
 	parts = append(parts, fmt.Sprintf("%s=%d", readyKey, 2+len(files)), fmt.Sprintf("%s=%d", parentKey, os.Getpid()))
 
 	env := slices.DeleteFunc(slices.Clone(s.Env), func(kv string) bool { return strings.HasPrefix(kv, EnvVar+"=") })
-	cmd := exec.Command(s.Path, s.Args...)
-	cmd.Env = append(env, EnvVar+"="+strings.Join(parts, ","))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, s.Stdout, s.Stderr
-	cmd.ExtraFiles = files
-	if err := cmd.Start(); err != nil {
+	env = append(env, EnvVar+"="+strings.Join(parts, ","))
+	// Not os/exec: it calls Fd() on every file it passes, which puts the
+	// descriptor in blocking mode, and that mode belongs to the socket
+	// both processes share. A blocking accept cannot be interrupted: the
+	// old process would hang in Close until one more connection came.
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("hand over: %w", err)
+	}
+	defer devNull.Close()
+	stdout, stderr := s.Stdout, s.Stderr
+	if stdout == nil {
+		stdout = devNull
+	}
+	if stderr == nil {
+		stderr = devNull
+	}
+	var fds []uintptr
+	for _, f := range append([]*os.File{devNull, stdout, stderr}, files...) {
+		fd, err := rawFd(f)
+		if err != nil {
+			return nil, fmt.Errorf("hand over: %w", err)
+		}
+		fds = append(fds, fd)
+	}
+	pid, err := syscall.ForkExec(s.Path, append([]string{s.Path}, s.Args...), &syscall.ProcAttr{Env: env, Files: fds})
+	if err != nil {
 		return nil, fmt.Errorf("hand over: start %s: %w", s.Path, err)
+	}
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return nil, fmt.Errorf("hand over: %w", err)
 	}
 	// Only the new process holds the pipe's write end now: if it dies
 	// before it is ready, the read below ends.
@@ -213,7 +238,13 @@ func Start(ctx context.Context, s Spec) (*os.Process, error) {
 	files = files[:len(files)-1]
 
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		st, err := proc.Wait()
+		if err == nil && !st.Success() {
+			err = errors.New(st.String())
+		}
+		exited <- err
+	}()
 	ready := make(chan error, 1)
 	go func() {
 		line, err := bufio.NewReader(readR).ReadString('\n')
@@ -233,11 +264,11 @@ func Start(ctx context.Context, s Spec) (*os.Process, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	stop := func(why error) (*os.Process, error) {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = proc.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
+			_ = proc.Kill()
 			<-exited
 		}
 		return nil, why
@@ -248,17 +279,31 @@ func Start(ctx context.Context, s Spec) (*os.Process, error) {
 			// The pipe closed without a word: the process is exiting.
 			select {
 			case werr := <-exited:
-				return nil, fmt.Errorf("the new process (pid %d) exited before it was ready: %v", cmd.Process.Pid, werr)
+				return nil, fmt.Errorf("the new process (pid %d) exited before it was ready: %v", proc.Pid, werr)
 			case <-time.After(10 * time.Second):
-				return stop(fmt.Errorf("the new process (pid %d) closed its readiness pipe without being ready: %w", cmd.Process.Pid, err))
+				return stop(fmt.Errorf("the new process (pid %d) closed its readiness pipe without being ready: %w", proc.Pid, err))
 			}
 		}
-		return cmd.Process, nil
+		return proc, nil
 	case err := <-exited:
-		return nil, fmt.Errorf("the new process (pid %d) exited before it was ready: %v", cmd.Process.Pid, err)
+		return nil, fmt.Errorf("the new process (pid %d) exited before it was ready: %v", proc.Pid, err)
 	case <-timer.C:
-		return stop(fmt.Errorf("the new process (pid %d) was not ready within %s; it was stopped", cmd.Process.Pid, timeout))
+		return stop(fmt.Errorf("the new process (pid %d) was not ready within %s; it was stopped", proc.Pid, timeout))
 	case <-ctx.Done():
 		return stop(fmt.Errorf("hand over: %w", ctx.Err()))
 	}
+}
+
+// rawFd is f's descriptor, read without Fd's side effect of making it
+// blocking.
+func rawFd(f *os.File) (uintptr, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var fd uintptr
+	if err := rc.Control(func(d uintptr) { fd = d }); err != nil {
+		return 0, err
+	}
+	return fd, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // helperEnv makes the test binary act as the new process: "serve" takes
@@ -99,7 +101,17 @@ func TestStartHandsOverTheListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Kill() })
-	ln.Close()
+	// The socket both processes share stays non-blocking: a blocking one
+	// leaves the old process's accept in a system call that Close cannot
+	// end (this test hung in CI, with os/exec, until a connection came).
+	checkNonBlocking(t, ln)
+	closed := make(chan struct{})
+	go func() { ln.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing the old process's listener hangs")
+	}
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get("http://" + addr)
 	if err != nil {
@@ -133,7 +145,9 @@ func TestStartFails(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Start error = %v, want it to say %q", err, tt.want)
 			}
-			// The caller still holds its listener.
+			// The caller still holds its listener, non-blocking (a
+			// child that never took it did not set it back).
+			checkNonBlocking(t, ln)
 			if c, err := net.Dial("tcp", ln.Addr().String()); err != nil {
 				t.Fatalf("the listener after a failed handoff: %v", err)
 			} else {
@@ -180,5 +194,19 @@ func TestNotify(t *testing.T) {
 	}
 	if err := Notify(func(string) string { return "" }, "READY=1"); err != nil {
 		t.Errorf("without NOTIFY_SOCKET: %v, want nothing done", err)
+	}
+}
+
+// checkNonBlocking fails the test unless ln's socket is non-blocking.
+func checkNonBlocking(t *testing.T, ln net.Listener) {
+	t.Helper()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags int
+	rc.Control(func(fd uintptr) { flags, _ = unix.FcntlInt(fd, unix.F_GETFL, 0) })
+	if flags&unix.O_NONBLOCK == 0 {
+		t.Fatal("the handed-over socket is in blocking mode")
 	}
 }

@@ -251,6 +251,34 @@ func testHandOverUnderLoad(t *testing.T, extra []string) {
 	if code, body := httpGet(t, r.gatewayURL+"/relay/dev/hello", ""); code != 200 || !strings.HasPrefix(body, "v2 ") {
 		t.Fatalf("after a deploy through the new process: %d %q, want v2", code, body)
 	}
+
+	// A second handoff, from the process that took over, with no load:
+	// the old one exits without a request to wake it.
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	next := r.handedTo(t, 2)
+	t.Cleanup(func() { stopProcess(t, next) })
+	deadline := time.Now().Add(time.Minute)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after an idle handoff, process %d still runs a minute later\n%s", pid, srv.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, body := httpGet(t, r.gatewayURL+"/relay/dev/hello", ""); code != 200 || !strings.HasPrefix(body, "v2 ") {
+		t.Fatalf("after the second handoff: %d %q, want v2", code, body)
+	}
+}
+
+// processGone reports whether pid has exited (a zombie counts).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || strings.HasPrefix(string(b)[i+1:], " Z")
 }
 
 // As the first process of a container (here: of a pid namespace of its
