@@ -15,7 +15,12 @@
   // - answers with an error status reach htmx:beforeSwap below, which
   //   decides between showing the page again (a form with its mistakes)
   //   and showing a refusal next to the form.
+  // - content a swap brings is taken by htmx (its hx-boost forms bound)
+  //   at once: htmx does that when the swap settles, 20 ms later by
+  //   default, and a click in between submitted the form natively and
+  //   loaded the whole page (seen in the browser tests on a busy machine).
   if (window.htmx) {
+    window.htmx.config.defaultSettleDelay = 0;
     window.htmx.config.scrollIntoViewOnBoost = false;
     window.htmx.config.historyCacheSize = 0;
     window.htmx.config.refreshOnHistoryMiss = true;
