@@ -34,6 +34,12 @@ func (*Runner) Command(Spec, string, ...string) (*Cmd, error) {
 // Started does nothing outside Linux.
 func (*Cmd) Started(context.Context) error { return nil }
 
+// Prepared does nothing outside Linux.
+func (*Cmd) Prepared(context.Context) error { return nil }
+
+// Release does nothing outside Linux.
+func (*Cmd) Release() error { return nil }
+
 // Run always fails outside Linux.
 func (*Cmd) Run(context.Context) error {
 	return fmt.Errorf("%w: bubblewrap runs on Linux only", ErrUnavailable)

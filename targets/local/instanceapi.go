@@ -72,7 +72,7 @@ func newInstanceAPI(log *slog.Logger, routes func(*http.ServeMux)) (*instanceAPI
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}}
-	go func() { _ = a.srv.Serve(ln) }()
+	go func() { _ = a.srv.Serve(quickAckListener{ln}) }()
 	return a, nil
 }
 

@@ -218,7 +218,7 @@ func newRuntimeAPI(log *slog.Logger, arn string, routes ...func(*http.ServeMux))
 			return context.WithValue(ctx, connGenKey{}, a.gen)
 		},
 	}
-	go func() { _ = a.srv.Serve(ln) }()
+	go func() { _ = a.srv.Serve(quickAckListener{ln}) }()
 	return a, nil
 }
 
