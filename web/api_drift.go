@@ -20,6 +20,10 @@ import (
 // a cluster, which the stage's next deploy repairs.
 type DriftChecker interface {
 	CheckDrift(ctx context.Context, ref targets.StageRef) (dispatch.Drift, error)
+	// Drifts tells, without asking the target, whether the stage's
+	// target has anything that can drift, so that a page loads the check
+	// (which may wait on a slow cluster) apart.
+	Drifts(ctx context.Context, ref targets.StageRef) (kind string, can bool, err error)
 }
 
 // driftTimeout bounds a drift check: a cluster that does not answer must
@@ -73,6 +77,20 @@ func (s *Server) apiStageDrift(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// stageMapDrift answers the drift section of a stage's map page, which
+// the page loads apart (see stageMapPage): the section, or nothing for a
+// stage whose target has nothing that can drift.
+func (s *Server) stageMapDrift(c echo.Context) error {
+	app, st, err := s.stageParam(c)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Drift == nil {
+		return c.NoContent(http.StatusOK)
+	}
+	return render(c, http.StatusOK, views.StageDrift(s.page(c, ""), s.driftView(c, app, st)))
 }
 
 // driftView is st's drift for its map page: a failed check is shown on

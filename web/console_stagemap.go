@@ -120,7 +120,12 @@ func (s *Server) stageMapPage(c echo.Context) error {
 		Map: mapView(app.Name, m)}
 	page.Page.Nav = "apps"
 	if s.cfg.Drift != nil && m.Release != 0 {
-		page.Drift = s.driftView(c, app, st)
+		// The check asks the cluster, which may be slow: the page loads
+		// it apart, where the target has anything that can drift.
+		_, can, err := s.cfg.Drift.Drifts(c.Request().Context(), targets.StageRef{App: app.Name, Stage: st.Name})
+		if err != nil || can {
+			page.DriftURL = stageURLPath(app.Name, st.Name) + "/map/drift"
+		}
 	}
 	return render(c, http.StatusOK, views.StageMapPage(page))
 }

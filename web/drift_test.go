@@ -32,6 +32,13 @@ func (f *fakeDrift) CheckDrift(_ context.Context, ref targets.StageRef) (dispatc
 	return f.drift, f.err
 }
 
+// Drifts says what the drift set says of the target, asking nothing.
+func (f *fakeDrift) Drifts(context.Context, targets.StageRef) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.drift.Target, f.drift.Target != "local", nil
+}
+
 func (f *fakeDrift) set(d dispatch.Drift, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -87,7 +94,7 @@ func TestStageDrift(t *testing.T) {
 	ctx := context.Background()
 	client := func(role string) *apiv1.Client { return apiv1.NewClient(rf.srv.URL, rf.users[role].token) }
 
-	for _, path := range []string{"/api/v1/apps/shop/stages/dev/drift", "/apps/shop/stages/dev/map"} {
+	for _, path := range []string{"/api/v1/apps/shop/stages/dev/drift", "/apps/shop/stages/dev/map", "/apps/shop/stages/dev/map/drift"} {
 		status, body := rf.do(t, rf.users["stranger"], http.MethodGet, path)
 		if status != http.StatusNotFound || !strings.Contains(body, "No app named") || strings.Contains(body, "replicas is 5") {
 			t.Errorf("GET %s as a non-member: %d, want 404 as if the app did not exist\n%.300s", path, status, body)
@@ -107,10 +114,20 @@ func TestStageDrift(t *testing.T) {
 	if got := fake.asked[0]; got != (targets.StageRef{App: "shop", Stage: "dev"}) {
 		t.Errorf("the check asked about %v", got)
 	}
+	// The map page loads its drift section apart, without waiting on the
+	// cluster itself.
+	asked := fake.calls()
 	status, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map")
+	if status != http.StatusOK || !strings.Contains(body, `hx-get="/apps/shop/stages/dev/map/drift"`) || strings.Contains(body, "replicas is 5") {
+		t.Errorf("the map page does not load its drift section apart: %d\n%.2000s", status, body)
+	}
+	if n := fake.calls(); n != asked {
+		t.Errorf("the map page itself asked the target %d times", n-asked)
+	}
+	status, body = rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map/drift")
 	if status != http.StatusOK || !strings.Contains(body, `data-testid="drift-list"`) || !strings.Contains(body, "replicas is 5, Seedbed set 1") ||
 		!strings.Contains(body, "next deploy") {
-		t.Errorf("the map page does not list the drift for a viewer: %d\n%.2000s", status, body)
+		t.Errorf("the drift section does not list the drift for a viewer: %d\n%.2000s", status, body)
 	}
 
 	fake.set(dispatch.Drift{Target: "kubernetes", Checked: true}, nil)
@@ -118,16 +135,19 @@ func TestStageDrift(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, `"drift":[]`) {
 		t.Errorf("no drift: %d %s, want an empty list, not null", status, body)
 	}
-	if _, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map"); !strings.Contains(body, "Drift: none.") {
-		t.Errorf("the map page does not say Drift: none\n%.2000s", body)
+	if _, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map/drift"); !strings.Contains(body, "Drift: none.") {
+		t.Errorf("the drift section does not say Drift: none\n%.2000s", body)
 	}
 
 	fake.set(dispatch.Drift{Target: "local"}, nil)
 	if d, err := client(store.RoleViewer).StageDrift(ctx, "shop", "dev"); err != nil || d.Target != "local" || d.Checked || len(d.Drift) != 0 {
 		t.Errorf("a stage on the local target: %+v, %v; want local, not checked", d, err)
 	}
-	if _, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map"); strings.Contains(body, `data-testid="drift"`) {
+	if _, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map"); strings.Contains(body, `data-testid="drift`) {
 		t.Errorf("the map page of a stage on the local target has a drift section\n%.2000s", body)
+	}
+	if status, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map/drift"); status != http.StatusOK || strings.TrimSpace(body) != "" {
+		t.Errorf("the drift section of a stage on the local target: %d %q, want nothing", status, body)
 	}
 
 	fake.set(dispatch.Drift{Target: "kubernetes"}, errors.New(`check stage shop/dev for drift on kubernetes namespace secret-ns: dial tcp 10.9.9.9:6443: connection refused`))
@@ -142,9 +162,9 @@ func TestStageDrift(t *testing.T) {
 		!strings.Contains(ae.Body.Message, "seedbed target shop dev") {
 		t.Errorf("unreachable cluster as an owner: %v; want 502 with the cause and what to check", err)
 	}
-	status, body = rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map")
+	status, body = rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map/drift")
 	if status != http.StatusOK || !strings.Contains(body, `data-testid="drift-error"`) || strings.Contains(body, "Drift: none") {
-		t.Errorf("the map page of an unreachable cluster: %d; want the map with the drift error, never \"none\"\n%.2000s", status, body)
+		t.Errorf("the drift section of an unreachable cluster: %d; want the drift error, never \"none\"\n%.2000s", status, body)
 	}
 
 	if _, err := client(store.RoleViewer).StageDrift(ctx, "shop", "nope"); !isStatus(err, http.StatusNotFound) {
@@ -161,7 +181,7 @@ func TestStageDriftWithoutTargets(t *testing.T) {
 	if !isStatus(err, http.StatusServiceUnavailable) || !strings.Contains(err.Error(), "runs no stages") {
 		t.Errorf("drift on a server without targets: %v, want 503 saying so", err)
 	}
-	if status, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map"); status != http.StatusOK || strings.Contains(body, `data-testid="drift"`) {
+	if status, body := rf.do(t, rf.users[store.RoleViewer], http.MethodGet, "/apps/shop/stages/dev/map"); status != http.StatusOK || strings.Contains(body, `data-testid="drift`) {
 		t.Errorf("map page without targets: %d, shows a drift section", status)
 	}
 }

@@ -201,16 +201,11 @@ type Drift struct {
 // the one its settings name. The error says which target could not be
 // reached or read, and nothing is then known about drift.
 func (d *Target) CheckDrift(ctx context.Context, ref targets.StageRef) (Drift, error) {
-	p, ok := d.recall(ctx, ref, nil)
-	if !ok {
-		t, name, err := d.resolve(ctx, ref)
-		if err != nil {
-			return Drift{}, fmt.Errorf("choose the target of %s: %w", ref, err)
-		}
-		p = placed{t: t, name: name}
+	p, err := d.driftPlace(ctx, ref)
+	if err != nil {
+		return Drift{}, err
 	}
-	kind, _, _ := strings.Cut(p.name, " ")
-	out := Drift{Target: kind}
+	out := Drift{Target: kindOf(p)}
 	dd, ok := p.t.(targets.DriftDetector)
 	if !ok {
 		return out, nil
@@ -221,6 +216,36 @@ func (d *Target) CheckDrift(ctx context.Context, ref targets.StageRef) (Drift, e
 	}
 	out.Checked, out.Found = true, found
 	return out, nil
+}
+
+// Drifts tells, without asking the target anything, the kind of target
+// CheckDrift would ask and whether it has anything that can drift: a page
+// can then load the check, which may wait on a slow cluster, apart.
+func (d *Target) Drifts(ctx context.Context, ref targets.StageRef) (kind string, can bool, err error) {
+	p, err := d.driftPlace(ctx, ref)
+	if err != nil {
+		return "", false, err
+	}
+	_, can = p.t.(targets.DriftDetector)
+	return kindOf(p), can, nil
+}
+
+// driftPlace is the target a drift check of ref asks (see CheckDrift).
+func (d *Target) driftPlace(ctx context.Context, ref targets.StageRef) (placed, error) {
+	if p, ok := d.recall(ctx, ref, nil); ok {
+		return p, nil
+	}
+	t, name, err := d.resolve(ctx, ref)
+	if err != nil {
+		return placed{}, fmt.Errorf("choose the target of %s: %w", ref, err)
+	}
+	return placed{t: t, name: name}, nil
+}
+
+// kindOf is the first word of a placement's name: "local", "kubernetes".
+func kindOf(p placed) string {
+	kind, _, _ := strings.Cut(p.name, " ")
+	return kind
 }
 
 // Drift implements targets.DriftDetector (see CheckDrift); a stage on a

@@ -30,10 +30,11 @@ type StageMapModel struct {
 	Page Page
 	Nav  ObserveNav
 	Map  StageMapView
-	// Drift is the stage's drift, checked on its target as the page was
-	// made; nil when this server cannot check (it runs no stages) or the
-	// target has nothing that can drift (local).
-	Drift *DriftView
+	// DriftURL is where the page loads its drift section from (a check
+	// on the stage's target, which may be slow); "" when this server
+	// cannot check (it runs no stages) or the target has nothing that can
+	// drift (local).
+	DriftURL string
 }
 
 // DriftView is a stage's drift: how the objects of its live release on

@@ -62,14 +62,24 @@ func TestGoldenStageMap(t *testing.T) {
 func TestStageMapDrift(t *testing.T) {
 	nav := ObserveNav{App: "shop", Stage: "prod", AppURL: "/apps/shop", MetricsURL: "/apps/shop/stages/prod/metrics",
 		RequestsURL: "/apps/shop/stages/prod/requests", MapURL: "/apps/shop/stages/prod/map", IssuesURL: "/apps/shop/issues", Active: "map"}
-	page := func(d *DriftView) StageMapModel {
-		return StageMapModel{Page: testPage("Map of shop/prod"), Nav: nav, Map: mapFixture("prod", false), Drift: d}
+	page := func(driftURL string) StageMapModel {
+		return StageMapModel{Page: testPage("Map of shop/prod"), Nav: nav, Map: mapFixture("prod", false), DriftURL: driftURL}
 	}
 	drifted := &DriftView{Target: "kubernetes", CheckedAt: now.Add(-2 * time.Second), Found: []string{
 		"deployment shop-prod-api-1a2b of function api/hello: replicas is 5, Seedbed set 1",
 		`deployment shop-prod-api-1a2b of function api/hello: image is <evil>, Seedbed set registry.example/seedbed:1`,
 	}}
-	checkGolden(t, "stage-map-drift.golden.html", render(t, StageMapPage(page(drifted))))
+	// The page loads its drift section apart (the check may wait on a
+	// slow cluster); the section is its own fragment.
+	checkGolden(t, "stage-map-drift.golden.html", render(t, StageMapPage(page("/apps/shop/stages/prod/map/drift"))))
+	checkGolden(t, "stage-drift.golden.html", render(t, StageDrift(testPage(""), drifted)))
+	loading := parse(t, StageMapPage(page("/apps/shop/stages/prod/map/drift"))).byTestID("drift-loading")
+	if v, _ := attr(loading, "hx-get"); v != "/apps/shop/stages/prod/map/drift" {
+		t.Errorf("the drift section loads from %q", v)
+	}
+	if v, _ := attr(loading, "hx-trigger"); v != "load" {
+		t.Errorf("the drift section loads on %q, want load", v)
+	}
 
 	tests := []struct {
 		name    string
@@ -87,7 +97,7 @@ func TestStageMapDrift(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := parse(t, StageMapPage(page(tt.drift)))
+			d := parse(t, StageDrift(testPage(""), tt.drift))
 			got := text(d.byTestID(tt.testID))
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
@@ -102,7 +112,10 @@ func TestStageMapDrift(t *testing.T) {
 			}
 		})
 	}
-	if d := parse(t, StageMapPage(page(nil))); d.hasTestID("drift") {
+	if d := parse(t, StageMapPage(page(""))); d.hasTestID("drift") || d.hasTestID("drift-loading") {
 		t.Error("a server that cannot check drift shows a drift section")
+	}
+	if got := render(t, StageDrift(testPage(""), nil)); strings.TrimSpace(got) != "" {
+		t.Errorf("the section of a target with nothing that can drift: %q, want nothing", got)
 	}
 }
