@@ -76,7 +76,7 @@ func (s *Server) routes() {
 	signedIn.GET("/apps/:app/stages/:stage/metrics", s.stageMetricsPage)
 	signedIn.GET("/apps/:app/stages/:stage/functions/:service/:function", s.functionPage)
 	signedIn.GET("/apps/:app/stages/:stage/requests", s.requestLogPage)
-	signedIn.GET("/apps/:app/stages/:stage/map", s.stageMapPage) // console_stagemap.go
+	signedIn.GET("/apps/:app/stages/:stage/map", s.stageMapPage)        // console_stagemap.go
 	signedIn.GET("/apps/:app/stages/:stage/map/drift", s.stageMapDrift) // api_drift.go
 	signedIn.GET("/apps/:app/issues", s.issuesPage)
 	signedIn.POST("/apps/:app/issues/:id/resolve", s.resolveIssue)
