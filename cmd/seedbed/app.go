@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/seedbed/seedbed/handoff"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 	"github.com/seedbed/seedbed/events"
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/handoff"
 	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
@@ -70,7 +70,7 @@ type App struct {
 	// gc removes what retention does not keep, every cfg.GCInterval.
 	gc *pipelines.Collector
 	// worker runs the jobs of the queue; workerCfg and redisOpt make it
-	// again after a handoff that failed (resume).
+	// again after a handoff that failed (startWork).
 	worker    *asynq.Server
 	workerCfg asynq.Config
 	redisOpt  asynq.RedisConnOpt

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/seedbed/seedbed/handoff"
 	"io"
 	"log/slog"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/seedbed/seedbed/handoff"
 	"github.com/seedbed/seedbed/migrations"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/web/auth"
