@@ -102,8 +102,11 @@ func newServiceProxy(transport http.RoundTripper) *httputil.ReverseProxy {
 			// client the gateway settled on, not the chain it came through.
 			pr.Out.Header.Set("X-Forwarded-For", uc.c.Forwarding.Client)
 		},
-		Transport:     transport,
-		FlushInterval: -1,
+		Transport: transport,
+		// As the local target's proxy: responses of unknown length and
+		// server-sent events flush as written, others as they fill the
+		// buffer.
+		FlushInterval: 0,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			uc := callOf(r.Context())
 			gateway.PlainError(w, http.StatusBadGateway, fmt.Sprintf("function %s is not answering (service %s: %v)", uc.c.Route.Function().Key(), uc.svc.Host, err))
