@@ -238,8 +238,14 @@ func TestLogShipperRetriesUntilSeedbedIsBack(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint([]string{"line 0", "line 1", "line 2", "line 3", "line 4"}) {
 				t.Fatalf("lines %q, want line 0 … line 4 in order", got)
 			}
-			if st := s.Stats(); st.Sent != 5 || st.Dropped != 0 {
-				t.Errorf("stats %+v", st)
+			// Seedbed holds the lines before the shipper has read its
+			// answer and counted them.
+			st := s.Stats()
+			for deadline := time.Now().Add(2 * time.Second); st.Sent < 5 && time.Now().Before(deadline); st = s.Stats() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if st.Sent != 5 || st.Dropped != 0 {
+				t.Errorf("stats %+v, want 5 sent and none dropped", st)
 			}
 		})
 	}
