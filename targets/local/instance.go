@@ -81,6 +81,10 @@ type instance struct {
 	busy     int
 	lastUsed time.Time
 
+	// conns are kept-alive connections to its process for the lean
+	// proxy path (lean.go).
+	conns upstreamConns
+
 	reqMu    sync.Mutex
 	inflight int
 	draining bool
@@ -630,6 +634,7 @@ func (in *instance) stop(ctx context.Context, drain time.Duration) (abandoned in
 	if superv {
 		<-in.done
 	}
+	in.conns.close()
 	if in.api != nil {
 		in.api.close()
 	}

@@ -172,6 +172,7 @@ type Target struct {
 	log         *slog.Logger
 	timing      timing
 	transport   *http.Transport // shared by every proxied request
+	buffers     copyBuffers     // what both proxy paths copy answers through
 	probeClient *http.Client    // health checks; no keep-alive, no redirects
 	proxy       http.Handler
 	cgroups     *cgroups  // nil with soft memory limits

@@ -76,6 +76,10 @@ func (in *instance) serveHTTP(w http.ResponseWriter, r *http.Request, c *gateway
 	if hasBody {
 		r.Body = &watchedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), d: dog}
 	}
+	if leanEligible(r) {
+		in.t.forward(&watchedWriter{ResponseWriter: w, d: dog}, r, pt)
+		return
+	}
 	in.t.proxy.ServeHTTP(&watchedWriter{ResponseWriter: w, d: dog}, r)
 }
 
@@ -114,38 +118,44 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 		// does that by itself); one of known length is written as it
 		// fills the buffer, not flushed after each write: flushing
 		// after every write cost 19 % of the requests/s (bench/proxy).
-		FlushInterval: 0,
-		BufferPool:    &copyBuffers{},
-		ErrorLog:      slog.NewLogLogger(t.log.Handler(), slog.LevelWarn),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			pt := r.Context().Value(proxyTargetKey{}).(*proxyTarget)
-			var tooLarge *http.MaxBytesError
-			switch cause := context.Cause(r.Context()); {
-			case errors.Is(cause, errNoAnswer):
-				pt.inst.noteFailure(r, observe.KindTimeout, "Timeout", fmt.Sprintf("the function did not answer within %s", pt.timeout), "")
-				gateway.PlainError(w, http.StatusGatewayTimeout, fmt.Sprintf("function %s did not answer within %s", pt.fn.Key(), pt.timeout))
-				return
-			case errors.Is(cause, errIdle):
-				// Nothing was answered yet, but an upload stalled.
-				gateway.PlainError(w, http.StatusRequestTimeout, fmt.Sprintf("the request to function %s stalled: no byte for %s", pt.fn.Key(), functionIdleTimeout(pt.fn)))
-				return
-			case errors.As(err, &tooLarge):
-				gateway.PlainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: function %s accepts at most %d MiB (body_limit in %s)", pt.fn.Key(), pt.limit>>20, stack.FileName))
-				return
-			}
-			if r.Context().Err() == nil {
-				if oom := pt.inst.outOfMemory(pt.began, false); oom != "" {
-					pt.inst.log.Error("request failed: "+oom, "method", r.Method, "path", pt.path, "err", err)
-					pt.inst.noteFailure(r, observe.KindOOM, "OutOfMemory", oom, "")
-					gateway.PlainError(w, http.StatusBadGateway, oom)
-					return
-				}
-				t.log.Warn("function not answering", "app", pt.inst.stage.App, "stage", pt.inst.stage.Stage,
-					"function", pt.fn.Key(), "err", err)
-			}
-			pt.inst.noteFailure(r, observe.KindHTTP, "HTTP 502", "the function is not answering", "")
-			gateway.PlainError(w, http.StatusBadGateway, fmt.Sprintf("function %s is not answering", pt.fn.Key()))
-		},
+		FlushInterval:  0,
+		BufferPool:     &t.buffers,
+		ErrorLog:       slog.NewLogLogger(t.log.Handler(), slog.LevelWarn),
+		ErrorHandler:   t.proxyError,
 		ModifyResponse: noteServerErrors,
 	}
+}
+
+// proxyError answers a request neither proxy path could get an answer
+// for: 504 when the function did not answer in time, 408 when the upload
+// stalled, 413 for a body over the limit, 502 (naming an OOM kill when
+// there was one) when the function is not answering.
+func (t *Target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	pt := r.Context().Value(proxyTargetKey{}).(*proxyTarget)
+	var tooLarge *http.MaxBytesError
+	switch cause := context.Cause(r.Context()); {
+	case errors.Is(cause, errNoAnswer):
+		pt.inst.noteFailure(r, observe.KindTimeout, "Timeout", fmt.Sprintf("the function did not answer within %s", pt.timeout), "")
+		gateway.PlainError(w, http.StatusGatewayTimeout, fmt.Sprintf("function %s did not answer within %s", pt.fn.Key(), pt.timeout))
+		return
+	case errors.Is(cause, errIdle):
+		// Nothing was answered yet, but an upload stalled.
+		gateway.PlainError(w, http.StatusRequestTimeout, fmt.Sprintf("the request to function %s stalled: no byte for %s", pt.fn.Key(), functionIdleTimeout(pt.fn)))
+		return
+	case errors.As(err, &tooLarge):
+		gateway.PlainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: function %s accepts at most %d MiB (body_limit in %s)", pt.fn.Key(), pt.limit>>20, stack.FileName))
+		return
+	}
+	if r.Context().Err() == nil {
+		if oom := pt.inst.outOfMemory(pt.began, false); oom != "" {
+			pt.inst.log.Error("request failed: "+oom, "method", r.Method, "path", pt.path, "err", err)
+			pt.inst.noteFailure(r, observe.KindOOM, "OutOfMemory", oom, "")
+			gateway.PlainError(w, http.StatusBadGateway, oom)
+			return
+		}
+		t.log.Warn("function not answering", "app", pt.inst.stage.App, "stage", pt.inst.stage.Stage,
+			"function", pt.fn.Key(), "err", err)
+	}
+	pt.inst.noteFailure(r, observe.KindHTTP, "HTTP 502", "the function is not answering", "")
+	gateway.PlainError(w, http.StatusBadGateway, fmt.Sprintf("function %s is not answering", pt.fn.Key()))
 }

@@ -5,6 +5,7 @@
 //	CRASH=1       print a line and exit with status 1 at once
 //	START_DELAY   wait this long (a Go duration) before listening
 //	START_HOG     allocate and touch this many MiB before listening
+//	IDLE_TIMEOUT  close kept-alive connections idle this long (a Go duration)
 //
 // Paths: /sleep?d=DURATION answers after a delay; /stream writes three
 // lines, DELAY apart (default 200ms); /hog?mb=N allocates and touches N
@@ -13,7 +14,9 @@
 // header it got, as JSON; /size reads the body and answers its length;
 // /ws echoes WebSocket messages; /try?read=PATH&list=DIR&dial=HOST:PORT
 // (each repeatable) tries what an attacker's function would and answers what
-// happened to each; anything else answers at once.
+// happened to each; /hop answers with headers of its connection (named in
+// Connection), a trailer and a 103 Early Hints first; /cut announces 100
+// bytes, sends 10 and drops the connection; anything else answers at once.
 package main
 
 import (
@@ -99,8 +102,33 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"host": r.Host, "headers": r.Header})
 	})
+	mux.HandleFunc("/hop", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		h := w.Header()
+		h.Set("Connection", "X-Hop-Secret")
+		h.Set("X-Hop-Secret", "of this connection only")
+		h.Set("Keep-Alive", "timeout=5")
+		h.Set("Trailer", "X-Checksum")
+		h.Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"host": r.Host, "headers": r.Header})
+		h.Set("X-Checksum", "c0ffee")
+	})
+	mux.HandleFunc("/cut", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("0123456789"))
+		http.NewResponseController(w).Flush() //nolint:errcheck // a test function
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
 	mux.HandleFunc("/", reply)
 	srv := &http.Server{Addr: ":" + os.Getenv("PORT"), Handler: mux}
+	if d, err := time.ParseDuration(os.Getenv("IDLE_TIMEOUT")); err == nil {
+		srv.IdleTimeout = d
+	}
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM)
