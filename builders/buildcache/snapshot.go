@@ -73,8 +73,19 @@ func (l entryList) count() (files int, bytes int64, left int) {
 	return files, bytes, left
 }
 
+// manifestTime is how finely a manifest tells files' times apart. Go
+// rewrites an index entry of its build cache at every build with
+// DefaultGoBuild, with the same size and a new time, and marks entries it
+// uses by their times (hourly): counted to the second, every Go build
+// would upload its whole cache again. Counted by the day, times travel
+// to other machines once a day; a file rewritten with the same size and
+// mode within the day counts as unchanged (the caches shared are
+// content-addressed, so it holds the same bytes or the same meaning).
+const manifestTime = 24 * time.Hour
+
 // scanFolder walks dir without following symlinks and returns a manifest
-// (a digest of every entry's path, kind, size, mode and time) and its
+// (a digest of every entry's path, kind, size, mode and day; see
+// manifestTime) and its
 // entries; a symlink or special file is listed with an empty name, to be
 // left out. A missing dir has an empty manifest.
 func scanFolder(dir string) (string, entryList, error) {
@@ -109,7 +120,7 @@ func scanFolder(dir string) (string, entryList, error) {
 			fmt.Fprintf(h, "d %q %o\n", p, m.Perm())
 		case m.IsRegular():
 			list = append(list, entry{name: p, size: fi.Size(), mode: m.Perm(), mtime: fi.ModTime()})
-			fmt.Fprintf(h, "f %q %o %d %d\n", p, m.Perm(), fi.Size(), fi.ModTime().UnixNano())
+			fmt.Fprintf(h, "f %q %o %d %d\n", p, m.Perm(), fi.Size(), fi.ModTime().UTC().Truncate(manifestTime).Unix())
 		default:
 			list = append(list, entry{})
 			fmt.Fprintf(h, "x %q\n", p)
