@@ -98,7 +98,7 @@ func (b *Builder) saveCaches(ctx context.Context, caches []sharedCache, log Log)
 			return
 		}
 		if err := b.cfg.SharedCaches.Save(ctx, c.key, c.dir, log); err != nil {
-			log.Line("seedbed", fmt.Sprintf("Could not save the %s build cache: %v. The build is not affected; other machines keep the last snapshot saved.", c.key.Toolchain, err))
+			log.Line("seedbed", fmt.Sprintf("Could not save the %s build cache: %v. The build is not affected.", c.key.Toolchain, err))
 		}
 	}
 }

@@ -56,6 +56,8 @@ const (
 	// DefaultMaxEntries bounds the files and folders of a snapshot.
 	// A large Go module cache holds about 100,000.
 	DefaultMaxEntries = 500_000
+	// DefaultTimeout bounds one restore or save: 2 GiB at 10 MB/s.
+	DefaultTimeout = 4 * time.Minute
 )
 
 // ErrRefused is wrapped by the error for a snapshot that is not what
@@ -127,6 +129,10 @@ type Config struct {
 	// MaxEntries bounds a snapshot's files and folders; 0 means
 	// DefaultMaxEntries.
 	MaxEntries int
+	// Timeout bounds one Restore or Save, so that a bucket that stops
+	// answering holds a build up for that long at most, not until the
+	// build's own time limit; 0 means DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Store restores and saves snapshots of build caches. It is safe for
@@ -150,6 +156,9 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("build cache: %w", err)
@@ -183,6 +192,16 @@ func (s *Store) Restore(ctx context.Context, key Key, dir string, owner *Owner, 
 		return err
 	}
 	defer s.lock(key)()
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.Timeout, fmt.Errorf("gave up after %s", s.cfg.Timeout))
+	defer cancel()
+	err := s.restore(ctx, key, dir, owner, log)
+	if ctx.Err() != nil && err != nil {
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+func (s *Store) restore(ctx context.Context, key Key, dir string, owner *Owner, log Log) error {
 	if err := checkFolder(dir); err != nil {
 		return err
 	}
@@ -210,7 +229,7 @@ func (s *Store) Restore(ctx context.Context, key Key, dir string, owner *Owner, 
 		return err
 	}
 	defer os.Remove(tmp) //nolint:errcheck // best effort: tmp is ours
-	st, err := unpackFile(tmp, dir, key, owner, s.limits())
+	st, err := unpackFile(ctx, tmp, dir, key, owner, s.limits())
 	if err != nil {
 		return err
 	}
@@ -274,6 +293,16 @@ func (s *Store) Save(ctx context.Context, key Key, dir string, log Log) error {
 		return err
 	}
 	defer s.lock(key)()
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.Timeout, fmt.Errorf("gave up after %s", s.cfg.Timeout))
+	defer cancel()
+	err := s.save(ctx, key, dir, log)
+	if ctx.Err() != nil && err != nil {
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+func (s *Store) save(ctx context.Context, key Key, dir string, log Log) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil // the build wrote no cache
 	}

@@ -26,6 +26,7 @@ import (
 
 // memObjects is an in-memory bucket area that counts its calls.
 type memObjects struct {
+	hang       bool // Get and Put wait for their context to end
 	mu         sync.Mutex
 	objs       map[string][]byte
 	etags      map[string]string
@@ -51,13 +52,21 @@ func (m *memObjects) Get(ctx context.Context, name string) (io.ReadCloser, artif
 	if err != nil {
 		return nil, info, err
 	}
+	if m.hang {
+		<-ctx.Done()
+		return nil, info, ctx.Err()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gets++
 	return io.NopCloser(bytes.NewReader(m.objs[name])), info, nil
 }
 
-func (m *memObjects) Put(_ context.Context, name string, r io.Reader, size int64) (artifact.ObjectInfo, error) {
+func (m *memObjects) Put(ctx context.Context, name string, r io.Reader, size int64) (artifact.ObjectInfo, error) {
+	if m.hang {
+		<-ctx.Done()
+		return artifact.ObjectInfo{}, ctx.Err()
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return artifact.ObjectInfo{}, err
@@ -455,5 +464,28 @@ func TestRestoreInPlace(t *testing.T) {
 		"link -> " + filepath.Join(outside, "secret"), "mod -> " + outside, "open/ 755", "open/gid=g 755", "suid=#! 755"}
 	if got := listTree(t, dir); !slices.Equal(got, want) {
 		t.Errorf("restored\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestTimeout: a bucket that stops answering holds a build up for
+// Config.Timeout, not longer.
+func TestTimeout(t *testing.T) {
+	objs := newMemObjects()
+	key := Key{App: "shop", Toolchain: "go"}
+	objs.set(key.object(), craft(t, &header{Format: formatVersion, App: "shop", Toolchain: "go"}, reg("a", "1")))
+	objs.hang = true
+	s, err := New(Config{Objects: objs, Dir: t.TempDir(), Timeout: 50 * time.Millisecond})
+	must(t, err)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"b": "2"})
+	for name, call := range map[string]func() error{
+		"restore": func() error { return s.Restore(context.Background(), key, dir, nil, &testLog{}) },
+		"save":    func() error { return s.Save(context.Background(), key, dir, &testLog{}) },
+	} {
+		start := time.Now()
+		err := call()
+		if err == nil || !strings.HasPrefix(err.Error(), "gave up after 50ms: ") || time.Since(start) > 5*time.Second {
+			t.Errorf("%s on a hanging bucket: %v after %s; want it to give up after 50ms", name, err, time.Since(start))
+		}
 	}
 }

@@ -222,8 +222,8 @@ type stats struct {
 // unpackFile unpacks the snapshot in file into dir for key: first it
 // reads all of it and refuses it (wrapping ErrRefused) unless every entry
 // is allowed, then it writes it.
-func unpackFile(file, dir string, key Key, owner *Owner, lim limits) (stats, error) {
-	if err := readSnapshot(file, key, lim, nil); err != nil {
+func unpackFile(ctx context.Context, file, dir string, key Key, owner *Owner, lim limits) (stats, error) {
+	if err := readSnapshot(ctx, file, key, lim, nil); err != nil {
 		return stats{}, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -238,7 +238,7 @@ func unpackFile(file, dir string, key Key, owner *Owner, lim limits) (stats, err
 	}
 	defer root.Close()
 	u := &unpacker{root: root, owner: owner, dirs: map[string]bool{}}
-	if err := readSnapshot(file, key, lim, u.entry); err != nil {
+	if err := readSnapshot(ctx, file, key, lim, u.entry); err != nil {
 		return u.st, err
 	}
 	return u.st, nil
@@ -252,8 +252,8 @@ func refuse(format string, args ...any) error {
 // readSnapshot reads the snapshot in file, checking its header against
 // key and every entry against the rules of the package comment and lim,
 // and hands each entry (with its bytes for a file) to fn when fn is not
-// nil.
-func readSnapshot(file string, key Key, lim limits, fn func(h *tar.Header, r io.Reader) error) error {
+// nil. It stops when ctx is done.
+func readSnapshot(ctx context.Context, file string, key Key, lim limits, fn func(h *tar.Header, r io.Reader) error) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -271,6 +271,9 @@ func readSnapshot(file string, key Key, lim limits, fn func(h *tar.Header, r io.
 	seen := map[string]bool{} // name → is a folder
 	var total int64
 	for n := 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			if n == 0 {
