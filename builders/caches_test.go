@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -91,17 +92,35 @@ func TestSharedCaches(t *testing.T) {
 		builder *Builder
 		cache   string
 	}
-	newMachine := func(t *testing.T, goproxy string) machine {
+	newMachine := func(t *testing.T, goproxy string, user ...*User) machine {
 		t.Helper()
 		data := t.TempDir()
+		var u *User
+		if len(user) > 0 {
+			// Other users pass through it, as through a data dir of
+			// builds that run as the apps' own users; t.TempDir()'s
+			// parent is closed to them.
+			u = user[0]
+			var err error
+			if data, err = os.MkdirTemp("", "seedbed-caches-"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { removeAll(data) })
+			if err := os.Chmod(data, 0o711); err != nil {
+				t.Fatal(err)
+			}
+		}
 		caches, err := buildcache.New(buildcache.Config{Objects: bucket.Area("build-cache"), Dir: filepath.Join(data, "build-cache")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(data, "home"), "GOENV=off", "GOTOOLCHAIN=local",
 			"GOPROXY=" + goproxy, "GOSUMDB=off"}
-		b := New(Config{Artifacts: bucket, CacheDir: filepath.Join(data, "cache"), WorkDir: filepath.Join(data, "work"), Env: env, SharedCaches: caches})
+		b := New(Config{Artifacts: bucket, CacheDir: filepath.Join(data, "cache"), WorkDir: filepath.Join(data, "work"), Env: env, SharedCaches: caches, User: u})
 		t.Cleanup(func() { b.Close() })
+		if err := b.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
 		return machine{builder: b, cache: filepath.Join(data, "cache")}
 	}
 	co, st := fetchAndParse(t, newRepo(t, greetApp))
@@ -201,6 +220,32 @@ func TestSharedCaches(t *testing.T) {
 		// The cold build saved a good snapshot over it: the last
 		// writer wins.
 		mustLog(t, log, "seedbed", "Saved the go build cache to ")
+	})
+
+	t.Run("builds that run as the app's own user get what is restored", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skipf("builds switch users only when Seedbed runs as root; this test runs as uid %d", os.Geteuid())
+		}
+		base, err := ResolveUser(UserAuto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		four := newMachine(t, "off", base)
+		log, _, err := build(t, four, "shop", 1)
+		if err != nil {
+			t.Fatalf("build as the app's user from the restored cache: %v\n%s", err, log)
+		}
+		mustLog(t, log, "seedbed", "Restored the go build cache: ")
+		mustLog(t, log, "seedbed", fmt.Sprintf("uid %d", AppIDBase+1))
+		for _, p := range []string{"build", "build/README", "mod/example.com/greet@v1.0.0/greet.go"} {
+			fi, err := os.Lstat(filepath.Join(four.cache, "go", "shop", p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uid, _, ok := ownerOf(fi); !ok || uid != AppIDBase+1 {
+				t.Errorf("%s is uid %d's, want the app user's, %d", p, uid, AppIDBase+1)
+			}
+		}
 	})
 }
 
