@@ -215,7 +215,7 @@ func (s *Store) restore(ctx context.Context, key Key, dir string, owner *Owner, 
 		return fmt.Errorf("look for it: %w", err)
 	}
 	m := s.readMarker(key, dir)
-	if m.ETag == info.ETag && !emptyFolder(dir) {
+	if m.ETag != "" && m.ETag == info.ETag && !emptyFolder(dir) {
 		log.Line("seedbed", fmt.Sprintf("The %s build cache here is the shared one (saved %s ago): nothing to download.", key.Toolchain, ago(info.Modified)))
 		return nil
 	}
@@ -284,7 +284,8 @@ func (s *Store) download(ctx context.Context, name string) (string, artifact.Obj
 }
 
 // Save writes dir as the snapshot of key, unless it did not change since
-// it was last restored or saved here, and says so in log. A dir holding
+// it was last restored or saved here and the bucket still holds that
+// snapshot, and says so in log. A dir holding
 // more than MaxBytes or MaxEntries is not saved: the error says so, and
 // the bucket keeps the snapshot it had. Symlinks and special files in dir
 // are left out. Callers carry on whatever the error.
@@ -314,7 +315,7 @@ func (s *Store) save(ctx context.Context, key Key, dir string, log Log) error {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
 	m := s.readMarker(key, dir)
-	if m.Manifest == sum {
+	if m.Manifest == sum && s.holds(ctx, key, m.ETag) {
 		log.Line("seedbed", fmt.Sprintf("The %s build cache did not change: not saved again.", key.Toolchain))
 		return nil
 	}
@@ -360,6 +361,19 @@ func (s *Store) save(ctx context.Context, key Key, dir string, log Log) error {
 	}
 	log.Line("seedbed", line+".")
 	return nil
+}
+
+// holds says whether the bucket still holds the snapshot of key with
+// etag, or cannot say. When it holds another (one that was refused, say,
+// or another machine's, saved since this one's was restored), an
+// unchanged folder is saved anyway: so one good build replaces a
+// snapshot no machine could restore.
+func (s *Store) holds(ctx context.Context, key Key, etag string) bool {
+	info, err := s.cfg.Objects.Stat(ctx, key.object())
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	return err != nil || info.ETag == etag
 }
 
 func (s *Store) limits() limits {

@@ -489,3 +489,30 @@ func TestTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveReplacesRefused: a snapshot no machine can restore is replaced
+// by the next successful build's, even when that build changed nothing.
+func TestSaveReplacesRefused(t *testing.T) {
+	ctx := context.Background()
+	objs := newMemObjects()
+	key := Key{App: "shop", Toolchain: "go"}
+	one, err := New(Config{Objects: objs, Dir: t.TempDir()})
+	must(t, err)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"build/a": "object"})
+	must(t, one.Save(ctx, key, dir, &testLog{}))
+	objs.set(key.object(), craft(t, &header{Format: formatVersion, App: "shop", Toolchain: "go"}, reg("../x", "pwned")))
+	if err := one.Restore(ctx, key, dir, nil, &testLog{}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("Restore of a crafted snapshot: %v", err)
+	}
+	log := &testLog{}
+	must(t, one.Save(ctx, key, dir, log))
+	mustLog(t, log, "Saved the go build cache")
+	two, err := New(Config{Objects: objs, Dir: t.TempDir()})
+	must(t, err)
+	other := t.TempDir()
+	must(t, two.Restore(ctx, key, other, nil, &testLog{}))
+	if b, err := os.ReadFile(filepath.Join(other, "build", "a")); err != nil || string(b) != "object" {
+		t.Errorf("after the save: %q, %v", b, err)
+	}
+}
