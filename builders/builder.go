@@ -57,6 +57,12 @@ type Config struct {
 	// CacheDir and WorkDir are hidden too, all but the folders of the
 	// build or hook run at hand.
 	Hide []string
+	// SharedCaches, when set, keeps each app's Go and npm caches (the
+	// folders CacheDir/go/<key> and CacheDir/npm/<key>) where other
+	// machines find them: BuildWith restores them before a build with a
+	// cache key and saves them after it succeeds. nil: caches stay on
+	// this machine.
+	SharedCaches SharedCaches
 }
 
 // Builder turns a checkout into artifacts, one per function. It is safe
@@ -187,6 +193,11 @@ func (b *Builder) Build(ctx context.Context, dir string, st *stack.Stack, log Lo
 //  4. the after_build hooks;
 //  5. packaging, per runtime (see the package comment); node handlers
 //     are bundled here.
+//
+// With Config.SharedCaches and a cache key, the app's Go and npm caches
+// are restored before the first service and saved after the last; a
+// cache that cannot be restored or saved is said so in the log, and the
+// build goes on without it.
 func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]Output, error) {
 	if fi, err := os.Stat(opts.Dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("build: checkout %s is not a folder", opts.Dir)
@@ -207,6 +218,8 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 	} else {
 		return nil, fmt.Errorf("build: %w", b.requireBox(x, why))
 	}
+	shared := b.sharedCaches(opts, u)
+	b.restoreCaches(ctx, shared, u, log)
 	var outs []Output
 	for _, svc := range opts.Stack.Services {
 		if opts.Only != nil && !slices.Contains(opts.Only, svc.Name) {
@@ -218,6 +231,7 @@ func (b *Builder) BuildWith(ctx context.Context, opts BuildOptions, log Log) ([]
 		}
 		outs = append(outs, o...)
 	}
+	b.saveCaches(ctx, shared, log)
 	return outs, nil
 }
 

@@ -363,3 +363,75 @@ func (b *Bucket) removeIfStale(ctx context.Context, key string, cutoff time.Time
 	}
 	return true, nil
 }
+
+// ObjectInfo is what the bucket says of one object of an Area.
+type ObjectInfo struct {
+	Size     int64
+	ETag     string // changes whenever the object is written again
+	Modified time.Time
+}
+
+// Area is a part of the bucket beside the artifacts, under a prefix of
+// its own, for other things several Seedbed machines share through the
+// same bucket (build caches). GC never lists it: what is kept there is
+// its owner's to manage.
+type Area struct {
+	b      *Bucket
+	prefix string // ends in "/"
+}
+
+// Area returns the part of the bucket under PREFIX/name/. name must not
+// be "sha256", the artifacts' own.
+func (b *Bucket) Area(name string) *Area {
+	return &Area{b: b, prefix: b.prefix + strings.Trim(name, "/") + "/"}
+}
+
+// Location names the object name for messages: s3://bucket/prefix/name
+// at the server.
+func (a *Area) Location(name string) string {
+	_, server, _ := strings.Cut(a.b.location, " at ")
+	return "s3://" + a.b.bucket + "/" + a.prefix + name + " at " + server
+}
+
+// Stat asks for the object name without its bytes. The error wraps
+// fs.ErrNotExist when there is none.
+func (a *Area) Stat(ctx context.Context, name string) (ObjectInfo, error) {
+	info, err := a.b.client.StatObject(ctx, a.b.bucket, a.prefix+name, minio.StatObjectOptions{})
+	if notFound(err) {
+		return ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), fs.ErrNotExist)
+	}
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
+	}
+	return ObjectInfo{Size: info.Size, ETag: info.ETag, Modified: info.LastModified}, nil
+}
+
+// Get opens the object name for reading; the info is of the bytes the
+// reader returns, even when the object was replaced since a Stat. The
+// error wraps fs.ErrNotExist when there is none.
+func (a *Area) Get(ctx context.Context, name string) (io.ReadCloser, ObjectInfo, error) {
+	obj, err := a.b.client.GetObject(ctx, a.b.bucket, a.prefix+name, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
+	}
+	// Stat sends the request and reads the answer's headers.
+	info, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		if notFound(err) {
+			return nil, ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), fs.ErrNotExist)
+		}
+		return nil, ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
+	}
+	return obj, ObjectInfo{Size: info.Size, ETag: info.ETag, Modified: info.LastModified}, nil
+}
+
+// Put writes size bytes of r as the object name, replacing what was
+// there: the last writer wins.
+func (a *Area) Put(ctx context.Context, name string, r io.Reader, size int64) (ObjectInfo, error) {
+	up, err := a.b.client.PutObject(ctx, a.b.bucket, a.prefix+name, r, size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
+	}
+	return ObjectInfo{Size: up.Size, ETag: up.ETag, Modified: up.LastModified}, nil
+}

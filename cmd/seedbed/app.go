@@ -177,9 +177,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err != nil {
 		return nil, err
 	}
+	caches, err := openBuildCaches(cfg, arts)
+	if err != nil {
+		return nil, err
+	}
 	workDir := filepath.Join(cfg.DataDir, "work")
 	builderCfg := builders.Config{Artifacts: arts, CacheDir: filepath.Join(cfg.DataDir, "cache"), WorkDir: workDir, Env: cfg.BuildEnv, User: buildUser,
-		Isolation: sandbox.Isolation(cfg.Isolation), Hide: []string{cfg.DataDir}}
+		Isolation: sandbox.Isolation(cfg.Isolation), Hide: []string{cfg.DataDir}, SharedCaches: caches}
 	builder := builders.New(builderCfg)
 	if err := builder.Check(ctx, workDir); err != nil {
 		// auto means "where the machine allows it": say why not, and build

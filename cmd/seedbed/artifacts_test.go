@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/seedbed/seedbed/testutil"
 )
 
 // --artifact-store is checked before serve connects anywhere, and its
@@ -72,6 +75,66 @@ func TestConfigArtifactStore(t *testing.T) {
 				if strings.HasPrefix(kv, "SEEDBED_S3_") {
 					t.Errorf("the S3 credentials reach builds: %s", kv)
 				}
+			}
+		})
+	}
+}
+
+// Build caches are shared through the bucket of --artifact-store, up to
+// --build-cache-max; without a bucket, or with 0, they are not.
+func TestOpenBuildCaches(t *testing.T) {
+	srv := testutil.S3(t)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		bucket bool
+		want   bool
+		errs   string
+	}{
+		{name: "no bucket", want: false},
+		{name: "bucket", bucket: true, want: true},
+		{name: "bucket, size from env", bucket: true, env: map[string]string{"SEEDBED_BUILD_CACHE_MAX": "500MiB"}, want: true},
+		{name: "bucket, off", bucket: true, args: []string{"--build-cache-max", "0"}, want: false},
+		{name: "bad size", env: map[string]string{"SEEDBED_BUILD_CACHE_MAX": "lots"}, errs: `SEEDBED_BUILD_CACHE_MAX="lots": "lots" is not a size`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			cfg := configFlags(fs, func(k string) string { return tc.env[k] })
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg.DataDir = t.TempDir()
+			if tc.bucket {
+				cfg.ArtifactStore, cfg.S3Endpoint = "s3://seedbed-build-caches/x", srv.Endpoint
+				cfg.S3AccessKey, cfg.S3SecretKey = srv.AccessKey, srv.SecretKey
+			}
+			err := cfg.finish([]string{"PATH=/usr/bin"})
+			if tc.errs != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errs) {
+					t.Fatalf("finish error = %v, want it to contain %q", err, tc.errs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			arts, err := openArtifacts(ctx, *cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			caches, err := openBuildCaches(*cfg, arts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := caches != nil; got != tc.want {
+				t.Errorf("shared build caches: %v, want %v", got, tc.want)
+			}
+			if tc.env["SEEDBED_BUILD_CACHE_MAX"] == "500MiB" && cfg.BuildCacheMax != 500<<20 {
+				t.Errorf("BuildCacheMax = %d, want 500 MiB", cfg.BuildCacheMax)
 			}
 		})
 	}

@@ -138,6 +138,9 @@ type Config struct {
 	ArtifactStore string
 	S3Endpoint    string
 	S3Region      string
+	// BuildCacheMax bounds a shared build cache snapshot (bytes of its
+	// files) when ArtifactStore is a bucket; 0 shares none.
+	BuildCacheMax int64
 	// S3AccessKey and S3SecretKey come from the environment only
 	// (SEEDBED_S3_ACCESS_KEY, SEEDBED_S3_SECRET_KEY).
 	S3AccessKey, S3SecretKey string
@@ -194,6 +197,7 @@ func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.ArtifactStore, "artifact-store", env("SEEDBED_ARTIFACT_STORE", ""), "where artifacts are kept: empty for <data-dir>/artifacts, or s3://BUCKET/PREFIX for a bucket of an S3-compatible server (--s3-endpoint), shared by every serve and worker; credentials from SEEDBED_S3_ACCESS_KEY and SEEDBED_S3_SECRET_KEY (SEEDBED_ARTIFACT_STORE)")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("SEEDBED_S3_ENDPOINT", ""), "the S3-compatible server of --artifact-store: http(s)://host:port; empty for AWS S3 (SEEDBED_S3_ENDPOINT)")
 	fs.StringVar(&c.S3Region, "s3-region", env("SEEDBED_S3_REGION", ""), "the region of the --artifact-store bucket; empty to ask the server (SEEDBED_S3_REGION)")
+	buildCacheFlags(fs, env, c)
 	c.S3AccessKey = getenv("SEEDBED_S3_ACCESS_KEY")
 	c.S3SecretKey = getenv("SEEDBED_S3_SECRET_KEY")
 	alertFlags(fs, env, c)
