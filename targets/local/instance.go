@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
@@ -306,9 +307,11 @@ func (in *instance) spawn(port int, hold bool) (*proc, error) {
 // to Seedbed's own log: it is the function's to print.
 func (in *instance) capture(r *os.File, stream string) {
 	defer r.Close()
+	cs := in.out.watch(r)
+	defer in.out.unwatch(cs)
 	// The buffer holds many lines, so that a chatty function's output
 	// comes in few reads; a line is cut at maxLineBytes after masking.
-	br := bufio.NewReaderSize(r, captureBuffer)
+	br := bufio.NewReaderSize(cs, captureBuffer)
 	var batch []fnlog.Entry
 	flush := func() {
 		if len(batch) == 0 {
@@ -318,6 +321,9 @@ func (in *instance) capture(r *os.File, stream string) {
 		batch = batch[:0]
 	}
 	for {
+		if br.Buffered() == 0 {
+			cs.busy.Store(false) // every line read is in the ring
+		}
 		// Before a read that could wait, the lines read so far are
 		// stored: a function that prints one line and then idles must
 		// see it in its log at once.
@@ -764,6 +770,85 @@ type ringBuffer struct {
 	mu    sync.Mutex
 	lines []string
 	next  int
+	pipes []*capturedPipe // the output pipes being read into it
+}
+
+// capturedPipe is an output pipe being read; busy is set from a read
+// that returned bytes until every line of them is in the ring.
+type capturedPipe struct {
+	f    *os.File
+	busy atomic.Bool
+}
+
+// Read reads the pipe, marking it busy when bytes came.
+func (c *capturedPipe) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	if n > 0 {
+		c.busy.Store(true)
+	}
+	return n, err
+}
+
+// watch registers an output pipe whose lines come into b.
+func (b *ringBuffer) watch(f *os.File) *capturedPipe {
+	c := &capturedPipe{f: f}
+	b.mu.Lock()
+	b.pipes = append(b.pipes, c)
+	b.mu.Unlock()
+	return c
+}
+
+// unwatch forgets a pipe once it is read to its end.
+func (b *ringBuffer) unwatch(c *capturedPipe) {
+	b.mu.Lock()
+	b.pipes = slices.DeleteFunc(b.pipes, func(p *capturedPipe) bool { return p == c })
+	b.mu.Unlock()
+}
+
+// caughtUp reports whether every line written to the pipes so far is in
+// the ring: no pipe holds unread bytes and no reader holds unstored ones.
+func (b *ringBuffer) caughtUp() bool {
+	b.mu.Lock()
+	pipes := slices.Clone(b.pipes)
+	b.mu.Unlock()
+	for _, c := range pipes {
+		if c.busy.Load() || pipeUnread(c.f) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// settle waits, up to limit, until the lines a function printed just
+// before it answered have come through its output pipes, so that the
+// excerpt kept with an invocation shows them. Caught up twice in a row,
+// a millisecond apart, covers a reader between its read and its mark.
+func (b *ringBuffer) settle(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for calm := 0; calm < 2 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if b.caughtUp() {
+			calm++
+		} else {
+			calm = 0
+		}
+	}
+}
+
+// pipeUnread is how many bytes wait in the pipe f (FIONREAD); 0 when it
+// cannot tell. SyscallConn leaves the pipe non-blocking, as Fd would not.
+func pipeUnread(f *os.File) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		var v int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); errno == 0 {
+			n = int(v)
+		}
+	})
+	return n
 }
 
 // add keeps line, which the caller masked already with b.mask.

@@ -85,7 +85,7 @@ func (t *Target) invokeOn(ctx context.Context, in *instance, ev targets.Event) (
 	}
 	inv := &invocation{id: id, event: ev.Payload, deadline: began.Add(timeout), traceID: newTraceID(began), done: make(chan invokeResult, 1)}
 	res, err := in.api.invoke(ctx, inv)
-	settle()
+	in.out.settle(settleLimit)
 	var timedOut *invokeTimeout
 	switch {
 	case errors.As(err, &timedOut):
@@ -136,7 +136,7 @@ func (t *Target) invokeHTTP(ctx context.Context, in *instance, ev targets.Event,
 	if err != nil {
 		return res, fmt.Errorf("read the answer: %w", err)
 	}
-	settle()
+	in.out.settle(settleLimit)
 	res.Output = in.out.lastOutput()
 	if resp.StatusCode >= 400 {
 		return res, fmt.Errorf("the function answered %s", resp.Status)
@@ -144,7 +144,7 @@ func (t *Target) invokeHTTP(ctx context.Context, in *instance, ev targets.Event,
 	return res, nil
 }
 
-// settle gives the lines a function printed just before it answered a
-// moment to arrive through its output pipe, so that the excerpt kept with
-// the invocation shows them. It holds the worker, not the function.
-func settle() { time.Sleep(10 * time.Millisecond) }
+// settleLimit is the longest an invocation waits for the lines its
+// function printed before it answered (ringBuffer.settle). It holds the
+// worker, not the function.
+const settleLimit = 250 * time.Millisecond

@@ -2,9 +2,12 @@ package local
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +250,33 @@ func TestUpstreamConns(t *testing.T) {
 	u.put(dial())
 	if n := len(u.idle); n != 0 {
 		t.Errorf("%d idle after close, want none kept", n)
+	}
+}
+
+// An invocation's excerpt waits for the lines its function printed just
+// before it answered: settle returns once they are in the ring, however
+// late the reader gets to them.
+func TestSettleWaitsForPrintedLines(t *testing.T) {
+	in := &instance{t: &Target{}, out: &ringBuffer{}, log: slog.New(slog.DiscardHandler)}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); in.capture(r, "stdout") }()
+	for i := range 50 {
+		line := fmt.Sprintf("line %d", i)
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			t.Fatal(err)
+		}
+		in.out.settle(time.Second)
+		if got := in.out.last(); len(got) == 0 || got[len(got)-1] != line {
+			t.Fatalf("after settle the ring ends %q, want %q", got, line)
+		}
+	}
+	w.Close()
+	<-done
+	if !in.out.caughtUp() || len(in.out.pipes) != 0 {
+		t.Errorf("a pipe read to its end is still watched: %d", len(in.out.pipes))
 	}
 }
