@@ -280,3 +280,22 @@ func TestSettleWaitsForPrintedLines(t *testing.T) {
 		t.Errorf("a pipe read to its end is still watched: %d", len(in.out.pipes))
 	}
 }
+
+// Once a POST's body is in, the function's timeout runs, not the
+// upload's idle clock: no answer in time is a 504.
+func TestLeanPathTimeoutAfterBody(t *testing.T) {
+	b := setup(t)
+	fn := goFn("hello", "v1", nil, "POST /sleep")
+	fn.Timeout, fn.IdleTimeout = 300*time.Millisecond, 5*time.Second
+	b.apply(t, shopDev, fn)
+	began := time.Now()
+	resp, err := b.client.Post(b.server.URL+"/shop/dev/sleep?d=2s", "text/plain", strings.NewReader("a body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "did not answer within 300ms") {
+		t.Errorf("status %d body %q after %s, want 504 after 300ms", resp.StatusCode, body, time.Since(began))
+	}
+}
