@@ -485,15 +485,3 @@ func TestBuildEnv(t *testing.T) {
 		})
 	}
 }
-
-func TestHumanSize(t *testing.T) {
-	tests := []struct {
-		n    int64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {12595, "12.3 KiB"}, {5 << 20, "5.0 MiB"}, {3 << 30, "3.0 GiB"}}
-	for _, tt := range tests {
-		if got := humanSize(tt.n); got != tt.want {
-			t.Errorf("humanSize(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}

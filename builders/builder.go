@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/bytesize"
 	"github.com/seedbed/seedbed/sandbox"
 	"github.com/seedbed/seedbed/stack"
 )
@@ -622,7 +623,7 @@ func (b *Builder) packageFunctions(ctx context.Context, ws, out, svcDir string, 
 			s = stored{digest, size}
 			done[src.key] = s
 		}
-		log.Line("seedbed", fmt.Sprintf("Packaged %s/%s %s (%s)", svc.Name, fn.Name, shortDigest(s.digest), humanSize(s.size)))
+		log.Line("seedbed", fmt.Sprintf("Packaged %s/%s %s (%s)", svc.Name, fn.Name, shortDigest(s.digest), bytesize.Format(s.size)))
 		outs = append(outs, Output{Service: svc.Name, Function: fn.Name, Digest: s.digest, Size: s.size})
 	}
 	return outs, nil
@@ -722,18 +723,4 @@ func shortDigest(d string) string {
 		return d[:len(artifact.DigestPrefix)+10]
 	}
 	return d
-}
-
-// humanSize renders n bytes the way the log shows sizes: "12.3 KiB".
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, exp := float64(n)/unit, 0
-	for v >= unit && exp < 3 {
-		v /= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGT"[exp])
 }

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/seedbed/seedbed/builders/artifact"
+	"github.com/seedbed/seedbed/bytesize"
 )
 
 // Toolchains are the caches a snapshot can be of.
@@ -220,9 +221,9 @@ func (s *Store) restore(ctx context.Context, key Key, dir string, owner *Owner, 
 		return nil
 	}
 	if info.Size > s.cfg.MaxBytes {
-		return fmt.Errorf("%w: %s is %s, more than the %s a snapshot may hold (--build-cache-max)", ErrRefused, s.cfg.Objects.Location(name), humanSize(info.Size), humanSize(s.cfg.MaxBytes))
+		return fmt.Errorf("%w: %s is %s, more than the %s a snapshot may hold (--build-cache-max)", ErrRefused, s.cfg.Objects.Location(name), bytesize.Format(info.Size), bytesize.Format(s.cfg.MaxBytes))
 	}
-	log.Line("seedbed", fmt.Sprintf("Restoring the %s build cache from %s (%s)…", key.Toolchain, s.cfg.Objects.Location(name), humanSize(info.Size)))
+	log.Line("seedbed", fmt.Sprintf("Restoring the %s build cache from %s (%s)…", key.Toolchain, s.cfg.Objects.Location(name), bytesize.Format(info.Size)))
 	start := time.Now()
 	tmp, got, err := s.download(ctx, name)
 	if err != nil {
@@ -240,7 +241,7 @@ func (s *Store) restore(ctx context.Context, key Key, dir string, owner *Owner, 
 	if err != nil {
 		log.Line("seedbed", fmt.Sprintf("Could not note what was restored (%v): the next build downloads it again.", err))
 	}
-	line := fmt.Sprintf("Restored the %s build cache: %s, %s, in %s", key.Toolchain, count(st.files, "file"), humanSize(st.bytes), time.Since(start).Round(10*time.Millisecond))
+	line := fmt.Sprintf("Restored the %s build cache: %s, %s, in %s", key.Toolchain, count(st.files, "file"), bytesize.Format(st.bytes), time.Since(start).Round(10*time.Millisecond))
 	if st.kept > 0 {
 		line += fmt.Sprintf("; kept the local copy of %s", count(st.kept, "file"))
 	}
@@ -260,7 +261,7 @@ func (s *Store) download(ctx context.Context, name string) (string, artifact.Obj
 	}
 	defer rc.Close()
 	if info.Size > s.cfg.MaxBytes {
-		return "", info, fmt.Errorf("%w: %s is %s, more than the %s a snapshot may hold (--build-cache-max)", ErrRefused, s.cfg.Objects.Location(name), humanSize(info.Size), humanSize(s.cfg.MaxBytes))
+		return "", info, fmt.Errorf("%w: %s is %s, more than the %s a snapshot may hold (--build-cache-max)", ErrRefused, s.cfg.Objects.Location(name), bytesize.Format(info.Size), bytesize.Format(s.cfg.MaxBytes))
 	}
 	f, err := os.CreateTemp(filepath.Join(s.cfg.Dir, "tmp"), "restore-")
 	if err != nil {
@@ -271,7 +272,7 @@ func (s *Store) download(ctx context.Context, name string) (string, artifact.Obj
 		err = cerr
 	}
 	if err == nil && n > s.cfg.MaxBytes {
-		err = fmt.Errorf("%w: %s is larger than the %s a snapshot may hold (--build-cache-max)", ErrRefused, s.cfg.Objects.Location(name), humanSize(s.cfg.MaxBytes))
+		err = fmt.Errorf("%w: %s is larger than the %s a snapshot may hold (--build-cache-max)", ErrRefused, s.cfg.Objects.Location(name), bytesize.Format(s.cfg.MaxBytes))
 	}
 	if err != nil {
 		os.Remove(f.Name()) //nolint:errcheck // best effort
@@ -324,12 +325,12 @@ func (s *Store) save(ctx context.Context, key Key, dir string, log Log) error {
 		return nil
 	}
 	if bytes > s.cfg.MaxBytes {
-		return fmt.Errorf("it holds %s, more than the %s a snapshot may hold (--build-cache-max): not saved, and other machines restore the last snapshot that fitted", humanSize(bytes), humanSize(s.cfg.MaxBytes))
+		return fmt.Errorf("it holds %s, more than the %s a snapshot may hold (--build-cache-max): not saved, and other machines restore the last snapshot that fitted", bytesize.Format(bytes), bytesize.Format(s.cfg.MaxBytes))
 	}
 	if len(entries) > s.cfg.MaxEntries {
 		return fmt.Errorf("it holds %d files and folders, more than the %d a snapshot may hold: not saved, and other machines restore the last snapshot that fitted", len(entries), s.cfg.MaxEntries)
 	}
-	log.Line("seedbed", fmt.Sprintf("Saving the %s build cache (%s, %s)…", key.Toolchain, count(files, "file"), humanSize(bytes)))
+	log.Line("seedbed", fmt.Sprintf("Saving the %s build cache (%s, %s)…", key.Toolchain, count(files, "file"), bytesize.Format(bytes)))
 	start := time.Now()
 	f, err := os.CreateTemp(filepath.Join(s.cfg.Dir, "tmp"), "save-")
 	if err != nil {
@@ -355,7 +356,7 @@ func (s *Store) save(ctx context.Context, key Key, dir string, log Log) error {
 	if err := s.writeMarker(key, dir, marker{ETag: info.ETag, Manifest: sum}); err != nil {
 		log.Line("seedbed", fmt.Sprintf("Could not note what was saved (%v): the next build here downloads it again.", err))
 	}
-	line := fmt.Sprintf("Saved the %s build cache to %s (%s compressed) in %s", key.Toolchain, s.cfg.Objects.Location(name), humanSize(size), time.Since(start).Round(10*time.Millisecond))
+	line := fmt.Sprintf("Saved the %s build cache to %s (%s compressed) in %s", key.Toolchain, s.cfg.Objects.Location(name), bytesize.Format(size), time.Since(start).Round(10*time.Millisecond))
 	if left > 0 {
 		line += fmt.Sprintf("; %s left out: snapshots hold no symlinks or special files", count(left, "entry"))
 	}
@@ -433,18 +434,4 @@ func count(n int, thing string) string {
 		return fmt.Sprintf("%d %sies", n, t)
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
-}
-
-// humanSize renders n bytes the way the build log shows sizes: "12.3 MiB".
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, exp := float64(n)/unit, 0
-	for v >= unit && exp < 3 {
-		v /= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGT"[exp])
 }

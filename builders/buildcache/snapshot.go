@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/seedbed/seedbed/bytesize"
 )
 
 // A snapshot is a zstd-compressed tar. Its first entry is headerName, a
@@ -282,7 +284,7 @@ func readSnapshot(ctx context.Context, file string, key Key, lim limits, fn func
 			return nil
 		}
 		if errors.Is(err, errTooLarge) {
-			return refuse("it unpacks to more than %s", humanSize(budget))
+			return refuse("it unpacks to more than %s", bytesize.Format(budget))
 		}
 		if err != nil {
 			return refuse("it is not a zstd-compressed tar: %v", err)
@@ -302,13 +304,13 @@ func readSnapshot(ctx context.Context, file string, key Key, lim limits, fn func
 		}
 		total += h.Size
 		if total > lim.bytes {
-			return refuse("its files hold more than %s (--build-cache-max)", humanSize(lim.bytes))
+			return refuse("its files hold more than %s (--build-cache-max)", bytesize.Format(lim.bytes))
 		}
 		if fn != nil {
 			h.Name = name
 			if err := fn(h, tr); err != nil {
 				if errors.Is(err, errTooLarge) {
-					return refuse("it unpacks to more than %s", humanSize(budget))
+					return refuse("it unpacks to more than %s", bytesize.Format(budget))
 				}
 				return err
 			}

@@ -28,24 +28,6 @@ func sha7(sha string) string {
 	return sha
 }
 
-// humanSize formats a byte count with binary units: "512 B", "1.5 KiB".
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %ciB", v, "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
-}
-
 // relTime says how long before now t was: "just now", "42s ago", "3m ago",
 // "5h ago", "2d ago", and the date once it is more than a month old. It takes
 // now from the caller so pages render the same for the same model.

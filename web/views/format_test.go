@@ -36,29 +36,6 @@ func TestSha7(t *testing.T) {
 	}
 }
 
-func TestHumanSize(t *testing.T) {
-	tests := []struct {
-		name string
-		in   int64
-		want string
-	}{
-		{name: "zero", in: 0, want: "0 B"},
-		{name: "bytes", in: 1023, want: "1023 B"},
-		{name: "one KiB", in: 1024, want: "1.0 KiB"},
-		{name: "fraction", in: 1536, want: "1.5 KiB"},
-		{name: "hundreds", in: 500 * 1024, want: "500 KiB"},
-		{name: "MiB", in: 6_543_210, want: "6.2 MiB"},
-		{name: "GiB", in: 3 << 30, want: "3.0 GiB"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := humanSize(tt.in); got != tt.want {
-				t.Errorf("humanSize(%d) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestRelTime(t *testing.T) {
 	now := time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
