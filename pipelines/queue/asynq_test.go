@@ -97,7 +97,7 @@ func TestRetryBackOffIsShort(t *testing.T) {
 				t.Errorf("retry count on the third attempt = %d, want 2", retried)
 			}
 			// RetryDelay asks for 500ms then 1s; asynq rounds retry times down to
-			// the second and polls every PollInterval. Its default back-off would
+			// the second and moves due ones every DuePollInterval. Its default back-off would
 			// wait at least 15s before the first retry.
 			if took > 4*time.Second {
 				t.Errorf("two retries took %s, want under 4s", took)

@@ -34,8 +34,8 @@
 //     run at once, and one "in 1s" anywhere within the next second.
 //   - A server moves due retries and scheduled tasks to their queues every
 //     Config.DelayedTaskCheckInterval (default 5s), and polls empty queues
-//     every Config.TaskCheckInterval (default 1s); ServerConfig lowers both
-//     to PollInterval.
+//     every Config.TaskCheckInterval (default 1s); ServerConfig lowers them
+//     to DuePollInterval and PollInterval.
 //   - A worker leases a task for 30s and extends the lease every 5s while
 //     the handler runs. Each server's recoverer, when the server starts and
 //     then every minute, puts back in their queue, as a failed attempt

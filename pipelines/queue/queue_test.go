@@ -196,8 +196,8 @@ func TestServerConfig(t *testing.T) {
 	if cfg.RetryDelayFunc == nil || cfg.RetryDelayFunc(1, nil, nil) != time.Second {
 		t.Errorf("RetryDelayFunc is not RetryDelay")
 	}
-	if cfg.DelayedTaskCheckInterval != queue.PollInterval || cfg.TaskCheckInterval != queue.PollInterval {
-		t.Errorf("check intervals = %s, %s; want %s", cfg.DelayedTaskCheckInterval, cfg.TaskCheckInterval, queue.PollInterval)
+	if cfg.DelayedTaskCheckInterval != queue.DuePollInterval || cfg.TaskCheckInterval != queue.PollInterval {
+		t.Errorf("check intervals = %s, %s; want %s, %s", cfg.DelayedTaskCheckInterval, cfg.TaskCheckInterval, queue.DuePollInterval, queue.PollInterval)
 	}
 	if cfg.Concurrency != 3 {
 		t.Errorf("Concurrency = %d, want the caller's 3", cfg.Concurrency)
