@@ -182,14 +182,25 @@ func (t *Target) forward(w http.ResponseWriter, r *http.Request, pt *proxyTarget
 			t.proxyError(w, r, err)
 			return
 		}
-		reusable := t.relay(w, r, resp)
+		t.answer(w, r, resp, uc, &in.conns, stop)
+		return
+	}
+}
+
+// answer relays resp to the client, then keeps uc in idle for the next
+// request when it can serve one. relay panics with http.ErrAbortHandler when the
+// function breaks its answer off; the connection is closed then too.
+func (t *Target) answer(w http.ResponseWriter, r *http.Request, resp *http.Response, uc *upstreamConn, idle *upstreamConns, stop func() bool) {
+	reusable := false
+	defer func() {
+		// stop is false when ctx was cancelled and the deadline is set.
 		if stop() && reusable {
-			in.conns.put(uc)
+			idle.put(uc)
 		} else {
 			uc.Close()
 		}
-		return
-	}
+	}()
+	reusable = t.relay(w, r, resp)
 }
 
 // closedByPeer reports whether err says the other side closed or reset

@@ -157,6 +157,9 @@ func TestLeanPathBrokenAnswer(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "answer broken off") {
 		t.Errorf("the log does not say the answer was broken off:\n%s", b.logs)
 	}
+	if n := idleUpstream(t, b, shopDev, "api/hello"); n != 0 {
+		t.Errorf("%d connections kept after a broken answer, want none", n)
+	}
 }
 
 // Requests the lean path leaves to ReverseProxy.
