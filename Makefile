@@ -74,7 +74,8 @@ test-s3: ## Run the artifact-store tests on a real S3 server (builds SeaweedFS's
 # a stand-in for golang:1.26-trixie made from Debian's mirror and this
 # machine's Go, kept in ~/.cache/seedbed-image) and checked inside: see
 # deploy/build-image.sh and docs/kubernetes-install.md. As root on Debian;
-# not part of test or CI (the first run takes ~15 min and 5 GB of disk).
+# not part of test or CI (the first run takes ~25 min here and 13 GB of
+# disk in /var/lib/containers/storage).
 IMAGE ?= seedbed:dev
 
 .PHONY: image
