@@ -70,6 +70,18 @@ lint: ## go vet, gofmt and generated-code drift
 test-s3: ## Run the artifact-store tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
 	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestArtifactStoreS3' ./builders/artifact/ ./cmd/seedbed/
 
+# The container image, built from the Dockerfile with buildah (no daemon;
+# a stand-in for golang:1.26-trixie made from Debian's mirror and this
+# machine's Go, kept in ~/.cache/seedbed-image) and checked inside: see
+# deploy/build-image.sh and docs/kubernetes-install.md. As root on Debian;
+# not part of test or CI (the first run takes ~25 min here and 13 GB of
+# disk in /var/lib/containers/storage).
+IMAGE ?= seedbed:dev
+
+.PHONY: image
+image: ## Build the container image with buildah and check it (root, Debian; IMAGE=seedbed:dev)
+	IMAGE=$(IMAGE) bash deploy/build-image.sh
+
 .PHONY: bench
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
