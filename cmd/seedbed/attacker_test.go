@@ -89,7 +89,6 @@ func main() {
 // TestFlushDBIsHealed, TestSecretsMaskedEndToEnd, TestAppSecretsAreSealed,
 // TestGCKeepsDataDirBounded.)
 func TestAttackerSuite(t *testing.T) {
-	t.Parallel()
 	needSandbox(t)
 	dir := passableDir(t)
 	a := bootApp(t, Config{
