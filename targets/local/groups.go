@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -64,21 +65,40 @@ func killLeftGroups(runRoot string, log *slog.Logger) {
 // processStart returns a process's start time in clock ticks since boot
 // (field 22 of /proc/PID/stat).
 func processStart(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := statFields(pid)
 	if err != nil {
 		return "", err
+	}
+	return fields[19], nil
+}
+
+// processGroup returns a process's group id (field 5 of /proc/PID/stat).
+func processGroup(pid int) (int, error) {
+	fields, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(fields[2])
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name
+// (field 3 onwards), at least 20 of them.
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
 	}
 	// The command name (field 2) may hold spaces; count after its ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return "", fmt.Errorf("parse /proc/%d/stat", pid)
+		return nil, fmt.Errorf("parse /proc/%d/stat", pid)
 	}
 	fields := strings.Fields(s[i+1:])
 	if len(fields) < 20 {
-		return "", fmt.Errorf("parse /proc/%d/stat", pid)
+		return nil, fmt.Errorf("parse /proc/%d/stat", pid)
 	}
-	return fields[19], nil
+	return fields, nil
 }
 
 // groupAlive reports whether any process is still in group pgid.

@@ -419,6 +419,16 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 	gap := time.Millisecond
 	for {
 		if in.probe(ctx) {
+			// An unconfined function binds the host port itself, so
+			// whoever took the port first answered the probe; a sandboxed
+			// one is reached through pasta, which fails the start when
+			// it cannot bind the port.
+			if p.sb == nil {
+				port := int(in.port.Load())
+				if held, known := portHeldByGroup(port, p.cmd.Process.Pid); known && !held {
+					return &portTakenError{fn: in.fn.Key(), port: port}
+				}
+			}
 			return nil
 		}
 		select {
@@ -463,6 +473,25 @@ func (in *instance) probe(ctx context.Context) bool {
 
 func (in *instance) addr() string {
 	return "127.0.0.1:" + strconv.Itoa(int(in.port.Load()))
+}
+
+// respawn replaces p, a process not yet supervised whose port another
+// process took, with a new one on a fresh port.
+func (in *instance) respawn(p *proc) (*proc, error) {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+	port, err := in.t.pickPort()
+	if err != nil {
+		return nil, err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	next, err := in.spawn(port, false)
+	if err != nil {
+		return nil, err
+	}
+	in.cur = next
+	return next, nil
 }
 
 // supervise restarts the process when it exits on its own, with exponential
@@ -536,7 +565,7 @@ func (in *instance) supervise(p *proc) {
 		}
 		port := int(in.port.Load())
 		if in.api == nil && !portFree(port) {
-			if fresh, err := freePort(); err == nil {
+			if fresh, err := in.t.pickPort(); err == nil {
 				port = fresh
 			}
 		}
@@ -744,8 +773,9 @@ func killedBy(err error, sig syscall.Signal) bool {
 }
 
 // freePort asks the kernel for a port nobody listens on. Another process
-// could take it before the function binds it; the health check then fails
-// and says so.
+// could take it before an unconfined function binds it; the health check
+// then finds the listener outside the function's process group
+// (portHeldByGroup) and the start tries again on a fresh port.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

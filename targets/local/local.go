@@ -171,9 +171,10 @@ type Target struct {
 	cfg         Config
 	log         *slog.Logger
 	timing      timing
-	transport   *http.Transport // shared by every proxied request
-	buffers     copyBuffers     // what both proxy paths copy answers through
-	probeClient *http.Client    // health checks; no keep-alive, no redirects
+	transport   *http.Transport     // shared by every proxied request
+	buffers     copyBuffers         // what both proxy paths copy answers through
+	probeClient *http.Client        // health checks; no keep-alive, no redirects
+	pickPort    func() (int, error) // freePort; tests make it hand out a taken port
 	proxy       http.Handler
 	cgroups     *cgroups  // nil with soft memory limits
 	users       *appUsers // nil without a sandbox
@@ -308,6 +309,7 @@ func New(cfg Config) (*Target, error) {
 			Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+		pickPort:  freePort,
 		transport: tr,
 		cgroups:   cg,
 		users:     users,
@@ -513,9 +515,21 @@ func (t *Target) wake(ctx context.Context, in *instance) error {
 func (t *Target) ready(ctx context.Context, in *instance, log targets.Logger) error {
 	began := time.Now()
 	p := in.cur
-	if err := in.waitHealthy(ctx, p, t.cfg.StartTimeout); err != nil {
-		in.stop(context.Background(), 0)
-		return err
+	for attempt := 1; ; attempt++ {
+		err := in.waitHealthy(ctx, p, t.cfg.StartTimeout)
+		if err == nil {
+			break
+		}
+		var taken *portTakenError
+		if !errors.As(err, &taken) || attempt == 3 {
+			in.stop(context.Background(), 0)
+			return err
+		}
+		log.Printf("%v; starting it again on another port", err)
+		if p, err = in.respawn(p); err != nil {
+			in.stop(context.Background(), 0)
+			return fmt.Errorf("function %s: start again: %w", in.fn.Key(), err)
+		}
 	}
 	in.phases.ready = time.Since(began)
 	log.Printf("%s healthy in %s", in.fn.Key(), (in.phases.spawn + in.phases.ready).Round(time.Millisecond))
@@ -599,7 +613,7 @@ func (t *Target) launch(ctx context.Context, ref targets.StageRef, fn targets.Fu
 		in.api.reported = in.runtimeError
 		log.Printf("starting %s (%s) with the Lambda Runtime API on %s", fn.Key(), shortDigest(fn.Digest), in.api.addr)
 	} else {
-		if port, err = freePort(); err != nil {
+		if port, err = t.pickPort(); err != nil {
 			os.RemoveAll(runDir)
 			return nil, fmt.Errorf("function %s: %w", fn.Key(), err)
 		}

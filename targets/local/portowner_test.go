@@ -1,0 +1,85 @@
+package local
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestPortHeldByGroup(t *testing.T) {
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skip("no /proc/net/tcp here")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	other := exec.Command("sleep", "30")
+	other.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+
+	free, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name              string
+		port, pgid        int
+		wantHeld, wantKnw bool
+	}{
+		{"the test's own listener, asked for its own group", port, syscall.Getpgrp(), true, true},
+		{"the test's listener, asked for another group", port, other.Process.Pid, false, true},
+		{"nobody listens", free, syscall.Getpgrp(), false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			held, known := portHeldByGroup(tc.port, tc.pgid)
+			if held != tc.wantHeld || known != tc.wantKnw {
+				t.Errorf("portHeldByGroup(%d, %d) = %v, %v; want %v, %v", tc.port, tc.pgid, held, known, tc.wantHeld, tc.wantKnw)
+			}
+		})
+	}
+}
+
+// Another process binds the port the target picked before the function
+// does: the start must not take that process's answers for the function's,
+// and must start the function again on a fresh port.
+func TestStartRetriesWhenItsPortIsTaken(t *testing.T) {
+	if os.Getenv("SEEDBED_TEST_ISOLATION") == "sandbox" {
+		t.Skip("sandboxed functions are reached through pasta, which fails the start itself")
+	}
+	squatter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "squatter", http.StatusNotFound)
+	}))
+	defer squatter.Close()
+	taken := squatter.Listener.Addr().(*net.TCPAddr).Port
+
+	b := setup(t)
+	picks := 0
+	b.target.pickPort = func() (int, error) {
+		picks++
+		if picks == 1 {
+			return taken, nil
+		}
+		return freePort()
+	}
+	log := b.apply(t, shopDev, goFn("hello", "v1", map[string]string{"GREETING": "hi"}, "GET /hello"))
+	if want := "port " + strconv.Itoa(taken) + " was taken by another process"; !strings.Contains(log.String(), want) {
+		t.Errorf("apply log lacks %q:\n%s", want, log.String())
+	}
+	res := b.get(t, "/shop/dev/hello")
+	if res.status != http.StatusOK || res.reply.Greeting != "hi" || res.reply.Env["PORT"] == strconv.Itoa(taken) {
+		t.Fatalf("GET /hello = %d %q (port %s); want the function's answer, not the squatter's on port %d", res.status, res.body, res.reply.Env["PORT"], taken)
+	}
+}
