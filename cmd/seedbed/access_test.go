@@ -22,6 +22,7 @@ import (
 // deployer can; a user with no role sees no app; a revoked token stops
 // working at once.
 func TestAccessCLI(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	as := func(email, password string) cli {
 		c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
@@ -128,6 +129,7 @@ func serveGitHTTP(t *testing.T, repo string) (port, path string) {
 // app was created and resolves to 127.0.0.1 when it is fetched is refused
 // at fetch time, with an error naming the rule and the setting.
 func TestCreatorsAndRepositoryRules(t *testing.T) {
+	t.Parallel()
 	a := startAppWith(t, embedded, func(c *Config) { c.RepoResolver = rebindingDNS{} })
 	ctx := context.Background()
 	as := func(email, password string) cli {
@@ -204,6 +206,7 @@ func TestCreatorsAndRepositoryRules(t *testing.T) {
 // With --allow-private-repos the operator lets apps fetch from this host
 // and its network: the same loopback repository builds.
 func TestAllowPrivateRepos(t *testing.T) {
+	t.Parallel()
 	a := startAppWith(t, embedded, func(c *Config) { c.AllowPrivateRepos = true })
 	repo := a.newAppRepoOnly()
 	port, path := serveGitHTTP(t, repo.Dir)

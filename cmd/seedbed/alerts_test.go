@@ -21,6 +21,7 @@ import (
 // board shows. Channels and rules are made with the CLI. On SQLite with
 // the in-process queue, and on PostgreSQL with Redis.
 func TestBuildFailureNotifies(t *testing.T) {
+	t.Parallel()
 	for _, be := range []backend{embedded, servers} {
 		t.Run(be.name, func(t *testing.T) { testBuildFailureNotifies(t, be) })
 	}
@@ -219,6 +220,7 @@ func TestAlertsPageInBrowser(t *testing.T) {
 // tells the crash counter; the evaluator fires the crash-loop rule once
 // and the stage's card shows it.
 func TestCrashLoopNotifies(t *testing.T) {
+	t.Parallel()
 	recv := testutil.StartHookReceiver(t, 0)
 	a := startAppWith(t, embedded, func(c *Config) {
 		c.AllowPrivateRepos = true

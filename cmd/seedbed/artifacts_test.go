@@ -83,6 +83,7 @@ func TestConfigArtifactStore(t *testing.T) {
 // Build caches are shared through the bucket of --artifact-store, up to
 // --build-cache-max; without a bucket, or with 0, they are not.
 func TestOpenBuildCaches(t *testing.T) {
+	t.Parallel()
 	srv := testutil.S3(t)
 	ctx := context.Background()
 	tests := []struct {

@@ -89,6 +89,7 @@ func main() {
 // TestFlushDBIsHealed, TestSecretsMaskedEndToEnd, TestAppSecretsAreSealed,
 // TestGCKeepsDataDirBounded.)
 func TestAttackerSuite(t *testing.T) {
+	t.Parallel()
 	needSandbox(t)
 	dir := passableDir(t)
 	a := bootApp(t, Config{

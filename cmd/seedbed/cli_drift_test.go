@@ -15,6 +15,7 @@ import (
 // (never "none"), with the cause for its owner, and a viewer may ask.
 // Drift found on a real cluster is TestDriftThroughDispatch (tag k8s).
 func TestCLIDrift(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	as := func(email, password string) cli {
 		c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}

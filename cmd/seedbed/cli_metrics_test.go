@@ -22,6 +22,7 @@ import (
 // may not. The commands run through main's run(); `seedbed metrics` also
 // as the built binary.
 func TestMetricsRequestsErrorsCLI(t *testing.T) {
+	t.Parallel()
 	a := startAppWith(t, embedded, func(c *Config) { c.RequestLogSample = 1 })
 	ctx := context.Background()
 	repo := testutil.NewRepo(t)

@@ -27,6 +27,7 @@ func decodeJSON[T any](t *testing.T, out string) T {
 // JSON and nothing else on stdout, against a real server: a script can
 // parse it, even after --wait followed the logs (they go to stderr).
 func TestCLIOutputJSON(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	a.newAppRepo("jsonapp")
 	c := a.loggedIn(t)

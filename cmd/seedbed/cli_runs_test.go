@@ -17,6 +17,7 @@ import (
 // by link, which opens the sign-up form on the real server; the activity
 // feed lists what happened.
 func TestBuildsListInviteAndActivityCLI(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
 	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)

@@ -10,6 +10,7 @@ import (
 // `seedbed apps settings` shows and changes an app's forge settings and
 // never prints the token.
 func TestCLIAppSettings(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	a.newAppRepo("cli-settings")
 	home := t.TempDir()

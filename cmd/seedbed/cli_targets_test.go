@@ -13,6 +13,7 @@ import (
 // the real app: settings are checked with what to do, stored, shown as text
 // and JSON; a deployer may neither read nor change them.
 func TestCLIStageTarget(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	as := func(email, password string) cli {
 		c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}

@@ -34,6 +34,7 @@ func (c cli) must(args ...string) string {
 // The CLI does the whole path: login, create an app, deploy and wait, list
 // builds, read logs; and it fails loudly when a deploy fails.
 func TestCLI(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
 
@@ -104,6 +105,7 @@ func TestCLI(t *testing.T) {
 // An app without a repository is created from the CLI too, and told how to
 // push to it.
 func TestCLIAppWithoutRepository(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}
 	c.must("login", "--server", a.ConsoleURL(), "--email", adminEmail, "--password", adminPassword)

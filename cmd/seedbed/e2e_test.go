@@ -112,6 +112,7 @@ func TestDeployEndToEnd(t *testing.T) {
 // A broken seedbed.yml fails the build with every problem and its line, and
 // the stage keeps serving what it served.
 func TestBrokenStackFileKeepsStageServing(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("broken")
 	a.mustDeploy("broken", "dev", "")
@@ -154,6 +155,7 @@ func TestBrokenStackFileKeepsStageServing(t *testing.T) {
 // A function that exits right after it starts fails the deploy with its
 // last output, and the previous release keeps serving.
 func TestCrashingFunctionFailsDeploy(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("crashy")
 	a.mustDeploy("crashy", "dev", "")

@@ -84,6 +84,7 @@ func invokeAsync(t *testing.T, a *testApp, body string) string {
 // fails becomes a dead letter after its retries, its on-failure function
 // gets a Lambda destination record, and a redrive runs it again.
 func TestEventsAsyncInvocations(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	deployEventsApp(t, a)
 	ctx := context.Background()
@@ -369,6 +370,7 @@ func mustApp(t *testing.T, a *testApp, name string) store.App {
 // async invocation runs, and starts it again: the invocation runs again
 // and succeeds, its killed attempt counted (at least once, as documented).
 func TestEventsKillDuringAsyncInvocation(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("boots the real binary twice")
 	}
@@ -447,6 +449,7 @@ func TestEventsKillDuringAsyncInvocation(t *testing.T) {
 // batchItemFailures) is received max_receives times and lands in the dead
 // letters, and a redrive puts it back.
 func TestEventsQueues(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	deployEventsApp(t, a)
 	ctx := context.Background()
@@ -615,6 +618,7 @@ func TestEventsQueues(t *testing.T) {
 // queue, which keeps nothing across the restart) and on PostgreSQL +
 // Redis, every message sent is taken by the subscriber; none is lost.
 func TestEventsKillDuringQueueBatch(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("boots the real binary twice per backend")
 	}

@@ -36,6 +36,7 @@ func main() {
 // learns the client's address and scheme from it, and a client's own
 // claims count for nothing.
 func TestGatewayForwardingHeaders(t *testing.T) {
+	t.Parallel()
 	a := startAppWith(t, embedded, func(c *Config) { c.TrustedProxyList = "127.0.0.2" })
 	repo := testutil.NewRepo(t)
 	repo.Commit("headers", map[string]string{

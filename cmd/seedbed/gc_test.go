@@ -73,6 +73,7 @@ func ageFiles(t *testing.T, dataDir string) {
 // survive, a rollback to the oldest target works, and `seedbed gc
 // --dry-run` says what it would remove without removing it.
 func TestGCEndToEnd(t *testing.T) {
+	t.Parallel()
 	const deploys, keep = 45, 5
 	dir := t.TempDir()
 	cfg := Config{
@@ -250,6 +251,7 @@ func TestGCCommandErrors(t *testing.T) {
 
 // serve collects by itself every --gc-interval.
 func TestGCRunsInServe(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := Config{
 		Addr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", DataDir: dir,

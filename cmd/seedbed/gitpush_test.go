@@ -40,6 +40,7 @@ func remoteRefs(t *testing.T, remote string) string {
 // the stages that follow the branch, with progress shown live; a failing
 // build refuses the push; a bad token stores nothing.
 func TestGitPushDeploys(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	ctx := context.Background()
 	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "pushy"}); err != nil {
@@ -193,6 +194,7 @@ func (a *testApp) userToken(email, app, role string) string {
 // viewer clones and fetches but may not push, a deployer pushes and
 // deploys; without credentials the answer is 401 with a Basic challenge.
 func TestGitRemoteRoles(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	ctx := context.Background()
 	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "guarded"}); err != nil {
@@ -282,6 +284,7 @@ func TestGitRemoteRoles(t *testing.T) {
 // Then an annotated tag, which names a tag object, builds the commit it
 // points to.
 func TestGitConcurrentPushesServeBranchTip(t *testing.T) {
+	t.Parallel()
 	for _, be := range []backend{embedded, servers} {
 		t.Run(be.name, func(t *testing.T) { testGitConcurrentPushesServeBranchTip(t, be) })
 	}
@@ -443,6 +446,7 @@ func testGitConcurrentPushesServeBranchTip(t *testing.T, be backend) {
 // push (the branch does not move), so what it started is cancelled: the
 // stage keeps serving what the branch points to.
 func TestGitPushAbandonedByPusher(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	ctx := context.Background()
 	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "quitter"}); err != nil {
@@ -506,6 +510,7 @@ func TestGitPushAbandonedByPusher(t *testing.T) {
 // stage that follows tags (tag:v*) with the commit it names, and git takes
 // both refs. Builds are listed under the branch or tag pushed.
 func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	ctx := context.Background()
 	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "tagged"}); err != nil {
@@ -579,6 +584,7 @@ func TestGitPushAnnotatedTagWithFollowTags(t *testing.T) {
 // burst printed just before the build ends is shown; a deploy hook's line
 // is shown with the stage's secret masked.
 func TestGitPushStreamsBuildOutput(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	ctx := context.Background()
 	if _, err := a.api.CreateApp(ctx, apiv1.CreateAppRequest{Name: "ticker"}); err != nil {

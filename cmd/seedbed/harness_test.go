@@ -37,6 +37,15 @@ var (
 		func(t *testing.T) string { return testutil.RedisURL(t) }}
 )
 
+// Which tests run in parallel (t.Parallel, two at a time by default):
+// those that boot their own Seedbed and spend much of their time waiting
+// for builds, deploys, retries and visibility timeouts. Each has its own data
+// dir, PostgreSQL database, Redis database and ports, so nothing is shared
+// but the machine. Tests stay serial when they time something against a
+// bound (server timeouts, schedule lag, a restart under load, scaling, the
+// zero-failure deploy), drive Chromium, or switch build users: two of them
+// at once on a 2-core machine would measure each other.
+
 // testApp is a Seedbed booted in-process, with a signed-in API client.
 type testApp struct {
 	*App

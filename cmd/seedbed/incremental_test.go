@@ -65,6 +65,7 @@ func artifactsOf(b apiv1.Build) map[string]apiv1.Artifact {
 // phases are recorded and that a failing before_deploy hook keeps the
 // stage serving its release.
 func TestIncrementalMonorepoBuilds(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	ctx := context.Background()
 	counts := t.TempDir()

@@ -17,6 +17,7 @@ import (
 // fails with a page saying it was revoked, and the activity feed shows who
 // revoked it; a non-admin may do none of it.
 func TestInvitesCLI(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	as := func(email, password string) cli {
 		c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}

@@ -56,6 +56,7 @@ func passableDir(t *testing.T) string {
 // TestIsolationSetup checks what each setting does with and without a
 // data dir the functions' users can pass through.
 func TestIsolationSetup(t *testing.T) {
+	t.Parallel()
 	needSandbox(t)
 	tests := []struct {
 		name          string

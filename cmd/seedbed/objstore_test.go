@@ -25,6 +25,7 @@ import (
 // local target fetches them back by digest (verified) when its copies are
 // gone, refuses an object someone changed, and gc prunes the bucket.
 func TestArtifactStoreS3EndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := testutil.S3(t)
 	s3c, err := srv.Client()
 	if err != nil {

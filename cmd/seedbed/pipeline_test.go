@@ -59,6 +59,7 @@ func (a *testApp) userClient(email string) *apiv1.Client {
 // Promotion deploys the same artifacts with no build; the next stage's
 // function sees its own env; dev keeps its own.
 func TestPromotionReusesArtifacts(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	a.newAppRepo("promo")
 	ctx := context.Background()
@@ -107,6 +108,7 @@ func TestPromotionReusesArtifacts(t *testing.T) {
 // A promotion into a stage that needs approval waits; a user who may not
 // approve gets 403; a rejection changes nothing; an approval deploys.
 func TestApprovalGate(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	a.newAppRepo("gate")
 	ctx := context.Background()
@@ -163,6 +165,7 @@ func TestApprovalGate(t *testing.T) {
 
 // Rollback deploys the previous release again and the old response returns.
 func TestRollbackRestoresOldResponse(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("back")
 	ctx := context.Background()
@@ -202,6 +205,7 @@ func TestRollbackRestoresOldResponse(t *testing.T) {
 // A secret reaches the function but never the API, the database in clear,
 // a change set or a log.
 func TestSecretsNeverShown(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("vault")
 	ctx := context.Background()
@@ -246,6 +250,7 @@ func main() {
 // the stage ends on the newest requested release, and the others end as
 // succeeded or superseded; on PostgreSQL + Redis.
 func TestConcurrentDeploysToOneStage(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, servers)
 	repo := testutil.NewRepo(t)
 	stackFile := `services:
@@ -353,6 +358,7 @@ func TestCancelBuild(t *testing.T) {
 // Stages: created, reordered and deleted through the API; declared in
 // seedbed.yml they appear on the next build; protected ones refuse direct deploys.
 func TestStageManagement(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("stagey")
 	ctx := context.Background()

@@ -21,6 +21,7 @@ import (
 // closed (routes 404, history kept, listed as closed), and kept out of the
 // pipeline throughout.
 func TestPreviewStageLife(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("pr-app")
 	ctx := context.Background()
@@ -177,6 +178,7 @@ func githubPullRequest(t *testing.T, action string, number int, branch, sha stri
 // previews, is ignored with a reason when it has none or the request comes
 // from a fork, and a closing delivery stops the preview.
 func TestWebhookPullRequestPreview(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("hooked-pr")
 	ctx := context.Background()

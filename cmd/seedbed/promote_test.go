@@ -49,6 +49,7 @@ func (a *testApp) loggedIn(t *testing.T) cli {
 // confirming the live one deploys exactly it. The CLI, answered "y" after
 // dev moved, is refused the same way and changes nothing.
 func TestPromotionDeploysWhatWasPreviewed(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("moving")
 	ctx := context.Background()
@@ -149,6 +150,7 @@ var deployID = regexp.MustCompile(`Deploy #(\d+) to (\S+) is ([a-z ]+)\.`)
 // deploy's progress, end once the stage serves the release, and exit
 // non-zero if the deploy fails.
 func TestCLIWaitOnPromoteRollbackApprove(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("waity")
 	ctx := context.Background()
@@ -224,6 +226,7 @@ func TestCLIWaitOnPromoteRollbackApprove(t *testing.T) {
 // after prod); without it the stage goes last; an unknown stage is refused
 // with the stages there are.
 func TestCLIStagesCreateAfter(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	a.newAppRepo("order")
 	c := a.loggedIn(t)

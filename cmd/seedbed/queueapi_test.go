@@ -78,6 +78,7 @@ func waitTaken(t *testing.T, a *testApp, app string, want ...string) {
 // instance's API exists); the instance's API, reachable on the host's
 // loopback, asks for the stage's token too.
 func TestEventsQueueSendFromFunctions(t *testing.T) {
+	t.Parallel()
 	needSandbox(t)
 	a := startAppWith(t, embedded, func(c *Config) {
 		c.DataDir, c.Isolation, c.BuildUser = passableDir(t), "sandbox", builders.UserAuto

@@ -40,6 +40,7 @@ func removeStack(worker string) string {
 // before_remove and after_remove hooks, taken from the release the stage
 // served; a failing before_remove leaves the stage as it was.
 func TestRemoveHooks(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	out := filepath.Join(t.TempDir(), "removed.txt")
 	repo := a.newAppRepoOnly()

@@ -141,6 +141,7 @@ func waitHealthy(t *testing.T, url string, p *serverProcess) {
 // Kill Seedbed in the middle of a deploy and start it again: the deploy
 // ends, the stage serves one whole release, and the build is not lost.
 func TestKillDuringDeploy(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("boots the real binary twice")
 	}

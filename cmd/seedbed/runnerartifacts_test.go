@@ -18,6 +18,7 @@ import (
 // /runner/artifacts/<digest>, to a bearer of that digest's token only (an
 // HMAC under the data dir's runner.key), and the bytes are the digest's.
 func TestRunnerArtifactEndpoint(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	a.newAppRepo("shop")
 	_, b := a.deploy("shop", "dev", "") // waits for the deploy

@@ -139,6 +139,7 @@ func (p *flakyProxy) up() {
 // and its last line at shutdown. A token of another stage is refused.
 // It runs on SQLite with the embedded queue and on PostgreSQL with Redis.
 func TestRunnerShipsFunctionLogs(t *testing.T) {
+	t.Parallel()
 	for _, be := range []backend{embedded, servers} {
 		t.Run(be.name, func(t *testing.T) { testRunnerShipsFunctionLogs(t, be) })
 	}

@@ -61,6 +61,7 @@ type lambdaEcho struct {
 // handlers in Node (JavaScript and TypeScript), Python and Go, and a
 // static site made by a build command.
 func TestRuntimesEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"node", "python3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testutil.Unavailable(t, tool, err)

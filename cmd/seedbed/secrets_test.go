@@ -312,6 +312,7 @@ NMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ
 // never returned; a 2-character secret is refused through the API and the
 // CLI with the same clear error.
 func TestSecretsMaskedEndToEnd(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	ctx := context.Background()
 	c := cli{t: t, env: map[string]string{"SEEDBED_CLI_CONFIG": filepath.Join(t.TempDir(), "cli.json")}}

@@ -61,6 +61,7 @@ func (f *fakeForge) recorded() []statusCall {
 // A build and its deploy report pending, then success, to the forge, with
 // links to the console; a forge that refuses every status fails nothing.
 func TestCommitStatusesAroundABuild(t *testing.T) {
+	t.Parallel()
 	// The fake forge listens on 127.0.0.1.
 	a := startAppWith(t, embedded, func(c *Config) { c.AllowPrivateRepos = true })
 	ctx := context.Background()

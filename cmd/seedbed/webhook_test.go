@@ -60,6 +60,7 @@ func deliver(t *testing.T, url, secret, id, event string, body []byte) (int, str
 // A signed push deploys the stages following the branch; forged, replayed,
 // oversized and uninteresting deliveries change nothing and are recorded.
 func TestWebhookPushDeploys(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, embedded)
 	repo := a.newAppRepo("hooked")
 	ctx := context.Background()
@@ -204,6 +205,7 @@ func githubFixture(t *testing.T, name, sha string) []byte {
 // it is recorded as a duplicate and answered 200, even when the copies
 // arrive at once. A delivery id seen before is still a replay (409).
 func TestWebhookSamePushBuildsOnce(t *testing.T) {
+	t.Parallel()
 	for _, be := range []backend{embedded, servers} {
 		t.Run(be.name, func(t *testing.T) { testWebhookSamePushBuildsOnce(t, be) })
 	}

@@ -14,6 +14,7 @@ import (
 // PostgreSQL, Redis and data dir: only the worker can build, so a deploy
 // that goes live proves the work crossed processes.
 func TestWorkerBuildsForServe(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, redis := testutil.PostgresURL(t), testutil.RedisURL(t)
 	serveCfg := Config{
