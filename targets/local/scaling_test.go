@@ -367,8 +367,12 @@ func TestScaleFromZeroRunsTheSpareSandbox(t *testing.T) {
 		t.Errorf("a spare is kept while an instance runs")
 	}
 	p.mu.Unlock()
-	if !strings.Contains(b.logs.String(), "spare=true") {
-		t.Errorf("the start was not logged as the spare's:\n%s", b.logs.String())
+	// The start's log line may be written just after the answer went out.
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(b.logs.String(), "spare=true"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the start was not logged as the spare's:\n%s", b.logs.String())
+			break
+		}
 	}
 
 	second := spareOf()
