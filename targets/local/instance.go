@@ -53,13 +53,17 @@ type instance struct {
 	runDir string           // this instance's own HOME and TMPDIR; "" for static
 	log    *slog.Logger
 	out    *ringBuffer
-	port   atomic.Int32
-	api    *runtimeAPI  // Lambda-style functions only
-	sapi   *instanceAPI // HTTP functions' own Seedbed API (instanceapi.go); nil without queues
-	site   *staticSite  // static functions only
-	cg     *fnCgroup    // with hard memory limits; nil otherwise and for static functions
-	uid    int          // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
-	id     string       // names the instance in the function log
+	// port is where the gateway sends the instance's requests: its
+	// process's port once that process passed a health check, 0 (which
+	// refuses every connection) while it is down or starting again, so
+	// that a process that took the port in the meantime gets nothing.
+	port atomic.Int32
+	api  *runtimeAPI  // Lambda-style functions only
+	sapi *instanceAPI // HTTP functions' own Seedbed API (instanceapi.go); nil without queues
+	site *staticSite  // static functions only
+	cg   *fnCgroup    // with hard memory limits; nil otherwise and for static functions
+	uid  int          // the app's user when sandboxed; 0 runs unconfined as Seedbed's own
+	id   string       // names the instance in the function log
 
 	mu      sync.Mutex
 	cur     *proc
@@ -102,6 +106,7 @@ type proc struct {
 	killedFor string        // why Seedbed killed it to start afresh; guarded by instance.mu
 	gen       uint64        // its Runtime API generation (Lambda-style functions)
 	held      bool          // waits in its sandbox for sb.Release (a pool's spare)
+	port      int           // the port it was given ($PORT); 0 for Lambda-style functions
 }
 
 // sameSpec reports whether a running instance of a can serve b unchanged:
@@ -269,17 +274,19 @@ func (in *instance) spawn(port int, hold bool) (*proc, error) {
 		errR.Close()
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	in.port.Store(int32(port))
 	if err := recordGroup(in.runDir, cmd.Process.Pid); err != nil {
 		in.log.Warn("record process group", "err", err)
 	}
 
-	p := &proc{cmd: cmd, sb: sb, started: time.Now(), exited: make(chan struct{}), gen: gen, held: hold && sb != nil}
+	p := &proc{cmd: cmd, sb: sb, started: time.Now(), exited: make(chan struct{}), gen: gen, held: hold && sb != nil, port: port}
 	var readers sync.WaitGroup
 	readers.Go(func() { in.capture(outR, "stdout") })
 	readers.Go(func() { in.capture(errR, "stderr") })
 	go func() {
 		p.err = cmd.Wait()
+		// Unpublished at once, not when the supervisor gets to it: the
+		// port is free from the moment the process died.
+		in.port.CompareAndSwap(int32(port), 0)
 		// Children left in the group would keep the port and the pipes.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if sb != nil {
@@ -418,15 +425,14 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 	// and a refused connection to loopback costs next to nothing.
 	gap := time.Millisecond
 	for {
-		if in.probe(ctx) {
+		if in.probe(ctx, p.port) {
 			// An unconfined function binds the host port itself, so
 			// whoever took the port first answered the probe; a sandboxed
 			// one is reached through pasta, which fails the start when
 			// it cannot bind the port.
 			if p.sb == nil {
-				port := int(in.port.Load())
-				if held, known := portHeldByGroup(port, p.cmd.Process.Pid); known && !held {
-					return &portTakenError{fn: in.fn.Key(), port: port}
+				if held, known := portHeldByGroup(p.port, p.cmd.Process.Pid); known && !held {
+					return &portTakenError{fn: in.fn.Key(), port: p.port}
 				}
 			}
 			return nil
@@ -446,10 +452,10 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 	}
 }
 
-// probe reports whether the instance accepts a TCP connection and answers
-// an HTTP GET / with any status.
-func (in *instance) probe(ctx context.Context) bool {
-	addr := in.addr()
+// probe reports whether the instance's process on port accepts a TCP
+// connection and answers an HTTP GET / with any status.
+func (in *instance) probe(ctx context.Context, port int) bool {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	conn, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
 	if err != nil {
 		return false
@@ -494,6 +500,37 @@ func (in *instance) respawn(p *proc) (*proc, error) {
 	return next, nil
 }
 
+// waitReady waits until p passes its health check. When another process
+// holds p's port, it starts the function again on a fresh port, at most
+// twice, saying so through logf. It returns the process that passed, or
+// the error; on error the instance's current process may still run.
+func (in *instance) waitReady(ctx context.Context, p *proc, logf func(format string, args ...any)) (*proc, error) {
+	for attempt := 1; ; attempt++ {
+		err := in.waitHealthy(ctx, p, in.t.cfg.StartTimeout)
+		if err == nil {
+			return p, nil
+		}
+		var taken *portTakenError
+		if !errors.As(err, &taken) || attempt == 3 {
+			return nil, err
+		}
+		logf("%v; starting it again on another port", err)
+		if p, err = in.respawn(p); err != nil {
+			return nil, fmt.Errorf("function %s: start again: %w", in.fn.Key(), err)
+		}
+	}
+}
+
+// publish sends the instance's requests to p, which passed its health
+// check, unless the instance was stopped meanwhile.
+func (in *instance) publish(p *proc) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.stopped {
+		in.port.Store(int32(p.port))
+	}
+}
+
 // supervise restarts the process when it exits on its own, with exponential
 // back-off, until the instance is stopped.
 func (in *instance) supervise(p *proc) {
@@ -509,6 +546,8 @@ func (in *instance) supervise(p *proc) {
 		in.mu.Lock()
 		stopped := in.stopped
 		killedFor := p.killedFor
+		// Nothing reaches the port until a new process answers on it.
+		in.port.Store(0)
 		in.mu.Unlock()
 		if stopped {
 			return
@@ -563,8 +602,8 @@ func (in *instance) supervise(p *proc) {
 			in.mu.Unlock()
 			return
 		}
-		port := int(in.port.Load())
-		if in.api == nil && !portFree(port) {
+		port := p.port // of the process that ended; 0 when none started
+		if in.api == nil && (port == 0 || !portFree(port)) {
 			if fresh, err := in.t.pickPort(); err == nil {
 				port = fresh
 			}
@@ -577,7 +616,7 @@ func (in *instance) supervise(p *proc) {
 			in.mu.Unlock()
 			in.log.Error("restart function", "err", err)
 			// Try again after the next back-off, as if it had crashed.
-			p = &proc{started: time.Now(), exited: make(chan struct{}), err: err}
+			p = &proc{started: time.Now(), exited: make(chan struct{}), err: err, port: port}
 			close(p.exited)
 			continue
 		}
@@ -585,11 +624,52 @@ func (in *instance) supervise(p *proc) {
 		in.mu.Unlock()
 		if in.api != nil {
 			in.log.Info("function restarted", "pid", next.cmd.Process.Pid)
-		} else {
-			in.log.Info("function restarted", "port", port, "pid", next.cmd.Process.Pid)
+			p = next
+			continue
 		}
-		p = next
+		// The same health check as a first start, owner of the port
+		// included: a process that took the port during the back-off
+		// must not get the function's traffic.
+		ready, err := in.waitRestarted(next)
+		if err != nil {
+			in.log.Error("restart function", "err", err)
+			p = &proc{started: time.Now(), exited: make(chan struct{}), err: err}
+			close(p.exited)
+			continue
+		}
+		in.publish(ready)
+		in.log.Info("function restarted", "port", ready.port, "pid", ready.cmd.Process.Pid)
+		p = ready
 	}
+}
+
+// waitRestarted is waitReady for a process the supervisor started again:
+// cut short when the instance stops; on failure the process, still
+// running or not, is killed and reaped.
+func (in *instance) waitRestarted(p *proc) (*proc, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-in.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	ready, err := in.waitReady(ctx, p, func(format string, args ...any) { in.log.Warn(fmt.Sprintf(format, args...)) })
+	if err == nil {
+		return ready, nil
+	}
+	in.mu.Lock()
+	cur := in.cur
+	in.mu.Unlock()
+	select {
+	case <-cur.exited: // reaped: its pid may belong to another process now
+	default:
+		_ = syscall.Kill(-cur.cmd.Process.Pid, syscall.SIGKILL)
+		<-cur.exited
+	}
+	return nil, err
 }
 
 // acquire counts a request about to be proxied to the instance. It fails

@@ -514,23 +514,12 @@ func (t *Target) wake(ctx context.Context, in *instance) error {
 // failure it is stopped.
 func (t *Target) ready(ctx context.Context, in *instance, log targets.Logger) error {
 	began := time.Now()
-	p := in.cur
-	for attempt := 1; ; attempt++ {
-		err := in.waitHealthy(ctx, p, t.cfg.StartTimeout)
-		if err == nil {
-			break
-		}
-		var taken *portTakenError
-		if !errors.As(err, &taken) || attempt == 3 {
-			in.stop(context.Background(), 0)
-			return err
-		}
-		log.Printf("%v; starting it again on another port", err)
-		if p, err = in.respawn(p); err != nil {
-			in.stop(context.Background(), 0)
-			return fmt.Errorf("function %s: start again: %w", in.fn.Key(), err)
-		}
+	p, err := in.waitReady(ctx, in.cur, log.Printf)
+	if err != nil {
+		in.stop(context.Background(), 0)
+		return err
 	}
+	in.publish(p)
 	in.phases.ready = time.Since(began)
 	log.Printf("%s healthy in %s", in.fn.Key(), (in.phases.spawn + in.phases.ready).Round(time.Millisecond))
 	in.mu.Lock()

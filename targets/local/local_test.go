@@ -616,7 +616,7 @@ func TestCrashedFunctionIsRestarted(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not restarted within 10s; last answer %d %s", res.status, res.body)
+			t.Fatalf("not restarted within 10s; last answer %d %s\n%s", res.status, res.body, b.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestPortHeldByGroup(t *testing.T) {
@@ -140,5 +141,67 @@ print(s.getsockname()[1], flush=True); time.sleep(600)`)
 				}
 			}
 		})
+	}
+}
+
+// TestPortTakenWhileTheFunctionIsDown: a process that takes a crashed
+// function's port during the back-off gets none of its requests; the
+// gateway answers 502 until the function runs again, on another port.
+func TestPortTakenWhileTheFunctionIsDown(t *testing.T) {
+	b := setup(t)
+	b.target.timing.backoffMin = time.Second // long enough to take the port
+	b.apply(t, shopDev, goFn("hello", "v1", map[string]string{"GREETING": "hi"}, "GET /hello"))
+	before := b.get(t, "/shop/dev/hello").reply
+
+	pid := b.target.pids(shopDev)["api/hello"] // the host's, sandboxed or not
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Take the port once Seedbed knows the process is gone. (Between the
+	// kernel closing a dead process's sockets and Seedbed reaping it
+	// there is a window too short to test for; docs/security.md.)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(b.logs.String(), "function crashed; restarting"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("crash not noticed within 5s:\n%s", b.logs.String())
+		}
+	}
+	var ln net.Listener
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:"+before.Env["PORT"]); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("port %s not let go within 5s: %v", before.Env["PORT"], err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	squatter := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "squatter", http.StatusTeapot)
+	})}
+	go squatter.Serve(ln)
+	defer squatter.Close()
+
+	var saw502 bool
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		res := b.get(t, "/shop/dev/hello")
+		switch {
+		case strings.Contains(res.body, "squatter"):
+			t.Fatalf("the gateway sent the function's request to the process on its old port: %d %q", res.status, res.body)
+		case res.status == http.StatusBadGateway:
+			saw502 = true
+		case res.status == http.StatusOK && b.target.pids(shopDev)["api/hello"] != pid:
+			if res.reply.Env["PORT"] == before.Env["PORT"] {
+				t.Errorf("restarted on the taken port %s", before.Env["PORT"])
+			}
+			if !saw502 {
+				t.Error("no 502 while the function was down")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted within 10s; last answer %d %s", res.status, res.body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
