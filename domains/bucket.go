@@ -14,13 +14,16 @@ import (
 
 // Objects is a folder of a bucket certificates can be kept in: the tls
 // area of the --artifact-store bucket (an *artifact.Area). Names are
-// relative paths; Stat and Get wrap fs.ErrNotExist for a missing object,
-// Delete of a missing one is no error.
+// relative paths, and one with a ".." part is refused; Get wraps
+// fs.ErrNotExist for a missing object; Delete of a missing one is no
+// error.
 type Objects interface {
 	Get(ctx context.Context, name string) (io.ReadCloser, artifact.ObjectInfo, error)
 	Put(ctx context.Context, name string, r io.Reader, size int64) (artifact.ObjectInfo, error)
 	List(ctx context.Context, prefix string, recursive bool) ([]artifact.AreaObject, error)
 	Delete(ctx context.Context, names ...string) error
+	// Location names an object, or with "" the folder, for messages.
+	Location(name string) string
 }
 
 // maxValue is the most a stored value may hold: certificates, keys and
@@ -28,13 +31,13 @@ type Objects interface {
 // Seedbed wrote.
 const maxValue = 1 << 20
 
-// BucketValues keeps a Storage's values as the objects of a bucket, one
+// bucketValues keeps a Storage's values as the objects of a bucket, one
 // per key, named by the key.
-type BucketValues struct {
+type bucketValues struct {
 	objs Objects
 }
 
-var _ Values = (*BucketValues)(nil)
+var _ Values = (*bucketValues)(nil)
 
 // NewBucketStorage makes a Storage whose values are objects of objs and
 // whose locks are locks' (the database's rows: S3 has no
@@ -49,11 +52,11 @@ func NewBucketStorage(objs Objects, locks Locks, sealer Sealer) (*Storage, error
 	if objs == nil || locks == nil || sealer == nil {
 		return nil, errors.New("certificates in a bucket need the bucket, the database's locks and a sealer")
 	}
-	return newStorage(&BucketValues{objs: objs}, locks, sealer, true, "seedbed-bucket"), nil
+	return newStorage(&bucketValues{objs: objs}, locks, sealer, true, objs.Location("")), nil
 }
 
 // PutTLSObject creates or replaces the object key.
-func (b *BucketValues) PutTLSObject(ctx context.Context, key string, value []byte) error {
+func (b *bucketValues) PutTLSObject(ctx context.Context, key string, value []byte) error {
 	if _, err := b.objs.Put(ctx, key, bytes.NewReader(value), int64(len(value))); err != nil {
 		return fmt.Errorf("store TLS object: %w", err)
 	}
@@ -61,7 +64,7 @@ func (b *BucketValues) PutTLSObject(ctx context.Context, key string, value []byt
 }
 
 // GetTLSObject reads the object key; a missing one wraps fs.ErrNotExist.
-func (b *BucketValues) GetTLSObject(ctx context.Context, key string) (store.TLSObject, error) {
+func (b *bucketValues) GetTLSObject(ctx context.Context, key string) (store.TLSObject, error) {
 	rc, info, err := b.objs.Get(ctx, key)
 	if err != nil {
 		return store.TLSObject{}, fmt.Errorf("load TLS object: %w", err)
@@ -84,7 +87,7 @@ func (b *BucketValues) GetTLSObject(ctx context.Context, key string) (store.TLSO
 // (key/…), by key; an empty key lists every one. One listing of the
 // names starting with key, which the names that merely start like it
 // (key.json beside key) are dropped from.
-func (b *BucketValues) TLSObjectsUnder(ctx context.Context, key string) ([]store.TLSObjectInfo, error) {
+func (b *bucketValues) TLSObjectsUnder(ctx context.Context, key string) ([]store.TLSObjectInfo, error) {
 	objs, err := b.objs.List(ctx, key, true)
 	if err != nil {
 		return nil, fmt.Errorf("list TLS objects under %s: %w", key, err)
@@ -99,7 +102,7 @@ func (b *BucketValues) TLSObjectsUnder(ctx context.Context, key string) ([]store
 }
 
 // DeleteTLSObjects removes the object key and every one under it.
-func (b *BucketValues) DeleteTLSObjects(ctx context.Context, key string) error {
+func (b *bucketValues) DeleteTLSObjects(ctx context.Context, key string) error {
 	infos, err := b.TLSObjectsUnder(ctx, key)
 	if err != nil {
 		return fmt.Errorf("delete TLS objects: %w", err)
@@ -136,7 +139,7 @@ func CopyMissing(ctx context.Context, from, to *Storage) (copied int, err error)
 	if err := to.Lock(ctx, copyLock); err != nil {
 		return 0, fmt.Errorf("copy certificates to %s: %w", to, err)
 	}
-	defer to.Unlock(ctx, copyLock) //nolint:errcheck // the row expires
+	defer func() { _ = to.Unlock(ctx, copyLock) }() // failing, the row expires
 	src, err := from.values.TLSObjectsUnder(ctx, "")
 	if err != nil {
 		return 0, fmt.Errorf("copy certificates from %s: %w", from, err)

@@ -20,7 +20,7 @@ import (
 )
 
 // Values is where a Storage keeps its values, under slash-separated
-// keys: the database (a *store.Store), or a bucket (BucketValues). A
+// keys: the database (a *store.Store), or a bucket (bucketValues). A
 // missing key's error wraps store.ErrNotFound or fs.ErrNotExist.
 type Values interface {
 	PutTLSObject(ctx context.Context, key string, value []byte) error
@@ -76,7 +76,7 @@ type Storage struct {
 	// that does not open (the bucket); otherwise a private key in clear
 	// is one stored before sealing (the database).
 	sealAll bool
-	name    string // for certmagic's logs
+	name    string // for certmagic's logs and errors: the database, or the bucket's folder
 	owner   string // this Storage's name in lock rows
 
 	mu     sync.Mutex

@@ -324,7 +324,7 @@ func TestBucketStorage(t *testing.T) {
 	}
 	raw := func(t *testing.T, key string) []byte {
 		t.Helper()
-		o, err := (&BucketValues{objs: area}).GetTLSObject(ctx, key)
+		o, err := (&bucketValues{objs: area}).GetTLSObject(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
