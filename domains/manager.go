@@ -138,6 +138,7 @@ type Manager struct {
 	mu                        sync.Mutex
 	managed                   map[string]bool // names handed to certmagic by this process
 	background                sync.WaitGroup
+	closeOnce                 sync.Once
 }
 
 // New makes a Manager; Start makes it obtain certificates.
@@ -315,14 +316,17 @@ func (m *Manager) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops renewing and checking.
+// Close stops renewing and checking. Closing again does nothing (the
+// App closes on shutdown and again in tests' cleanups).
 func (m *Manager) Close() {
-	if m.stop != nil {
-		m.stop()
-		<-m.done
-	}
-	m.background.Wait()
-	m.cache.Stop()
+	m.closeOnce.Do(func() {
+		if m.stop != nil {
+			m.stop()
+			<-m.done
+		}
+		m.background.Wait()
+		m.cache.Stop()
+	})
 }
 
 // sync checks the DNS of every registered domain, has certmagic manage
