@@ -128,7 +128,8 @@ const copyLock = "seedbed_copy_certificates"
 // CopyMissing copies to to every value from holds that to lacks, opening
 // what from sealed and sealing it again as to does; values to holds
 // already are left as they are (to's are the newer: it is where
-// certificates are renewed once it is in use). It is how an install that
+// certificates are renewed once it is in use; after a switch back and
+// forth they may be older, and are renewed in their window as usual). It is how an install that
 // kept its certificates in the database moves them to the bucket
 // without ordering them again: run at each start, it copies nothing once
 // done, and from keeps its copies (switching back finds them, renewed if
