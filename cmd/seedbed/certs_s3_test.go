@@ -76,10 +76,11 @@ func TestCertificatesMoveToTheBucket(t *testing.T) {
 
 	// Then in the bucket.
 	b := bootApp(t, config("s3://"+bucket+"/"+prefix))
-	got, err := served()
-	if err != nil {
-		t.Fatal(err)
-	}
+	var got *x509.Certificate
+	waitFor(t, 30*time.Second, "console.test's certificate after the move", func() (err error) {
+		got, err = served()
+		return err
+	})
 	if got.SerialNumber.Cmp(first.SerialNumber) != 0 {
 		t.Fatalf("after the move, console.test is served certificate %x, want %x from the database: it was ordered again", got.SerialNumber, first.SerialNumber)
 	}
