@@ -68,7 +68,7 @@ lint: ## go vet, gofmt and generated-code drift
 
 .PHONY: test-s3
 test-s3: ## Run the artifact-store and certificate-storage tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
-	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestStorage$$|TestArtifactStoreS3|TestCertificatesMoveToTheBucket' ./builders/artifact/ ./domains/ ./cmd/seedbed/
+	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestStorage$$|TestManagerSharesCertificates|TestArtifactStoreS3|TestCertificatesMoveToTheBucket|TestRotateKeyResealsTheBucket' ./builders/artifact/ ./domains/ ./cmd/seedbed/
 
 # The container image, built from the Dockerfile with buildah (no daemon;
 # a stand-in for golang:1.26-trixie made from Debian's mirror and this
