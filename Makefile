@@ -67,8 +67,8 @@ lint: ## go vet, gofmt and generated-code drift
 	@git diff --exit-code -- '*_templ.go' || (echo "templ generate changed files: run make generate and commit" && exit 1)
 
 .PHONY: test-s3
-test-s3: ## Run the artifact-store tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
-	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestArtifactStoreS3' ./builders/artifact/ ./cmd/seedbed/
+test-s3: ## Run the artifact-store and certificate-storage tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
+	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestStorage$$|TestManagerSharesCertificates|TestArtifactStoreS3|TestCertificatesMoveToTheBucket|TestRotateKeyResealsTheBucket' ./builders/artifact/ ./domains/ ./cmd/seedbed/
 
 # The container image, built from the Dockerfile with buildah (no daemon;
 # a stand-in for golang:1.26-trixie made from Debian's mirror and this

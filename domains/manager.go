@@ -55,6 +55,13 @@ type Config struct {
 	// Sealer encrypts the private keys kept in Store; nil keeps them in
 	// clear.
 	Sealer Sealer
+	// Objects, when set, keeps certificates, keys, ACME accounts and
+	// challenge tokens in a bucket instead of Store, every value sealed
+	// (NewBucketStorage; Sealer is then required); the locks stay in
+	// Store. Start first copies there what Store holds and the bucket
+	// lacks (CopyMissing), so an install that moves to a bucket orders
+	// no certificate again.
+	Objects Objects
 	// CA is the ACME directory URL; empty: Let's Encrypt.
 	CA string
 	// Email is given to the CA for expiry notices; it may be empty.
@@ -123,6 +130,7 @@ type Manager struct {
 	cache                     *certmagic.Cache
 	issuer                    *certmagic.ACMEIssuer
 	storage                   *Storage
+	fromDB                    *Storage // the database's, when storage is a bucket's: copied from at Start
 	httpsPort                 int
 	lookups                   *routeCache
 	stop                      context.CancelFunc
@@ -130,6 +138,7 @@ type Manager struct {
 	mu                        sync.Mutex
 	managed                   map[string]bool // names handed to certmagic by this process
 	background                sync.WaitGroup
+	closeOnce                 sync.Once
 }
 
 // New makes a Manager; Start makes it obtain certificates.
@@ -173,6 +182,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	zl := zapLogger(cfg.Logger)
 	m.storage = NewStorage(cfg.Store, cfg.Sealer)
+	if cfg.Objects != nil {
+		if m.storage, err = NewBucketStorage(cfg.Objects, cfg.Store, cfg.Sealer); err != nil {
+			return nil, err
+		}
+		m.fromDB = NewStorage(cfg.Store, cfg.Sealer)
+	}
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert: func(c certmagic.Certificate) (*certmagic.Config, error) {
 			// Renewing a wildcard takes DNS-01: the wildcard config.
@@ -250,11 +265,25 @@ func splitAddr(addr string) (string, int, error) {
 	return host, n, nil
 }
 
-// Start obtains (or loads from the database) the certificates of the
+// Start obtains (or loads from storage) the certificates of the
 // console's domain and of every registered domain whose DNS does not
 // point elsewhere, and keeps doing so every SyncInterval in the
-// background until Close.
+// background until Close. With Objects, it first copies the database's
+// certificates the bucket lacks, and fails if it cannot reach either:
+// starting anyway would order again every certificate it missed.
 func (m *Manager) Start(ctx context.Context) error {
+	if m.fromDB != nil {
+		n, err := CopyMissing(ctx, m.fromDB, m.storage)
+		if n > 0 {
+			m.log.Info("copied certificates from the database to the bucket", "values", n)
+		}
+		if err != nil && !errors.Is(err, ErrNotCopied) {
+			return err
+		}
+		if err != nil {
+			m.log.Warn("could not copy every certificate from the database to the bucket; those left behind are obtained again", "err", err)
+		}
+	}
 	if m.cfg.ConsoleDomain != "" {
 		m.manage(ctx, m.cfg.ConsoleDomain)
 	}
@@ -287,14 +316,17 @@ func (m *Manager) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops renewing and checking.
+// Close stops renewing and checking. Closing again does nothing (the
+// App closes on shutdown and again in tests' cleanups).
 func (m *Manager) Close() {
-	if m.stop != nil {
-		m.stop()
-		<-m.done
-	}
-	m.background.Wait()
-	m.cache.Stop()
+	m.closeOnce.Do(func() {
+		if m.stop != nil {
+			m.stop()
+			<-m.done
+		}
+		m.background.Wait()
+		m.cache.Stop()
+	})
 }
 
 // sync checks the DNS of every registered domain, has certmagic manage

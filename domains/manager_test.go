@@ -97,8 +97,24 @@ func leaf(t *testing.T, addr, name string, roots *x509.CertPool) *x509.Certifica
 // the second serves the same one without asking the CA; the second
 // obtains another over HTTP-01 although the CA can only reach the first,
 // which answers the challenge from the database; and a name registered
-// nowhere gets no certificate and no order at the CA.
+// nowhere gets no certificate and no order at the CA. It runs with the
+// certificates in the database, and in a bucket of a real S3 server
+// (SeaweedFS), every value sealed, with the locks in the database.
 func TestManagerSharesCertificatesOnPostgres(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		objects func(t *testing.T) Objects
+	}{
+		{"database", func(*testing.T) Objects { return nil }},
+		{"bucket", func(t *testing.T) Objects { return testArea(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { sharesCertificates(t, tc.objects(t)) })
+	}
+}
+
+// sharesCertificates is TestManagerSharesCertificatesOnPostgres with the
+// certificates kept in objs, or in the database when objs is nil.
+func sharesCertificates(t *testing.T, objs Objects) {
 	url := testutil.PostgresURL(t)
 	open := func() *store.Store {
 		s, err := store.Open(context.Background(), url)
@@ -127,7 +143,7 @@ func TestManagerSharesCertificatesOnPostgres(t *testing.T) {
 	roots.AppendCertsFromPEM(rootPEM)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := func(st *store.Store) Config {
-		return Config{Store: st, CA: pebble.DirectoryURL, CARoots: roots, Resolver: dns.Resolver(),
+		return Config{Store: st, Objects: objs, Sealer: testSealer(t, 7), CA: pebble.DirectoryURL, CARoots: roots, Resolver: dns.Resolver(),
 			PublicIPs: []net.IP{net.IPv4(127, 0, 0, 1)}, HostDomain: "apps.test", Logger: log}
 	}
 	p1 := startProcess(t, cfg(db1), http1, https1)

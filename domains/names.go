@@ -1,7 +1,8 @@
 // Package domains gives stages host names of their own with certificates
 // from an ACME CA (Let's Encrypt, or any other): it checks the names users
-// register, keeps certificates in the database so that every Seedbed
-// process shares them (Storage), obtains and renews them with certmagic
+// register, keeps certificates in the database, or sealed in the
+// --artifact-store bucket, so that every Seedbed process shares them
+// (Storage, NewBucketStorage), obtains and renews them with certmagic
 // (Manager), serves HTTPS with them, answers ACME HTTP-01 challenges and
 // redirects plain HTTP (Manager.HTTPHandler), and tells whether a name's
 // DNS points at this server.

@@ -19,16 +19,29 @@ import (
 	"github.com/seedbed/seedbed/store"
 )
 
-// ObjectStore is the part of the database certificates are kept in: values
-// under slash-separated keys, and named locks that expire unless extended.
-type ObjectStore interface {
+// Values is where a Storage keeps its values, under slash-separated
+// keys: the database (a *store.Store), or a bucket (bucketValues). A
+// missing key's error wraps store.ErrNotFound or fs.ErrNotExist.
+type Values interface {
 	PutTLSObject(ctx context.Context, key string, value []byte) error
 	GetTLSObject(ctx context.Context, key string) (store.TLSObject, error)
 	TLSObjectsUnder(ctx context.Context, key string) ([]store.TLSObjectInfo, error)
 	DeleteTLSObjects(ctx context.Context, key string) error
+}
+
+// Locks are named locks that expire unless extended: rows of the
+// database, wherever the values are.
+type Locks interface {
 	TryLockTLS(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ExtendTLSLock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	UnlockTLS(ctx context.Context, name, owner string) error
+}
+
+// ObjectStore is the part of the database certificates are kept in: values
+// under slash-separated keys, and named locks that expire unless extended.
+type ObjectStore interface {
+	Values
+	Locks
 }
 
 // Lock timing: a lock lives lockTTL unless its holder extends it, which it
@@ -47,16 +60,24 @@ type Sealer interface {
 	Open(sealed, aad string) (string, error)
 }
 
-// Storage is certmagic's storage on the Seedbed database: certificates,
-// their keys, ACME accounts and challenge tokens of every process live in
-// one place, so a certificate is obtained once and served by all, and an
+// Storage is certmagic's storage on the Seedbed database, or on the
+// bucket of --artifact-store (NewBucketStorage): certificates, their
+// keys, ACME accounts and challenge tokens of every process live in one
+// place, so a certificate is obtained once and served by all, and an
 // HTTP-01 challenge one process started can be answered by another. Its
-// locks are rows that expire, so that one process obtains a name's
-// certificate at a time and a crashed one does not block the rest.
+// locks are rows of the database that expire, so that one process
+// obtains a name's certificate at a time and a crashed one does not
+// block the rest.
 type Storage struct {
-	db     ObjectStore
+	values Values
+	locks  Locks
 	sealer Sealer // nil keeps private keys in clear (tests of the locks)
-	owner  string // this Storage's name in lock rows
+	// sealAll seals every value, not only private keys, and refuses one
+	// that does not open (the bucket); otherwise a private key in clear
+	// is one stored before sealing (the database).
+	sealAll bool
+	name    string // for certmagic's logs and errors: the database, or the bucket's folder
+	owner   string // this Storage's name in lock rows
 
 	mu     sync.Mutex
 	leases map[string]context.CancelFunc // locks held, stopping their renewal
@@ -72,22 +93,29 @@ var (
 // keys ending in ".key") with sealer. Each Storage holds locks in a name
 // of its own: make one per process.
 func NewStorage(db ObjectStore, sealer Sealer) *Storage {
+	return newStorage(db, db, sealer, false, "seedbed-database")
+}
+
+// newStorage makes a Storage with values in one place and locks in
+// another.
+func newStorage(values Values, locks Locks, sealer Sealer, sealAll bool, name string) *Storage {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	host, _ := os.Hostname()
-	return &Storage{db: db, sealer: sealer, owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), leases: map[string]context.CancelFunc{}}
+	return &Storage{values: values, locks: locks, sealer: sealer, sealAll: sealAll, name: name,
+		owner: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), leases: map[string]context.CancelFunc{}}
 }
 
 // Store puts value at key.
 func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
-	if s.sealer != nil && isPrivateKey(key) {
-		sealed, err := s.sealer.Seal(string(value), KeyAAD(key))
+	if s.sealer != nil && (s.sealAll || isPrivateKey(key)) {
+		sealed, err := s.sealer.Seal(string(value), aadOf(key))
 		if err != nil {
 			return fmt.Errorf("seal %s: %w", key, err)
 		}
 		value = []byte(sealed)
 	}
-	return s.db.PutTLSObject(ctx, key, value)
+	return s.values.PutTLSObject(ctx, key, value)
 }
 
 // isPrivateKey tells the keys certmagic keeps private keys under: a
@@ -98,21 +126,35 @@ func isPrivateKey(key string) bool { return strings.HasSuffix(key, ".key") }
 // rotation (pipelines.TLSKeyAAD) must agree.
 func KeyAAD(key string) string { return "tls-key:" + key }
 
+// ObjectAAD is what a sealed value other than a private key is bound to
+// in a bucket, where every value is sealed: its key.
+func ObjectAAD(key string) string { return "tls-object:" + key }
+
+// aadOf is what the value at key is sealed with.
+func aadOf(key string) string {
+	if isPrivateKey(key) {
+		return KeyAAD(key)
+	}
+	return ObjectAAD(key)
+}
+
 // Load reads the value at key; a missing key is fs.ErrNotExist.
 func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
-	o, err := s.db.GetTLSObject(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	o, err := s.values.GetTLSObject(ctx, key)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", key, fs.ErrNotExist)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if s.sealer == nil || !isPrivateKey(key) || bytes.HasPrefix(o.Value, []byte("-----BEGIN")) {
-		// A key stored in clear before sealing: serve start seals it
-		// (pipelines.SealStoredInClear).
+	if s.sealer == nil || (!s.sealAll && (!isPrivateKey(key) || bytes.HasPrefix(o.Value, []byte("-----BEGIN")))) {
+		// In the database, a key stored in clear before sealing: serve
+		// start seals it (pipelines.SealStoredInClear). A bucket never
+		// held values in clear, so there one is refused below: it was
+		// put there by someone without the secret key.
 		return o.Value, nil
 	}
-	plain, err := s.sealer.Open(string(o.Value), KeyAAD(key))
+	plain, err := s.sealer.Open(string(o.Value), aadOf(key))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
@@ -121,12 +163,12 @@ func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
 
 // Delete removes key and everything under it; a missing key is no error.
 func (s *Storage) Delete(ctx context.Context, key string) error {
-	return s.db.DeleteTLSObjects(ctx, key)
+	return s.values.DeleteTLSObjects(ctx, key)
 }
 
 // Exists tells whether key holds a value or has values under it.
 func (s *Storage) Exists(ctx context.Context, key string) bool {
-	infos, err := s.db.TLSObjectsUnder(ctx, key)
+	infos, err := s.values.TLSObjectsUnder(ctx, key)
 	return err == nil && len(infos) > 0
 }
 
@@ -134,7 +176,7 @@ func (s *Storage) Exists(ctx context.Context, key string) bool {
 // "directory" between path and them; without, the names right under path.
 // A path with nothing under it is fs.ErrNotExist.
 func (s *Storage) List(ctx context.Context, path string, recursive bool) ([]string, error) {
-	infos, err := s.db.TLSObjectsUnder(ctx, path)
+	infos, err := s.values.TLSObjectsUnder(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +212,7 @@ func (s *Storage) List(ctx context.Context, path string, recursive bool) ([]stri
 
 // Stat tells about key: a value, or a directory of values.
 func (s *Storage) Stat(ctx context.Context, key string) (certmagic.KeyInfo, error) {
-	infos, err := s.db.TLSObjectsUnder(ctx, key)
+	infos, err := s.values.TLSObjectsUnder(ctx, key)
 	if err != nil {
 		return certmagic.KeyInfo{}, err
 	}
@@ -210,7 +252,7 @@ func (s *Storage) Lock(ctx context.Context, name string) error {
 // TryLock takes the lock called name if it is free, and tells whether it
 // did.
 func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
-	ok, err := s.db.TryLockTLS(ctx, name, s.owner, lockTTL)
+	ok, err := s.locks.TryLockTLS(ctx, name, s.owner, lockTTL)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -236,14 +278,14 @@ func (s *Storage) keepLease(ctx context.Context, name string) {
 		case <-t.C:
 			// A failed extension is tried again at the next tick; the
 			// lock expires only if every try in lockTTL fails.
-			_, _ = s.db.ExtendTLSLock(ctx, name, s.owner, lockTTL)
+			_, _ = s.locks.ExtendTLSLock(ctx, name, s.owner, lockTTL)
 		}
 	}
 }
 
 // RenewLockLease extends a held lock to last leaseDuration from now.
 func (s *Storage) RenewLockLease(ctx context.Context, name string, leaseDuration time.Duration) error {
-	ok, err := s.db.ExtendTLSLock(ctx, name, s.owner, leaseDuration)
+	ok, err := s.locks.ExtendTLSLock(ctx, name, s.owner, leaseDuration)
 	if err != nil {
 		return err
 	}
@@ -261,8 +303,8 @@ func (s *Storage) Unlock(ctx context.Context, name string) error {
 		delete(s.leases, name)
 	}
 	s.mu.Unlock()
-	return s.db.UnlockTLS(context.WithoutCancel(ctx), name, s.owner)
+	return s.locks.UnlockTLS(context.WithoutCancel(ctx), name, s.owner)
 }
 
 // String names the storage in certmagic's logs.
-func (s *Storage) String() string { return "seedbed-database" }
+func (s *Storage) String() string { return s.name }

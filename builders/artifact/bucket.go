@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -373,7 +374,9 @@ type ObjectInfo struct {
 
 // Area is a part of the bucket beside the artifacts, under a prefix of
 // its own, for other things several Seedbed machines share through the
-// same bucket (build caches). GC never lists it: what is kept there is
+// same bucket (build caches, certificates). Object names are relative
+// paths: one with an empty, "." or ".." part is refused, so that no name
+// reaches out of the Area. GC never lists it: what is kept there is
 // its owner's to manage.
 type Area struct {
 	b      *Bucket
@@ -396,6 +399,9 @@ func (a *Area) Location(name string) string {
 // Stat asks for the object name without its bytes. The error wraps
 // fs.ErrNotExist when there is none.
 func (a *Area) Stat(ctx context.Context, name string) (ObjectInfo, error) {
+	if err := checkName(name, false); err != nil {
+		return ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
+	}
 	info, err := a.b.client.StatObject(ctx, a.b.bucket, a.prefix+name, minio.StatObjectOptions{})
 	if notFound(err) {
 		return ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), fs.ErrNotExist)
@@ -410,6 +416,9 @@ func (a *Area) Stat(ctx context.Context, name string) (ObjectInfo, error) {
 // reader returns, even when the object was replaced since a Stat. The
 // error wraps fs.ErrNotExist when there is none.
 func (a *Area) Get(ctx context.Context, name string) (io.ReadCloser, ObjectInfo, error) {
+	if err := checkName(name, false); err != nil {
+		return nil, ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
+	}
 	obj, err := a.b.client.GetObject(ctx, a.b.bucket, a.prefix+name, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
@@ -429,9 +438,103 @@ func (a *Area) Get(ctx context.Context, name string) (io.ReadCloser, ObjectInfo,
 // Put writes size bytes of r as the object name, replacing what was
 // there: the last writer wins.
 func (a *Area) Put(ctx context.Context, name string, r io.Reader, size int64) (ObjectInfo, error) {
+	if err := checkName(name, false); err != nil {
+		return ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
+	}
 	up, err := a.b.client.PutObject(ctx, a.b.bucket, a.prefix+name, r, size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
 		return ObjectInfo{}, fmt.Errorf("%s: %w", a.Location(name), err)
 	}
 	return ObjectInfo{Size: up.Size, ETag: up.ETag, Modified: up.LastModified}, nil
+}
+
+// checkName refuses an object name that is not a plain relative path:
+// empty, with an empty, "." or ".." part, a backslash or a control
+// character. S3 keeps such names as they are, but servers that map names
+// onto a file tree (SeaweedFS's filer) may resolve them, and a name that
+// resolves out of the Area reaches the artifacts or another Area. With
+// folder, name may be "" (the whole Area) or end in "/".
+func checkName(name string, folder bool) error {
+	rest := name
+	if folder {
+		if name == "" {
+			return nil
+		}
+		rest = strings.TrimSuffix(name, "/")
+	}
+	for part := range strings.SplitSeq(rest, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("object name %q has an empty, . or .. part", name)
+		}
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("object name %q holds a backslash or a control character", name)
+	}
+	return nil
+}
+
+// AreaObject is one object of an Area a listing found, by its name in the
+// Area; listed without recursion, a name ending in "/" is a folder of
+// objects, with no info.
+type AreaObject struct {
+	Name string
+	ObjectInfo
+}
+
+// List returns the objects whose names start with prefix, in the order
+// of their names: with recursive, every one; without, those right under
+// prefix and the folders there (names ending in "/"). prefix is "" (the
+// whole Area), a folder ("certificates/") or the start of names.
+func (a *Area) List(ctx context.Context, prefix string, recursive bool) ([]AreaObject, error) {
+	if err := checkName(prefix, true); err != nil {
+		return nil, fmt.Errorf("list %s: %w", a.Location(prefix), err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing goroutine on an early return
+	var out []AreaObject
+	for obj := range a.b.client.ListObjects(ctx, a.b.bucket, minio.ListObjectsOptions{Prefix: a.prefix + prefix, Recursive: recursive}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("list %s: %w", a.Location(prefix), obj.Err)
+		}
+		name, ok := strings.CutPrefix(obj.Key, a.prefix)
+		if !ok || name == "" || (recursive && strings.HasSuffix(name, "/")) {
+			continue // the Area itself, or a folder marker some servers keep
+		}
+		out = append(out, AreaObject{Name: name, ObjectInfo: ObjectInfo{Size: obj.Size, ETag: obj.ETag, Modified: obj.LastModified}})
+	}
+	slices.SortFunc(out, func(x, y AreaObject) int { return strings.Compare(x.Name, y.Name) })
+	return out, nil
+}
+
+// Delete removes the objects names; a name that is not there is no
+// error.
+func (a *Area) Delete(ctx context.Context, names ...string) error {
+	for _, name := range names {
+		if err := checkName(name, false); err != nil {
+			return fmt.Errorf("delete %s: %w", a.Location(name), err)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return nil
+	case 1:
+		if err := a.b.client.RemoveObject(ctx, a.b.bucket, a.prefix+names[0], minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
+			return fmt.Errorf("delete %s: %w", a.Location(names[0]), err)
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	objs := make(chan minio.ObjectInfo, len(names))
+	for _, name := range names {
+		objs <- minio.ObjectInfo{Key: a.prefix + name}
+	}
+	close(objs)
+	var errs []error
+	for e := range a.b.client.RemoveObjects(ctx, a.b.bucket, objs, minio.RemoveObjectsOptions{}) {
+		if e.Err != nil && !notFound(e.Err) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", a.Location(strings.TrimPrefix(e.ObjectName, a.prefix)), e.Err))
+		}
+	}
+	return errors.Join(errs...)
 }

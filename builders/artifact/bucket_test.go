@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -263,6 +264,64 @@ func TestBucket(t *testing.T) {
 		}
 		if _, err := client.StatObject(ctx, name, "builds/sha256/zz/notes.txt", minio.StatObjectOptions{}); err != nil {
 			t.Errorf("GC removed an object that is not an artifact: %v", err)
+		}
+	})
+
+	t.Run("area list and delete", func(t *testing.T) {
+		b, name := open(t)
+		a := b.Area("tls")
+		for _, n := range []string{"certificates/ca/a.example.com/a.crt", "certificates/ca/a.example.com/a.key", "certificates/ca/b.example.com/b.crt", "certificates/cab.crt", "acme/x.json"} {
+			_, err := a.Put(ctx, n, strings.NewReader(n), int64(len(n)))
+			mustDo(t, err)
+		}
+		// Beside the Area: its listing and deletes never reach these.
+		_, err := client.PutObject(ctx, name, "builds/tlsx/other.crt", strings.NewReader("x"), 1, minio.PutObjectOptions{})
+		mustDo(t, err)
+		names := func(objs []AreaObject) []string {
+			var out []string
+			for _, o := range objs {
+				out = append(out, o.Name)
+			}
+			return out
+		}
+		all, err := a.List(ctx, "", true)
+		mustDo(t, err)
+		want := []string{"acme/x.json", "certificates/ca/a.example.com/a.crt", "certificates/ca/a.example.com/a.key", "certificates/ca/b.example.com/b.crt", "certificates/cab.crt"}
+		if got := names(all); !slices.Equal(got, want) {
+			t.Fatalf("List recursive = %v, want %v", got, want)
+		}
+		if all[1].Size != int64(len(want[1])) || all[1].Modified.IsZero() || all[1].ETag == "" {
+			t.Errorf("a listed object's info: %+v", all[1])
+		}
+		top, err := a.List(ctx, "certificates/ca/", false)
+		mustDo(t, err)
+		if got, want := names(top), []string{"certificates/ca/a.example.com/", "certificates/ca/b.example.com/"}; !slices.Equal(got, want) {
+			t.Fatalf("List not recursive = %v, want %v", got, want)
+		}
+		mustDo(t, a.Delete(ctx, "certificates/ca/a.example.com/a.crt", "certificates/ca/a.example.com/a.key", "not/there"))
+		mustDo(t, a.Delete(ctx, "certificates/cab.crt"))
+		mustDo(t, a.Delete(ctx, "certificates/cab.crt")) // gone already: no error
+		left, err := a.List(ctx, "certificates/", true)
+		mustDo(t, err)
+		if got, want := names(left), []string{"certificates/ca/b.example.com/b.crt"}; !slices.Equal(got, want) {
+			t.Fatalf("after Delete: %v, want %v", got, want)
+		}
+		if _, err := client.StatObject(ctx, name, "builds/tlsx/other.crt", minio.StatObjectOptions{}); err != nil {
+			t.Errorf("an object beside the Area is gone: %v", err)
+		}
+		for _, bad := range []string{"../sha256/ab/x", "certificates/../../sha256/x", "a//b", "./a", "", "a\\b", "a/\x00"} {
+			if _, err := a.Put(ctx, bad, strings.NewReader("x"), 1); err == nil {
+				t.Errorf("Put(%q) was accepted", bad)
+			}
+			if _, err := a.Stat(ctx, bad); err == nil || errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("Stat(%q) = %v, want a refusal", bad, err)
+			}
+			if err := a.Delete(ctx, bad); err == nil {
+				t.Errorf("Delete(%q) was accepted", bad)
+			}
+		}
+		if _, err := a.List(ctx, "../", true); err == nil {
+			t.Error("List(\"../\") was accepted")
 		}
 	})
 

@@ -354,7 +354,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		gw := gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens, SQS: queueTokens}, a.stages)
 		if a.httpsLn != nil {
-			if a.domains, err = a.newDomains(cfg, sealer, log); err != nil {
+			if a.domains, err = a.newDomains(cfg, sealer, certificateObjects(arts), log); err != nil {
 				return nil, err
 			}
 			gw = gateway.New(gateway.Config{Domain: cfg.Domain, TrustedProxies: cfg.TrustedProxies, Domains: a.domains, Observer: a.observer(), Async: a.events, Queues: a.events, QueueTokens: queueTokens, SQS: queueTokens}, a.stages)

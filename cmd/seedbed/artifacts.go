@@ -12,6 +12,7 @@ import (
 	"github.com/seedbed/seedbed/builders"
 	"github.com/seedbed/seedbed/builders/artifact"
 	"github.com/seedbed/seedbed/builders/buildcache"
+	"github.com/seedbed/seedbed/domains"
 )
 
 // openArtifacts opens where this process keeps artifacts: the data dir's
@@ -49,6 +50,20 @@ func (c *Config) checkArtifactStore() error {
 	}
 	return nil
 }
+
+// certificateObjects is where certificates are kept when --artifact-store
+// is a bucket: its tls/ area, beside the artifacts and build caches, so
+// that every serve process shares them without the database holding
+// them. nil (the database) otherwise.
+func certificateObjects(arts artifact.Storage) domains.Objects {
+	if b, ok := arts.(*artifact.Bucket); ok {
+		return b.Area(certificateArea)
+	}
+	return nil
+}
+
+// certificateArea is the bucket's folder of certificates: PREFIX/tls/.
+const certificateArea = "tls"
 
 // buildCacheFlags registers how large a shared build cache may be.
 func buildCacheFlags(fs *pflag.FlagSet, env func(k, def string) string, c *Config) {

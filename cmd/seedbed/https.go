@@ -169,10 +169,12 @@ func httpsURL(name string, ln net.Listener) string {
 
 // newDomains makes the manager of custom domains and certificates, which
 // answers ACME challenges on the gateway's and the HTTPS listener's ports.
-func (a *App) newDomains(cfg Config, sealer domains.Sealer, log *slog.Logger) (*domains.Manager, error) {
+// objs, when not nil, keeps the certificates in the bucket of
+// --artifact-store instead of the database.
+func (a *App) newDomains(cfg Config, sealer domains.Sealer, objs domains.Objects, log *slog.Logger) (*domains.Manager, error) {
 	h := cfg.HTTPS
 	return domains.New(domains.Config{
-		Store: a.store, Sealer: sealer, CA: h.CA, Email: h.Email, CARoots: h.CARoots, Challenges: h.Challenges,
+		Store: a.store, Sealer: sealer, Objects: objs, CA: h.CA, Email: h.Email, CARoots: h.CARoots, Challenges: h.Challenges,
 		HTTPAddr: a.gatewayLn.Addr().String(), HTTPSAddr: a.httpsLn.Addr().String(),
 		HSTS: h.HSTS, ConsoleDomain: h.ConsoleDomain, HostDomain: cfg.Domain, PublicIPs: h.PublicIPs,
 		DNS01: h.DNS01, DNSResolvers: h.DNSResolvers,

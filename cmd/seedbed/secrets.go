@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/seedbed/seedbed/domains"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 )
@@ -28,9 +29,11 @@ const (
 const rotateUsage = `seedbed secrets rotate-key [flags]
 
 Seals every secret in the database (stage secrets, forge tokens, deploy
-keys, webhook secrets) again under a new key, in one transaction, and then
-makes the new key the one Seedbed uses. Run it on the machine with the data
-dir, with the same --data-dir / --database-url as serve.
+keys, webhook secrets, TLS private keys) again under a new key, in one
+transaction, then the certificates kept in the bucket of --artifact-store
+if there is one, and then makes the new key the one Seedbed uses. Run it
+on the machine with the data dir, with the same --data-dir /
+--database-url / --artifact-store as serve.
 
 Stop serve and every worker first, and start them again afterwards: a
 running process keeps the old key in memory, cannot open what is sealed
@@ -122,6 +125,9 @@ func rotateKey(ctx context.Context, cfg Config, opt rotateOptions, stdout io.Wri
 	}
 	fmt.Fprintf(stdout, "Re-sealed %d secrets under key %s (%d were under it already); key %s opens none of them now.\n",
 		r.Values, to.KeyID(), r.Values-r.Resealed, pipelines.KeyID(oldKey))
+	if err := resealBucketCertificates(ctx, cfg, st, from, to, stdout); err != nil {
+		return fmt.Errorf("%w\nThe database is re-sealed; values sealed under either key open until the rotation completes. Run `seedbed secrets rotate-key` again once the cause is fixed.", err)
+	}
 
 	if fromEnv {
 		if _, err := os.Stat(newPath); err == nil {
@@ -142,6 +148,30 @@ func rotateKey(ctx context.Context, cfg Config, opt rotateOptions, stdout io.Wri
 		return err
 	}
 	fmt.Fprintf(stdout, "%s now holds key %s. Start serve and the workers again; every process that shares this database needs this file (or SEEDBED_SECRET_KEY set to it).\n", path, to.KeyID())
+	return nil
+}
+
+// resealBucketCertificates re-seals the certificates kept in the bucket of
+// --artifact-store, where every value is sealed (domains.NewBucketStorage):
+// not in the database's transaction, so before the new key becomes the
+// current one, and again by a rotation run anew after an interruption.
+func resealBucketCertificates(ctx context.Context, cfg Config, locks domains.Locks, from, to *pipelines.Sealer, stdout io.Writer) error {
+	if cfg.ArtifactStore == "" {
+		return nil
+	}
+	arts, err := openArtifacts(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	certs, err := domains.NewBucketStorage(certificateObjects(arts), locks, from)
+	if err != nil {
+		return err
+	}
+	n, err := certs.Reseal(ctx, to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Re-sealed %d certificate values in %s under key %s.\n", n, certs, to.KeyID())
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbed/seedbed/domains"
 	"github.com/seedbed/seedbed/pipelines"
 	"github.com/seedbed/seedbed/store"
 	"github.com/seedbed/seedbed/testutil"
@@ -431,4 +432,84 @@ func TestServeSealsSecretsStoredInClear(t *testing.T) {
 	if code, answer := deliver(t, a.ConsoleURL()+"/hooks/github/old", clearSecret, "after-sealing", "push", body); code != 202 || !strings.Contains(answer, "ignored") {
 		t.Fatalf("a delivery signed with the secret from before sealing: %d %s", code, answer)
 	}
+}
+
+// With --artifact-store, the certificates in the bucket (every value
+// sealed) are re-sealed too, before the new key becomes the current one:
+// a value that does not open stops the rotation there, with the database
+// re-sealed and serve opening either key; run again once it is gone, the
+// rotation finishes and the bucket opens with the new key only.
+func TestRotateKeyResealsTheBucket(t *testing.T) {
+	ctx := context.Background()
+	srv := testutil.S3(t)
+	f := newRotationFixture(t, func(dir string) string { return filepath.Join(dir, "seedbed.db") }, "")
+	cfg := f.cfg
+	cfg.ArtifactStore, cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey = "s3://seedbed-rotate/prod", srv.Endpoint, srv.AccessKey, srv.SecretKey
+	arts, err := openArtifacts(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := certificateObjects(arts)
+	oldKey := f.keyOf(t, keyFile)
+	certs := func(s *pipelines.Sealer) *domains.Storage {
+		t.Helper()
+		st, err := domains.NewBucketStorage(objs, f.st, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	values := map[string]string{
+		"certificates/ca/api.test/api.test.key": "-----BEGIN EC PRIVATE KEY-----\nsecret\n-----END EC PRIVATE KEY-----\n",
+		"certificates/ca/api.test/api.test.crt": "-----BEGIN CERTIFICATE-----\npublic\n-----END CERTIFICATE-----\n",
+		"acme/ca/users/default/default.json":    "{}",
+	}
+	for k, v := range values {
+		if err := certs(sealerOf(t, oldKey)).Store(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const planted = "acme/ca/users/x/x.key" // not sealed: no key opens it
+	if _, err := objs.Put(ctx, planted, strings.NewReader("-----BEGIN"), 10); err != nil {
+		t.Fatal(err)
+	}
+	c := cli{t: t, env: map[string]string{"SEEDBED_S3_ACCESS_KEY": srv.AccessKey, "SEEDBED_S3_SECRET_KEY": srv.SecretKey}}
+	args := []string{"secrets", "rotate-key", "--data-dir", cfg.DataDir, "--artifact-store", cfg.ArtifactStore, "--s3-endpoint", srv.Endpoint}
+	code, _, errOut := c.run(args...)
+	if code != 1 || !strings.Contains(errOut, planted) || !strings.Contains(errOut, "Run `seedbed secrets rotate-key` again") {
+		t.Fatalf("rotation with a value no key opens in the bucket: exit %d, %s", code, errOut)
+	}
+	newKey := f.keyOf(t, newKeyFile)
+	if newKey == nil || !bytes.Equal(f.keyOf(t, keyFile), oldKey) {
+		t.Fatal("the new key became the current one although the bucket was not re-sealed")
+	}
+	serve, pending, err := loadSealer(f.cfg)
+	if err != nil || !pending {
+		t.Fatalf("serve's key ring: pending %v, %v", pending, err)
+	}
+	for k, v := range values {
+		if got, err := certs(serve).Load(ctx, k); err != nil || string(got) != v {
+			t.Errorf("serve during the interrupted rotation, %s: %q, %v", k, got, err)
+		}
+	}
+
+	if err := objs.Delete(ctx, planted); err != nil {
+		t.Fatal(err)
+	}
+	stdout := c.must(args...)
+	if !strings.Contains(stdout, "Re-sealed") || !strings.Contains(stdout, "certificate values in s3://seedbed-rotate/prod/tls/") {
+		t.Fatalf("rotate-key printed:\n%s", stdout)
+	}
+	if !bytes.Equal(f.keyOf(t, keyFile), newKey) {
+		t.Fatal("the rotation did not finish")
+	}
+	for k, v := range values {
+		if got, err := certs(sealerOf(t, newKey)).Load(ctx, k); err != nil || string(got) != v {
+			t.Errorf("after the rotation, %s with the new key: %q, %v", k, got, err)
+		}
+		if _, err := certs(sealerOf(t, oldKey)).Load(ctx, k); err == nil {
+			t.Errorf("after the rotation, the old key opens %s", k)
+		}
+	}
+	f.opensAll(t, sealerOf(t, newKey), "the database, with the new key")
 }
