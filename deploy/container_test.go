@@ -1,0 +1,231 @@
+//go:build container
+
+package deploy
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// This file runs Seedbed's sandbox (bubblewrap and pasta) inside a
+// container started by a real OCI runtime (podman with runc), under the
+// security settings a pod can be given, to find which of them the sandbox
+// needs. `make test-container` runs it:
+//
+//	go test -tags container -run '^TestSandboxInContainer' ./deploy/
+//
+// The container's files are the host's own /usr and /etc, mounted
+// read-only: what is under test is the runtime's confinement (namespaces,
+// seccomp, masked /proc, capabilities, devices), not the image's packages,
+// which TestBuiltImage checks. It needs root, podman and runc (Debian:
+// apt-get install podman runc); crun refuses this machine's hybrid
+// cgroups, so runc is used where it is installed
+// (SEEDBED_TEST_OCI_RUNTIME chooses another).
+
+// hostImage is the image the containers run: links and empty folders
+// over which the host's /usr and /etc are mounted.
+const hostImage = "localhost/seedbed-test-host:1"
+
+// podmanEnv is what the container test needs from the host.
+type podmanEnv struct {
+	runtime string // --runtime; "" for podman's default
+	ulimits []string
+	repo    string // the repository's root, mounted at /src
+	modules string // GOMODCACHE, mounted read-only
+	bins    string // the test binaries
+}
+
+func newPodmanEnv(t *testing.T) *podmanEnv {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the container test runs podman as root")
+	}
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatal("the container test needs podman and runc: apt-get install podman runc")
+	}
+	e := &podmanEnv{runtime: os.Getenv("SEEDBED_TEST_OCI_RUNTIME"), bins: t.TempDir()}
+	if e.runtime == "" {
+		if _, err := exec.LookPath("runc"); err == nil {
+			e.runtime = "runc"
+		}
+	}
+	// podman raises the limits by default; where the test itself runs
+	// without CAP_SYS_RESOURCE that fails, so the container gets ours
+	// (processes at most 32768: runc was refused anything over 65536
+	// here, even below our own limit).
+	for _, l := range []struct {
+		name     string
+		resource int
+		most     uint64
+	}{{"nofile", syscall.RLIMIT_NOFILE, 1 << 20}, {"nproc", 6 /* RLIMIT_NPROC */, 32768}} {
+		var r syscall.Rlimit
+		if err := syscall.Getrlimit(l.resource, &r); err != nil {
+			t.Fatal(err)
+		}
+		n := min(r.Cur, l.most)
+		e.ulimits = append(e.ulimits, "--ulimit", fmt.Sprintf("%s=%d:%d", l.name, n, n))
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.repo = root
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	e.modules = strings.TrimSpace(string(out))
+	for _, pkg := range []string{"sandbox", "targets/local"} {
+		cmd := exec.Command("go", "test", "-c", "-o", filepath.Join(e.bins, filepath.Base(pkg)+".test"), "./"+pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build the %s tests: %v\n%s", pkg, err, out)
+		}
+	}
+	e.importImage(t)
+	return e
+}
+
+// importImage makes hostImage: Debian's merged-/usr links and the
+// folders the mounts and the tests need.
+func (e *podmanEnv) importImage(t *testing.T) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, dir := range []string{"usr", "etc", "proc", "dev", "sys", "tmp", "var", "var/tmp", "root", "run", "src"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: time.Unix(0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, link := range []string{"bin", "lib", "lib64", "sbin"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: link, Linkname: "usr/" + link, ModTime: time.Unix(0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("podman", "import", "--quiet", "-", hostImage)
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("podman import: %v\n%s", err, out)
+	}
+}
+
+// run runs a test binary (sandbox.test or local.test) in a container with
+// the security settings opts, and returns its output and whether it
+// passed.
+func (e *podmanEnv) run(t *testing.T, opts []string, binary string, testArgs ...string) (string, bool) {
+	t.Helper()
+	args := []string{}
+	if e.runtime != "" {
+		args = append(args, "--runtime", e.runtime)
+	}
+	args = append(args, "run", "--rm", "--network", "host")
+	args = append(args, e.ulimits...)
+	args = append(args,
+		"-v", "/usr:/usr:ro", "-v", "/etc:/etc:ro",
+		"-v", e.repo+":/src:ro", "-v", e.bins+":/bins:ro", "-v", e.modules+":/tmp/go/pkg/mod:ro",
+		"-e", "CI=true", "-e", "SEEDBED_TEST_ISOLATION=sandbox", "-e", "HOME=/tmp", "-e", "GOPATH=/tmp/go",
+		"-e", "GOPROXY=off", "-e", "GOFLAGS=-buildvcs=false", "-e", "PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
+		"-w", "/src/"+map[string]string{"sandbox.test": "sandbox", "local.test": "targets/local"}[binary])
+	args = append(args, opts...)
+	args = append(args, hostImage, "/bins/"+binary, "-test.count=1", "-test.v")
+	args = append(args, testArgs...)
+	out, err := exec.Command("podman", args...).CombinedOutput()
+	return string(out), err == nil
+}
+
+// passedAll reports whether out shows each of tests passed and none
+// skipped: a run that matched no test, or skipped one, proves nothing.
+func passedAll(out string, tests ...string) bool {
+	if strings.Contains(out, "--- SKIP") {
+		return false
+	}
+	for _, name := range tests {
+		if !strings.Contains(out, "--- PASS: "+name+" ") {
+			return false
+		}
+	}
+	return true
+}
+
+// narrow is the least a container needs for the sandbox, found by this
+// test: bubblewrap makes its namespaces and mounts a fresh /proc (which
+// the runtime's masks over /proc forbid), and pasta opens the sandbox's
+// network namespace (ptrace access to its process), enters it and makes
+// its tap device there.
+var narrow = map[string][]string{
+	"CAP_SYS_ADMIN":           {"--cap-add", "SYS_ADMIN"},
+	"CAP_NET_ADMIN":           {"--cap-add", "NET_ADMIN"},
+	"CAP_SYS_PTRACE":          {"--cap-add", "SYS_PTRACE"},
+	"an unmasked /proc":       {"--security-opt", "unmask=ALL"},
+	"the /dev/net/tun device": {"--device", "/dev/net/tun"},
+}
+
+func narrowOpts(without string) []string {
+	var opts []string
+	for name, o := range narrow {
+		if name != without {
+			opts = append(opts, o...)
+		}
+	}
+	return opts
+}
+
+// TestSandboxInContainer runs the sandbox's own tests and the local
+// target's sandboxed-function tests in containers: refused by default,
+// passing privileged and with the narrow set (but for hard memory limits,
+// which need a writable cgroup), and refused again without any one item
+// of the narrow set.
+func TestSandboxInContainer(t *testing.T) {
+	e := newPodmanEnv(t)
+	sandboxTests := []string{"TestConfinement", "TestNetwork", "TestPublish", "TestKillEndsEverything", "TestRun", "TestManyAtOnce"}
+	functionTests := []string{"TestSandboxedFunctionsAreConfined", "TestSandboxedLambdaFunctions", "TestSandboxedStopEndsEveryProcess", "TestPortTakenWhileTheFunctionIsDown"}
+	functions := []string{"-test.run", "^(" + strings.Join(functionTests, "|") + "|TestSandboxedMemoryLimit)$"}
+	noMemory := []string{"-test.run", "^(" + strings.Join(functionTests, "|") + ")$"}
+
+	t.Run("default settings refuse the sandbox", func(t *testing.T) {
+		out, ok := e.run(t, nil, "sandbox.test")
+		if ok || !strings.Contains(out, "the sandbox is not available") {
+			t.Fatalf("want the sandbox refused with its reason; passed=%v:\n%s", ok, out)
+		}
+	})
+	t.Run("privileged", func(t *testing.T) {
+		if out, ok := e.run(t, []string{"--privileged"}, "sandbox.test"); !ok || !passedAll(out, sandboxTests...) {
+			t.Fatalf("sandbox tests:\n%s", out)
+		}
+		if out, ok := e.run(t, []string{"--privileged"}, "local.test", functions...); !ok || !passedAll(out, append(functionTests, "TestSandboxedMemoryLimit")...) {
+			t.Fatalf("sandboxed functions:\n%s", out)
+		}
+	})
+	t.Run("narrow", func(t *testing.T) {
+		if out, ok := e.run(t, narrowOpts(""), "sandbox.test"); !ok || !passedAll(out, sandboxTests...) {
+			t.Fatalf("sandbox tests:\n%s", out)
+		}
+		if out, ok := e.run(t, narrowOpts(""), "local.test", noMemory...); !ok || !passedAll(out, functionTests...) {
+			t.Fatalf("sandboxed functions:\n%s", out)
+		}
+		// Without a writable cgroup, Seedbed cannot make hard limits.
+		out, _ := e.run(t, narrowOpts(""), "local.test", "-test.run", "^TestSandboxedMemoryLimit$")
+		if !strings.Contains(out, "no cgroup is usable for memory limits") {
+			t.Errorf("the memory limit test in a container with a read-only cgroup:\n%s", out)
+		}
+	})
+	for name := range narrow {
+		t.Run("narrow without "+name, func(t *testing.T) {
+			out, ok := e.run(t, narrowOpts(name), "sandbox.test")
+			if ok || !strings.Contains(out, "the sandbox is not available") {
+				t.Fatalf("want the sandbox refused without %s; passed=%v:\n%s", name, ok, out)
+			}
+		})
+	}
+}
