@@ -36,7 +36,8 @@ const hostImage = "localhost/seedbed-test-host:1"
 
 // podmanEnv is what the container test needs from the host.
 type podmanEnv struct {
-	runtime string // --runtime; "" for podman's default
+	store   []string // --root and --runroot: storage of the test's own
+	runtime string   // --runtime; "" for podman's default
 	ulimits []string
 	repo    string // the repository's root, mounted at /src
 	modules string // GOMODCACHE, mounted read-only
@@ -52,6 +53,14 @@ func newPodmanEnv(t *testing.T) *podmanEnv {
 		t.Fatal("the container test needs podman and runc: apt-get install podman runc")
 	}
 	e := &podmanEnv{runtime: os.Getenv("SEEDBED_TEST_OCI_RUNTIME"), bins: t.TempDir()}
+	// Storage of its own: the machine's (buildah's vfs one of `make
+	// image`, say) may use another driver, which podman refuses to mix.
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(home, ".cache", "seedbed-podman")
+	e.store = []string{"--root", filepath.Join(root, "storage"), "--runroot", filepath.Join(root, "run")}
 	if e.runtime == "" {
 		if _, err := exec.LookPath("runc"); err == nil {
 			e.runtime = "runc"
@@ -73,11 +82,11 @@ func newPodmanEnv(t *testing.T) *podmanEnv {
 		n := min(r.Cur, l.most)
 		e.ulimits = append(e.ulimits, "--ulimit", fmt.Sprintf("%s=%d:%d", l.name, n, n))
 	}
-	root, err := filepath.Abs("..")
+	repo, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.repo = root
+	e.repo = repo
 	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
 	if err != nil {
 		t.Fatalf("go env GOMODCACHE: %v", err)
@@ -85,7 +94,7 @@ func newPodmanEnv(t *testing.T) *podmanEnv {
 	e.modules = strings.TrimSpace(string(out))
 	for _, pkg := range []string{"sandbox", "targets/local"} {
 		cmd := exec.Command("go", "test", "-c", "-o", filepath.Join(e.bins, filepath.Base(pkg)+".test"), "./"+pkg)
-		cmd.Dir = root
+		cmd.Dir = repo
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("build the %s tests: %v\n%s", pkg, err, out)
 		}
@@ -113,7 +122,7 @@ func (e *podmanEnv) importImage(t *testing.T) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("podman", "import", "--quiet", "-", hostImage)
+	cmd := exec.Command("podman", append(e.store, "import", "--quiet", "-", hostImage)...)
 	cmd.Stdin = &buf
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("podman import: %v\n%s", err, out)
@@ -125,7 +134,7 @@ func (e *podmanEnv) importImage(t *testing.T) {
 // passed.
 func (e *podmanEnv) run(t *testing.T, opts []string, binary string, testArgs ...string) (string, bool) {
 	t.Helper()
-	args := []string{}
+	args := append([]string{}, e.store...)
 	if e.runtime != "" {
 		args = append(args, "--runtime", e.runtime)
 	}
