@@ -36,7 +36,9 @@ const hostImage = "localhost/seedbed-test-host:1"
 
 // podmanEnv is what the container test needs from the host.
 type podmanEnv struct {
-	store   []string // --root and --runroot: storage of the test's own
+	image   string   // what the containers run
+	files   []string // mounts of the host's own files, for hostImage
+	store   []string // podman's storage options
 	runtime string   // --runtime; "" for podman's default
 	ulimits []string
 	repo    string // the repository's root, mounted at /src
@@ -52,7 +54,8 @@ func newPodmanEnv(t *testing.T) *podmanEnv {
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Fatal("the container test needs podman and runc: apt-get install podman runc")
 	}
-	e := &podmanEnv{runtime: os.Getenv("SEEDBED_TEST_OCI_RUNTIME"), bins: t.TempDir()}
+	e := &podmanEnv{image: hostImage, files: []string{"-v", "/usr:/usr:ro", "-v", "/etc:/etc:ro"},
+		runtime: os.Getenv("SEEDBED_TEST_OCI_RUNTIME"), bins: t.TempDir()}
 	// Storage of its own: the machine's (buildah's vfs one of `make
 	// image`, say) may use another driver, which podman refuses to mix.
 	home, err := os.UserHomeDir()
@@ -134,23 +137,29 @@ func (e *podmanEnv) importImage(t *testing.T) {
 // passed.
 func (e *podmanEnv) run(t *testing.T, opts []string, binary string, testArgs ...string) (string, bool) {
 	t.Helper()
-	args := append([]string{}, e.store...)
-	if e.runtime != "" {
-		args = append(args, "--runtime", e.runtime)
-	}
-	args = append(args, "run", "--rm", "--network", "host")
-	args = append(args, e.ulimits...)
+	args := e.runArgs()
+	args = append(args, e.files...)
 	args = append(args,
-		"-v", "/usr:/usr:ro", "-v", "/etc:/etc:ro",
 		"-v", e.repo+":/src:ro", "-v", e.bins+":/bins:ro", "-v", e.modules+":/tmp/go/pkg/mod:ro",
 		"-e", "CI=true", "-e", "SEEDBED_TEST_ISOLATION=sandbox", "-e", "HOME=/tmp", "-e", "GOPATH=/tmp/go",
 		"-e", "GOPROXY=off", "-e", "GOFLAGS=-buildvcs=false", "-e", "PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin",
 		"-w", "/src/"+map[string]string{"sandbox.test": "sandbox", "local.test": "targets/local"}[binary])
 	args = append(args, opts...)
-	args = append(args, hostImage, "/bins/"+binary, "-test.count=1", "-test.v")
+	args = append(args, "--entrypoint", "/bins/"+binary, e.image, "-test.count=1", "-test.v")
 	args = append(args, testArgs...)
 	out, err := exec.Command("podman", args...).CombinedOutput()
 	return string(out), err == nil
+}
+
+// runArgs are podman's arguments for a container of the test's, up to
+// its mounts.
+func (e *podmanEnv) runArgs() []string {
+	args := append([]string{}, e.store...)
+	if e.runtime != "" {
+		args = append(args, "--runtime", e.runtime)
+	}
+	args = append(args, "run", "--rm", "--network", "host")
+	return append(args, e.ulimits...)
 }
 
 // passedAll reports whether out shows each of tests passed and none
@@ -234,6 +243,43 @@ func TestSandboxInContainer(t *testing.T) {
 			out, ok := e.run(t, narrowOpts(name), "sandbox.test")
 			if ok || !strings.Contains(out, "the sandbox is not available") {
 				t.Fatalf("want the sandbox refused without %s; passed=%v:\n%s", name, ok, out)
+			}
+		})
+	}
+}
+
+// TestBuiltImageSandbox runs the same tests in the image `make image`
+// built (SEEDBED_IMAGE, in buildah's vfs storage), with its own bubblewrap
+// and pasta: privileged, and with the narrow set.
+func TestBuiltImageSandbox(t *testing.T) {
+	image := os.Getenv("SEEDBED_IMAGE")
+	if image == "" {
+		t.Skip("set SEEDBED_IMAGE to an image make image built (seedbed:dev)")
+	}
+	e := newPodmanEnv(t)
+	e.image, e.files = image, nil
+	e.store = []string{"--root", "/var/lib/containers/storage", "--storage-driver", "vfs"}
+	sandboxTests := []string{"TestConfinement", "TestNetwork", "TestPublish", "TestKillEndsEverything", "TestRun", "TestManyAtOnce"}
+	functionTests := []string{"TestSandboxedFunctionsAreConfined", "TestSandboxedLambdaFunctions", "TestSandboxedStopEndsEveryProcess", "TestPortTakenWhileTheFunctionIsDown"}
+	versions, err := exec.Command("podman", append(e.runArgs(), "--entrypoint", "/bin/sh", image, "-c", "bwrap --version; pasta --version | head -n1")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the image's bwrap and pasta: %v\n%s", err, versions)
+	}
+	t.Logf("in %s: %s", image, strings.ReplaceAll(strings.TrimSpace(string(versions)), "\n", ", "))
+	for _, c := range []struct {
+		name      string
+		opts      []string
+		functions []string
+	}{
+		{"privileged", []string{"--privileged"}, append(functionTests, "TestSandboxedMemoryLimit")},
+		{"narrow", narrowOpts(""), functionTests},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if out, ok := e.run(t, c.opts, "sandbox.test"); !ok || !passedAll(out, sandboxTests...) {
+				t.Fatalf("sandbox tests:\n%s", out)
+			}
+			if out, ok := e.run(t, c.opts, "local.test", "-test.run", "^("+strings.Join(c.functions, "|")+")$"); !ok || !passedAll(out, c.functions...) {
+				t.Fatalf("sandboxed functions:\n%s", out)
 			}
 		})
 	}
