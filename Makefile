@@ -85,11 +85,13 @@ image: ## Build the container image with buildah and check it (root, Debian; IMA
 # The sandbox inside a container started by a real OCI runtime (podman
 # with runc), privileged and with the narrowest settings that work: see
 # deploy/container_test.go and docs/kubernetes-install.md. As root; needs
-# podman and runc (apt-get install podman runc); about 80 s. Not part of
-# test or CI.
+# podman and runc (apt-get install podman runc); about 80 s, or a few
+# seconds with CONTAINER_FLAGS=-short (the sandbox's own tests only, as
+# .ci/run runs it).
+CONTAINER_FLAGS ?=
 .PHONY: test-container
 test-container: ## Run the sandbox inside podman containers, privileged and with the narrowest settings it needs (root; podman, runc)
-	$(GO) test -tags container -count=1 -run '^TestSandboxInContainer$$' ./deploy/
+	$(GO) test -tags container -count=1 $(CONTAINER_FLAGS) -run '^TestSandboxInContainer$$' ./deploy/
 
 .PHONY: bench
 bench: ## Run the benchmarks
