@@ -262,6 +262,14 @@ func TestSandboxInContainer(t *testing.T) {
 // TestBuiltImageSandbox runs the same tests in the image `make image`
 // built (SEEDBED_IMAGE, in buildah's vfs storage), with its own bubblewrap
 // and pasta: privileged, and with the narrow set.
+//
+// It fails today (2026-12-07): the image's pasta (Debian trixie's) closes
+// every inherited descriptor but the standard three at start, so the
+// network namespace Seedbed hands it as descriptor 3 is gone ("Couldn't
+// open network namespace /proc/self/fd/3: No such device or address").
+// Handed as its standard input instead, confinement and outbound network
+// passed here, but a published port did not answer (TestPublish), so that
+// change is not made yet: see docs/kubernetes-install.md.
 func TestBuiltImageSandbox(t *testing.T) {
 	image := os.Getenv("SEEDBED_IMAGE")
 	if image == "" {
