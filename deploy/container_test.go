@@ -193,6 +193,14 @@ var narrow = map[string][]string{
 	"the /dev/net/tun device": {"--device", "/dev/net/tun"},
 }
 
+// The tests each container runs: the sandbox package's own (sandbox.test)
+// and the local target's sandboxed functions (local.test); each must pass,
+// none skip.
+var (
+	sandboxTests  = []string{"TestConfinement", "TestNetwork", "TestPublish", "TestKillEndsEverything", "TestRun", "TestManyAtOnce"}
+	functionTests = []string{"TestSandboxedFunctionsAreConfined", "TestSandboxedLambdaFunctions", "TestSandboxedStopEndsEveryProcess", "TestPortTakenWhileTheFunctionIsDown"}
+)
+
 func narrowOpts(without string) []string {
 	var opts []string
 	for name, o := range narrow {
@@ -211,8 +219,6 @@ func narrowOpts(without string) []string {
 // of the narrow set.
 func TestSandboxInContainer(t *testing.T) {
 	e := newPodmanEnv(t)
-	sandboxTests := []string{"TestConfinement", "TestNetwork", "TestPublish", "TestKillEndsEverything", "TestRun", "TestManyAtOnce"}
-	functionTests := []string{"TestSandboxedFunctionsAreConfined", "TestSandboxedLambdaFunctions", "TestSandboxedStopEndsEveryProcess", "TestPortTakenWhileTheFunctionIsDown"}
 	functions := []string{"-test.run", "^(" + strings.Join(functionTests, "|") + "|TestSandboxedMemoryLimit)$"}
 	noMemory := []string{"-test.run", "^(" + strings.Join(functionTests, "|") + ")$"}
 
@@ -278,8 +284,6 @@ func TestBuiltImageSandbox(t *testing.T) {
 	e := newPodmanEnv(t)
 	e.image, e.files = image, nil
 	e.store = []string{"--root", "/var/lib/containers/storage", "--storage-driver", "vfs"}
-	sandboxTests := []string{"TestConfinement", "TestNetwork", "TestPublish", "TestKillEndsEverything", "TestRun", "TestManyAtOnce"}
-	functionTests := []string{"TestSandboxedFunctionsAreConfined", "TestSandboxedLambdaFunctions", "TestSandboxedStopEndsEveryProcess", "TestPortTakenWhileTheFunctionIsDown"}
 	versions, err := exec.Command("podman", append(e.runArgs(), "--entrypoint", "/bin/sh", image, "-c", "bwrap --version; pasta --version | head -n1")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("the image's bwrap and pasta: %v\n%s", err, versions)
