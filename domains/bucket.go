@@ -132,7 +132,9 @@ const copyLock = "seedbed_copy_certificates"
 // forth they may be older, and are renewed in their window as usual). It is how an install that
 // kept its certificates in the database moves them to the bucket
 // without ordering them again: run at each start, it copies nothing once
-// done, and from keeps its copies (switching back finds them, renewed if
+// done but what was deleted from to while from still holds it (an
+// expired certificate certmagic cleaned up comes back, to be cleaned up
+// again), and from keeps its copies (switching back finds them, renewed if
 // they are near their end). A value from cannot open is left behind and
 // named in the error, after the others are copied: its certificate is
 // obtained again, as it would be from the database.

@@ -284,8 +284,9 @@ func (in *instance) spawn(port int, hold bool) (*proc, error) {
 	readers.Go(func() { in.capture(errR, "stderr") })
 	go func() {
 		p.err = cmd.Wait()
-		// Unpublished at once, not when the supervisor gets to it: the
-		// port is free from the moment the process died.
+		// Unpublished at once, before the supervisor hears of the exit:
+		// the port is free from the moment the process died, and nothing
+		// reaches it again until a new process passed its health check.
 		in.port.CompareAndSwap(int32(port), 0)
 		// Children left in the group would keep the port and the pipes.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -546,8 +547,6 @@ func (in *instance) supervise(p *proc) {
 		in.mu.Lock()
 		stopped := in.stopped
 		killedFor := p.killedFor
-		// Nothing reaches the port until a new process answers on it.
-		in.port.Store(0)
 		in.mu.Unlock()
 		if stopped {
 			return
