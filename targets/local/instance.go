@@ -440,6 +440,13 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 		}
 		select {
 		case <-p.exited:
+			// A function that could not bind its port because another
+			// process took it first (between freePort and its bind) is
+			// started again on a fresh port, as for a squatter that
+			// answered: the port is held though the function is gone.
+			if in.api == nil && p.port != 0 && !portFree(p.port) {
+				return &portTakenError{fn: in.fn.Key(), port: p.port}
+			}
 			return fmt.Errorf("function %s %s before listening on $PORT; %s",
 				in.fn.Key(), in.describeEnd(p), in.out.lastOutput())
 		case <-deadline.C:
@@ -485,8 +492,12 @@ func (in *instance) addr() string {
 // respawn replaces p, a process not yet supervised whose port another
 // process took, with a new one on a fresh port.
 func (in *instance) respawn(p *proc) (*proc, error) {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
+	select {
+	case <-p.exited: // reaped: its pid may belong to another process now
+	default:
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
 	port, err := in.t.pickPort()
 	if err != nil {
 		return nil, err

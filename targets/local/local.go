@@ -627,6 +627,15 @@ func (t *Target) launch(ctx context.Context, ref targets.StageRef, fn targets.Fu
 	began := time.Now()
 	in.phases.prepare = began.Sub(prepared)
 	p, err := in.spawn(port, hold)
+	for attempt := 1; err != nil && in.api == nil && attempt < 3 && !portFree(port); attempt++ {
+		// pasta could not bind the port a sandboxed function was given:
+		// another process took it after pickPort. A fresh one, as
+		// Target.ready does for an unconfined function.
+		log.Printf("%v; starting it again on another port", &portTakenError{fn: fn.Key(), port: port})
+		if port, err = t.pickPort(); err == nil {
+			p, err = in.spawn(port, hold)
+		}
+	}
 	if err != nil {
 		if in.api != nil {
 			in.api.close()

@@ -97,6 +97,39 @@ func TestStartRetriesWhenItsPortIsTaken(t *testing.T) {
 	}
 }
 
+// TestStartRetriesWhenItCannotBindItsPort: another process holds the port
+// the target picks first, on every address, and answers nothing; the
+// function exits on "address already in use", and starts again on a
+// fresh port instead of failing the deploy (seen in CI when a parallel
+// test package took the port between freePort and the bind). Sandboxed,
+// pasta fails to bind it, and the start picks another port the same way.
+func TestStartRetriesWhenItCannotBindItsPort(t *testing.T) {
+	squatter, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	taken := squatter.Addr().(*net.TCPAddr).Port
+
+	b := setup(t)
+	picks := 0
+	b.target.pickPort = func() (int, error) {
+		picks++
+		if picks == 1 {
+			return taken, nil
+		}
+		return freePort()
+	}
+	log := b.apply(t, shopDev, goFn("hello", "v1", map[string]string{"GREETING": "hi"}, "GET /hello"))
+	if want := "port " + strconv.Itoa(taken) + " was taken by another process"; !strings.Contains(log.String(), want) {
+		t.Errorf("apply log lacks %q:\n%s", want, log.String())
+	}
+	res := b.get(t, "/shop/dev/hello")
+	if res.status != http.StatusOK || res.reply.Greeting != "hi" || res.reply.Env["PORT"] == strconv.Itoa(taken) {
+		t.Fatalf("GET /hello = %d %q (port %s); want the function's answer on a port other than %d", res.status, res.body, res.reply.Env["PORT"], taken)
+	}
+}
+
 // BenchmarkPortHeldByGroup is what the check adds to a start of an
 // unconfined function: the kernel's list of TCP listeners (sock_diag), then
 // the group leader's descriptors ("leader"), or, when another process of
