@@ -90,8 +90,8 @@ image: ## Build the container image with buildah and check it (root, Debian; IMA
 # .ci/run runs it).
 CONTAINER_FLAGS ?=
 .PHONY: test-container
-test-container: ## Run the sandbox inside podman containers, privileged and with the narrowest settings it needs (root; podman, runc)
-	$(GO) test -tags container -count=1 $(CONTAINER_FLAGS) -run '^TestSandboxInContainer$$' ./deploy/
+test-container: ## Run the sandbox inside podman containers, privileged and with the narrowest settings it needs, on the host's and the image release's bubblewrap and pasta (root; podman, runc, mmdebstrap)
+	$(GO) test -tags container -count=1 $(CONTAINER_FLAGS) -run '^(TestSandboxInContainer|TestSandboxOnImageRelease)$$' ./deploy/
 
 .PHONY: bench
 bench: ## Run the benchmarks

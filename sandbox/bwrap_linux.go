@@ -24,6 +24,13 @@ import (
 type Runner struct {
 	bwrap string // absolute path
 	pasta string // absolute path; "" when pasta is missing
+
+	// pastaLoopback is pasta's option that delivers connections to a
+	// published port on the sandbox's loopback (--host-lo-to-ns-lo);
+	// empty for a pasta that does so by default. Since 2024 pasta sends
+	// them to the namespace's public address unless asked, and a
+	// function listening on 127.0.0.1 had its connections reset.
+	pastaLoopback []string
 }
 
 // systemDirs are the top-level folders of the system's programs and
@@ -66,11 +73,26 @@ func Detect(ctx context.Context) (*Runner, error) {
 		return r, fmt.Errorf("%w: pasta is not installed, so sandboxed commands cannot get a network of their own (%s)", ErrUnavailable, InstallHint)
 	}
 	r.pasta, _ = filepath.Abs(pasta)
+	r.pastaLoopback = loopbackOption(ctx, r.pasta)
 	if err := r.try(ctx, NetworkOutbound); err != nil {
 		r.pasta = ""
 		return r, fmt.Errorf("%w: pasta does not work here: %v", ErrUnavailable, err)
 	}
 	return r, nil
+}
+
+// loopbackOption returns the option that makes pasta deliver published
+// ports to the sandbox's loopback, where this pasta knows it: its --help
+// does not list it, so it is asked to print its version with the option
+// before, which a pasta that does not know it refuses.
+func loopbackOption(ctx context.Context, pasta string) []string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	opt := []string{"--host-lo-to-ns-lo"}
+	if exec.CommandContext(ctx, pasta, append(opt, "--version")...).Run() == nil {
+		return opt
+	}
+	return nil
 }
 
 // Network reports whether the runner can give commands a network of their
@@ -358,7 +380,11 @@ func readChildPid(ctx context.Context, r *os.File) (int, error) {
 // pasta, forwarding the ports of the spec, and waits until it is ready.
 //
 // pasta is started by Seedbed's own user and joins only the network
-// namespace (passed as an open file). --no-map-gw keeps the host's
+// namespace, passed as its standard input: pasta since 2025 closes every
+// other inherited file before it reads its options ("Couldn't open
+// network namespace /proc/self/fd/3"), and a path in /proc/PID/ns could
+// name another process's namespace once the sandbox's pid is reused.
+// pasta reads nothing from its standard input. --no-map-gw keeps the host's
 // loopback out of reach through the gateway address; -t and -T list the
 // only ports forwarded in either direction (their default, "auto", would
 // forward every port bound on the host).
@@ -372,11 +398,12 @@ func (c *Cmd) connect(ctx context.Context) error {
 	}
 	defer ns.Close()
 	args := []string{"--foreground", "--quiet", "--config-net", "--no-map-gw", "--runas", "0:0",
-		"-u", "none", "-U", "none", "--netns", "/proc/self/fd/3"}
+		"-u", "none", "-U", "none", "--netns", "/proc/self/fd/0"}
+	args = append(args, c.r.pastaLoopback...)
 	args = append(args, portArgs("-t", "127.0.0.1/", c.spec.Publish)...)
 	args = append(args, portArgs("-T", "", c.spec.Reach)...)
 	p := exec.Command(c.r.pasta, args...)
-	p.ExtraFiles = []*os.File{ns}
+	p.Stdin = ns
 	c.pastaOut = &bytes.Buffer{}
 	p.Stdout, p.Stderr = c.pastaOut, c.pastaOut
 	p.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
