@@ -151,7 +151,10 @@ type Cmd struct {
 	childPid int       // the sandbox's init, as the host sees it; 0 until Started
 	pasta    *exec.Cmd // nil without NetworkOutbound
 	pastaOut *bytes.Buffer
-	closed   bool
+	// pastaDone is closed once pasta has been reaped: its ports are
+	// free again from then on.
+	pastaDone chan struct{}
+	closed    bool
 }
 
 // Command prepares name with args to run confined as spec says. name is
@@ -411,21 +414,21 @@ func (c *Cmd) connect(ctx context.Context) error {
 		return fmt.Errorf("sandbox: start pasta: %w", err)
 	}
 	c.pasta = p
-	exited := make(chan error, 1)
-	go func() { exited <- p.Wait() }()
+	var waitErr error
+	done := make(chan struct{})
+	go func() { waitErr = p.Wait(); close(done) }() // reaps pasta when Close kills it
+	c.pastaDone = done
 	gap := 2 * time.Millisecond
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
 	for {
 		if c.networkReady() {
-			// pasta's Wait goroutine reaps it when Close kills it.
-			go func() { <-exited }()
 			return nil
 		}
 		select {
-		case err := <-exited:
+		case <-done:
 			c.pasta = nil
-			return fmt.Errorf("sandbox: pasta exited (%v) before the network was ready: %s", err, pastaOutput(c.pastaOut))
+			return fmt.Errorf("sandbox: pasta exited (%v) before the network was ready: %s", waitErr, pastaOutput(c.pastaOut))
 		case <-deadline.C:
 			return fmt.Errorf("sandbox: pasta did not connect the network within 10s: %s", pastaOutput(c.pastaOut))
 		case <-ctx.Done():
@@ -576,9 +579,10 @@ func (c *Cmd) Kill() error {
 	return syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 }
 
-// Close releases what the sandbox holds besides the command: pasta and
-// the pipes to bwrap. Call it once Cmd.Wait returned (or when Cmd was
-// never started); it is safe to call more than once.
+// Close releases what the sandbox holds besides the command: pasta (it
+// returns once pasta is gone) and the pipes to bwrap. Call it once
+// Cmd.Wait returned (or when Cmd was never started); it is safe to call
+// more than once.
 func (c *Cmd) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -598,6 +602,13 @@ func (c *Cmd) Close() {
 	}
 	if c.pasta != nil && c.pasta.Process != nil {
 		_ = syscall.Kill(-c.pasta.Process.Pid, syscall.SIGKILL)
+		// Reaped before Close returns, so the ports it bound are free
+		// when the caller looks: a start that found its port still held
+		// by a dying pasta took it for another process's.
+		select {
+		case <-c.pastaDone:
+		case <-time.After(2 * time.Second):
+		}
 	}
 }
 

@@ -440,11 +440,14 @@ func (in *instance) waitHealthy(ctx context.Context, p *proc, limit time.Duratio
 		}
 		select {
 		case <-p.exited:
-			// A function that could not bind its port because another
-			// process took it first (between freePort and its bind) is
-			// started again on a fresh port, as for a squatter that
-			// answered: the port is held though the function is gone.
-			if in.api == nil && p.port != 0 && !portFree(p.port) {
+			// An unconfined function that could not bind its port
+			// because another process took it first (between freePort
+			// and its bind) is started again on a fresh port, as for a
+			// squatter that answered: the port is held though the
+			// function is gone. A sandboxed function's port is held by
+			// its pasta until the sandbox is closed, whatever ended the
+			// function (pasta that cannot bind fails the spawn instead).
+			if in.api == nil && p.sb == nil && p.port != 0 && !portFree(p.port) {
 				return &portTakenError{fn: in.fn.Key(), port: p.port}
 			}
 			return fmt.Errorf("function %s %s before listening on $PORT; %s",

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seedbed/seedbed/targets"
 )
 
 func TestPortHeldByGroup(t *testing.T) {
@@ -236,5 +238,37 @@ func TestPortTakenWhileTheFunctionIsDown(t *testing.T) {
 			t.Fatalf("not restarted within 10s; last answer %d %s", res.status, res.body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestExitBeforeListeningIsNotATakenPort: a function that ends before it
+// listens fails its start with its own cause, unconfined and sandboxed.
+// A sandboxed function's port stays bound by its pasta until the sandbox
+// is closed, and the start once took that for another process's and
+// started the function again on other ports, so an out-of-memory kill at
+// start was reported as "port … was taken by another process".
+func TestExitBeforeListeningIsNotATakenPort(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		sandbox bool
+	}{{"unconfined", false}, {"sandboxed", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mutate []func(*Config)
+			if tt.sandbox {
+				mutate = append(mutate, withSandbox(t))
+			}
+			b := setup(t, mutate...)
+			log := &progress{}
+			err := b.target.Apply(t.Context(), shopDev, []targets.Function{goFn("hello", "v1", map[string]string{"CRASH": "1"}, "GET /hello")}, log)
+			if err == nil {
+				t.Fatal("Apply of a function that exits at start succeeded")
+			}
+			if want := "function api/hello exited with status 1 before listening on $PORT"; !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
+			if strings.Contains(log.String(), "taken by another process") {
+				t.Errorf("the start blamed another process for the port:\n%s", log.String())
+			}
+		})
 	}
 }
