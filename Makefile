@@ -66,6 +66,13 @@ lint: ## go vet, gofmt and generated-code drift
 	$(GO) tool templ generate >/dev/null
 	@git diff --exit-code -- '*_templ.go' || (echo "templ generate changed files: run make generate and commit" && exit 1)
 
+# The local target's whole suite with every function sandboxed (bubblewrap
+# and pasta, as a user of its app): the default where they work, while
+# make test runs most of the package unconfined. As root; about a minute.
+.PHONY: test-sandboxed
+test-sandboxed: ## Run the local target's tests with every function sandboxed (root; bubblewrap, passt)
+	SEEDBED_TEST_ISOLATION=sandbox $(GO) test -count=1 ./targets/local/
+
 .PHONY: test-s3
 test-s3: ## Run the artifact-store and certificate-storage tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
 	SEEDBED_TEST_WEED="$$(bash .ci/install-weed)" $(GO) test -count=1 -run 'TestBucket|TestStorage$$|TestManagerSharesCertificates|TestArtifactStoreS3|TestCertificatesMoveToTheBucket|TestRotateKeyResealsTheBucket' ./builders/artifact/ ./domains/ ./cmd/seedbed/

@@ -84,7 +84,7 @@ func TestMemoryLimitStopsFunction(t *testing.T) {
 			}(),
 			pid: func(b *bundle, t *testing.T) (int, int) {
 				res := b.get(t, "/shop/dev/pid")
-				return res.status, res.reply.PID
+				return res.status, b.livePID("api/fn")
 			},
 			wantBody: oom + "\n",
 			wantLogs: []string{"request failed: " + oom, oom + "; restarting"},
@@ -98,7 +98,7 @@ func TestMemoryLimitStopsFunction(t *testing.T) {
 			}(),
 			pid: func(b *bundle, t *testing.T) (int, int) {
 				a := b.call(t, call{path: "/shop/dev/echo"})
-				return a.status, a.echo.PID
+				return a.status, b.livePID("api/fn")
 			},
 			wantBody: `{"message":"Internal Server Error"}`,
 			wantLogs: []string{"invocation failed: Runtime.OutOfMemory: " + oom, oom + "; restarting"},

@@ -431,7 +431,10 @@ func TestLambdaTimeoutKillsAndRestarts(t *testing.T) {
 	fn := lambdaFn("go", "bootstrap", "go-lambda", nil)
 	fn.Timeout = time.Second
 	b.apply(t, shopDev, fn)
-	before := b.call(t, call{path: "/shop/dev/echo"}).echo.PID
+	if a := b.call(t, call{path: "/shop/dev/echo"}); a.status != http.StatusOK {
+		t.Fatalf("echo: %d %s", a.status, a.body)
+	}
+	before := b.livePID("api/fn")
 
 	// A request that arrives while the handler is stuck waits in the queue
 	// and is answered by the process started after the kill.
@@ -449,8 +452,8 @@ func TestLambdaTimeoutKillsAndRestarts(t *testing.T) {
 		t.Errorf("the timeout took %s, want about 1s", took)
 	}
 	q := <-queued
-	if q.status != http.StatusOK || q.echo.PID == before || q.echo.PID == 0 {
-		t.Errorf("queued request: %d from pid %d (before: %d), want 200 from a new process", q.status, q.echo.PID, before)
+	if now := b.livePID("api/fn"); q.status != http.StatusOK || now == before || now == 0 {
+		t.Errorf("queued request: %d with pid %d running (before: %d), want 200 from a new process", q.status, now, before)
 	}
 	if !processGone(before) {
 		t.Errorf("the timed-out process %d still runs", before)
@@ -481,15 +484,18 @@ func TestLambdaProcessDiesDuringInvocation(t *testing.T) {
 			b := setup(t, withTrees)
 			b.target.timing.backoffMin = 50 * time.Millisecond
 			b.apply(t, shopDev, lambdaFn(tc.rt.runtime, tc.rt.handler, tc.rt.artifact, nil))
-			before := b.call(t, call{path: "/shop/dev/echo"}).echo.PID
+			if a := b.call(t, call{path: "/shop/dev/echo"}); a.status != http.StatusOK {
+				t.Fatalf("echo: %d %s", a.status, a.body)
+			}
+			before := b.livePID("api/fn")
 
 			a := b.call(t, call{path: "/shop/dev" + tc.path})
 			if a.status != http.StatusBadGateway || string(a.body) != `{"message":"Internal Server Error"}` {
 				t.Errorf("got %d %q, want 502", a.status, a.body)
 			}
 			after := b.call(t, call{path: "/shop/dev/echo"})
-			if after.status != http.StatusOK || after.echo.PID == before {
-				t.Errorf("next request: %d from pid %d (before %d), want 200 from a restarted process", after.status, after.echo.PID, before)
+			if now := b.livePID("api/fn"); after.status != http.StatusOK || now == before || now == 0 {
+				t.Errorf("next request: %d with pid %d running (before %d), want 200 from a restarted process", after.status, now, before)
 			}
 			if logs := b.logs.String(); !strings.Contains(logs, tc.wantLog) || !strings.Contains(logs, "function crashed; restarting") {
 				t.Errorf("logs lack %q and the restart:\n%s", tc.wantLog, logs)
@@ -562,7 +568,10 @@ func TestLambdaInitFailureFailsApply(t *testing.T) {
 func TestLambdaUpdateWithoutDowntime(t *testing.T) {
 	b := setup(t, withTrees)
 	b.apply(t, shopDev, lambdaFn("go", "bootstrap", "go-lambda", map[string]string{"GREETING": "one"}))
-	oldPID := b.call(t, call{path: "/shop/dev/echo"}).echo.PID
+	if a := b.call(t, call{path: "/shop/dev/echo"}); a.status != http.StatusOK {
+		t.Fatalf("echo: %d %s", a.status, a.body)
+	}
+	oldPID := b.livePID("api/fn")
 
 	var (
 		stop     atomic.Bool
@@ -779,6 +788,9 @@ func TestLambdaRequestOverPayloadLimit(t *testing.T) {
 
 func TestInterpreterMissing(t *testing.T) {
 	b := setup(t, withTrees)
+	if b.target.cfg.Sandbox != nil {
+		t.Skip("a sandboxed function's interpreter is looked for on the sandbox's fixed PATH, which the test cannot empty")
+	}
 	t.Setenv("PATH", t.TempDir())
 	err := b.target.Apply(t.Context(), shopDev, []targets.Function{lambdaFn("python", "handler.handler", "python", nil)}, nil)
 	if err == nil || !strings.Contains(err.Error(), "function api/fn: start: runtime python needs python3 on the PATH of Seedbed") {

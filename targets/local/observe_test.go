@@ -93,14 +93,14 @@ func TestObservedCrash(t *testing.T) {
 	b := setupWith(t, gateway.Config{Domain: "localhost", Observer: rec}, func(c *Config) { c.Failures = rec })
 	b.target.timing.backoffMin = 300 * time.Millisecond
 	b.apply(t, shopDev, goFn("hello", "v1", nil, "GET /hello"))
-	before := b.get(t, "/shop/dev/hello").reply
-	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
+	pid := b.livePID("api/hello")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		res := b.get(t, "/shop/dev/hello")
-		if res.status == http.StatusOK && res.reply.PID != before.PID {
+		if now := b.livePID("api/hello"); res.status == http.StatusOK && now != pid && now != 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -26,9 +27,28 @@ func ageUnpacked(t *testing.T, b *bundle) {
 }
 
 func unpacked(b *bundle, artifact string) bool {
-	hex, _ := artifactHex(digest(artifact))
-	_, err := os.Stat(filepath.Join(b.dir, "artifacts", hex, "bootstrap"))
+	_, err := os.Stat(filepath.Join(unpackedDir(b, artifact), "bootstrap"))
 	return err == nil
+}
+
+// unpackedDir is where an artifact of app shop is unpacked: HEX, or
+// HEX-uUID when its functions run sandboxed as the app's user.
+func unpackedDir(b *bundle, artifact string) string {
+	hex, _ := artifactHex(digest(artifact))
+	dir := filepath.Join(b.dir, "artifacts", hex)
+	if uid := shopUID(b); uid != 0 {
+		dir += "-u" + strconv.Itoa(uid)
+	}
+	return dir
+}
+
+// shopUID is the user app shop's functions run as: 0 unconfined.
+func shopUID(b *bundle) int {
+	if b.target.users == nil {
+		return 0
+	}
+	uid, _ := b.target.users.uid("shop")
+	return uid
 }
 
 // Copies of artifacts no stage runs go; what runs stays and keeps
@@ -80,7 +100,7 @@ func TestPruneUnpackedKeepsWhatWasJustUsed(t *testing.T) {
 	b.apply(t, shopDev, goFn("hello", "v1", nil, "GET /hello"))
 	b.apply(t, shopDev, goFn("hello", "v2", nil, "GET /hello"))
 	ageUnpacked(t, b)
-	if _, err := b.target.unpack(ctx, digest("v1"), 0); err != nil { // what a rollback's Apply does first
+	if _, err := b.target.unpack(ctx, digest("v1"), shopUID(b)); err != nil { // what a rollback's Apply does first
 		t.Fatal(err)
 	}
 	res, err := PruneUnpacked(ctx, b.dir, func(string) bool { return false }, time.Hour, false)
