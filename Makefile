@@ -71,7 +71,7 @@ lint: ## go vet, gofmt and generated-code drift
 # make test runs most of the package unconfined. As root; about a minute.
 .PHONY: test-sandboxed
 test-sandboxed: ## Run the local target's tests with every function sandboxed (root; bubblewrap, passt)
-	SEEDBED_TEST_ISOLATION=sandbox $(GO) test -count=1 ./targets/local/
+	SEEDBED_TEST_ISOLATION=sandbox $(GO) test -race -count=1 ./targets/local/
 
 .PHONY: test-s3
 test-s3: ## Run the artifact-store and certificate-storage tests on a real S3 server (builds SeaweedFS's weed once, see .ci/install-weed)
