@@ -283,6 +283,13 @@ func TestSandboxOnImageRelease(t *testing.T) {
 	e := newPodmanEnv(t)
 	e.image = releaseImage(t, e, imageSuite)
 	e.files = []string{"-v", "/usr/local/go:/usr/local/go:ro"}
+	e.runPrivilegedAndNarrow(t, testing.Short())
+}
+
+// runPrivilegedAndNarrow runs the sandbox's tests and (unless
+// sandboxOnly) the sandboxed-function tests in e's image, privileged (hard
+// memory limits included) and with the narrow set: each must pass.
+func (e *podmanEnv) runPrivilegedAndNarrow(t *testing.T, sandboxOnly bool) {
 	for _, c := range []struct {
 		name      string
 		opts      []string
@@ -295,7 +302,7 @@ func TestSandboxOnImageRelease(t *testing.T) {
 			if out, ok := e.run(t, c.opts, "sandbox.test"); !ok || !passedAll(out, sandboxTests...) {
 				t.Fatalf("sandbox tests:\n%s", out)
 			}
-			if testing.Short() {
+			if sandboxOnly {
 				return
 			}
 			if out, ok := e.run(t, c.opts, "local.test", "-test.run", "^("+strings.Join(c.functions, "|")+")$"); !ok || !passedAll(out, c.functions...) {
@@ -370,21 +377,5 @@ func TestBuiltImageSandbox(t *testing.T) {
 		t.Fatalf("the image's bwrap and pasta: %v\n%s", err, versions)
 	}
 	t.Logf("in %s: %s", image, strings.ReplaceAll(strings.TrimSpace(string(versions)), "\n", ", "))
-	for _, c := range []struct {
-		name      string
-		opts      []string
-		functions []string
-	}{
-		{"privileged", []string{"--privileged"}, append(functionTests, "TestSandboxedMemoryLimit")},
-		{"narrow", narrowOpts(""), functionTests},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if out, ok := e.run(t, c.opts, "sandbox.test"); !ok || !passedAll(out, sandboxTests...) {
-				t.Fatalf("sandbox tests:\n%s", out)
-			}
-			if out, ok := e.run(t, c.opts, "local.test", "-test.run", "^("+strings.Join(c.functions, "|")+")$"); !ok || !passedAll(out, c.functions...) {
-				t.Fatalf("sandboxed functions:\n%s", out)
-			}
-		})
-	}
+	e.runPrivilegedAndNarrow(t, false)
 }
