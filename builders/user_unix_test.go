@@ -66,8 +66,17 @@ func TestBuildRunsAsBuildUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Seedbed's own HOME and caches are root's: the build must not get them.
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=/root", "GOCACHE=/root/.cache/go-build", "GOMODCACHE=/root/go/pkg/mod"}
+	// Seedbed's own HOME and caches are root's: the build must not get
+	// them. They are made here, not root's real ones: a build as root
+	// (below) writes into them, and in a container they need not exist.
+	rootHome := t.TempDir()
+	rootCache, rootMods := filepath.Join(rootHome, ".cache", "go-build"), filepath.Join(rootHome, "go", "pkg", "mod")
+	for _, dir := range []string{rootCache, rootMods} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + rootHome, "GOCACHE=" + rootCache, "GOMODCACHE=" + rootMods}
 	b := New(Config{Artifacts: arts, CacheDir: cacheDir, WorkDir: workDir, Env: env, User: base})
 	t.Cleanup(func() { b.Close() })
 	if err := b.Check(context.Background()); err != nil {
@@ -143,9 +152,10 @@ func TestBuildRunsAsBuildUser(t *testing.T) {
 	}
 
 	// Who built it does not show in the artifact.
-	asRoot, err := buildStack(t, New(Config{Artifacts: arts, CacheDir: t.TempDir(), WorkDir: t.TempDir(), Env: env}), repo, &testLog{})
+	rootLog := &testLog{}
+	asRoot, err := buildStack(t, New(Config{Artifacts: arts, CacheDir: t.TempDir(), WorkDir: t.TempDir(), Env: env}), repo, rootLog)
 	if err != nil {
-		t.Fatalf("build as root: %v", err)
+		t.Fatalf("build as root: %v\n%s", err, rootLog)
 	}
 	if got, want := byFunction(outs)["plain/site"].Digest, byFunction(asRoot)["plain/site"].Digest; got != want {
 		t.Errorf("the artifact built as %s is %s, as root %s; want the same", u, got, want)
