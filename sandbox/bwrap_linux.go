@@ -27,8 +27,8 @@ type Runner struct {
 
 	// pastaLoopback is pasta's option that delivers connections to a
 	// published port on the sandbox's loopback (--host-lo-to-ns-lo);
-	// empty for a pasta that does so by default. Since 2024 pasta sends
-	// them to the namespace's public address unless asked, and a
+	// empty for a pasta that does so by default. Newer pastas (Debian
+	// trixie's) send them to the namespace's public address unless asked, and a
 	// function listening on 127.0.0.1 had its connections reset.
 	pastaLoopback []string
 }
@@ -383,7 +383,7 @@ func readChildPid(ctx context.Context, r *os.File) (int, error) {
 // pasta, forwarding the ports of the spec, and waits until it is ready.
 //
 // pasta is started by Seedbed's own user and joins only the network
-// namespace, passed as its standard input: pasta since 2025 closes every
+// namespace, passed as its standard input: newer pastas (Debian trixie's) close every
 // other inherited file before it reads its options ("Couldn't open
 // network namespace /proc/self/fd/3"), and a path in /proc/PID/ns could
 // name another process's namespace once the sandbox's pid is reused.
