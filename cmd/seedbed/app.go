@@ -26,6 +26,7 @@ import (
 	"github.com/seedbed/seedbed/fnlog"
 	"github.com/seedbed/seedbed/gateway"
 	"github.com/seedbed/seedbed/handoff"
+	"github.com/seedbed/seedbed/keepalive"
 	"github.com/seedbed/seedbed/metrics"
 	"github.com/seedbed/seedbed/netguard"
 	"github.com/seedbed/seedbed/pipelines"
@@ -80,7 +81,8 @@ type App struct {
 	// functions only).
 	events *events.Service
 
-	console, gateway         *http.Server
+	console                  *http.Server
+	gateway                  httpServer
 	consoleLn, gatewayLn     net.Listener
 	consoleURL, functionsURL string
 	// metrics counts the gateway's requests and failures and writes them
@@ -379,12 +381,16 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		}
 		a.console = newHTTPServer(withRunnerLogs(withRunnerArtifacts(srv, a.runnerArt, arts), a.runnerLogs), defaultTimeouts, isGitRequest)
 		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
-		a.gateway = newHTTPServer(gw, defaultTimeouts, always)
+		var gwHandler http.Handler = gw
 		if a.domains != nil {
-			a.gateway = newHTTPServer(a.domains.HTTPHandler(gw), defaultTimeouts, always)
+			gwHandler = a.domains.HTTPHandler(gw)
 			a.https = newHTTPServer(a.domains.HTTPSHandler(srv, gw), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
 			a.https.TLSConfig = a.domains.TLSConfig()
 			a.https.RegisterOnShutdown(srv.EndStreams)
+		}
+		a.gateway = newHTTPServer(gwHandler, defaultTimeouts, always)
+		if cfg.GatewayLoop {
+			a.gateway = keepalive.New(newHTTPServer(gwHandler, defaultTimeouts, always))
 		}
 	}
 	if a.metrics != nil {
@@ -576,7 +582,14 @@ func (a *App) listen(name, addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-func (a *App) serve(srv *http.Server, ln net.Listener, name string) {
+// httpServer is what serve runs on a listener: an http.Server, or the
+// gateway's keep-alive loop in front of one.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
+func (a *App) serve(srv httpServer, ln net.Listener, name string) {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Error("server stopped", "server", name, "err", err)
 	}

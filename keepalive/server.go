@@ -1,0 +1,513 @@
+// Package keepalive serves the gateway's plain HTTP/1.1 requests with a
+// loop of its own and hands every connection that carries anything else
+// to net/http's server.
+//
+// Most requests a function gets are plain: a GET or a small POST on a
+// kept-alive connection. net/http's server spends, for each of them, a
+// goroutine that reads ahead on the connection (to notice a client that
+// goes away), a context, a response buffered twice and the wake-ups
+// between them; on a 2-core machine that was a fifth of the gateway's
+// requests/s (docs/benchmarks.md, issue 14.3). The loop here reads such a
+// request with net/http's own parser, runs the handler on the
+// connection's goroutine and writes the answer with the same framing
+// net/http would choose.
+//
+// It takes only what it recognised whole: an HTTP/1.1 request in origin
+// form with one valid Host, valid header fields, a method it knows, a
+// body of declared length up to MaxBody and no Upgrade, Expect or
+// Transfer-Encoding, whose head fits its buffer. Anything else — an
+// upgrade (WebSockets), a chunked or large upload, HEAD, HTTP/1.0, a head
+// net/http would refuse — goes, with every byte already read put back in
+// front, to the http.Server the loop was made from, which serves the
+// connection from then on and answers exactly as it always did.
+//
+// What the loop does not do: it does not read ahead while the handler
+// runs, so a client that goes away is noticed when its answer is written,
+// not before (the gateway's per-function timeouts bound the wait).
+package keepalive
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// MaxBody is the largest request body the loop reads itself; a larger
+// one goes to net/http, which streams it.
+const MaxBody = 64 << 10
+
+// headBuffer is the size of each connection's read buffer: a head that
+// does not fit goes to net/http (whose limit is the server's
+// MaxHeaderBytes).
+const headBuffer = 4 << 10
+
+// Server serves plain requests on kept-alive connections with the loop and
+// the rest with an http.Server.
+type Server struct {
+	srv      *http.Server
+	handover *handoverListener
+
+	mu         sync.Mutex
+	conns      map[*conn]bool // true while a request is being served
+	listener   net.Listener
+	inShutdown atomic.Bool
+	done       chan struct{} // closed when the last tracked connection ends after Shutdown
+}
+
+// New returns a server for srv's handler, with srv's ReadHeaderTimeout,
+// IdleTimeout and ErrorLog; srv serves the connections the loop hands
+// over, and must not be served or shut down by anyone else.
+func New(srv *http.Server) *Server {
+	return &Server{srv: srv, conns: map[*conn]bool{}}
+}
+
+// Serve accepts connections on ln until Shutdown, which makes it return
+// http.ErrServerClosed. It may be called once.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.listener != nil {
+		s.mu.Unlock()
+		return errors.New("keepalive: Serve called twice")
+	}
+	s.listener = ln
+	s.handover = newHandoverListener(ln.Addr())
+	s.mu.Unlock()
+	if s.inShutdown.Load() {
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	fallback := make(chan error, 1)
+	go func() { fallback <- s.srv.Serve(s.handover) }()
+
+	var delay time.Duration // how long to sleep on accept failure, as net/http does
+	for {
+		rwc, err := ln.Accept()
+		if err != nil {
+			if s.inShutdown.Load() {
+				return http.ErrServerClosed
+			}
+			// Out of descriptors, say: wait and go on, as net/http does,
+			// rather than stop serving.
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.logf("keepalive: accept error: %v; retrying in %v", err, delay)
+				time.Sleep(delay)
+				continue
+			}
+			s.handover.Close()
+			<-fallback
+			return err
+		}
+		delay = 0
+		c := newConn(s, rwc)
+		if !s.track(c) {
+			rwc.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting connections, closes idle ones, lets each
+// request under way finish and returns once every connection is closed,
+// or with ctx's error when ctx ends first. The handed-over connections
+// are shut down by the http.Server, alike.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.inShutdown.Store(true)
+	ln, handover := s.listener, s.handover
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if len(s.conns) == 0 {
+			close(s.done)
+		}
+	}
+	for c, busy := range s.conns {
+		if !busy {
+			c.rwc.Close()
+		}
+	}
+	done := s.done
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	var fallbackErr error
+	if handover != nil {
+		handover.Close()
+		fallbackErr = s.srv.Shutdown(ctx)
+	}
+	select {
+	case <-done:
+		return fallbackErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// track adds c to the connections Shutdown waits for; false once Shutdown
+// began.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inShutdown.Load() {
+		return false
+	}
+	s.conns[c] = false
+	return true
+}
+
+// forget removes c, whether it closed or was handed over.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if s.done != nil && len(s.conns) == 0 {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+}
+
+// setBusy marks c as serving a request (or idle); it refuses to start a
+// request once Shutdown began, and Shutdown closes idle connections.
+func (s *Server) setBusy(c *conn, busy bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if busy && s.inShutdown.Load() {
+		return false
+	}
+	s.conns[c] = busy
+	return true
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.srv.ErrorLog != nil {
+		s.srv.ErrorLog.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+// conn is one client connection the loop serves.
+type conn struct {
+	s        *Server
+	rwc      net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	ctx      context.Context // the connection's, under every request's
+	remote   string
+	head     bytes.Reader  // the head of the request being parsed
+	hr       *bufio.Reader // reads head for http.ReadRequest
+	lastPost bool          // the last request was a POST (see serve)
+	res      response      // reused by every request
+}
+
+func newConn(s *Server, rwc net.Conn) *conn {
+	c := &conn{s: s, rwc: rwc, remote: rwc.RemoteAddr().String()}
+	c.br = bufio.NewReaderSize(rwc, headBuffer)
+	c.bw = bufio.NewWriterSize(rwc, headBuffer)
+	c.hr = bufio.NewReaderSize(&c.head, headBuffer)
+	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.srv)
+	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, rwc.LocalAddr())
+	return c
+}
+
+// serve runs the loop until the connection closes or goes to net/http.
+func (c *conn) serve() {
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			c.rwc.Close()
+		}
+		c.s.forget(c)
+	}()
+	for {
+		// A deadline a handler set for its body must not outlive it.
+		var deadline time.Time
+		if idle := c.s.srv.IdleTimeout; idle > 0 {
+			deadline = time.Now().Add(idle)
+		}
+		_ = c.rwc.SetReadDeadline(deadline)
+		if _, err := c.br.Peek(1); err != nil {
+			return // closed, or idle too long
+		}
+		if !c.s.setBusy(c, true) {
+			return // shutting down: the client sends again on a new connection
+		}
+		if d := c.s.srv.ReadHeaderTimeout; d > 0 {
+			_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+		}
+		if c.lastPost {
+			// RFC 9112, section 2.2: a server may ignore line ends a
+			// client sent after a POST's body, as net/http does.
+			if err := c.skipLineEnds(); err != nil {
+				return
+			}
+		}
+		req, head, ok := c.readPlain()
+		if req == nil && !ok {
+			return // the client went away or timed out in the head
+		}
+		if !ok {
+			handedOver = c.handOver()
+			return
+		}
+		_, _ = c.br.Discard(head)
+		_ = c.rwc.SetReadDeadline(time.Time{})
+		c.lastPost = req.Method == http.MethodPost
+		if !c.serveRequest(req) {
+			return
+		}
+		if !c.s.setBusy(c, false) || c.s.inShutdown.Load() {
+			return
+		}
+	}
+}
+
+// skipLineEnds discards CR and LF before the next request.
+func (c *conn) skipLineEnds() error {
+	for {
+		b, err := c.br.Peek(1)
+		if err != nil {
+			return err
+		}
+		if b[0] != '\r' && b[0] != '\n' {
+			return nil
+		}
+		_, _ = c.br.Discard(1)
+	}
+}
+
+// readPlain reads the next request's head and parses it without
+// consuming it: ok with the request and the head's length when the loop
+// takes it; not ok with a nil request when the connection failed; not ok
+// with a request (or none, for a head it does not parse) when net/http
+// must have it.
+func (c *conn) readPlain() (req *http.Request, head int, ok bool) {
+	n, err := c.peekHead()
+	if err != nil {
+		return nil, 0, false
+	}
+	if n == 0 {
+		return &http.Request{}, 0, false // too large for the loop, or cut short
+	}
+	raw, _ := c.br.Peek(n)
+	c.head.Reset(raw)
+	c.hr.Reset(&c.head)
+	req, err = http.ReadRequest(c.hr)
+	if err != nil || !plain(req, raw) {
+		return &http.Request{}, 0, false
+	}
+	return req, n, true
+}
+
+// peekHead waits until the buffer holds a whole head (up to its empty
+// line) and returns its length, or 0 when it does not fit the buffer.
+func (c *conn) peekHead() (int, error) {
+	from := 0
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if i := headEnd(buf, from); i > 0 {
+			return i, nil
+		}
+		if len(buf) == c.br.Size() {
+			return 0, nil
+		}
+		from = max(len(buf)-3, 0)
+		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			if errors.Is(err, io.EOF) && len(buf) > 0 {
+				return 0, nil // a head cut short: net/http answers 400
+			}
+			return 0, err
+		}
+	}
+}
+
+// headEnd returns the length of the head at the start of buf (through the
+// empty line that ends it, CRLF or a bare LF as net/http accepts), or 0
+// when buf does not hold one yet; the search starts at from.
+func headEnd(buf []byte, from int) int {
+	for i := from; i < len(buf); i++ {
+		if buf[i] != '\n' {
+			continue
+		}
+		switch {
+		case i+1 < len(buf) && buf[i+1] == '\n':
+			return i + 2
+		case i+2 < len(buf) && buf[i+1] == '\r' && buf[i+2] == '\n':
+			return i + 3
+		}
+	}
+	return 0
+}
+
+// plain reports whether the loop serves req, whose head is raw: exactly
+// the requests net/http's server accepts and serves the same way with
+// nothing of what the loop leaves out (see the package comment).
+func plain(req *http.Request, raw []byte) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+	default:
+		return false
+	}
+	if req.ProtoMajor != 1 || req.ProtoMinor != 1 || req.URL.Host != "" || len(req.RequestURI) == 0 || req.RequestURI[0] != '/' {
+		return false
+	}
+	if req.Host == "" || !httpguts.ValidHostHeader(req.Host) || hostFields(raw) != 1 {
+		return false
+	}
+	if req.ContentLength < 0 || req.ContentLength > MaxBody || len(req.TransferEncoding) > 0 {
+		return false
+	}
+	h := req.Header
+	if len(h["Upgrade"]) > 0 || len(h["Expect"]) > 0 || len(h["Transfer-Encoding"]) > 0 ||
+		httpguts.HeaderValuesContainsToken(h["Connection"], "upgrade") {
+		return false
+	}
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hostFields counts the Host fields of a head: http.ReadRequest keeps the
+// first, and net/http's server refuses a request with several.
+func hostFields(raw []byte) int {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '\n' && i+5 < len(raw) && asciiHasPrefixFold(raw[i+1:], "host:") {
+			n++
+		}
+	}
+	return n
+}
+
+func asciiHasPrefixFold(b []byte, prefix string) bool {
+	if len(b) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// handOver gives the connection, with what was read of it, to net/http;
+// false when net/http no longer takes connections.
+func (c *conn) handOver() bool {
+	_ = c.rwc.SetReadDeadline(time.Time{})
+	pending, _ := c.br.Peek(c.br.Buffered())
+	rc := &replayConn{Conn: c.rwc, pending: bytes.Clone(pending)}
+	c.s.forget(c)
+	return c.s.handover.deliver(rc)
+}
+
+// serveRequest runs the handler for req and finishes its answer; false
+// when the connection must close.
+func (c *conn) serveRequest(req *http.Request) (keep bool) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	req = req.WithContext(ctx)
+	req.RemoteAddr = c.remote
+	body := &requestBody{r: c.br, left: req.ContentLength}
+	if req.ContentLength > 0 {
+		req.Body = body
+	} else {
+		req.Body = http.NoBody
+	}
+	w := &c.res
+	w.reset(c, req)
+	defer func() {
+		if err := recover(); err != nil {
+			keep = false
+			if err != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.s.logf("http: panic serving %s: %v\n%s", c.remote, err, buf)
+			}
+			_ = c.bw.Flush() // what was sent stays sent; the client sees the answer cut
+		}
+		w.req = nil
+	}()
+	c.s.srv.Handler.ServeHTTP(w, req)
+	if !w.finish() {
+		return false
+	}
+	if body.left > 0 {
+		// The handler left part of the body: read it away (it is at most
+		// MaxBody), bounded like a head, so that the next request starts
+		// where it should.
+		if d := c.s.srv.ReadHeaderTimeout; d > 0 {
+			_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+		}
+		if _, err := c.br.Discard(int(body.left)); err != nil {
+			return false
+		}
+	}
+	return !w.closeAfter
+}
+
+// requestBody is a plain request's body, read from the connection.
+type requestBody struct {
+	r      *bufio.Reader
+	left   int64
+	closed bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err != nil && b.left > 0 {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, fmt.Errorf("read the request body: %w", err)
+	}
+	if b.left == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b *requestBody) Close() error {
+	b.closed = true
+	return nil
+}
