@@ -18,11 +18,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/seedbed/seedbed/bench/harness"
@@ -76,6 +78,7 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "how long each wrk run lasts")
 	threads := flag.Int("threads", 2, "wrk threads")
 	conns := flag.Int("connections", 32, "wrk connections")
+	hold := flag.Bool("hold", false, "set up, print the three URLs and wait for Ctrl-C instead of loading them: to profile one by hand")
 	flag.Parse()
 	for _, tool := range []string{"nginx", "wrk"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -118,8 +121,10 @@ func main() {
 	if err := ng.Start(); err != nil {
 		harness.Fatal(err)
 	}
-	harness.OnFatal(func() { _ = ng.Process.Kill() })
-	defer func() { _ = ng.Process.Kill(); _ = ng.Wait() }()
+	// SIGTERM, not SIGKILL: nginx's master stops its workers on the way
+	// out, and killed it leaves them running.
+	harness.OnFatal(func() { _ = ng.Process.Signal(syscall.SIGTERM) })
+	defer func() { _ = ng.Process.Signal(syscall.SIGTERM); _ = ng.Wait() }()
 
 	targets := []struct{ name, url string }{
 		{"nginx", "http://" + ngAddr + "/px/dev/http"},
@@ -130,6 +135,15 @@ func main() {
 		if err := waitOK(t.url); err != nil {
 			harness.Fatalf("%s: %v", t.name, err)
 		}
+	}
+	if *hold {
+		for _, t := range targets {
+			fmt.Printf("HOLD %s %s\n", t.name, t.url)
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		return
 	}
 	fmt.Printf("wrk -t%d -c%d -d%s, %d rounds, %s, load %s\n", *threads, *conns, *dur, *rounds, time.Now().UTC().Format(time.RFC3339), loadavg())
 	all := map[string][]result{}

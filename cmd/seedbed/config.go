@@ -171,7 +171,7 @@ func configFlags(fs *pflag.FlagSet, getenv func(string) string) *Config {
 	}
 	fs.StringVar(&c.Addr, "addr", env("SEEDBED_ADDR", "127.0.0.1:8080"), "console and API listen address (SEEDBED_ADDR)")
 	fs.StringVar(&c.GatewayAddr, "gateway-addr", env("SEEDBED_GATEWAY_ADDR", "127.0.0.1:8081"), "function gateway listen address (SEEDBED_GATEWAY_ADDR)")
-	fs.BoolVar(&c.GatewayLoop, "gateway-loop", getenv("SEEDBED_GATEWAY_LOOP") == "true", "serve the gateway's plain HTTP/1.1 requests (a GET or a POST of up to 64 KiB on a kept-alive connection) with Seedbed's own keep-alive loop, which is faster; everything else (WebSockets, large or chunked uploads, HEAD, HTTP/1.0) goes to Go's net/http server either way. false: net/http serves every request (SEEDBED_GATEWAY_LOOP)")
+	fs.BoolVar(&c.GatewayLoop, "gateway-loop", getenv("SEEDBED_GATEWAY_LOOP") != "false", "serve the gateway's plain HTTP/1.1 requests (a GET or a POST of up to 64 KiB on a kept-alive connection) with Seedbed's own keep-alive loop, which is faster; everything else (WebSockets, large or chunked uploads, HEAD, HTTP/1.0) goes to Go's net/http server either way. false: net/http serves every request (SEEDBED_GATEWAY_LOOP)")
 	fs.StringVar(&c.DataDir, "data-dir", env("SEEDBED_DATA_DIR", "data"), "where the SQLite database, artifacts, caches and running functions live (SEEDBED_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("SEEDBED_DATABASE_URL", ""), "postgres://… to use PostgreSQL; empty for SQLite in the data dir (SEEDBED_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("SEEDBED_REDIS_URL", ""), "redis://… to use Redis for the queue; empty for the in-process queue server (SEEDBED_REDIS_URL)")
