@@ -60,7 +60,7 @@ type Server struct {
 	handover *handoverListener
 
 	mu         sync.Mutex
-	conns      map[*conn]bool // true while a request is being served
+	conns      map[*conn]struct{}
 	listener   net.Listener
 	inShutdown atomic.Bool
 	done       chan struct{} // closed when the last tracked connection ends after Shutdown
@@ -70,7 +70,7 @@ type Server struct {
 // IdleTimeout and ErrorLog; srv serves the connections the loop hands
 // over, and must not be served or shut down by anyone else.
 func New(srv *http.Server) *Server {
-	return &Server{srv: srv, conns: map[*conn]bool{}}
+	return &Server{srv: srv, conns: map[*conn]struct{}{}}
 }
 
 // Serve accepts connections on ln until Shutdown, which makes it return
@@ -90,6 +90,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	fallback := make(chan error, 1)
 	go func() { fallback <- s.srv.Serve(s.handover) }()
+	stopSweep := make(chan struct{})
+	defer close(stopSweep)
+	go s.sweep(stopSweep)
 
 	var delay time.Duration // how long to sleep on accept failure, as net/http does
 	for {
@@ -135,8 +138,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			close(s.done)
 		}
 	}
-	for c, busy := range s.conns {
-		if !busy {
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosing) {
 			c.rwc.Close()
 		}
 	}
@@ -166,7 +169,7 @@ func (s *Server) track(c *conn) bool {
 	if s.inShutdown.Load() {
 		return false
 	}
-	s.conns[c] = false
+	s.conns[c] = struct{}{}
 	return true
 }
 
@@ -184,16 +187,31 @@ func (s *Server) forget(c *conn) {
 	}
 }
 
-// setBusy marks c as serving a request (or idle); it refuses to start a
-// request once Shutdown began, and Shutdown closes idle connections.
-func (s *Server) setBusy(c *conn, busy bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if busy && s.inShutdown.Load() {
-		return false
+// watchAfter is how long a request runs before the loop starts watching
+// its connection for a client that goes away; shorter requests, nearly
+// all of them, never pay for a watch.
+const watchAfter = 100 * time.Millisecond
+
+// sweep starts the watch of every request that has run for watchAfter,
+// until stop is closed.
+func (s *Server) sweep(stop <-chan struct{}) {
+	t := time.NewTicker(watchAfter / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			cutoff := now.Add(-watchAfter).UnixNano()
+			s.mu.Lock()
+			for c := range s.conns {
+				if c.state.Load() == stateBusy && c.watchable.Load() && c.began.Load() < cutoff {
+					c.startWatch()
+				}
+			}
+			s.mu.Unlock()
+		}
 	}
-	s.conns[c] = busy
-	return true
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -204,11 +222,21 @@ func (s *Server) logf(format string, args ...any) {
 	log.Printf(format, args...)
 }
 
+// Connection states: Shutdown closes idle connections, and a connection
+// does not start a request once it is closing.
+const (
+	stateIdle int32 = iota
+	stateBusy
+	stateClosing
+)
+
 // conn is one client connection the loop serves.
 type conn struct {
 	s        *Server
 	rwc      net.Conn
-	br       *bufio.Reader
+	state    atomic.Int32
+	began    atomic.Int64  // when the request under way began, in Unix ns
+	br       *bufio.Reader // reads through the conn (see Read)
 	bw       *bufio.Writer
 	ctx      context.Context // the connection's, under every request's
 	remote   string
@@ -216,16 +244,76 @@ type conn struct {
 	hr       *bufio.Reader // reads head for http.ReadRequest
 	lastPost bool          // the last request was a POST (see serve)
 	res      response      // reused by every request
+
+	// The watch: a read of the connection while a long request runs,
+	// as net/http's server does for every request, to cancel the
+	// request's context when the client goes away. It may read the
+	// first byte of the next request, which Read then gives first.
+	watchable atomic.Bool // nothing else reads the connection: the body is read
+	mu        sync.Mutex
+	watching  chan struct{} // closed when the watch ends; nil: none
+	cancel    context.CancelFunc
+	gone      atomic.Bool // the watch saw the client close the connection
+	stashed   bool
+	stash     [1]byte
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{s: s, rwc: rwc, remote: rwc.RemoteAddr().String()}
-	c.br = bufio.NewReaderSize(rwc, headBuffer)
+	c.br = bufio.NewReaderSize(c, headBuffer)
 	c.bw = bufio.NewWriterSize(rwc, headBuffer)
 	c.hr = bufio.NewReaderSize(&c.head, headBuffer)
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.srv)
 	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, rwc.LocalAddr())
 	return c
+}
+
+// Read reads the connection for br: the byte a watch read first.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.stashed && len(p) > 0 {
+		c.stashed = false
+		p[0] = c.stash[0]
+		return 1, nil
+	}
+	return c.rwc.Read(p)
+}
+
+// startWatch starts watching the connection for the client going away.
+func (c *conn) startWatch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watching != nil || c.cancel == nil {
+		return
+	}
+	done := make(chan struct{})
+	c.watching = done
+	cancel := c.cancel
+	go func() {
+		defer close(done)
+		n, err := c.rwc.Read(c.stash[:])
+		if n == 1 {
+			c.stashed = true // the client sent more: it is there
+			return
+		}
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			c.gone.Store(true)
+			cancel()
+		}
+	}()
+}
+
+// stopWatch ends the watch, if one runs, and waits for it.
+func (c *conn) stopWatch() {
+	c.mu.Lock()
+	done := c.watching
+	c.watching, c.cancel = nil, nil
+	c.mu.Unlock()
+	c.watchable.Store(false)
+	if done != nil {
+		_ = c.rwc.SetReadDeadline(time.Unix(1, 0)) // in the past: the read returns at once
+		<-done
+	}
 }
 
 // serve runs the loop until the connection closes or goes to net/http.
@@ -247,9 +335,10 @@ func (c *conn) serve() {
 		if _, err := c.br.Peek(1); err != nil {
 			return // closed, or idle too long
 		}
-		if !c.s.setBusy(c, true) {
+		if !c.state.CompareAndSwap(stateIdle, stateBusy) || c.s.inShutdown.Load() {
 			return // shutting down: the client sends again on a new connection
 		}
+		c.began.Store(time.Now().UnixNano())
 		if d := c.s.srv.ReadHeaderTimeout; d > 0 {
 			_ = c.rwc.SetReadDeadline(time.Now().Add(d))
 		}
@@ -274,7 +363,7 @@ func (c *conn) serve() {
 		if !c.serveRequest(req) {
 			return
 		}
-		if !c.s.setBusy(c, false) || c.s.inShutdown.Load() {
+		if !c.state.CompareAndSwap(stateBusy, stateIdle) || c.s.inShutdown.Load() {
 			return
 		}
 	}
@@ -438,11 +527,15 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remote
-	body := &requestBody{r: c.br, left: req.ContentLength}
+	body := &requestBody{c: c, left: req.ContentLength}
+	c.mu.Lock()
+	c.cancel = cancel
+	c.mu.Unlock()
 	if req.ContentLength > 0 {
 		req.Body = body
 	} else {
 		req.Body = http.NoBody
+		c.watchable.Store(c.br.Buffered() == 0)
 	}
 	w := &c.res
 	w.reset(c, req)
@@ -455,11 +548,14 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 				c.s.logf("http: panic serving %s: %v\n%s", c.remote, err, buf)
 			}
 			_ = c.bw.Flush() // what was sent stays sent; the client sees the answer cut
+			c.stopWatch()
 		}
 		w.req = nil
 	}()
 	c.s.srv.Handler.ServeHTTP(w, req)
-	if !w.finish() {
+	ok := w.finish()
+	c.stopWatch()
+	if !ok || c.gone.Load() {
 		return false
 	}
 	if body.left > 0 {
@@ -478,7 +574,7 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 
 // requestBody is a plain request's body, read from the connection.
 type requestBody struct {
-	r      *bufio.Reader
+	c      *conn
 	left   int64
 	closed bool
 }
@@ -493,8 +589,11 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	if int64(len(p)) > b.left {
 		p = p[:b.left]
 	}
-	n, err := b.r.Read(p)
+	n, err := b.c.br.Read(p)
 	b.left -= int64(n)
+	if b.left == 0 {
+		b.c.watchable.Store(b.c.br.Buffered() == 0)
+	}
 	if err != nil && b.left > 0 {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF

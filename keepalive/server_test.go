@@ -434,3 +434,60 @@ func shorten(b []byte) string {
 	}
 	return fmt.Sprintf("%s… (%d bytes, sum %d)", b[:100], len(b), crc32.ChecksumIEEE(b))
 }
+
+// TestClientGoneCancels: a request that runs long has its context
+// cancelled when its client closes the connection, by the loop as by
+// net/http; a client that sends its next request while a long one runs
+// (the watch reads its first byte) gets both answers in order.
+func TestClientGoneCancels(t *testing.T) {
+	cancelled := make(chan string, 4)
+	wait := map[string]time.Duration{"/wait": 5 * time.Second, "/first": time.Second, "/second": 0}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		select {
+		case <-r.Context().Done():
+			by := "net/http"
+			if _, ok := w.(*response); ok {
+				by = "loop"
+			}
+			cancelled <- by
+		case <-time.After(wait[r.URL.Path]):
+			fmt.Fprintf(w, "waited for %s", r.URL.Path)
+		}
+	})
+	p := startPair(t, h)
+	for _, side := range []struct{ name, addr string }{{"loop", p.loop}, {"net/http", p.std}} {
+		for _, req := range []string{
+			"GET /wait HTTP/1.1\r\nHost: a\r\n\r\n",
+			"POST /wait HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody",
+		} {
+			c := dialT(t, side.addr)
+			io.WriteString(c, req)
+			time.Sleep(200 * time.Millisecond)
+			c.Close()
+			select {
+			case by := <-cancelled:
+				if by != side.name {
+					t.Errorf("cancelled on %s, want %s", by, side.name)
+				}
+			case <-time.After(4 * time.Second):
+				t.Errorf("%s: the request of a client that went away was not cancelled (%q)", side.name, req[:4])
+			}
+		}
+		c := dialT(t, side.addr)
+		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+		time.Sleep(500 * time.Millisecond) // the watch runs by now
+		io.WriteString(c, "GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+		br := bufio.NewReader(c)
+		for _, want := range []string{"waited for /first", "waited for /second"} {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", side.name, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != want {
+				t.Errorf("%s: got %q, want %q", side.name, b, want)
+			}
+		}
+	}
+}
