@@ -231,9 +231,12 @@ func (w *response) writeHead(final bool, first []byte) {
 	te := h.Get("Transfer-Encoding")
 	hasTE := te != ""
 	allowed := bodyAllowedForStatus(w.status)
+	// The fields the server adds go out after the handler's, written
+	// straight into the buffer (net/http's extraHeader): no allocation.
+	addLength, addType, addDate, addClose := false, "", false, false
 	if final && !trailers && !hasTE && allowed && len(h["Content-Length"]) == 0 {
 		w.clen = int64(len(first))
-		h["Content-Length"] = []string{strconv.Itoa(len(first))}
+		addLength = true
 	}
 	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || w.c.s.inShutdown.Load() {
 		w.closeAfter = true
@@ -241,7 +244,7 @@ func (w *response) writeHead(final bool, first []byte) {
 	if allowed {
 		_, haveType := h["Content-Type"]
 		if h.Get("Content-Encoding") == "" && !haveType && !hasTE && len(first) > 0 {
-			h["Content-Type"] = []string{http.DetectContentType(first)}
+			addType = http.DetectContentType(first)
 		}
 	} else {
 		delete(h, "Content-Length")
@@ -250,14 +253,16 @@ func (w *response) writeHead(final bool, first []byte) {
 			delete(h, "Content-Type")
 		}
 		w.clen = -1
+		addLength = false
 	}
 	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+		addDate = true
 	}
 	if w.clen != -1 && hasTE && te != "identity" {
 		w.c.s.logf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d", te, w.clen)
 		delete(h, "Content-Length")
 		w.clen = -1
+		addLength = false
 	}
 	switch {
 	case !allowed || w.status == http.StatusNoContent:
@@ -269,15 +274,37 @@ func (w *response) writeHead(final bool, first []byte) {
 		delete(h, "Transfer-Encoding")
 	default:
 		w.chunked = true
-		h["Transfer-Encoding"] = []string{"chunked"}
+		delete(h, "Transfer-Encoding")
 		delete(h, "Content-Length")
 	}
 	if w.closeAfter && !httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
-		h["Connection"] = []string{"close"}
+		delete(h, "Connection")
+		addClose = true
 	}
 	w.writeStatusLine(w.status)
-	_ = h.Write(w.c.bw)
-	_, _ = w.c.bw.WriteString("\r\n")
+	bw := w.c.bw
+	_ = h.Write(bw)
+	if addLength {
+		_, _ = bw.WriteString("Content-Length: ")
+		w.chunkHead = strconv.AppendInt(w.chunkHead[:0], w.clen, 10)
+		_, _ = bw.Write(w.chunkHead)
+		_, _ = bw.WriteString("\r\n")
+	}
+	if addType != "" {
+		_, _ = bw.WriteString("Content-Type: ")
+		_, _ = bw.WriteString(addType)
+		_, _ = bw.WriteString("\r\n")
+	}
+	if addDate {
+		_, _ = bw.Write(w.c.s.dateField())
+	}
+	if w.chunked {
+		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if addClose {
+		_, _ = bw.WriteString("Connection: close\r\n")
+	}
+	_, _ = bw.WriteString("\r\n")
 }
 
 func (w *response) writeStatusLine(code int) {

@@ -64,6 +64,25 @@ type Server struct {
 	listener   net.Listener
 	inShutdown atomic.Bool
 	done       chan struct{} // closed when the last tracked connection ends after Shutdown
+	date       atomic.Pointer[dateField]
+}
+
+// dateField is a Date field line, made once a second.
+type dateField struct {
+	unix int64
+	line []byte
+}
+
+// dateField returns "Date: <now>\r\n".
+func (s *Server) dateField() []byte {
+	now := time.Now()
+	if d := s.date.Load(); d != nil && d.unix == now.Unix() {
+		return d.line
+	}
+	line := append([]byte("Date: "), now.UTC().AppendFormat(nil, http.TimeFormat)...)
+	d := &dateField{unix: now.Unix(), line: append(line, "\r\n"...)}
+	s.date.Store(d)
+	return d.line
 }
 
 // New returns a server for srv's handler, with srv's ReadHeaderTimeout,
@@ -527,11 +546,12 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remote
-	body := &requestBody{c: c, left: req.ContentLength}
 	c.mu.Lock()
 	c.cancel = cancel
 	c.mu.Unlock()
+	var body *requestBody
 	if req.ContentLength > 0 {
+		body = &requestBody{c: c, left: req.ContentLength}
 		req.Body = body
 	} else {
 		req.Body = http.NoBody
@@ -558,7 +578,7 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	if !ok || c.gone.Load() {
 		return false
 	}
-	if body.left > 0 {
+	if body != nil && body.left > 0 {
 		// The handler left part of the body: read it away (it is at most
 		// MaxBody), bounded like a head, so that the next request starts
 		// where it should.
