@@ -123,7 +123,7 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 // pair is the same handler behind the loop and behind net/http alone.
 type pair struct{ loop, std string }
 
-func startPair(t *testing.T, h http.Handler) pair {
+func startPair(t testing.TB, h http.Handler) pair {
 	t.Helper()
 	listen := func() net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -162,7 +162,7 @@ type answer struct {
 // exchange sends raw on a new connection and reads up to n answers
 // (fewer when the server closes it); closed says whether the server
 // closed the connection after them.
-func exchange(t *testing.T, addr string, raw string, method string, n int, halfClose bool) (answers []answer, closed bool) {
+func exchange(t testing.TB, addr string, raw string, method string, n int, halfClose bool) (answers []answer, closed bool) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -490,4 +490,39 @@ func TestClientGoneCancels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzLoopAnswersAsNetHTTP: whatever bytes a client sends (and then closes
+// its side), the loop and net/http's server answer them alike, as
+// TestLoopAnswersAsNetHTTP checks for chosen exchanges.
+func FuzzLoopAnswersAsNetHTTP(f *testing.F) {
+	for _, seed := range []string{
+		"GET /plain HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /echo?x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /json HTTP/1.1\r\nHost: b\r\n\r\n",
+		"GET /trailer HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+		"GET /plain HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+		"GET /stream HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n0\n\n",
+		"HEAD /big HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /halfread HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345",
+	} {
+		f.Add([]byte(seed))
+	}
+	p := startPair(f, http.HandlerFunc(testHandler))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		method := "GET"
+		if m, _, ok := strings.Cut(string(raw), " "); ok && m == "HEAD" {
+			method = "HEAD"
+		}
+		gotLoop, closedLoop := exchange(t, p.loop, string(raw), method, 4, true)
+		gotStd, closedStd := exchange(t, p.std, string(raw), method, 4, true)
+		for i := range gotLoop {
+			gotLoop[i].ServedBy = ""
+		}
+		for i := range gotStd {
+			gotStd[i].ServedBy = ""
+		}
+		if fmt.Sprint(gotLoop) != fmt.Sprint(gotStd) || closedLoop != closedStd {
+			t.Fatalf("for %q the loop answered\n%+v (closed %v)\nnet/http\n%+v (closed %v)", raw, gotLoop, closedLoop, gotStd, closedStd)
+		}
+	})
 }
