@@ -35,12 +35,8 @@ type response struct {
 	chunkHead   []byte
 }
 
-func (w *response) reset(c *conn, req *http.Request) {
-	buf := w.buf
-	if buf == nil {
-		buf = make([]byte, 0, bufferBeforeChunking)
-	}
-	*w = response{c: c, req: req, header: make(http.Header), clen: -1, buf: buf[:0], chunkHead: w.chunkHead[:0],
+func (w *response) reset(c *conn, req *http.Request, buf []byte) {
+	*w = response{c: c, req: req, header: make(http.Header), clen: -1, buf: buf, chunkHead: w.chunkHead[:0],
 		closeAfter: httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")}
 }
 

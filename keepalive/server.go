@@ -65,6 +65,33 @@ type Server struct {
 	inShutdown atomic.Bool
 	done       chan struct{} // closed when the last tracked connection ends after Shutdown
 	date       atomic.Pointer[dateField]
+
+	// What a connection needs only while it reads a head or holds an
+	// answer is pooled, so that an idle kept-alive connection holds no
+	// more than its two buffers, as with net/http.
+	parsers sync.Pool // *parser
+	holds   sync.Pool // *[]byte of bufferBeforeChunking
+}
+
+// parser reads a head that is in a connection's buffer with
+// http.ReadRequest.
+type parser struct {
+	head bytes.Reader
+	r    *bufio.Reader
+}
+
+func (s *Server) parse(raw []byte) (*http.Request, error) {
+	p, ok := s.parsers.Get().(*parser)
+	if !ok {
+		p = &parser{}
+		p.r = bufio.NewReaderSize(&p.head, headBuffer)
+	}
+	p.head.Reset(raw)
+	p.r.Reset(&p.head)
+	req, err := http.ReadRequest(p.r)
+	p.head.Reset(nil)
+	s.parsers.Put(p)
+	return req, err
 }
 
 // dateField is a Date field line, made once a second.
@@ -259,10 +286,8 @@ type conn struct {
 	bw       *bufio.Writer
 	ctx      context.Context // the connection's, under every request's
 	remote   string
-	head     bytes.Reader  // the head of the request being parsed
-	hr       *bufio.Reader // reads head for http.ReadRequest
-	lastPost bool          // the last request was a POST (see serve)
-	res      response      // reused by every request
+	lastPost bool     // the last request was a POST (see serve)
+	res      response // reused by every request
 
 	// The watch: a read of the connection while a long request runs,
 	// as net/http's server does for every request, to cancel the
@@ -281,7 +306,6 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{s: s, rwc: rwc, remote: rwc.RemoteAddr().String()}
 	c.br = bufio.NewReaderSize(c, headBuffer)
 	c.bw = bufio.NewWriterSize(rwc, headBuffer)
-	c.hr = bufio.NewReaderSize(&c.head, headBuffer)
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.srv)
 	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, rwc.LocalAddr())
 	return c
@@ -416,9 +440,7 @@ func (c *conn) readPlain() (req *http.Request, head int, ok bool) {
 		return &http.Request{}, 0, false // too large for the loop, or cut short
 	}
 	raw, _ := c.br.Peek(n)
-	c.head.Reset(raw)
-	c.hr.Reset(&c.head)
-	req, err = http.ReadRequest(c.hr)
+	req, err = c.s.parse(raw)
 	if err != nil || !plain(req, raw) {
 		return &http.Request{}, 0, false
 	}
@@ -558,7 +580,17 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 		c.watchable.Store(c.br.Buffered() == 0)
 	}
 	w := &c.res
-	w.reset(c, req)
+	hold, ok := c.s.holds.Get().(*[]byte)
+	if !ok {
+		b := make([]byte, 0, bufferBeforeChunking)
+		hold = &b
+	}
+	defer func() {
+		*hold = w.buf[:0]
+		w.buf = nil
+		c.s.holds.Put(hold)
+	}()
+	w.reset(c, req, (*hold)[:0])
 	defer func() {
 		if err := recover(); err != nil {
 			keep = false
@@ -573,9 +605,9 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 		w.req = nil
 	}()
 	c.s.srv.Handler.ServeHTTP(w, req)
-	ok := w.finish()
+	finished := w.finish()
 	c.stopWatch()
-	if !ok || c.gone.Load() {
+	if !finished || c.gone.Load() {
 		return false
 	}
 	if body != nil && body.left > 0 {
