@@ -62,10 +62,40 @@ type upstreamConn struct {
 	addr string // the instance's address when dialled
 	br   *bufio.Reader
 	bw   *bufio.Writer
+	// raw and peekFn are made once per connection: made per use, they
+	// were two allocations of every request (see alive).
+	raw    syscall.RawConn
+	peekFn func(fd uintptr) bool
+	peeked bool // what the last peek found: the connection is open and quiet
+	peekB  [1]byte
 }
 
 func newUpstreamConn(c net.Conn, addr string) *upstreamConn {
-	return &upstreamConn{Conn: c, addr: addr, br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10)}
+	uc := &upstreamConn{Conn: c, addr: addr, br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10)}
+	if sc, ok := c.(syscall.Conn); ok {
+		uc.raw, _ = sc.SyscallConn()
+	}
+	uc.peekFn = uc.peek
+	return uc
+}
+
+// alive peeks at an idle connection without blocking: nothing to read
+// means its process still holds it open.
+func (uc *upstreamConn) alive() bool {
+	if uc.raw == nil {
+		return true
+	}
+	uc.peeked = false
+	if err := uc.raw.Read(uc.peekFn); err != nil {
+		return false
+	}
+	return uc.peeked
+}
+
+func (uc *upstreamConn) peek(fd uintptr) bool {
+	n, _, err := syscall.Recvfrom(int(fd), uc.peekB[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	uc.peeked = n < 0 && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK))
+	return true
 }
 
 // upstreamConns are an instance's idle connections, most recently used
@@ -93,7 +123,7 @@ func (u *upstreamConns) get(addr string) *upstreamConn {
 		// A process that restarted listens elsewhere; one that closed an
 		// idle connection (Node closes them after 5 s) left EOF on it;
 		// bytes nobody asked for mean the connection is out of step.
-		if c.addr == addr && c.br.Buffered() == 0 && idleConnAlive(c.Conn) {
+		if c.addr == addr && c.br.Buffered() == 0 && c.alive() {
 			return c
 		}
 		c.Close()
@@ -124,34 +154,11 @@ func (u *upstreamConns) close() {
 	}
 }
 
-// idleConnAlive peeks at an idle connection without blocking: nothing to
-// read means its process still holds it open.
-func idleConnAlive(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	alive := false
-	var b [1]byte
-	if err := raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		alive = n < 0 && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK))
-		return true
-	}); err != nil {
-		return false
-	}
-	return alive
-}
-
 // forward serves r on the lean path: pt says where and how.
 func (t *Target) forward(w http.ResponseWriter, r *http.Request, pt *proxyTarget) {
 	in := pt.inst
 	addr := in.addr()
-	ctx := r.Context()
+	ctx := pt.ctx
 	for attempt := 0; ; attempt++ {
 		uc := in.conns.get(addr)
 		reused := uc != nil
@@ -159,7 +166,7 @@ func (t *Target) forward(w http.ResponseWriter, r *http.Request, pt *proxyTarget
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "tcp", addr)
 			if err != nil {
-				t.proxyError(w, r, err)
+				t.failed(w, r, pt, err)
 				return
 			}
 			uc = newUpstreamConn(c, addr)
@@ -179,10 +186,10 @@ func (t *Target) forward(w http.ResponseWriter, r *http.Request, pt *proxyTarget
 			if reused && attempt == 0 && idempotent(r) && ctx.Err() == nil && closedByPeer(err) {
 				continue
 			}
-			t.proxyError(w, r, err)
+			t.failed(w, r, pt, err)
 			return
 		}
-		t.answer(w, r, resp, uc, &in.conns, stop)
+		t.answer(w, r, pt, resp, uc, &in.conns, stop)
 		return
 	}
 }
@@ -190,7 +197,7 @@ func (t *Target) forward(w http.ResponseWriter, r *http.Request, pt *proxyTarget
 // answer relays resp to the client, then keeps uc in idle for the next
 // request when it can serve one. relay panics with http.ErrAbortHandler when the
 // function breaks its answer off; the connection is closed then too.
-func (t *Target) answer(w http.ResponseWriter, r *http.Request, resp *http.Response, uc *upstreamConn, idle *upstreamConns, stop func() bool) {
+func (t *Target) answer(w http.ResponseWriter, r *http.Request, pt *proxyTarget, resp *http.Response, uc *upstreamConn, idle *upstreamConns, stop func() bool) {
 	reusable := false
 	defer func() {
 		// stop is false when ctx was cancelled and the deadline is set.
@@ -200,7 +207,7 @@ func (t *Target) answer(w http.ResponseWriter, r *http.Request, resp *http.Respo
 			uc.Close()
 		}
 	}()
-	reusable = t.relay(w, r, resp)
+	reusable = t.relay(w, pt, resp)
 }
 
 // closedByPeer reports whether err says the other side closed or reset
@@ -318,7 +325,7 @@ func writeField(bw *bufio.Writer, k, v string) {
 
 // relay writes the function's answer to the client and reports whether
 // the connection to the function can serve another request.
-func (t *Target) relay(w http.ResponseWriter, r *http.Request, resp *http.Response) (reusable bool) {
+func (t *Target) relay(w http.ResponseWriter, pt *proxyTarget, resp *http.Response) (reusable bool) {
 	defer resp.Body.Close()
 	_ = noteServerErrors(resp) // notes a 5xx and drops the console's cookies
 	h := w.Header()
@@ -365,7 +372,7 @@ func (t *Target) relay(w http.ResponseWriter, r *http.Request, resp *http.Respon
 			// The function broke off (or the watchdog did): the client
 			// must not take a cut answer for a whole one, so the server
 			// drops the connection instead of ending the body.
-			t.log.Warn("answer broken off", "function", r.Context().Value(proxyTargetKey{}).(*proxyTarget).fn.Key(), "err", rerr)
+			t.log.Warn("answer broken off", "function", pt.fn.Key(), "err", rerr)
 			panic(http.ErrAbortHandler)
 		}
 	}

@@ -48,6 +48,9 @@ type proxyTarget struct {
 	timeout time.Duration
 	began   time.Time
 	limit   int64 // the request body's, in bytes
+	// ctx is the request's context under the watchdog: its cause says
+	// why a request was cut short.
+	ctx context.Context
 }
 
 type proxyTargetKey struct{}
@@ -71,15 +74,18 @@ func (in *instance) serveHTTP(w http.ResponseWriter, r *http.Request, c *gateway
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	dog := newWatchdog(timeout, functionIdleTimeout(fn), hasBody, cancel)
 	defer dog.stop()
-	pt := &proxyTarget{inst: in, fn: fn, path: c.Path(), rawPath: c.RawPath, fwd: c.Forwarding, timeout: timeout, began: time.Now(), limit: limit}
-	r = r.WithContext(context.WithValue(ctx, proxyTargetKey{}, pt))
+	pt := &proxyTarget{inst: in, fn: fn, path: c.Path(), rawPath: c.RawPath, fwd: c.Forwarding, timeout: timeout, began: time.Now(), limit: limit, ctx: ctx}
 	if hasBody {
 		r.Body = &watchedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), d: dog}
 	}
 	if leanEligible(r) {
+		// The lean path is handed pt and its context; the request keeps
+		// its own (a copy of it per request was a tenth of the bytes a
+		// request allocated).
 		in.t.forward(&watchedWriter{ResponseWriter: w, d: dog}, r, pt)
 		return
 	}
+	r = r.WithContext(context.WithValue(ctx, proxyTargetKey{}, pt))
 	in.t.proxy.ServeHTTP(&watchedWriter{ResponseWriter: w, d: dog}, r)
 }
 
@@ -131,9 +137,13 @@ func (t *Target) newProxy() *httputil.ReverseProxy {
 // stalled, 413 for a body over the limit, 502 (naming an OOM kill when
 // there was one) when the function is not answering.
 func (t *Target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	pt := r.Context().Value(proxyTargetKey{}).(*proxyTarget)
+	t.failed(w, r, r.Context().Value(proxyTargetKey{}).(*proxyTarget), err)
+}
+
+// failed is proxyError for a request whose proxyTarget is pt.
+func (t *Target) failed(w http.ResponseWriter, r *http.Request, pt *proxyTarget, err error) {
 	var tooLarge *http.MaxBytesError
-	switch cause := context.Cause(r.Context()); {
+	switch cause := context.Cause(pt.ctx); {
 	case errors.Is(cause, errNoAnswer):
 		pt.inst.noteFailure(r, observe.KindTimeout, "Timeout", fmt.Sprintf("the function did not answer within %s", pt.timeout), "")
 		gateway.PlainError(w, http.StatusGatewayTimeout, fmt.Sprintf("function %s did not answer within %s", pt.fn.Key(), pt.timeout))
@@ -146,7 +156,7 @@ func (t *Target) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		gateway.PlainError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: function %s accepts at most %d MiB (body_limit in %s)", pt.fn.Key(), pt.limit>>20, stack.FileName))
 		return
 	}
-	if r.Context().Err() == nil {
+	if pt.ctx.Err() == nil {
 		if oom := pt.inst.outOfMemory(pt.began, false); oom != "" {
 			pt.inst.log.Error("request failed: "+oom, "method", r.Method, "path", pt.path, "err", err)
 			pt.inst.noteFailure(r, observe.KindOOM, "OutOfMemory", oom, "")
