@@ -31,7 +31,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -361,7 +360,7 @@ func (c *conn) stopWatch() {
 
 // serve runs the loop until the connection closes or goes to net/http.
 func (c *conn) serve() {
-	handedOver := false
+	handedOver, served := false, false
 	defer func() {
 		if !handedOver {
 			c.rwc.Close()
@@ -375,7 +374,13 @@ func (c *conn) serve() {
 			deadline = time.Now().Add(idle)
 		}
 		_ = c.rwc.SetReadDeadline(deadline)
-		if _, err := c.br.Peek(1); err != nil {
+		// As net/http: the first request may be cut short (and gets a
+		// 400), a later one must bring 4 bytes before it counts.
+		wait := 1
+		if served {
+			wait = 4
+		}
+		if _, err := c.br.Peek(wait); err != nil {
 			return // closed, or idle too long
 		}
 		if !c.state.CompareAndSwap(stateIdle, stateBusy) || c.s.inShutdown.Load() {
@@ -388,9 +393,7 @@ func (c *conn) serve() {
 		if c.lastPost {
 			// RFC 9112, section 2.2: a server may ignore line ends a
 			// client sent after a POST's body, as net/http does.
-			if err := c.skipLineEnds(); err != nil {
-				return
-			}
+			c.skipLineEnds()
 		}
 		req, head, ok := c.readPlain()
 		if req == nil && !ok {
@@ -403,6 +406,7 @@ func (c *conn) serve() {
 		_, _ = c.br.Discard(head)
 		_ = c.rwc.SetReadDeadline(time.Time{})
 		c.lastPost = req.Method == http.MethodPost
+		served = true
 		if !c.serveRequest(req) {
 			return
 		}
@@ -412,18 +416,15 @@ func (c *conn) serve() {
 	}
 }
 
-// skipLineEnds discards CR and LF before the next request.
-func (c *conn) skipLineEnds() error {
-	for {
-		b, err := c.br.Peek(1)
-		if err != nil {
-			return err
-		}
-		if b[0] != '\r' && b[0] != '\n' {
-			return nil
-		}
-		_, _ = c.br.Discard(1)
+// skipLineEnds discards CR and LF among the next 4 bytes (which serve
+// has waited for), exactly as many as net/http's server skips.
+func (c *conn) skipLineEnds() {
+	b, _ := c.br.Peek(4)
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
 	}
+	_, _ = c.br.Discard(n)
 }
 
 // readPlain reads the next request's head and parses it without
@@ -648,9 +649,9 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	if err != nil && b.left > 0 {
 		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+			err = io.ErrUnexpectedEOF // as net/http's body says it
 		}
-		return n, fmt.Errorf("read the request body: %w", err)
+		return n, err
 	}
 	if b.left == 0 {
 		return n, io.EOF
