@@ -124,15 +124,21 @@ func (w *response) Flush() { _ = w.FlushError() }
 // FlushError sends what the handler wrote so far (http.ResponseController
 // calls it).
 func (w *response) FlushError() error {
+	w.sendHeld(false)
+	return w.c.bw.Flush()
+}
+
+// sendHeld sends the head, if it has not gone yet, and the body held
+// back for it; final says the handler has returned.
+func (w *response) sendHeld(final bool) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.headSent {
-		w.writeHead(false, w.buf)
+		w.writeHead(final, w.buf)
 		w.writeBody(w.buf)
 		w.buf = w.buf[:0]
 	}
-	return w.c.bw.Flush()
 }
 
 // SetReadDeadline sets the connection's read deadline
@@ -150,13 +156,7 @@ func (w *response) EnableFullDuplex() error { return nil }
 // finish ends the answer after the handler returned; false when the
 // connection failed.
 func (w *response) finish() bool {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	if !w.headSent {
-		w.writeHead(true, w.buf)
-		w.writeBody(w.buf)
-	}
+	w.sendHeld(true)
 	if w.clen != -1 && bodyAllowedForStatus(w.status) && w.clen != w.written {
 		w.closeAfter = true // too short: the client would wait for the rest
 	}

@@ -511,6 +511,12 @@ func plain(req *http.Request, raw []byte) bool {
 		httpguts.HeaderValuesContainsToken(h["Connection"], "upgrade") {
 		return false
 	}
+	return ValidFields(h)
+}
+
+// ValidFields reports whether every name and value of h is one net/http's
+// server accepts from a client (it answers 400 otherwise).
+func ValidFields(h http.Header) bool {
 	for k, vs := range h {
 		if !httpguts.ValidHeaderFieldName(k) {
 			return false

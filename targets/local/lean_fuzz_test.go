@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/seedbed/seedbed/gateway"
+	"github.com/seedbed/seedbed/keepalive"
 )
 
 // FuzzLeanHead: whatever request net/http accepts from a client, the head
@@ -103,15 +104,5 @@ func serverAccepts(r *http.Request) bool {
 		!strings.HasPrefix(r.URL.EscapedPath(), "/") {
 		return false
 	}
-	for k, vs := range r.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return false
-		}
-		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return false
-			}
-		}
-	}
-	return true
+	return keepalive.ValidFields(r.Header)
 }
