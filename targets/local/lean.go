@@ -327,7 +327,7 @@ func writeField(bw *bufio.Writer, k, v string) {
 // the connection to the function can serve another request.
 func (t *Target) relay(w http.ResponseWriter, pt *proxyTarget, resp *http.Response) (reusable bool) {
 	defer resp.Body.Close()
-	_ = noteServerErrors(resp) // notes a 5xx and drops the console's cookies
+	_ = noteServerErrorsOf(pt, resp) // notes a 5xx and drops the console's cookies
 	h := w.Header()
 	connHeaders := resp.Header["Connection"]
 	for k, vs := range resp.Header {

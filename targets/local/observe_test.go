@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -143,5 +144,36 @@ func TestObservedCrash(t *testing.T) {
 	usage := b.target.InstanceUsage()
 	if len(usage) != 1 || usage[0].Function != "api/hello" || usage[0].MemoryBytes <= 0 {
 		t.Errorf("InstanceUsage = %+v", usage)
+	}
+}
+
+// TestObservedServerError: a 5xx a function answers itself reaches the
+// gateway's observation with the function's last output lines (an
+// issue's sample), on the lean path (a GET) and through ReverseProxy (a
+// chunked POST) alike.
+func TestObservedServerError(t *testing.T) {
+	rec := &recorder{}
+	b := setupWith(t, gateway.Config{Domain: "localhost", Observer: rec}, func(c *Config) { c.Failures = rec })
+	b.apply(t, shopDev, goFn("hello", "v1", nil, "ANY /fail"))
+	if res := b.get(t, "/shop/dev/fail"); res.status != http.StatusInternalServerError {
+		t.Fatalf("GET /fail: %d", res.status)
+	}
+	req, err := http.NewRequest(http.MethodPost, b.server.URL+"/shop/dev/fail", io.NopCloser(strings.NewReader("chunked")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.client.Do(req) // no length: ReverseProxy streams it
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("POST /fail: %d", resp.StatusCode)
+	}
+	for i, how := range []string{"the lean path", "ReverseProxy"} {
+		q := rec.nth(t, i+1)
+		if q.Status != 500 || q.Failure == nil || q.Failure.Type != "HTTP 500" || !strings.Contains(q.Failure.Excerpt, "boom: failing as told") {
+			t.Errorf("%s: observed %d with failure %+v; want HTTP 500 with the function's output", how, q.Status, q.Failure)
+		}
 	}
 }

@@ -122,10 +122,15 @@ func (in *instance) noteFailure(r *http.Request, kind, typ, msg, excerpt string)
 // answered itself is noted with its last output lines, then the console's
 // cookies are dropped as always.
 func noteServerErrors(resp *http.Response) error {
-	if resp.StatusCode >= 500 {
-		if pt, ok := resp.Request.Context().Value(proxyTargetKey{}).(*proxyTarget); ok {
-			pt.inst.noteFailure(resp.Request, observe.KindHTTP, "HTTP "+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode), "")
-		}
+	pt, _ := resp.Request.Context().Value(proxyTargetKey{}).(*proxyTarget)
+	return noteServerErrorsOf(pt, resp)
+}
+
+// noteServerErrorsOf is noteServerErrors for a request whose proxyTarget
+// is pt (the lean path has it at hand, not in the request's context).
+func noteServerErrorsOf(pt *proxyTarget, resp *http.Response) error {
+	if resp.StatusCode >= 500 && pt != nil {
+		pt.inst.noteFailure(resp.Request, observe.KindHTTP, "HTTP "+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode), "")
 	}
 	return gateway.DropConsoleCookies(resp)
 }

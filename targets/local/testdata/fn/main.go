@@ -91,6 +91,10 @@ func main() {
 		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
 		fmt.Fprintf(w, "touched %d bytes\n", len(hog(mb)))
 	})
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(os.Stderr, "boom: failing as told")
+		http.Error(w, "failed as told", http.StatusInternalServerError)
+	})
 	mux.HandleFunc("/try", try)
 	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {
 		for _, v := range r.URL.Query()["set"] {
