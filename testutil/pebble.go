@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +150,18 @@ func (p *Pebble) Log() string { return p.log.String() }
 // known before they start.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	// A port from below Linux's ephemeral range (32768-60999): a test
+	// that stops a server and starts another on the same address found
+	// it taken, now and then, by some other test's outgoing connection,
+	// which the kernel gives ephemeral source ports.
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(10000+mathrand.IntN(32768-10000)))
+		if err == nil {
+			addr := ln.Addr().String()
+			ln.Close()
+			return addr
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("find a free port: %v", err)

@@ -93,6 +93,10 @@ func main() {
 	})
 	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(os.Stderr, "boom: failing as told")
+		// The target reads output as it comes; the line must be in before
+		// the answer for the test to find it in the excerpt (a user's
+		// function racing its last line is what docs/metrics.md says).
+		time.Sleep(100 * time.Millisecond)
 		http.Error(w, "failed as told", http.StatusInternalServerError)
 	})
 	mux.HandleFunc("/try", try)
