@@ -27,12 +27,14 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/fail") {
 			fmt.Fprintln(os.Stderr, "boom: order 42 has no customer")
+			time.Sleep(100 * time.Millisecond) // read before the answer: the sample (docs/metrics.md)
 			http.Error(w, "internal error", 500)
 			return
 		}
