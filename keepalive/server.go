@@ -395,11 +395,11 @@ func (c *conn) serve() {
 			// client sent after a POST's body, as net/http does.
 			c.skipLineEnds()
 		}
-		req, head, ok := c.readPlain()
-		if req == nil && !ok {
+		req, head, next := c.readPlain()
+		switch next {
+		case closeConn:
 			return // the client went away or timed out in the head
-		}
-		if !ok {
+		case toNetHTTP:
 			handedOver = c.handOver()
 			return
 		}
@@ -427,25 +427,32 @@ func (c *conn) skipLineEnds() {
 	_, _ = c.br.Discard(n)
 }
 
+// What becomes of a connection after its next head was read.
+type verdict uint8
+
+const (
+	serveHere verdict = iota // the loop serves the request
+	toNetHTTP                // net/http must have the connection
+	closeConn                // the client went away or timed out
+)
+
 // readPlain reads the next request's head and parses it without
-// consuming it: ok with the request and the head's length when the loop
-// takes it; not ok with a nil request when the connection failed; not ok
-// with a request (or none, for a head it does not parse) when net/http
-// must have it.
-func (c *conn) readPlain() (req *http.Request, head int, ok bool) {
+// consuming it; the request and the head's length are set when the loop
+// serves it.
+func (c *conn) readPlain() (req *http.Request, head int, next verdict) {
 	n, err := c.peekHead()
 	if err != nil {
-		return nil, 0, false
+		return nil, 0, closeConn
 	}
 	if n == 0 {
-		return &http.Request{}, 0, false // too large for the loop, or cut short
+		return nil, 0, toNetHTTP // too large for the loop, or cut short
 	}
 	raw, _ := c.br.Peek(n)
 	req, err = c.s.parse(raw)
 	if err != nil || !plain(req, raw) {
-		return &http.Request{}, 0, false
+		return nil, 0, toNetHTTP
 	}
-	return req, n, true
+	return req, n, serveHere
 }
 
 // peekHead waits until the buffer holds a whole head (up to its empty
