@@ -61,9 +61,14 @@ type Server struct {
 	mu         sync.Mutex
 	conns      map[*conn]struct{}
 	listener   net.Listener
+	accepting  chan struct{} // closed when Serve's accept loop has ended
 	inShutdown atomic.Bool
 	done       chan struct{} // closed when the last tracked connection ends after Shutdown
 	date       atomic.Pointer[dateField]
+
+	// newConnGrace is how long Shutdown waits for a new connection's
+	// first request: 5 s, as net/http's.
+	newConnGrace time.Duration
 
 	// What a connection needs only while it reads a head or holds an
 	// answer is pooled, so that an idle kept-alive connection holds no
@@ -115,7 +120,7 @@ func (s *Server) dateField() []byte {
 // IdleTimeout and ErrorLog; srv serves the connections the loop hands
 // over, and must not be served or shut down by anyone else.
 func New(srv *http.Server) *Server {
-	return &Server{srv: srv, conns: map[*conn]struct{}{}}
+	return &Server{srv: srv, conns: map[*conn]struct{}{}, newConnGrace: 5 * time.Second}
 }
 
 // Serve accepts connections on ln until Shutdown, which makes it return
@@ -128,6 +133,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listener = ln
 	s.handover = newHandoverListener(ln.Addr())
+	s.accepting = make(chan struct{})
+	defer close(s.accepting)
 	s.mu.Unlock()
 	if s.inShutdown.Load() {
 		ln.Close()
@@ -160,11 +167,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		// A connection accepted as Shutdown closes the listener is served
+		// all the same: its client has sent, or will send, a request.
 		c := newConn(s, rwc)
-		if !s.track(c) {
-			rwc.Close()
-			continue
-		}
+		s.track(c)
 		go c.serve()
 	}
 }
@@ -173,49 +179,86 @@ func (s *Server) Serve(ln net.Listener) error {
 // request under way finish and returns once every connection is closed,
 // or with ctx's error when ctx ends first. The handed-over connections
 // are shut down by the http.Server, alike.
+//
+// As net/http's, it leaves a new connection that has not brought its
+// first request alone for newConnGrace: a client that has just connected
+// has sent its request or is about to, and closing the connection under
+// that request would reset it, which the client may not retry (it
+// retries only on a connection it had used before). The first request
+// is answered with "Connection: close".
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.inShutdown.Store(true)
-	ln, handover := s.listener, s.handover
+	ln, handover, accepting := s.listener, s.handover, s.accepting
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	if accepting != nil {
+		<-accepting // no connection is tracked after this
+	}
+	s.mu.Lock()
 	if s.done == nil {
 		s.done = make(chan struct{})
 		if len(s.conns) == 0 {
 			close(s.done)
 		}
 	}
-	for c := range s.conns {
-		if c.state.CompareAndSwap(stateIdle, stateClosing) {
-			c.rwc.Close()
-		}
-	}
 	done := s.done
 	s.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
-	var fallbackErr error
+	s.closeIdle()
+	// Closes net/http's idle connections now and each busy one after
+	// its request, as its Shutdown would.
+	s.srv.SetKeepAlivesEnabled(false)
+	err := s.waitConns(ctx, done)
+	// net/http stops only now, so that a request the loop hands over
+	// while it drains (an upgrade, say, on a connection accepted just
+	// before the listener closed) is still served.
 	if handover != nil {
 		handover.Close()
-		fallbackErr = s.srv.Shutdown(ctx)
+		if fallbackErr := s.srv.Shutdown(ctx); err == nil {
+			err = fallbackErr
+		}
 	}
-	select {
-	case <-done:
-		return fallbackErr
-	case <-ctx.Done():
-		return ctx.Err()
+	return err
+}
+
+// waitConns waits until done is closed, closing connections as they go
+// idle or stale, or until ctx ends.
+func (s *Server) waitConns(ctx context.Context, done <-chan struct{}) error {
+	t := time.NewTicker(watchAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			s.closeIdle()
+		}
 	}
 }
 
-// track adds c to the connections Shutdown waits for; false once Shutdown
-// began.
-func (s *Server) track(c *conn) bool {
+// closeIdle closes every idle connection and every new one that has
+// waited newConnGrace for its first request.
+func (s *Server) closeIdle() {
+	stale := time.Now().Add(-s.newConnGrace).UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inShutdown.Load() {
-		return false
+	for c := range s.conns {
+		if c.state.CompareAndSwap(stateIdle, stateClosing) ||
+			c.began.Load() < stale && c.state.CompareAndSwap(stateNew, stateClosing) {
+			c.rwc.Close()
+		}
 	}
+}
+
+// track adds c to the connections Shutdown waits for.
+func (s *Server) track(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.conns[c] = struct{}{}
-	return true
 }
 
 // forget removes c, whether it closed or was handed over.
@@ -267,10 +310,12 @@ func (s *Server) logf(format string, args ...any) {
 	log.Printf(format, args...)
 }
 
-// Connection states: Shutdown closes idle connections, and a connection
-// does not start a request once it is closing.
+// Connection states: Shutdown closes idle connections, and new ones
+// after newConnGrace, and a connection does not start a request once it
+// is closing.
 const (
-	stateIdle int32 = iota
+	stateNew int32 = iota // accepted, its first request not yet begun
+	stateIdle
 	stateBusy
 	stateClosing
 )
@@ -280,7 +325,7 @@ type conn struct {
 	s        *Server
 	rwc      net.Conn
 	state    atomic.Int32
-	began    atomic.Int64  // when the request under way began, in Unix ns
+	began    atomic.Int64  // when the request under way began (a new connection: was accepted), in Unix ns
 	br       *bufio.Reader // reads through the conn (see Read)
 	bw       *bufio.Writer
 	ctx      context.Context // the connection's, under every request's
@@ -303,6 +348,7 @@ type conn struct {
 
 func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{s: s, rwc: rwc, remote: rwc.RemoteAddr().String()}
+	c.began.Store(time.Now().UnixNano())
 	c.br = bufio.NewReaderSize(c, headBuffer)
 	c.bw = bufio.NewWriterSize(rwc, headBuffer)
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.srv)
@@ -383,8 +429,15 @@ func (c *conn) serve() {
 		if _, err := c.br.Peek(wait); err != nil {
 			return // closed, or idle too long
 		}
-		if !c.state.CompareAndSwap(stateIdle, stateBusy) || c.s.inShutdown.Load() {
-			return // shutting down: the client sends again on a new connection
+		// A request that has come is served, during Shutdown too (with
+		// "Connection: close"), unless Shutdown closed the connection
+		// first: closing it now, under the request, would reset it.
+		from := stateIdle
+		if !served {
+			from = stateNew
+		}
+		if !c.state.CompareAndSwap(from, stateBusy) {
+			return
 		}
 		c.began.Store(time.Now().UnixNano())
 		if d := c.s.srv.ReadHeaderTimeout; d > 0 {

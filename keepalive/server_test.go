@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -319,6 +320,7 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := New(&http.Server{Handler: h, ErrorLog: quietLog()})
+	s.newConnGrace = 300 * time.Millisecond
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -340,6 +342,20 @@ func TestShutdown(t *testing.T) {
 	busy := dialT(t, addr)
 	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 	<-entered
+	// Connections accepted before Shutdown whose clients send later: the
+	// loop serves one, net/http the other (a HEAD), the third never sends.
+	fresh, freshHanded, silent := dialT(t, addr), dialT(t, addr), dialT(t, addr)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		n := len(s.conns) // idle, busy and the three
+		s.mu.Unlock()
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections tracked, want 5", n)
+		}
+	}
 
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
@@ -350,6 +366,27 @@ func TestShutdown(t *testing.T) {
 		if _, err := c.r.ReadByte(); err == nil {
 			t.Errorf("the %s connection was not closed", c.name)
 		}
+	}
+	for _, c := range []struct {
+		name   string
+		conn   net.Conn
+		method string
+	}{{"new", fresh, "GET"}, {"new, handed over", freshHanded, "HEAD"}} {
+		c.conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c.conn, c.method+" /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c.conn), &http.Request{Method: c.method})
+		if err != nil {
+			t.Errorf("the %s connection's first request, sent during Shutdown: %v", c.name, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !resp.Close {
+			t.Errorf("the %s connection's first request, sent during Shutdown: %d, Connection: close %v; want 200 and close", c.name, resp.StatusCode, resp.Close)
+		}
+	}
+	silent.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a new connection that sent nothing was not closed after the grace: %v", err)
 	}
 	select {
 	case err := <-shut:
