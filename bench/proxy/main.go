@@ -15,6 +15,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,7 +79,8 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "how long each wrk run lasts")
 	threads := flag.Int("threads", 2, "wrk threads")
 	conns := flag.Int("connections", 32, "wrk connections")
-	hold := flag.Bool("hold", false, "set up, print the three URLs and wait for Ctrl-C instead of loading them: to profile one by hand")
+	hold := flag.Bool("hold", false, "set up, print the URLs and wait for Ctrl-C instead of loading them: to profile one by hand")
+	bare := flag.Bool("bare", false, "load a fourth: a byte-level Go proxy of this program's own (bare.go), the yardstick of what Go costs")
 	flag.Parse()
 	for _, tool := range []string{"nginx", "wrk"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -131,6 +133,15 @@ func main() {
 		{"gateway", srv.Gateway + "/px/dev/http"},
 		{"direct", "http://127.0.0.1:" + port + "/px/dev/http"},
 	}
+	if *bare {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			harness.Fatal(err)
+		}
+		defer ln.Close()
+		go newBareProxy("127.0.0.1:" + port).serve(ln)
+		targets = append(targets, struct{ name, url string }{"bare", "http://" + ln.Addr().String() + "/px/dev/http"})
+	}
 	for _, t := range targets {
 		if err := waitOK(t.url); err != nil {
 			harness.Fatalf("%s: %v", t.name, err)
@@ -147,7 +158,7 @@ func main() {
 	}
 	fmt.Printf("wrk -t%d -c%d -d%s, %d rounds, %s, load %s\n", *threads, *conns, *dur, *rounds, time.Now().UTC().Format(time.RFC3339), loadavg())
 	all := map[string][]result{}
-	var ratios, p99ratios []float64
+	var ratios, p99ratios, bareRatios, bareP99ratios []float64
 	for i := 0; i < *rounds; i++ {
 		round := map[string]result{}
 		for _, t := range targets {
@@ -161,6 +172,10 @@ func main() {
 		}
 		ratios = append(ratios, round["gateway"].rps/round["nginx"].rps)
 		p99ratios = append(p99ratios, float64(round["gateway"].p99)/float64(round["nginx"].p99))
+		if *bare {
+			bareRatios = append(bareRatios, round["bare"].rps/round["nginx"].rps)
+			bareP99ratios = append(bareP99ratios, float64(round["bare"].p99)/float64(round["nginx"].p99))
+		}
 	}
 	for _, t := range targets {
 		var rps []float64
@@ -173,6 +188,10 @@ func main() {
 	}
 	fmt.Printf("RESULT gateway/nginx req/s ratio median %.2f (rounds %s); p99 ratio median %.2f (goal: ≥0.90 and ≤1.20)\n",
 		median(ratios), fmtList(ratios), median(p99ratios))
+	if *bare {
+		fmt.Printf("RESULT bare/nginx req/s ratio median %.2f (rounds %s); p99 ratio median %.2f\n",
+			median(bareRatios), fmtList(bareRatios), median(bareP99ratios))
+	}
 }
 
 // runWrk loads url and reads wrk's requests/s and 99th percentile.
