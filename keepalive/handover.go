@@ -3,6 +3,7 @@ package keepalive
 import (
 	"net"
 	"sync"
+	"time"
 )
 
 // handoverListener is the listener net/http's server accepts the loop's
@@ -54,6 +55,23 @@ func (l *handoverListener) Addr() net.Addr { return l.addr }
 type replayConn struct {
 	net.Conn
 	pending []byte
+	// headBy is the head deadline the loop began with, or zero. net/http
+	// starts a head's ReadHeaderTimeout anew when it gets the connection;
+	// without the cap a client that dribbles a head net/http must read
+	// would hold the connection for twice the timeout.
+	headBy time.Time
+}
+
+// SetReadDeadline holds the first deadline net/http sets, the one for the
+// head the loop began to read, to headBy.
+func (c *replayConn) SetReadDeadline(t time.Time) error {
+	if !c.headBy.IsZero() {
+		if t.IsZero() || t.After(c.headBy) {
+			t = c.headBy
+		}
+		c.headBy = time.Time{}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {

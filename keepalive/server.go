@@ -331,6 +331,7 @@ type conn struct {
 	ctx      context.Context // the connection's, under every request's
 	remote   string
 	lastPost bool     // the last request was a POST (see serve)
+	headBy   time.Time // when the head being read must be in (ReadHeaderTimeout), or zero
 	res      response // reused by every request
 
 	// The watch: a read of the connection while a long request runs,
@@ -440,8 +441,10 @@ func (c *conn) serve() {
 			return
 		}
 		c.began.Store(time.Now().UnixNano())
+		c.headBy = time.Time{}
 		if d := c.s.srv.ReadHeaderTimeout; d > 0 {
-			_ = c.rwc.SetReadDeadline(time.Now().Add(d))
+			c.headBy = time.Now().Add(d)
+			_ = c.rwc.SetReadDeadline(c.headBy)
 		}
 		if c.lastPost {
 			// RFC 9112, section 2.2: a server may ignore line ends a
@@ -623,7 +626,7 @@ func asciiHasPrefixFold(b []byte, prefix string) bool {
 func (c *conn) handOver() bool {
 	_ = c.rwc.SetReadDeadline(time.Time{})
 	pending, _ := c.br.Peek(c.br.Buffered())
-	rc := &replayConn{Conn: c.rwc, pending: bytes.Clone(pending)}
+	rc := &replayConn{Conn: c.rwc, pending: bytes.Clone(pending), headBy: c.headBy}
 	c.s.forget(c)
 	return c.s.handover.deliver(rc)
 }

@@ -451,6 +451,37 @@ func TestIdleAndHeaderTimeouts(t *testing.T) {
 	}
 }
 
+// TestHandedOverHeadKeepsItsDeadline: a head too large for the loop goes
+// to net/http, which must not start ReadHeaderTimeout anew: a client that
+// dribbles its head is cut off when the head's first byte is that timeout
+// old, as without the loop.
+func TestHandedOverHeadKeepsItsDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = time.Second
+	s := New(&http.Server{Handler: http.HandlerFunc(testHandler), ReadHeaderTimeout: timeout, ErrorLog: quietLog()})
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	c := dialT(t, ln.Addr().String())
+	began := time.Now()
+	io.WriteString(c, "GET /plain HTTP/1.1\r\nHost: a\r\n")
+	time.Sleep(timeout * 8 / 10)
+	// Larger than the loop's buffer, and no end of head: net/http's now.
+	io.WriteString(c, "X-Big: "+strings.Repeat("a", 5<<10)+"\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read an answer; want the connection closed")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server kept the connection open")
+	}
+	// Started anew, the timeout would close it at about 1.8 s.
+	if took := time.Since(began); took > timeout*3/2 {
+		t.Errorf("closed %v after the head began; want about %v", took, timeout)
+	}
+}
+
 func dialT(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
