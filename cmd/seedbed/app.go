@@ -536,8 +536,17 @@ func (a *App) HandOver(ctx context.Context, spec handoff.Spec) (*os.Process, err
 		return nil, err
 	}
 	a.log.Info("handed over; finishing the requests in flight", "pid", p.Pid, "took", time.Since(began).Round(time.Millisecond))
+	if loop, ok := a.gateway.(*keepalive.Server); ok {
+		loop.DrainIdle(handoffDrain)
+	}
 	return p, nil
 }
+
+// handoffDrain is how long the gateway's kept-alive connections stay open
+// after a handoff, each request on them answered with "Connection:
+// close", so that clients move to the new process without a request lost
+// to a connection closed under it (keepalive.Server.DrainIdle).
+const handoffDrain = time.Second
 
 // queueCheck is how a process checks its queue before it starts: a few
 // pings, each with a short timeout.

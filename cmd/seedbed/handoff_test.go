@@ -67,13 +67,17 @@ func (r *loadResult) add(body string, took time.Duration, err error) {
 	r.bodies = append(r.bodies, body)
 }
 
-// steadyLoad sends GETs to url from workers loops, each on keep-alive
+// steadyLoad sends requests to url from workers loops, each on keep-alive
 // connections, until stop is closed; wait returns once they have ended.
+// Every other loop sends POSTs, which Go's client (like most) does not
+// send again when a kept-alive connection is closed under them: a
+// handoff that closes a connection as a request arrives fails it.
 func steadyLoad(url string, workers int, stop <-chan struct{}) (_ *loadResult, wait func()) {
 	res := &loadResult{}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	var wg sync.WaitGroup
-	for range workers {
+	for i := range workers {
+		post := i%2 == 1
 		wg.Go(func() {
 			for {
 				select {
@@ -82,7 +86,13 @@ func steadyLoad(url string, workers int, stop <-chan struct{}) (_ *loadResult, w
 				default:
 				}
 				began := time.Now()
-				resp, err := client.Get(url)
+				var resp *http.Response
+				var err error
+				if post {
+					resp, err = client.Post(url, "text/plain", strings.NewReader("ping"))
+				} else {
+					resp, err = client.Get(url)
+				}
 				if err != nil {
 					res.add("", 0, err)
 					continue
@@ -139,7 +149,7 @@ func startRelay(t *testing.T, extra []string, wrap ...string) *relayServer {
     runtime: go
     functions:
       hello:
-        routes: ["GET /hello"]
+        routes: ["GET /hello", "POST /hello"]
 `
 	repo := testutil.NewRepo(t)
 	repo.Commit("v1", map[string]string{"seedbed.yml": stack, "services/api/go.mod": goMod, "services/api/main.go": instanceFunction("v1")})
