@@ -366,9 +366,9 @@ type conn struct {
 	bw       *bufio.Writer
 	ctx      context.Context // the connection's, under every request's
 	remote   string
-	lastPost bool     // the last request was a POST (see serve)
+	lastPost bool      // the last request was a POST (see serve)
 	headBy   time.Time // when the head being read must be in (ReadHeaderTimeout), or zero
-	res      response // reused by every request
+	res      response  // reused by every request
 
 	// The watch: a read of the connection while a long request runs,
 	// as net/http's server does for every request, to cancel the
