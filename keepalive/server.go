@@ -69,7 +69,6 @@ type Server struct {
 	// newConnGrace is how long Shutdown waits for a new connection's
 	// first request: 5 s, as net/http's.
 	newConnGrace time.Duration
-	idleDrain    time.Duration // see DrainIdle; under mu
 
 	// What a connection needs only while it reads a head or holds an
 	// answer is pooled, so that an idle kept-alive connection holds no
@@ -176,21 +175,6 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// DrainIdle makes Shutdown leave idle connections open for d, answering
-// each request they bring with "Connection: close", before it closes
-// them. It is for a handoff, where the listening socket goes on serving in
-// another process: a client whose kept-alive connection is closed just as
-// it sends a request loses that request unless it sends it again (Go's
-// client does, for idempotent requests only), while one answered with
-// "Connection: close" opens its next connection to the new process by
-// itself. Under steady traffic every connection brings a request within
-// a fraction of a second; one idle for all of d is closed as before.
-func (s *Server) DrainIdle(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.idleDrain = d
-}
-
 // Shutdown stops accepting connections, closes idle ones, lets each
 // request under way finish and returns once every connection is closed,
 // or with ctx's error when ctx ends first. The handed-over connections
@@ -220,16 +204,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			close(s.done)
 		}
 	}
-	done, drain := s.done, s.idleDrain
+	done := s.done
 	s.mu.Unlock()
+	s.closeIdle()
 	// Closes net/http's idle connections now and each busy one after
 	// its request, as its Shutdown would.
 	s.srv.SetKeepAlivesEnabled(false)
-	err := s.drainIdle(ctx, done, drain)
-	if err == nil {
-		s.closeIdle()
-		err = s.waitConns(ctx, done)
-	}
+	err := s.waitConns(ctx, done)
 	// net/http stops only now, so that a request the loop hands over
 	// while it drains (an upgrade, say, on a connection accepted just
 	// before the listener closed) is still served.
@@ -240,23 +221,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	return err
-}
-
-// drainIdle waits d (see DrainIdle), or less when every connection has
-// closed or ctx ends (its error).
-func (s *Server) drainIdle(ctx context.Context, done <-chan struct{}, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return nil
 }
 
 // waitConns waits until done is closed, closing connections as they go

@@ -419,60 +419,6 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-// TestShutdownDrainsIdle: after DrainIdle, Shutdown answers a request
-// that comes on an idle kept-alive connection with "Connection: close"
-// instead of closing the connection under it, and closes the connections
-// still idle when the drain ends.
-func TestShutdownDrainsIdle(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(&http.Server{Handler: http.HandlerFunc(testHandler), ErrorLog: quietLog()})
-	const drain = 500 * time.Millisecond
-	s.DrainIdle(drain)
-	go s.Serve(ln)
-	kept := func() (net.Conn, *bufio.Reader) {
-		c := dialT(t, ln.Addr().String())
-		r := bufio.NewReader(c)
-		io.WriteString(c, "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n")
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.ReadAll(resp.Body)
-		return c, r
-	}
-	busy, busyR := kept()
-	idle, idleR := kept()
-
-	began := time.Now()
-	shut := make(chan error, 1)
-	go func() { shut <- s.Shutdown(context.Background()) }()
-	time.Sleep(drain / 5)
-	io.WriteString(busy, "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n")
-	resp, err := http.ReadResponse(busyR, nil)
-	if err != nil {
-		t.Fatalf("a request on an idle connection during the drain: %v", err)
-	}
-	io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !resp.Close {
-		t.Errorf("a request on an idle connection during the drain: %d, Connection: close %v; want 200 and close", resp.StatusCode, resp.Close)
-	}
-	if _, err := busyR.ReadByte(); err == nil {
-		t.Error("the connection stayed open after its answer said close")
-	}
-	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := idleR.ReadByte(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("the connection idle through the drain was not closed: %v", err)
-	} else if took := time.Since(began); took < drain {
-		t.Errorf("the idle connection was closed %v into a drain of %v", took, drain)
-	}
-	if err := <-shut; err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-}
-
 // TestIdleAndHeaderTimeouts: a connection that sends nothing for
 // IdleTimeout, or takes longer than ReadHeaderTimeout over a head, is
 // closed.

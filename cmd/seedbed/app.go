@@ -83,6 +83,7 @@ type App struct {
 
 	console                  *http.Server
 	gateway                  httpServer
+	drain                    drain // after a handoff: tells the servers' clients to go
 	consoleLn, gatewayLn     net.Listener
 	consoleURL, functionsURL string
 	// metrics counts the gateway's requests and failures and writes them
@@ -379,15 +380,16 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 		if err != nil {
 			return nil, err
 		}
-		a.console = newHTTPServer(withRunnerLogs(withRunnerArtifacts(srv, a.runnerArt, arts), a.runnerLogs), defaultTimeouts, isGitRequest)
+		a.console = newHTTPServer(a.drain.handler(withRunnerLogs(withRunnerArtifacts(srv, a.runnerArt, arts), a.runnerLogs)), defaultTimeouts, isGitRequest)
 		a.console.RegisterOnShutdown(srv.EndStreams) // or Close waits for them, and functions lose their grace
 		var gwHandler http.Handler = gw
 		if a.domains != nil {
 			gwHandler = a.domains.HTTPHandler(gw)
-			a.https = newHTTPServer(a.domains.HTTPSHandler(srv, gw), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
+			a.https = newHTTPServer(a.drain.handler(a.domains.HTTPSHandler(srv, gw)), defaultTimeouts, httpsLong(cfg.HTTPS.ConsoleDomain))
 			a.https.TLSConfig = a.domains.TLSConfig()
 			a.https.RegisterOnShutdown(srv.EndStreams)
 		}
+		gwHandler = a.drain.handler(gwHandler)
 		a.gateway = newHTTPServer(gwHandler, defaultTimeouts, always)
 		if cfg.GatewayLoop {
 			a.gateway = keepalive.New(newHTTPServer(gwHandler, defaultTimeouts, always))
@@ -536,17 +538,13 @@ func (a *App) HandOver(ctx context.Context, spec handoff.Spec) (*os.Process, err
 		return nil, err
 	}
 	a.log.Info("handed over; finishing the requests in flight", "pid", p.Pid, "took", time.Since(began).Round(time.Millisecond))
-	if loop, ok := a.gateway.(*keepalive.Server); ok {
-		loop.DrainIdle(handoffDrain)
-	}
 	return p, nil
 }
 
-// handoffDrain is how long the gateway's kept-alive connections stay open
-// after a handoff, each request on them answered with "Connection:
-// close", so that clients move to the new process without a request lost
-// to a connection closed under it (keepalive.Server.DrainIdle).
-const handoffDrain = time.Second
+// Drain tells the clients of a process that handed over to go to the new
+// one, and waits handoffDrain for them to, or until ctx ends; the servers
+// go on serving meanwhile. Close shuts them down after it.
+func (a *App) Drain(ctx context.Context) { a.drain.start(ctx) }
 
 // queueCheck is how a process checks its queue before it starts: a few
 // pings, each with a short timeout.

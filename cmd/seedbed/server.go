@@ -116,7 +116,11 @@ func runServe(ctx context.Context, cfg *Config, deploys bool, stdout, stderr io.
 			log.Info("SIGHUP: a worker serves no traffic; restart it with SIGTERM and a new start (its jobs go back to the queue)")
 			continue
 		}
-		if handOver(ctx, app, log) {
+		if p := handOver(ctx, app, log); p != nil {
+			// A supervisor, or a systemd that has not read the new main
+			// pid yet, may still signal this process: pass it on.
+			forwardSignals(p, log)
+			app.Drain(ctx)
 			return nil // the deferred Close finishes the requests in flight
 		}
 	}
@@ -159,24 +163,24 @@ func superviseServe() error {
 
 // handOver starts the binary this process was started from again (an
 // upgrade replaces the file first) on this process's listening sockets;
-// true once the new process serves.
-func handOver(ctx context.Context, app *App, log *slog.Logger) bool {
+// the new process once it serves, nil when this one goes on serving.
+func handOver(ctx context.Context, app *App, log *slog.Logger) *os.Process {
 	if init := containerInit(); init != "" {
 		log.Error("SIGHUP: Seedbed runs under " + init + ", which ends the container when its child exits, so a handoff would stop it; nothing changed. " +
 			"Run the container without --init (init: false): as pid 1, seedbed serve supervises itself")
-		return false
+		return nil
 	}
 	exe, err := os.Executable() // the path, even when the file was replaced
 	if err != nil {
 		log.Error("SIGHUP: cannot find Seedbed's own binary to start again; this process goes on serving", "err", err)
-		return false
+		return nil
 	}
 	p, err := app.HandOver(ctx, handoff.Spec{Path: exe, Args: os.Args[1:], Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
 		log.Error("SIGHUP: the new process did not take over; this one goes on serving", "err", err)
-		return false
+		return nil
 	}
-	return p != nil
+	return p
 }
 
 // runMigrate applies pending schema migrations and says where the
