@@ -627,7 +627,8 @@ func (c *conn) handOver() bool {
 	_ = c.rwc.SetReadDeadline(time.Time{})
 	pending, _ := c.br.Peek(c.br.Buffered())
 	rc := &replayConn{Conn: c.rwc, pending: bytes.Clone(pending), headBy: c.headBy}
-	c.s.forget(c)
+	// serve forgets c only after this: a Shutdown that saw the loop's
+	// last connection gone would close the hand-over listener under rc.
 	return c.s.handover.deliver(rc)
 }
 
